@@ -1,0 +1,111 @@
+"""The contract between a method (one paper's system) and the one trainer / the one transfer pipeline.
+
+A method is a small class: it builds its networks from its config, makes its dataset from clip stores, and
+returns *named, already weighted* loss terms for the generator and discriminator steps, e.g.
+``{"gan": ..., "fm": ..., "vgg": ...}``. The trainer (``reenactor.train``) owns everything else: devices,
+precision, optimizers, gradient accumulation, EMA, distribution, checkpoints and logging. A method never
+imports another method; shared parts live in ``reenactor.nn`` and ``reenactor.losses``.
+
+At inference a :class:`Synthesizer` is rebuilt from the exported model file alone (generator weights +
+config + meta such as the skeleton and normalization statistics), and ``reenactor transfer`` streams
+driving poses through it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class StepOutput:
+    """What :meth:`Method.generator_step` returns.
+
+    losses:  name -> scalar tensor, each already multiplied by its weight; the trainer backprops their sum.
+    visuals: name -> (B, 3, H, W) in [-1, 1], logged as image grids (optional).
+    cache:   anything the discriminator step needs from the generator step (e.g. the detached fake).
+    """
+
+    losses: dict[str, torch.Tensor]
+    visuals: dict[str, torch.Tensor] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+class Method(nn.Module, abc.ABC):
+    """Base class of every method. Subclasses set ``name`` and ``Config`` and implement the abstract methods.
+
+    ``self.G`` / ``self.D`` style attributes hold the networks (as submodules, so ``.to(device)`` and
+    ``state_dict()`` cover them). The trainer builds one optimizer over :meth:`generator_parameters` and one
+    over :meth:`discriminator_parameters` (skipped when empty).
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    needs_training: ClassVar[bool] = True  # False for non-learned baselines (e.g. nearest neighbour)
+
+    def __init__(self, cfg: Any):
+        super().__init__()
+        self.cfg = cfg
+
+    # --------------------------------------------------------------- data
+    @abc.abstractmethod
+    def build_dataset(self, clips: list, unpaired: list | None = None) -> torch.utils.data.Dataset:
+        """A dataset over clip stores whose items are dicts of tensors (collated by the default collate)."""
+
+    # --------------------------------------------------------------- training
+    @abc.abstractmethod
+    def generator_parameters(self) -> list[nn.Parameter]:
+        ...
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    @abc.abstractmethod
+    def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
+        """Forward the generator(s) and return weighted loss terms (paper equations cited in the subclass)."""
+
+    def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
+                           ) -> dict[str, torch.Tensor]:
+        """Weighted discriminator loss terms; ``cache`` is :attr:`StepOutput.cache` of the same step."""
+        return {}
+
+    def fit_data(self, dataset: torch.utils.data.Dataset) -> None:  # noqa: B027 - optional hook
+        """Hook called once before training with the full dataset (e.g. to record statistics or, for a
+        non-learned baseline, to store the training set)."""
+
+    # --------------------------------------------------------------- export / inference
+    @abc.abstractmethod
+    def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """(tensors, meta) written to the exported model file: the generator weights (and any buffers
+        inference needs) and JSON-able meta (skeleton, normalization statistics, frame size, ...)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def synthesizer(cls, cfg: Any, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                    device: torch.device | str = "cpu") -> Synthesizer:
+        """Rebuild the inference object from an exported model file's contents."""
+
+
+class Synthesizer(abc.ABC):
+    """Inference: turns a stream of driving poses (already normalized onto the target) into frames.
+
+    ``reenactor transfer`` calls :meth:`reset` once per video, then :meth:`step` per frame in order, so a
+    synthesizer may keep temporal state (previous pose volumes, previously generated frames).
+    """
+
+    #: stored frame size (H, W) of the generator's output
+    size: tuple[int, int]
+
+    def reset(self) -> None:  # noqa: B027 - optional
+        """Forget temporal state before a new video."""
+
+    @abc.abstractmethod
+    def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
+        """One frame. ``pose``: ``{"body": (25, 3), "face": (68, 3), "hand_left": (21, 3), "hand_right":
+        (21, 3)}`` float32 pixel coordinates in the target's stored frame. ``extras``: per-frame driving
+        features a method needs beyond keypoints (e.g. ``"faup"`` for upper_body). Returns (H, W, 3) uint8 RGB."""

@@ -1,0 +1,1 @@
+"""Skeleton spec, extraction backends, smoothing, normalization, rendering and pose metrics."""
