@@ -107,5 +107,7 @@ class Synthesizer(abc.ABC):
     @abc.abstractmethod
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
         """One frame. ``pose``: ``{"body": (25, 3), "face": (68, 3), "hand_left": (21, 3), "hand_right":
-        (21, 3)}`` float32 pixel coordinates in the target's stored frame. ``extras``: per-frame driving
-        features a method needs beyond keypoints (e.g. ``"faup"`` for upper_body). Returns (H, W, 3) uint8 RGB."""
+        (21, 3)}`` float32 pixel coordinates in the target's stored frame (already normalized onto the
+        target). ``extras``: the driving frame's whole per-frame extraction record (raw MediaPipe arrays such
+        as ``face_raw`` in driving-frame pixels, ``mask``, ...) plus ``"frame"``, the driving RGB frame, so a
+        method computes what else it needs (e.g. upper_body's FAUP). Returns (H, W, 3) uint8 RGB."""
