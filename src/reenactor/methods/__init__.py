@@ -8,6 +8,9 @@ from ..errors import ReenactorError
 
 #: name -> "module:Class" (relative to reenactor.methods). Add one line per method.
 REGISTRY: dict[str, str] = {}
+REGISTRY["cloning"] = "cloning:CloningMethod"
+REGISTRY["pix2pix"] = "pix2pix:Pix2PixMethod"
+REGISTRY["nearest_neighbor"] = "nearest_neighbor:NearestNeighborMethod"
 
 
 def method_names() -> list[str]:
