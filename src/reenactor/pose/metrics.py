@@ -1,0 +1,232 @@
+"""Pose metrics of "Deep Video-Based Performance Cloning" (Aberman et al., 004_c76885bde6b92b38, sec. 4).
+
+Limb descriptor
+    12 limbs, 3 for each arm with its shoulder and 3 for each leg with its hip (:data:`LIMBS`, BODY_25
+    indices): neck->shoulder, shoulder->elbow, elbow->wrist on each side; mid-hip->hip, hip->knee,
+    knee->ankle on each side. A limb's descriptor is the 2D displacement ``p^l = (x1 - x2, y1 - y2)`` between
+    its first and second joint, in pixels; it is invariant to translation but not to scale or rotation.
+Pose to pose (eq. 7)
+    ``d(p_i, p_j) = 1/|L| sum_l ||p_i^l - p_j^l||_2``.
+Pose to sequence (eq. 8)
+    ``d(p_i, v) = 1/|L| sum_l min_{p_j in v} ||p_i^l - p_j^l||_2``: every limb finds its own nearest neighbour
+    in the reference sequence (a KD-tree per limb, :class:`scipy.spatial.cKDTree`). A limb whose distance
+    exceeds its threshold ``gamma_l`` is *flagged*: likely to render badly.
+
+Missing joints (confidence 0) make the limbs that use them missing, with these rules:
+
+* a missing limb of the driving pose is left out of that frame's average (eq. 7 and 8 average over the limbs
+  present; ``n_limbs`` says how many); a frame with no limb at all has distance NaN;
+* a reference frame whose limb is missing is not a candidate neighbour for that limb;
+* a driving limb that is present but missing in *every* reference frame has distance +inf: it was never
+  seen, so it is flagged, and the frame's average runs over the limbs that could be matched.
+
+The paper shows limbs above ``gamma = 8`` as problematic (Fig. 4) for its 256-pixel frames;
+:func:`default_gamma` scales that to the clip's frame height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .skeleton import J
+
+LIMBS: tuple[tuple[int, int], ...] = (
+    (J["Neck"], J["RShoulder"]), (J["RShoulder"], J["RElbow"]), (J["RElbow"], J["RWrist"]),
+    (J["Neck"], J["LShoulder"]), (J["LShoulder"], J["LElbow"]), (J["LElbow"], J["LWrist"]),
+    (J["MidHip"], J["RHip"]), (J["RHip"], J["RKnee"]), (J["RKnee"], J["RAnkle"]),
+    (J["MidHip"], J["LHip"]), (J["LHip"], J["LKnee"]), (J["LKnee"], J["LAnkle"]),
+)
+LIMB_NAMES: tuple[str, ...] = (
+    "r_shoulder", "r_upper_arm", "r_forearm", "l_shoulder", "l_upper_arm", "l_forearm",
+    "r_hip", "r_thigh", "r_shin", "l_hip", "l_thigh", "l_shin",
+)
+N_LIMBS = len(LIMBS)
+GAMMA_AT_256 = 8.0  # the paper's threshold (Fig. 4), pixels at 256-pixel frames
+
+
+def default_gamma(frame_height: float) -> float:
+    """The paper's limb threshold 8 px at 256 px, scaled to ``frame_height`` pixels."""
+    return GAMMA_AT_256 * float(frame_height) / 256.0
+
+
+def limb_descriptors(body: np.ndarray) -> np.ndarray:
+    """Limb descriptors of ``body (..., 25, 3)``: ``(..., 12, 2)`` float64 displacements ``x1 - x2``, pixels.
+
+    NaN where either joint of the limb is missing (confidence 0).
+    """
+    body = np.asarray(body, np.float64)
+    a = np.array([limb[0] for limb in LIMBS])
+    b = np.array([limb[1] for limb in LIMBS])
+    d = body[..., a, :2] - body[..., b, :2]
+    ok = (body[..., a, 2] > 0) & (body[..., b, 2] > 0)
+    return np.where(ok[..., None], d, np.nan)
+
+
+def pose_to_pose(a: np.ndarray, b: np.ndarray, per_limb: bool = False) -> np.ndarray | float:
+    """Eq. 7: mean limb distance between poses ``a`` and ``b`` (``(..., 25, 3)``, broadcastable).
+
+    Averages over limbs present in both (NaN if none). ``per_limb=True`` returns the ``(..., 12)`` limb
+    distances instead (NaN where missing).
+    """
+    dl = np.linalg.norm(limb_descriptors(a) - limb_descriptors(b), axis=-1)
+    if per_limb:
+        return dl
+    with np.errstate(invalid="ignore"):
+        n = np.isfinite(dl).sum(-1)
+        out = np.where(n > 0, np.nansum(dl, -1) / np.maximum(n, 1), np.nan)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _gamma_vector(gamma: float | Sequence[float] | np.ndarray) -> np.ndarray:
+    g = np.atleast_1d(np.asarray(gamma, np.float64))
+    if g.size == 1:
+        g = np.full(N_LIMBS, float(g[0]))
+    if g.shape != (N_LIMBS,) or not np.all(g > 0):
+        raise ValueError(f"gamma must be one positive number or {N_LIMBS} (one per limb), got {g.tolist()}")
+    return g
+
+
+@dataclass
+class CoverageResult:
+    """Eq. 8 for every driving frame.
+
+    ``distance (T,)`` frame distance (NaN: no limb), ``limb_distance (T, 12)`` (NaN: limb missing in the
+    driving frame, +inf: never seen in the reference), ``nearest (T, 12) int`` reference index (into the
+    reference sequence given) of each limb's nearest neighbour (-1 when none), ``flagged (T, 12) bool``
+    limbs above ``gamma``, ``n_limbs (T,)`` limbs averaged, ``gamma (12,)``.
+    """
+
+    distance: np.ndarray
+    limb_distance: np.ndarray
+    nearest: np.ndarray
+    flagged: np.ndarray
+    n_limbs: np.ndarray
+    gamma: np.ndarray
+
+    def frame_record(self, t: int) -> dict[str, Any]:
+        """JSON-able record of driving frame ``t``."""
+        ld = self.limb_distance[t]
+        return {
+            "distance": None if not np.isfinite(self.distance[t]) else float(self.distance[t]),
+            "n_limbs": int(self.n_limbs[t]),
+            "limb_distance": {n: (None if np.isnan(v) else ("inf" if np.isinf(v) else round(float(v), 4)))
+                              for n, v in zip(LIMB_NAMES, ld)},
+            "nearest_reference": {n: int(i) for n, i in zip(LIMB_NAMES, self.nearest[t])},
+            "flagged_limbs": [n for n, f in zip(LIMB_NAMES, self.flagged[t]) if f],
+        }
+
+
+def _nn_kdtree(q: np.ndarray, ref: np.ndarray, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(ref, balanced_tree=False, compact_nodes=False)
+    d, i = tree.query(q, k=1, workers=workers)
+    return d, i
+
+
+def _nn_matrix(q: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Brute force nearest neighbour in chunks of driving rows (exact, O(T S))."""
+    d = np.empty(len(q))
+    idx = np.empty(len(q), np.int64)
+    rx, ry = ref[:, 0][None], ref[:, 1][None]
+    for s in range(0, len(q), chunk):
+        qq = q[s:s + chunk]
+        d2 = (qq[:, :1] - rx) ** 2 + (qq[:, 1:] - ry) ** 2
+        j = d2.argmin(1)
+        idx[s:s + chunk] = j
+        d[s:s + chunk] = np.sqrt(d2[np.arange(len(qq)), j])
+    return d, idx
+
+
+def pose_to_sequence(driving: np.ndarray, reference: np.ndarray, gamma: float | Sequence[float] = GAMMA_AT_256,
+                     method: str = "kdtree", workers: int = -1) -> CoverageResult:
+    """Eq. 8 for every frame of ``driving (T, 25, 3)`` against ``reference (S, 25, 3)`` (pixels).
+
+    ``gamma``: one threshold or 12 (per limb, order of :data:`LIMB_NAMES`), pixels. ``method``: "kdtree"
+    (cKDTree per limb; ``workers`` threads for the queries) or "matrix" (chunked brute force).
+    """
+    g = _gamma_vector(gamma)
+    pd = limb_descriptors(np.asarray(driving).reshape(-1, 25, 3))
+    pr = limb_descriptors(np.asarray(reference).reshape(-1, 25, 3))
+    t = len(pd)
+    ld = np.full((t, N_LIMBS), np.nan)
+    nearest = np.full((t, N_LIMBS), -1, np.int64)
+    for limb in range(N_LIMBS):
+        qok = np.isfinite(pd[:, limb]).all(1)
+        rok = np.where(np.isfinite(pr[:, limb]).all(1))[0]
+        if not qok.any():
+            continue
+        if not len(rok):
+            ld[qok, limb] = np.inf
+            continue
+        q, r = pd[qok, limb], pr[rok, limb]
+        if method == "kdtree":
+            d, i = _nn_kdtree(q, r, workers)
+        elif method == "matrix":
+            d, i = _nn_matrix(q, r)
+        else:
+            raise ValueError(f"method must be 'kdtree' or 'matrix', got {method!r}")
+        ld[qok, limb] = d
+        nearest[qok, limb] = rok[i]
+    finite = np.isfinite(ld)
+    n = finite.sum(1)
+    with np.errstate(invalid="ignore"):
+        dist = np.where(n > 0, np.where(finite, ld, 0).sum(1) / np.maximum(n, 1), np.nan)
+    with np.errstate(invalid="ignore"):
+        flagged = ld > g[None]  # NaN compares False, inf True
+    return CoverageResult(dist, ld, nearest, flagged, n, g)
+
+
+def nearest_pose(driving_pose: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
+    """The reference frame nearest to one driving pose ``(25, 3)`` by eq. 7 (whole pose), and its distance."""
+    d = pose_to_pose(np.asarray(driving_pose)[None], np.asarray(reference))
+    d = np.where(np.isfinite(d), d, np.inf)
+    j = int(np.argmin(d))
+    return j, float(d[j])
+
+
+def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.ndarray | None = None,
+                     worst: int = 5) -> dict[str, Any]:
+    """Summary of a :class:`CoverageResult`: shares of frames under the threshold and the worst frames.
+
+    ``share_under_gamma``: frames whose eq.-8 distance is at most the mean ``gamma``, over frames with a pose;
+    ``share_all_limbs_covered``: frames with no flagged limb; ``limb_flag_share``: per limb, the share of
+    frames (where the limb is present) in which it is flagged; ``worst``: the ``worst`` frames by distance,
+    with their flagged limbs. ``frame_index`` maps result rows to clip frame numbers (default 0..T-1).
+    """
+    t = len(result.distance)
+    idx = np.arange(t) if frame_index is None else np.asarray(frame_index)
+    has = np.isfinite(result.distance)
+    g = float(result.gamma.mean())
+    d = result.distance[has]
+    present = ~np.isnan(result.limb_distance)
+    order = np.argsort(np.where(has, -result.distance, np.inf), kind="stable")[: min(worst, int(has.sum()))]
+    summary: dict[str, Any] = {
+        "n_frames": t,
+        "n_frames_with_pose": int(has.sum()),
+        "gamma": [float(x) for x in result.gamma],
+        "share_under_gamma": float((d <= g).mean()) if len(d) else None,
+        "share_all_limbs_covered": float((~result.flagged[has].any(1)).mean()) if len(d) else None,
+        "distance_mean": float(d.mean()) if len(d) else None,
+        "distance_median": float(np.median(d)) if len(d) else None,
+        "distance_max": float(d.max()) if len(d) else None,
+        "limb_flag_share": {
+            n: (float(result.flagged[present[:, k], k].mean()) if present[:, k].any() else None)
+            for k, n in enumerate(LIMB_NAMES)
+        },
+        "never_seen_limbs": [n for k, n in enumerate(LIMB_NAMES) if np.isinf(result.limb_distance[:, k]).any()],
+        "worst": [
+            {"frame": int(idx[i]), "row": int(i), "distance": float(result.distance[i]),
+             "flagged_limbs": [n for n, f in zip(LIMB_NAMES, result.flagged[i]) if f]}
+            for i in order
+        ],
+    }
+    return summary
+
+
+__all__ = ["LIMBS", "LIMB_NAMES", "N_LIMBS", "GAMMA_AT_256", "default_gamma", "limb_descriptors", "pose_to_pose",
+           "pose_to_sequence", "nearest_pose", "CoverageResult", "coverage_summary"]
