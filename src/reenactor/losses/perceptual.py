@@ -1,0 +1,60 @@
+"""Perceptual loss over a pluggable frozen feature network (:mod:`reenactor.nn.backbones`):
+``sum_i w_i * mean |phi_i(x) - phi_i(y)|`` over chosen layers (pix2pixHD's VGG loss; 001 eq. 14).
+
+Default network: efficientnet_lite0 with its packaged ImageNet weights (offline); VGG19 when the user gives
+a weights file. Which one ran is printed when it is built and available as :attr:`PerceptualLoss.description`
+(the trainer stores it with the run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn.backbones import FeatureNet, load_feature_net
+
+#: pix2pixHD's VGG loss weights for relu1_1 ... relu5_1 (also used for the 5 EfficientNet taps)
+DEFAULT_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
+
+
+class PerceptualLoss(nn.Module):
+    """forward(pred (B, 3, H, W) in [-1, 1], target (B, 3, H, W) in [-1, 1], mask=None) -> scalar.
+
+    net: a :class:`FeatureNet` (or None to build one from ``name`` / ``weights`` on ``device``).
+    layers: indices into the network's feature list (default: all); weights: one per layer.
+    mask (B, 1, H, W) optional: the images are multiplied by it first (e.g. a face-region loss).
+    The target's features are computed without gradient.
+    """
+
+    def __init__(self, net: FeatureNet | None = None, layers: Sequence[int] | None = None,
+                 weights: Sequence[float] | None = None, name: str = "effnet",
+                 vgg_weights: str | Path | None = None, device: torch.device | str = "cpu"):
+        super().__init__()
+        self.net = net if net is not None else load_feature_net(name, vgg_weights, device=device)
+        n = len(self.net.channels)
+        self.layers = list(range(n)) if layers is None else list(layers)
+        if any(i < 0 or i >= n for i in self.layers):
+            raise ValueError(f"perceptual layers {self.layers} out of range for {self.net.name} ({n} maps)")
+        w = DEFAULT_WEIGHTS[-len(self.layers):] if weights is None else tuple(weights)
+        if len(w) != len(self.layers):
+            raise ValueError("perceptual loss needs one weight per layer")
+        self.weights = [float(v) for v in w]
+
+    @property
+    def description(self) -> str:
+        return self.net.description
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            pred, target = pred * mask, target * mask
+        fp = self.net(pred)
+        with torch.no_grad():
+            ft = self.net(target)
+        loss = pred.new_zeros((), dtype=torch.float32)
+        for i, w in zip(self.layers, self.weights):
+            loss = loss + w * F.l1_loss(fp[i].float(), ft[i].float())
+        return loss
