@@ -1,0 +1,66 @@
+"""Typed config of performance cloning (paper 004, sections 3.1-3.2). ``pix2pix`` is the same method with
+``frames=1`` and the unpaired branch off (see configs/pix2pix/default.yaml); every key is commented in
+configs/cloning/default.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class VolumeConfig:
+    """Pose volumes (section 3.1)."""
+
+    joints: Literal["body", "upper_body"] = "body"  # BODY_25 joints drawn, one channel each
+    sigma: float = 3.0  # Gaussian radius of a part-confidence map, pixels at `size`
+    frames: int = 2  # N consecutive volumes stacked: input J*N channels, output 3*N (paper: N = 2)
+
+
+@dataclass
+class GeneratorConfig:
+    """The U-Net generator G (pix2pix's, section 3.2) from reenactor.nn."""
+
+    ngf: int = 32  # channels of the first encoder level
+    num_downs: int = 5  # stride-2 encoder levels (128 px -> 4 px); size must be divisible by 2**num_downs
+    norm: str = "instance"  # conv-block normalization: batch | instance | none
+    dropout: float = 0.0  # dropout in the inner decoder levels (pix2pix used 0.5 as its noise; 0 = off)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """The space-time PatchGANs D_p (conditional, N(3+J) channels) and D_s (unconditional, 3N channels)."""
+
+    ndf: int = 32  # channels of the first layer
+    n_layers: int = 3  # stride-2 layers (3 = 70x70 receptive field)
+    num_D: int = 1  # scales (1 = the paper's single PatchGAN; 2+ = pix2pixHD multi-scale)  # noqa: N815
+    norm: str = "instance"  # batch | instance | none
+
+
+@dataclass
+class LossConfig:
+    """Loss weights and schedule (eqs. 1-6)."""
+
+    gan_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"  # adversarial loss form (paper: vanilla)
+    lambda_gan: float = 1.0  # weight of L_gan_p (eq. 2) in L_rec (eq. 3)
+    lambda_vgg: float = 10.0  # weight of the feature L1 (eq. 1) in L_rec (eq. 3)
+    lambda_l1: float = 0.0  # optional extra RGB L1 (not in the paper; 0 = off)
+    feature_net: Literal["effnet", "vgg19"] = "effnet"  # phi of eq. 1: offline EfficientNet-lite0 or VGG-19
+    feature_weights: str | None = None  # weights file for vgg19 (relu1_1); effnet ships with its package
+    lambda_s: float = 0.1  # global weight of the unpaired branch (eq. 6), once it is switched on
+    lambda_tc: float = 10.0  # weight of the temporal-coherence loss (eq. 4) inside the unpaired branch
+    paired_only_steps: int = 300  # first steps train the paired branch only (lambda_s = 0), section 3.2
+    alpha_sigma: float = 6.0  # pixels: Gaussian falloff from the limbs of alpha(y) in eq. 4
+
+
+@dataclass
+class CloningConfig:
+    """Performance cloning: one generator G over N stacked pose volumes, paired + unpaired branches."""
+
+    size: int = 128  # square frame size the model trains and renders at (clips are resized to it)
+    volume: VolumeConfig = field(default_factory=VolumeConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    unpaired: bool = True  # train the unpaired branch when unpaired clips are given (--unpaired CLIP ...)
+    max_stored_poses: int = 2000  # training poses kept in the model file (coverage + normalization at transfer)

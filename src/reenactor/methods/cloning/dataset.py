@@ -1,0 +1,144 @@
+"""The datasets of performance cloning (paper 004, sections 3.1-3.2).
+
+Paired items come from the target's clip(s): N consecutive pose volumes and the N frames they were extracted
+from. When unpaired clips are given, every item also carries N consecutive pose volumes of another person,
+roughly aligned onto the target (:func:`fit_alignment`), the driving clip's optical flow between them (cached
+``flow`` array, forward flow t -> t+1, resampled by the same alignment) and the limb falloff alpha(y) of the
+last pose, for the temporal-coherence loss (eq. 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from ...data.clipstore import ClipStore
+from ...errors import InputError
+from ...losses import limb_weight_map
+from ...pose.skeleton import BODY_LIMBS
+from .config import CloningConfig
+from .volumes import Alignment, VolumeEncoder, fit_alignment, scale_keypoints
+
+
+@dataclass
+class _Clip:
+    store: ClipStore
+    body: np.ndarray  # (T, 25, 3) in pixels of `size` (aligned for unpaired clips)
+    starts: np.ndarray  # (M,) frame indices t such that t .. t+N-1 all show the person
+    align: Alignment  # stored-frame pixels -> model pixels
+
+
+def _starts(store: ClipStore, n: int) -> np.ndarray:
+    t = store.n_frames
+    person = store.person_present() if store.has("person") else np.ones(t, bool)
+    ok = np.array([person[i:i + n].all() for i in range(max(t - n + 1, 0))], bool)
+    return np.nonzero(ok)[0]
+
+
+def _open(clip) -> ClipStore:
+    return clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
+
+
+class PoseVolumeDataset(torch.utils.data.Dataset):
+    """Items (all float32 tensors; S = ``cfg.size``, J joints, N = ``cfg.volume.frames``):
+
+    ``pose``  (J*N, S, S)  N stacked pose volumes of the target (section 3.1)
+    ``image`` (3*N, S, S)  the N target frames, in [-1, 1]
+    and, with unpaired clips:
+    ``u_pose``  (J*N, S, S)      N stacked volumes of another person, aligned onto the target
+    ``u_flow``  (2*(N-1), S, S)  forward optical flow between those consecutive driving frames, in pixels
+    ``u_alpha`` (N-1, S, S)      alpha(y_i) of eq. 4 (limb falloff, reenactor.losses.limb_weight_map), in [0, 1]
+    """
+
+    def __init__(self, cfg: CloningConfig, clips: list, unpaired: list | None = None):
+        self.cfg = cfg
+        self.n = int(cfg.volume.frames)
+        self.size = (int(cfg.size), int(cfg.size))
+        self.encoder = VolumeEncoder(self.size, cfg.volume.joints, cfg.volume.sigma)
+        keep = set(self.encoder.index.tolist())
+        self._limbs = [(a, b) for a, b in BODY_LIMBS if a in keep and b in keep]
+        if not clips:
+            raise InputError("no target clip given", fix="pass --target CLIP_DIR")
+        self.clips: list[_Clip] = []
+        for c in clips:
+            store = _open(c)
+            body = scale_keypoints(store.load("body", mmap=False), store.size, self.size)
+            self.clips.append(_Clip(store, body, _starts(store, self.n), Alignment()))
+        self.index = [(ci, int(t)) for ci, c in enumerate(self.clips) for t in c.starts]
+        if not self.index:
+            raise InputError(f"no run of {self.n} consecutive frames with a person", self.clips[0].store.root,
+                             "extract a longer clip of the target person")
+        target_body = np.concatenate([c.body for c in self.clips])
+        self.unpaired: list[_Clip] = []
+        if unpaired and cfg.unpaired and self.n >= 2:
+            from ...data.flow import add_flow_stage
+
+            for c in unpaired:
+                store = _open(c)
+                if not store.has("flow"):
+                    print(f"unpaired clip {store.root}: computing its optical flow (cached in the clip store)")
+                    add_flow_stage(store)
+                body = store.load("body", mmap=False).astype(np.float32)
+                align = fit_alignment(body, target_body)
+                self.unpaired.append(_Clip(store, align.apply(body), _starts(store, self.n), align))
+            self.u_index = [(ci, int(t)) for ci, c in enumerate(self.unpaired) for t in c.starts]
+            if not self.u_index:
+                raise InputError("the unpaired clips have no run of consecutive frames with a person",
+                                 self.unpaired[0].store.root, "pass other --unpaired clips")
+        else:
+            self.u_index = []
+
+    @property
+    def has_unpaired(self) -> bool:
+        return bool(self.u_index)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def target_poses(self) -> np.ndarray:
+        """(T, 25, 3) all target body poses in model pixels."""
+        return np.concatenate([c.body for c in self.clips])
+
+    def target_keypoints(self) -> dict[str, np.ndarray]:
+        """All target keypoint arrays (body, face, hands), (T, K, 3) in model pixels."""
+        out: dict[str, list[np.ndarray]] = {}
+        for c in self.clips:
+            for k, v in c.store.keypoints().items():
+                out.setdefault(k, []).append(scale_keypoints(v, c.store.size, self.size))
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+    def frame(self, ci: int, t: int) -> np.ndarray:
+        """(S, S, 3) uint8 target frame."""
+        f = np.asarray(self.clips[ci].store.frames()[t])
+        if f.shape[:2] != self.size:
+            f = cv2.resize(f, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
+        return f
+
+    def volumes(self, body: np.ndarray) -> np.ndarray:
+        """(N, 25, 3) -> (J*N, S, S)."""
+        return np.concatenate([self.encoder(b) for b in body])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        ci, t = self.index[i]
+        clip = self.clips[ci]
+        frames = np.concatenate([self.frame(ci, t + k).transpose(2, 0, 1) for k in range(self.n)])
+        item = {
+            "pose": torch.from_numpy(self.volumes(clip.body[t:t + self.n])),
+            "image": torch.from_numpy(frames.astype(np.float32) / 127.5 - 1.0),
+        }
+        if self.u_index:
+            uj = int(torch.randint(len(self.u_index), ()).item())
+            ui, ut = self.u_index[uj]
+            u = self.unpaired[ui]
+            body = u.body[ut:ut + self.n]
+            flow = u.store.load("flow")
+            flows = [u.align.warp_flow(np.asarray(flow[ut + k]), self.size).transpose(2, 0, 1)
+                     for k in range(self.n - 1)]
+            alphas = limb_weight_map(body[:-1], self.size, limbs=self._limbs, sigma=self.cfg.loss.alpha_sigma)[:, 0]
+            item["u_pose"] = torch.from_numpy(self.volumes(body))
+            item["u_flow"] = torch.from_numpy(np.concatenate(flows).astype(np.float32))
+            item["u_alpha"] = alphas.float()
+        return item

@@ -1,0 +1,157 @@
+"""Pose volumes (paper 004, section 3.1): per-joint part-confidence maps, one channel per joint, each channel
+normalized to zero mean and unit variance; rough per-clip alignment (one scale + one translation per video).
+
+All maps are drawn by :func:`reenactor.pose.render.part_confidence_maps`, the one renderer shared by training
+and inference, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ...pose.skeleton import UPPER_BODY_JOINTS, J
+
+#: named joint subsets of BODY_25 a pose volume can use
+JOINT_SETS: dict[str, tuple[int, ...]] = {
+    "body": tuple(range(25)),
+    "upper_body": tuple(UPPER_BODY_JOINTS),
+}
+
+#: confidence under which a joint counts as missing
+CONF_THRESH = 0.1
+
+
+def joint_indices(joints: str) -> tuple[int, ...]:
+    """BODY_25 indices of a named joint set (``"body"`` = all 25, ``"upper_body"`` = 15, no legs)."""
+    from ...errors import ConfigError
+
+    if joints not in JOINT_SETS:
+        raise ConfigError(f"unknown joint set {joints!r}; known: {', '.join(JOINT_SETS)}")
+    return JOINT_SETS[joints]
+
+
+def normalize_channels(maps: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Normalize each channel of ``maps`` (C, H, W) to zero mean and unit variance (section 3.1).
+
+    A channel that is constant (a missing joint: all zeros) stays all zeros. Returns float32 (C, H, W).
+    """
+    maps = maps.astype(np.float32, copy=False)
+    c = maps.shape[0]
+    flat = maps.reshape(c, -1)
+    mean = flat.mean(axis=1, keepdims=True)
+    std = flat.std(axis=1, keepdims=True)
+    ok = std > eps
+    out = np.where(ok, (flat - mean) / np.where(ok, std, 1.0), 0.0).astype(np.float32)
+    return out.reshape(maps.shape)
+
+
+class VolumeEncoder:
+    """Turns a body pose ``(25, 3)`` [x, y, conf] in stored-frame pixels into a pose volume ``(J, H, W)``.
+
+    ``joints``: a :data:`JOINT_SETS` name; ``sigma``: Gaussian radius in pixels at this ``size``.
+    """
+
+    def __init__(self, size: tuple[int, int], joints: str = "body", sigma: float = 3.0):
+        self.size = (int(size[0]), int(size[1]))
+        self.joints = joints
+        self.index = np.asarray(joint_indices(joints), dtype=np.int64)
+        self.sigma = float(sigma)
+
+    @property
+    def n_joints(self) -> int:
+        return len(self.index)
+
+    def __call__(self, body: np.ndarray) -> np.ndarray:
+        """(25, 3) -> (J, H, W) float32, zero mean / unit variance per channel (missing joints all zero)."""
+        from ...pose.render import part_confidence_maps
+
+        body = np.asarray(body, dtype=np.float32)[self.index].copy()
+        body[body[:, 2] < CONF_THRESH, 2] = 0.0
+        maps = part_confidence_maps(body, self.size, self.sigma)
+        return normalize_channels(maps)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """One scale and one translation per video (section 3.1): ``x' = scale * x + (tx, ty)``."""
+
+    scale: float = 1.0
+    tx: float = 0.0
+    ty: float = 0.0
+
+    def apply(self, kp: np.ndarray) -> np.ndarray:
+        """Map keypoints ``(..., K, 3)`` (confidence kept) into the target frame."""
+        out = np.array(kp, dtype=np.float32, copy=True)
+        out[..., 0] = out[..., 0] * self.scale + self.tx
+        out[..., 1] = out[..., 1] * self.scale + self.ty
+        return out
+
+    def matrix(self) -> np.ndarray:
+        """(2, 3) float64 affine matrix for :func:`cv2.warpAffine`."""
+        return np.array([[self.scale, 0.0, self.tx], [0.0, self.scale, self.ty]], np.float64)
+
+    def warp_flow(self, flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Resample a forward flow field (H0, W0, 2) in source pixels into the aligned frame (H, W, 2)."""
+        h, w = size
+        out = cv2.warpAffine(np.ascontiguousarray(flow, dtype=np.float32), self.matrix(), (w, h),
+                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return (out * self.scale).astype(np.float32)
+
+
+def _valid(body: np.ndarray, idx: int) -> np.ndarray:
+    return body[:, idx, 2] >= CONF_THRESH
+
+
+def body_scale(body: np.ndarray) -> tuple[float, str]:
+    """Average hip width of a sequence ``(T, 25, 3)``, or shoulder width for upper-body footage (no hips seen
+    in at least a quarter of the frames). Returns (length in pixels, which one); (0, "none") if neither."""
+    for a, b, what in ((J["RHip"], J["LHip"], "hips"), (J["RShoulder"], J["LShoulder"], "shoulders")):
+        ok = _valid(body, a) & _valid(body, b)
+        if ok.mean() >= 0.25 if len(ok) else False:
+            d = np.linalg.norm(body[ok, a, :2] - body[ok, b, :2], axis=-1)
+            if np.median(d) > 1e-3:
+                return float(np.median(d)), what
+    return 0.0, "none"
+
+
+def body_centre(body: np.ndarray) -> np.ndarray | None:
+    """Average (over time) centre of the visible joints of ``(T, 25, 3)``; None if no joint is visible."""
+    ok = body[..., 2] >= CONF_THRESH
+    if not ok.any():
+        return None
+    return body[..., :2][ok].mean(axis=0)
+
+
+def fit_alignment(source: np.ndarray, target: np.ndarray) -> Alignment:
+    """Align the source sequence ``(T, 25, 3)`` onto the target ``(S, 25, 3)`` (section 3.1): the average
+    centre of the character goes to the target's average centre, and the average hip width (shoulder width
+    for upper-body footage: whichever both clips show) to the target's."""
+    s_len, s_what = body_scale(source)
+    t_len, t_what = body_scale(target)
+    scale = 1.0
+    if s_what != "none" and s_what == t_what:
+        scale = t_len / s_len
+    elif s_what != "none" and t_what != "none":  # one shows hips, the other not: compare shoulders
+        sj = (J["RShoulder"], J["LShoulder"])
+        ok_s = _valid(source, sj[0]) & _valid(source, sj[1])
+        ok_t = _valid(target, sj[0]) & _valid(target, sj[1])
+        if ok_s.any() and ok_t.any():
+            ds = np.median(np.linalg.norm(source[ok_s, sj[0], :2] - source[ok_s, sj[1], :2], axis=-1))
+            dt = np.median(np.linalg.norm(target[ok_t, sj[0], :2] - target[ok_t, sj[1], :2], axis=-1))
+            scale = float(dt / max(ds, 1e-3))
+    cs, ct = body_centre(source), body_centre(target)
+    if cs is None or ct is None:
+        return Alignment(scale, 0.0, 0.0)
+    t = ct - scale * cs
+    return Alignment(float(scale), float(t[0]), float(t[1]))
+
+
+def scale_keypoints(kp: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """Rescale pixel keypoints ``(..., K, 3)`` between stored frame sizes (H, W)."""
+    out = np.array(kp, dtype=np.float32, copy=True)
+    out[..., 0] *= to_size[1] / from_size[1]
+    out[..., 1] *= to_size[0] / from_size[0]
+    return out

@@ -1,0 +1,531 @@
+"""The inference pipeline: a trained model + a driving video (or clip) -> a video of the target doing the motion.
+
+``reenactor transfer --model MODEL --driving VIDEO_OR_CLIP -o out.mp4`` runs, in bounded memory:
+
+1. **poses** (first streaming pass): a driving *video* is decoded frame by frame through
+   :class:`~reenactor.pose.holistic.HolisticExtractor` in tracking mode; every per-frame record except the
+   person mask is spooled to a temporary folder on disk (so memory does not grow with the video's length);
+   a driving *clip store* already holds these arrays and is read row by row.
+2. **normalization**: a :class:`~reenactor.pose.normalize.Normalizer` fitted between the driving body poses
+   and the target's training poses stored in the model (``--normalization auto|edn|edn_upper|first_frame|none``,
+   or reuse a saved one with ``--normalizer FILE``); saved next to the output as ``OUT.normalizer.json``.
+3. **coverage** (paper 004, section 4, eq. 8): how well each normalized driving pose is covered by the
+   training poses; a summary is printed, with a warning when many frames are poorly covered.
+4. **render** (second streaming pass): decode again, normalize, ``Synthesizer.step`` (batched when the
+   synthesizer offers ``step_batch``), optionally compose driving | pose | result, encode.
+
+Memory: only the (T, 25, 3) driving body poses are held in memory (300 bytes per frame); frames, raw
+MediaPipe arrays and outputs stream.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .io.atomic import write_json
+
+KEYPOINT_KEYS = ("body", "face", "hand_left", "hand_right")
+NORMALIZATIONS = ("auto", "edn", "edn_upper", "first_frame", "none")
+#: share of driving frames whose coverage distance is above the threshold that triggers a warning
+POOR_COVERAGE_WARN = 0.25
+
+
+# ---------------------------------------------------------------------------------------------- row readers
+class NpyRows:
+    """Read rows ``a[t]`` of a ``.npy`` file with ``os.pread`` (no memory map: reading a long array row by row
+    does not grow the process's resident memory)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            shape, fortran, dtype = np.lib.format._read_array_header(f, version)  # noqa: SLF001
+            self.offset = f.tell()
+        if fortran:
+            raise InputError("array stored in Fortran order is not supported", self.path, "re-save it")
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.row_shape = self.shape[1:]
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        buf = os.pread(self._fd, self.row_bytes, self.offset + int(t) * self.row_bytes)
+        return np.frombuffer(buf, self.dtype).reshape(self.row_shape).copy()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _Spool:
+    """Per-frame records appended to one raw file per field in a temporary folder; read back row by row."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.fields: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        self._out: dict[str, Any] = {}
+        self._in: dict[str, int] = {}
+        self.n = 0
+
+    def append(self, rec: dict[str, Any]) -> None:
+        for k, v in rec.items():
+            if k == "mask":  # frame-sized: not kept between the passes (bounded disk and memory)
+                continue
+            a = np.asarray(v)
+            if a.dtype == object:
+                continue
+            if k not in self.fields:
+                if self.n:
+                    continue  # a field that appeared late: skip it for consistency
+                self.fields[k] = (a.shape, a.dtype)
+                self._out[k] = open(self.root / f"{k}.bin", "wb")  # noqa: SIM115
+            shape, dtype = self.fields[k]
+            self._out[k].write(np.ascontiguousarray(a, dtype=dtype).reshape(shape).tobytes())
+        self.n += 1
+
+    def finish(self) -> None:
+        for f in self._out.values():
+            f.close()
+        self._out = {}
+        self._in = {k: os.open(self.root / f"{k}.bin", os.O_RDONLY) for k in self.fields}
+
+    def row(self, key: str, t: int) -> np.ndarray:
+        shape, dtype = self.fields[key]
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        return np.frombuffer(os.pread(self._in[key], nbytes, t * nbytes), dtype).reshape(shape).copy()
+
+    def record(self, t: int) -> dict[str, np.ndarray]:
+        return {k: self.row(k, t) for k in self.fields}
+
+    def column(self, key: str) -> np.ndarray:
+        shape, dtype = self.fields[key]
+        return np.fromfile(self.root / f"{key}.bin", dtype=dtype).reshape((self.n,) + shape)
+
+    def close(self) -> None:
+        for f in self._out.values():
+            f.close()
+        for fd in self._in.values():
+            os.close(fd)
+        self._in = {}
+
+
+# ---------------------------------------------------------------------------------------------- driving sources
+class DrivingSource(abc.ABC):
+    """Where driving frames and their poses come from. Call :meth:`prepare` (pass 1) once, then iterate
+    :meth:`iter_frames` (pass 2) as often as needed; :meth:`close` at the end."""
+
+    name: str
+    fps: float
+
+    @abc.abstractmethod
+    def prepare(self, progress: bool = True) -> None:
+        """Pass 1: make per-frame poses available (extract them for a video)."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """Number of frames (after :meth:`prepare`)."""
+
+    @abc.abstractmethod
+    def bodies(self) -> np.ndarray:
+        """(T, 25, 3) float32 driving body poses in driving-frame pixels."""
+
+    @abc.abstractmethod
+    def iter_frames(self) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+        """Pass 2: ``(frame (H, W, 3) uint8, per-frame extraction record)`` in order."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        pass
+
+
+class ClipSource(DrivingSource):
+    """A clip store: poses and frames are already there; rows are read from the ``.npy`` files one by one."""
+
+    def __init__(self, clip, max_frames: int | None = None):
+        from .data.clipstore import ClipStore
+
+        self.store = clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
+        self.name = str(self.store.root)
+        self.fps = self.store.fps
+        self.n = self.store.n_frames if max_frames is None else min(self.store.n_frames, max_frames)
+        skip = {"frames", "flow"}
+        self._frames = NpyRows(self.store.path("frames"))
+        self._fields = {}
+        for k in self.store.arrays():
+            if k in skip or not self.store.has(k):
+                continue
+            rows = NpyRows(self.store.path(k))
+            if len(rows) == self.store.n_frames:
+                self._fields[k] = rows
+            else:
+                rows.close()
+        if "body" not in self._fields:
+            raise InputError("driving clip has no `body` poses", self.store.root, "run `reenactor extract` on it")
+
+    def prepare(self, progress: bool = True) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return self.n
+
+    def bodies(self) -> np.ndarray:
+        return np.asarray(self.store.load("body", mmap=False)[: self.n], np.float32)
+
+    def record(self, t: int) -> dict[str, Any]:
+        return {k: r[t] for k, r in self._fields.items()}
+
+    def iter_frames(self) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+        for t in range(self.n):
+            yield self._frames[t], self.record(t)
+
+    def close(self) -> None:
+        self._frames.close()
+        for r in self._fields.values():
+            r.close()
+
+
+class VideoSource(DrivingSource):
+    """A video (or image) file: pass 1 extracts poses (tracking mode) into an on-disk spool; pass 2 decodes
+    the video again and pairs every frame with its spooled record."""
+
+    def __init__(self, path: str | Path, max_frames: int | None = None, extractor_factory=None):
+        from .io.video import probe
+
+        self.path = Path(path)
+        self.info = probe(self.path)
+        self.name = str(self.path)
+        self.fps = self.info.fps
+        self.max_frames = max_frames
+        self._factory = extractor_factory
+        self._tmp: Path | None = None
+        self._spool: _Spool | None = None
+
+    def prepare(self, progress: bool = True) -> None:
+        from tqdm.auto import tqdm
+
+        from .io.video import iter_frames
+
+        if self._spool is not None:
+            return
+        if self._factory is None:
+            from .pose.holistic import HolisticExtractor
+
+            def factory():
+                return HolisticExtractor(static_image_mode=self.info.is_image)
+        else:
+            factory = self._factory
+        self._tmp = Path(tempfile.mkdtemp(prefix="reenactor-transfer-"))
+        self._spool = _Spool(self._tmp)
+        total = self.info.n_frames or None
+        if self.max_frames is not None and total:
+            total = min(total, self.max_frames)
+        ex = factory()
+        try:
+            bar = tqdm(iter_frames(self.path, stop=self.max_frames), total=total, desc="poses", unit="frame",
+                       disable=not progress)
+            for frame in bar:
+                self._spool.append(ex.process(frame))
+        finally:
+            if hasattr(ex, "close"):
+                ex.close()
+        self._spool.finish()
+        if self._spool.n == 0:
+            raise InputError("no frame could be read", self.path, "pass a video with at least one frame")
+        person = self._spool.column("person") if "person" in self._spool.fields else None
+        if person is not None and not np.asarray(person).any():
+            from .errors import NoPersonError
+
+            raise NoPersonError("no person found in any driving frame", self.path,
+                                "use a video that shows a person's body")
+
+    def __len__(self) -> int:
+        return 0 if self._spool is None else self._spool.n
+
+    def bodies(self) -> np.ndarray:
+        return self._spool.column("body").astype(np.float32)
+
+    def iter_frames(self) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+        from .io.video import iter_frames
+
+        for t, frame in enumerate(iter_frames(self.path, stop=len(self))):
+            yield frame, self._spool.record(t)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+
+def open_driving(driving: str | Path | DrivingSource, max_frames: int | None = None) -> DrivingSource:
+    """A :class:`DrivingSource` from a clip folder, a video/image path, or a bundled sample name."""
+    from .data.clipstore import ClipStore
+    from .samples import resolve_input
+
+    if isinstance(driving, DrivingSource):
+        return driving
+    p = Path(driving)
+    if p.is_dir():
+        return ClipSource(ClipStore.open(p), max_frames)
+    return VideoSource(resolve_input(str(driving)), max_frames)
+
+
+# ---------------------------------------------------------------------------------------------- model
+@dataclass
+class TransferModel:
+    """A loaded model: method name, its config object, synthesizer, meta and the stored training poses."""
+
+    path: Path
+    method: str
+    cfg: Any
+    meta: dict[str, Any]
+    synthesizer: Any
+    train_poses: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.synthesizer.size)
+
+
+def load_transfer_model(path: str | Path, device: str = "cpu", precision: str = "fp32",
+                        expect_method: str | None = None) -> TransferModel:
+    """Load an exported model file (C's :func:`reenactor.train.checkpoint.load_model`: one clear
+    :class:`~reenactor.errors.CheckpointError` for a missing, corrupt or other-method file)."""
+    from .config import from_dict
+    from .methods import get_method
+    from .train.checkpoint import load_model
+
+    loaded = load_model(path, expect_method=expect_method)
+    cls = get_method(loaded.method)
+    cfg = loaded.config if not isinstance(loaded.config, dict) else from_dict(cls.Config, loaded.config)
+    synth = cls.synthesizer(cfg, loaded.tensors, loaded.meta, device)
+    if precision != "fp32" and hasattr(synth, "precision"):
+        synth.precision = precision
+    poses = {k.split(".", 1)[1]: v.float().numpy() for k, v in loaded.tensors.items() if k.startswith("train_pose.")}
+    return TransferModel(Path(path), loaded.method, cfg, dict(loaded.meta), synth, poses)
+
+
+# ---------------------------------------------------------------------------------------------- normalization
+def normalizer_path_for(out_path: str | Path) -> Path:
+    """``out.mp4`` -> ``out.normalizer.json``."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + ".normalizer.json")
+
+
+def load_normalizer(path: str | Path):
+    """A saved normalizer (the JSON ``reenactor transfer`` writes next to its output, or a bare to_dict)."""
+    from .errors import CheckpointError
+    from .pose.normalize import Normalizer
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("normalizer file not found", path, "pass the .normalizer.json a previous transfer wrote")
+    try:
+        d = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"normalizer file is not valid JSON ({e})", path, "re-fit it (omit --normalizer)") from None
+    return Normalizer.from_dict(d.get("normalizer", d) if isinstance(d, dict) else d)
+
+
+def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: TransferModel,
+                           source_size: tuple[int, int] | None = None):
+    """Fit the driving -> target normalizer on body poses (``kind`` as ``--normalization``)."""
+    from .pose.normalize import Normalizer, fit_normalizer
+
+    if kind == "none":
+        return Normalizer.identity()
+    if "body" not in model.train_poses:
+        raise InputError(f"model has no stored training poses, cannot fit a {kind!r} normalization", model.path,
+                         "pass --normalization none, or --normalizer FILE")
+    opts = {"source_size": source_size} if kind in ("edn", "auto") and source_size is not None else {}
+    try:
+        return fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]}, **opts)
+    except TypeError:  # kinds that take no source_size
+        return fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]})
+
+
+# ---------------------------------------------------------------------------------------------- coverage
+def coverage(driving_body: np.ndarray, train_body: np.ndarray, frame_height: float, chunk: int = 2048
+             ) -> dict[str, Any]:
+    """Pose-to-sequence coverage (eq. 8, :mod:`reenactor.pose.metrics`) of the normalized driving poses
+    (T, 25, 3) by the training poses (S, 25, 3), in chunks of driving frames; returns B's coverage summary plus
+    ``share_poor`` (frames above the limb threshold gamma, scaled to the model's frame height)."""
+    from .pose.metrics import CoverageResult, coverage_summary, default_gamma, pose_to_sequence
+
+    gamma = default_gamma(frame_height)
+    parts = [pose_to_sequence(driving_body[i:i + chunk], train_body, gamma=gamma)
+             for i in range(0, len(driving_body), chunk)]
+    res = CoverageResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                           ("distance", "limb_distance", "nearest", "flagged", "n_limbs")), parts[0].gamma)
+    summary = coverage_summary(res)
+    under = summary.get("share_under_gamma")
+    summary["share_poor"] = None if under is None else 1.0 - under
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------- composition
+def _fit_height(img: np.ndarray, h: int) -> np.ndarray:
+    if img.shape[0] == h:
+        return img
+    w = max(2, int(round(img.shape[1] * h / img.shape[0])))
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def side_by_side(driving: np.ndarray, pose_img: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """driving | pose | result, all at the result's height; (H, W1 + W2 + W3, 3) uint8."""
+    h = result.shape[0]
+    return np.concatenate([_fit_height(driving, h), _fit_height(pose_img, h), result], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------- transfer
+@dataclass
+class TransferResult:
+    out_path: Path
+    n_frames: int
+    fps: float
+    normalizer_path: Path | None
+    normalizer: str
+    coverage: dict[str, Any] | None
+    seconds: dict[str, float]
+
+    @property
+    def render_fps(self) -> float:
+        return self.n_frames / max(self.seconds.get("render", 0.0), 1e-9)
+
+
+def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSource, out_path: str | Path,
+             side_by_side_view: bool = False, normalization: str = "auto", normalizer: str | Path | None = None,
+             device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
+             progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
+             frame_sink=None) -> TransferResult:
+    """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
+
+    ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
+    """
+    from tqdm.auto import tqdm
+
+    from .io.video import VideoWriter
+    from .pose.render import draw_pose
+
+    if normalization not in NORMALIZATIONS:
+        raise InputError(f"unknown normalization {normalization!r}", fix=f"use one of: {', '.join(NORMALIZATIONS)}")
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    tm = model if isinstance(model, TransferModel) else load_transfer_model(model, device, precision)
+    times["load"] = time.perf_counter() - t0
+    src = open_driving(driving, max_frames)
+    out_path = Path(out_path)
+    try:
+        t0 = time.perf_counter()
+        src.prepare(progress)
+        times["poses"] = time.perf_counter() - t0
+        n = len(src)
+        if n == 0:
+            raise InputError("driving input has no frames", src.name)
+        # ---- normalization
+        t0 = time.perf_counter()
+        body = src.bodies()
+        if normalizer is not None:
+            norm = load_normalizer(normalizer)
+            print(f"[transfer] normalization from {normalizer}: {norm.describe()}")
+        else:
+            size = getattr(src, "info", None)
+            source_size = (size.height, size.width) if size is not None else getattr(src, "store", None) and src.store.size
+            norm = fit_driving_normalizer(normalization, body, tm, source_size)
+            print(f"[transfer] normalization: {norm.describe()}")
+        norm_path = None
+        if save_normalizer:
+            norm_path = normalizer_path_for(out_path)
+            write_json(norm_path, {"normalizer": norm.to_dict(), "model": str(tm.path), "driving": src.name})
+        times["normalize"] = time.perf_counter() - t0
+        # ---- coverage (eq. 8)
+        cov = None
+        if check_coverage and "body" in tm.train_poses:
+            t0 = time.perf_counter()
+            moved = norm.apply({"body": body})["body"]
+            norm.reset()
+            cov = coverage(moved, tm.train_poses["body"], tm.size[0])
+            times["coverage"] = time.perf_counter() - t0
+            _print_coverage(cov)
+        del body
+        # ---- render
+        t0 = time.perf_counter()
+        synth = tm.synthesizer
+        synth.reset()
+        norm.reset()
+        batched = hasattr(synth, "step_batch") and batch_size > 1
+        out_hw = tm.size
+        bar = tqdm(total=n, desc="render", unit="frame", disable=not progress)
+        written = 0
+        with VideoWriter(out_path, fps=src.fps) as writer:
+            pending: list[tuple[np.ndarray, dict, dict]] = []
+
+            def flush() -> None:
+                nonlocal written
+                if not pending:
+                    return
+                poses = [p for _, _, p in pending]
+                if batched:
+                    results = synth.step_batch(poses)
+                else:
+                    results = [synth.step(p, {**rec, "frame": fr}) for fr, rec, p in pending]
+                for (fr, _rec, pose), res in zip(pending, results):
+                    res = np.asarray(res)
+                    if frame_sink is not None:
+                        frame_sink(res)
+                    if side_by_side_view:
+                        res = side_by_side(fr, draw_pose(out_hw, pose), res)
+                    writer.write(np.ascontiguousarray(res))
+                    written += 1
+                bar.update(len(pending))
+                pending.clear()
+
+            for frame, rec in src.iter_frames():
+                kp = {k: rec[k] for k in KEYPOINT_KEYS if k in rec}
+                pose = norm.apply(kp)
+                pending.append((frame, rec, pose))
+                if len(pending) >= (batch_size if batched else 1):
+                    flush()
+            flush()
+        bar.close()
+        times["render"] = time.perf_counter() - t0
+    finally:
+        src.close()
+    return TransferResult(out_path, written, src.fps, norm_path, norm.kind, cov, times)
+
+
+def _print_coverage(cov: dict[str, Any]) -> None:
+    """Print the coverage summary; warn when many driving poses are poorly covered by the training video."""
+    poor = cov.get("share_poor")
+    if poor is None:
+        print("[transfer] coverage: no driving frame has a usable pose")
+        return
+    print(f"[transfer] coverage (eq. 8, gamma {cov['gamma'][0]:.1f} px): {1 - poor:.0%} of "
+          f"{cov['n_frames_with_pose']} driving poses are covered by the training poses; distance mean "
+          f"{cov['distance_mean']:.2f} px, median {cov['distance_median']:.2f}, max {cov['distance_max']:.2f}")
+    if poor > POOR_COVERAGE_WARN:
+        worst = ", ".join(f"{w['frame']} ({w['distance']:.1f} px: {'/'.join(w['flagged_limbs']) or '-'})"
+                          for w in cov.get("worst", []))
+        print(f"[transfer] WARNING: {poor:.0%} of the driving poses are poorly covered by the training video "
+              f"(worst frames: {worst}); expect artifacts there - train on a video with more varied poses, or "
+              "drive with motions closer to the training video's")
