@@ -1,0 +1,97 @@
+"""TCM, the temporal consistency metric of REMOT (003_f3bcecf9faad3a1c.txt, Tables 1–4) and C2F-FWN, after
+Yao et al., "Occlusion-aware Video Temporal Consistency", ACM MM 2017.
+
+**Working definition** (shared/papers/README.md; the original text could not be consulted, so this is the
+project's documented reading of it, not a verified transcription). For every t >= 1 (0-based):
+
+    TCM_t = exp( − ||O_t − W(O_{t−1}, F_t)||² / ||G_t − W(G_{t−1}, F_t)||² )
+    TCM   = mean_t TCM_t                                             in (0, 1], higher is better
+
+O is the generated video, G the ground truth, ||·||² the sum of squared differences over all pixels and RGB
+channels (0..255 scale), W backward warping (bilinear, border replicated) and F_t the optical flow estimated on
+the **ground truth** from frame t to frame t−1 with OpenCV DIS (preset "medium",
+:func:`reenactor.data.flow.dis_flow` on grey frames), so that ``W(X_{t−1}, F_t)[y, x] =
+X_{t−1}[y + v, x + u]`` aligns frame t−1 onto frame t.
+
+Reference points of this definition, which the tests check:
+
+* a generated video identical to the ground truth scores exactly exp(−1) ≈ 0.368 (the ratio is 1 for every
+  t) — the ground truth's own score; REMOT reports 0.79, i.e. outputs *smoother* than the ground truth along
+  its flow score above it;
+* the maximum 1 is reached by any output that is exactly consistent with the ground-truth flow
+  (O_t = W(O_{t−1}, F_t)), e.g. a constant video — so TCM must be read together with SSIM/PSNR/LPIPS;
+* flicker (independent noise per frame) or jitter (frames shifted at random) lowers it.
+
+A still ground truth (zero warping error) would divide by zero: both norms get ``EPS`` added
+(``(num + EPS) / (den + EPS)``), so identical still videos still give exp(−1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from ..data.flow import dis_flow
+
+EPS = 1e-6
+FLOW_ESTIMATOR = "OpenCV DIS (preset medium) on the ground truth, flow t -> t-1, backward bilinear warping"
+DEFINITION = ("TCM_t = exp(-||O_t - W(O_{t-1},F_t)||^2 / ||G_t - W(G_{t-1},F_t)||^2), mean over t>=1 "
+              "(Yao et al. 2017 as used by C2F-FWN/REMOT; project working definition)")
+
+__all__ = ["warp_backward", "tcm_frame", "TCMAccumulator", "tcm", "FLOW_ESTIMATOR", "DEFINITION"]
+
+
+def warp_backward(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """W(img, flow): ``out[y, x] = img[y + v, x + u]`` (bilinear, replicated border).
+
+    img: (H, W, C) any dtype; flow: (H, W, 2) float32 ``[u, v]`` pixels. Returns float32 (H, W, C).
+    """
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx = gx + flow[..., 0]
+    my = gy + flow[..., 1]
+    out = cv2.remap(img.astype(np.float32), mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(img.shape).astype(np.float32, copy=False)
+
+
+def tcm_frame(pred_prev: np.ndarray, pred: np.ndarray, gt_prev: np.ndarray, gt: np.ndarray,
+              flow: np.ndarray | None = None) -> float:
+    """TCM_t for one pair of consecutive frames (each (H, W, 3) uint8). ``flow`` (t -> t−1 on the ground truth)
+    is estimated with DIS when not given."""
+    if flow is None:
+        flow = dis_flow(gt, gt_prev)
+    num = float(np.sum((pred.astype(np.float32) - warp_backward(pred_prev, flow)) ** 2, dtype=np.float64))
+    den = float(np.sum((gt.astype(np.float32) - warp_backward(gt_prev, flow)) ** 2, dtype=np.float64))
+    return math.exp(-(num + EPS) / (den + EPS))
+
+
+class TCMAccumulator:
+    """Streaming TCM: feed frame pairs in order with :meth:`update`; frame 0 gets ``nan`` (no predecessor)."""
+
+    def __init__(self) -> None:
+        self.prev: tuple[np.ndarray, np.ndarray] | None = None
+        self.values: list[float] = []
+
+    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        """Add frame t; returns TCM_t (``nan`` for the first frame)."""
+        if self.prev is None:
+            value = math.nan
+        else:
+            value = tcm_frame(self.prev[0], pred, self.prev[1], gt)
+            self.values.append(value)
+        self.prev = (pred, gt)
+        return value
+
+    def result(self) -> float:
+        """Mean TCM over t >= 1; ``nan`` for a one-frame video."""
+        return float(np.mean(self.values)) if self.values else math.nan
+
+
+def tcm(pred_frames, gt_frames) -> float:
+    """TCM of two equally long frame sequences (iterables of (H, W, 3) uint8)."""
+    acc = TCMAccumulator()
+    for p, g in zip(pred_frames, gt_frames):
+        acc.update(p, g)
+    return acc.result()
