@@ -17,6 +17,9 @@ from .errors import ReenactorError
 # Order is the order shown in --help.
 COMMANDS: list[str] = [
     "samples",
+    "transfer",
+    "coverage",
+    "extract",
 ]
 
 

@@ -17,15 +17,17 @@ schema of the old ones, so the schema version only moves when an existing field 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
-from ..io.atomic import save_npy, write_json
+from ..io.atomic import atomic_path, save_npy, write_json
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -125,6 +127,22 @@ class ClipStore:
         """Write array ``name`` atomically and index it in the manifest (first axis is time for per-frame data)."""
         save_npy(self.path(name), array)
         self.manifest["arrays"][name] = {"shape": list(array.shape), "dtype": str(array.dtype), "stage": stage}
+        if write_manifest:
+            self.write_manifest()
+
+    @contextlib.contextmanager
+    def writer(self, name: str, shape: tuple[int, ...], dtype, stage: str | None = None,
+               write_manifest: bool = True) -> Iterator[np.ndarray]:
+        """Yield a writable memory-mapped ``.npy`` for array ``name`` to fill frame by frame (never the whole
+        array in RAM); on success it is flushed, renamed into place and indexed, on error nothing is left."""
+        with atomic_path(self.path(name)) as tmp:
+            mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=tuple(shape))
+            try:
+                yield mm
+                mm.flush()
+            finally:
+                del mm
+        self.manifest["arrays"][name] = {"shape": list(shape), "dtype": str(np.dtype(dtype)), "stage": stage}
         if write_manifest:
             self.write_manifest()
 

@@ -35,6 +35,7 @@ class MediaInfo:
     fps: float
     n_frames: int
     is_image: bool
+    frames_exact: bool = False  # n_frames comes from the container's frame count (not a duration estimate)
 
 
 def _check_file(path: Path) -> None:
@@ -70,8 +71,12 @@ def probe(path: str | Path) -> MediaInfo:
             if not container.streams.video:
                 raise InputError("has no video stream", path, "pass a video file or an image")
             st = container.streams.video[0]
+            if st.codec_context is None:
+                raise InputError("video stream cannot be decoded (corrupt header or unknown codec)", path,
+                                 "re-encode the video (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`) or re-download it")
             fps = float(st.average_rate or st.guessed_rate or DEFAULT_IMAGE_FPS)
             n = st.frames
+            exact = bool(n)
             if not n and st.duration and st.time_base:
                 n = int(round(float(st.duration * st.time_base) * fps))
             w, h = st.codec_context.width, st.codec_context.height
@@ -87,7 +92,7 @@ def probe(path: str | Path) -> MediaInfo:
         return MediaInfo(path, img.shape[1], img.shape[0], DEFAULT_IMAGE_FPS, 1, True)
     if w <= 0 or h <= 0:
         raise InputError("video stream has no frame size", path, "re-encode the video (e.g. with ffmpeg)")
-    return MediaInfo(path, w, h, fps, int(n or 0), False)
+    return MediaInfo(path, w, h, fps, int(n or 0), False, exact)
 
 
 def iter_frames(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
@@ -160,7 +165,7 @@ class VideoWriter:
     def __enter__(self) -> VideoWriter:
         self._ctx = atomic_path(self.path, suffix=".mp4")
         self._tmp = self._ctx.__enter__()
-        self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        self._container = av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
         return self
 
     def _open_stream(self, h: int, w: int) -> None:
@@ -168,7 +173,7 @@ class VideoWriter:
         st = self._container.add_stream("libx264", rate=rate)
         st.width, st.height = w + (w % 2), h + (h % 2)
         st.pix_fmt = "yuv420p"
-        st.options = {"crf": str(self.crf), "preset": self.preset, "movflags": "+faststart"}
+        st.options = {"crf": str(self.crf), "preset": self.preset}
         self._stream = st
 
     def write(self, frame: np.ndarray) -> None:

@@ -37,7 +37,10 @@ L/RHeel            29 / 30
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -102,6 +105,44 @@ def _landmarks(lm_list, n: int, cols: int, w: int, h: int) -> np.ndarray:
     return out
 
 
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[Any]:
+    """Silence MediaPipe's C++ (absl / TFLite) chatter, which bypasses Python logging and may be printed from
+    its own threads at any time while a graph runs, by pointing file descriptor 2 at /dev/null for the
+    duration. Yields a text stream on the *real* stderr (for progress bars). Set REENACTOR_MEDIAPIPE_LOG=1 to
+    see the messages."""
+    if os.environ.get("REENACTOR_MEDIAPIPE_LOG"):
+        yield sys.stderr
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield sys.stderr
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    real = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        os.dup2(devnull, 2)
+        yield real
+    finally:
+        _flush_c_stdio()  # C-buffered messages must land in /dev/null, not after fd 2 is restored
+        real.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        real.close()
+
+
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except Exception:
+        pass
+
+
 class HolisticExtractor:
     """MediaPipe Holistic, one frame at a time. Use as a context manager or call :meth:`close`.
 
@@ -117,21 +158,30 @@ class HolisticExtractor:
 
         self.static_image_mode = static_image_mode
         self.segmentation = segmentation
-        self._h = mp.solutions.holistic.Holistic(
-            static_image_mode=static_image_mode, model_complexity=1, smooth_landmarks=True,
-            enable_segmentation=segmentation, smooth_segmentation=True, refine_face_landmarks=True,
-            min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence,
-        )
+        with quiet_native_stderr():
+            self._h = mp.solutions.holistic.Holistic(
+                static_image_mode=static_image_mode, model_complexity=1, smooth_landmarks=True,
+                enable_segmentation=segmentation, smooth_segmentation=True, refine_face_landmarks=True,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+        self._fresh = 3  # the first frames after start/reset initialise the graph's calculators (noisy)
 
     def reset(self) -> None:
         """Forget the tracking state: the next frame is processed as if by a fresh extractor."""
-        self._h.reset()
+        with quiet_native_stderr():
+            self._h.reset()
+        self._fresh = 3
 
     def process_raw(self, frame_rgb: np.ndarray):
         """MediaPipe's own result object for one ``(H, W, 3) uint8`` RGB frame."""
         frame_rgb = np.ascontiguousarray(frame_rgb, dtype=np.uint8)
         if frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) RGB frame, got {frame_rgb.shape}")
+        if self._fresh:
+            self._fresh -= 1
+            with quiet_native_stderr():
+                return self._h.process(frame_rgb)
         return self._h.process(frame_rgb)
 
     def process(self, frame_rgb: np.ndarray) -> dict[str, Any]:
@@ -193,4 +243,4 @@ def _hand(raw: np.ndarray, present: bool) -> np.ndarray:
     return out
 
 
-__all__ = ["HolisticExtractor", "body25_from_pose", "FRAME_KEYS", "BACKEND", "backend_version"]
+__all__ = ["HolisticExtractor", "body25_from_pose", "FRAME_KEYS", "BACKEND", "backend_version", "quiet_native_stderr"]

@@ -1,0 +1,496 @@
+"""``reenactor extract``: a video (or image) -> a clip store of frames, keypoints, masks and face boxes.
+
+Pipeline (all of it resumable, nothing half-written)::
+
+    pass 1  decode (background thread) -> MediaPipe Holistic on the full frames, in fixed chunks of
+            ``chunk`` frames; each chunk starts from a fresh tracker state and is saved atomically to
+            CLIP_DIR.partial/.chunks/chunk_NNNNN.npz. A re-run skips finished chunks. Because MediaPipe is
+            bit-deterministic from a fresh state, a run killed half-way and re-run gives arrays identical to
+            an uninterrupted run.
+    assemble  gaps of at most ``max_gap`` frames without a person (face, hand) are linearly interpolated
+            between the frames around them; longer gaps and the clip's ends stay flagged.
+    crop    a square around the union of the person boxes over the clip (``crop="person"``, with ``margin``)
+            or the whole frame letterboxed to a square (``crop="full"``); keypoints, raw arrays, face boxes
+            and masks move into stored-frame pixels.
+    pass 2  decode again, crop and resize frames and masks to ``size`` x ``size`` straight into memory-mapped
+            arrays; optional keypoint smoothing (raw values kept); write the manifest; rename
+            CLIP_DIR.partial -> CLIP_DIR.
+
+Arrays in the clip store (T frames, S = ``size``):
+
+=================  ==================  =======================================================
+name               shape, dtype        meaning
+=================  ==================  =======================================================
+frames             (T, S, S, 3) uint8  RGB frames, cropped and resized
+body               (T, 25, 3) float32  BODY_25 [x, y, conf] (smoothed if smoothing is on)
+face               (T, 68, 3) float32  iBUG 68 [x, y, conf] (see pose.face68)
+hand_left/right    (T, 21, 3) float32  hand [x, y, conf]
+mask               (T, S, S) uint8     person mask 0..255
+face_box           (T, 4) float32      x0, y0, x1, y1 of the face mesh; zeros if no face
+person             (T,) bool           a person is detected or interpolated in this frame
+detected           (T,) bool           a person was detected by MediaPipe (before gap filling)
+pose_raw           (T, 33, 4) float32  MediaPipe pose [x, y, z, visibility]
+face_raw           (T, 478, 3) float32 MediaPipe face mesh [x, y, z] (zeros if no face)
+hand_*_raw         (T, 21, 3) float32  MediaPipe hands [x, y, z]
+*_unsmoothed       as body/face/hands  only with smoothing: the values before smoothing
+=================  ==================  =======================================================
+
+x, y (and z) are in pixels of the stored frame. Raw arrays are interpolated across short gaps like the
+rest (``detected`` tells which frames MediaPipe really saw).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .data.clipstore import ClipStore
+from .errors import InputError, NoPersonError
+from .io.atomic import atomic_path, write_json
+from .io.video import MediaInfo, file_hash, iter_frames, probe
+from .pose import smoothing as smoothing_mod
+from .pose.holistic import BACKEND, HolisticExtractor, backend_version, quiet_native_stderr
+from .pose.skeleton import skeleton_spec
+
+MASK_MAX_SIDE = 512  # masks are kept at most this large between passes (MediaPipe's own mask is 256 px)
+KP_NAMES = ("body", "face", "hand_left", "hand_right")
+RAW_NAMES = ("pose_raw", "face_raw", "hand_left_raw", "hand_right_raw")
+# Per part: the arrays interpolated together and the array whose presence flags the part.
+GROUPS = {
+    "body": ("body", "pose_raw"),
+    "face": ("face", "face_raw", "face_box"),
+    "hand_left": ("hand_left", "hand_left_raw"),
+    "hand_right": ("hand_right", "hand_right_raw"),
+}
+CROP_MODES = ("person", "full")
+MODES = ("auto", "tracking", "static")
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """Everything that changes the extracted arrays (recorded in the manifest; a re-run with other options
+    into the same folder needs ``force``)."""
+
+    size: int = 256  # stored frame side in pixels (square)
+    crop: str = "person"  # "person": square around the person over the clip; "full": whole frame, letterboxed
+    margin: float = 0.15  # person crop: margin around the person box, as a fraction of its size on each side
+    max_gap: int = 5  # interpolate runs of at most this many frames without a detection
+    smoothing: str = "none"  # "none" | "one_euro" | "savgol" (raw values kept as *_unsmoothed)
+    mode: str = "auto"  # "auto" (tracking for video, static for images) | "tracking" | "static"
+    chunk: int = 64  # frames per resumable chunk (each starts from a fresh tracker)
+    min_confidence: float = 0.5  # MediaPipe's min detection / tracking confidence
+
+    def check(self) -> None:
+        from .errors import ConfigError
+
+        if self.size < 16:
+            raise ConfigError(f"size must be at least 16 px, got {self.size}", fix="pass --size 256 (or 128, 512)")
+        if self.crop not in CROP_MODES:
+            raise ConfigError(f"crop must be one of {CROP_MODES}, got {self.crop!r}")
+        if self.smoothing not in smoothing_mod.METHODS:
+            raise ConfigError(f"smoothing must be one of {smoothing_mod.METHODS}, got {self.smoothing!r}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.max_gap < 0 or self.chunk < 1 or not 0 <= self.margin <= 2:
+            raise ConfigError("max_gap must be >= 0, chunk >= 1 and margin in [0, 2]")
+
+
+# --------------------------------------------------------------------------- pass 1: detection in chunks
+def _decode_thread(path: Path, start: int, q: queue.Queue, stop: threading.Event) -> None:
+    """Producer: decode frames from ``start`` into ``q``; ends with None, or passes an exception on."""
+    try:
+        for f in iter_frames(path, start=start):
+            while not stop.is_set():
+                try:
+                    q.put(f, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        q.put(None)
+    except BaseException as e:  # handed to the consumer, which re-raises it
+        q.put(e)
+
+
+@contextlib.contextmanager
+def _threaded_frames(path: Path, start: int = 0, depth: int = 8) -> Iterator[Iterator[np.ndarray]]:
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    th = threading.Thread(target=_decode_thread, args=(path, start, q, stop), daemon=True)
+    th.start()
+
+    def gen() -> Iterator[np.ndarray]:
+        while True:
+            item = q.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    try:
+        yield gen()
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                q.get_nowait()
+        th.join(timeout=5)
+
+
+def _mask_size(h: int, w: int) -> tuple[int, int]:
+    s = min(1.0, MASK_MAX_SIDE / max(h, w))
+    return max(1, int(round(h * s))), max(1, int(round(w * s)))
+
+
+def _chunk_path(work: Path, c: int) -> Path:
+    return work / ".chunks" / f"chunk_{c:05d}.npz"
+
+
+def _save_chunk(path: Path, recs: list[dict]) -> None:
+    arrays = {k: np.stack([r[k] for r in recs]) for k in recs[0]}
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, progress: bool) -> int:
+    """Run MediaPipe over all frames in chunks; skip chunks already saved. Returns the frame count."""
+    done_file = work / ".chunks" / "done.json"
+    if done_file.exists():
+        return int(json.loads(done_file.read_text())["n_frames"])
+    (work / ".chunks").mkdir(parents=True, exist_ok=True)
+    c0 = 0
+    while _chunk_path(work, c0).exists():
+        c0 += 1
+    n_done = 0
+    for c in range(c0):
+        with np.load(_chunk_path(work, c)) as z:
+            n_done += int(z["person"].shape[0])
+        if n_done != (c + 1) * opts.chunk:  # a short chunk is the last one: everything was detected
+            _write_done(done_file, n_done)
+            return n_done
+
+    static = opts.mode == "static" or (opts.mode == "auto" and info.is_image)
+    mh, mw = _mask_size(info.height, info.width)
+    from tqdm import tqdm
+
+    n = n_done
+    recs: list[dict] = []
+    with quiet_native_stderr() as err, HolisticExtractor(static_image_mode=static, min_detection_confidence=opts.min_confidence,
+                           min_tracking_confidence=opts.min_confidence) as ex, \
+            _threaded_frames(path, start=n_done) as frames, \
+            tqdm(total=info.n_frames or None, initial=n_done, unit="frame", desc=f"extract {path.name}",
+                 disable=not progress, dynamic_ncols=True, file=err) as bar:
+        for frame in frames:
+            if n % opts.chunk == 0:
+                ex.reset()  # each chunk starts fresh: results do not depend on where a run resumed
+            r = ex.process(frame)
+            if r["mask"].shape != (mh, mw):
+                r["mask"] = cv2.resize(r["mask"], (mw, mh), interpolation=cv2.INTER_AREA)
+            r["face_present"] = bool(r["face"][0, 2] > 0)
+            r["hand_left_present"] = bool(r["hand_left"][0, 2] > 0)
+            r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
+            recs.append(r)
+            n += 1
+            bar.update(1)
+            if n % opts.chunk == 0:
+                _save_chunk(_chunk_path(work, n // opts.chunk - 1), recs)
+                recs = []
+    if recs:
+        _save_chunk(_chunk_path(work, n // opts.chunk), recs)
+    if n == 0:
+        raise InputError("no frame could be decoded", path, "the file is truncated or not a video; re-export it")
+    if info.frames_exact and n < info.n_frames:
+        raise InputError(f"video is truncated: its header lists {info.n_frames} frames, only {n} could be decoded",
+                         path, "re-copy or re-download the complete file")
+    _write_done(done_file, n)
+    return n
+
+
+def _write_done(done_file: Path, n: int) -> None:
+    write_json(done_file, {"n_frames": n})
+
+
+def _load_chunks(work: Path, n_frames: int, chunk: int) -> dict[str, np.ndarray]:
+    n_chunks = (n_frames + chunk - 1) // chunk
+    parts: dict[str, list[np.ndarray]] = {}
+    for c in range(n_chunks):
+        with np.load(_chunk_path(work, c)) as z:
+            for k in z.files:
+                parts.setdefault(k, []).append(z[k])
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    if out["person"].shape[0] != n_frames:
+        raise RuntimeError(f"chunk files hold {out['person'].shape[0]} frames, expected {n_frames}")
+    return out
+
+
+# --------------------------------------------------------------------------- gaps, crop
+def fill_gaps(present: np.ndarray, arrays: list[np.ndarray], max_gap: int) -> np.ndarray:
+    """Linearly interpolate, in place, runs of at most ``max_gap`` missing frames that have a present frame
+    on both sides. ``arrays`` are ``(T, ...)``; returns the new ``(T,)`` presence flags."""
+    present = np.asarray(present, bool).copy()
+    idx = np.flatnonzero(present)
+    if len(idx) < 2 or max_gap <= 0:
+        return present
+    for a, b in zip(idx[:-1], idx[1:]):
+        gap = b - a - 1
+        if 0 < gap <= max_gap:
+            w = (np.arange(1, gap + 1, dtype=np.float32) / (gap + 1))
+            for arr in arrays:
+                shape = (gap,) + (1,) * (arr.ndim - 1)
+                va, vb = arr[a].astype(np.float32), arr[b].astype(np.float32)
+                val = (1 - w.reshape(shape)) * va + w.reshape(shape) * vb
+                if arr.dtype == np.uint8:
+                    val = np.clip(np.round(val), 0, 255)
+                arr[a + 1 : b] = val.astype(arr.dtype)
+            present[a + 1 : b] = True
+    return present
+
+
+def person_box(d: dict[str, np.ndarray], present: np.ndarray, conf: float = 0.5) -> np.ndarray | None:
+    """Union ``[x0, y0, x1, y1]`` (source pixels) of confident body, face and hand points over the clip."""
+    pts = [d["body"][present][..., :2][d["body"][present][..., 2] > conf]]
+    for k in ("face", "hand_left", "hand_right"):
+        a = d[k][present]
+        pts.append(a[..., :2][a[..., 2] > 0])
+    p = np.concatenate(pts)
+    if not len(p):
+        return None
+    return np.array([*p.min(0), *p.max(0)], np.float64)
+
+
+def choose_crop(src_hw: tuple[int, int], box: np.ndarray | None, mode: str, margin: float) -> tuple[int, int, int]:
+    """The square crop ``(x0, y0, side)`` in integer source pixels (it may reach outside the image: padding).
+
+    ``full``: the whole frame letterboxed to a square. ``person``: a square around ``box`` grown by
+    ``margin`` on each side; if it fits in the frame it is moved inside (shrunk to the frame's shorter side
+    if needed, as long as the person box itself still fits), else it is padded with black.
+    """
+    h, w = src_hw
+    if mode == "full" or box is None:
+        side = max(h, w)
+        return (w - side) // 2, (h - side) // 2, side
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    core = max(bw, bh)
+    side = core * (1 + 2 * margin)
+    short = min(h, w)
+    if side > short and core <= short:
+        side = short
+    side = int(round(min(max(side, 16), max(h, w))))
+    x0 = int(round(cx - side / 2))
+    y0 = int(round(cy - side / 2))
+    # Move inside the image along each axis where the square fits.
+    if side <= w:
+        x0 = min(max(x0, 0), w - side)
+    else:
+        x0 = (w - side) // 2
+    if side <= h:
+        y0 = min(max(y0, 0), h - side)
+    else:
+        y0 = (h - side) // 2
+    return x0, y0, side
+
+
+def crop_resize(img: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
+    """Cut the square ``[x0, x0+side) x [y0, y0+side)`` (zero padding outside) and resize to ``size``."""
+    h, w = img.shape[:2]
+    xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + side, w), min(y0 + side, h)
+    if xa == x0 and ya == y0 and xb == x0 + side and yb == y0 + side:
+        sq = img[ya:yb, xa:xb]
+    else:
+        sq = np.zeros((side, side) + img.shape[2:], img.dtype)
+        if xb > xa and yb > ya:
+            sq[ya - y0 : yb - y0, xa - x0 : xb - x0] = img[ya:yb, xa:xb]
+    if side == size:
+        return np.ascontiguousarray(sq)
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(sq, (size, size), interpolation=interp)
+
+
+def _to_stored(d: dict[str, np.ndarray], presence: dict[str, np.ndarray], x0: float, y0: float, s: float) -> None:
+    """Move keypoints / raw arrays / face boxes from source pixels to stored pixels, in place; frames where
+    a part is missing stay all-zero."""
+    off = np.array([x0, y0], np.float32)
+    for group, names in GROUPS.items():
+        pres = presence[group]
+        for name in names:
+            a = d[name]
+            if name == "face_box":
+                a[:] = ((a.reshape(-1, 2, 2) - off) * s).reshape(a.shape)
+            else:
+                a[..., :2] = (a[..., :2] - off) * s
+                if name.endswith("_raw"):
+                    a[..., 2] *= s  # z is in pixels too
+            a[~pres] = 0
+            if name in KP_NAMES:  # keypoints with conf 0 keep (0, 0, 0)
+                a *= (a[..., 2:3] > 0)
+
+
+# --------------------------------------------------------------------------- the whole stage
+def extract(
+    input_path: str | Path,
+    clip_dir: str | Path,
+    size: int = 256,
+    crop: str = "person",
+    margin: float = 0.15,
+    max_gap: int = 5,
+    smoothing: str = "none",
+    mode: str = "auto",
+    chunk: int = 64,
+    min_confidence: float = 0.5,
+    force: bool = False,
+    progress: bool = True,
+    log=print,
+) -> ClipStore:
+    """Extract ``input_path`` (video or image) into the clip store ``clip_dir``; returns the open store.
+
+    Re-running on a finished clip with the same input and options returns it at once; an interrupted run
+    continues from ``CLIP_DIR.partial``. Bad input raises :class:`InputError` (no person anywhere:
+    :class:`NoPersonError`) and leaves no folder behind. See the module docstring for the arrays.
+    """
+    opts = ExtractOptions(size=size, crop=crop, margin=margin, max_gap=max_gap, smoothing=smoothing, mode=mode,
+                          chunk=chunk, min_confidence=min_confidence)
+    opts.check()
+    src = Path(input_path)
+    clip_dir = Path(clip_dir)
+    info = probe(src)
+    sha = file_hash(src)
+    params = {**asdict(opts), "source_sha256": sha}
+
+    if clip_dir.exists():
+        if ClipStore.is_clip(clip_dir):
+            store = ClipStore.open(clip_dir)
+            if store.stage_done("extract") and store.manifest.get("extract_params") == params and not force:
+                log(f"{clip_dir}: already extracted from {src.name} with these options; nothing to do")
+                return store
+            if not force:
+                raise InputError("folder already holds a clip extracted from another file or with other options",
+                                 clip_dir, "pass --force to replace it, or choose another -o folder")
+        elif any(clip_dir.iterdir()):
+            raise InputError("folder exists and is not a clip store", clip_dir,
+                             "choose a new or empty -o folder (reenactor never overwrites other files)")
+
+    work = clip_dir.parent / f"{clip_dir.name}.partial"
+    pfile = work / "params.json"
+    if work.exists():
+        try:
+            same = json.loads(pfile.read_text()) == params
+        except (OSError, json.JSONDecodeError):
+            same = False
+        if same:
+            log(f"{clip_dir}: resuming an interrupted extraction")
+        else:
+            shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    write_json(pfile, params)
+
+    try:
+        store = _run(src, info, work, opts, params, progress, log)
+    except InputError:
+        shutil.rmtree(work, ignore_errors=True)  # bad input: resuming cannot help, leave nothing behind
+        raise
+
+    # Publish: CLIP_DIR.partial -> CLIP_DIR (an old clip, with --force, is moved aside first).
+    shutil.rmtree(work / ".chunks", ignore_errors=True)
+    pfile.unlink(missing_ok=True)
+    old = None
+    if clip_dir.exists():
+        old = clip_dir.parent / f"{clip_dir.name}.old-{os.getpid()}"
+        os.replace(clip_dir, old)
+    os.replace(work, clip_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    store.root = clip_dir
+    return store
+
+
+def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: dict, progress: bool,
+         log) -> ClipStore:
+    t0 = time.perf_counter()
+    n = _detect_pass(src, info, work, opts, progress)
+    t_detect = time.perf_counter() - t0
+    d = _load_chunks(work, n, opts.chunk)
+    detected = d.pop("person").astype(bool)
+    if not detected.any():
+        raise NoPersonError(f"no person found in any of its {n} frame(s)", src,
+                            "use footage where one person is clearly visible (at least head and shoulders)")
+    presence = {
+        "body": fill_gaps(detected, [d[k] for k in GROUPS["body"]] + [d["mask"]], opts.max_gap),
+        "face": fill_gaps(d.pop("face_present"), [d[k] for k in GROUPS["face"]], opts.max_gap),
+        "hand_left": fill_gaps(d.pop("hand_left_present"), [d[k] for k in GROUPS["hand_left"]], opts.max_gap),
+        "hand_right": fill_gaps(d.pop("hand_right_present"), [d[k] for k in GROUPS["hand_right"]], opts.max_gap),
+    }
+    person = presence["body"]
+    x0, y0, side = choose_crop((info.height, info.width), person_box(d, person), opts.crop, opts.margin)
+    s = opts.size / side
+    _to_stored(d, presence, x0, y0, s)
+
+    if opts.smoothing != "none":
+        for k in KP_NAMES:
+            d[f"{k}_unsmoothed"] = d[k].copy()
+            d[k] = smoothing_mod.smooth(d[k], opts.smoothing, fps=info.fps)
+
+    counts = {
+        "frames": n,
+        "frames_detected": int(detected.sum()),
+        "frames_interpolated": int((person & ~detected).sum()),
+        "frames_flagged": int((~person).sum()),
+        **{f"frames_with_{g}": int(p.sum()) for g, p in presence.items() if g != "body"},
+    }
+    store = ClipStore.create(
+        work, source=str(src.resolve()), source_name=src.name, source_sha256=params["source_sha256"],
+        fps=info.fps, n_frames=n, size=[opts.size, opts.size], source_size=[info.height, info.width],
+        is_image=info.is_image,
+        crop={"mode": opts.crop, "box": [x0, y0, x0 + side, y0 + side], "scale": s,
+              "note": "stored = (source - box[:2]) * scale; box may reach outside the frame (black padding)"},
+        backend=BACKEND, backend_version=backend_version(), skeleton=skeleton_spec(), extract_params=params,
+    )
+
+    # pass 2: frames and masks, cropped and resized, streamed into memory-mapped arrays.
+    t1 = time.perf_counter()
+    mh, mw = d["mask"].shape[1:]
+    ms = mw / info.width
+    mx0, my0, mside = int(round(x0 * ms)), int(round(y0 * ms)), max(1, int(round(side * ms)))
+    masks = d.pop("mask")
+    with store.writer("frames", (n, opts.size, opts.size, 3), np.uint8, stage="extract", write_manifest=False) as fr, \
+            store.writer("mask", (n, opts.size, opts.size), np.uint8, stage="extract", write_manifest=False) as mk:
+        i = 0
+        with _threaded_frames(src) as frames:
+            for frame in frames:
+                if i >= n:
+                    break
+                fr[i] = crop_resize(frame, x0, y0, side, opts.size)
+                mk[i] = crop_resize(masks[i], mx0, my0, mside, opts.size)
+                i += 1
+        if i != n:
+            raise InputError(f"the second read gave {i} frames, the first {n}", src,
+                             "the file changed during extraction; copy it somewhere stable and re-run")
+    for name in (*KP_NAMES, *RAW_NAMES, "face_box"):
+        store.save(name, d[name].astype(np.float32), stage="extract", write_manifest=False)
+    for name in [k for k in d if k.endswith("_unsmoothed")]:
+        store.save(name, d[name].astype(np.float32), stage="extract", write_manifest=False)
+    store.save("person", person, stage="extract", write_manifest=False)
+    store.save("detected", detected, stage="extract", write_manifest=False)
+    store.set_stage("extract", "done", **counts, seconds_detect=round(t_detect, 2),
+                    seconds_store=round(time.perf_counter() - t1, 2))
+    log(f"extracted {n} frames: person in {counts['frames_detected']} detected + "
+        f"{counts['frames_interpolated']} interpolated, {counts['frames_flagged']} flagged; "
+        f"crop {side}px at ({x0}, {y0}) -> {opts.size}px")
+    return store
+
+
+__all__ = ["extract", "ExtractOptions", "fill_gaps", "choose_crop", "crop_resize", "person_box"]
