@@ -20,6 +20,8 @@ COMMANDS: list[str] = [
     "transfer",
     "coverage",
     "extract",
+    "render",
+    "demo",
     "evaluate",
 ]
 

@@ -215,5 +215,55 @@ def render_sequence(
     return out
 
 
-__all__ = ["draw_pose", "part_confidence_maps", "label_map", "one_hot", "overlay", "render_sequence",
+def clip_frame_pose(clip, t: int) -> dict[str, np.ndarray]:
+    """Keypoint dict of frame ``t`` of a clip store (arrays it lacks are left out)."""
+    from .skeleton import KEYPOINT_ARRAYS
+
+    return {k: np.asarray(clip.load(k)[t]) for k in KEYPOINT_ARRAYS if clip.has(k)}
+
+
+def write_pose_video(clip, path, style: str = "pose", thresh: float = 0.05, progress: bool = True) -> int:
+    """Render a clip store's poses to an H.264 mp4 at the clip's fps; returns the frame count.
+
+    ``style``: ``"pose"`` stick figure on black, ``"overlay"`` drawn over the frames, ``"side_by_side"``
+    frame | overlay, ``"labels"`` the label map in colour. Frames without a person are drawn as they are
+    (black / the bare frame).
+    """
+    from tqdm import tqdm
+
+    from ..io.video import VideoWriter
+
+    styles = ("pose", "overlay", "side_by_side", "labels")
+    if style not in styles:
+        raise ValueError(f"style must be one of {styles}, got {style!r}")
+    h, w = clip.size
+    kps = {k: clip.load(k) for k in ("body", "face", "hand_left", "hand_right") if clip.has(k)}
+    frames = clip.frames() if style in ("overlay", "side_by_side") else None
+    palette = _label_palette()
+    with VideoWriter(path, fps=clip.fps) as vw:
+        for t in tqdm(range(clip.n_frames), desc=f"render {clip.name}", unit="frame", disable=not progress):
+            kp = {k: np.asarray(v[t]) for k, v in kps.items()}
+            if style == "pose":
+                img = draw_pose((h, w), kp, thresh=thresh)
+            elif style == "labels":
+                img = palette[label_map((h, w), kp, thresh=thresh)]
+            else:
+                ov = overlay(np.asarray(frames[t]), kp, thresh=thresh)
+                img = ov if style == "overlay" else np.concatenate([np.asarray(frames[t]), ov], axis=1)
+            vw.write(img)
+    return vw.n_frames
+
+
+def _label_palette() -> np.ndarray:
+    """``(N_LABELS, 3) uint8`` distinct colours for label maps (background black)."""
+    import colorsys
+
+    pal = np.zeros((256, 3), np.uint8)
+    for i in range(1, N_LABELS):
+        r, g, b = colorsys.hsv_to_rgb((i * 0.61803) % 1.0, 0.85, 1.0)
+        pal[i] = (int(r * 255), int(g * 255), int(b * 255))
+    return pal
+
+
+__all__ = ["draw_pose", "part_confidence_maps", "label_map", "one_hot", "overlay", "render_sequence", "write_pose_video", "clip_frame_pose",
            "LABEL_NAMES", "N_LABELS", "FINGER_COLORS", "FACE_COLOR"]
