@@ -25,8 +25,9 @@ def meshes(carphone_clip) -> np.ndarray:
 
 
 def _neutral_index(meshes: np.ndarray) -> int:
+    """The clip's most neutral frame: the smallest total action-unit intensity."""
     seq = F.faup_sequence(meshes)
-    return int(np.abs(seq["measures"] - seq["neutral"]).sum(1).argmin())
+    return int(seq["faup"][:, EXPR].sum(1).argmin())
 
 
 def _reshape_identity(mesh: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -75,6 +76,10 @@ def test_neutral_frame_is_near_zero(meshes):
     i = _neutral_index(meshes)
     seq = F.faup_sequence(meshes)
     assert np.all(seq["faup"][i, EXPR] < 0.25), dict(zip(F.AU_NAMES, seq["faup"][i, EXPR].round(2)))
+    assert seq["faup"][i, EXPR].mean() < 0.06
+    # the neutral reference itself has exactly zero expression, whatever its head pose
+    f = F.faup_from_measures(seq["neutral"], np.array([0.3, -0.1, 0.2], np.float32), seq["neutral"])
+    assert np.all(f[EXPR] == 0) and np.allclose(f[F.N_AU:], [0.3, -0.1, 0.2])
     # expressive frames are not near zero: the clip moves its mouth and brows
     assert seq["faup"][:, F.AU_NAMES.index("AU25")].max() > 0.5
     assert seq["faup"][:, EXPR].max(0).mean() > 0.5

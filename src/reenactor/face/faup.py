@@ -18,10 +18,10 @@ face mesh that extraction already stores (``face_raw``), in three steps:
        AU_k = clip(sign_k * (m_k - neutral_k) / scale_k, 0, AU_MAX)
 
    ``neutral`` is taken per identity from a clip (:func:`neutral_reference`: per measure, the median over the
-   clip's frames with a face, or the 10th percentile for the mouth-opening measures ``lip_gap`` / ``jaw``,
-   since a talking mouth is open much of the time), or, for a single image, the fixed face-proportion
-   constants :data:`DEFAULT_NEUTRAL` (the neutral reference of the bundled carphone clip, measured with this
-   code). ``scale_k`` (:data:`AU_TABLE`) is the change that counts as a strong (intensity 1) activation.
+   clip's frames with a face, or the 10th / 25th percentile for the mouth-opening measures ``lip_gap`` /
+   ``jaw``, since a talking mouth is open much of the time), or, for a single image, the fixed face-proportion
+   constants :data:`DEFAULT_NEUTRAL` (the neutral reference of the bundled carphone clip extracted at 128 px,
+   measured with this code). ``scale_k`` (:data:`AU_TABLE`) is the change that counts as a strong (intensity 1) activation.
 
 Action units (FACS numbers, formula on the frontal mesh; mesh indices in brackets)::
 
@@ -75,7 +75,7 @@ MEASURES: tuple[str, ...] = (
 M = {n: i for i, n in enumerate(MEASURES)}
 
 #: percentile of the clip used as the neutral reference, per measure (50 = median)
-NEUTRAL_PERCENTILE: dict[str, float] = {n: 50.0 for n in MEASURES} | {"lip_gap": 10.0, "jaw": 10.0}
+NEUTRAL_PERCENTILE: dict[str, float] = {n: 50.0 for n in MEASURES} | {"lip_gap": 10.0, "jaw": 25.0}
 
 #: action units: name -> list of (measure, sign, scale); several terms are averaged
 AU_TABLE: dict[str, list[tuple[str, float, float]]] = {
@@ -90,11 +90,11 @@ AU_TABLE: dict[str, list[tuple[str, float, float]]] = {
     "AU12": [("corner_elev", +1, 0.10), ("mouth_width", +1, 0.12)],
     "AU14": [("corner_depth", +1, 0.10)],
     "AU15": [("corner_elev", -1, 0.08)],
-    "AU17": [("chin", -1, 0.10)],
+    "AU17": [("chin", -1, 0.15)],
     "AU20": [("mouth_width", +1, 0.12)],  # corrected for AU12's elevation in faup_from_measures
     "AU23": [("lip_thick", -1, 0.10)],
     "AU25": [("lip_gap", +1, 0.40)],
-    "AU26": [("jaw", +1, 0.30)],
+    "AU26": [("jaw", +1, 0.40)],
     "AU45": [("upper_lid", -1, 0.06)],
 }
 AU_NAMES: tuple[str, ...] = tuple(AU_TABLE)
@@ -107,8 +107,8 @@ AU_MAX = 3.0
 #: neutral measures for a single image (no clip to take a per-identity reference from): the neutral
 #: reference of the bundled carphone clip measured with this module (see the module docstring)
 DEFAULT_NEUTRAL = np.array([
-    0.3178, 0.2704, 0.4788, 0.0885, -0.0741, -0.5578, 0.6904, 0.2380, 0.7958, 0.0247, 0.2728, 0.5964,
-    0.3195, 0.0604, 1.3405,
+    0.3183, 0.2735, 0.4764, 0.0896, -0.0750, -0.5577, 0.6915, 0.2417, 0.7944, 0.0209, 0.2701, 0.5843,
+    0.3174, 0.0621, 1.3764,
 ], dtype=np.float32)
 
 
