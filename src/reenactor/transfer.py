@@ -50,9 +50,12 @@ class NpyRows:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._fd = -1
+        fmt = np.lib.format
         with open(self.path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            shape, fortran, dtype = np.lib.format._read_array_header(f, version)  # noqa: SLF001
+            version = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read(f)
             self.offset = f.tell()
         if fortran:
             raise InputError("array stored in Fortran order is not supported", self.path, "re-save it")
@@ -309,20 +312,35 @@ class TransferModel:
 
 def load_transfer_model(path: str | Path, device: str = "cpu", precision: str = "fp32",
                         expect_method: str | None = None) -> TransferModel:
-    """Load an exported model file (C's :func:`reenactor.train.checkpoint.load_model`: one clear
-    :class:`~reenactor.errors.CheckpointError` for a missing, corrupt or other-method file)."""
+    """Load an exported model file. A missing, truncated or foreign file, a model of another method than
+    ``expect_method``, or one whose method/config this reenactor does not know raises one
+    :class:`~reenactor.errors.CheckpointError` (via :func:`reenactor.train.checkpoint.load_model`)."""
     from .config import from_dict
+    from .errors import CheckpointError, ConfigError, ReenactorError
     from .methods import get_method
     from .train.checkpoint import load_model
 
     loaded = load_model(path, expect_method=expect_method)
-    cls = get_method(loaded.method)
-    cfg = loaded.config if not isinstance(loaded.config, dict) else from_dict(cls.Config, loaded.config)
-    synth = cls.synthesizer(cfg, loaded.tensors, loaded.meta, device)
+    where = loaded.path or Path(path)
+    try:
+        cls = get_method(loaded.method)
+    except ReenactorError as e:
+        raise CheckpointError(f"model needs method {loaded.method!r}, which this reenactor does not have ({e})",
+                              where, "pass a model trained by `reenactor train` with a registered method") from None
+    try:
+        cfg = from_dict(cls.Config, loaded.config)
+    except ConfigError as e:
+        raise CheckpointError(f"model config does not match method {loaded.method!r}: {e}", where,
+                              "re-train with this version of reenactor") from None
+    try:
+        synth = cls.synthesizer(cfg, loaded.tensors, loaded.meta, device)
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CheckpointError(f"model weights do not fit method {loaded.method!r} ({type(e).__name__}: {e})",
+                              where, "re-export the model with `reenactor train`") from None
     if precision != "fp32" and hasattr(synth, "precision"):
         synth.precision = precision
     poses = {k.split(".", 1)[1]: v.float().numpy() for k, v in loaded.tensors.items() if k.startswith("train_pose.")}
-    return TransferModel(Path(path), loaded.method, cfg, dict(loaded.meta), synth, poses)
+    return TransferModel(Path(where), loaded.method, cfg, dict(loaded.meta), synth, poses)
 
 
 # ---------------------------------------------------------------------------------------------- normalization
@@ -417,7 +435,7 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
              side_by_side_view: bool = False, normalization: str = "auto", normalizer: str | Path | None = None,
              device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
              progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
-             frame_sink=None) -> TransferResult:
+             frame_sink=None, expect_method: str | None = None) -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
@@ -431,7 +449,7 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         raise InputError(f"unknown normalization {normalization!r}", fix=f"use one of: {', '.join(NORMALIZATIONS)}")
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    tm = model if isinstance(model, TransferModel) else load_transfer_model(model, device, precision)
+    tm = model if isinstance(model, TransferModel) else load_transfer_model(model, device, precision, expect_method)
     times["load"] = time.perf_counter() - t0
     src = open_driving(driving, max_frames)
     out_path = Path(out_path)

@@ -15,6 +15,8 @@ class VolumeConfig:
     joints: Literal["body", "upper_body"] = "body"  # BODY_25 joints drawn, one channel each
     sigma: float = 3.0  # Gaussian radius of a part-confidence map, pixels at `size`
     frames: int = 2  # N consecutive volumes stacked: input J*N channels, output 3*N (paper: N = 2)
+    face: bool = False  # add 5 face-landmark channels (jaw, brows, nose, eyes, mouth); not in the paper
+    face_sigma: float = 1.5  # Gaussian radius of the face-landmark maps, pixels at `size`
 
 
 @dataclass

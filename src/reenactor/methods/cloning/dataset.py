@@ -27,6 +27,7 @@ from .volumes import Alignment, VolumeEncoder, fit_alignment, scale_keypoints
 class _Clip:
     store: ClipStore
     body: np.ndarray  # (T, 25, 3) in pixels of `size` (aligned for unpaired clips)
+    face: np.ndarray | None  # (T, 68, 3) likewise, when the volumes draw face channels
     starts: np.ndarray  # (M,) frame indices t such that t .. t+N-1 all show the person
     align: Alignment  # stored-frame pixels -> model pixels
 
@@ -57,7 +58,8 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         self.cfg = cfg
         self.n = int(cfg.volume.frames)
         self.size = (int(cfg.size), int(cfg.size))
-        self.encoder = VolumeEncoder(self.size, cfg.volume.joints, cfg.volume.sigma)
+        v = cfg.volume
+        self.encoder = VolumeEncoder(self.size, v.joints, v.sigma, v.face, v.face_sigma)
         keep = set(self.encoder.index.tolist())
         self._limbs = [(a, b) for a, b in BODY_LIMBS if a in keep and b in keep]
         if not clips:
@@ -66,7 +68,9 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         for c in clips:
             store = _open(c)
             body = scale_keypoints(store.load("body", mmap=False), store.size, self.size)
-            self.clips.append(_Clip(store, body, _starts(store, self.n), Alignment()))
+            face = self._face(store)
+            face = None if face is None else scale_keypoints(face, store.size, self.size)
+            self.clips.append(_Clip(store, body, face, _starts(store, self.n), Alignment()))
         self.index = [(ci, int(t)) for ci, c in enumerate(self.clips) for t in c.starts]
         if not self.index:
             raise InputError(f"no run of {self.n} consecutive frames with a person", self.clips[0].store.root,
@@ -83,13 +87,23 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
                     add_flow_stage(store)
                 body = store.load("body", mmap=False).astype(np.float32)
                 align = fit_alignment(body, target_body)
-                self.unpaired.append(_Clip(store, align.apply(body), _starts(store, self.n), align))
+                face = self._face(store)
+                face = None if face is None else align.apply(face)
+                self.unpaired.append(_Clip(store, align.apply(body), face, _starts(store, self.n), align))
             self.u_index = [(ci, int(t)) for ci, c in enumerate(self.unpaired) for t in c.starts]
             if not self.u_index:
                 raise InputError("the unpaired clips have no run of consecutive frames with a person",
                                  self.unpaired[0].store.root, "pass other --unpaired clips")
         else:
             self.u_index = []
+
+    def _face(self, store: ClipStore) -> np.ndarray | None:
+        if not self.encoder.face:
+            return None
+        if not store.has("face"):
+            raise InputError("clip has no `face` keypoints but the config draws face channels", store.root,
+                             "set model.volume.face=false or extract the clip with face landmarks")
+        return store.load("face", mmap=False).astype(np.float32)
 
     @property
     def has_unpaired(self) -> bool:
@@ -117,16 +131,17 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             f = cv2.resize(f, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
         return f
 
-    def volumes(self, body: np.ndarray) -> np.ndarray:
-        """(N, 25, 3) -> (J*N, S, S)."""
-        return np.concatenate([self.encoder(b) for b in body])
+    def volumes(self, clip: _Clip, t: int) -> np.ndarray:
+        """Frames t .. t+N-1 of ``clip`` -> (C*N, S, S) stacked pose volumes."""
+        return np.concatenate([self.encoder({"body": clip.body[k], "face": None if clip.face is None else clip.face[k]})
+                               for k in range(t, t + self.n)])
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]
         clip = self.clips[ci]
         frames = np.concatenate([self.frame(ci, t + k).transpose(2, 0, 1) for k in range(self.n)])
         item = {
-            "pose": torch.from_numpy(self.volumes(clip.body[t:t + self.n])),
+            "pose": torch.from_numpy(self.volumes(clip, t)),
             "image": torch.from_numpy(frames.astype(np.float32) / 127.5 - 1.0),
         }
         if self.u_index:
@@ -138,7 +153,7 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             flows = [u.align.warp_flow(np.asarray(flow[ut + k]), self.size).transpose(2, 0, 1)
                      for k in range(self.n - 1)]
             alphas = limb_weight_map(body[:-1], self.size, limbs=self._limbs, sigma=self.cfg.loss.alpha_sigma)[:, 0]
-            item["u_pose"] = torch.from_numpy(self.volumes(body))
+            item["u_pose"] = torch.from_numpy(self.volumes(u, ut))
             item["u_flow"] = torch.from_numpy(np.concatenate(flows).astype(np.float32))
             item["u_alpha"] = alphas.float()
         return item

@@ -29,8 +29,7 @@ from ...pose.skeleton import skeleton_spec
 from ..base import Method, StepOutput, Synthesizer
 from .config import CloningConfig
 from .dataset import PoseVolumeDataset
-from .synthesizer import PoseVolumeSynthesizer, build_generator
-from .volumes import joint_indices
+from .synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
 
 STORED_KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 
@@ -57,7 +56,7 @@ class CloningMethod(Method):
         from ...nn.backbones import load_feature_net
 
         n = cfg.volume.frames
-        self.n_joints = len(joint_indices(cfg.volume.joints))
+        self.n_joints = volume_encoder(cfg).n_channels  # channels per pose volume (J, + 5 with face groups)
         self.G = build_generator(cfg)
         self.D_p = build_discriminator(cfg, n * (3 + self.n_joints))
         # D_s exists only when the unpaired branch can run (N >= 2 frames to compare)

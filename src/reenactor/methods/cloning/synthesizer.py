@@ -19,7 +19,7 @@ from torch import nn
 
 from ..base import Synthesizer
 from .config import CloningConfig
-from .volumes import VolumeEncoder, joint_indices
+from .volumes import VolumeEncoder
 
 
 def build_generator(cfg: CloningConfig) -> nn.Module:
@@ -28,8 +28,14 @@ def build_generator(cfg: CloningConfig) -> nn.Module:
 
     g = cfg.generator
     n = cfg.volume.frames
-    j = len(joint_indices(cfg.volume.joints))
+    j = volume_encoder(cfg).n_channels
     return UNetGenerator(j * n, 3 * n, num_downs=g.num_downs, ngf=g.ngf, norm=g.norm, dropout=g.dropout)
+
+
+def volume_encoder(cfg: CloningConfig) -> VolumeEncoder:
+    """The pose-volume encoder a config describes."""
+    v = cfg.volume
+    return VolumeEncoder((cfg.size, cfg.size), v.joints, v.sigma, v.face, v.face_sigma)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -39,7 +45,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 class PoseVolumeSynthesizer(Synthesizer):
-    """Frames from body poses (25, 3) in model pixels. ``precision``: "fp32" or "bf16" (autocast)."""
+    """Frames from poses (``body`` (25, 3), and ``face`` (68, 3) when the volumes draw it) in model pixels. ``precision``: "fp32" or "bf16" (autocast)."""
 
     def __init__(self, G: nn.Module, encoder: VolumeEncoder, frames: int, device: torch.device | str = "cpu",
                  precision: str = "fp32"):
@@ -57,8 +63,7 @@ class PoseVolumeSynthesizer(Synthesizer):
         G = build_generator(cfg)
         state = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
         G.load_state_dict(state, strict=True)
-        enc = VolumeEncoder((cfg.size, cfg.size), cfg.volume.joints, cfg.volume.sigma)
-        return cls(G, enc, cfg.volume.frames, device, precision)
+        return cls(G, volume_encoder(cfg), cfg.volume.frames, device, precision)
 
     def reset(self) -> None:
         self._hist.clear()
@@ -68,11 +73,11 @@ class PoseVolumeSynthesizer(Synthesizer):
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _inputs(self, bodies: Sequence[np.ndarray]) -> np.ndarray:
-        """(B, J*N, H, W) generator inputs for consecutive poses, advancing the history."""
+    def _inputs(self, poses: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
+        """(B, C*N, H, W) generator inputs for consecutive poses, advancing the history."""
         out = []
-        for body in bodies:
-            vol = self.encoder(body)
+        for pose in poses:
+            vol = self.encoder(pose)
             hist = list(self._hist)
             prev = ([hist[0]] * (self.n - 1 - len(hist)) if hist else [vol] * (self.n - 1 - len(hist))) + hist
             out.append(np.concatenate(prev + [vol]) if self.n > 1 else vol)
@@ -89,7 +94,7 @@ class PoseVolumeSynthesizer(Synthesizer):
 
     def step_batch(self, poses: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
         """Consecutive frames at once: list of pose dicts -> (B, H, W, 3) uint8 (same as repeated :meth:`step`)."""
-        x = torch.from_numpy(self._inputs([p["body"] for p in poses]))
+        x = torch.from_numpy(self._inputs(poses))
         return to_uint8(self.generate(x))
 
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:

@@ -48,29 +48,52 @@ def normalize_channels(maps: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return out.reshape(maps.shape)
 
 
-class VolumeEncoder:
-    """Turns a body pose ``(25, 3)`` [x, y, conf] in stored-frame pixels into a pose volume ``(J, H, W)``.
+#: 68-point face landmark groups drawn as extra channels when ``face=True`` (not in the paper)
+FACE_GROUPS: dict[str, tuple[int, ...]] = {
+    "jaw": tuple(range(0, 17)), "brows": tuple(range(17, 27)), "nose": tuple(range(27, 36)),
+    "eyes": tuple(range(36, 48)), "mouth": tuple(range(48, 68)),
+}
 
-    ``joints``: a :data:`JOINT_SETS` name; ``sigma``: Gaussian radius in pixels at this ``size``.
+
+class VolumeEncoder:
+    """Turns a pose into a pose volume ``(C, H, W)``: one part-confidence map per body joint (section 3.1)
+    and, with ``face=True``, one map per face-landmark group (the max of its points' Gaussians; an extension
+    for talking-head footage, off by default).
+
+    ``joints``: a :data:`JOINT_SETS` name; ``sigma`` / ``face_sigma``: Gaussian radii in pixels at ``size``.
     """
 
-    def __init__(self, size: tuple[int, int], joints: str = "body", sigma: float = 3.0):
+    def __init__(self, size: tuple[int, int], joints: str = "body", sigma: float = 3.0, face: bool = False,
+                 face_sigma: float = 1.5):
         self.size = (int(size[0]), int(size[1]))
         self.joints = joints
         self.index = np.asarray(joint_indices(joints), dtype=np.int64)
         self.sigma = float(sigma)
+        self.face = bool(face)
+        self.face_sigma = float(face_sigma)
 
     @property
-    def n_joints(self) -> int:
-        return len(self.index)
+    def n_channels(self) -> int:
+        return len(self.index) + (len(FACE_GROUPS) if self.face else 0)
 
-    def __call__(self, body: np.ndarray) -> np.ndarray:
-        """(25, 3) -> (J, H, W) float32, zero mean / unit variance per channel (missing joints all zero)."""
+    def __call__(self, pose: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
+        """``{"body": (25, 3), "face": (68, 3)}`` (or a bare body array) -> (C, H, W) float32, zero mean / unit
+        variance per channel (missing joints all zero)."""
         from ...pose.render import part_confidence_maps
 
+        body = pose["body"] if isinstance(pose, dict) else pose
         body = np.asarray(body, dtype=np.float32)[self.index].copy()
         body[body[:, 2] < CONF_THRESH, 2] = 0.0
         maps = part_confidence_maps(body, self.size, self.sigma)
+        if self.face:
+            face = pose.get("face") if isinstance(pose, dict) else None
+            fm = np.zeros((len(FACE_GROUPS),) + self.size, np.float32)
+            if face is not None:
+                face = np.asarray(face, np.float32).copy()
+                face[face[:, 2] < CONF_THRESH, 2] = 0.0
+                for g, idx in enumerate(FACE_GROUPS.values()):
+                    fm[g] = part_confidence_maps(face[list(idx)], self.size, self.face_sigma).max(axis=0)
+            maps = np.concatenate([maps, fm])
         return normalize_channels(maps)
 
 
