@@ -288,3 +288,14 @@ def test_roundtrip_json_and_extras_transform():
         Normalizer.from_dict({"kind": "warp9", "params": {}})
     ident = Normalizer.from_dict(Normalizer.identity().to_dict())
     np.testing.assert_array_equal(ident.apply({"body": src})["body"], src)
+
+
+def test_soft_confidence_feet_are_not_visible():
+    """Off-screen feet with MediaPipe visibilities ~1e-5 must not trigger full-body EDN."""
+    body = np.stack([standing(100, 150 + i, 80) for i in range(5)])
+    feet = [J[n] for n in ("RAnkle", "LAnkle", "RHeel", "LHeel", "RBigToe", "LBigToe", "RSmallToe", "LSmallToe")]
+    body[:, feet, 2] = 2e-5
+    assert auto_kind({"body": body}, {"body": body}) == "edn_upper"
+    assert auto_kind({"body": body}, {"body": body}, conf_thresh=0.0) == "edn"
+    moved = fit_normalizer("edn_upper", {"body": body}, similarity({"body": body}, 2.0, 1.0, 1.0)).apply({"body": body})
+    np.testing.assert_allclose(moved["body"][:, feet, :2], 2 * body[:, feet, :2] + 1)  # still moved along

@@ -154,3 +154,16 @@ def test_summary_shares_and_gamma():
     assert default_gamma(256) == 8.0 and default_gamma(128) == 4.0
     with pytest.raises(ValueError):
         pose_to_sequence(drv, ref, gamma=[1.0, 2.0])
+
+
+def test_soft_confidences_below_threshold_are_missing():
+    """MediaPipe-style soft visibilities: off-screen joints with conf ~1e-5 do not count (threshold 0.05)."""
+    ref = random_poses(10, seed=10)
+    drv = random_poses(3, seed=11)
+    drv[:, J["RKnee"], 2] = 1e-5
+    res = pose_to_sequence(drv, ref)
+    for name in ("r_thigh", "r_shin"):
+        assert np.isnan(res.limb_distance[:, LIMB_NAMES.index(name)]).all()
+    assert (res.n_limbs == 10).all()
+    res0 = pose_to_sequence(drv, ref, conf_thresh=0.0)  # with threshold 0 they would count
+    assert (res0.n_limbs == 12).all()

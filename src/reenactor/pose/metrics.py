@@ -12,7 +12,10 @@ Pose to sequence (eq. 8)
     in the reference sequence (a KD-tree per limb, :class:`scipy.spatial.cKDTree`). A limb whose distance
     exceeds its threshold ``gamma_l`` is *flagged*: likely to render badly.
 
-Missing joints (confidence 0) make the limbs that use them missing, with these rules:
+A joint is visible when its confidence exceeds ``conf_thresh`` (default :data:`VISIBLE` = 0.05, the threshold
+:func:`reenactor.pose.render.draw_pose` draws with, so what a generator is shown is what is measured;
+MediaPipe's off-screen legs carry confidences around 1e-5). Missing joints make the limbs that use them
+missing, with these rules:
 
 * a missing limb of the driving pose is left out of that frame's average (eq. 7 and 8 average over the limbs
   present; ``n_limbs`` says how many); a frame with no limb at all has distance NaN;
@@ -45,6 +48,7 @@ LIMB_NAMES: tuple[str, ...] = (
     "r_hip", "r_thigh", "r_shin", "l_hip", "l_thigh", "l_shin",
 )
 N_LIMBS = len(LIMBS)
+VISIBLE = 0.05  # joints with confidence above this are visible (render.draw_pose's default threshold)
 GAMMA_AT_256 = 8.0  # the paper's threshold (Fig. 4), pixels at 256-pixel frames
 
 
@@ -53,26 +57,27 @@ def default_gamma(frame_height: float) -> float:
     return GAMMA_AT_256 * float(frame_height) / 256.0
 
 
-def limb_descriptors(body: np.ndarray) -> np.ndarray:
+def limb_descriptors(body: np.ndarray, conf_thresh: float = VISIBLE) -> np.ndarray:
     """Limb descriptors of ``body (..., 25, 3)``: ``(..., 12, 2)`` float64 displacements ``x1 - x2``, pixels.
 
-    NaN where either joint of the limb is missing (confidence 0).
+    NaN where either joint of the limb is missing (confidence <= ``conf_thresh``).
     """
     body = np.asarray(body, np.float64)
     a = np.array([limb[0] for limb in LIMBS])
     b = np.array([limb[1] for limb in LIMBS])
     d = body[..., a, :2] - body[..., b, :2]
-    ok = (body[..., a, 2] > 0) & (body[..., b, 2] > 0)
+    ok = (body[..., a, 2] > conf_thresh) & (body[..., b, 2] > conf_thresh)
     return np.where(ok[..., None], d, np.nan)
 
 
-def pose_to_pose(a: np.ndarray, b: np.ndarray, per_limb: bool = False) -> np.ndarray | float:
+def pose_to_pose(a: np.ndarray, b: np.ndarray, per_limb: bool = False,
+                 conf_thresh: float = VISIBLE) -> np.ndarray | float:
     """Eq. 7: mean limb distance between poses ``a`` and ``b`` (``(..., 25, 3)``, broadcastable).
 
     Averages over limbs present in both (NaN if none). ``per_limb=True`` returns the ``(..., 12)`` limb
     distances instead (NaN where missing).
     """
-    dl = np.linalg.norm(limb_descriptors(a) - limb_descriptors(b), axis=-1)
+    dl = np.linalg.norm(limb_descriptors(a, conf_thresh) - limb_descriptors(b, conf_thresh), axis=-1)
     if per_limb:
         return dl
     with np.errstate(invalid="ignore"):
@@ -143,15 +148,16 @@ def _nn_matrix(q: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> tuple[np.nd
 
 
 def pose_to_sequence(driving: np.ndarray, reference: np.ndarray, gamma: float | Sequence[float] = GAMMA_AT_256,
-                     method: str = "kdtree", workers: int = -1) -> CoverageResult:
+                     method: str = "kdtree", workers: int = -1, conf_thresh: float = VISIBLE) -> CoverageResult:
     """Eq. 8 for every frame of ``driving (T, 25, 3)`` against ``reference (S, 25, 3)`` (pixels).
 
     ``gamma``: one threshold or 12 (per limb, order of :data:`LIMB_NAMES`), pixels. ``method``: "kdtree"
     (cKDTree per limb; ``workers`` threads for the queries) or "matrix" (chunked brute force).
+    ``conf_thresh``: joints at or below it are missing (see the module docstring for the rules).
     """
     g = _gamma_vector(gamma)
-    pd = limb_descriptors(np.asarray(driving).reshape(-1, 25, 3))
-    pr = limb_descriptors(np.asarray(reference).reshape(-1, 25, 3))
+    pd = limb_descriptors(np.asarray(driving).reshape(-1, 25, 3), conf_thresh)
+    pr = limb_descriptors(np.asarray(reference).reshape(-1, 25, 3), conf_thresh)
     t = len(pd)
     ld = np.full((t, N_LIMBS), np.nan)
     nearest = np.full((t, N_LIMBS), -1, np.int64)
@@ -181,9 +187,10 @@ def pose_to_sequence(driving: np.ndarray, reference: np.ndarray, gamma: float | 
     return CoverageResult(dist, ld, nearest, flagged, n, g)
 
 
-def nearest_pose(driving_pose: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
+def nearest_pose(driving_pose: np.ndarray, reference: np.ndarray,
+                 conf_thresh: float = VISIBLE) -> tuple[int, float]:
     """The reference frame nearest to one driving pose ``(25, 3)`` by eq. 7 (whole pose), and its distance."""
-    d = pose_to_pose(np.asarray(driving_pose)[None], np.asarray(reference))
+    d = pose_to_pose(np.asarray(driving_pose)[None], np.asarray(reference), conf_thresh=conf_thresh)
     d = np.where(np.isfinite(d), d, np.inf)
     j = int(np.argmin(d))
     return j, float(d[j])
@@ -228,5 +235,5 @@ def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.nda
     return summary
 
 
-__all__ = ["LIMBS", "LIMB_NAMES", "N_LIMBS", "GAMMA_AT_256", "default_gamma", "limb_descriptors", "pose_to_pose",
+__all__ = ["VISIBLE", "LIMBS", "LIMB_NAMES", "N_LIMBS", "GAMMA_AT_256", "default_gamma", "limb_descriptors", "pose_to_pose",
            "pose_to_sequence", "nearest_pose", "CoverageResult", "coverage_summary"]

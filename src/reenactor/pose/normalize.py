@@ -10,7 +10,10 @@ apply to driving keypoints, one frame or a whole sequence::
 Every kind is, per frame, a scale ``s`` and a translation ``(tx, ty)`` without rotation,
 ``x' = s x + tx, y' = s y + ty``; body, face and hands get the same transform, and so do ``face_box`` and the
 x, y of the raw MediaPipe arrays (their z is multiplied by ``s``). A joint with confidence 0 is missing and
-stays exactly as it was (confidence 0, coordinates untouched). Images are never warped here; use
+stays exactly as it was (confidence 0, coordinates untouched). For *measuring* (feet, torso, anchors) a joint
+counts as visible only when its confidence exceeds ``conf_thresh`` (default :data:`VISIBLE` = 0.05, the
+threshold :func:`reenactor.pose.render.draw_pose` draws with): MediaPipe reports soft visibilities, and
+off-screen legs come back with confidences around 1e-5 at guessed positions. Images are never warped here; use
 :meth:`Normalizer.affine` for the (2, 3) matrix of a frame.
 
 Kinds
@@ -72,6 +75,7 @@ from ..errors import CheckpointError, InputError
 from .skeleton import J
 
 KINDS: tuple[str, ...] = ("edn", "edn_upper", "first_frame", "global_alignment")
+VISIBLE = 0.05  # confidence above which a joint counts as visible for measuring (render.draw_pose's default)
 FORMAT_VERSION = 1
 
 HEAD_EARS = (J["REar"], J["LEar"])
@@ -88,7 +92,7 @@ def _say(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ per-frame stats
-def edn_frame_stats(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def edn_frame_stats(body: np.ndarray, conf_thresh: float = VISIBLE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EDN's per-frame statistics of ``body (T, 25, 3)``.
 
     Returns ``height (T,)``, ``toe (T,)`` (pixels, y down) and ``valid (T,) bool``: frames with a head point
@@ -97,7 +101,7 @@ def edn_frame_stats(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     body = np.asarray(body, np.float64)
     if body.ndim == 2:
         body = body[None]
-    y, ok = body[..., 1], body[..., 2] > 0
+    y, ok = body[..., 1], body[..., 2] > conf_thresh
     nose_ok = ok[:, J["Nose"]]
     ears = np.where(ok[:, HEAD_EARS], y[:, HEAD_EARS], np.nan)
     with np.errstate(invalid="ignore"), _quiet():
@@ -132,15 +136,18 @@ class _quiet:
         self._w.__exit__(*exc)
 
 
-def feet_visible(body: np.ndarray, min_share: float = 0.5) -> bool:
+def feet_visible(body: np.ndarray, min_share: float = 0.5, conf_thresh: float = VISIBLE) -> bool:
     """True when at least ``min_share`` of the frames of ``body (T, 25, 3)`` have a head and a foot."""
-    _, _, valid = edn_frame_stats(body)
+    _, _, valid = edn_frame_stats(body, conf_thresh)
     return bool(valid.size and valid.mean() >= min_share)
 
 
-def auto_kind(source: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray]) -> str:
+def auto_kind(source: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray],
+              conf_thresh: float = VISIBLE) -> str:
     """``"edn"`` when feet are visible in at least half the frames of both clips, else ``"edn_upper"``."""
-    return "edn" if feet_visible(_body(source, "source")) and feet_visible(_body(target, "target")) else "edn_upper"
+    feet = (feet_visible(_body(source, "source"), conf_thresh=conf_thresh)
+            and feet_visible(_body(target, "target"), conf_thresh=conf_thresh))
+    return "edn" if feet else "edn_upper"
 
 
 def _body(kp: Mapping[str, np.ndarray], name: str) -> np.ndarray:
@@ -220,7 +227,7 @@ class Normalizer:
         if body is None:
             toe = np.full(n, np.nan)
         else:
-            _, toe, _ = edn_frame_stats(np.asarray(body))
+            _, toe, _ = edn_frame_stats(np.asarray(body), p.get("conf_thresh", VISIBLE))
         valid = np.isfinite(toe)
         if not valid.any():
             fallback = self._last if self._last is not None else self._edn_params(p["source_median_toe"], ax, ay)
@@ -365,10 +372,10 @@ def fit_normalizer(kind: str, source: Mapping[str, Any], target: Mapping[str, An
     ``close_window`` (0.05), ``max_height_slack`` (0.10); ``"edn_upper"`` — ``measure`` ("auto" | "torso" |
     "shoulders"); ``"first_frame"`` — ``source_frame`` / ``target_frame`` (first usable by default);
     ``"global_alignment"`` — ``source_layout``, ``target_layout``, ``layout_frame`` ("median" or an int),
-    ``mask_threshold`` (128 for uint8 masks).
+    ``mask_threshold`` (128 for uint8 masks). All keypoint kinds take ``conf_thresh`` (:data:`VISIBLE`).
     """
     if kind == "auto":
-        kind = auto_kind(source, target)
+        kind = auto_kind(source, target, opts.get("conf_thresh", VISIBLE))
         _say(f"auto: using {kind!r} ({'feet visible' if kind == 'edn' else 'feet not visible in both clips'})")
     if kind == "edn":
         return _fit_edn(_body(source, "source"), _body(target, "target"), **opts)
@@ -408,10 +415,11 @@ def _edn_height_at(toe: np.ndarray, height: np.ndarray, pos: float, window: floa
 
 
 def _fit_edn(src: np.ndarray, tgt: np.ndarray, median_frac: float = 0.5, source_size: Any = None,
-             close_window: float = 0.05, max_height_slack: float = 0.10, **unused: Any) -> Normalizer:
+             close_window: float = 0.05, max_height_slack: float = 0.10, conf_thresh: float = VISIBLE,
+             **unused: Any) -> Normalizer:
     _no_unused("edn", unused)
-    hs, ts, vs = edn_frame_stats(src)
-    ht, tt, vt = edn_frame_stats(tgt)
+    hs, ts, vs = edn_frame_stats(src, conf_thresh)
+    ht, tt, vt = edn_frame_stats(tgt, conf_thresh)
     for name, v in (("source", vs), ("target", vt)):
         if not v.any():
             raise InputError(f"edn normalization: no {name} frame shows a head and a foot",
@@ -436,11 +444,11 @@ def _fit_edn(src: np.ndarray, tgt: np.ndarray, median_frac: float = 0.5, source_
     hs_close, hs_far = heights(ts, hs, s_close, s_far)
     ht_close, ht_far = heights(tt, ht, t_close, t_far)
     first = int(np.argmax(vs))
-    ay = float(edn_frame_stats(src[first])[1][0])
+    ay = float(edn_frame_stats(src[first], conf_thresh)[1][0])
     if source_size is not None:
         ax = float(source_size[1]) / 2.0
     else:
-        ok = src[first, :, 2] > 0
+        ok = src[first, :, 2] > conf_thresh
         xs = src[first, ok, 0]
         ax = 0.5 * float(xs.min() + xs.max())
         _say(f"edn: no source_size given; anchor x = body-box centre of the first valid frame ({ax:.1f}) "
@@ -448,16 +456,16 @@ def _fit_edn(src: np.ndarray, tgt: np.ndarray, median_frac: float = 0.5, source_
     params = {
         "scale_close": ht_close / hs_close, "scale_far": ht_far / hs_far,
         "source_close": s_close, "source_far": s_far, "target_close": t_close, "target_far": t_far,
-        "anchor": [ax, ay], "source_median_toe": s_med, "median_frac": median_frac,
+        "anchor": [ax, ay], "source_median_toe": s_med, "median_frac": median_frac, "conf_thresh": conf_thresh,
         "heights": {"source_close": hs_close, "source_far": hs_far, "target_close": ht_close,
                     "target_far": ht_far},
     }
     return Normalizer("edn", _jsonable(params))
 
 
-def _torso_size(body: np.ndarray, measure: str) -> np.ndarray:
+def _torso_size(body: np.ndarray, measure: str, conf_thresh: float = VISIBLE) -> np.ndarray:
     """Per-frame body size ``(T,)`` (NaN where not measurable): neck-hip length or shoulder width."""
-    xy, ok = body[..., :2], body[..., 2] > 0
+    xy, ok = body[..., :2], body[..., 2] > conf_thresh
     if measure == "torso":
         hips = np.where(ok[:, (J["RHip"], J["LHip"]), None], xy[:, (J["RHip"], J["LHip"])], np.nan)
         with _quiet():
@@ -468,24 +476,25 @@ def _torso_size(body: np.ndarray, measure: str) -> np.ndarray:
     return np.where(ok[:, J["RShoulder"]] & ok[:, J["LShoulder"]], d, np.nan)
 
 
-def _neck_anchor(body: np.ndarray) -> np.ndarray:
+def _neck_anchor(body: np.ndarray, conf_thresh: float = VISIBLE) -> np.ndarray:
     """Per-frame anchor ``(T, 2)``: the neck, else the shoulders' midpoint (NaN if neither)."""
-    xy, ok = body[..., :2], body[..., 2] > 0
+    xy, ok = body[..., :2], body[..., 2] > conf_thresh
     mid = np.where((ok[:, J["RShoulder"]] & ok[:, J["LShoulder"]])[:, None],
                    0.5 * (xy[:, J["RShoulder"]] + xy[:, J["LShoulder"]]), np.nan)
     return np.where(ok[:, J["Neck"], None], xy[:, J["Neck"]], mid)
 
 
-def _fit_edn_upper(src: np.ndarray, tgt: np.ndarray, measure: str = "auto", **unused: Any) -> Normalizer:
+def _fit_edn_upper(src: np.ndarray, tgt: np.ndarray, measure: str = "auto", conf_thresh: float = VISIBLE,
+                   **unused: Any) -> Normalizer:
     _no_unused("edn_upper", unused)
     if measure == "auto":
-        ok_s = np.isfinite(_torso_size(src, "torso")).mean()
-        ok_t = np.isfinite(_torso_size(tgt, "torso")).mean()
+        ok_s = np.isfinite(_torso_size(src, "torso", conf_thresh)).mean()
+        ok_t = np.isfinite(_torso_size(tgt, "torso", conf_thresh)).mean()
         measure = "torso" if min(ok_s, ok_t) >= 0.5 else "shoulders"
     if measure not in ("torso", "shoulders"):
         raise InputError(f"edn_upper: unknown measure {measure!r}", fix="use auto, torso or shoulders")
-    size_s, size_t = _torso_size(src, measure), _torso_size(tgt, measure)
-    a_s, a_t = _neck_anchor(src), _neck_anchor(tgt)
+    size_s, size_t = _torso_size(src, measure, conf_thresh), _torso_size(tgt, measure, conf_thresh)
+    a_s, a_t = _neck_anchor(src, conf_thresh), _neck_anchor(tgt, conf_thresh)
     for name, sz, a in (("source", size_s, a_s), ("target", size_t, a_t)):
         good = np.isfinite(sz) & (sz > 0)
         if not good.any() or not np.isfinite(a).all(axis=1).any():
@@ -501,12 +510,13 @@ def _fit_edn_upper(src: np.ndarray, tgt: np.ndarray, measure: str = "auto", **un
                                               "source_anchor": ms, "target_anchor": mt}))
 
 
-def _first_usable(body: np.ndarray, joints: tuple[int, ...], frame: int | None, name: str) -> int:
+def _first_usable(body: np.ndarray, joints: tuple[int, ...], frame: int | None, name: str,
+                  conf_thresh: float) -> int:
     if frame is not None:
         if not -len(body) <= frame < len(body):
             raise InputError(f"first_frame: {name}_frame {frame} is outside the clip ({len(body)} frames)")
         return int(frame) % len(body)
-    n_ok = (body[:, joints, 2] > 0).sum(axis=1)
+    n_ok = (body[:, joints, 2] > conf_thresh).sum(axis=1)
     good = np.where(n_ok >= 2)[0]
     if not len(good):
         raise InputError(f"first_frame normalization: no {name} frame shows two torso joints",
@@ -515,13 +525,14 @@ def _first_usable(body: np.ndarray, joints: tuple[int, ...], frame: int | None, 
 
 
 def _fit_first_frame(src: np.ndarray, tgt: np.ndarray, source_frame: int | None = None,
-                     target_frame: int | None = None, **unused: Any) -> Normalizer:
+                     target_frame: int | None = None, conf_thresh: float = VISIBLE, **unused: Any) -> Normalizer:
     _no_unused("first_frame", unused)
-    i = _first_usable(src, TORSO + HEAD, source_frame, "source")
-    j = _first_usable(tgt, TORSO + HEAD, target_frame, "target")
-    joints = [k for k in TORSO if src[i, k, 2] > 0 and tgt[j, k, 2] > 0]
+    i = _first_usable(src, TORSO + HEAD, source_frame, "source", conf_thresh)
+    j = _first_usable(tgt, TORSO + HEAD, target_frame, "target", conf_thresh)
+    c = conf_thresh
+    joints = [k for k in TORSO if src[i, k, 2] > c and tgt[j, k, 2] > c]
     if len(joints) < 2:
-        joints = [k for k in TORSO + HEAD if src[i, k, 2] > 0 and tgt[j, k, 2] > 0]
+        joints = [k for k in TORSO + HEAD if src[i, k, 2] > c and tgt[j, k, 2] > c]
         _say(f"first_frame: fewer than 2 torso joints shared; fitting on torso + head joints {joints}")
     if len(joints) < 2:
         raise InputError("first_frame normalization: the two first frames share fewer than 2 torso/head joints",
@@ -578,6 +589,7 @@ def _layout_of(d: Mapping[str, Any], override: Any, name: str) -> tuple[np.ndarr
 def _fit_global_alignment(source: Mapping[str, Any], target: Mapping[str, Any], source_layout: Any = None,
                           target_layout: Any = None, layout_frame: str | int = "median",
                           mask_threshold: float | None = None, **unused: Any) -> Normalizer:
+    unused.pop("conf_thresh", None)
     _no_unused("global_alignment", unused)
     stats = {}
     for name, d, ov in (("source", source, source_layout), ("target", target, target_layout)):
@@ -608,4 +620,4 @@ def _no_unused(kind: str, unused: Mapping[str, Any]) -> None:
         raise InputError(f"{kind} normalization got unknown options {sorted(unused)}")
 
 
-__all__ = ["KINDS", "Normalizer", "fit_normalizer", "auto_kind", "edn_frame_stats", "feet_visible", "layout_box"]
+__all__ = ["KINDS", "VISIBLE", "Normalizer", "fit_normalizer", "auto_kind", "edn_frame_stats", "feet_visible", "layout_box"]
