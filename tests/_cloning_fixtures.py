@@ -53,3 +53,22 @@ def make_clip(root: Path, n: int = 12, size: int = 32, phase: float = 0.0, scale
     store.save("person", np.ones(n, bool), stage="extract")
     store.set_stage("extract", n_frames=n)
     return store
+
+
+TINY_MODEL = {"size": 32, "generator": {"ngf": 8, "num_downs": 3}, "discriminator": {"ndf": 8, "n_layers": 2}}
+
+
+def export_untrained(method: str, path: Path, clips: list, conf: dict | None = None, unpaired: list | None = None
+                     ) -> Path:
+    """Build ``method`` at a tiny size, fit its data, export it with the trainer's save_model (no training)."""
+    from reenactor.config import from_dict, to_dict
+    from reenactor.methods import get_method
+    from reenactor.train.checkpoint import save_model
+
+    cls = get_method(method)
+    cfg = from_dict(cls.Config, conf if conf is not None else (TINY_MODEL if method != "nearest_neighbor"
+                                                              else {"size": 32}))
+    m = cls(cfg)
+    m.fit_data(m.build_dataset(clips, unpaired))
+    tensors, meta = m.inference_state()
+    return save_model(path, method, to_dict(cfg), tensors, meta)

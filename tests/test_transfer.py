@@ -1,0 +1,136 @@
+"""reenactor.transfer: the streaming pipeline, its normalizer file, side-by-side, bad models and inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _cloning_fixtures import export_untrained, make_clip
+
+from reenactor.errors import CheckpointError, InputError, NoPersonError
+from reenactor.io.video import iter_frames, probe, write_video
+from reenactor.transfer import ClipSource, NpyRows, _Spool, load_transfer_model, transfer
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("transfer")
+    return root, make_clip(root / "target", n=12), make_clip(root / "driving", n=10, phase=1.0, scale=0.8, seed=1)
+
+
+@pytest.fixture(scope="module")
+def cloning_model(clips):
+    root, target, _ = clips
+    return export_untrained("cloning", root / "cloning.safetensors", [target])
+
+
+def test_transfer_clip_writes_video_and_reusable_normalizer(clips, cloning_model, tmp_path, capsys):
+    _, target, driving = clips
+    got: list[np.ndarray] = []
+    out = tmp_path / "out.mp4"
+    res = transfer(cloning_model, driving.root, out, normalization="auto", progress=False, frame_sink=got.append)
+    assert res.n_frames == driving.n_frames == len(got)
+    assert probe(out).n_frames == driving.n_frames and (probe(out).width, probe(out).height) == (32, 32)
+    saved = json.loads(res.normalizer_path.read_text())
+    assert saved["normalizer"]["kind"] == "edn_upper"  # no feet in the synthetic clips
+    # the driving figure is 0.8x the target's: the fitted scale undoes it
+    assert saved["normalizer"]["params"]["scale"] == pytest.approx(1.25, rel=0.02)
+    assert "coverage" in capsys.readouterr().out
+    # reusing the saved normalizer gives the same frames
+    again: list[np.ndarray] = []
+    transfer(cloning_model, driving.root, tmp_path / "again.mp4", normalizer=res.normalizer_path, progress=False,
+             frame_sink=again.append)
+    assert all(np.array_equal(a, b) for a, b in zip(got, again))
+
+
+def test_batched_equals_frame_by_frame(clips, cloning_model, tmp_path):
+    _, _, driving = clips
+    a: list[np.ndarray] = []
+    b: list[np.ndarray] = []
+    transfer(cloning_model, driving.root, tmp_path / "a.mp4", batch_size=4, progress=False, frame_sink=a.append)
+    transfer(cloning_model, driving.root, tmp_path / "b.mp4", batch_size=1, progress=False, frame_sink=b.append)
+    assert len(a) == len(b) == driving.n_frames
+    assert max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(a, b)) <= 1
+
+
+def test_side_by_side_has_three_panels(clips, cloning_model, tmp_path):
+    _, _, driving = clips
+    out = tmp_path / "sbs.mp4"
+    transfer(cloning_model, driving.root, out, side_by_side_view=True, normalization="none", progress=False)
+    info = probe(out)
+    assert (info.width, info.height) == (96, 32)
+    first = next(iter_frames(out))
+    assert first[:, 32:64].max() > 100  # the pose panel shows a coloured skeleton
+
+
+def test_transfer_from_a_video_file_runs_pose_extraction(clips, cloning_model, tmp_path):
+    from reenactor.samples import sample_path
+
+    res = transfer(cloning_model, sample_path("carphone"), tmp_path / "v.mp4", max_frames=6, progress=False)
+    assert res.n_frames == 6 and res.seconds["poses"] > 0
+
+
+def test_video_without_a_person_is_one_clear_error(cloning_model, tmp_path):
+    video = tmp_path / "blank.mp4"
+    write_video(video, [np.full((64, 64, 3), 128, np.uint8)] * 4, fps=10)
+    with pytest.raises(NoPersonError, match="no person"):
+        transfer(cloning_model, video, tmp_path / "o.mp4", progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_corrupt_and_foreign_models_give_one_clear_error(clips, cloning_model, tmp_path):
+    _, _, driving = clips
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(cloning_model.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="bad.safetensors"):
+        transfer(bad, driving.root, tmp_path / "o.mp4", progress=False)
+    with pytest.raises(CheckpointError, match="trained with method 'cloning'"):
+        load_transfer_model(cloning_model, expect_method="nearest_neighbor")
+    # a model file naming a method this reenactor does not have
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    with safe_open(str(cloning_model), framework="pt") as f:
+        md = dict(f.metadata())
+    md["method"] = "no_such_method"
+    other = tmp_path / "other.safetensors"
+    save_file(load_file(str(cloning_model)), str(other), metadata=md)
+    with pytest.raises(CheckpointError, match="no_such_method"):
+        transfer(other, driving.root, tmp_path / "o.mp4", progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cli_reports_one_error_line(clips, cloning_model, tmp_path, capsys):
+    from reenactor.cli import main
+
+    _, _, driving = clips
+    rc = main(["transfer", "--model", str(tmp_path / "missing.safetensors"), "--driving", str(driving.root),
+               "-o", str(tmp_path / "o.mp4"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and "missing.safetensors" in err and "Traceback" not in err
+    rc = main(["transfer", "--model", str(cloning_model), "--method", "pix2pix", "--driving", str(driving.root),
+               "-o", str(tmp_path / "o.mp4"), "--no-progress"])
+    assert rc == 2 and "cloning" in capsys.readouterr().err
+
+
+def test_bad_normalization_and_driving(clips, cloning_model, tmp_path):
+    with pytest.raises(InputError, match="normalization"):
+        transfer(cloning_model, clips[2].root, tmp_path / "o.mp4", normalization="bogus", progress=False)
+    with pytest.raises(InputError, match="not found"):
+        transfer(cloning_model, tmp_path / "nope.mp4", tmp_path / "o.mp4", progress=False)
+
+
+def test_row_readers_roundtrip(tmp_path):
+    a = np.random.default_rng(0).normal(size=(7, 5, 3)).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    rows = NpyRows(tmp_path / "a.npy")
+    assert len(rows) == 7 and all(np.array_equal(rows[t], a[t]) for t in range(7))
+    rows.close()
+    sp = _Spool(tmp_path)
+    for t in range(7):
+        sp.append({"body": a[t], "person": np.bool_(t % 2), "mask": np.zeros((9, 9), np.uint8)})
+    sp.finish()
+    assert "mask" not in sp.fields and np.array_equal(sp.column("body"), a)
+    assert sp.record(3)["person"] and np.array_equal(sp.record(4)["body"], a[4])
+    sp.close()
