@@ -78,3 +78,9 @@ def blank_video(tmp_path) -> Path:
     path = tmp_path / "blank.mp4"
     write_video(path, [np.full((96, 96, 3), 128, np.uint8)] * 6, fps=10)
     return path
+
+
+@pytest.fixture
+def frames_maker():
+    """The :func:`make_frames` function (synthetic moving-square frames), for tests that need their own."""
+    return make_frames

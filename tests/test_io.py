@@ -1,0 +1,87 @@
+"""Streaming video / image I/O on PyAV: round trips, fps, sizes, browser-playable mp4, atomic writes."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from reenactor.errors import InputError
+from reenactor.io import atomic
+from reenactor.io.video import (
+    VideoWriter,
+    file_hash,
+    iter_frames,
+    probe,
+    read_image,
+    write_image,
+    write_video,
+)
+
+
+def test_video_round_trip_keeps_fps_size_and_content(tmp_path, frames_maker):
+    frames = frames_maker(10, 48, 64)
+    path = tmp_path / "v.mp4"
+    assert write_video(path, frames, fps=12.5) == 10
+    info = probe(path)
+    assert (info.width, info.height, info.n_frames, info.is_image) == (64, 48, 10, False)
+    assert info.fps == pytest.approx(12.5) and info.frames_exact
+    back = np.stack(list(iter_frames(path)))
+    assert back.shape == frames.shape and back.dtype == np.uint8
+    assert np.abs(back.astype(int) - frames).mean() < 6  # lossy H.264, but the same pictures
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        assert st.codec_context.name == "h264" and st.codec_context.pix_fmt == "yuv420p"
+    data = path.read_bytes()
+    assert 0 <= data.find(b"moov") < data.find(b"mdat")  # faststart: plays while downloading
+
+
+def test_iter_frames_is_a_stream_with_ranges(tmp_path, carphone_path):
+    it = iter_frames(carphone_path)
+    first = next(it)
+    assert first.shape == (144, 176, 3)
+    it.close()
+    sel = list(iter_frames(carphone_path, start=5, stop=8))
+    assert len(sel) == 3
+    assert np.array_equal(sel[0], list(iter_frames(carphone_path, stop=6))[5])
+
+
+def test_odd_sizes_are_padded_and_bad_frames_rejected(tmp_path, frames_maker):
+    path = tmp_path / "odd.mp4"
+    write_video(path, frames_maker(3, 33, 45), fps=5)
+    assert (probe(path).width, probe(path).height) == (46, 34)
+    with pytest.raises(ValueError):
+        with VideoWriter(tmp_path / "bad.mp4", fps=5) as w:
+            w.write(np.zeros((8, 8), np.uint8))
+    assert not (tmp_path / "bad.mp4").exists()
+    assert not list(tmp_path.glob(".bad.mp4*"))  # no temporary left behind
+
+
+def test_image_is_a_one_frame_clip(tmp_path, frames_maker):
+    img = frames_maker(1, 20, 30)[0]
+    path = tmp_path / "a.png"
+    write_image(path, img)
+    assert np.array_equal(read_image(path), img)
+    info = probe(path)
+    assert info.is_image and info.n_frames == 1 and (info.width, info.height) == (30, 20)
+    frames = list(iter_frames(path))
+    assert len(frames) == 1 and np.array_equal(frames[0], img)
+
+
+def test_probe_errors_name_the_file(tmp_path):
+    with pytest.raises(InputError, match="nope.mp4: file not found"):
+        probe(tmp_path / "nope.mp4")
+    with pytest.raises(InputError, match="folder"):
+        probe(tmp_path)
+
+
+def test_atomic_write_leaves_old_file_on_error(tmp_path):
+    p = tmp_path / "x.npy"
+    atomic.save_npy(p, np.arange(3))
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(p) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert np.array_equal(np.load(p), np.arange(3))
+    assert [q.name for q in tmp_path.iterdir()] == ["x.npy"]
+    assert file_hash(p) == file_hash(p) and len(file_hash(p, limit=10)) == 64
