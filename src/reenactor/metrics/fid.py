@@ -246,6 +246,9 @@ class InceptionV3Pool(nn.Module):
         self.Mixed_7b = InceptionE(1280, "avg_fid" if fid else "avg")
         self.Mixed_7c = InceptionE(2048, "max" if fid else "avg")
         self.backbone = "inception_v3 (random init)"
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.eval()
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -269,8 +272,12 @@ class InceptionV3Pool(nn.Module):
         fc = state.get("fc.weight")
         fid = fc is None or fc.shape[0] == 1008
         net = cls(fid=fid)
-        ours = {k: v for k, v in state.items() if k in net.state_dict()}
-        missing = sorted(set(net.state_dict()) - set(ours))
+        own = net.state_dict()
+        ours = {k: v for k, v in state.items() if k in own}
+        for k in own:  # files converted from TF (pytorch-fid's) may lack the BN step counters; they are unused
+            if k.endswith("num_batches_tracked") and k not in ours:
+                ours[k] = own[k]
+        missing = sorted(set(own) - set(ours))
         if missing:
             raise CheckpointError(f"not an Inception-v3 state dict: missing {', '.join(missing[:4])}"
                                   f"{' ...' if len(missing) > 4 else ''}", path, fix)
