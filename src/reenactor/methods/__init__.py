@@ -11,6 +11,7 @@ REGISTRY: dict[str, str] = {}
 REGISTRY["cloning"] = "cloning:CloningMethod"
 REGISTRY["pix2pix"] = "pix2pix:Pix2PixMethod"
 REGISTRY["nearest_neighbor"] = "nearest_neighbor:NearestNeighborMethod"
+REGISTRY["upper_body"] = "upper_body:UpperBodyMethod"
 
 
 def method_names() -> list[str]:

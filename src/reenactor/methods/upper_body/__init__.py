@@ -1,0 +1,6 @@
+"""Upper-body video synthesis with a realistic face (paper 000): FAUP -> facial landmarks -> frame."""
+
+from .config import FrameGenConfig, LandmarkGenConfig, UpperBodyConfig
+from .method import UpperBodyMethod, UpperBodySynthesizer
+
+__all__ = ["FrameGenConfig", "LandmarkGenConfig", "UpperBodyConfig", "UpperBodyMethod", "UpperBodySynthesizer"]

@@ -1,0 +1,53 @@
+"""Typed config of the upper-body method (Liu et al., paper 000, sections 4-5); every key is commented in
+configs/upper_body/default.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class LandmarkGenConfig:
+    """Section 4: the pix2pixHD generator G: FAUP image -> the target's facial-landmark image, multi-scale D."""
+
+    crop: int = 64  # side (model pixels) of the face-landmark image around the face anchor; divisible by 2**n_downsampling
+    cell: int = 2  # pixels per FAUP value in the FAUP image (20 values on a 4 x 5 grid at the centre)
+    ngf: int = 16  # GlobalGenerator channels of the first level
+    n_downsampling: int = 3  # stride-2 levels of the GlobalGenerator
+    n_blocks: int = 3  # ResNet blocks at the bottleneck
+    ndf: int = 16  # discriminator channels of the first layer
+    n_layers: int = 2  # stride-2 layers per PatchGAN
+    num_D: int = 3  # discriminator scales k = 1..3 (eq. 1)  # noqa: N815
+    lambda_l1: float = 100.0  # lambda of eq. 2 (L1 between G(x) and the real landmark image)
+
+
+@dataclass
+class FrameGenConfig:
+    """Section 5: the pix2pixHD generator G: UBKP-FL image (+ past L inputs and outputs) -> frame."""
+
+    past: int = 2  # L: past inputs and past generated frames each frame is conditioned on (zeros before the start)
+    ngf: int = 32  # GlobalGenerator channels of the first level
+    n_downsampling: int = 3  # stride-2 levels; the frame size must be divisible by 2**n_downsampling
+    n_blocks: int = 4  # ResNet blocks at the bottleneck
+    ndf: int = 32  # space-time discriminator channels of the first layer
+    n_layers: int = 3  # stride-2 layers per PatchGAN
+    num_D: int = 3  # space-time discriminator scales k = 1..3 (eq. 4)  # noqa: N815
+    alpha_fm: float = 10.0  # alpha of eq. 4 (feature matching)
+    beta_vgg: float = 10.0  # beta of eq. 4 (perceptual reconstruction, summed over the L+1 frames)
+    detach_past: bool = False  # stop gradients through the past generated frames fed back into G
+
+
+@dataclass
+class UpperBodyConfig:
+    """The upper-body method: FAUP -> landmarks (section 4), UBKP-FL -> frame with temporal smoothing (section 5)."""
+
+    size: int = 128  # square frame size the model trains and renders at (clips are resized to it)
+    landmark: LandmarkGenConfig = field(default_factory=LandmarkGenConfig)
+    frame: FrameGenConfig = field(default_factory=FrameGenConfig)
+    gan_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"  # adversarial loss form (paper: vanilla log loss)
+    lambda_landmark: float = 1.0  # weight of the landmark generator's loss (eq. 2) in the joint training sum
+    feature_net: Literal["effnet", "vgg19"] = "effnet"  # network of L_VGG: offline EfficientNet-lite0 or VGG-19
+    feature_weights: str | None = None  # weights file for vgg19 (torchvision layout); effnet ships with its package
+    hands: bool = True  # draw the hands into the UBKP image (the body part of UBKP-FL)
+    max_stored_poses: int = 2000  # training poses kept in the model file (normalization at transfer)

@@ -1,0 +1,285 @@
+"""Upper-body video synthesis with a realistic face (Liu et al., paper 000).
+
+Two pix2pixHD generators (reenactor.nn.GlobalGenerator), trained together on the target's own video:
+
+* **Landmark generator** (section 4, Fig. 2): the target's FAUP vector (17 action units + head pose,
+  :mod:`reenactor.face.faup`) written into the centre of an empty image -> the target's face-landmark image
+  (the 68 points drawn around the face anchor, :mod:`.images`). Conditional multi-scale PatchGAN D_k,
+  k = 1..3; loss eq. 2: L_GAN(G, D) (eq. 1) + lambda * L1(G(x), y).
+* **Frame generator** (section 5, Fig. 3): the UBKP-FL input x_t (upper-body stick figure and the landmark
+  image pasted where the body keypoints put the face, 6 channels) -> frame. Temporal smoothing: frames are
+  generated in order, each from the current input, the past L inputs and the past L generated frames (zeros
+  before the start), input channels 6(L+1) + 3L. A multi-scale space-time discriminator judges L+1
+  consecutive (input, frame) pairs. Loss eq. 4: sum_k L_TS(G, D_k) (eq. 3) + alpha sum_k L_FM(G, D_k)
+  + beta sum_i L_VGG(G(x_{t-i}), y_{t-i}), L_VGG the pluggable perceptual loss (EfficientNet-lite0 offline by
+  default, VGG-19 with a weights file).
+
+The frame generator trains on the target's real landmark images (the paper's training setup); at transfer
+the landmark generator's output takes their place, driven by the *driving* person's FAUP (their action units
+and head pose, identity-free), while their body keypoints arrive normalized onto the target.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...config import to_dict
+from ...face.faup import FAUP_DIM, RunningNeutral, face_measures, faup_from_measures, faup_image, has_face
+from ...pose.skeleton import skeleton_spec
+from ..base import Method, StepOutput, Synthesizer
+from .config import UpperBodyConfig
+from .dataset import KEYPOINTS, UpperBodyDataset
+from .images import face_centre, paste, ubkp_image
+
+X_NC = 6  # UBKP (3) + face landmarks (3)
+
+
+def frame_input_nc(L: int) -> int:
+    """Channels of the frame generator's input: current + L past UBKP-FL inputs, L past frames."""
+    return X_NC * (L + 1) + 3 * L
+
+
+def build_generators(cfg: UpperBodyConfig) -> tuple[nn.Module, nn.Module]:
+    """(G_lm: (B, 1, c, c) FAUP image -> (B, 3, c, c) landmarks, G_frame: (B, 6(L+1)+3L, S, S) -> (B, 3, S, S)),
+    both in [-1, 1] (tanh), from reenactor.nn."""
+    from ...nn import GlobalGenerator
+
+    lc, fc = cfg.landmark, cfg.frame
+    g_lm = GlobalGenerator(1, 3, ngf=lc.ngf, n_downsampling=lc.n_downsampling, n_blocks=lc.n_blocks)
+    g_frame = GlobalGenerator(frame_input_nc(fc.past), 3, ngf=fc.ngf, n_downsampling=fc.n_downsampling,
+                              n_blocks=fc.n_blocks)
+    return g_lm, g_frame
+
+
+def frame_input(x: torch.Tensor, past_x: list[torch.Tensor], past_y: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate the current input (B, 6, S, S), the L past inputs and the L past frames (most recent
+    first, each (B, C, S, S)) into the frame generator's input (B, 6(L+1)+3L, S, S)."""
+    return torch.cat([x, *past_x, *past_y], 1)
+
+
+def generate_window(G: nn.Module, x: torch.Tensor, x_pre: torch.Tensor, detach_past: bool = False
+                    ) -> torch.Tensor:
+    """Section 5's sequential generation over a window.
+
+    x: (B, L+1, 6, S, S) inputs of frames t-L .. t; x_pre: (B, L, 6, S, S) inputs of t-2L .. t-L-1.
+    The first output is conditioned on zero past frames, the last on the L previous outputs.
+    Returns (B, L+1, 3, S, S) in [-1, 1].
+    """
+    B, n, _, H, W = x.shape
+    L = n - 1
+    inputs = torch.cat([x_pre, x], 1)  # (B, 2L+1, 6, S, S)
+    outs: list[torch.Tensor] = []
+    zero = x.new_zeros(B, 3, H, W)
+    for i in range(n):
+        j = L + i  # index of frame i in `inputs`
+        past_x = [inputs[:, j - k] for k in range(1, L + 1)]
+        past_y = [(outs[i - k].detach() if detach_past else outs[i - k]) if i - k >= 0 else zero
+                  for k in range(1, L + 1)]
+        outs.append(G(frame_input(x[:, i], past_x, past_y)))
+    return torch.stack(outs, 1)
+
+
+class UpperBodyMethod(Method):
+    """See the module docstring. Batches come from :class:`UpperBodyDataset`."""
+
+    name = "upper_body"
+    Config = UpperBodyConfig
+
+    def __init__(self, cfg: UpperBodyConfig):
+        super().__init__(cfg)
+        from ...losses import PerceptualLoss
+        from ...nn import MultiscaleDiscriminator, SpaceTimeDiscriminator
+        from ...nn.backbones import load_feature_net
+
+        lc, fc = cfg.landmark, cfg.frame
+        if cfg.size % (2 ** fc.n_downsampling) or lc.crop % (2 ** lc.n_downsampling):
+            from ...errors import ConfigError
+
+            raise ConfigError(f"size {cfg.size} must be divisible by 2**frame.n_downsampling and landmark.crop "
+                              f"{lc.crop} by 2**landmark.n_downsampling")
+        self.G_lm, self.G = build_generators(cfg)
+        # eq. 1: conditional D_k on (FAUP image, landmark image), k = 1..num_D
+        self.D_lm = MultiscaleDiscriminator(1 + 3, ndf=lc.ndf, n_layers=lc.n_layers, num_D=lc.num_D)
+        # eq. 3: space-time D_k on L+1 consecutive (UBKP-FL, frame) pairs
+        self.D_st = SpaceTimeDiscriminator(X_NC + 3, n_frames=fc.past + 1, ndf=fc.ndf, n_layers=fc.n_layers,
+                                           num_D=fc.num_D)
+        net = load_feature_net(cfg.feature_net, cfg.feature_weights, verbose=True)
+        self.perceptual = PerceptualLoss(net)
+        self._train_kp: dict[str, np.ndarray] = {}
+        self._offset = np.zeros(2, np.float32)
+        self._fallback = np.array([cfg.size / 2, cfg.size / 3], np.float32)
+
+    # ------------------------------------------------------------------ data
+    def build_dataset(self, clips: list, unpaired: list | None = None) -> UpperBodyDataset:
+        if unpaired:
+            print(f"[{self.name}] --unpaired clips are not used: this method trains on the target's own video")
+        return UpperBodyDataset(self.cfg, clips)
+
+    def fit_data(self, dataset: UpperBodyDataset) -> None:
+        """Record the face-crop placement and the target's training poses (for normalization at transfer)."""
+        self._offset, self._fallback = dataset.offset, dataset.fallback
+        kp = dataset.target_keypoints()
+        t = len(kp["body"])
+        m = self.cfg.max_stored_poses
+        keep = np.linspace(0, t - 1, min(t, m)).round().astype(int)
+        self._train_kp = {k: np.ascontiguousarray(v[keep], np.float32) for k, v in kp.items()}
+
+    # ------------------------------------------------------------------ training
+    def generator_parameters(self) -> list[nn.Parameter]:
+        return list(self.G_lm.parameters()) + list(self.G.parameters())
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        return list(self.D_lm.parameters()) + list(self.D_st.parameters())
+
+    def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
+        from ...losses import feature_matching, gan_loss_g, l1
+
+        cfg, fc, mode = self.cfg, self.cfg.frame, self.cfg.gan_mode
+        # section 4, eq. 2 -- every frame of the window is a (FAUP, landmark) training pair
+        faup = batch["faup"].flatten(0, 1)
+        lm = batch["lm"].flatten(0, 1)
+        lm_fake = self.G_lm(faup)
+        losses = {
+            "lm_gan": cfg.lambda_landmark * gan_loss_g(self.D_lm(torch.cat([faup, lm_fake], 1)), mode),
+            "lm_l1": cfg.lambda_landmark * cfg.landmark.lambda_l1 * l1(lm_fake, lm),
+        }
+        # section 5, eq. 4
+        x, real = batch["x"], batch["image"]
+        fake = generate_window(self.G, x, batch["x_pre"], fc.detach_past)
+        d_fake = self.D_st(torch.cat([x, fake], 2))
+        with torch.no_grad():
+            d_real = self.D_st(torch.cat([x, real], 2))
+        losses["ts_gan"] = gan_loss_g(d_fake, mode)
+        losses["fm"] = fc.alpha_fm * feature_matching(d_real, d_fake)
+        losses["vgg"] = fc.beta_vgg * self.perceptual(fake.flatten(0, 1), real.flatten(0, 1)) * (fc.past + 1)
+        visuals = {"real": real[:, -1], "fake": fake[:, -1], "input_ubkp": x[:, -1, :3], "input_fl": x[:, -1, 3:],
+                   "lm_fake": torch.nn.functional.interpolate(lm_fake[: real.shape[0]], size=real.shape[-2:])}
+        return StepOutput(losses=losses, visuals=visuals,
+                          cache={"fake": fake.detach(), "lm_fake": lm_fake.detach()})
+
+    def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
+                           ) -> dict[str, torch.Tensor]:
+        """Eq. 1 for D_lm (real vs generated landmark image given the FAUP image), eq. 3 for D_st."""
+        from ...losses import gan_loss_d
+
+        mode = self.cfg.gan_mode
+        faup = batch["faup"].flatten(0, 1)
+        lm = batch["lm"].flatten(0, 1)
+        x = batch["x"]
+        return {
+            "d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
+                                                          self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode),
+            "d_ts": gan_loss_d(self.D_st(torch.cat([x, batch["image"]], 2)),
+                               self.D_st(torch.cat([x, cache["fake"]], 2)), mode),
+        }
+
+    # ------------------------------------------------------------------ export / inference
+    def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"G_lm.{k}": v.detach().cpu().contiguous() for k, v in self.G_lm.state_dict().items()}
+        tensors.update({f"G.{k}": v.detach().cpu().contiguous() for k, v in self.G.state_dict().items()})
+        for k, v in self._train_kp.items():
+            tensors[f"train_pose.{k}"] = torch.from_numpy(v)
+        meta = {
+            "size": [self.cfg.size, self.cfg.size],
+            "skeleton": skeleton_spec(),
+            "past": self.cfg.frame.past,
+            "crop": self.cfg.landmark.crop,
+            "face_offset": [float(v) for v in self._offset],  # landmark-crop centre = body nose + this (model px)
+            "face_fallback": [float(v) for v in self._fallback],  # crop centre when the nose is missing
+            "train_poses": sorted(self._train_kp),
+            "n_train_poses": int(len(self._train_kp.get("body", ()))),
+            "config": to_dict(self.cfg),
+        }
+        return tensors, meta
+
+    @classmethod
+    def synthesizer(cls, cfg: UpperBodyConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                    device: torch.device | str = "cpu") -> Synthesizer:
+        return UpperBodySynthesizer.from_state(cfg, tensors, meta, device)
+
+
+class UpperBodySynthesizer(Synthesizer):
+    """Frames from driving poses (model pixels, normalized onto the target) and the driving face mesh.
+
+    Per :meth:`step`: the driver's FAUP is computed from ``extras["face_raw"]`` (their 478-point mesh, any
+    pixel frame) against a causal running neutral reference of the driver (:class:`RunningNeutral`), or
+    taken from ``extras["faup"]`` (20,) when the caller has it precomputed (e.g. a clip's ``faup`` stage);
+    frames without a face hold the last FAUP. FAUP image -> G_lm -> landmark crop pasted at body nose +
+    offset; with the UBKP image this is x_t; G sees x_t, the past L inputs and the past L outputs (zeros at
+    the start of a video, as in training).
+    """
+
+    def __init__(self, cfg: UpperBodyConfig, G_lm: nn.Module, G: nn.Module, meta: dict[str, Any],  # noqa: N803
+                 device: torch.device | str = "cpu"):
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.G_lm = G_lm.to(self.device).eval()
+        self.G = G.to(self.device).eval()
+        self.size = (int(cfg.size), int(cfg.size))
+        self.L = int(cfg.frame.past)
+        self.crop = int(cfg.landmark.crop)
+        self.offset = np.asarray(meta.get("face_offset", [0.0, 0.0]), np.float32)
+        self.fallback = np.asarray(meta.get("face_fallback", [cfg.size / 2, cfg.size / 3]), np.float32)
+        self.neutral = RunningNeutral()
+        self._warned: set[str] = set()
+        self.reset()
+
+    @classmethod
+    def from_state(cls, cfg: UpperBodyConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                   device: torch.device | str = "cpu") -> UpperBodySynthesizer:
+        g_lm, g = build_generators(cfg)
+        g_lm.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("G_lm.")}, strict=True)
+        g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")}, strict=True)
+        return cls(cfg, g_lm, g, meta, device)
+
+    def reset(self) -> None:
+        self._past_x: deque[torch.Tensor] = deque(maxlen=self.L)
+        self._past_y: deque[torch.Tensor] = deque(maxlen=self.L)
+        self._last_faup = np.zeros(FAUP_DIM, np.float32)
+        self.neutral.reset()
+        self.last_landmarks: np.ndarray | None = None
+
+    def _note(self, key: str, text: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            print(f"[upper_body] {text}", flush=True)
+
+    def driving_faup(self, extras: dict[str, Any] | None) -> np.ndarray:
+        """(20,) FAUP of the driving frame (see the class docstring)."""
+        extras = extras or {}
+        if extras.get("faup") is not None:
+            self._last_faup = np.asarray(extras["faup"], np.float32).reshape(FAUP_DIM)
+        elif extras.get("face_raw") is not None and has_face(np.asarray(extras["face_raw"], np.float32)):
+            m, pose = face_measures(np.asarray(extras["face_raw"], np.float32))
+            self._last_faup = faup_from_measures(m, pose, self.neutral.update(m))
+        elif extras.get("face_raw") is None:
+            self._note("noface", "no `face_raw` in the driving record: the face keeps a neutral expression")
+        else:
+            self._note("hold", "a driving frame has no face: holding the last expression")
+        return self._last_faup
+
+    @torch.inference_mode()
+    def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
+        faup = self.driving_faup(extras)
+        f_img = torch.from_numpy(faup_image(faup, (self.crop, self.crop), self.cfg.landmark.cell))[None]
+        lm = self.G_lm(f_img.to(self.device))[0]
+        self.last_landmarks = ((lm.permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        centre = face_centre(np.asarray(pose["body"], np.float32), self.offset, self.fallback)
+        fl = paste(lm, centre, self.size)
+        ub = torch.from_numpy(ubkp_image({k: pose[k] for k in KEYPOINTS if k in pose}, self.size,
+                                         self.cfg.hands)).to(self.device)
+        x = torch.cat([ub, fl.to(ub.dtype)], 0)[None]
+        zero_x = torch.zeros_like(x)
+        zero_y = x.new_zeros(1, 3, *self.size)
+        past_x = list(reversed(self._past_x)) + [zero_x] * (self.L - len(self._past_x))
+        past_y = list(reversed(self._past_y)) + [zero_y] * (self.L - len(self._past_y))
+        y = self.G(frame_input(x, past_x, past_y))
+        if self.L:
+            self._past_x.append(x)
+            self._past_y.append(y)
+        return ((y[0].permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)

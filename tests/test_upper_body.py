@@ -1,0 +1,160 @@
+"""The upper_body method (paper 000): dataset windows, landmark + frame generators with temporal smoothing,
+eq. 2 / eq. 4 losses, export -> synthesizer, and train -> save -> load -> transfer at tiny size on the CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reenactor.face.faup import FAUP_DIM, faup_sequence
+from reenactor.methods.upper_body import UpperBodyConfig, UpperBodyMethod
+from reenactor.methods.upper_body.config import FrameGenConfig, LandmarkGenConfig
+from reenactor.methods.upper_body.images import paste
+from reenactor.methods.upper_body.method import frame_input_nc, generate_window
+
+S, C = 32, 16
+
+
+def tiny_cfg(**kw) -> UpperBodyConfig:
+    return UpperBodyConfig(
+        size=S,
+        landmark=LandmarkGenConfig(crop=C, cell=1, ngf=4, n_downsampling=2, n_blocks=1, ndf=4, n_layers=1, num_D=2),
+        frame=FrameGenConfig(past=2, ngf=8, n_downsampling=2, n_blocks=1, ndf=4, n_layers=2, num_D=2),
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def method() -> UpperBodyMethod:
+    torch.manual_seed(0)
+    return UpperBodyMethod(tiny_cfg())
+
+
+@pytest.fixture
+def dataset(method, clip_copy):
+    ds = method.build_dataset([clip_copy])
+    method.fit_data(ds)
+    return ds
+
+
+def _batch(ds, idx=(0, 7)) -> dict[str, torch.Tensor]:
+    items = [ds[i] for i in idx]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def test_dataset_windows(dataset, clip_copy):
+    L = 2
+    item = dataset[5]
+    assert item["x"].shape == (L + 1, 6, S, S) and item["x_pre"].shape == (L, 6, S, S)
+    assert item["image"].shape == (L + 1, 3, S, S) and item["lm"].shape == (L + 1, 3, C, C)
+    assert item["faup"].shape == (L + 1, 1, C, C)
+    for k in ("x", "image", "lm"):
+        assert item[k].min() >= -1 and item[k].max() <= 1
+    # the landmark crop shows the face (drawn pixels), the FL channels hold it pasted into the frame
+    assert (item["lm"] > -1).any() and (item["x"][:, 3:] > -1).any()
+    # the faup stage was computed into the clip store on the way
+    assert clip_copy.stage_done("faup") and clip_copy.load("faup").shape == (clip_copy.n_frames, FAUP_DIM)
+    # the first window's past inputs before the clip start are zeros
+    first = dataset[0]
+    assert torch.all(first["x_pre"] == 0)
+
+
+def test_temporal_generation_uses_past_inputs_and_outputs():
+    torch.manual_seed(0)
+    from reenactor.nn import GlobalGenerator
+
+    L = 2
+    G = GlobalGenerator(frame_input_nc(L), 3, ngf=4, n_downsampling=2, n_blocks=1)
+    x = torch.randn(1, L + 1, 6, S, S)
+    pre = torch.randn(1, L, 6, S, S)
+    out = generate_window(G, x, pre)
+    assert out.shape == (1, L + 1, 3, S, S)
+    # the first frame depends on the past inputs (x_pre) ...
+    out2 = generate_window(G, x, torch.zeros_like(pre))
+    assert not torch.allclose(out[:, 0], out2[:, 0])
+    # ... and the last frame on the previous generated frames: x_pre (the inputs before the window) is not among
+    # the last frame's own inputs, so its gradient reaches the last frame only through the fed-back outputs
+    pg = pre.clone().requires_grad_(True)
+    generate_window(G, x, pg)[:, -1].sum().backward()
+    assert pg.grad.abs().sum() > 0
+    pg.grad = None
+    generate_window(G, x, pg, detach_past=True)[:, -1].sum().backward()
+    assert pg.grad is None or pg.grad.abs().sum() == 0
+
+
+def test_paste_is_clipped_and_differentiable():
+    crop = torch.zeros(3, 8, 8, requires_grad=True)
+    canvas = paste(crop, np.array([1.0, 30.0]), (32, 32))
+    assert canvas.shape == (3, 32, 32)
+    assert (canvas == 0).sum() == 3 * 5 * 6  # columns -3..4 -> 0..4, rows 26..33 -> 26..31
+    canvas.sum().backward()
+    assert crop.grad.sum() == 3 * 5 * 6
+    np_canvas = paste(np.zeros((3, 8, 8), np.float32), np.array([16.0, 16.0]), (32, 32))
+    assert (np_canvas == 0).sum() == 3 * 64
+
+
+def test_gradients_reach_every_parameter(method, dataset):
+    batch = _batch(dataset)
+    method.zero_grad()
+    out = method.generator_step(batch, 0)
+    assert set(out.losses) == {"lm_gan", "lm_l1", "ts_gan", "fm", "vgg"}
+    sum(out.losses.values()).backward()
+    for name, p in list(method.G.named_parameters()) + list(method.G_lm.named_parameters()):
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    method.zero_grad()
+    d = method.discriminator_step(batch, 0, out.cache)
+    assert set(d) == {"d_lm", "d_ts"}
+    sum(d.values()).backward()
+    for name, p in list(method.D_lm.named_parameters()) + list(method.D_st.named_parameters()):
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    method.zero_grad()
+
+
+def test_losses_fall_on_a_fixed_batch(dataset):
+    torch.manual_seed(1)
+    m = UpperBodyMethod(tiny_cfg())
+    batch = _batch(dataset)
+    opt_g = torch.optim.Adam(m.generator_parameters(), lr=2e-3, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(m.discriminator_parameters(), lr=2e-3, betas=(0.5, 0.999))
+    first = last = None
+    for step in range(18):
+        out = m.generator_step(batch, step)
+        opt_g.zero_grad()
+        sum(out.losses.values()).backward()
+        opt_g.step()
+        opt_d.zero_grad()
+        sum(m.discriminator_step(batch, step, out.cache).values()).backward()
+        opt_d.step()
+        rec = {k: float(out.losses[k].detach()) for k in ("lm_l1", "vgg")}
+        first = first or rec
+        last = rec
+    assert last["lm_l1"] < 0.7 * first["lm_l1"]
+    assert last["vgg"] < 0.8 * first["vgg"]
+
+
+def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphone_clip):
+    tensors, meta = method.inference_state()
+    assert {"face_offset", "crop", "past"} <= set(meta) and "train_pose.body" in tensors
+    syn = UpperBodyMethod.synthesizer(method.cfg, tensors, meta)
+    kp = dataset.target_keypoints()
+    raw = np.asarray(carphone_clip.load("face_raw", mmap=False))
+    frames = []
+    for t in range(4):
+        pose = {k: v[t] for k, v in kp.items()}
+        frames.append(syn.step(pose, {"face_raw": raw[t]}))
+    assert frames[0].shape == (S, S, 3) and frames[0].dtype == np.uint8
+    # temporal state: the same pose gives a different frame once past frames exist; reset restores it
+    syn.reset()
+    again = syn.step({k: v[0] for k, v in kp.items()}, {"face_raw": raw[0]})
+    np.testing.assert_array_equal(again, frames[0])
+    # the driver's FAUP drives the landmark image: a different expression, a different landmark image
+    seq = faup_sequence(raw)
+    syn.reset()
+    syn.step({k: v[0] for k, v in kp.items()}, {"faup": seq["faup"][0]})
+    lm_a = syn.last_landmarks.copy()
+    syn.reset()
+    strong = seq["faup"][0].copy()
+    strong[:17] = 3.0
+    syn.step({k: v[0] for k, v in kp.items()}, {"faup": strong})
+    assert np.abs(lm_a.astype(int) - syn.last_landmarks.astype(int)).sum() > 0
