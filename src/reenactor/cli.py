@@ -20,6 +20,7 @@ COMMANDS: list[str] = [
     "transfer",
     "coverage",
     "extract",
+    "train",
     "render",
     "demo",
     "evaluate",

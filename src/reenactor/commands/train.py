@@ -1,0 +1,85 @@
+"""``reenactor train``: train any registered method with the one trainer (single process or torchrun DDP)."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+config: the run config has four sections - `method`, `model` (the method's own settings, see
+configs/<method>/*.yaml), `trainer` and `data` (every key documented in configs/trainer.yaml). Precedence:
+defaults < --config YAML < command-line flags < --set overrides. Unknown keys are an error. The resolved config
+is written to RUN_DIR/config.yaml and into every checkpoint.
+
+outputs (RUN_DIR, default runs/METHOD-CLIP):
+  model.safetensors       the exported generator (EMA weights when trainer.ema > 0) + config + meta
+  checkpoints/step_N/     resumable checkpoints (state.pt + model.safetensors), every trainer.checkpoint_every steps
+  tb/                     TensorBoard scalars and image grids (tensorboard --logdir RUN_DIR/tb)
+  samples/step_N.png      image grids;  config.yaml, run.json  (feature nets used, precision, status)
+
+examples:
+  reenactor train --method pix2pix --target clips/me --steps 2000 -o runs/me
+  reenactor train --method cloning --target clips/me --unpaired clips/dancer --set trainer.lr=1e-4
+  reenactor train -o runs/me --resume                       # continue exactly where it stopped
+  torchrun --nproc_per_node=2 -m reenactor train --method pix2pix --target clips/me   # DDP (gloo on CPU, nccl on GPU)
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..methods import method_names
+
+    names = ", ".join(method_names()) or "(none registered)"
+    p = sub.add_parser(
+        "train", help="train a method on clip stores (checkpoints, resume, bf16, TensorBoard, DDP via torchrun)",
+        description=f"Train a method on one target person's clip store(s). Methods: {names}.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", help=f"method to train (one of: {names}); optional with --resume")
+    p.add_argument("--target", nargs="+", metavar="CLIP", help="clip folder(s) of the target person (from `reenactor extract`)")
+    p.add_argument("--unpaired", nargs="+", metavar="CLIP", default=None,
+                   help="clip folder(s) of other people for methods with an unpaired branch (their optical flow "
+                        "is computed once and cached)")
+    p.add_argument("--size", type=int, default=None,
+                   help="square frame size the model trains at (sets model.size; default: the method's, 128)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (trainer.steps, default 2000)")
+    p.add_argument("-o", "--output", metavar="RUN_DIR", default=None,
+                   help="run folder for checkpoints, logs and the exported model (default runs/METHOD-CLIP)")
+    p.add_argument("--config", metavar="YAML", default=None,
+                   help="run config file (sections method/model/trainer/data; see configs/trainer.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set trainer.lr=1e-4 --set model.generator.ngf=32 (repeatable)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in RUN_DIR from its newest checkpoint (exact continuation)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=None,
+                   help="autocast precision (trainer.precision; bf16 is ~1.8x faster on a modern CPU)")
+    p.add_argument("--batch-size", type=int, default=None, help="global batch per step (trainer.batch_size, default 4)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N (trainer.device)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_yaml, merge
+    from ..train.run import run_training
+
+    data = load_yaml(args.config) if args.config else {}
+    flags: dict = {"trainer": {}, "data": {}}
+    if args.method:
+        flags["method"] = args.method
+    if args.target:
+        flags["data"]["target"] = args.target
+    if args.unpaired:
+        flags["data"]["unpaired"] = args.unpaired
+    if args.steps is not None:
+        flags["trainer"]["steps"] = args.steps
+    if args.precision:
+        flags["trainer"]["precision"] = args.precision
+    if args.batch_size is not None:
+        flags["trainer"]["batch_size"] = args.batch_size
+    if args.device:
+        flags["trainer"]["device"] = args.device
+    data = merge(data, flags)
+    run_dir = args.output
+    if run_dir is None and args.resume and not (args.method and args.target):
+        from ..errors import ConfigError
+
+        raise ConfigError("--resume needs the run folder", fix="pass -o RUN_DIR")
+    run_training(data, args.overrides, run_dir=run_dir, resume=args.resume, size=args.size)
+    return 0

@@ -1,0 +1,135 @@
+"""``reenactor train`` as a library call: resolve the run config, open the clips, build the method and its
+dataset, and hand them to the :class:`~reenactor.train.trainer.Trainer` (single process or torchrun/DDP)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ..config import from_dict, load_yaml, merge, to_dict
+from ..errors import ConfigError
+from .config import RunConfig, build_run_config, method_config
+
+#: trainer keys that may change on --resume without breaking the exact continuation
+RESUME_FREE_KEYS = {"steps", "log_every", "image_every", "checkpoint_every", "keep_checkpoints", "progress",
+                    "tensorboard", "num_workers", "device"}
+
+
+def default_run_dir(cfg: RunConfig) -> Path:
+    tgt = Path(cfg.data.target[0]).name if cfg.data.target else "run"
+    return Path("runs") / f"{cfg.method}-{tgt}"
+
+
+def _resolve(data: dict[str, Any], overrides: list[str], cls: type | None, size: int | None
+             ) -> tuple[RunConfig, type, Any]:
+    from ..methods import get_method
+
+    cfg = build_run_config(data, overrides)
+    if not cfg.method:
+        raise ConfigError("no method given", fix="pass --method NAME (see `reenactor train --help`)")
+    cls = cls or get_method(cfg.method)
+    if size is not None:
+        if "size" not in {f.name for f in dataclasses.fields(cls.Config)}:
+            raise ConfigError(f"method {cfg.method!r} has no `size` setting, so --size does not apply")
+        cfg.model = {**cfg.model, "size": size}
+    model_cfg = method_config(cls, cfg.model)
+    cfg.model = to_dict(model_cfg)
+    return cfg, cls, model_cfg
+
+
+def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_dir: str | Path | None = None,
+                 resume: bool = False, size: int | None = None, method_cls: type | None = None,
+                 callbacks: list | None = None) -> Path | None:
+    """Train a method from a run-config mapping (YAML + flags) and ``--set`` overrides; returns the exported
+    model path (rank 0; None on other ranks). ``method_cls`` bypasses the registry (tests)."""
+    import torch
+
+    from ..data.clipstore import ClipStore
+    from .trainer import Trainer, init_distributed, seed_everything
+
+    overrides = list(overrides or [])
+    saved: dict[str, Any] | None = None
+    if resume and run_dir is not None and (Path(run_dir) / "config.yaml").exists():
+        saved = load_yaml(Path(run_dir) / "config.yaml")
+        data = merge(saved, _given(data))
+    cfg, cls, model_cfg = _resolve(data, overrides, method_cls, size)
+    if run_dir is None:
+        run_dir = default_run_dir(cfg)
+        if resume and saved is None and (run_dir / "config.yaml").exists():
+            saved = load_yaml(run_dir / "config.yaml")
+            cfg, cls, model_cfg = _resolve(merge(saved, _given(data)), overrides, method_cls, size)
+    run_dir = Path(run_dir)
+    from .checkpoint import latest_checkpoint
+
+    has_ckpt = latest_checkpoint(run_dir) is not None
+    if saved is not None:
+        _check_resume_compatible(from_dict(RunConfig, saved), cfg, run_dir / "config.yaml")
+    elif not resume and has_ckpt:
+        raise ConfigError("this run folder already holds a training run", run_dir,
+                          "pass --resume to continue it, or -o NEW_DIR to start a new one")
+    if not cfg.data.target:
+        raise ConfigError("no target clip given", fix="pass --target CLIP_DIR (made by `reenactor extract`)")
+
+    dist = init_distributed(cfg.trainer.device)
+    main = dist.is_main
+    try:
+        if main:
+            print(f"[train] method {cfg.method}, run folder {run_dir}, {dist.world} process(es)"
+                  f"{' (' + dist.backend + ')' if dist.backend else ''}, precision {cfg.trainer.precision}",
+                  flush=True)
+            if resume and not has_ckpt:
+                print("[train] --resume: no checkpoint in the run folder yet, starting from step 0", flush=True)
+        targets = [ClipStore.open(p) for p in cfg.data.target]
+        unpaired = [ClipStore.open(p) for p in cfg.data.unpaired]
+        if unpaired and cfg.data.flow:
+            from ..data.flow import add_flow_stage
+
+            if main:
+                for c in unpaired:
+                    add_flow_stage(c)
+            dist.barrier()
+            unpaired = [ClipStore.open(p) for p in cfg.data.unpaired]
+        seed_everything(cfg.trainer.seed)
+        method = cls(model_cfg)
+        dataset = method.build_dataset(targets, unpaired or None)
+        trainer = Trainer(method, cfg, run_dir, dist=dist, callbacks=callbacks)
+        path = trainer.fit(dataset, resume=resume)
+        if main and path is not None:
+            print(f"[train] done: {trainer.step} steps; model -> {path}", flush=True)
+        return path
+    finally:
+        if dist.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _given(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop empty CLI-derived entries so they do not replace the saved run's values on --resume."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            sub = _given(v)
+            if sub:
+                out[k] = sub
+        elif v not in (None, [], ""):
+            out[k] = v
+    return out
+
+
+def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path) -> None:
+    if saved.method != new.method:
+        raise ConfigError(f"the run was started with method {saved.method!r}, not {new.method!r}", path,
+                          "drop --method or start a new run folder (-o NEW_DIR)")
+    if to_dict(saved.data) != to_dict(new.data):
+        raise ConfigError("--resume with different data (clips) than the run was started with", path,
+                          "use the original --target/--unpaired clips or start a new run folder")
+    sm, nm = saved.model, new.model
+    changed = sorted(k for k in set(sm) | set(nm) if sm.get(k) != nm.get(k))
+    if changed:
+        raise ConfigError(f"--resume with a different model config (model.{', model.'.join(changed)})", path,
+                          "drop those overrides or start a new run folder (-o NEW_DIR)")
+    st, nt = to_dict(saved.trainer), to_dict(new.trainer)
+    diff = sorted(k for k in st if st[k] != nt[k] and k not in RESUME_FREE_KEYS)
+    if diff:
+        print(f"[train] note: resuming with changed trainer keys ({', '.join(diff)}): the run continues but is "
+              "no longer an exact continuation", flush=True)

@@ -1,0 +1,663 @@
+"""The one training loop, shared by every method (single process or DDP under ``torchrun``).
+
+A :class:`~reenactor.methods.base.Method` supplies its networks, parameter groups and the
+``generator_step`` / ``discriminator_step`` that return named, already weighted loss terms. The
+:class:`Trainer` owns everything else:
+
+* devices (``trainer.device``; ``cuda:LOCAL_RANK`` under torchrun) and mixed precision (bf16 / fp16 autocast,
+  fp16 with a gradient scaler; weights stay fp32);
+* one Adam optimizer over the generator parameters and one over the discriminator parameters; gradient
+  accumulation over ``grad_accum`` micro-batches; optional gradient clipping; an EMA of the generator weights;
+* seeds and exact resume: a checkpoint holds networks, optimizers, scalers, EMA, step and every RNG state,
+  data order comes from a resumable :class:`~torch.utils.data.DistributedSampler` stream and per-sample
+  augmentation seeds depend only on the sample's position, so ``N`` straight steps and ``k`` steps + kill +
+  resume ``N - k`` give identical weights;
+* DDP (``torchrun --nproc_per_node=N -m reenactor train ...``): gloo on CPU, nccl on GPU, DistributedSampler,
+  gradients averaged by :class:`~torch.nn.parallel.DistributedDataParallel`; only rank 0 writes;
+* TensorBoard scalars and image grids, a tqdm bar with the losses and it/s, atomic checkpoints every N steps,
+  and the final export ``RUN_DIR/model.safetensors`` (EMA weights when enabled).
+
+Step order (per optimizer step): G phase over the micro-batches (``generator_step``; the discriminators are
+frozen in single-process runs so no D gradient is computed), G optimizer step, EMA update, then D phase
+(``discriminator_step`` with the G phase's cache), D optimizer step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from ..config import save_yaml, to_dict
+from ..errors import CheckpointError, ConfigError, ReenactorError
+from ..io.atomic import write_json
+from ..methods.base import Method, StepOutput
+from . import checkpoint as ckpt
+from .config import RunConfig, TrainerConfig, run_config_dict
+
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# ------------------------------------------------------------------------------------------ distribution
+@dataclass
+class DistInfo:
+    """Process-group facts. ``world == 1`` is a plain single-process run."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    def barrier(self) -> None:
+        if self.distributed:
+            torch.distributed.barrier()
+
+
+def init_distributed(device_pref: str = "auto") -> DistInfo:
+    """Join the process group torchrun describes (env ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``/``MASTER_ADDR``);
+    gloo on CPU, nccl when the run uses CUDA. A plain ``python -m reenactor train`` gives world 1."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and not device_pref.startswith("cpu")
+    backend = "nccl" if use_cuda else "gloo"
+    if use_cuda:
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, init_method="env://")
+    return DistInfo(rank=rank, world=world, local_rank=local, backend=backend)
+
+
+def current_dist() -> DistInfo:
+    """DistInfo of an already initialized process group (or single process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+                        dist.get_backend())
+    return DistInfo()
+
+
+def resolve_device(pref: str, dist: DistInfo) -> torch.device:
+    """``auto`` -> ``cuda:LOCAL_RANK`` if CUDA is available, else ``cpu``; explicit names are checked."""
+    if pref == "auto":
+        return torch.device(f"cuda:{dist.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        dev = torch.device(pref)
+    except RuntimeError:
+        raise ConfigError(f"trainer.device: {pref!r} is not a device (use auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("trainer.device is cuda but CUDA is not available", fix="use --set trainer.device=cpu")
+        if dev.index is None:
+            dev = torch.device(f"cuda:{dist.local_rank}")
+    return dev
+
+
+# ------------------------------------------------------------------------------------------ seeds and RNG state
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def get_rng_state() -> dict[str, Any]:
+    """All RNG states as tensors / plain containers (loadable with ``torch.load(weights_only=True)``)."""
+    np_state = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                                                    int(np_state[2]), int(np_state[3]), float(np_state[4])],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), int(n[2]), int(n[3]), float(n[4])))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _sample_seed(seed: int, rank: int, position: int) -> int:
+    return (seed * 1_000_003 + rank * 7_919 + position * 104_729 + 12345) % (2**31 - 1)
+
+
+# ------------------------------------------------------------------------------------------ data
+class _ResumableSampler(Sampler):
+    """An endless stream of ``(index, position)`` over epochs of a :class:`DistributedSampler` (shuffled by
+    ``seed + epoch``), starting at per-rank sample ``start`` - so a resumed run sees the same data order."""
+
+    def __init__(self, dataset: Dataset, dist: DistInfo, seed: int, start: int = 0, shuffle: bool = True):
+        self.inner = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle,
+                                        seed=seed, drop_last=False)
+        self.per_epoch = len(self.inner)
+        self.start = start
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        pos = self.start
+        epoch, offset = divmod(pos, self.per_epoch)
+        while True:
+            self.inner.set_epoch(epoch)
+            for i in list(self.inner)[offset:]:
+                yield int(i), pos
+                pos += 1
+            epoch, offset = epoch + 1, 0
+
+    def __len__(self) -> int:  # endless; DataLoader only needs it for len(), which we never call
+        return 2**62
+
+
+class _PositionedDataset(Dataset):
+    """Seeds Python/NumPy/torch from (seed, rank, position) before each item, so random augmentations depend
+    on the sample's position in the run only (identical after a resume, with or without workers). The
+    caller's RNG streams are restored afterwards."""
+
+    def __init__(self, dataset: Dataset, seed: int, rank: int):
+        self.dataset, self.seed, self.rank = dataset, seed, rank
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        idx, pos = key
+        s = _sample_seed(self.seed, self.rank, pos)
+        py, npst = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                random.seed(s)
+                np.random.seed(s)
+                torch.manual_seed(s)
+                return self.dataset[idx]
+        finally:
+            random.setstate(py)
+            np.random.set_state(npst)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+# ------------------------------------------------------------------------------------------ EMA
+class EMA:
+    """Exponential moving average of parameters: ``shadow = decay * shadow + (1 - decay) * param``; before
+    ``start`` the shadow copies the parameters. :meth:`swapped` puts the averages into the parameters (e.g.
+    for export) and restores the trained values afterwards."""
+
+    def __init__(self, params: list[nn.Parameter], decay: float, start: int = 0):
+        self.params = params
+        self.decay = decay
+        self.start = start
+        self.shadow = [p.detach().clone().float() for p in params]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        if step < self.start:
+            for s, p in zip(self.shadow, self.params):
+                s.copy_(p.detach())
+        else:
+            torch._foreach_lerp_(self.shadow, [p.detach().float() for p in self.params], 1.0 - self.decay)
+
+    @contextlib.contextmanager
+    def swapped(self) -> Iterator[None]:
+        backup = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, s in zip(self.params, self.shadow):
+                p.copy_(s)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, b in zip(self.params, backup):
+                    p.copy_(b)
+
+    def state_dict(self) -> list[torch.Tensor]:
+        return [s.detach().cpu().clone() for s in self.shadow]
+
+    def load_state_dict(self, state: list[torch.Tensor]) -> None:
+        if len(state) != len(self.shadow):
+            raise CheckpointError(f"EMA state has {len(state)} tensors, the generator {len(self.shadow)}")
+        for s, v in zip(self.shadow, state):
+            s.copy_(v)
+
+
+# ------------------------------------------------------------------------------------------ the DDP-wrapped step
+class _StepModule(nn.Module):
+    """Wraps a Method so both phases run through one ``forward`` (what DDP needs to average gradients)."""
+
+    def __init__(self, method: Method):
+        super().__init__()
+        self.method = method
+        self.last: StepOutput | None = None
+
+    def forward(self, phase: str, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any] | None = None
+                ) -> dict[str, torch.Tensor]:
+        if phase == "g":
+            out = self.method.generator_step(batch, step)
+            if not isinstance(out, StepOutput):
+                raise TypeError(f"{type(self.method).__name__}.generator_step must return a StepOutput")
+            self.last = out
+            return out.losses
+        return self.method.discriminator_step(batch, step, cache or {})
+
+
+def frozen_prefixes(module: nn.Module) -> list[str]:
+    """Names of frozen feature-net submodules (their weights ship with a package / user file, so checkpoints
+    leave them out)."""
+    from ..nn.backbones import FeatureNet
+
+    return [name + "." for name, m in module.named_modules() if isinstance(m, FeatureNet) and name]
+
+
+def feature_net_descriptions(module: nn.Module) -> list[str]:
+    from ..nn.backbones import FeatureNet
+
+    seen: list[str] = []
+    for m in module.modules():
+        if isinstance(m, FeatureNet) and m.description not in seen:
+            seen.append(m.description)
+    return seen
+
+
+def image_grid(visuals: dict[str, torch.Tensor], max_rows: int = 4) -> torch.Tensor:
+    """Named (B, C, H, W) images in [-1, 1] -> one (3, rows*H, n*W) grid in [0, 1] (columns = names)."""
+    cols = []
+    ref = None
+    for v in visuals.values():
+        v = v.detach().float().cpu()[:max_rows]
+        if v.shape[1] == 1:
+            v = v.repeat(1, 3, 1, 1)
+        v = v[:, :3]
+        if ref is None:
+            ref = v.shape[-2:]
+        elif v.shape[-2:] != ref:
+            v = torch.nn.functional.interpolate(v, size=ref, mode="nearest")
+        cols.append(torch.cat(list(v), dim=1))  # (3, rows*H, W)
+    if not cols:
+        return torch.zeros(3, 8, 8)
+    rows = min(c.shape[1] for c in cols)
+    grid = torch.cat([c[:, :rows] for c in cols], dim=2)
+    return ((grid + 1) / 2).clamp(0, 1)
+
+
+# ------------------------------------------------------------------------------------------ trainer
+class Trainer:
+    """Trains one :class:`Method`. ``run_dir`` None = nothing is written (tests, benchmarks).
+
+    Use :meth:`fit` for whole runs; :meth:`train_step` performs one optimizer step on given micro-batches
+    (each rank's share) and leaves the gradients of that step in ``.grad`` (G's from the G phase, D's from the
+    D phase) until the next step.
+    """
+
+    def __init__(self, method: Method, run_cfg: RunConfig, run_dir: str | Path | None = None,
+                 dist: DistInfo | None = None, device: torch.device | str | None = None,
+                 callbacks: list[Callable[[Trainer, dict[str, float]], None]] | None = None):
+        self.run_cfg = run_cfg
+        self.cfg: TrainerConfig = run_cfg.trainer
+        self.dist = dist or current_dist()
+        self.device = torch.device(device) if device is not None else resolve_device(self.cfg.device, self.dist)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks or [])
+        self.method = method.to(self.device)
+        self.step = 0
+        self.amp_dtype = AMP_DTYPES[self.cfg.precision]
+        if self.cfg.precision == "fp16" and self.device.type == "cpu":
+            print("[train] note: fp16 autocast on the CPU is slow; bf16 is the fast CPU precision", flush=True)
+        self.g_params = [p for p in method.generator_parameters() if p.requires_grad]
+        self.d_params = [p for p in method.discriminator_parameters() if p.requires_grad]
+        self.trainable = bool(self.g_params) and getattr(method, "needs_training", True)
+        betas = (self.cfg.beta1, self.cfg.beta2)
+        self.opt_g = (torch.optim.Adam(self.g_params, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
+                      if self.g_params else None)
+        self.opt_d = (torch.optim.Adam(self.d_params, lr=self.cfg.lr_d or self.cfg.lr, betas=betas,
+                                       weight_decay=self.cfg.weight_decay) if self.d_params else None)
+        fp16 = self.cfg.precision == "fp16"
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.ema = EMA(self.g_params, self.cfg.ema, self.cfg.ema_start) if (self.cfg.ema > 0 and self.g_params) else None
+        self.frozen = frozen_prefixes(method)
+        self.feature_nets = feature_net_descriptions(method)
+        self.step_module = _StepModule(self.method)
+        if self.dist.distributed and self.trainable:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.engine: nn.Module = DDP(self.step_module,
+                                         device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                                         find_unused_parameters=True)
+        else:
+            self.engine = self.step_module
+        self.writer = None
+        self.last_visuals: dict[str, torch.Tensor] = {}
+        self.history: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------ helpers
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _set_requires_grad(self, params: list[nn.Parameter], flag: bool) -> None:
+        for p in params:
+            p.requires_grad_(flag)
+
+    def _check_finite(self, name: str, value: float) -> None:
+        if not math.isfinite(value):
+            raise ReenactorError(f"training diverged: loss {name!r} is {value} at step {self.step}",
+                                 fix="lower trainer.lr, use --precision fp32, or resume from an earlier checkpoint")
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self, micro_batches: list[dict[str, Any]]) -> dict[str, float]:
+        """One optimizer step over ``micro_batches`` (this rank's share, already on the device). Returns the
+        step's loss terms (averaged over micro-batches) plus ``g_total`` / ``d_total``."""
+        self.method.train()
+        n = len(micro_batches)
+        logs: dict[str, float] = {}
+        caches: list[dict[str, Any]] = []
+        ddp = self.dist.distributed
+        freeze_d = not ddp and bool(self.d_params)
+        # ---- generator phase
+        self.opt_g.zero_grad(set_to_none=True)
+        if freeze_d:
+            self._set_requires_grad(self.d_params, False)
+        try:
+            g_total = 0.0
+            for i, mb in enumerate(micro_batches):
+                sync = contextlib.nullcontext() if (not ddp or i == n - 1) else self.engine.no_sync()
+                with sync:
+                    with self._autocast():
+                        losses = self.engine("g", mb, self.step)
+                    if not losses:
+                        raise ReenactorError(f"{type(self.method).__name__}.generator_step returned no losses")
+                    total = sum(v.float() for v in losses.values())
+                    self.scaler_g.scale(total / n).backward()
+                out = self.step_module.last
+                caches.append(out.cache)
+                if i == 0:
+                    self.last_visuals = out.visuals
+                for k, v in losses.items():
+                    logs[k] = logs.get(k, 0.0) + float(v.detach()) / n
+                g_total += float(total.detach()) / n
+        finally:
+            if freeze_d:
+                self._set_requires_grad(self.d_params, True)
+        self._check_finite("g_total", g_total)
+        logs["g_total"] = g_total
+        self._optim_step(self.opt_g, self.scaler_g, self.g_params)
+        if self.ema is not None:
+            self.ema.update(self.step)
+        # ---- discriminator phase
+        if self.opt_d is not None and self.step % self.cfg.d_every == 0:
+            self.opt_d.zero_grad(set_to_none=True)
+            d_total = 0.0
+            for i, (mb, cache) in enumerate(zip(micro_batches, caches)):
+                sync = contextlib.nullcontext() if (not ddp or i == n - 1) else self.engine.no_sync()
+                with sync:
+                    with self._autocast():
+                        dl = self.engine("d", mb, self.step, cache)
+                    if dl:
+                        total = sum(v.float() for v in dl.values())
+                    else:  # keep DDP's reducer consistent when a method skips D this step
+                        total = sum(p.sum() * 0.0 for p in self.d_params)
+                    self.scaler_d.scale(total / n).backward()
+                for k, v in dl.items():
+                    logs[k] = logs.get(k, 0.0) + float(v.detach()) / n
+                d_total += float(total.detach()) / n
+            self._check_finite("d_total", d_total)
+            logs["d_total"] = d_total
+            self._optim_step(self.opt_d, self.scaler_d, self.d_params)
+        return logs
+
+    def _optim_step(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list[nn.Parameter]) -> None:
+        if self.cfg.grad_clip > 0:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+
+    # ------------------------------------------------------------------ data
+    def micro_batch_size(self) -> int:
+        per = self.dist.world * self.cfg.grad_accum
+        if self.cfg.batch_size % per:
+            raise ConfigError(f"trainer.batch_size {self.cfg.batch_size} must be divisible by processes x "
+                              f"grad_accum = {self.dist.world} x {self.cfg.grad_accum}")
+        return self.cfg.batch_size // per
+
+    def make_loader(self, dataset: Dataset, start_step: int = 0) -> Iterator[dict[str, Any]]:
+        """Endless iterator of this rank's micro-batches, positioned at ``start_step``."""
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            raise ReenactorError("the training dataset is empty", fix="check the --target clips (frames with a person)")
+        mb = self.micro_batch_size()
+        start = start_step * self.cfg.grad_accum * mb
+        sampler = _ResumableSampler(dataset, self.dist, self.cfg.seed, start=start)
+        loader = DataLoader(_PositionedDataset(dataset, self.cfg.seed, self.dist.rank), batch_size=mb,
+                            sampler=sampler, num_workers=self.cfg.num_workers,
+                            pin_memory=self.device.type == "cuda", persistent_workers=self.cfg.num_workers > 0)
+        return iter(loader)
+
+    # ------------------------------------------------------------------ checkpoints
+    def method_state(self) -> dict[str, torch.Tensor]:
+        """The method's state dict without frozen feature nets (they come from their package/file)."""
+        return {k: v.detach().cpu().clone() for k, v in self.method.state_dict().items()
+                if not any(k.startswith(p) for p in self.frozen)}
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = get_rng_state()
+        if self.dist.distributed:
+            gathered: list[Any] = [None] * self.dist.world
+            torch.distributed.all_gather_object(gathered, rng)
+            rng_all = gathered
+        else:
+            rng_all = [rng]
+        return {
+            "step": self.step,
+            "method": self.method_state(),
+            "opt_g": self.opt_g.state_dict() if self.opt_g else None,
+            "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "rng": rng_all,
+            "world": self.dist.world,
+            "config": to_dict(self.run_cfg),
+            "method_name": self.method.name,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], source: Path | None = None) -> None:
+        if state.get("method_name") not in (None, self.method.name):
+            raise CheckpointError(f"checkpoint is from method {state.get('method_name')!r}, not {self.method.name!r}",
+                                  source, "resume with the same --method, or start a new run folder")
+        missing, unexpected = self.method.load_state_dict(state["method"], strict=False)
+        missing = [k for k in missing if not any(k.startswith(p) for p in self.frozen)]
+        if missing or unexpected:
+            raise CheckpointError(f"checkpoint networks do not match the method (missing {missing[:3]}, "
+                                  f"unexpected {unexpected[:3]})", source,
+                                  "resume with the same model config, or start a new run folder")
+        if self.opt_g and state.get("opt_g"):
+            self.opt_g.load_state_dict(state["opt_g"])
+        if self.opt_d and state.get("opt_d"):
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        if self.ema and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.step = int(state["step"])
+        rngs = state["rng"]
+        if len(rngs) == self.dist.world:
+            set_rng_state(rngs[self.dist.rank])
+        else:
+            if self.dist.is_main:
+                print(f"[train] note: checkpoint was written by {len(rngs)} process(es), resuming with "
+                      f"{self.dist.world}: data order and random streams are re-seeded (not bit-exact)")
+            seed_everything(self.cfg.seed + 1_000 * self.step + self.dist.rank)
+
+    def save_checkpoint(self) -> Path | None:
+        """Atomic checkpoint of the current step (rank 0 writes; every rank takes part in gathering RNG)."""
+        state = self.state_dict()
+        path = None
+        if self.dist.is_main and self.run_dir is not None:
+            path = ckpt.write_checkpoint(self.run_dir, self.step, state, self._model_args(),
+                                         keep=self.cfg.keep_checkpoints)
+        self.dist.barrier()
+        return path
+
+    def resume(self) -> bool:
+        """Load the newest complete checkpoint of ``run_dir``; False when there is none."""
+        if self.run_dir is None:
+            return False
+        folder = ckpt.latest_checkpoint(self.run_dir)
+        if folder is None:
+            return False
+        self.load_state_dict(ckpt.read_checkpoint(folder), folder)
+        if self.dist.is_main:
+            print(f"[train] resumed from {folder} (step {self.step})", flush=True)
+        return True
+
+    # ------------------------------------------------------------------ export
+    def run_info(self) -> dict[str, Any]:
+        return {"step": self.step, "precision": self.cfg.precision, "ema": self.cfg.ema if self.ema else 0.0,
+                "feature_nets": self.feature_nets, "world_size": self.dist.world, "device": str(self.device),
+                "seed": self.cfg.seed, "run_config": run_config_dict(self.run_cfg, self.method.cfg)}
+
+    def _model_args(self) -> dict[str, Any]:
+        ctx = self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
+        with ctx:
+            tensors, meta = self.method.inference_state()
+            tensors = {k: v.detach().cpu().clone() for k, v in tensors.items()}
+        return {"method_name": self.method.name, "config_dict": to_dict(self.method.cfg), "tensors": tensors,
+                "meta": meta, "run": self.run_info()}
+
+    def export(self, path: str | Path | None = None) -> Path | None:
+        """Write the inference model (EMA weights when enabled) to ``path`` (default RUN_DIR/model.safetensors)."""
+        if not self.dist.is_main:
+            return None
+        if path is None:
+            if self.run_dir is None:
+                return None
+            path = self.run_dir / "model.safetensors"
+        return ckpt.save_model(path, **self._model_args())
+
+    # ------------------------------------------------------------------ logging
+    def _open_writer(self) -> None:
+        if self.writer is None and self.cfg.tensorboard and self.dist.is_main and self.run_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=self.step or None)
+
+    def _log(self, logs: dict[str, float], it_s: float) -> None:
+        if self.writer is None:
+            return
+        for k, v in logs.items():
+            group = "loss_d" if k.startswith("d") else "loss_g"
+            self.writer.add_scalar(f"{group}/{k}", v, self.step)
+        self.writer.add_scalar("perf/it_per_s", it_s, self.step)
+        self.writer.add_scalar("lr/g", self.opt_g.param_groups[0]["lr"], self.step)
+
+    def _log_images(self) -> None:
+        if not self.last_visuals or not self.dist.is_main or self.run_dir is None:
+            return
+        grid = image_grid(self.last_visuals)
+        if self.writer is not None:
+            self.writer.add_image("samples/" + "|".join(self.last_visuals), grid, self.step)
+        from ..io.video import write_image
+
+        img = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        write_image(self.run_dir / "samples" / f"step_{self.step:07d}.png", img)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, dataset: Dataset, resume: bool = False) -> Path | None:
+        """Train to ``trainer.steps`` (continuing from the newest checkpoint with ``resume``), checkpoint every
+        ``checkpoint_every`` steps, export the model at the end. Returns the exported path (rank 0)."""
+        from tqdm.auto import tqdm
+
+        main = self.dist.is_main
+        self.method.fit_data(dataset)
+        if self.run_dir is not None and main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_yaml(self.run_dir / "config.yaml", self.run_cfg)
+        if not self.trainable:
+            if main:
+                print(f"[train] {self.method.name} has nothing to optimise: exporting after fit_data", flush=True)
+            path = self.export()
+            self.dist.barrier()
+            return path
+        if resume:
+            self.resume()
+        steps = self.cfg.steps
+        if self.run_dir is not None and main:
+            write_json(self.run_dir / "run.json", {**self.run_info(), "status": "running", "target_steps": steps})
+        if main and self.feature_nets:
+            print("[train] feature nets: " + "; ".join(self.feature_nets), flush=True)
+        self._open_writer()
+        batches = self.make_loader(dataset, self.step)
+        bar = tqdm(total=steps, initial=self.step, desc=f"train {self.method.name}", unit="step",
+                   disable=not (main and self.cfg.progress), dynamic_ncols=True)
+        t_last, s_last = time.perf_counter(), self.step
+        try:
+            while self.step < steps:
+                micro = [_to_device(next(batches), self.device) for _ in range(self.cfg.grad_accum)]
+                logs = self.train_step(micro)
+                self.step += 1
+                bar.update(1)
+                if self.step % self.cfg.log_every == 0 or self.step == steps:
+                    if self.dist.distributed:
+                        keys = sorted(logs)
+                        vec = torch.tensor([logs[k] for k in keys], dtype=torch.float64)
+                        torch.distributed.all_reduce(vec)
+                        logs = {k: float(v) / self.dist.world for k, v in zip(keys, vec)}
+                    now = time.perf_counter()
+                    it_s = (self.step - s_last) / max(now - t_last, 1e-9)
+                    t_last, s_last = now, self.step
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+                    self.history.append({"step": self.step, **logs})
+                    self._log(logs, it_s)
+                if self.cfg.image_every and (self.step % self.cfg.image_every == 0 or self.step == steps):
+                    self._log_images()
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == steps:
+                    self.save_checkpoint()
+                for cb in self.callbacks:
+                    cb(self, logs)
+        finally:
+            bar.close()
+            if self.writer is not None:
+                self.writer.flush()
+        path = self.export()
+        if self.run_dir is not None and main:
+            write_json(self.run_dir / "run.json", {**self.run_info(), "status": "done", "target_steps": steps,
+                                                   "model": str(path)})
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.dist.barrier()
+        return path
