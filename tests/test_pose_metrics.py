@@ -167,3 +167,15 @@ def test_soft_confidences_below_threshold_are_missing():
     assert (res.n_limbs == 10).all()
     res0 = pose_to_sequence(drv, ref, conf_thresh=0.0)  # with threshold 0 they would count
     assert (res0.n_limbs == 12).all()
+
+
+def test_limbs_entirely_off_screen_are_missing_with_a_frame_size():
+    ref = random_poses(10, seed=12)
+    drv = random_poses(2, seed=13)
+    drv[0, J["RElbow"], :2] = (64, 200)  # elbow off a 128 px frame: upper arm still half visible
+    drv[0, J["RWrist"], :2] = (70, 260)  # wrist too: the forearm is entirely off-screen
+    res = pose_to_sequence(drv, ref, frame_size=(128, 128))
+    k_fore, k_upper = LIMB_NAMES.index("r_forearm"), LIMB_NAMES.index("r_upper_arm")
+    assert np.isnan(res.limb_distance[0, k_fore]) and np.isfinite(res.limb_distance[0, k_upper])
+    assert np.isfinite(pose_to_sequence(drv, ref).limb_distance[0, k_fore])  # without frame_size: measured
+    assert np.isfinite(res.limb_distance[1]).all()

@@ -56,6 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conf-thresh", type=float, default=0.05, metavar="C",
                    help="joints with confidence at or below C count as missing (default 0.05, the threshold "
                         "pose images are drawn with)")
+    p.add_argument("--keep-offscreen", action="store_true",
+                   help="also measure limbs whose two joints both lie outside the reference frame (MediaPipe "
+                        "guesses off-screen arms and legs; by default such limbs are not in the pose image and "
+                        "are skipped)")
     p.add_argument("--worst", type=int, default=4, metavar="K", help="number of worst frames drawn (default 4)")
     p.set_defaults(func=run)
 
@@ -145,13 +149,14 @@ def run(args: argparse.Namespace) -> int:
     drv_body = norm.apply({"body": drv_kp["body"]})["body"]
     ref_body = ref_kp["body"]
 
-    res = pose_to_sequence(drv_body, ref_body, gamma, conf_thresh=args.conf_thresh)
+    fsize = None if args.keep_offscreen else ref_clip.size  # driving poses are now in the reference's frame
+    res = pose_to_sequence(drv_body, ref_body, gamma, conf_thresh=args.conf_thresh, frame_size=fsize)
     summary = coverage_summary(res, frame_index=np.arange(da, db), worst=args.worst)
     for w in summary["worst"]:
-        j, d7 = nearest_pose(drv_body[w["row"]], ref_body, conf_thresh=args.conf_thresh)
+        j, d7 = nearest_pose(drv_body[w["row"]], ref_body, conf_thresh=args.conf_thresh, frame_size=fsize)
         w["nearest_reference_frame"] = ra + j
         w["nearest_reference_distance"] = d7
-    summary.update({"conf_thresh": args.conf_thresh, "reference": str(ref_clip.root), "driving": str(drv_clip.root),
+    summary.update({"conf_thresh": args.conf_thresh, "offscreen_limbs_skipped": fsize is not None, "reference": str(ref_clip.root), "driving": str(drv_clip.root),
                     "reference_frames": [ra, rb], "driving_frames": [da, db], "normalizer": norm.to_dict()})
 
     out = Path(args.output) if args.output else Path(f"coverage_{drv_clip.name}_vs_{ref_clip.name}")

@@ -14,8 +14,9 @@ Pose to sequence (eq. 8)
 
 A joint is visible when its confidence exceeds ``conf_thresh`` (default :data:`VISIBLE` = 0.05, the threshold
 :func:`reenactor.pose.render.draw_pose` draws with, so what a generator is shown is what is measured;
-MediaPipe's off-screen legs carry confidences around 1e-5). Missing joints make the limbs that use them
-missing, with these rules:
+MediaPipe's off-screen legs carry confidences around 1e-5). Given a ``frame_size``, a limb whose two joints
+both lie outside the frame is missing as well (MediaPipe guesses off-screen arms with confidences up to ~0.5;
+such a limb is not in the pose image). Missing joints make the limbs that use them missing, with these rules:
 
 * a missing limb of the driving pose is left out of that frame's average (eq. 7 and 8 average over the limbs
   present; ``n_limbs`` says how many); a frame with no limb at all has distance NaN;
@@ -57,27 +58,35 @@ def default_gamma(frame_height: float) -> float:
     return GAMMA_AT_256 * float(frame_height) / 256.0
 
 
-def limb_descriptors(body: np.ndarray, conf_thresh: float = VISIBLE) -> np.ndarray:
+def limb_descriptors(body: np.ndarray, conf_thresh: float = VISIBLE,
+                     frame_size: Sequence[int] | None = None) -> np.ndarray:
     """Limb descriptors of ``body (..., 25, 3)``: ``(..., 12, 2)`` float64 displacements ``x1 - x2``, pixels.
 
-    NaN where either joint of the limb is missing (confidence <= ``conf_thresh``).
+    NaN where either joint of the limb is missing (confidence <= ``conf_thresh``) and, when ``frame_size``
+    ``(H, W)`` is given, where both joints lie outside the frame (such a limb is not in the pose image).
     """
     body = np.asarray(body, np.float64)
     a = np.array([limb[0] for limb in LIMBS])
     b = np.array([limb[1] for limb in LIMBS])
     d = body[..., a, :2] - body[..., b, :2]
     ok = (body[..., a, 2] > conf_thresh) & (body[..., b, 2] > conf_thresh)
+    if frame_size is not None:
+        h, w = float(frame_size[0]), float(frame_size[1])
+        x, y = body[..., 0], body[..., 1]
+        inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        ok &= inside[..., a] | inside[..., b]
     return np.where(ok[..., None], d, np.nan)
 
 
-def pose_to_pose(a: np.ndarray, b: np.ndarray, per_limb: bool = False,
-                 conf_thresh: float = VISIBLE) -> np.ndarray | float:
+def pose_to_pose(a: np.ndarray, b: np.ndarray, per_limb: bool = False, conf_thresh: float = VISIBLE,
+                 frame_size: Sequence[int] | None = None) -> np.ndarray | float:
     """Eq. 7: mean limb distance between poses ``a`` and ``b`` (``(..., 25, 3)``, broadcastable).
 
     Averages over limbs present in both (NaN if none). ``per_limb=True`` returns the ``(..., 12)`` limb
     distances instead (NaN where missing).
     """
-    dl = np.linalg.norm(limb_descriptors(a, conf_thresh) - limb_descriptors(b, conf_thresh), axis=-1)
+    dl = np.linalg.norm(limb_descriptors(a, conf_thresh, frame_size) - limb_descriptors(b, conf_thresh, frame_size),
+                        axis=-1)
     if per_limb:
         return dl
     with np.errstate(invalid="ignore"):
@@ -148,16 +157,19 @@ def _nn_matrix(q: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> tuple[np.nd
 
 
 def pose_to_sequence(driving: np.ndarray, reference: np.ndarray, gamma: float | Sequence[float] = GAMMA_AT_256,
-                     method: str = "kdtree", workers: int = -1, conf_thresh: float = VISIBLE) -> CoverageResult:
+                     method: str = "kdtree", workers: int = -1, conf_thresh: float = VISIBLE,
+                     frame_size: Sequence[int] | None = None) -> CoverageResult:
     """Eq. 8 for every frame of ``driving (T, 25, 3)`` against ``reference (S, 25, 3)`` (pixels).
 
     ``gamma``: one threshold or 12 (per limb, order of :data:`LIMB_NAMES`), pixels. ``method``: "kdtree"
     (cKDTree per limb; ``workers`` threads for the queries) or "matrix" (chunked brute force).
-    ``conf_thresh``: joints at or below it are missing (see the module docstring for the rules).
+    ``conf_thresh``: joints at or below it are missing (see the module docstring for the rules);
+    ``frame_size`` ``(H, W)``: limbs entirely outside the frame are missing too (both sequences in the same
+    frame, i.e. the driving poses already normalized into the reference's).
     """
     g = _gamma_vector(gamma)
-    pd = limb_descriptors(np.asarray(driving).reshape(-1, 25, 3), conf_thresh)
-    pr = limb_descriptors(np.asarray(reference).reshape(-1, 25, 3), conf_thresh)
+    pd = limb_descriptors(np.asarray(driving).reshape(-1, 25, 3), conf_thresh, frame_size)
+    pr = limb_descriptors(np.asarray(reference).reshape(-1, 25, 3), conf_thresh, frame_size)
     t = len(pd)
     ld = np.full((t, N_LIMBS), np.nan)
     nearest = np.full((t, N_LIMBS), -1, np.int64)
@@ -187,10 +199,11 @@ def pose_to_sequence(driving: np.ndarray, reference: np.ndarray, gamma: float | 
     return CoverageResult(dist, ld, nearest, flagged, n, g)
 
 
-def nearest_pose(driving_pose: np.ndarray, reference: np.ndarray,
-                 conf_thresh: float = VISIBLE) -> tuple[int, float]:
+def nearest_pose(driving_pose: np.ndarray, reference: np.ndarray, conf_thresh: float = VISIBLE,
+                 frame_size: Sequence[int] | None = None) -> tuple[int, float]:
     """The reference frame nearest to one driving pose ``(25, 3)`` by eq. 7 (whole pose), and its distance."""
-    d = pose_to_pose(np.asarray(driving_pose)[None], np.asarray(reference), conf_thresh=conf_thresh)
+    d = pose_to_pose(np.asarray(driving_pose)[None], np.asarray(reference), conf_thresh=conf_thresh,
+                     frame_size=frame_size)
     d = np.where(np.isfinite(d), d, np.inf)
     j = int(np.argmin(d))
     return j, float(d[j])

@@ -32,8 +32,9 @@ Kinds
     range is re-centred on its midpoint with the source's half-range. The height at each position is the
     largest height among frames whose toe lies within 5 % of the clip's (close - far) of it (the nearest
     frame if none does — the released code divides by 0 there); the close height is replaced by the clip's
-    global maximum height if that exceeds it by more than 10 %. ``scale_close = h_close(target) /
-    h_close(source)``, ``scale_far`` alike. Per source frame ``p = (toe - far_s)/(close_s - far_s)``
+    global maximum height if that exceeds it by more than 10 % of the close height (the released code
+    tests ``max - close > 0.1 max``; the issue's wording, followed here, is ``max > 1.1 close``).
+    ``scale_close = h_close(target) / h_close(source)``, ``scale_far`` alike. Per source frame ``p = (toe - far_s)/(close_s - far_s)``
     (not clipped), ``dy = far_t + p (close_t - far_t) - toe``, ``s = scale_far + p (scale_close -
     scale_far)``, applied about the anchor ``(ax, ay)`` = (source image centre x, lower foot y of the first
     valid source frame): ``x' = s x + ax (1 - s)``, ``y' = s y + ay (1 - s) + dy``. As in the released code
