@@ -203,7 +203,9 @@ class HolisticExtractor:
         person = r.pose_landmarks is not None
         has_face = r.face_landmarks is not None
         if self.segmentation and r.segmentation_mask is not None:
-            mask = np.clip(np.asarray(r.segmentation_mask) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            import cv2
+
+            mask = cv2.convertScaleAbs(np.asarray(r.segmentation_mask, np.float32), alpha=255.0)  # round + clip
         else:
             mask = np.zeros((h, w), np.uint8)
         face_box = (np.array([*face_raw[:, :2].min(0), *face_raw[:, :2].max(0)], np.float32)

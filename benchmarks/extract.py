@@ -1,0 +1,94 @@
+"""Benchmark: `reenactor extract` frames/s at 512x512 against bare MediaPipe Holistic on the same frames.
+
+The bundled carphone clip (120 frames, 176x144) is scaled to 512x512 and written to an mp4. In the same
+process and run, alternating over ROUNDS rounds:
+
+* bare:    ``mp.solutions.holistic.Holistic(...).process(frame)`` over the 120 frames already decoded in
+           memory, same settings as reenactor (model_complexity=1, refined face, segmentation, tracking);
+           nothing else (no conversion, no storage);
+* extract: ``reenactor.extract.extract(mp4, clip, size=256)`` end to end: hashing, decoding (twice), MediaPipe,
+           conversion to BODY_25/face68, chunk files, gap filling, crop, resize, writing the clip store.
+
+Prints a table (median over rounds) and, on the last line, the headline: extract fps and its ratio to bare.
+Target on 2 CPU cores: >= 30 fps and >= 0.9 x bare.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from reenactor.extract import extract  # noqa: E402
+from reenactor.io.video import iter_frames, write_video  # noqa: E402
+from reenactor.pose.holistic import quiet_native_stderr  # noqa: E402
+from reenactor.samples import sample_path  # noqa: E402
+
+SIZE = 512
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+
+
+def bare_fps(frames: list[np.ndarray]) -> float:
+    import mediapipe as mp
+
+    with quiet_native_stderr():
+        h = mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                                           enable_segmentation=True, smooth_segmentation=True,
+                                           refine_face_landmarks=True)
+        t = time.perf_counter()
+        for f in frames:
+            h.process(f)
+        dt = time.perf_counter() - t
+        h.close()
+    return len(frames) / dt
+
+
+def extract_fps(video: Path, work: Path, n: int) -> tuple[float, dict]:
+    clip_dir = work / "clip"
+    shutil.rmtree(clip_dir, ignore_errors=True)
+    t = time.perf_counter()
+    clip = extract(video, clip_dir, size=256, progress=False, log=lambda *_: None)
+    dt = time.perf_counter() - t
+    assert clip.n_frames == n
+    return n / dt, clip.stage("extract")
+
+
+def main() -> int:
+    frames = [cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC) for f in iter_frames(sample_path("carphone"))]
+    n = len(frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        video = work / f"carphone_{SIZE}.mp4"
+        write_video(video, frames, fps=29.97)
+        bare, ext, stages = [], [], []
+        for _ in range(ROUNDS):
+            bare.append(bare_fps(frames))
+            f, st = extract_fps(video, work, n)
+            ext.append(f)
+            stages.append(st)
+    b, e = statistics.median(bare), statistics.median(ext)
+    det = statistics.median(s["seconds_detect"] for s in stages)
+    store = statistics.median(s["seconds_store"] for s in stages)
+    print(f"carphone scaled to {SIZE}x{SIZE}, {n} frames, tracking mode, {os.cpu_count()} CPU cores, "
+          f"{ROUNDS} rounds (median)")
+    print(f"{'what':<44}{'frames/s':>10}{'rounds':>28}")
+    print(f"{'bare MediaPipe Holistic (frames in memory)':<44}{b:>10.1f}{'  '.join(f'{x:.1f}' for x in bare):>28}")
+    print(f"{'reenactor extract (end to end, size 256)':<44}{e:>10.1f}{'  '.join(f'{x:.1f}' for x in ext):>28}")
+    print(f"  of which detection pass {det:.2f} s ({n / det:.1f} frames/s), store pass {store:.2f} s")
+    print(f"extract {e:.1f} fps at {SIZE}x{SIZE} = {e / b:.2f} x bare MediaPipe ({b:.1f} fps); "
+          f"targets: >= 30 fps {'met' if e >= 30 else 'NOT met'}, >= 0.9 x bare {'met' if e / b >= 0.9 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
