@@ -64,6 +64,9 @@ from .pose.holistic import BACKEND, HolisticExtractor, backend_version, quiet_na
 from .pose.skeleton import skeleton_spec
 
 MASK_MAX_SIDE = 512  # masks are kept at most this large between passes (MediaPipe's own mask is 256 px)
+# Clips whose decoded frames fit in this many bytes keep them in the chunk files, so the second pass need not
+# decode the video again (same pixels either way: a pure speed-up for short clips).
+FRAME_CACHE_BYTES = 1 << 30
 KP_NAMES = ("body", "face", "hand_left", "hand_right")
 RAW_NAMES = ("pose_raw", "face_raw", "hand_left_raw", "hand_right_raw")
 # Per part: the arrays interpolated together and the array whose presence flags the part.
@@ -185,6 +188,7 @@ def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, 
 
     static = opts.mode == "static" or (opts.mode == "auto" and info.is_image)
     mh, mw = _mask_size(info.height, info.width)
+    cache = 0 < info.n_frames * info.height * info.width * 3 <= FRAME_CACHE_BYTES
     from tqdm import tqdm
 
     n = n_done
@@ -200,6 +204,8 @@ def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, 
             r = ex.process(frame)
             if r["mask"].shape != (mh, mw):
                 r["mask"] = cv2.resize(r["mask"], (mw, mh), interpolation=cv2.INTER_AREA)
+            if cache:
+                r["frame"] = frame
             r["face_present"] = bool(r["face"][0, 2] > 0)
             r["hand_left_present"] = bool(r["hand_left"][0, 2] > 0)
             r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
@@ -230,11 +236,31 @@ def _load_chunks(work: Path, n_frames: int, chunk: int) -> dict[str, np.ndarray]
     for c in range(n_chunks):
         with np.load(_chunk_path(work, c)) as z:
             for k in z.files:
+                if k == "frame":  # cached frames are read chunk by chunk in the second pass
+                    continue
                 parts.setdefault(k, []).append(z[k])
     out = {k: np.concatenate(v) for k, v in parts.items()}
     if out["person"].shape[0] != n_frames:
         raise RuntimeError(f"chunk files hold {out['person'].shape[0]} frames, expected {n_frames}")
     return out
+
+
+@contextlib.contextmanager
+def _frames_again(src: Path, work: Path, n_frames: int, chunk: int) -> Iterator[Iterator[np.ndarray]]:
+    """The source frames for the second pass: from the chunk files when pass 1 cached them, else decoded."""
+    n_chunks = (n_frames + chunk - 1) // chunk
+    with np.load(_chunk_path(work, 0)) as z:
+        cached = "frame" in z.files
+    if cached:
+        def gen() -> Iterator[np.ndarray]:
+            for c in range(n_chunks):
+                with np.load(_chunk_path(work, c)) as z:
+                    yield from z["frame"]
+
+        yield gen()
+    else:
+        with _threaded_frames(src) as frames:
+            yield frames
 
 
 # --------------------------------------------------------------------------- gaps, crop
@@ -469,7 +495,7 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
     with store.writer("frames", (n, opts.size, opts.size, 3), np.uint8, stage="extract", write_manifest=False) as fr, \
             store.writer("mask", (n, opts.size, opts.size), np.uint8, stage="extract", write_manifest=False) as mk:
         i = 0
-        with _threaded_frames(src) as frames:
+        with _frames_again(src, work, n, opts.chunk) as frames:
             for frame in frames:
                 if i >= n:
                     break
