@@ -464,7 +464,10 @@ class Trainer:
         loader = DataLoader(_PositionedDataset(dataset, self.cfg.seed, self.dist.rank), batch_size=mb,
                             sampler=sampler, num_workers=self.cfg.num_workers,
                             pin_memory=self.device.type == "cuda", persistent_workers=self.cfg.num_workers > 0)
-        return iter(loader)
+        # creating the iterator draws a base seed from torch's RNG: keep the training stream untouched so a
+        # resumed run (which creates it at another step) continues the exact same random sequence
+        with torch.random.fork_rng(devices=[]):
+            return iter(loader)
 
     # ------------------------------------------------------------------ checkpoints
     def method_state(self) -> dict[str, torch.Tensor]:

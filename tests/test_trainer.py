@@ -1,0 +1,256 @@
+"""The one trainer: exact resume (interrupted in-process and a real SIGKILL), precision, accumulation, EMA,
+logging, model files and their errors. Uses the tiny test method (tests/tiny_method.py, never registered)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from reenactor.config import from_dict
+from reenactor.errors import CheckpointError, ConfigError, ReenactorError
+from reenactor.train import RunConfig, Trainer, load_model, load_synthesizer, save_model
+from reenactor.train.checkpoint import list_checkpoints, read_checkpoint
+from reenactor.train.run import run_training
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_method import TinyConfig, TinyMethod, make_clip  # noqa: E402
+
+HERE = Path(__file__).parent
+QUIET = ["trainer.progress=false", "trainer.tensorboard=false", "trainer.image_every=0"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks: one intra-op thread is fastest and immune to a busy machine's oversubscription."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip", n=8, size=32)
+
+
+def _data(clip, steps: int, **trainer) -> dict:
+    return {"method": "tiny", "data": {"target": [str(clip.root)]},
+            "trainer": {"steps": steps, "batch_size": 2, "checkpoint_every": 10, "ema": 0.9, "ema_start": 3,
+                        **trainer}}
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_model(path).tensors
+
+
+def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def _train(clip, run_dir, steps, resume=False, callbacks=None, overrides=(), **trainer):
+    return run_training(_data(clip, steps, **trainer), [*QUIET, *overrides], run_dir=run_dir, resume=resume,
+                        method_cls=TinyMethod, callbacks=callbacks)
+
+
+# ------------------------------------------------------------------------------------------ resume
+def test_resume_after_interruption_is_exact(clip, tmp_path):
+    """20 straight steps == 10 steps, an interruption at step 13 (mid-run, after checkpoint 10), resume to 20."""
+    straight = _train(clip, tmp_path / "a", 20)
+
+    def interrupt(trainer, logs):
+        if trainer.step == 13:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(clip, tmp_path / "b", 20, callbacks=[interrupt])
+    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [10]
+    at10 = load_model(list_checkpoints(tmp_path / "b")[0][1] / "model.safetensors").tensors
+    resumed = _train(clip, tmp_path / "b", 20, resume=True)
+    _assert_same(_weights(straight), _weights(resumed))
+    # the full training state matches too (optimizers, discriminator, EMA)
+    sa = read_checkpoint(list_checkpoints(tmp_path / "a")[-1][1])
+    sb = read_checkpoint(list_checkpoints(tmp_path / "b")[-1][1])
+    for k in sa["method"]:
+        assert torch.equal(sa["method"][k], sb["method"][k]), k
+    for x, y in zip(sa["ema"], sb["ema"]):
+        assert torch.equal(x, y)
+    # and not trivially equal: the resumed steps did change the weights
+    assert not torch.equal(at10["G.decoder.out.conv.weight"], _weights(resumed)["G.decoder.out.conv.weight"])
+
+
+def test_resume_after_real_kill_is_exact(clip, tmp_path):
+    """A real SIGKILL of `reenactor train` mid-run (after checkpoint 10), then `--resume`: identical weights."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, str(HERE / "train_entry.py"), "train", "--method", "tiny", "--target", str(clip.root),
+            "--steps", "20", "--batch-size", "2", "--set", "trainer.checkpoint_every=10", "--set", "trainer.ema=0.9",
+            "--set", "trainer.progress=false", "--set", "trainer.image_every=5"]
+    subprocess.run([*base, "-o", str(tmp_path / "straight")], env=env, check=True, timeout=240,
+                   capture_output=True)
+    proc = subprocess.Popen([*base, "-o", str(tmp_path / "killed")], env={**env, "TINY_STALL_AFTER": "12"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 240
+        stalled = tmp_path / "killed" / "stalled"
+        while not stalled.exists():  # the entry script stalls at step 12 (mid-run) until killed
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.time() < deadline
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "model.safetensors").exists()
+    assert [s for s, _ in list_checkpoints(tmp_path / "killed")] == [10]
+    out = subprocess.run([*base[:2], "train", "-o", str(tmp_path / "killed"), "--resume", "--set",
+                          "trainer.progress=false"], env=env, timeout=240, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "resumed from" in out.stdout and "step 10" in out.stdout
+    _assert_same(_weights(tmp_path / "straight" / "model.safetensors"),
+                 _weights(tmp_path / "killed" / "model.safetensors"))
+
+
+def test_run_folder_guards(clip, tmp_path):
+    _train(clip, tmp_path / "r", 2)
+    with pytest.raises(ConfigError, match="already holds"):
+        _train(clip, tmp_path / "r", 4)
+    with pytest.raises(ConfigError, match="different model config"):
+        _train(clip, tmp_path / "r", 4, resume=True, overrides=["model.ngf=8"])
+    # extending the number of steps is allowed
+    p = _train(clip, tmp_path / "r", 4, resume=True)
+    assert load_model(p).run["step"] == 4
+
+
+# ------------------------------------------------------------------------------------------ the step
+def _trainer(precision="fp32", **kw) -> Trainer:
+    torch.manual_seed(0)
+    cfg = from_dict(RunConfig, {"method": "tiny", "trainer": {"precision": precision, "device": "cpu",
+                                                               "progress": False, **kw}})
+    return Trainer(TinyMethod(TinyConfig(dropout=0.0)), cfg, run_dir=None)
+
+
+def _batch(n=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {"cond": torch.randn(n, 4, 32, 32, generator=g), "image": torch.rand(n, 3, 32, 32, generator=g) * 2 - 1}
+
+
+def test_gradients_reach_every_parameter_and_losses_fall():
+    tr = _trainer(ema=0.0, lr=1e-3)
+    batch = _batch()
+    first = tr.train_step([batch])
+    for name, p in tr.method.named_parameters():
+        if name.startswith(("G.", "D.")):
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+    for _ in range(40):
+        tr.train_step([batch])
+        tr.step += 1
+    last = tr.train_step([batch])
+    assert last["l1"] < 0.8 * first["l1"]
+    assert set(first) == {"l1", "gan", "fm", "g_total", "d", "d_total"}
+
+
+def test_grad_accumulation_equals_full_batch():
+    a, b = _trainer(ema=0.0), _trainer(ema=0.0, grad_accum=2)
+    batch = _batch(4)
+    a.train_step([batch])
+    b.train_step([{k: v[:2] for k, v in batch.items()}, {k: v[2:] for k, v in batch.items()}])
+    for (n, pa), (_, pb) in zip(a.method.named_parameters(), b.method.named_parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=1e-6, msg=n)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_step(precision):
+    tr = _trainer(precision)
+    ref = _trainer("fp32")
+    batch = _batch()
+    la, lb = tr.train_step([batch]), ref.train_step([batch])
+    assert all(torch.isfinite(torch.tensor(v)) for v in la.values())
+    assert la["l1"] == pytest.approx(lb["l1"], rel=0.05)  # same networks, lower-precision forward
+    assert all(p.dtype == torch.float32 for p in tr.method.parameters())
+
+
+def test_ema_tracks_and_export_uses_it(tmp_path):
+    tr = _trainer(ema=0.5, ema_start=0)
+    p0 = [p.detach().clone() for p in tr.g_params]
+    tr.train_step([_batch()])
+    p1 = [p.detach().clone() for p in tr.g_params]
+    for s, a, b in zip(tr.ema.shadow, p0, p1):
+        torch.testing.assert_close(s, 0.5 * a + 0.5 * b)
+    path = tr.export(tmp_path / "m.safetensors")
+    t = load_model(path).tensors
+    torch.testing.assert_close(t["G.decoder.out.conv.weight"], tr.ema.shadow[-2])  # the EMA, not the live weights
+    assert torch.equal(tr.method.G.decoder.out.conv.weight, p1[-2])  # live weights restored after export
+
+
+def test_divergence_is_reported():
+    tr = _trainer()
+    batch = _batch()
+    batch["image"][0, 0, 0, 0] = float("nan")
+    with pytest.raises(ReenactorError, match="diverged"):
+        tr.train_step([batch])
+
+
+def test_logging_and_outputs(clip, tmp_path):
+    run = tmp_path / "run"
+    run_training(_data(clip, 4, log_every=2, image_every=2, checkpoint_every=2, keep_checkpoints=1,
+                       tensorboard=True, progress=False), [], run_dir=run, method_cls=TinyMethod)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ev = EventAccumulator(str(run / "tb"))
+    ev.Reload()
+    tags = ev.Tags()
+    assert {"loss_g/l1", "loss_g/gan", "loss_g/fm", "loss_d/d", "perf/it_per_s"} <= set(tags["scalars"])
+    assert [e.step for e in ev.Scalars("loss_g/l1")] == [2, 4]
+    assert tags["images"]
+    assert (run / "samples" / "step_0000004.png").exists()
+    assert [s for s, _ in list_checkpoints(run)] == [4]  # keep_checkpoints=1
+    assert (run / "config.yaml").exists()
+    saved = from_dict(RunConfig, __import__("yaml").safe_load((run / "config.yaml").read_text()))
+    assert saved.model["ngf"] == 4 and saved.trainer.steps == 4
+    state = read_checkpoint(list_checkpoints(run)[-1][1])
+    assert state["config"]["method"] == "tiny" and state["step"] == 4
+
+
+# ------------------------------------------------------------------------------------------ model files
+def test_model_file_roundtrip_and_errors(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    m = TinyMethod(TinyConfig())
+    tensors, meta = m.inference_state()
+    path = save_model(tmp_path / "model.safetensors", "tiny", {"ngf": 4}, tensors, meta, run={"step": 3})
+    lm = load_model(path, expect_method="tiny")
+    assert lm.method == "tiny" and lm.config == {"ngf": 4} and lm.meta["size"] == [32, 32] and lm.run["step"] == 3
+    for k in tensors:
+        assert torch.equal(lm.tensors[k], tensors[k])
+    with pytest.raises(CheckpointError, match="trained with method 'tiny', not 'pix2pix'"):
+        load_model(path, expect_method="pix2pix")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_model(bad)
+    from safetensors.torch import save_file
+
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"x": torch.zeros(2)}, str(foreign))
+    with pytest.raises(CheckpointError, match="not a reenactor model"):
+        load_model(foreign)
+    # load_synthesizer goes through the registry
+    import reenactor.methods as methods
+    from tiny_method import patch_registry
+
+    patch_registry(monkeypatch)
+    synth = load_synthesizer(path)
+    out = synth.step({})
+    assert out.shape == (32, 32, 3) and out.dtype.name == "uint8"
+    assert methods.get_method("tiny") is TinyMethod
