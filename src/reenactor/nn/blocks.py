@@ -87,7 +87,7 @@ class ConvBlock(nn.Module):
                  label_nc: int | None = None, bias: bool | None = None, spectral: bool = False):
         super().__init__()
         padding = k // 2 if padding is None else padding
-        bias = norm in ("none", "instance") if bias is None else bias
+        bias = norm == "none" if bias is None else bias  # a norm right after the conv cancels a bias
         self.pad: nn.Module = nn.Identity()
         if transpose:
             conv: nn.Module = nn.ConvTranspose2d(cin, cout, k, stride, padding=padding,
