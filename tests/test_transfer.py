@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from _cloning_fixtures import export_untrained, make_clip
 
+from _cloning_fixtures import export_untrained, make_clip
 from reenactor.errors import CheckpointError, InputError, NoPersonError
 from reenactor.io.video import iter_frames, probe, write_video
-from reenactor.transfer import ClipSource, NpyRows, _Spool, load_transfer_model, transfer
+from reenactor.transfer import NpyRows, _Spool, load_transfer_model, transfer
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,8 @@ def test_corrupt_and_foreign_models_give_one_clear_error(clips, cloning_model, t
     with pytest.raises(CheckpointError, match="trained with method 'cloning'"):
         load_transfer_model(cloning_model, expect_method="nearest_neighbor")
     # a model file naming a method this reenactor does not have
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     with safe_open(str(cloning_model), framework="pt") as f:
         md = dict(f.metadata())

@@ -1,0 +1,255 @@
+"""Self-reenactment on real video (paper 004, section 5.2, Table 1).
+
+Every method is trained on the first ``train_frames`` frames of one clip (the same wall-clock training budget
+each), then renders the last ``test_frames`` frames from their own poses (no normalization: same person, same
+camera). Its output is compared with the real frames: MSE of RGB values 0-255 (the paper's Table 1), SSIM and
+PSNR, all from :mod:`reenactor.metrics`. Writes ``table.md``, ``results.json`` and a side-by-side video
+(real | pose | one column per method).
+
+The unpaired branch of ``cloning`` trains, as performance cloning does at transfer time, on the driving poses
+(here the held-out part's poses and the optical flow between its frames; never its frames themselves as
+targets) unless ``unpaired="none"``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.clipstore import ClipStore
+from ..errors import InputError
+from ..io.atomic import write_json, write_text
+
+METHODS = ("nearest_neighbor", "pix2pix", "cloning")
+
+
+@dataclass
+class SelfReenactmentOptions:
+    clip: str  # sample name, video path or clip folder
+    out_dir: Path
+    train_frames: int = 80
+    test_frames: int = 40
+    size: int = 128
+    budget_s: float = 180.0  # wall-clock training budget of each learned method
+    methods: tuple[str, ...] = METHODS
+    unpaired: str = "driving"  # "driving" (held-out poses + flow), "none", or a clip folder
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "fp32"
+    overrides: dict[str, list[str]] = field(default_factory=dict)  # method -> --set overrides
+    progress: bool = True
+
+
+def prepare_clip(spec: str, work: Path, size: int, progress: bool = True) -> ClipStore:
+    """A clip folder as is, or a video / sample name extracted (once, resumable) into ``work/clip``."""
+    if ClipStore.is_clip(spec):
+        return ClipStore.open(spec)
+    from ..extract import extract
+    from ..samples import resolve_input
+
+    path = resolve_input(spec)
+    print(f"[self-reenactment] extracting {path} at {size}x{size} into {work / 'clip'}")
+    return extract(path, work / "clip", size=size, progress=progress)
+
+
+def slice_clip(store: ClipStore, root: Path, start: int, stop: int) -> ClipStore:
+    """A new clip store holding frames ``[start, stop)`` of ``store`` (every per-frame array; ``flow`` too)."""
+    n = store.n_frames
+    out = ClipStore.create(root, source=f"{store.root}[{start}:{stop}]", fps=store.fps, n_frames=stop - start,
+                           size=list(store.size), parent=str(store.root))
+    for name in store.arrays():
+        a = store.load(name)
+        if len(a) == n:
+            out.save(name, np.ascontiguousarray(a[start:stop]), stage=store.manifest["arrays"][name].get("stage"),
+                     write_manifest=False)
+        elif name == "flow" and len(a) == n - 1:
+            out.save(name, np.ascontiguousarray(a[start:stop - 1]), stage="flow", write_manifest=False)
+    for st, rec in store.manifest.get("stages", {}).items():
+        out.manifest["stages"][st] = dict(rec)
+    out.write_manifest()
+    return out
+
+
+def split(store: ClipStore, work: Path, n_train: int, n_test: int) -> tuple[ClipStore, ClipStore]:
+    n = store.n_frames
+    if n_train + n_test > n or n_train < 2 or n_test < 1:
+        raise InputError(f"clip has {n} frames; {n_train} training + {n_test} test frames do not fit", store.root,
+                         "pass smaller --train-frames / --test-frames")
+    return (slice_clip(store, work / "train", 0, n_train), slice_clip(store, work / "test", n - n_test, n))
+
+
+def frame_metrics(pred: list[np.ndarray], real: list[np.ndarray]) -> dict[str, float]:
+    """Mean over frames of MSE (RGB 0-255), SSIM and PSNR from reenactor.metrics."""
+    from ..metrics import psnr, ssim
+    from ..metrics.image import mse
+
+    if len(pred) != len(real):
+        raise ValueError(f"{len(pred)} generated frames vs {len(real)} real ones")
+    return {"mse": float(np.mean([mse(p, r) for p, r in zip(pred, real)])),
+            "ssim": float(np.mean([ssim(p, r) for p, r in zip(pred, real)])),
+            "psnr": float(np.mean([psnr(p, r) for p, r in zip(pred, real)]))}
+
+
+def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, clip_name: str) -> str:
+    lines = [f"# Self-reenactment on {clip_name} (paper 004, Table 1 protocol)", "",
+             f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their "
+             f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
+             f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}; config overrides: "
+             f"{ {m: v for m, v in opts.overrides.items() if v} }.", "",
+             "| method | MSE (RGB 0-255) | SSIM | PSNR (dB) | train steps | train s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['mse']:.1f} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
+                     f"{r.get('steps', 0)} | {r.get('train_seconds', 0.0):.0f} |")
+    by = {r["method"]: r for r in rows}
+    if "cloning" in by and "nearest_neighbor" in by:
+        ratio = by["cloning"]["mse"] / max(by["nearest_neighbor"]["mse"], 1e-9)
+        lines += ["", f"cloning MSE / nearest_neighbor MSE = {ratio:.3f} (target <= 0.6)"]
+    if "cloning" in by and "pix2pix" in by:
+        lines.append(f"cloning MSE / pix2pix MSE = {by['cloning']['mse'] / max(by['pix2pix']['mse'], 1e-9):.3f} "
+                     "(target < 1)")
+    return "\n".join(lines) + "\n"
+
+
+class _BudgetReached(Exception):
+    """Raised by the trainer callback when the wall-clock budget is spent."""
+
+
+def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None = None, size: int = 128,
+                max_seconds: float = 180.0, overrides: list[str] | None = None, seed: int = 0,
+                device: str = "cpu", progress: bool = True, config: str | Path | None = None,
+                paired_only_share: float = 0.5) -> dict[str, Any]:
+    """Train ``method`` with the one trainer (:class:`reenactor.train.trainer.Trainer`) until ``max_seconds`` of
+    wall clock have passed (data set-up included), then export ``run_dir/model.safetensors``.
+
+    The run config is ``config`` (a YAML like configs/cloning/default.yaml) or the method's defaults, with
+    ``model.size`` = ``size``, no EMA, no TensorBoard, then ``overrides`` (``--set`` style). Returns
+    ``{"model": path, "steps": n, "seconds": s}``.
+
+    A method with the paired-only schedule of section 3.2 (``model.loss.paired_only_steps``) gets it in
+    wall-clock terms: the unpaired branch joins once ``paired_only_share`` of the budget is spent (or at the
+    configured step, whichever comes first), since the number of steps a budget buys is not known ahead.
+    """
+    from ..config import load_yaml
+    from ..methods import get_method
+    from ..train.config import build_run_config, method_config
+    from ..train.trainer import Trainer
+
+    t0 = time.perf_counter()
+    base: dict[str, Any] = load_yaml(config) if config else {}
+    base["method"] = method
+    base.setdefault("model", {})["size"] = size
+    tr = base.setdefault("trainer", {})
+    tr.update({"steps": 10 ** 9, "seed": seed, "device": device, "ema": 0.0, "tensorboard": False,
+               "image_every": 0, "checkpoint_every": 10 ** 9, "progress": False})
+    run_cfg = build_run_config(base, overrides or [])
+    cls = get_method(method)
+    m = cls(method_config(cls, run_cfg.model))
+    dataset = m.build_dataset(targets, unpaired)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=int(max_seconds), desc=f"train {method} (wall-clock budget)", unit="s")
+
+    loss_cfg = getattr(m.cfg, "loss", None)
+    switch = {"done": loss_cfg is None or not hasattr(loss_cfg, "paired_only_steps")}
+
+    def budget(trainer: Trainer, logs: dict[str, float]) -> None:
+        spent = time.perf_counter() - t0
+        if not switch["done"] and spent >= paired_only_share * max_seconds:
+            if trainer.step < loss_cfg.paired_only_steps:
+                loss_cfg.paired_only_steps = trainer.step
+                print(f"[train] {method}: unpaired branch on from step {trainer.step} "
+                      f"({paired_only_share:.0%} of the budget)")
+            switch["done"] = True
+        if bar is not None:
+            bar.n = min(int(spent), int(max_seconds))
+            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("vgg", "tc", "g_total")}, refresh=True)
+        if spent >= max_seconds:
+            raise _BudgetReached
+
+    trainer = Trainer(m, run_cfg, run_dir, device=device, callbacks=[budget])
+    try:
+        path = trainer.fit(dataset)
+    except _BudgetReached:
+        path = trainer.export()
+    finally:
+        if bar is not None:
+            bar.close()
+    info = {"model": path, "steps": trainer.step, "seconds": time.perf_counter() - t0}
+    if loss_cfg is not None and hasattr(loss_cfg, "paired_only_steps"):
+        info["paired_only_steps"] = int(loss_cfg.paired_only_steps)
+    return info
+
+
+def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
+    """Run the protocol; returns one row per method (also written to ``out_dir``)."""
+    from ..io.video import VideoWriter
+    from ..pose.render import draw_pose
+    from ..transfer import ClipSource, load_transfer_model, transfer
+
+    out = Path(opts.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clip = prepare_clip(opts.clip, out, opts.size, opts.progress)
+    train, test = split(clip, out / "split", opts.train_frames, opts.test_frames)
+    unpaired: list = []
+    if opts.unpaired == "driving":
+        from ..data.flow import add_flow_stage
+
+        add_flow_stage(test, progress=opts.progress)
+        unpaired = [test]
+    elif opts.unpaired != "none":
+        unpaired = [ClipStore.open(opts.unpaired)]
+    real = [np.asarray(f) for f in test.frames()]
+    rows: list[dict[str, Any]] = []
+    outputs: dict[str, list[np.ndarray]] = {}
+    for name in opts.methods:
+        print(f"[self-reenactment] === {name} ===")
+        t0 = time.perf_counter()
+        info = train_model(name, [train], out / "runs" / name, unpaired=unpaired if name == "cloning" else None,
+                           size=opts.size, max_seconds=opts.budget_s, overrides=opts.overrides.get(name, []),
+                           seed=opts.seed, device=opts.device, progress=opts.progress)
+        train_s = time.perf_counter() - t0
+        frames: list[np.ndarray] = []
+        tm = load_transfer_model(info["model"], opts.device, opts.precision)
+        transfer(tm, ClipSource(test), out / f"{name}.mp4", normalization="none", progress=opts.progress,
+                 save_normalizer=False, check_coverage=False, frame_sink=frames.append)
+        res = frame_metrics(frames, [_resize(r, tm.size) for r in real])
+        row = {"method": name, **res, "steps": int(info.get("steps", 0)), "train_seconds": train_s,
+               "model": str(info["model"]), "paired_only_steps": info.get("paired_only_steps")}
+        print(f"[self-reenactment] {name}: MSE {res['mse']:.1f}  SSIM {res['ssim']:.4f}  PSNR {res['psnr']:.2f} dB "
+              f"({row['steps']} steps, {train_s:.0f} s)")
+        rows.append(row)
+        outputs[name] = frames
+    # side-by-side: real | pose | methods...
+    body = test.load("body", mmap=False)
+    with VideoWriter(out / "side_by_side.mp4", fps=test.fps) as w:
+        for t, r in enumerate(real):
+            r = _resize(r, (opts.size, opts.size))
+            panels = [r, draw_pose((opts.size, opts.size), {"body": body[t] * _scale(test.size, opts.size)})]
+            panels += [outputs[m][t] for m in opts.methods]
+            w.write(np.concatenate(panels, axis=1))
+    table = markdown_table(rows, opts, Path(opts.clip).name)
+    write_text(out / "table.md", table)
+    write_json(out / "results.json", {"options": json.loads(json.dumps(asdict(opts), default=str)), "rows": rows})
+    print(table)
+    print(f"[self-reenactment] wrote {out / 'table.md'}, {out / 'results.json'} and {out / 'side_by_side.mp4'} "
+          f"(real | pose | {' | '.join(opts.methods)})")
+    return rows
+
+
+def _scale(size: tuple[int, int], to: int) -> np.ndarray:
+    return np.array([to / size[1], to / size[0], 1.0], np.float32)
+
+
+def _resize(img: np.ndarray, size) -> np.ndarray:
+    import cv2
+
+    h, w = int(size[0]), int(size[1])
+    return img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,65 @@
+"""``reenactor benchmark``: evaluation protocols of the papers (``self-reenactment``: paper 004, Table 1)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("benchmark", help="evaluation protocols (self-reenactment: paper 004's Table 1)",
+                       description="Evaluation protocols of the papers.")
+    bsub = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
+    s = bsub.add_parser(
+        "self-reenactment", help="train each method on a clip's first frames, render its last frames, compare",
+        description="Paper 004's self-reenactment test (section 5.2, Table 1): every method trains on the first "
+                    "--train-frames frames of one clip under the same wall-clock budget, then renders the last "
+                    "--test-frames frames from their own poses; reports MSE on RGB 0-255 (as the paper), SSIM and "
+                    "PSNR against the real frames (reenactor.metrics); writes table.md, results.json and "
+                    "side_by_side.mp4 (real | pose | one column per method).")
+    s.add_argument("--clip", default="carphone",
+                   help="a sample name (carphone), a video file or a clip folder from `reenactor extract` (default: carphone)")
+    s.add_argument("-o", "--output", default="runs/self_reenactment", help="output folder (default: runs/self_reenactment)")
+    s.add_argument("--methods", nargs="+", default=["nearest_neighbor", "pix2pix", "cloning"],
+                   help="methods to compare (default: nearest_neighbor pix2pix cloning)")
+    s.add_argument("--budget", type=float, default=180.0,
+                   help="wall-clock training seconds per learned method, data set-up included (default: 180)")
+    s.add_argument("--train-frames", type=int, default=80, help="training frames from the start (default: 80)")
+    s.add_argument("--test-frames", type=int, default=40, help="test frames from the end (default: 40)")
+    s.add_argument("--size", type=int, default=128, help="square frame size (default: 128)")
+    s.add_argument("--joints", default="upper_body", choices=["body", "upper_body"],
+                   help="pose-volume joints of pix2pix/cloning (default: upper_body, for head-and-shoulders footage)")
+    s.add_argument("--face", action=argparse.BooleanOptionalAction, default=True,
+                   help="add the 5 face-landmark channels to the pose volumes of pix2pix/cloning (default: on; "
+                        "--no-face for the paper's body joints only)")
+    s.add_argument("--unpaired", default="driving",
+                   help="poses for cloning's unpaired branch: driving (the held-out part's poses and optical flow, "
+                        "as performance cloning trains on its driving video), none, or a clip folder (default: driving)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD:KEY=VALUE",
+                   help="config override for one method, e.g. cloning:model.loss.paired_only_steps=100 (repeatable)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    s.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.set_defaults(func=run_self_reenactment)
+
+
+def run_self_reenactment(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..benchmarking.self_reenactment import SelfReenactmentOptions, run
+    from ..errors import InputError
+
+    overrides: dict[str, list[str]] = {}
+    for m in ("pix2pix", "cloning"):
+        overrides[m] = [f"model.volume.joints={args.joints}", f"model.volume.face={str(args.face).lower()}"]
+    for text in args.overrides:
+        if ":" not in text:
+            raise InputError(f"--set {text!r} must look like METHOD:KEY=VALUE, e.g. cloning:trainer.lr=1e-3")
+        m, kv = text.split(":", 1)
+        overrides.setdefault(m, []).append(kv)
+    if args.budget <= 0:
+        raise InputError("--budget must be positive (seconds)")
+    run(SelfReenactmentOptions(clip=args.clip, out_dir=Path(args.output), train_frames=args.train_frames,
+                               test_frames=args.test_frames, size=args.size, budget_s=args.budget,
+                               methods=tuple(args.methods), unpaired=args.unpaired, seed=args.seed,
+                               device=args.device, overrides=overrides, progress=not args.no_progress))
+    return 0

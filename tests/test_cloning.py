@@ -1,0 +1,181 @@
+"""Performance cloning (paper 004): pose volumes, alignment, dataset, losses (eqs. 1-6), schedule, synthesizer,
+and train -> save -> load -> transfer through the one trainer on a tiny clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from _cloning_fixtures import TINY_MODEL, make_clip, skeleton
+from reenactor.config import from_dict
+from reenactor.methods import get_method
+from reenactor.methods.cloning.volumes import FACE_GROUPS, VolumeEncoder, fit_alignment, normalize_channels
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cloning")
+    return root, make_clip(root / "target", n=12), make_clip(root / "other", n=10, phase=1.0, scale=0.8, seed=1)
+
+
+def tiny(method: str = "cloning", **model):
+    cls = get_method(method)
+    conf = {**TINY_MODEL, **model}
+    torch.manual_seed(0)
+    return cls(from_dict(cls.Config, conf))
+
+
+# ------------------------------------------------------------------------------------------ pose volumes
+def test_volume_channels_are_standardized_and_peak_at_the_joint():
+    body = skeleton(0.0, 32)
+    body[3, 2] = 0.0  # a missing joint
+    enc = VolumeEncoder((32, 32), "body", sigma=2.0)
+    vol = enc(body)
+    assert vol.shape == (25, 32, 32) and vol.dtype == np.float32
+    present = body[:, 2] > 0
+    assert np.allclose(vol[present].mean(axis=(1, 2)), 0, atol=1e-4)
+    assert np.allclose(vol[present].std(axis=(1, 2)), 1, atol=1e-3)
+    assert not vol[~present].any()
+    j = 4  # RWrist: the map's maximum sits on the joint
+    y, x = np.unravel_index(np.argmax(vol[j]), vol[j].shape)
+    assert abs(x - body[j, 0]) <= 1 and abs(y - body[j, 1]) <= 1
+    assert normalize_channels(np.zeros((2, 4, 4))).sum() == 0
+
+
+def test_upper_body_and_face_channels():
+    body = skeleton(0.0, 32)
+    face = np.zeros((68, 3), np.float32)
+    face[48:68] = (16.0, 20.0, 1.0)  # only the mouth is seen
+    enc = VolumeEncoder((32, 32), "upper_body", face=True)
+    vol = enc({"body": body, "face": face})
+    assert vol.shape == (15 + len(FACE_GROUPS), 32, 32) and enc.n_channels == vol.shape[0]
+    mouth = list(FACE_GROUPS).index("mouth")
+    assert vol[15 + mouth].std() > 0.5 and not vol[15:15 + mouth].any()
+
+
+def test_alignment_recovers_scale_and_translation():
+    target = np.stack([skeleton(0.3 * i, 64) for i in range(10)])
+    source = target.copy()
+    source[..., :2] = target[..., :2] * 0.5 + np.array([7.0, -3.0])
+    a = fit_alignment(source, target)
+    assert a.scale == pytest.approx(2.0, rel=1e-4)
+    assert np.allclose(a.apply(source)[..., :2], target[..., :2], atol=1e-3)
+    flow = np.zeros((64, 64, 2), np.float32)
+    flow[..., 0] = 1.5
+    warped = a.warp_flow(flow, (64, 64))
+    inside = warped[40, 40]
+    assert inside[0] == pytest.approx(3.0) and inside[1] == pytest.approx(0.0)  # vectors scale with the frame
+
+
+# ------------------------------------------------------------------------------------------ dataset + losses
+def test_dataset_items(clips):
+    _, target, other = clips
+    m = tiny()
+    ds = m.build_dataset([target], [other])
+    assert len(ds) == 11 and ds.has_unpaired
+    it = ds[0]
+    assert it["pose"].shape == (50, 32, 32) and it["image"].shape == (6, 32, 32)
+    assert it["image"].min() >= -1 and it["image"].max() <= 1
+    assert it["u_pose"].shape == (50, 32, 32) and it["u_flow"].shape == (2, 32, 32)
+    assert it["u_alpha"].shape == (1, 32, 32) and 0 <= float(it["u_alpha"].min()) and float(it["u_alpha"].max()) <= 1
+    # the image channels are the two consecutive target frames
+    f = target.frames()
+    assert np.allclose((it["image"][3:].numpy().transpose(1, 2, 0) + 1) * 127.5, f[1], atol=0.51)
+
+
+def test_schedule_and_gradients_reach_every_parameter(clips):
+    _, target, other = clips
+    m = tiny(loss={"paired_only_steps": 5})
+    ds = m.build_dataset([target], [other])
+    batch = torch.utils.data.default_collate([ds[i] for i in range(3)])
+    early = m.generator_step(batch, step=0)
+    assert set(early.losses) == {"vgg", "gan_p"}  # lambda_s = 0: paired branch only (section 3.2)
+    late = m.generator_step(batch, step=5)
+    assert set(late.losses) == {"vgg", "gan_p", "gan_s", "tc"}
+    sum(late.losses.values()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.G.parameters())
+    d = m.discriminator_step(batch, 5, late.cache)
+    assert set(d) == {"d_p", "d_s"}
+    sum(d.values()).backward()
+    assert all(p.grad is not None for p in m.discriminator_parameters())
+
+
+def test_temporal_loss_is_zero_for_flow_consistent_frames():
+    m = tiny()
+    torch.manual_seed(0)
+    a = torch.rand(1, 3, 32, 32) * 2 - 1
+    b = torch.roll(a, shifts=2, dims=3)  # everything moves 2 px right
+    flow = torch.zeros(1, 2, 32, 32)
+    flow[:, 0] = 2.0
+    alpha = torch.ones(1, 1, 32, 32)
+    consistent = m.temporal_loss(torch.cat([a, b], 1), flow, alpha)
+    wrong = m.temporal_loss(torch.cat([a, b], 1), -flow, alpha)
+    assert float(consistent) < 0.02 < float(wrong)
+
+
+def test_paired_loss_falls_on_a_fixed_batch(clips):
+    _, target, _ = clips
+    m = tiny()
+    ds = m.build_dataset([target])
+    batch = torch.utils.data.default_collate([ds[i] for i in range(4)])
+    opt = torch.optim.Adam(m.G.parameters(), lr=2e-3)
+    first = None
+    for _ in range(20):
+        opt.zero_grad()
+        loss = m.generator_step(batch, 0).losses["vgg"]
+        loss.backward()
+        opt.step()
+        first = float(loss.detach()) if first is None else first
+    assert float(loss.detach()) < 0.75 * first
+
+
+def test_synthesizer_batches_like_single_steps(clips):
+    _, target, _ = clips
+    m = tiny()
+    m.fit_data(m.build_dataset([target]))
+    tensors, meta = m.inference_state()
+    assert meta["frames"] == 2 and "train_pose.body" in tensors
+    s1 = type(m).synthesizer(m.cfg, tensors, meta)
+    s2 = type(m).synthesizer(m.cfg, tensors, meta)
+    poses = [{"body": b} for b in target.load("body")[:6]]
+    one = np.stack([s1.step(p) for p in poses])
+    batch = np.concatenate([s2.step_batch(poses[:4]), s2.step_batch(poses[4:])])
+    assert one.shape == (6, 32, 32, 3) and np.abs(one.astype(int) - batch.astype(int)).max() <= 1
+    s1.reset()
+    assert np.array_equal(s1.step(poses[0]), one[0])  # reset forgets the previous pose
+
+
+def test_pix2pix_is_the_paired_branch_alone(clips, capsys):
+    _, target, other = clips
+    m = tiny("pix2pix")
+    assert m.cfg.volume.frames == 1 and m.D_s is None
+    ds = m.build_dataset([target], [other])
+    assert "unpaired clips are not used" in capsys.readouterr().out
+    it = ds[0]
+    assert it["pose"].shape == (25, 32, 32) and it["image"].shape == (3, 32, 32) and "u_pose" not in it
+    out = m.generator_step(torch.utils.data.default_collate([it]), step=10 ** 6)
+    assert set(out.losses) == {"vgg", "gan_p"}
+
+
+# ------------------------------------------------------------------------------------------ end to end
+def test_train_save_load_transfer(clips, tmp_path):
+    from reenactor.train.checkpoint import load_model
+    from reenactor.train.config import build_run_config, method_config
+    from reenactor.train.trainer import Trainer
+    from reenactor.transfer import transfer
+
+    _, target, other = clips
+    run = build_run_config({"method": "cloning", "model": {**TINY_MODEL, "loss": {"paired_only_steps": 2}},
+                            "trainer": {"steps": 4, "batch_size": 2, "ema": 0.0, "tensorboard": False,
+                                        "image_every": 0, "progress": False, "device": "cpu"}})
+    cls = get_method("cloning")
+    m = cls(method_config(cls, run.model))
+    path = Trainer(m, run, tmp_path / "run").fit(m.build_dataset([target], [other]))
+    loaded = load_model(path, expect_method="cloning")
+    assert loaded.meta["unpaired_branch"] and loaded.meta["n_train_poses"] == 12
+    got: list[np.ndarray] = []
+    res = transfer(path, other.root, tmp_path / "out.mp4", side_by_side_view=True, progress=False,
+                   frame_sink=got.append)
+    assert res.n_frames == other.n_frames == len(got) and got[0].shape == (32, 32, 3)
+    assert (tmp_path / "out.mp4").stat().st_size > 0 and res.normalizer_path.exists()
