@@ -18,6 +18,7 @@ from .errors import ReenactorError
 COMMANDS: list[str] = [
     "samples",
     "transfer",
+    "benchmark",
     "coverage",
     "extract",
     "train",

@@ -51,9 +51,10 @@ class PerceptualLoss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is not None:
             pred, target = pred * mask, target * mask
-        fp = self.net(pred)
+        upto = max(self.layers)  # deeper maps are not computed (a first-block loss costs one block)
+        fp = self.net(pred, upto=upto)
         with torch.no_grad():
-            ft = self.net(target)
+            ft = self.net(target, upto=upto)
         loss = pred.new_zeros((), dtype=torch.float32)
         for i, w in zip(self.layers, self.weights):
             loss = loss + w * F.l1_loss(fp[i].float(), ft[i].float())
