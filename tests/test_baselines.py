@@ -1,0 +1,85 @@
+"""The baselines of paper 004 as methods of their own: nearest_neighbor (eq. 7 lookup) and pix2pix (the
+paired branch alone), each trained through the one trainer and exported as one model file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from _cloning_fixtures import TINY_MODEL, make_clip
+from reenactor.methods import get_method
+from reenactor.train.checkpoint import load_model
+from reenactor.train.config import build_run_config, method_config
+from reenactor.train.trainer import Trainer
+from reenactor.transfer import load_transfer_model, transfer
+
+TRAINER = {"batch_size": 2, "ema": 0.0, "tensorboard": False, "image_every": 0, "progress": False, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("baselines")
+    return root, make_clip(root / "target", n=12), make_clip(root / "other", n=8, phase=2.0, seed=3)
+
+
+def train(method: str, model: dict, clips: list, run_dir, steps: int = 3, unpaired=None):
+    run = build_run_config({"method": method, "model": model, "trainer": {**TRAINER, "steps": steps}})
+    cls = get_method(method)
+    m = cls(method_config(cls, run.model))
+    torch.manual_seed(0)
+    return Trainer(m, run, run_dir).fit(m.build_dataset(clips, unpaired))
+
+
+def test_nearest_neighbor_stores_the_training_set_and_looks_up_by_eq7(clips, tmp_path, capsys):
+    _, target, other = clips
+    path = train("nearest_neighbor", {"size": 32}, [target], tmp_path / "nn", unpaired=[other])
+    out = capsys.readouterr().out
+    assert "nothing to optimise" in out and "not used" in out
+    loaded = load_model(path, expect_method="nearest_neighbor")
+    frames = loaded.tensors["frames"].numpy()
+    assert frames.shape == (12, 32, 32, 3) and np.array_equal(frames, np.asarray(target.frames()))
+    tm = load_transfer_model(path)
+    body = target.load("body")
+    # a training pose returns its own frame (or one with an identical pose)
+    for t in (0, 5, 11):
+        got = tm.synthesizer.step({"body": body[t]})
+        j = tm.synthesizer.last_index
+        assert tm.synthesizer.last_distance == pytest.approx(0.0, abs=1e-4)
+        assert np.array_equal(got, frames[j]) and np.allclose(body[j, :, :2], body[t, :, :2], atol=1e-3)
+    # eq. 7 is translation invariant: a shifted pose finds the same frame
+    shifted = body[5].copy()
+    shifted[:, :2] += 3.0
+    tm.synthesizer.step({"body": shifted})
+    assert np.allclose(body[tm.synthesizer.last_index, :, :2], body[5, :, :2], atol=1e-3)
+    # transfer returns training frames only
+    outs: list[np.ndarray] = []
+    res = transfer(path, other.root, tmp_path / "nn.mp4", normalization="none", progress=False, frame_sink=outs.append)
+    assert res.n_frames == 8 and all(any(np.array_equal(o, f) for f in frames) for o in outs)
+
+
+def test_pix2pix_trains_exports_and_transfers(clips, tmp_path):
+    _, target, other = clips
+    path = train("pix2pix", dict(TINY_MODEL), [target], tmp_path / "p2p")
+    loaded = load_model(path, expect_method="pix2pix")
+    assert loaded.config["volume"]["frames"] == 1 and not loaded.config["unpaired"]
+    assert loaded.meta["frames"] == 1 and not loaded.meta["unpaired_branch"]
+    outs: list[np.ndarray] = []
+    res = transfer(path, other.root, tmp_path / "p2p.mp4", progress=False, frame_sink=outs.append)
+    assert res.n_frames == 8 and outs[0].shape == (32, 32, 3)
+    # N = 1: a frame depends on its own pose only (no history), unlike cloning
+    s = load_transfer_model(path).synthesizer
+    body = other.load("body")
+    a = s.step({"body": body[3]})
+    s.reset()
+    s.step({"body": body[0]})
+    assert np.array_equal(s.step({"body": body[3]}), a)
+
+
+def test_models_of_one_method_are_refused_as_another(clips, tmp_path):
+    from reenactor.errors import CheckpointError
+
+    _, target, _ = clips
+    path = train("nearest_neighbor", {"size": 32}, [target], tmp_path / "nn2")
+    with pytest.raises(CheckpointError, match="nearest_neighbor"):
+        load_transfer_model(path, expect_method="cloning")
