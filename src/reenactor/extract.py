@@ -63,10 +63,14 @@ from .pose import smoothing as smoothing_mod
 from .pose.holistic import BACKEND, HolisticExtractor, backend_version, quiet_native_stderr
 from .pose.skeleton import skeleton_spec
 
-MASK_MAX_SIDE = 512  # masks are kept at most this large between passes (MediaPipe's own mask is 256 px)
-# Clips whose decoded frames fit in this many bytes keep them in the chunk files, so the second pass need not
-# decode the video again (same pixels either way: a pure speed-up for short clips).
-FRAME_CACHE_BYTES = 1 << 30
+# Between the passes masks are kept with their long side at most max(MASK_MIN_SIDE, size): MediaPipe's
+# segmentation model itself works at 256 x 256, and smaller chunk files keep pass 1 close to bare MediaPipe.
+# (Keeping decoded frames in the chunk files instead of decoding twice was measured: writing, checksumming and
+# reading them back cost more CPU than decoding H.264 again, so pass 2 decodes.)
+MASK_MIN_SIDE = 256
+# A run that decodes every frame in pass 1 keeps them in RAM for pass 2 when they fit in this many bytes (same
+# pixels as decoding again; a resumed run decodes).
+RAM_FRAMES_BYTES = 512 << 20
 KP_NAMES = ("body", "face", "hand_left", "hand_right")
 RAW_NAMES = ("pose_raw", "face_raw", "hand_left_raw", "hand_right_raw")
 # Per part: the arrays interpolated together and the array whose presence flags the part.
@@ -153,8 +157,8 @@ def _threaded_frames(path: Path, start: int = 0, depth: int = 8) -> Iterator[Ite
         th.join(timeout=5)
 
 
-def _mask_size(h: int, w: int) -> tuple[int, int]:
-    s = min(1.0, MASK_MAX_SIDE / max(h, w))
+def _mask_size(h: int, w: int, size: int) -> tuple[int, int]:
+    s = min(1.0, max(MASK_MIN_SIDE, size) / max(h, w))
     return max(1, int(round(h * s))), max(1, int(round(w * s)))
 
 
@@ -169,8 +173,12 @@ def _save_chunk(path: Path, recs: list[dict]) -> None:
             np.savez(f, **arrays)
 
 
-def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, progress: bool) -> int:
-    """Run MediaPipe over all frames in chunks; skip chunks already saved. Returns the frame count."""
+def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, progress: bool,
+                 keep: list | None = None) -> int:
+    """Run MediaPipe over all frames in chunks; skip chunks already saved. Returns the frame count.
+
+    If ``keep`` is a list and the run starts at frame 0, the decoded frames are appended to it (the caller
+    checks it holds all of them)."""
     done_file = work / ".chunks" / "done.json"
     if done_file.exists():
         return int(json.loads(done_file.read_text())["n_frames"])
@@ -187,8 +195,7 @@ def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, 
             return n_done
 
     static = opts.mode == "static" or (opts.mode == "auto" and info.is_image)
-    mh, mw = _mask_size(info.height, info.width)
-    cache = 0 < info.n_frames * info.height * info.width * 3 <= FRAME_CACHE_BYTES
+    mh, mw = _mask_size(info.height, info.width, opts.size)
     from tqdm import tqdm
 
     n = n_done
@@ -204,12 +211,12 @@ def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, 
             r = ex.process(frame)
             if r["mask"].shape != (mh, mw):
                 r["mask"] = cv2.resize(r["mask"], (mw, mh), interpolation=cv2.INTER_AREA)
-            if cache:
-                r["frame"] = frame
             r["face_present"] = bool(r["face"][0, 2] > 0)
             r["hand_left_present"] = bool(r["hand_left"][0, 2] > 0)
             r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
             recs.append(r)
+            if keep is not None and n_done == 0:
+                keep.append(frame)
             n += 1
             bar.update(1)
             if n % opts.chunk == 0:
@@ -236,31 +243,11 @@ def _load_chunks(work: Path, n_frames: int, chunk: int) -> dict[str, np.ndarray]
     for c in range(n_chunks):
         with np.load(_chunk_path(work, c)) as z:
             for k in z.files:
-                if k == "frame":  # cached frames are read chunk by chunk in the second pass
-                    continue
                 parts.setdefault(k, []).append(z[k])
     out = {k: np.concatenate(v) for k, v in parts.items()}
     if out["person"].shape[0] != n_frames:
         raise RuntimeError(f"chunk files hold {out['person'].shape[0]} frames, expected {n_frames}")
     return out
-
-
-@contextlib.contextmanager
-def _frames_again(src: Path, work: Path, n_frames: int, chunk: int) -> Iterator[Iterator[np.ndarray]]:
-    """The source frames for the second pass: from the chunk files when pass 1 cached them, else decoded."""
-    n_chunks = (n_frames + chunk - 1) // chunk
-    with np.load(_chunk_path(work, 0)) as z:
-        cached = "frame" in z.files
-    if cached:
-        def gen() -> Iterator[np.ndarray]:
-            for c in range(n_chunks):
-                with np.load(_chunk_path(work, c)) as z:
-                    yield from z["frame"]
-
-        yield gen()
-    else:
-        with _threaded_frames(src) as frames:
-            yield frames
 
 
 # --------------------------------------------------------------------------- gaps, crop
@@ -447,7 +434,10 @@ def extract(
 def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: dict, progress: bool,
          log) -> ClipStore:
     t0 = time.perf_counter()
-    n = _detect_pass(src, info, work, opts, progress)
+    ram: list | None = [] if 0 < info.n_frames * info.height * info.width * 3 <= RAM_FRAMES_BYTES else None
+    n = _detect_pass(src, info, work, opts, progress, keep=ram)
+    if ram is not None and len(ram) != n:
+        ram = None
     t_detect = time.perf_counter() - t0
     d = _load_chunks(work, n, opts.chunk)
     detected = d.pop("person").astype(bool)
@@ -495,13 +485,14 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
     with store.writer("frames", (n, opts.size, opts.size, 3), np.uint8, stage="extract", write_manifest=False) as fr, \
             store.writer("mask", (n, opts.size, opts.size), np.uint8, stage="extract", write_manifest=False) as mk:
         i = 0
-        with _frames_again(src, work, n, opts.chunk) as frames:
+        with (contextlib.nullcontext(iter(ram)) if ram is not None else _threaded_frames(src)) as frames:
             for frame in frames:
                 if i >= n:
                     break
                 fr[i] = crop_resize(frame, x0, y0, side, opts.size)
                 mk[i] = crop_resize(masks[i], mx0, my0, mside, opts.size)
                 i += 1
+        ram = None
         if i != n:
             raise InputError(f"the second read gave {i} frames, the first {n}", src,
                              "the file changed during extraction; copy it somewhere stable and re-run")
