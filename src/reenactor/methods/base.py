@@ -42,6 +42,19 @@ class Method(nn.Module, abc.ABC):
     ``self.G`` / ``self.D`` style attributes hold the networks (as submodules, so ``.to(device)`` and
     ``state_dict()`` cover them). The trainer builds one optimizer over :meth:`generator_parameters` and one
     over :meth:`discriminator_parameters` (skipped when empty).
+
+    What the trainer (:class:`reenactor.train.Trainer`) guarantees a method:
+
+    * steps run under autocast (``trainer.precision``), on the device the trainer chose (the method was moved
+      there with ``.to``); batches arrive on that device; loss terms may be any float dtype;
+    * per optimizer step: :meth:`generator_step` for every micro-batch, the G update, the EMA update, then
+      :meth:`discriminator_step` with the same micro-batch and that step's ``cache``; in single-process runs
+      the discriminator parameters are frozen during the G phase;
+    * frozen :class:`reenactor.nn.backbones.FeatureNet` submodules (perceptual losses) are left out of training
+      checkpoints - they are rebuilt from their package / user file;
+    * :meth:`inference_state` is called with the EMA weights swapped into the generator parameters (when
+      ``trainer.ema > 0``), for the exported ``model.safetensors`` and every checkpoint's copy of it;
+    * :meth:`fit_data` is called once per run (also on resume) before the first step.
     """
 
     name: ClassVar[str]

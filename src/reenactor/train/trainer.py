@@ -361,6 +361,7 @@ class Trainer:
         self.writer = None
         self.last_visuals: dict[str, torch.Tensor] = {}
         self.history: list[dict[str, float]] = []
+        self._announced = False
 
     # ------------------------------------------------------------------ helpers
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -620,8 +621,9 @@ class Trainer:
         steps = self.cfg.steps
         if self.run_dir is not None and main:
             write_json(self.run_dir / "run.json", {**self.run_info(), "status": "running", "target_steps": steps})
-        if main and self.feature_nets:
+        if main and self.feature_nets and not self._announced:
             print("[train] feature nets: " + "; ".join(self.feature_nets), flush=True)
+            self._announced = True
         self._open_writer()
         batches = self.make_loader(dataset, self.step)
         bar = tqdm(total=steps, initial=self.step, desc=f"train {self.method.name}", unit="step",
@@ -636,7 +638,7 @@ class Trainer:
                 if self.step % self.cfg.log_every == 0 or self.step == steps:
                     if self.dist.distributed:
                         keys = sorted(logs)
-                        vec = torch.tensor([logs[k] for k in keys], dtype=torch.float64)
+                        vec = torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=self.device)
                         torch.distributed.all_reduce(vec)
                         logs = {k: float(v) / self.dist.world for k, v in zip(keys, vec)}
                     now = time.perf_counter()
