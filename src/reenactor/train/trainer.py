@@ -353,9 +353,14 @@ class Trainer:
         if self.dist.distributed and self.trainable:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
+            # buffers only need syncing when a trained network keeps running statistics (BatchNorm); the
+            # frozen feature nets' buffers never change
+            bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+                     for name, m in method.named_modules()
+                     if not any((name + ".").startswith(p) for p in self.frozen))
             self.engine: nn.Module = DDP(self.step_module,
                                          device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                                         find_unused_parameters=True)
+                                         find_unused_parameters=True, broadcast_buffers=bn)
         else:
             self.engine = self.step_module
         self.writer = None
