@@ -358,9 +358,13 @@ class Trainer:
             bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
                      for name, m in method.named_modules()
                      if not any((name + ".").startswith(p) for p in self.frozen))
+            import inspect
+
+            sync_kw = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                       else "broadcast_buffers")  # renamed in recent torch
             self.engine: nn.Module = DDP(self.step_module,
                                          device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                                         find_unused_parameters=True, broadcast_buffers=bn)
+                                         find_unused_parameters=True, **{sync_kw: bn})
         else:
             self.engine = self.step_module
         self.writer = None
