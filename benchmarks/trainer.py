@@ -171,6 +171,9 @@ def main() -> None:
     rounds, steps = (2, 2) if args.quick else (args.rounds, args.steps)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
           f"{os.getloadavg()[0]:.2f} (before)")
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        print(f"WARNING: the machine is busy (load {os.getloadavg()[0]:.1f} > {os.cpu_count()} cores): absolute times "
+              "are inflated; with several intra-op threads they can be far worse (try --threads 1)")
     fnet = load_feature_net("effnet")
 
     # ---- 1. overhead: trainer vs bare loop, interleaved

@@ -254,3 +254,26 @@ def test_model_file_roundtrip_and_errors(tmp_path, monkeypatch):
     out = synth.step({})
     assert out.shape == (32, 32, 3) and out.dtype.name == "uint8"
     assert methods.get_method("tiny") is TinyMethod
+
+
+def test_frozen_feature_net_left_out_of_checkpoints_and_recorded():
+    from reenactor.losses import PerceptualLoss
+    from reenactor.nn import load_feature_net
+
+    class WithPerc(TinyMethod):
+        def __init__(self, cfg):
+            super().__init__(cfg)
+            self.perc = PerceptualLoss(load_feature_net("effnet", verbose=False), layers=[0, 1], weights=[1, 1])
+            self.alias = self.perc.net  # the same frozen net under a second name
+
+    torch.manual_seed(0)
+    cfg = from_dict(RunConfig, {"method": "tiny", "trainer": {"device": "cpu", "progress": False}})
+    tr = Trainer(WithPerc(TinyConfig()), cfg)
+    state = tr.state_dict()
+    assert state["method"] and not any(k.startswith(("perc.", "alias.")) for k in state["method"])
+    assert any(k.startswith("perc.net.") for k in tr.method.state_dict())
+    assert tr.feature_nets == [tr.method.perc.description] and "efficientnet_lite0" in tr.run_info()["feature_nets"][0]
+    tr2 = Trainer(WithPerc(TinyConfig()), cfg)
+    tr2.load_state_dict(state)  # strict on everything but the frozen net
+    for k, v in state["method"].items():
+        assert torch.equal(tr2.method.state_dict()[k], v)

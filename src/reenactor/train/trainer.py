@@ -24,6 +24,7 @@ frozen in single-process runs so no D gradient is computed), G optimizer step, E
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -278,7 +279,8 @@ def frozen_prefixes(module: nn.Module) -> list[str]:
     leave them out)."""
     from ..nn.backbones import FeatureNet
 
-    return [name + "." for name, m in module.named_modules() if isinstance(m, FeatureNet) and name]
+    return [name + "." for name, m in module.named_modules(remove_duplicate=False)
+            if isinstance(m, FeatureNet) and name]
 
 
 def feature_net_descriptions(module: nn.Module) -> list[str]:
@@ -369,7 +371,7 @@ class Trainer:
             self.engine = self.step_module
         self.writer = None
         self.last_visuals: dict[str, torch.Tensor] = {}
-        self.history: list[dict[str, float]] = []
+        self.history: collections.deque[dict[str, float]] = collections.deque(maxlen=10_000)  # logged losses
         self._announced = False
 
     # ------------------------------------------------------------------ helpers
