@@ -90,9 +90,9 @@ def test_schedule_and_gradients_reach_every_parameter(clips):
     ds = m.build_dataset([target], [other])
     batch = torch.utils.data.default_collate([ds[i] for i in range(3)])
     early = m.generator_step(batch, step=0)
-    assert set(early.losses) == {"vgg", "gan_p"}  # lambda_s = 0: paired branch only (section 3.2)
+    assert set(early.losses) == {"vgg", "l1", "gan_p"}  # lambda_s = 0: paired branch only (section 3.2)
     late = m.generator_step(batch, step=5)
-    assert set(late.losses) == {"vgg", "gan_p", "gan_s", "tc"}
+    assert set(late.losses) == {"vgg", "l1", "gan_p", "gan_s", "tc"}
     sum(late.losses.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.G.parameters())
     d = m.discriminator_step(batch, 5, late.cache)
@@ -155,7 +155,7 @@ def test_pix2pix_is_the_paired_branch_alone(clips, capsys):
     it = ds[0]
     assert it["pose"].shape == (25, 32, 32) and it["image"].shape == (3, 32, 32) and "u_pose" not in it
     out = m.generator_step(torch.utils.data.default_collate([it]), step=10 ** 6)
-    assert set(out.losses) == {"vgg", "gan_p"}
+    assert set(out.losses) == {"vgg", "l1", "gan_p"}
 
 
 # ------------------------------------------------------------------------------------------ end to end

@@ -158,7 +158,8 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
         bar = tqdm(total=int(max_seconds), desc=f"train {method} (wall-clock budget)", unit="s")
 
     loss_cfg = getattr(m.cfg, "loss", None)
-    switch = {"done": loss_cfg is None or not hasattr(loss_cfg, "paired_only_steps")}
+    has_unpaired = bool(getattr(dataset, "has_unpaired", False))
+    switch = {"done": not has_unpaired or loss_cfg is None or not hasattr(loss_cfg, "paired_only_steps")}
 
     def budget(trainer: Trainer, logs: dict[str, float]) -> None:
         spent = time.perf_counter() - t0
@@ -183,7 +184,7 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
         if bar is not None:
             bar.close()
     info = {"model": path, "steps": trainer.step, "seconds": time.perf_counter() - t0}
-    if loss_cfg is not None and hasattr(loss_cfg, "paired_only_steps"):
+    if has_unpaired and loss_cfg is not None and hasattr(loss_cfg, "paired_only_steps"):
         info["paired_only_steps"] = int(loss_cfg.paired_only_steps)
     return info
 

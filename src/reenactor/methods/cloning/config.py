@@ -46,7 +46,8 @@ class LossConfig:
     gan_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"  # adversarial loss form (paper: vanilla)
     lambda_gan: float = 1.0  # weight of L_gan_p (eq. 2) in L_rec (eq. 3)
     lambda_vgg: float = 10.0  # weight of the feature L1 (eq. 1) in L_rec (eq. 3)
-    lambda_l1: float = 0.0  # optional extra RGB L1 (not in the paper; 0 = off)
+    lambda_l1: float = 10.0  # RGB L1: the efficientnet first block is stride 2 and blind to full-resolution
+    # patterns (VGG relu1_1 is not); 0 = the paper's loss (use it with feature_net: vgg19)
     feature_net: Literal["effnet", "vgg19"] = "effnet"  # phi of eq. 1: offline EfficientNet-lite0 or VGG-19
     feature_weights: str | None = None  # weights file for vgg19 (relu1_1); effnet ships with its package
     lambda_s: float = 0.1  # global weight of the unpaired branch (eq. 6), once it is switched on
