@@ -3,7 +3,8 @@
 1. The trainer's step time against a bare PyTorch loop of the same networks and losses, in the same run and
    interleaved (rounds of N trainer steps then N bare steps, median per-step time of each): pix2pixHD global
    generator (ngf 32, 3 downsamplings, 6 ResNet blocks), a 2-scale PatchGAN (ndf 32, 3 layers), LSGAN +
-   feature matching (eq. 11) + L1 + perceptual (efficientnet_lite0) at 128x128, batch 1, fp32, EMA off in both.
+   feature matching (eq. 11) + L1 + perceptual (efficientnet_lite0) at 128x128, batch 1, fp32, EMA off in both
+   (one extra row drops the perceptual loss, the plain pix2pixHD GAN step).
    The trainer's time includes everything `Trainer.fit` does (data loading through its sampler, loss logging,
    bookkeeping); nothing is written to disk.
 2. Steps per hour through the trainer at 128^2 and 256^2, fp32 and bf16 (EMA on, as by default).
@@ -38,7 +39,7 @@ class BenchConfig:
     ndf: int = 32
     lambda_l1: float = 10.0
     lambda_fm: float = 10.0
-    lambda_perc: float = 10.0
+    lambda_perc: float = 10.0  # 0 = no perceptual loss (the feature net is not run)
 
 
 class FramesDataset(torch.utils.data.Dataset):
@@ -90,8 +91,11 @@ class BenchMethod(Method):
         c = self.cfg
         fake = self.G(cond)
         df, dr = self.D(torch.cat([cond, fake], 1)), self.D(torch.cat([cond, real], 1))
-        return {"gan": gan_loss_g(df, "lsgan"), "fm": c.lambda_fm * feature_matching(dr, df),
-                "l1": c.lambda_l1 * l1(fake, real), "perc": c.lambda_perc * self.perc(fake, real)}, fake
+        out = {"gan": gan_loss_g(df, "lsgan"), "fm": c.lambda_fm * feature_matching(dr, df),
+               "l1": c.lambda_l1 * l1(fake, real)}
+        if c.lambda_perc > 0:
+            out["perc"] = c.lambda_perc * self.perc(fake, real)
+        return out, fake
 
     def d_losses(self, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"d": gan_loss_d(self.D(torch.cat([cond, real], 1)), self.D(torch.cat([cond, fake], 1)), "lsgan")}
@@ -111,12 +115,12 @@ class BenchMethod(Method):
         raise NotImplementedError
 
 
-def make(size: int, precision: str, ema: float, feature_net) -> tuple[Any, Any]:
+def make(size: int, precision: str, ema: float, feature_net, perceptual: bool = True) -> tuple[Any, Any]:
     from reenactor.config import from_dict
     from reenactor.train import RunConfig, Trainer
 
     torch.manual_seed(0)
-    method = BenchMethod(BenchConfig(size=size), feature_net)
+    method = BenchMethod(BenchConfig(size=size, lambda_perc=10.0 if perceptual else 0.0), feature_net)
     cfg = from_dict(RunConfig, {"method": "bench", "trainer": {
         "batch_size": 1, "precision": precision, "ema": ema, "ema_start": 0, "device": "cpu", "progress": False,
         "tensorboard": False, "image_every": 0, "log_every": 10, "checkpoint_every": 10**9, "steps": 0}})
@@ -209,6 +213,10 @@ def main() -> None:
             s = statistics.median([trainer_steps(trp, ds, max(steps // 2, 1)) for _ in range(2)])
             results[(size, prec)] = s
             print(f"| {size}x{size} | {prec} | {s:.3f} | {3600 / s:,.0f} |")
+    _, trn = make(128, "fp32", 0.999, fnet, perceptual=False)
+    trainer_steps(trn, ds128, 1)
+    s = statistics.median([trainer_steps(trn, ds128, max(steps // 2, 1)) for _ in range(2)])
+    print(f"| 128x128 | fp32, no perceptual loss | {s:.3f} | {3600 / s:,.0f} |")
     sp128 = results[(128, "fp32")] / results[(128, "bf16")]
     sp256 = results[(256, "fp32")] / results[(256, "bf16")]
     print(f"\nbf16 speed-up: {sp128:.2f}x at 128^2, {sp256:.2f}x at 256^2; load average {os.getloadavg()[0]:.2f} (after)")
