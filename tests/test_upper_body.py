@@ -158,6 +158,10 @@ def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphon
     strong[:17] = 3.0
     syn.step({k: v[0] for k, v in kp.items()}, {"faup": strong})
     assert np.abs(lm_a.astype(int) - syn.last_landmarks.astype(int)).sum() > 0
+    # beyond the target's training range the driver's FAUP is clamped to it (clamp_faup)
+    assert syn.faup_range is not None and syn.faup_range.shape == (2, FAUP_DIM)
+    got = syn.driving_faup({"faup": strong})
+    np.testing.assert_allclose(got[:17], syn.faup_range[1, :17])
 
 
 def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):

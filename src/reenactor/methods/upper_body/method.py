@@ -113,6 +113,7 @@ class UpperBodyMethod(Method):
         self._train_kp: dict[str, np.ndarray] = {}
         self._offset = np.zeros(2, np.float32)
         self._fallback = np.array([cfg.size / 2, cfg.size / 3], np.float32)
+        self._faup_range: np.ndarray | None = None  # (2, 20) target's 1st / 99th percentile FAUP
 
     # ------------------------------------------------------------------ data
     def build_dataset(self, clips: list, unpaired: list | None = None) -> UpperBodyDataset:
@@ -128,6 +129,8 @@ class UpperBodyMethod(Method):
         m = self.cfg.max_stored_poses
         keep = np.linspace(0, t - 1, min(t, m)).round().astype(int)
         self._train_kp = {k: np.ascontiguousarray(v[keep], np.float32) for k, v in kp.items()}
+        faup = np.concatenate(dataset.faup)
+        self._faup_range = np.stack([np.percentile(faup, 1, 0), np.percentile(faup, 99, 0)]).astype(np.float32)
 
     # ------------------------------------------------------------------ training
     def generator_parameters(self) -> list[nn.Parameter]:
@@ -191,6 +194,7 @@ class UpperBodyMethod(Method):
             "crop": self.cfg.landmark.crop,
             "face_offset": [float(v) for v in self._offset],  # landmark-crop centre = body nose + this (model px)
             "face_fallback": [float(v) for v in self._fallback],  # crop centre when the nose is missing
+            "faup_range": None if self._faup_range is None else self._faup_range.tolist(),
             "train_poses": sorted(self._train_kp),
             "n_train_poses": int(len(self._train_kp.get("body", ()))),
             "config": to_dict(self.cfg),
@@ -209,7 +213,8 @@ class UpperBodySynthesizer(Synthesizer):
     Per :meth:`step`: the driver's FAUP is computed from ``extras["face_raw"]`` (their 478-point mesh, any
     pixel frame) against a causal running neutral reference of the driver (:class:`RunningNeutral`), or
     taken from ``extras["faup"]`` (20,) when the caller has it precomputed (e.g. a clip's ``faup`` stage);
-    frames without a face hold the last FAUP. FAUP image -> G_lm -> landmark crop pasted at body nose +
+    frames without a face hold the last FAUP; with ``clamp_faup`` it is clamped to the target's training
+    range (1st-99th percentile per value). FAUP image -> G_lm -> landmark crop pasted at body nose +
     offset; with the UBKP image this is x_t; G sees x_t, the past L inputs and the past L outputs (zeros at
     the start of a video, as in training).
     """
@@ -226,6 +231,8 @@ class UpperBodySynthesizer(Synthesizer):
         self.offset = np.asarray(meta.get("face_offset", [0.0, 0.0]), np.float32)
         self.fallback = np.asarray(meta.get("face_fallback", [cfg.size / 2, cfg.size / 3]), np.float32)
         self.neutral = RunningNeutral()
+        rng = meta.get("faup_range")
+        self.faup_range = np.asarray(rng, np.float32) if (rng is not None and cfg.clamp_faup) else None
         self._warned: set[str] = set()
         self.reset()
 
@@ -250,7 +257,8 @@ class UpperBodySynthesizer(Synthesizer):
             print(f"[upper_body] {text}", flush=True)
 
     def driving_faup(self, extras: dict[str, Any] | None) -> np.ndarray:
-        """(20,) FAUP of the driving frame (see the class docstring)."""
+        """(20,) FAUP of the driving frame (see the class docstring), clamped to the target's training range
+        when ``clamp_faup`` (the landmark generator never saw expressions beyond it; printed once)."""
         extras = extras or {}
         if extras.get("faup") is not None:
             self._last_faup = np.asarray(extras["faup"], np.float32).reshape(FAUP_DIM)
@@ -261,6 +269,12 @@ class UpperBodySynthesizer(Synthesizer):
             self._note("noface", "no `face_raw` in the driving record: the face keeps a neutral expression")
         else:
             self._note("hold", "a driving frame has no face: holding the last expression")
+        if self.faup_range is not None:
+            clamped = np.clip(self._last_faup, self.faup_range[0], self.faup_range[1])
+            if not np.allclose(clamped, self._last_faup):
+                self._note("clamp", "the driver's FAUP goes beyond the target's training range: clamped to it "
+                           "(clamp_faup: false to keep it)")
+            return clamped
         return self._last_faup
 
     @torch.inference_mode()
