@@ -109,6 +109,7 @@ def test_frechet_distance_matches_scipy_sqrtm():
         mu, cov = st1.mean_cov()
         np.testing.assert_allclose(mu, m1, atol=1e-10)
         np.testing.assert_allclose(cov, s1, atol=1e-9)
+        assert (st1._rows is not None) == (n1 < d)  # few samples: the exact n1 x n2 shortcut is used
         assert st1.distance(st2) == pytest.approx(ours, rel=1e-6)
     assert frechet_distance(m1, s1, m1, s1) == pytest.approx(0.0, abs=1e-6)
     # golden: 1-D Gaussians N(0, 4) and N(3, 1): 9 + 4 + 1 - 2*2 = 10

@@ -169,10 +169,6 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
     # ------------------------------------------------------------------ metric objects
     lpips_metric = fid_net = None
     fid_stats = None
-    if "lpips" in want or "fid" in want:
-        import torch
-
-        torch.set_grad_enabled(False)
     if "lpips" in want:
         from .lpips import load_lpips
 

@@ -61,13 +61,21 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 
 class FeatureStats:
-    """Streaming mean and covariance of feature vectors (float64 running sums; nothing else is kept)."""
+    """Streaming mean and covariance of feature vectors (float64 running sums).
+
+    While fewer vectors than dimensions have been seen (one video: N frames < D = 1280 or 2048), the vectors
+    themselves are kept too (N x D float32), and :meth:`distance` takes an exact shortcut: with centred
+    features A_1 (n_1 x D), A_2 (n_2 x D), S_i = A_iᵀA_i / (n_i − 1), the non-zero eigenvalues of S_1 S_2 are
+    those of (A_1 A_2ᵀ)(A_1 A_2ᵀ)ᵀ / ((n_1−1)(n_2−1)), so Tr((S_1 S_2)^{1/2}) is the nuclear norm (sum of
+    singular values) of the small n_1 x n_2 cross-Gram matrix — no D x D eigen-decomposition.
+    """
 
     def __init__(self, dim: int):
         self.dim = dim
         self.n = 0
         self.sum = np.zeros(dim, np.float64)
-        self.outer = np.zeros((dim, dim), np.float64)
+        self.outer: np.ndarray | None = None  # sum of outer products, once more than `dim` vectors were seen
+        self._rows: list[np.ndarray] | None = []
 
     def update(self, feats: np.ndarray | torch.Tensor) -> None:
         """Add ``(B, D)`` features."""
@@ -76,20 +84,45 @@ class FeatureStats:
         f = np.asarray(feats, np.float64).reshape(-1, self.dim)
         self.n += f.shape[0]
         self.sum += f.sum(axis=0)
-        self.outer += f.T @ f
+        if self._rows is None:
+            self.outer += f.T @ f
+            return
+        self._rows.append(f)
+        if self.n > self.dim:  # enough samples: switch to D x D sums (bounded memory)
+            rows = np.concatenate(self._rows)
+            self.outer = rows.T @ rows
+            self._rows = None
 
     def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
         """``(mu (D,), sigma (D, D))`` with the unbiased (N−1) covariance, as numpy ``np.cov`` gives."""
         if self.n < 2:
             raise ValueError("FID needs at least 2 frames")
         mu = self.sum / self.n
-        cov = (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
+        outer = self.outer
+        if outer is None:
+            rows = np.concatenate(self._rows)
+            outer = rows.T @ rows
+        cov = (outer - self.n * np.outer(mu, mu)) / (self.n - 1)
         return mu, cov
 
     def distance(self, other: FeatureStats) -> float:
-        m1, s1 = self.mean_cov()
-        m2, s2 = other.mean_cov()
-        return frechet_distance(m1, s1, m2, s2)
+        """Fréchet distance between the two feature sets (eq. 6)."""
+        if self.n < 2 or other.n < 2:
+            raise ValueError("FID needs at least 2 frames")
+        if self._rows is None or other._rows is None:
+            m1, s1 = self.mean_cov()
+            m2, s2 = other.mean_cov()
+            return frechet_distance(m1, s1, m2, s2)
+        a = np.concatenate(self._rows)
+        b = np.concatenate(other._rows)
+        m1, m2 = a.mean(0), b.mean(0)
+        a = a - m1
+        b = b - m2
+        c1, c2 = self.n - 1, other.n - 1
+        tr1, tr2 = float(np.sum(a * a)) / c1, float(np.sum(b * b)) / c2
+        tr_covmean = float(np.linalg.svd(a @ b.T, compute_uv=False).sum()) / np.sqrt(c1 * c2)
+        diff = m1 - m2
+        return float(max(diff @ diff + tr1 + tr2 - 2.0 * tr_covmean, 0.0))
 
 
 # ----------------------------------------------------------------------------------------------- Inception-v3
@@ -302,15 +335,15 @@ class EffNetPool(nn.Module):
 
     def __init__(self, device: torch.device | str = "cpu"):
         super().__init__()
-        from ..nn.backbones import load_feature_net
+        from .lpips import shared_effnet
 
-        self.net = load_feature_net("effnet", device=device, verbose=False)
+        self.net = shared_effnet(device)
         self.backbone = f"{self.net.description}; pooled 1280-d head features, 224x224 bilinear"
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
-        return self.net.pooled(x)
+        return self.net.pooled(x.contiguous(memory_format=torch.channels_last))
 
 
 def load_fid_extractor(weights: str | Path | None = None, device: torch.device | str = "cpu",

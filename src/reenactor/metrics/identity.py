@@ -43,24 +43,44 @@ def _reference_frames(path: Path):
             yield f
 
 
+_REF_CACHE: dict[tuple, tuple[np.ndarray, int]] = {}
+
+
 def reference_descriptor(path: str | Path, describer: FaceDescriber) -> tuple[np.ndarray, int]:
     """Mean 128-d descriptor of the target's face in an image / video / clip folder, and how many frames it
-    averages. :class:`InputError` when no face is found in any of them."""
+    averages. :class:`InputError` when no face is found in any of them. Cached per (path, modification time)
+    within the process, so repeated evaluations against one target describe it once."""
     path = Path(path)
     if not path.exists():
         raise InputError("identity reference not found", path, "give an image, a video or a clip folder of the target")
+    stamp = path / "manifest.json" if path.is_dir() else path
+    key = (str(path.resolve()), stamp.stat().st_mtime_ns if stamp.exists() else 0, describer.min_size)
+    if key in _REF_CACHE:
+        return _REF_CACHE[key]
     descs = [r.descriptor for f in _reference_frames(path) if (r := describer.describe(f)) is not None]
     if not descs:
         raise InputError("no face found in the identity reference", path,
                          "give a frontal image of the target's face (at least ~80 px wide)")
-    return np.mean(descs, axis=0), len(descs)
+    _REF_CACHE[key] = (np.mean(descs, axis=0), len(descs))
+    return _REF_CACHE[key]
+
+
+_DESCRIBER: FaceDescriber | None = None
+
+
+def shared_describer() -> FaceDescriber:
+    """One dlib describer per process (loading the models takes about a second)."""
+    global _DESCRIBER
+    if _DESCRIBER is None:
+        _DESCRIBER = FaceDescriber()
+    return _DESCRIBER
 
 
 class IdentityAccumulator:
     """Per-frame face-identity distances against a reference descriptor."""
 
     def __init__(self, reference: str | Path, describer: FaceDescriber | None = None):
-        self.describer = describer or FaceDescriber()
+        self.describer = describer or shared_describer()
         self.reference_path = Path(reference)
         self.ref, self.ref_frames = reference_descriptor(reference, self.describer)
         self.values: list[float] = []

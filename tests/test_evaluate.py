@@ -1,0 +1,196 @@
+"""End-to-end tests of evaluate_videos / write_report / `reenactor evaluate` on the real carphone clip."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from reenactor.errors import InputError
+from reenactor.metrics import evaluate_videos, write_report
+from reenactor.metrics.report import json_safe
+
+T = 6
+
+
+@pytest.fixture(scope="module")
+def clip_data(carphone_clip):
+    """First T frames (128x128) of the carphone clip, their person masks and keypoints."""
+    frames = np.asarray(carphone_clip.frames()[:T])
+    masks = np.asarray(carphone_clip.load("mask")[:T])
+    kp = {k: v[:T] for k, v in carphone_clip.keypoints().items()}
+    return frames, masks, kp
+
+
+@pytest.fixture(scope="module")
+def clip_videos(tmp_path_factory, clip_data):
+    from reenactor.io.video import write_video
+
+    root = tmp_path_factory.mktemp("evalvid")
+    gt = root / "gt.mp4"
+    write_video(gt, clip_data[0], fps=25)
+    return root, gt
+
+
+def _full(pred, clip_data, carphone_clip, pose=True, identity=True, **kw):
+    gt, masks, kp = clip_data
+    return evaluate_videos(pred, gt, masks=masks, pose_ref=kp if pose else None,
+                           identity_ref=carphone_clip.root if identity else None, progress=False, verbose=False,
+                           **kw)
+
+
+@pytest.fixture(scope="module")
+def identical_report(clip_data, carphone_clip):
+    return _full(clip_data[0], clip_data, carphone_clip)
+
+
+HIGHER = ("ssim", "psnr", "mask_ssim", "mask_psnr", "tcm", "pose_pck")
+LOWER = ("lpips_effnet", "fid_effnet", "pose_error_px", "identity_distance")
+
+
+def _assert_worse(a: dict, b: dict, names) -> None:
+    """Every metric in ``names`` is strictly worse in report ``b`` than in report ``a``."""
+    for name in names:
+        va, vb = a["summary"][name], b["summary"][name]
+        assert va is not None and vb is not None and not math.isnan(vb), (name, va, vb)
+        if name in HIGHER:
+            assert vb < va, (name, va, vb)
+        else:
+            assert vb > va, (name, va, vb)
+
+
+def test_identical_videos_perfect_scores(identical_report, tmp_path):
+    r = identical_report
+    s = r["summary"]
+    assert s["ssim"] == pytest.approx(1.0, abs=1e-12)
+    assert s["mask_ssim"] == pytest.approx(1.0, abs=1e-12)
+    assert s["psnr"] == math.inf and s["mask_psnr"] == math.inf
+    assert r["metrics"]["psnr"]["identical_frames"] == T
+    assert s["tcm"] == pytest.approx(math.exp(-1), abs=1e-9)  # TCM's value for output == ground truth
+    assert s["lpips_effnet"] == pytest.approx(0.0, abs=1e-6)
+    assert s["fid_effnet"] == pytest.approx(0.0, abs=1e-3)
+    assert "lpips" not in s and "fid" not in s  # variants never reported under the papers' names
+    assert s["identity_distance"] < 0.3 and r["metrics"]["identity_distance"]["face_detected"] == 1.0
+    assert s["pose_pck"] > 0.9 and s["pose_error_px"] < 3.0
+    # JSON: strict (no NaN/Infinity tokens), inf written as "inf"
+    text = json.dumps(json_safe(r), allow_nan=False)
+    back = json.loads(text)
+    assert back["metrics"]["psnr"]["value"] == "inf"
+    files = write_report(r, tmp_path / "rep")
+    data = json.loads(files["json"].read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    assert data["summary"]["psnr"] == "inf" and data["per_frame"]["tcm"][0] is None
+    for m in data["metrics"].values():
+        assert {"name", "value", "backbone", "higher_is_better"} <= set(m)
+
+
+@pytest.mark.parametrize("kind", ["noise", "shift"])
+def test_degradation_makes_every_metric_worse(identical_report, clip_data, carphone_clip, kind):
+    """Three increasing levels of per-frame noise (or of frame shifts) worsen every metric monotonically.
+
+    Noise: all metrics but pose accuracy (MediaPipe is robust to mild noise by design). Shift (frames moved
+    sideways, alternating direction = jitter): all but face identity (a face descriptor is shift-invariant).
+    """
+    gt = clip_data[0]
+    rng = np.random.default_rng(0)
+    if kind == "noise":
+        levels = (2.0, 5.0, 8.0)  # the HOG face detector starts missing 128-px faces at sigma ~10
+        preds = [np.clip(gt + rng.normal(0, s, gt.shape), 0, 255).astype(np.uint8) for s in levels]
+        names = [n for n in HIGHER + LOWER if not n.startswith("pose")]
+    else:
+        levels = (1, 3, 6)
+        preds = [np.stack([np.roll(f, d if t % 2 else -d, axis=1) for t, f in enumerate(gt)]) for d in levels]
+        names = [n for n in HIGHER + LOWER if n != "identity_distance"]
+    reports = [identical_report] + [_full(p, clip_data, carphone_clip, pose=kind == "shift",
+                                          identity=kind == "noise") for p in preds]
+    for a, b in zip(reports, reports[1:]):
+        _assert_worse(a, b, names)
+
+
+def test_missing_weights_fall_back_with_notice(clip_videos, capsys, tmp_path):
+    _, gt = clip_videos
+    r = evaluate_videos(gt, gt, lpips_weights=tmp_path / "alexnet.pth", inception_weights=tmp_path / "inc.pth",
+                        metrics=["lpips", "fid"], progress=False)
+    out = capsys.readouterr().out
+    assert "[lpips]" in out and "lpips_effnet" in out and "not found" in out
+    assert "[fid]" in out and "fid_effnet" in out
+    assert set(r["metrics"]) == {"lpips_effnet", "fid_effnet"}
+    assert not r["metrics"]["lpips_effnet"]["comparable_with_papers"]
+    assert any("lpips_effnet" in n for n in r["notices"])
+    files = write_report(r, tmp_path / "rep")
+    data = json.loads(files["json"].read_text())
+    assert "lpips_effnet" in data["metrics"] and "lpips" not in data["metrics"]
+    assert "efficientnet_lite0" in data["metrics"]["fid_effnet"]["backbone"]
+
+
+def test_lpips_with_backbone_file_is_named_lpips(clip_data, tmp_path):
+    import torch
+
+    from reenactor.metrics.lpips import AlexNetFeatures
+
+    torch.manual_seed(0)
+    path = tmp_path / "alexnet.pth"
+    torch.save(AlexNetFeatures().state_dict(), path)
+    gt = clip_data[0][:4]
+    noisy = np.clip(gt + np.random.default_rng(0).normal(0, 10, gt.shape), 0, 255).astype(np.uint8)
+    r = evaluate_videos(noisy, gt, lpips_weights=path, metrics=["lpips"], progress=False, verbose=False)
+    assert list(r["metrics"]) == ["lpips"]
+    assert "alexnet" in r["metrics"]["lpips"]["backbone"] and "learned linear layers" in r["metrics"]["lpips"]["backbone"]
+    assert r["summary"]["lpips"] > 0 and len(r["per_frame"]["lpips"]) == 4
+
+
+def test_bad_inputs(clip_videos, tmp_path):
+    from reenactor.io.video import write_video
+
+    root, gt = clip_videos
+    with pytest.raises(InputError, match="not found"):
+        evaluate_videos(tmp_path / "nope.mp4", gt, progress=False)
+    small = tmp_path / "small.mp4"
+    write_video(small, [np.zeros((64, 64, 3), np.uint8)] * T, fps=25)
+    with pytest.raises(InputError, match="sizes differ"):
+        evaluate_videos(small, gt, metrics=["ssim"], progress=False)
+    short = tmp_path / "short.mp4"
+    write_video(short, [np.zeros((128, 128, 3), np.uint8)] * (T - 3), fps=25)
+    with pytest.raises(InputError, match="frame counts differ"):
+        evaluate_videos(short, gt, metrics=["ssim"], progress=False)
+    with pytest.raises(InputError, match="masks"):
+        evaluate_videos(gt, gt, masks=np.zeros((T, 64, 64), np.uint8), metrics=["ssim"], progress=False)
+    with pytest.raises(InputError, match="unknown metric"):
+        evaluate_videos(gt, gt, metrics=["ssim", "vmaf"], progress=False)
+
+
+def test_cli_writes_report(carphone_clip, clip_videos, tmp_path, capsys):
+    from reenactor.cli import main
+    from reenactor.io.video import write_video
+
+    root, gt = clip_videos
+    frames = np.asarray(carphone_clip.frames()[:T])
+    pred = tmp_path / "pred.mp4"
+    write_video(pred, [np.clip(f.astype(int) + 12, 0, 255).astype(np.uint8) for f in frames], fps=25)
+    out = tmp_path / "report"
+    rc = main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--clip", str(carphone_clip.root),
+               "--metrics", "ssim,psnr,tcm", "-o", str(out), "--quiet", "--worst", "3"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "mask_ssim" in printed and "report:" in printed
+    for name in ("metrics.json", "per_frame.csv", "per_frame.png", "worst_frames.png", "index.html"):
+        assert (out / name).stat().st_size > 0, name
+    rows = list(csv.DictReader((out / "per_frame.csv").open()))
+    assert len(rows) == T and {"frame", "ssim", "psnr", "mask_ssim", "mask_psnr", "tcm"} <= set(rows[0])
+    assert rows[0]["tcm"] == ""  # frame 0 has no predecessor
+    data = json.loads((out / "metrics.json").read_text())
+    assert len(data["worst_frames"]) == 3
+    assert data["worst_frames"][0]["ssim"] == pytest.approx(min(float(r["ssim"]) for r in rows), abs=1e-5)
+    html = (out / "index.html").read_text()
+    assert "per_frame.png" in html and "worst_frames.png" in html and "mask-SSIM" in html
+    # a clip of another length is refused with a message and a non-zero exit
+    short = tmp_path / "short.mp4"
+    write_video(short, frames[:3], fps=25)
+    rc = main(["evaluate", "--pred", str(short), "--gt", str(gt), "-o", str(tmp_path / "r2"), "--quiet"])
+    assert rc != 0
+    assert "frame counts differ" in capsys.readouterr().err
+    rc = main(["evaluate", "--pred", str(tmp_path / "missing.mp4"), "--gt", str(gt), "-o", str(tmp_path / "r3")])
+    assert rc != 0
+    assert "not found" in capsys.readouterr().err
