@@ -193,3 +193,13 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
                    save_normalizer=False, check_coverage=False, frame_sink=frames.append, batch_size=1)
     assert res.n_frames == 6 and len(frames) == 6 and frames[0].shape == (S, S, 3)
     assert probe(out).n_frames == 6
+
+
+def test_self_reenactment_table_reports_upper_body_beside_cloning(tmp_path):
+    from reenactor.benchmarking.self_reenactment import SelfReenactmentOptions, markdown_table
+
+    rows = [{"method": "cloning", "mse": 400.0, "ssim": 0.6, "psnr": 22.0},
+            {"method": "upper_body", "mse": 300.0, "ssim": 0.7, "psnr": 23.5}]
+    table = markdown_table(rows, SelfReenactmentOptions(clip="carphone", out_dir=tmp_path), "carphone")
+    assert "| upper_body | 300.0 | 0.7000 | 23.50 |" in table
+    assert "upper_body MSE / cloning MSE = 0.750" in table

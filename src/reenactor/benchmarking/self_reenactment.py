@@ -9,6 +9,9 @@ PSNR, all from :mod:`reenactor.metrics`. Writes ``table.md``, ``results.json`` a
 The unpaired branch of ``cloning`` trains, as performance cloning does at transfer time, on the driving poses
 (here the held-out part's poses and the optical flow between its frames; never its frames themselves as
 targets) unless ``unpaired="none"``.
+
+``upper_body`` (paper 000) can join the comparison (``methods=(..., "upper_body")``): its test frames are driven
+by their own keypoints and their own FAUP (the ``faup`` stage is added to the test slice).
 """
 
 from __future__ import annotations
@@ -113,6 +116,9 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
     if "cloning" in by and "pix2pix" in by:
         lines.append(f"cloning MSE / pix2pix MSE = {by['cloning']['mse'] / max(by['pix2pix']['mse'], 1e-9):.3f} "
                      "(target < 1)")
+    if "upper_body" in by and "cloning" in by:  # paper 000 (upper body + FAUP face) beside cloning
+        lines.append(f"upper_body MSE / cloning MSE = {by['upper_body']['mse'] / max(by['cloning']['mse'], 1e-9):.3f}"
+                     " (upper_body renders the test frames from their own FAUP and keypoints)")
     return "\n".join(lines) + "\n"
 
 
@@ -213,6 +219,10 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     for name in opts.methods:
         print(f"[self-reenactment] === {name} ===")
         t0 = time.perf_counter()
+        if name == "upper_body":  # its face is driven by the test frames' own FAUP (clip-store `faup` stage)
+            from ..face.faup import add_faup_stage
+
+            add_faup_stage(test)
         info = train_model(name, [train], out / "runs" / name, unpaired=unpaired if name == "cloning" else None,
                            size=opts.size, max_seconds=opts.budget_s, overrides=opts.overrides.get(name, []),
                            seed=opts.seed, device=opts.device, progress=opts.progress)

@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a sample name (carphone), a video file or a clip folder from `reenactor extract` (default: carphone)")
     s.add_argument("-o", "--output", default="runs/self_reenactment", help="output folder (default: runs/self_reenactment)")
     s.add_argument("--methods", nargs="+", default=["nearest_neighbor", "pix2pix", "cloning"],
-                   help="methods to compare (default: nearest_neighbor pix2pix cloning)")
+                   help="methods to compare (default: nearest_neighbor pix2pix cloning; add upper_body for paper "
+                        "000's FAUP-driven upper body, run with configs/upper_body/small.yaml's sizes)")
     s.add_argument("--budget", type=float, default=180.0,
                    help="wall-clock training seconds per learned method, data set-up included (default: 180)")
     s.add_argument("--train-frames", type=int, default=80, help="training frames from the start (default: 80)")
@@ -69,6 +70,10 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     for m in ("pix2pix", "cloning"):
         overrides[m][:0] = [f"trainer.precision={args.precision}", f"trainer.lr={args.lr}"]
+    # upper_body (paper 000): its small CPU variant (configs/upper_body/small.yaml), one window per step
+    overrides.setdefault("upper_body", [])[:0] = [
+        f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=3e-4", "model.frame.ngf=16",
+        "model.frame.n_blocks=3", "model.frame.ndf=16", "model.frame.num_D=2"]
     if args.budget <= 0:
         raise InputError("--budget must be positive (seconds)")
     run(SelfReenactmentOptions(clip=args.clip, out_dir=Path(args.output), train_frames=args.train_frames,
