@@ -134,3 +134,24 @@ def test_row_readers_roundtrip(tmp_path):
     assert "mask" not in sp.fields and np.array_equal(sp.column("body"), a)
     assert sp.record(3)["person"] and np.array_equal(sp.record(4)["body"], a[4])
     sp.close()
+
+
+def test_pipelined_equals_serial_and_surfaces_errors(clips, cloning_model, tmp_path):
+    from reenactor.transfer import load_transfer_model
+
+    _, _, driving = clips
+    a: list[np.ndarray] = []
+    b: list[np.ndarray] = []
+    transfer(cloning_model, driving.root, tmp_path / "a.mp4", batch_size=3, pipeline=True, progress=False,
+             frame_sink=a.append)
+    transfer(cloning_model, driving.root, tmp_path / "b.mp4", batch_size=3, pipeline=False, progress=False,
+             frame_sink=b.append)
+    assert len(a) == len(b) == driving.n_frames and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+    def boom(_frame):
+        raise RuntimeError("sink failed")
+
+    tm = load_transfer_model(cloning_model)
+    with pytest.raises(RuntimeError, match="sink failed"):
+        transfer(tm, driving.root, tmp_path / "c.mp4", batch_size=2, progress=False, frame_sink=boom)
+    assert not (tmp_path / "c.mp4").exists()

@@ -435,10 +435,13 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
              side_by_side_view: bool = False, normalization: str = "auto", normalizer: str | Path | None = None,
              device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
              progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
-             frame_sink=None, expect_method: str | None = None) -> TransferResult:
+             frame_sink=None, expect_method: str | None = None, pipeline: bool = True) -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
+    ``pipeline``: when the synthesizer splits a step into ``prepare`` (CPU: pose volumes) and ``render`` (the
+    network), decoding + pose preparation and composing + encoding run in two threads around the network, so
+    the three overlap (same frames, in order, bounded queues).
     """
     from tqdm.auto import tqdm
 
@@ -492,44 +495,126 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         synth.reset()
         norm.reset()
         batched = hasattr(synth, "step_batch") and batch_size > 1
+        staged = pipeline and hasattr(synth, "prepare") and hasattr(synth, "render")
+        per = batch_size if (batched or staged) else 1
         out_hw = tm.size
         bar = tqdm(total=n, desc="render", unit="frame", disable=not progress)
         written = 0
-        with VideoWriter(out_path, fps=src.fps) as writer:
+
+        def batches() -> Iterator[list[tuple[np.ndarray, dict, dict]]]:
+            """Driving frames in groups of ``per``: (frame, record, normalized pose)."""
             pending: list[tuple[np.ndarray, dict, dict]] = []
-
-            def flush() -> None:
-                nonlocal written
-                if not pending:
-                    return
-                poses = [p for _, _, p in pending]
-                if batched:
-                    results = synth.step_batch(poses)
-                else:
-                    results = [synth.step(p, {**rec, "frame": fr}) for fr, rec, p in pending]
-                for (fr, _rec, pose), res in zip(pending, results):
-                    res = np.asarray(res)
-                    if frame_sink is not None:
-                        frame_sink(res)
-                    if side_by_side_view:
-                        res = side_by_side(fr, draw_pose(out_hw, pose), res)
-                    writer.write(np.ascontiguousarray(res))
-                    written += 1
-                bar.update(len(pending))
-                pending.clear()
-
             for frame, rec in src.iter_frames():
                 kp = {k: rec[k] for k in KEYPOINT_KEYS if k in rec}
-                pose = norm.apply(kp)
-                pending.append((frame, rec, pose))
-                if len(pending) >= (batch_size if batched else 1):
-                    flush()
-            flush()
+                pending.append((frame, rec, norm.apply(kp)))
+                if len(pending) >= per:
+                    yield pending
+                    pending = []
+            if pending:
+                yield pending
+
+        def emit(writer, group, results) -> None:
+            nonlocal written
+            for (fr, _rec, pose), res in zip(group, results):
+                res = np.asarray(res)
+                if frame_sink is not None:
+                    frame_sink(res)
+                if side_by_side_view:
+                    res = side_by_side(fr, draw_pose(out_hw, pose), res)
+                writer.write(np.ascontiguousarray(res))
+                written += 1
+            bar.update(len(group))
+
+        with VideoWriter(out_path, fps=src.fps) as writer:
+            if staged:
+                _run_pipelined(synth, batches(), lambda g, r: emit(writer, g, r))
+            else:
+                for group in batches():
+                    if batched:
+                        results = synth.step_batch([p for _, _, p in group])
+                    else:
+                        results = [synth.step(p, {**rec, "frame": fr}) for fr, rec, p in group]
+                    emit(writer, group, results)
         bar.close()
         times["render"] = time.perf_counter() - t0
     finally:
         src.close()
     return TransferResult(out_path, written, src.fps, norm_path, norm.kind, cov, times)
+
+
+def _run_pipelined(synth, groups: Iterator[list], emit) -> None:
+    """Three stages in three threads joined by bounded queues: ``groups`` -> ``synth.prepare`` (this reader
+    thread), ``synth.render`` (the calling thread), ``emit`` (a writer thread). Order is kept; the first
+    exception of any stage is re-raised here."""
+    import queue
+    import threading
+
+    done = object()
+    q_in: queue.Queue = queue.Queue(maxsize=2)
+    q_out: queue.Queue = queue.Queue(maxsize=2)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for group in groups:
+                if not put(q_in, (group, synth.prepare([p for _, _, p in group]))):
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            errors.append(e)
+            stop.set()
+        finally:
+            put(q_in, done)
+
+    def writer() -> None:
+        try:
+            while True:
+                try:
+                    item = q_out.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():
+                        return
+                    continue
+                if item is done:
+                    return
+                emit(*item)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+            stop.set()
+
+    tr, tw = threading.Thread(target=reader, daemon=True), threading.Thread(target=writer, daemon=True)
+    tr.start()
+    tw.start()
+    try:
+        while not stop.is_set():
+            try:
+                item = q_in.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is done:
+                break
+            group, x = item
+            if not put(q_out, (group, synth.render(x))):
+                break
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        put(q_out, done)  # returns at once when a stage failed (stop is set)
+        tw.join()
+        stop.set()  # release a reader still blocked on a full queue
+        tr.join(timeout=5)
+    if errors:
+        raise errors[0]
 
 
 def _print_coverage(cov: dict[str, Any]) -> None:

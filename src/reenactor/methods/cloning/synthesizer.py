@@ -92,10 +92,18 @@ class PoseVolumeSynthesizer(Synthesizer):
             y = self.G(x.to(self.device))
         return y[:, -3:].float()
 
+    def prepare(self, poses: Sequence[dict[str, np.ndarray]]) -> torch.Tensor:
+        """CPU half of a batch step: consecutive poses -> (B, C*N, H, W) generator input (advances the history).
+        Call in frame order; :meth:`render` may run in another thread."""
+        return torch.from_numpy(self._inputs(poses))
+
+    def render(self, x: torch.Tensor) -> np.ndarray:
+        """Network half of a batch step: (B, C*N, H, W) -> (B, H, W, 3) uint8."""
+        return to_uint8(self.generate(x))
+
     def step_batch(self, poses: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
         """Consecutive frames at once: list of pose dicts -> (B, H, W, 3) uint8 (same as repeated :meth:`step`)."""
-        x = torch.from_numpy(self._inputs(poses))
-        return to_uint8(self.generate(x))
+        return self.render(self.prepare(poses))
 
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
         return self.step_batch([pose])[0]
