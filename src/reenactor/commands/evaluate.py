@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="SSIM with Wang et al.'s 11x11 Gaussian window (default: scikit-image's 7x7 uniform window)")
     p.add_argument("--device", default="cpu", help="torch device for LPIPS/FID networks (default: cpu)")
     p.add_argument("--batch-size", type=int, default=8, help="frames per network batch (default: 8)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice, one per core); 1 is often faster on a "
+                        "machine busy with other work")
     p.add_argument("--worst", type=int, default=6, help="how many worst frames to show (default: 6)")
     p.add_argument("-o", "--out", required=True, metavar="REPORT_DIR", help="folder for the report")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -58,6 +61,12 @@ def run(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     report = evaluate_videos(
         resolve_input(args.pred), resolve_input(args.gt), clip=args.clip, pose_ref=args.pose_ref,
         identity_ref=args.identity_ref, lpips_weights=args.lpips_weights, inception_weights=args.inception_weights,
