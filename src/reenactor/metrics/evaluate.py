@@ -366,7 +366,7 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
     if tcm_acc is not None:
         from .tcm import DEFINITION, FLOW_ESTIMATOR
 
-        add("tcm", tcm_acc.result(), True, None, definition=DEFINITION, flow=FLOW_ESTIMATOR,
+        add("tcm", tcm_acc.result(), True, "pixels + OpenCV DIS flow", definition=DEFINITION, flow=FLOW_ESTIMATOR,
             reference_value=math.exp(-1), note="identical videos give exp(-1); see reenactor.metrics.tcm")
     pose_result = None
     if pose_acc is not None:

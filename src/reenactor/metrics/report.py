@@ -109,18 +109,20 @@ def _plot_per_frame(path: Path, report: dict) -> bool:
         v = np.asarray(pf[k], np.float64)
         finite = np.isfinite(v)
         summary = report["summary"].get(k)
-        if finite.any():
-            ax.plot(frames[finite], v[finite], lw=1.2, color="tab:blue")
+        if finite.any():  # gaps (no face / no pose / first TCM frame / infinite PSNR) break the line
+            ax.plot(frames, np.where(finite, v, np.nan), lw=1.2, color="tab:blue")
             wf = [f for f in worst if f < len(v) and np.isfinite(v[f])]
             if wf:
                 ax.plot(wf, v[wf], "o", ms=4, color="tab:red", label="worst frames")
         n_inf = int(np.isposinf(v).sum())
+        n_nan = int(np.isnan(v).sum())
         title = f"{LABELS.get(k, k)}   mean {format_value(summary) if summary is not None else format_value(float(np.nanmean(v[finite])) if finite.any() else None)}"
         if n_inf:
             title += f"   ({n_inf} frame(s) = ∞, not drawn)"
-            lo, hi = ax.get_ylim()
             for f in frames[np.isposinf(v)]:
                 ax.axvline(f, color="0.8", lw=0.8)
+        if n_nan and k != "tcm":
+            title += f"   ({n_nan} frame(s) without a value)"
         ax.set_title(title, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=8)
@@ -190,6 +192,12 @@ def _html(report: dict, files: dict[str, str]) -> str:
         for k in ("parts",):
             if m.get(k):
                 extra.append(", ".join(f"{p}: {format_value(v)}" for p, v in m[k].items()))
+        if m.get("face_detected") is not None:
+            extra.append(f"face found in {format_value(100 * m['face_detected'])}% of frames, "
+                         f"{format_value(100 * (m.get('same_person_share') or 0))}% of them under "
+                         f"{m.get('threshold')} (same person)")
+        if m.get("detected") is not None:
+            extra.append(f"reference keypoints re-detected: {format_value(100 * m['detected'])}%")
         if m.get("note"):
             extra.append(str(m["note"]))
         if m.get("definition"):
