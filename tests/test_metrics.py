@@ -339,3 +339,28 @@ def test_face_descriptors_distinguish_people():
     assert descriptor_distance(man0.descriptor, man1.descriptor) < 0.6  # same person
     assert descriptor_distance(man0.descriptor, astro.descriptor) > 0.6  # different people
     assert fd.describe(np.full((96, 96, 3), 128, np.uint8)) is None
+
+
+def test_identity_reference_image_and_errors(tmp_path):
+    from reenactor.errors import InputError
+    from reenactor.io.video import iter_frames, write_image
+    from reenactor.metrics.identity import IdentityAccumulator
+    from reenactor.samples import sample_path
+
+    frames = list(iter_frames(sample_path("carphone"), stop=3))
+    ref = tmp_path / "target.png"
+    write_image(ref, frames[0])
+    acc = IdentityAccumulator(ref)
+    assert acc.ref_frames == 1
+    assert acc.update(frames[2]) < 0.6
+    assert acc.update(np.full_like(frames[0], 90)) != acc.update(frames[0])  # nan (no face) vs a distance
+    r = acc.result()
+    assert r["face_detected"] == pytest.approx(2 / 3) and r["same_person_share"] == 1.0
+    other = IdentityAccumulator(sample_path("astronaut"))
+    assert other.update(frames[0]) > 0.6
+    blank = tmp_path / "blank.png"
+    write_image(blank, np.full((64, 64, 3), 128, np.uint8))
+    with pytest.raises(InputError, match="no face found"):
+        IdentityAccumulator(blank)
+    with pytest.raises(InputError, match="not found"):
+        IdentityAccumulator(tmp_path / "nobody.png")
