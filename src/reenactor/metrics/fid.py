@@ -32,8 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError
-from .lpips import load_state_file
+from ..io.weights import load_matching_state, load_state_dict_file
 
 __all__ = ["frechet_distance", "FeatureStats", "InceptionV3Pool", "EffNetPool", "load_fid_extractor"]
 
@@ -301,24 +300,13 @@ class InceptionV3Pool(nn.Module):
         path = Path(path)
         fix = ("give pytorch-fid's pt_inception-2015-12-05-6726825d.pth or torchvision's "
                "inception_v3_google-0cc3c7bd.pth state dict (or a safetensors export)")
-        state = load_state_file(path, "Inception-v3", fix)
+        state = load_state_dict_file(path, "Inception-v3", fix)
         fc = state.get("fc.weight")
         fid = fc is None or fc.shape[0] == 1008
         net = cls(fid=fid)
-        own = net.state_dict()
-        ours = {k: v for k, v in state.items() if k in own}
-        for k in own:  # files converted from TF (pytorch-fid's) may lack the BN step counters; they are unused
-            if k.endswith("num_batches_tracked") and k not in ours:
-                ours[k] = own[k]
-        missing = sorted(set(own) - set(ours))
-        if missing:
-            raise CheckpointError(f"not an Inception-v3 state dict: missing {', '.join(missing[:4])}"
-                                  f"{' ...' if len(missing) > 4 else ''}", path, fix)
-        try:
-            net.load_state_dict(ours, strict=True)
-        except RuntimeError as e:
-            raise CheckpointError(f"Inception-v3 weights do not fit ({str(e).splitlines()[-1].strip()})", path,
-                                  fix) from None
+        # files converted from TF (pytorch-fid's) may lack the BN step counters; they are unused
+        counters = {k: v for k, v in net.state_dict().items() if k.endswith("num_batches_tracked")}
+        load_matching_state(net, {**counters, **state}, path, "Inception-v3", fix)
         net.backbone = (f"inception_v3 pool3 2048-d ({path}; "
                         f"{'pytorch-fid FID blocks' if fid else 'torchvision blocks'}), 299x299 bilinear")
         for p in net.parameters():

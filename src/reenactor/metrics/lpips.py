@@ -32,9 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
+from ..io.weights import load_matching_state, load_state_dict_file
 
 __all__ = ["AlexNetFeatures", "VGG16Features", "LPIPS", "LPIPSEffNet", "load_lpips", "lpips_lin_path",
-           "load_lin_layers", "normalize_channels", "load_state_file", "shared_effnet"]
+           "load_lin_layers", "normalize_channels", "shared_effnet"]
 
 LPIPS_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
 
@@ -42,44 +43,6 @@ LPIPS_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 5
 def normalize_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     """Unit-normalise ``(B, C, H, W)`` features over C (Zhang et al.'s ``normalize_tensor``)."""
     return x / (torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)) + eps)
-
-
-def load_state_file(path: str | Path, what: str, fix: str) -> dict[str, torch.Tensor]:
-    """Read a state dict from ``.safetensors`` or a ``.pth``/``.pt`` (``torch.load(weights_only=True)``).
-
-    Unwraps ``{"state_dict": ...}`` and strips ``module.`` prefixes; :class:`CheckpointError` on a missing or
-    unreadable file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{what} weights file not found", path, fix)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise CheckpointError(f"cannot read {what} weights ({type(e).__name__}: {e})", path, fix) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"not a {what} state dict (expected a mapping of names to tensors)", path, fix)
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
-
-
-def _load_features(module: nn.Module, state: dict[str, torch.Tensor], path: Path, what: str, fix: str) -> None:
-    """Load the ``features.*`` entries of a torchvision state dict into ``module`` (strict on those keys)."""
-    ours = {k: v for k, v in state.items() if k in module.state_dict()}
-    missing = sorted(set(module.state_dict()) - set(ours))
-    if missing:
-        raise CheckpointError(f"not a {what} state dict: missing {', '.join(missing[:4])}"
-                              f"{' ...' if len(missing) > 4 else ''}", path, fix)
-    try:
-        module.load_state_dict(ours, strict=True)
-    except RuntimeError as e:
-        raise CheckpointError(f"{what} weights do not fit ({str(e).splitlines()[-1].strip()})", path, fix) from None
 
 
 # ----------------------------------------------------------------------------------------------- backbones
@@ -203,7 +166,7 @@ class LPIPS(nn.Module):
         fix = ("give torchvision's ImageNet " + ("alexnet-owt-7be5be79.pth" if net == "alex" else "vgg16-397923af.pth")
                + " state dict (or a safetensors export)")
         if backbone_state is not None:
-            _load_features(self.net, backbone_state, Path(weights_path or "<state dict>"),
+            load_matching_state(self.net, backbone_state, Path(weights_path or "<state dict>"),
                            "AlexNet" if net == "alex" else "VGG16", fix)
         for i, w in enumerate(load_lin_layers(net, version)):
             self.register_buffer(f"lin{i}", w)
@@ -282,7 +245,7 @@ def load_lpips(weights: str | Path | None = None, device: torch.device | str = "
         return LPIPSEffNet(device=device).to(device)
     path = Path(weights)
     fix = "give torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth (or a safetensors export of one)"
-    state = load_state_file(path, "AlexNet/VGG16", fix)
+    state = load_state_dict_file(path, "AlexNet/VGG16", fix)
     net = _infer_net(state, path)
     metric = LPIPS(net, state, path).to(device)
     if verbose:

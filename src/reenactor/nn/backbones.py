@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..io.weights import load_matching_state, load_state_dict_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -246,40 +247,16 @@ class VGG19Features(FeatureNet):
         """Load a torchvision-layout VGG19 state dict (``.pth``/``.pt`` via ``torch.load(weights_only=True)``
         or ``.safetensors``); keys may carry the ``features.`` prefix or not; classifier keys are ignored."""
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError("VGG19 weights file not found", path,
-                                  "pass the path of a torchvision vgg19 state dict (.pth or .safetensors)")
-        try:
-            if path.suffix == ".safetensors":
-                from safetensors.torch import load_file
-
-                state = load_file(str(path))
-            else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-            raise CheckpointError(f"cannot read VGG19 weights ({type(e).__name__}: {e})", path,
-                                  "give a torchvision vgg19 state dict saved as .pth or .safetensors") from None
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        if not isinstance(state, dict):
-            raise CheckpointError("not a state dict", path, "give a torchvision vgg19 state dict")
+        fix = ("give torchvision's vgg19 ImageNet state dict (vgg19-dcbb9e9d.pth, keys features.0.weight ... "
+               "features.34.bias; not vgg16/vgg19_bn) as .pth or .safetensors")
+        state = load_state_dict_file(path, "VGG19", fix)
         ours = {}
-        for k, v in state.items():
-            key = k[len("module."):] if k.startswith("module.") else k
+        for key, v in state.items():
             if not key.startswith("features."):
                 key = "features." + key if key.split(".")[0].isdigit() else key
-            if key.startswith("features.") and key in self.state_dict():
+            if key.startswith("features."):
                 ours[key] = v
-        missing = sorted(set(self.state_dict()) - set(ours))
-        if missing:
-            raise CheckpointError(f"not a VGG19 state dict: missing {', '.join(missing[:4])}"
-                                  f"{' ...' if len(missing) > 4 else ''}", path,
-                                  "give torchvision's vgg19 weights (keys features.0.weight ... features.34.bias)")
-        try:
-            self.load_state_dict(ours, strict=True)
-        except RuntimeError as e:
-            raise CheckpointError(f"VGG19 weights do not fit ({str(e).splitlines()[-1].strip()})", path,
-                                  "give torchvision's vgg19 (not vgg16/vgg19_bn) weights") from None
+        load_matching_state(self, ours, path, "VGG19", fix)
         self.description = f"vgg19 (weights from {path})"
 
     def forward(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
