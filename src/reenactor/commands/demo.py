@@ -139,11 +139,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="training precision: auto = bf16 on CPUs with native bf16, else fp32 (default: auto)")
     p.add_argument("--driving", help="drive the model with this video, clip folder or sample (e.g. bikes) instead "
                                      "of carphone's later frames")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads; 0 = auto: torch's default, or 1 when the machine is already busy "
+                        "(load average >= cores), where more threads thrash (default: 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
+def choose_threads(requested: int, log=print) -> None:
+    """Set torch's CPU threads: ``requested`` if > 0, else 1 on a busy machine (printed), else torch's default."""
+    import os
+
+    import torch
+
+    if requested > 0:
+        torch.set_num_threads(requested)
+        return
+    cores = os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if cores > 1 and load >= cores:
+        torch.set_num_threads(1)
+        log(f"[demo] the machine is busy (load average {load:.1f} on {cores} cores): using 1 torch thread, "
+            "which is faster than oversubscribed threads; pass --threads N to override")
+
+
 def run(args: argparse.Namespace) -> int:
+    choose_threads(args.threads)
     run_demo(args.output, size=args.size, progress=not args.quiet, clone=not args.no_clone,
              train_steps=args.train_steps, train_frames=args.train_frames, model_size=args.model_size,
              precision=args.precision, driving=args.driving)
