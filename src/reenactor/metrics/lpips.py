@@ -33,6 +33,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from ..io.weights import load_matching_state, load_state_dict_file
+from ..nn.backbones import load_feature_net, vgg_layers
 
 __all__ = ["AlexNetFeatures", "VGG16Features", "LPIPS", "LPIPSEffNet", "load_lpips", "lpips_lin_path",
            "load_lin_layers", "normalize_channels", "shared_effnet"]
@@ -46,7 +47,22 @@ def normalize_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------- backbones
-class AlexNetFeatures(nn.Module):
+class _TappedFeatures(nn.Module):
+    """A torchvision ``features`` stack that returns the activations after the layers listed in ``taps``."""
+
+    taps: tuple[int, ...] = ()
+    features: nn.Sequential
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.taps:
+                out.append(x)
+        return out
+
+
+class AlexNetFeatures(_TappedFeatures):
     """torchvision ``alexnet().features`` (keys ``features.0/3/6/8/10.{weight,bias}``).
 
     ``forward(x (B,3,H,W), already LPIPS-scaled) -> [relu1 (B,64,·), relu2 (B,192,·), relu3 (B,384,·),
@@ -66,16 +82,8 @@ class AlexNetFeatures(nn.Module):
             nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(),
         )
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.taps:
-                out.append(x)
-        return out
 
-
-class VGG16Features(nn.Module):
+class VGG16Features(_TappedFeatures):
     """torchvision ``vgg16().features`` up to relu5_3 (keys ``features.{0,2,5,...,28}.{weight,bias}``).
 
     ``forward(x) -> [relu1_2 (B,64,H,W), relu2_2 (B,128,H/2,W/2), relu3_3 (B,256,H/4,W/4),
@@ -88,23 +96,7 @@ class VGG16Features(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        cin = 3
-        for v in self._cfg:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU()]
-                cin = int(v)
-        self.features = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.taps:
-                out.append(x)
-        return out
+        self.features = nn.Sequential(*vgg_layers(self._cfg))
 
 
 def _infer_net(state: dict[str, torch.Tensor], path: Path) -> str:
@@ -201,8 +193,6 @@ def shared_effnet(device: torch.device | str = "cpu") -> nn.Module:
     faster on CPU, same numbers)."""
     key = str(torch.device(device))
     if key not in _EFFNET_CACHE:
-        from ..nn.backbones import load_feature_net
-
         net = load_feature_net("effnet", device=device, verbose=False)
         _EFFNET_CACHE[key] = net.to(memory_format=torch.channels_last)
     return _EFFNET_CACHE[key]

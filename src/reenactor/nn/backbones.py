@@ -36,7 +36,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 __all__ = ["FeatureNet", "EfficientNetLite0", "VGG19Features", "load_feature_net", "FEATURE_NETS",
-           "effnet_weights_path"]
+           "effnet_weights_path", "vgg_layers"]
 
 
 # ----------------------------------------------------------------------------------------------- base
@@ -215,6 +215,20 @@ _VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512
 VGG19_TAPS = (1, 6, 11, 20, 29)
 
 
+def vgg_layers(cfg: Sequence[int | str]) -> list[nn.Module]:
+    """torchvision's VGG ``features`` layers for ``cfg`` (channel counts, ``"M"`` = 2x2 max-pool), without
+    batch norm: ``Conv2d(3x3, pad 1), ReLU`` per number, so ``features.N`` keys match torchvision's."""
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU()]
+            cin = int(v)
+    return layers
+
+
 class VGG19Features(FeatureNet):
     """torchvision-layout ``vgg19().features`` truncated after relu5_1 (index 29).
 
@@ -228,14 +242,7 @@ class VGG19Features(FeatureNet):
 
     def __init__(self, weights: str | Path | None = None, taps: Sequence[int] = VGG19_TAPS):
         super().__init__()
-        layers: list[nn.Module] = []
-        cin = 3
-        for v in _VGG19_CFG:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=False)]
-                cin = int(v)
+        layers = vgg_layers(_VGG19_CFG)
         self.taps = tuple(taps)
         self.features = nn.Sequential(*layers[: max(self.taps) + 1])
         self.description = "vgg19 (random init)"
