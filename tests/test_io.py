@@ -85,3 +85,26 @@ def test_atomic_write_leaves_old_file_on_error(tmp_path):
     assert np.array_equal(np.load(p), np.arange(3))
     assert [q.name for q in tmp_path.iterdir()] == ["x.npy"]
     assert file_hash(p) == file_hash(p) and len(file_hash(p, limit=10)) == 64
+
+
+def test_json_default_numpy_paths_tuples_and_errors(tmp_path):
+    import json
+
+    obj = {"n": np.float32(0.5), "i": np.int64(3), "a": np.arange(3, dtype=np.uint8), "p": tmp_path / "x",
+           "t": (1, np.int32(2))}
+    p = tmp_path / "o.json"
+    atomic.write_json(p, obj)
+    assert json.loads(p.read_text()) == {"n": 0.5, "i": 3, "a": [0, 1, 2], "p": str(tmp_path / "x"), "t": [1, 2]}
+    with pytest.raises(TypeError, match="set is not JSON serialisable"):
+        json.dumps({"s": {1}}, default=atomic.json_default)
+    import torch
+
+    from reenactor.errors import CheckpointError
+    from reenactor.train.checkpoint import load_model, save_model
+
+    m = save_model(tmp_path / "m.safetensors", "tiny", {"size": (32, 32)}, {"w": torch.zeros(2)},
+                   meta={"loss": np.float64(0.25), "clip": tmp_path})
+    got = load_model(m)
+    assert got.config == {"size": [32, 32]} and got.meta == {"loss": 0.25, "clip": str(tmp_path)}
+    with pytest.raises(CheckpointError, match=r"model meta is not JSON-serialisable \(set is not"):
+        save_model(tmp_path / "m2.safetensors", "tiny", {}, {"w": torch.zeros(2)}, meta={"s": {1}})

@@ -48,7 +48,7 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
 def save_npy(path: str | Path, array: np.ndarray) -> None:
@@ -57,11 +57,13 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
             np.save(f, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """``json.dumps(..., default=json_default)``: numpy scalars and arrays become numbers and lists, paths
+    strings (tuples are already written as lists by :mod:`json`); anything else raises ``TypeError``."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
         return o.tolist()
     if isinstance(o, Path):
         return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, json_default
 
 FORMAT = "reenactor-model"
 FORMAT_VERSION = "1"
@@ -50,23 +50,9 @@ class LoadedModel:
 
 def _json(obj: Any, what: str) -> str:
     try:
-        return json.dumps(obj, sort_keys=False, default=_default)
+        return json.dumps(obj, sort_keys=False, default=json_default)
     except TypeError as e:
         raise CheckpointError(f"model {what} is not JSON-serialisable ({e})") from None
-
-
-def _default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def save_model(path: str | Path, method_name: str, config_dict: dict[str, Any], tensors: dict[str, torch.Tensor],
