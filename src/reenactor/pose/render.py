@@ -22,7 +22,7 @@ float ``[x, y, conf]`` in pixels of the image being drawn; any key may be missin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -71,6 +71,33 @@ def _finger(edge_index: int) -> int:
     return edge_index // 4
 
 
+def _widths(size: Sequence[int], thickness: int | None) -> tuple[int, int]:
+    """Line widths ``(body, face/hands)``: ``thickness`` or ``max(1, round(4 * min(H, W)/256))``, and half of it."""
+    t_body = thickness if thickness is not None else max(1, int(round(4 * _scale((int(size[0]), int(size[1]))))))
+    return t_body, max(1, int(round(t_body / 2)))
+
+
+def _segments(kp: Mapping[str, np.ndarray], part: str, thresh: float
+              ) -> Iterator[tuple[int, tuple[int, int], tuple[int, int]]]:
+    """The drawable edges of ``kp[part]`` in drawing order: ``(group, p, q)`` with pixel end points, for every
+    edge whose two ends have ``conf > thresh``. ``group`` is the limb index in ``BODY_LIMBS`` ("body"), the
+    contour index in ``FACE_CONTOURS`` ("face") or the finger 0..4 ("hand_left" / "hand_right"). Shared by
+    :func:`draw_pose` and :func:`label_map` so colours and labels always cover the same strokes."""
+    pts = kp.get(part)
+    if pts is None or not len(pts):
+        return
+    pts = np.asarray(pts, np.float32)
+    if part == "body":
+        edges: Iterable[tuple[int, int, int]] = ((i, a, c) for i, (a, c) in enumerate(BODY_LIMBS))
+    elif part == "face":
+        edges = ((ci, c[i], c[i + 1]) for ci, c in enumerate(FACE_CONTOURS) for i in range(len(c) - 1))
+    else:
+        edges = ((_finger(e), p, q) for e, (p, q) in enumerate(HAND_EDGES))
+    for g, p, q in edges:
+        if pts[p, 2] > thresh and pts[q, 2] > thresh:
+            yield g, _pt(pts[p]), _pt(pts[q])
+
+
 def draw_pose(
     canvas_or_size: np.ndarray | Sequence[int],
     kp: Mapping[str, np.ndarray],
@@ -89,41 +116,22 @@ def draw_pose(
     conditioning inputs want.
     """
     img = _canvas(canvas_or_size)
-    h, w = img.shape[:2]
-    s = _scale((h, w))
-    t_body = thickness if thickness is not None else max(1, int(round(4 * s)))
-    t_thin = max(1, int(round(t_body / 2)))
+    t_body, t_thin = _widths(img.shape[:2], thickness)
     lt = cv2.LINE_AA if antialias else cv2.LINE_8
 
-    b = kp.get("body") if body else None
-    if b is not None and len(b):
-        b = np.asarray(b, np.float32)
-        for a, c in BODY_LIMBS:
-            if b[a, 2] > thresh and b[c, 2] > thresh:
-                cv2.line(img, _pt(b[a]), _pt(b[c]), BODY_COLORS[c], t_body, lt)
-        r = max(1, int(round(t_body * 0.9)))
-        for j in range(b.shape[0]):
-            if b[j, 2] > thresh:
-                cv2.circle(img, _pt(b[j]), r, BODY_COLORS[j], -1, lt)
-
-    f = kp.get("face") if face else None
-    if f is not None and len(f):
-        f = np.asarray(f, np.float32)
-        for contour in FACE_CONTOURS:
-            for i in range(len(contour) - 1):
-                p, q = contour[i], contour[i + 1]
-                if f[p, 2] > thresh and f[q, 2] > thresh:
-                    cv2.line(img, _pt(f[p]), _pt(f[q]), FACE_COLOR, t_thin, lt)
-
-    if hands:
-        for side in ("hand_left", "hand_right"):
-            hd = kp.get(side)
-            if hd is None or not len(hd):
-                continue
-            hd = np.asarray(hd, np.float32)
-            for e, (p, q) in enumerate(HAND_EDGES):
-                if hd[p, 2] > thresh and hd[q, 2] > thresh:
-                    cv2.line(img, _pt(hd[p]), _pt(hd[q]), FINGER_COLORS[_finger(e)], t_thin, lt)
+    if body:
+        for i, p, q in _segments(kp, "body", thresh):
+            cv2.line(img, p, q, BODY_COLORS[BODY_LIMBS[i][1]], t_body, lt)
+        b = kp.get("body")
+        if b is not None and len(b):
+            b = np.asarray(b, np.float32)
+            r = max(1, int(round(t_body * 0.9)))
+            for j in range(b.shape[0]):
+                if b[j, 2] > thresh:
+                    cv2.circle(img, _pt(b[j]), r, BODY_COLORS[j], -1, lt)
+    for part in (("face",) if face else ()) + (("hand_left", "hand_right") if hands else ()):
+        for g, p, q in _segments(kp, part, thresh):
+            cv2.line(img, p, q, FACE_COLOR if part == "face" else FINGER_COLORS[g], t_thin, lt)
     return img
 
 
@@ -159,33 +167,15 @@ def label_map(
     Body limbs are drawn first, then face contours, then fingers (later parts win where they overlap).
     Lines are drawn without anti-aliasing so every pixel has exactly one label.
     """
-    h, w = int(size[0]), int(size[1])
-    out = np.zeros((h, w), np.uint8)
-    s = _scale((h, w))
-    t_body = thickness if thickness is not None else max(1, int(round(4 * s)))
-    t_thin = max(1, int(round(t_body / 2)))
-    b = kp.get("body")
-    if b is not None and len(b):
-        b = np.asarray(b, np.float32)
-        for i, (a, c) in enumerate(BODY_LIMBS):
-            if b[a, 2] > thresh and b[c, 2] > thresh:
-                cv2.line(out, _pt(b[a]), _pt(b[c]), _LIMB_LABEL0 + i, t_body, cv2.LINE_8)
-    f = kp.get("face")
-    if f is not None and len(f):
-        f = np.asarray(f, np.float32)
-        for ci, contour in enumerate(FACE_CONTOURS):
-            for i in range(len(contour) - 1):
-                p, q = contour[i], contour[i + 1]
-                if f[p, 2] > thresh and f[q, 2] > thresh:
-                    cv2.line(out, _pt(f[p]), _pt(f[q]), _FACE_LABEL0 + ci, t_thin, cv2.LINE_8)
+    out = np.zeros((int(size[0]), int(size[1])), np.uint8)
+    t_body, t_thin = _widths(out.shape, thickness)
+    for i, p, q in _segments(kp, "body", thresh):
+        cv2.line(out, p, q, _LIMB_LABEL0 + i, t_body, cv2.LINE_8)
+    for ci, p, q in _segments(kp, "face", thresh):
+        cv2.line(out, p, q, _FACE_LABEL0 + ci, t_thin, cv2.LINE_8)
     for side, l0 in _HAND_LABEL0.items():
-        hd = kp.get(side)
-        if hd is None or not len(hd):
-            continue
-        hd = np.asarray(hd, np.float32)
-        for e, (p, q) in enumerate(HAND_EDGES):
-            if hd[p, 2] > thresh and hd[q, 2] > thresh:
-                cv2.line(out, _pt(hd[p]), _pt(hd[q]), l0 + _finger(e), t_thin, cv2.LINE_8)
+        for f, p, q in _segments(kp, side, thresh):
+            cv2.line(out, p, q, l0 + f, t_thin, cv2.LINE_8)
     return out
 
 
