@@ -5,6 +5,8 @@
   extracting again. Treat it as read-only (copy it with ``clip_copy`` if a test adds arrays).
 * ``clip_copy``: a private copy of ``carphone_clip`` for tests that add stages to it.
 * ``tiny_video`` / ``blank_video``: synthetic mp4s (moving shapes / blank frames) for I/O and bad-input tests.
+* ``one_thread`` (module): torch limited to one intra-op thread for a test module; opt in with
+  ``pytestmark = pytest.mark.usefixtures("one_thread")``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,18 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CARPHONE_SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny networks: one intra-op thread is fastest and immune to a busy machine's oversubscription. Restores
+    torch's thread count when the module is done."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,7 @@ from reenactor.data.clipstore import ClipStore
 from reenactor.errors import InputError
 from reenactor.losses import warp
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one intra-op thread is fastest and immune to a busy machine's oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _photo(size: int = 96) -> np.ndarray:

@@ -10,15 +10,7 @@ import torch.nn.functional as F
 from reenactor.errors import CheckpointError, ConfigError
 from reenactor.nn import backbones
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one intra-op thread is fastest and immune to a busy machine's oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _image(name: str, size: int = 224) -> torch.Tensor:
