@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 
-__all__ = ["load_state_dict_file", "load_matching_state"]
+__all__ = ["load_state_dict_file", "load_matching_state", "optional_weights_file"]
 
 
 def load_state_dict_file(path: str | Path, what: str, fix: str) -> dict[str, torch.Tensor]:
@@ -59,3 +59,16 @@ def load_matching_state(module: nn.Module, state: dict[str, torch.Tensor], path:
         module.load_state_dict(ours, strict=True)
     except RuntimeError as e:
         raise CheckpointError(f"{what} weights do not fit ({str(e).splitlines()[-1].strip()})", path, fix) from None
+
+
+def optional_weights_file(weights: str | Path | None, tag: str, option: str, fallback: str,
+                          verbose: bool = True) -> Path | None:
+    """``Path(weights)`` when that file exists; else ``None`` after printing ``[tag] <why>; <fallback>`` (when
+    ``verbose``), where why is "no OPTION file given" or "OPTION file WEIGHTS not found". For metrics that
+    report a clearly named variant when their reference network's weights are absent (never downloaded)."""
+    if weights is not None and Path(weights).exists():
+        return Path(weights)
+    if verbose:
+        why = f"no {option} file given" if weights is None else f"{option} file {weights} not found"
+        print(f"[{tag}] {why}; {fallback}", flush=True)
+    return None

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..io.weights import load_matching_state, load_state_dict_file
+from ..io.weights import load_matching_state, load_state_dict_file, optional_weights_file
 
 __all__ = ["frechet_distance", "FeatureStats", "InceptionV3Pool", "EffNetPool", "load_fid_extractor"]
 
@@ -337,14 +337,13 @@ class EffNetPool(nn.Module):
 def load_fid_extractor(weights: str | Path | None = None, device: torch.device | str = "cpu",
                        verbose: bool = True) -> InceptionV3Pool | EffNetPool:
     """Inception-v3 pool features from ``weights``; without a file, ``fid_effnet`` with a printed notice."""
-    if weights is None or not Path(weights).exists():
-        why = "no --inception-weights file given" if weights is None else f"--inception-weights file {weights} not found"
-        if verbose:
-            print(f"[fid] {why}; FID needs Inception-v3 weights (never downloaded). Reporting the variant "
-                  "`fid_effnet` instead (EfficientNet-Lite0 pooled features) — it is NOT comparable with "
-                  "published FID numbers.", flush=True)
+    path = optional_weights_file(weights, "fid", "--inception-weights",
+                                 "FID needs Inception-v3 weights (never downloaded). Reporting the variant "
+                                 "`fid_effnet` instead (EfficientNet-Lite0 pooled features) — it is NOT comparable "
+                                 "with published FID numbers.", verbose)
+    if path is None:
         return EffNetPool(device).to(device)
-    net = InceptionV3Pool.from_file(weights).to(device)
+    net = InceptionV3Pool.from_file(path).to(device)
     if verbose:
         print(f"[fid] {net.backbone}", flush=True)
     return net

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
-from ..io.weights import load_matching_state, load_state_dict_file
+from ..io.weights import load_matching_state, load_state_dict_file, optional_weights_file
 from ..nn.backbones import load_feature_net, vgg_layers
 
 __all__ = ["AlexNetFeatures", "VGG16Features", "LPIPS", "LPIPSEffNet", "load_lpips", "lpips_lin_path",
@@ -226,14 +226,12 @@ def load_lpips(weights: str | Path | None = None, device: torch.device | str = "
     """LPIPS on the AlexNet/VGG16 backbone in ``weights``; without a file (``None`` or a path that does not
     exist) the ``lpips_effnet`` variant, with a printed notice. An unreadable or wrong file raises
     :class:`CheckpointError` (a file the user named that is *broken* is an error, not a fallback)."""
-    if weights is None or not Path(weights).exists():
-        why = "no --lpips-weights file given" if weights is None else f"--lpips-weights file {weights} not found"
-        if verbose:
-            print(f"[lpips] {why}; LPIPS needs an ImageNet AlexNet or VGG16 backbone (never downloaded). "
-                  "Reporting the variant `lpips_effnet` instead (EfficientNet-Lite0 features, uniform "
-                  "channel weights) — it is NOT comparable with published LPIPS numbers.", flush=True)
+    path = optional_weights_file(weights, "lpips", "--lpips-weights",
+                                 "LPIPS needs an ImageNet AlexNet or VGG16 backbone (never downloaded). "
+                                 "Reporting the variant `lpips_effnet` instead (EfficientNet-Lite0 features, uniform "
+                                 "channel weights) — it is NOT comparable with published LPIPS numbers.", verbose)
+    if path is None:
         return LPIPSEffNet(device=device).to(device)
-    path = Path(weights)
     fix = "give torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth (or a safetensors export of one)"
     state = load_state_dict_file(path, "AlexNet/VGG16", fix)
     net = _infer_net(state, path)
