@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvBlock, Decoder, Encoder, ResnetBlock, SPADEResBlock
+from .blocks import ConvBlock, Decoder, Encoder, ResnetBlock, SPADEResBlock, make_norm
 
 
 def _check_size(x: torch.Tensor, factor: int, who: str) -> None:
@@ -129,7 +129,7 @@ class UNetGenerator(nn.Module):
                 drop = dropout > 0 and num_downs - 4 <= i <= num_downs - 2
                 ups.append(nn.Sequential(
                     nn.ReLU(), nn.ConvTranspose2d(c_in, chans[i - 1], 4, 2, 1, bias=norm != "batch"),
-                    _norm_or_id(norm, chans[i - 1]),
+                    make_norm(norm, chans[i - 1]),
                     nn.Dropout(dropout) if drop else nn.Identity()))
         self.ups = nn.ModuleList(ups)
         self.out_act = nn.Tanh() if out_act == "tanh" else (nn.Sigmoid() if out_act == "sigmoid" else nn.Identity())
@@ -145,14 +145,6 @@ class UNetGenerator(nn.Module):
         for i, up in enumerate(self.ups[1:], start=2):
             h = up(torch.cat([h, skips[-i]], 1))
         return self.out_act(h)
-
-
-def _norm_or_id(norm: str, c: int) -> nn.Module:
-    if norm == "batch":
-        return nn.BatchNorm2d(c)
-    if norm == "instance":
-        return nn.InstanceNorm2d(c, affine=False)
-    return nn.Identity()
 
 
 class EncoderDecoder(nn.Module):
