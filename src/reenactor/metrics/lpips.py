@@ -159,7 +159,7 @@ class LPIPS(nn.Module):
                + " state dict (or a safetensors export)")
         if backbone_state is not None:
             load_matching_state(self.net, backbone_state, Path(weights_path or "<state dict>"),
-                           "AlexNet" if net == "alex" else "VGG16", fix)
+                                "AlexNet" if net == "alex" else "VGG16", fix)
         for i, w in enumerate(load_lin_layers(net, version)):
             self.register_buffer(f"lin{i}", w)
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
