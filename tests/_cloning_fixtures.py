@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from reenactor.data.clipstore import ClipStore
 from reenactor.pose.render import draw_pose
@@ -72,3 +73,14 @@ def export_untrained(method: str, path: Path, clips: list, conf: dict | None = N
     m.fit_data(m.build_dataset(clips, unpaired))
     tensors, meta = m.inference_state()
     return save_model(path, method, to_dict(cfg), tensors, meta)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny networks gain nothing from more threads, and oversubscribed threads thrash on a busy CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

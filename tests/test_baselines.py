@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from _cloning_fixtures import TINY_MODEL, make_clip
+from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip  # noqa: F401 - autouse fixture
 from reenactor.methods import get_method
 from reenactor.train.checkpoint import load_model
 from reenactor.train.config import build_run_config, method_config

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from _cloning_fixtures import TINY_MODEL, make_clip, skeleton
+from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip, skeleton  # noqa: F401 - autouse fixture
 from reenactor.config import from_dict
 from reenactor.methods import get_method
 from reenactor.methods.cloning.volumes import FACE_GROUPS, VolumeEncoder, fit_alignment, normalize_channels

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from _cloning_fixtures import export_untrained, make_clip
+from _cloning_fixtures import _one_torch_thread, export_untrained, make_clip  # noqa: F401 - autouse fixture
 from reenactor.errors import CheckpointError, InputError, NoPersonError
 from reenactor.io.video import iter_frames, probe, write_video
 from reenactor.transfer import NpyRows, _Spool, load_transfer_model, transfer
