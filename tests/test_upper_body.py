@@ -20,7 +20,7 @@ def tiny_cfg(**kw) -> UpperBodyConfig:
     return UpperBodyConfig(
         size=S,
         landmark=LandmarkGenConfig(crop=C, cell=1, ngf=4, n_downsampling=2, n_blocks=1, ndf=4, n_layers=1, num_D=2),
-        frame=FrameGenConfig(past=2, ngf=8, n_downsampling=2, n_blocks=1, ndf=4, n_layers=2, num_D=2),
+        frame=FrameGenConfig(past=2, ngf=8, n_downsampling=2, n_blocks=1, ndf=4, n_layers=2, num_D=2, lambda_l1=1.0),
         **kw,
     )
 
@@ -98,7 +98,7 @@ def test_gradients_reach_every_parameter(method, dataset):
     batch = _batch(dataset)
     method.zero_grad()
     out = method.generator_step(batch, 0)
-    assert set(out.losses) == {"lm_gan", "lm_l1", "ts_gan", "fm", "vgg"}
+    assert set(out.losses) == {"lm_gan", "lm_l1", "ts_gan", "fm", "vgg", "l1"}  # l1: the optional extra
     sum(out.losses.values()).backward()
     for name, p in list(method.G.named_parameters()) + list(method.G_lm.named_parameters()):
         assert p.grad is not None and p.grad.abs().sum() > 0, name

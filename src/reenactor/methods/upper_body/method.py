@@ -160,6 +160,8 @@ class UpperBodyMethod(Method):
         losses["ts_gan"] = gan_loss_g(d_fake, mode)
         losses["fm"] = fc.alpha_fm * feature_matching(d_real, d_fake)
         losses["vgg"] = fc.beta_vgg * self.perceptual(fake.flatten(0, 1), real.flatten(0, 1)) * (fc.past + 1)
+        if fc.lambda_l1 > 0:  # optional, not in the paper (config frame.lambda_l1)
+            losses["l1"] = fc.lambda_l1 * l1(fake, real)
         visuals = {"real": real[:, -1], "fake": fake[:, -1], "input_ubkp": x[:, -1, :3], "input_fl": x[:, -1, 3:],
                    "lm_fake": torch.nn.functional.interpolate(lm_fake[: real.shape[0]], size=real.shape[-2:])}
         return StepOutput(losses=losses, visuals=visuals,
