@@ -108,3 +108,14 @@ def test_json_default_numpy_paths_tuples_and_errors(tmp_path):
     assert got.config == {"size": [32, 32]} and got.meta == {"loss": 0.25, "clip": str(tmp_path)}
     with pytest.raises(CheckpointError, match=r"model meta is not JSON-serialisable \(set is not"):
         save_model(tmp_path / "m2.safetensors", "tiny", {}, {"w": torch.zeros(2)}, meta={"s": {1}})
+
+
+def test_atomic_files_get_umask_permissions_not_mkstemp_0600(tmp_path):
+    import os
+
+    from reenactor.io.atomic import write_text
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_text(tmp_path / "a.txt", "x")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
