@@ -160,14 +160,18 @@ class PoseAccumulator:
 
     def __init__(self, extractor=None):
         if extractor is None:
-            from ..pose.holistic import HolisticExtractor
+            from ..pose.holistic import HolisticExtractor, quiet_native_stderr
 
-            extractor = HolisticExtractor(static_image_mode=False, segmentation=False)
+            with quiet_native_stderr():
+                extractor = HolisticExtractor(static_image_mode=False, segmentation=False)
         self.extractor = extractor
         self.frames: dict[str, list[np.ndarray]] = {"body": [], "face": [], "hand_left": [], "hand_right": []}
 
     def update(self, pred_frame: np.ndarray) -> None:
-        rec = self.extractor.process(pred_frame)
+        from ..pose.holistic import quiet_native_stderr
+
+        with quiet_native_stderr():  # MediaPipe's C++ log lines would break the progress bar
+            rec = self.extractor.process(pred_frame)
         for k in self.frames:
             self.frames[k].append(np.asarray(rec[k], np.float32))
 
