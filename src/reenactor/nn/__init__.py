@@ -1,6 +1,6 @@
 """Networks shared by every method: blocks, generators, discriminators, sequence modules, frozen backbones.
 
-No method keeps a private copy of any of these; devices and dtypes come from the tensors (no ``.cuda()``).
+No method keeps a private copy of any of these; devices and dtypes come from the tensors (no hard-coded CUDA device calls).
 """
 
 from .backbones import EfficientNetLite0, FeatureNet, VGG19Features, load_feature_net

@@ -1,7 +1,7 @@
 """Building blocks shared by every method: normalizations (SPADE is only one option), conv blocks, ResNet
 blocks, SPADE residual blocks, encoder / decoder parts.
 
-Every block takes its device and dtype from the tensors given (no ``.cuda()``); shapes are documented as
+Every block takes its device and dtype from the tensors given (no hard-coded CUDA device calls); shapes are documented as
 ``(B, C, H, W)``. A block whose normalization is ``"spade"`` takes the semantic/pose map as a second
 argument ``seg (B, label_nc, H', W')`` (any size: it is resized to the features by nearest neighbour).
 """
