@@ -104,6 +104,17 @@ class Method(nn.Module, abc.ABC):
         """Rebuild the inference object from an exported model file's contents."""
 
 
+def export_tensors(modules: dict[str, nn.Module], extra: dict[str, np.ndarray] | None = None,
+                   extra_prefix: str = "train_pose") -> dict[str, torch.Tensor]:
+    """Flatten networks into one CPU tensor dict for a model file: ``{"<name>.<param>": tensor}`` per module,
+    plus ``{"<extra_prefix>.<key>": array}`` for arrays inference needs (e.g. the training poses)."""
+    tensors = {f"{name}.{k}": v.detach().cpu().contiguous()
+               for name, m in modules.items() for k, v in m.state_dict().items()}
+    for k, v in (extra or {}).items():
+        tensors[f"{extra_prefix}.{k}"] = torch.from_numpy(np.ascontiguousarray(v))
+    return tensors
+
+
 class Synthesizer(abc.ABC):
     """Inference: turns a stream of driving poses (already normalized onto the target) into frames.
 

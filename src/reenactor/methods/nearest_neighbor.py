@@ -19,7 +19,7 @@ from ..config import to_dict
 from ..data.clipstore import ClipStore
 from ..errors import CheckpointError, InputError
 from ..pose.skeleton import skeleton_spec
-from .base import Method, StepOutput, Synthesizer
+from .base import Method, StepOutput, Synthesizer, export_tensors
 
 STORED_KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 
@@ -102,9 +102,8 @@ class NearestNeighborMethod(Method):
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         if self.frames is None:
             raise RuntimeError("fit_data was not called: nothing to export")
-        tensors = {"frames": torch.from_numpy(np.ascontiguousarray(self.frames))}
-        for k, v in self.keypoints.items():
-            tensors[f"train_pose.{k}"] = torch.from_numpy(np.ascontiguousarray(v))
+        tensors = export_tensors({}, self.keypoints)
+        tensors["frames"] = torch.from_numpy(np.ascontiguousarray(self.frames))
         meta = {"size": [self.cfg.size, self.cfg.size], "skeleton": skeleton_spec(),
                 "train_poses": sorted(self.keypoints), "n_train_poses": int(len(self.frames)),
                 "config": to_dict(self.cfg)}

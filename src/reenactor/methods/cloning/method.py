@@ -26,7 +26,7 @@ from torch import nn
 
 from ...config import to_dict
 from ...pose.skeleton import skeleton_spec
-from ..base import Method, StepOutput, Synthesizer
+from ..base import Method, StepOutput, Synthesizer, export_tensors
 from .config import CloningConfig
 from .dataset import PoseVolumeDataset
 from .synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
@@ -162,9 +162,7 @@ class CloningMethod(Method):
 
     # ------------------------------------------------------------------ export / inference
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors = {f"G.{k}": v.detach().cpu().contiguous() for k, v in self.G.state_dict().items()}
-        for k, v in self._train_kp.items():
-            tensors[f"train_pose.{k}"] = torch.from_numpy(v)
+        tensors = export_tensors({"G": self.G}, self._train_kp)
         meta = {
             "size": [self.cfg.size, self.cfg.size],
             "skeleton": skeleton_spec(),

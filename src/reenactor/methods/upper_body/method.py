@@ -31,7 +31,7 @@ from torch import nn
 from ...config import to_dict
 from ...face.faup import FAUP_DIM, RunningNeutral, face_measures, faup_from_measures, faup_image, has_face
 from ...pose.skeleton import skeleton_spec
-from ..base import Method, StepOutput, Synthesizer
+from ..base import Method, StepOutput, Synthesizer, export_tensors
 from .config import UpperBodyConfig
 from .dataset import KEYPOINTS, UpperBodyDataset
 from .images import face_centre, paste, ubkp_image
@@ -185,10 +185,7 @@ class UpperBodyMethod(Method):
 
     # ------------------------------------------------------------------ export / inference
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors = {f"G_lm.{k}": v.detach().cpu().contiguous() for k, v in self.G_lm.state_dict().items()}
-        tensors.update({f"G.{k}": v.detach().cpu().contiguous() for k, v in self.G.state_dict().items()})
-        for k, v in self._train_kp.items():
-            tensors[f"train_pose.{k}"] = torch.from_numpy(v)
+        tensors = export_tensors({"G_lm": self.G_lm, "G": self.G}, self._train_kp)
         meta = {
             "size": [self.cfg.size, self.cfg.size],
             "skeleton": skeleton_spec(),
