@@ -108,25 +108,29 @@ def save_then_die(path, recs):
     if count[0] == 2:
         os.kill(os.getpid(), signal.SIGKILL)
 E._save_chunk = save_then_die
-E.extract(sys.argv[1], sys.argv[2], size=64, chunk=16, progress=False)
+E.extract(sys.argv[1], sys.argv[2], size=64, chunk=16, progress=False, workers=2)
 """
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_identical_arrays(tmp_path, carphone_path):
+def test_killed_run_resumes_to_identical_arrays_whatever_the_threads(tmp_path, carphone_path):
     killed = tmp_path / "killed"
     p = subprocess.run([sys.executable, "-c", _KILLER, str(carphone_path), str(killed)], capture_output=True,
                        timeout=120)
     assert p.returncode == -signal.SIGKILL
     partial = tmp_path / "killed.partial"
     assert not killed.exists() and partial.is_dir()
-    assert sorted(x.name for x in (partial / ".chunks").glob("*.npz")) == ["chunk_00000.npz", "chunk_00001.npz"]
+    saved = sorted((partial / ".chunks").glob("chunk_*.npz"))
+    assert len(saved) == 2  # two detection threads: which two chunks finished first may vary
+    # Drop the lower one, so that the resumed run must redo an early chunk and skip a later finished one.
+    saved[0].unlink()
     msgs = []
     t0 = time.time()
-    resumed = extract(carphone_path, killed, size=64, chunk=16, progress=False, log=msgs.append)
+    resumed = extract(carphone_path, killed, size=64, chunk=16, progress=False, log=msgs.append, workers=1)
     assert any("resuming" in m for m in msgs)
     assert not partial.exists() and not (killed / ".chunks").exists()
-    fresh = extract(carphone_path, tmp_path / "fresh", size=64, chunk=16, progress=False, log=lambda *_: None)
+    fresh = extract(carphone_path, tmp_path / "fresh", size=64, chunk=16, progress=False, log=lambda *_: None,
+                    workers=3)
     assert time.time() - t0 < 100
     assert resumed.arrays() == fresh.arrays()
     for name in fresh.arrays():
@@ -214,5 +218,5 @@ def test_extract_help_lists_every_option():
     out = subprocess.run([sys.executable, "-m", "reenactor", "extract", "--help"], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0
-    for opt in ("--size", "--crop", "--max-gap", "--smoothing", "--mode", "--force", "--chunk", "--margin"):
+    for opt in ("--size", "--crop", "--max-gap", "--smoothing", "--mode", "--force", "--chunk", "--margin", "--workers"):
         assert opt in out.stdout

@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "depend on interruptions (default: 64)")
     p.add_argument("--min-confidence", type=float, default=0.5,
                    help="MediaPipe minimum detection and tracking confidence (default: 0.5)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="MediaPipe graphs running chunks side by side, in threads; changes the speed, never the "
+                        "arrays (default: 0 = one per CPU core, at most 4)")
     p.add_argument("--force", action="store_true",
                    help="replace CLIP_DIR if it already holds a clip from another input or other options")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     store = extract(resolve_input(args.input), args.output, size=args.size, crop=args.crop, margin=args.margin,
                     max_gap=args.max_gap, smoothing=args.smoothing, mode=args.mode, chunk=args.chunk,
-                    min_confidence=args.min_confidence, force=args.force, progress=not args.quiet)
+                    min_confidence=args.min_confidence, force=args.force, progress=not args.quiet,
+                    workers=args.workers)
     print(f"clip store: {store.root} ({store.n_frames} frames, {store.size[0]}x{store.size[1]})")
     return 0

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,33 +106,53 @@ def _landmarks(lm_list, n: int, cols: int, w: int, h: int) -> np.ndarray:
     return out
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_state: Any = None  # (saved fd 2, /dev/null fd, real-stderr stream) while redirected
+
+
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[Any]:
     """Silence MediaPipe's C++ (absl / TFLite) chatter, which bypasses Python logging and may be printed from
     its own threads at any time while a graph runs, by pointing file descriptor 2 at /dev/null for the
     duration. Yields a text stream on the *real* stderr (for progress bars). Set REENACTOR_MEDIAPIPE_LOG=1 to
     see the messages."""
+    global _quiet_depth, _quiet_state
     if os.environ.get("REENACTOR_MEDIAPIPE_LOG"):
         yield sys.stderr
         return
+    # Re-entrant and thread-safe: the first caller redirects fd 2, later callers (nested, or from other threads
+    # such as the extraction workers) share the redirection, and the last one out restores fd 2.
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):
+                saved = None
+            if saved is None:
+                _quiet_state = None
+            else:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                real = os.fdopen(os.dup(saved), "w", buffering=1)
+                os.dup2(devnull, 2)
+                _quiet_state = (saved, devnull, real)
+        _quiet_depth += 1
+        stream = sys.stderr if _quiet_state is None else _quiet_state[2]
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield sys.stderr
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    real = os.fdopen(os.dup(saved), "w", buffering=1)
-    try:
-        os.dup2(devnull, 2)
-        yield real
+        yield stream
     finally:
-        _flush_c_stdio()  # C-buffered messages must land in /dev/null, not after fd 2 is restored
-        real.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-        real.close()
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_state is not None:
+                saved, devnull, real = _quiet_state
+                _quiet_state = None
+                _flush_c_stdio()  # C-buffered messages must land in /dev/null, not after fd 2 is restored
+                real.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                os.close(devnull)
+                real.close()
 
 
 def _flush_c_stdio() -> None:
