@@ -43,6 +43,45 @@ def test_volume_channels_are_standardized_and_peak_at_the_joint():
     assert normalize_channels(np.zeros((2, 4, 4))).sum() == 0
 
 
+def test_one_pass_standardized_maps_equal_the_two_step_form():
+    from reenactor.methods.cloning.volumes import standardized_gaussian_maps
+    from reenactor.pose.render import part_confidence_maps
+
+    rng = np.random.default_rng(0)
+    body = np.concatenate([rng.uniform(-5, 35, (25, 2)), rng.uniform(0, 1, (25, 1))], 1).astype(np.float32)
+    body[0] = (500.0, 500.0, 1.0)  # far outside: an all-zero channel
+    body[1, 2] = 0.0  # missing
+    for size, sigma in (((40, 40), 3.0), ((48, 32), 1.5)):
+        ref = normalize_channels(part_confidence_maps(body, size, sigma))
+        got = standardized_gaussian_maps(body, size, sigma)
+        assert got.shape == ref.shape and np.abs(got - ref).max() < 2e-4 * max(1.0, np.abs(ref).max())
+        live = ref.std(axis=(1, 2)) > 0.5
+        assert not got[0].any() and not got[1].any() and live.sum() >= 10
+        assert np.allclose(got[live].std(axis=(1, 2)), 1, atol=1e-3) and np.allclose(got[live].mean(axis=(1, 2)), 0, atol=1e-4)
+
+
+def test_recycled_batch_buffers_give_the_same_inputs(clips):
+    _, target, _ = clips
+    m = tiny()
+    from reenactor.methods.cloning.synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
+
+    s = PoseVolumeSynthesizer(build_generator(m.cfg), volume_encoder(m.cfg), 2)
+    poses = [{"body": b} for b in target.load("body")[:9]]
+    whole = s._inputs(poses).copy()  # noqa: SLF001
+    s.reset()
+    parts = []
+    for i in range(0, 9, 3):  # same shapes: each batch after the first reuses a released buffer
+        x = s.prepare(poses[i:i + 3])
+        parts.append(x.numpy().copy())
+        s.release(x)
+    assert np.array_equal(np.concatenate(parts), whole)
+    c = s.encoder.n_channels
+    vols = [s.encoder(p) for p in poses]
+    assert np.array_equal(whole[0, :c], vols[0]) and np.array_equal(whole[0, c:], vols[0])  # start: repeated
+    for t in range(1, 9):
+        assert np.array_equal(whole[t, :c], vols[t - 1]) and np.array_equal(whole[t, c:], vols[t])
+
+
 def test_upper_body_and_face_channels():
     body = skeleton(0.0, 32)
     face = np.zeros((68, 3), np.float32)

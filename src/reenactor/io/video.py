@@ -152,8 +152,9 @@ class VideoWriter:
     ...     for frame in frames: w.write(frame)
     """
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 20, preset: str = "veryfast"):
+    def __init__(self, path: str | Path, fps: float, crf: int = 20, preset: str = "veryfast", threads: int = 0):
         self.path = Path(path)
+        self.threads = int(threads)  # x264 threads; 0 = x264's choice (1.5 x cores)
         self.fps = fps
         self.crf = crf
         self.preset = preset
@@ -173,7 +174,7 @@ class VideoWriter:
         st = self._container.add_stream("libx264", rate=rate)
         st.width, st.height = w + (w % 2), h + (h % 2)
         st.pix_fmt = "yuv420p"
-        st.options = {"crf": str(self.crf), "preset": self.preset}
+        st.options = {"crf": str(self.crf), "preset": self.preset, **({"threads": str(self.threads)} if self.threads else {})}
         self._stream = st
 
     def write(self, frame: np.ndarray) -> None:

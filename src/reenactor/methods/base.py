@@ -128,6 +128,11 @@ class Synthesizer(abc.ABC):
     def reset(self) -> None:  # noqa: B027 - optional
         """Forget temporal state before a new video."""
 
+    def warm_up(self, batch: int = 1) -> None:  # noqa: B027 - optional
+        """Run the network once on dummy input so that one-off costs (kernel selection, bf16 JIT: ~50 ms on a
+        CPU) are paid before the first real frame; ``reenactor transfer`` calls it in a background thread
+        while it reads the driving poses. Must not change any state :meth:`step` depends on."""
+
     @abc.abstractmethod
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
         """One frame. ``pose``: ``{"body": (25, 3), "face": (68, 3), "hand_left": (21, 3), "hand_right":

