@@ -101,8 +101,11 @@ def test_self_reenactment_protocol_end_to_end(clips, tmp_path):
     rows = run(SelfReenactmentOptions(clip=str(target.root), out_dir=tmp_path / "out", train_frames=8,
                                       test_frames=4, size=32, budget_s=3.0,
                                       overrides={"pix2pix": tiny, "cloning": tiny}, progress=False))
-    assert [r["method"] for r in rows] == ["nearest_neighbor", "pix2pix", "cloning"]
+    assert [r["method"] for r in rows] == ["nearest_neighbor", "pix2pix", "cloning", "oracle retrieval (reference)",
+                                           "mean training frame (reference)"]
     assert all(r["mse"] > 0 and 0 < r["ssim"] <= 1 and r["psnr"] > 0 for r in rows)
+    # the oracle picks the pixel-closest training frame per test frame: no retrieval of training frames beats it
+    assert rows[3]["mse"] <= rows[0]["mse"] + 1e-6
     assert rows[1]["steps"] >= 1 and rows[2]["steps"] >= 1
     table = (tmp_path / "out" / "table.md").read_text()
     assert "| cloning |" in table and "nearest_neighbor MSE" in table

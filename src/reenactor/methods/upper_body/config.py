@@ -20,6 +20,8 @@ class LandmarkGenConfig:
     n_layers: int = 2  # stride-2 layers per PatchGAN
     num_D: int = 3  # discriminator scales k = 1..3 (eq. 1)  # noqa: N815
     lambda_l1: float = 100.0  # lambda of eq. 2 (L1 between G(x) and the real landmark image)
+    pretrain_steps: int = 0  # first steps train the landmark generator alone (its own phase: 64 px steps are
+    # ~10x cheaper than frame steps, and the frame generator trains on real landmark images anyway)
 
 
 @dataclass

@@ -139,6 +139,10 @@ class UpperBodyMethod(Method):
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return list(self.D_lm.parameters()) + list(self.D_st.parameters())
 
+    def landmark_phase(self, step: int) -> bool:
+        """True during the first ``landmark.pretrain_steps`` steps, which train the landmark generator alone."""
+        return step < self.cfg.landmark.pretrain_steps
+
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         from ...losses import feature_matching, gan_loss_g, l1
 
@@ -151,6 +155,9 @@ class UpperBodyMethod(Method):
             "lm_gan": cfg.lambda_landmark * gan_loss_g(self.D_lm(torch.cat([faup, lm_fake], 1)), mode),
             "lm_l1": cfg.lambda_landmark * cfg.landmark.lambda_l1 * l1(lm_fake, lm),
         }
+        if self.landmark_phase(step):  # the landmark generator's own phase: no frame branch yet
+            visuals = {"lm_real": lm[:4], "lm_fake": lm_fake[:4]}
+            return StepOutput(losses=losses, visuals=visuals, cache={"lm_fake": lm_fake.detach()})
         # section 5, eq. 4
         x, real = batch["x"], batch["image"]
         fake = generate_window(self.G, x, batch["x_pre"], fc.detach_past)
@@ -176,6 +183,9 @@ class UpperBodyMethod(Method):
         faup = batch["faup"].flatten(0, 1)
         lm = batch["lm"].flatten(0, 1)
         x = batch["x"]
+        if self.landmark_phase(step):
+            return {"d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
+                                                                  self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode)}
         return {
             "d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
                                                           self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode),
