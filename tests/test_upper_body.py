@@ -111,6 +111,29 @@ def test_gradients_reach_every_parameter(method, dataset):
     method.zero_grad()
 
 
+def test_landmark_phase_trains_the_landmark_generator_alone(dataset):
+    import dataclasses
+
+    torch.manual_seed(2)
+    cfg = tiny_cfg()
+    cfg = dataclasses.replace(cfg, landmark=dataclasses.replace(cfg.landmark, pretrain_steps=3))
+    m = UpperBodyMethod(cfg)
+    batch = _batch(dataset)
+    assert m.landmark_phase(2) and not m.landmark_phase(3)
+    m.zero_grad()
+    out = m.generator_step(batch, 2)
+    assert set(out.losses) == {"lm_gan", "lm_l1"}
+    sum(out.losses.values()).backward()
+    assert all(p.grad is None for p in m.G.parameters())  # the frame generator is not touched
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.G_lm.parameters())
+    d = m.discriminator_step(batch, 2, out.cache)
+    assert set(d) == {"d_lm"}
+    sum(d.values()).backward()
+    assert all(p.grad is None for p in m.D_st.parameters())
+    assert all(p.grad is not None for p in m.D_lm.parameters())
+    assert set(m.generator_step(batch, 3).losses) >= {"lm_l1", "ts_gan", "vgg"}  # then both, jointly
+
+
 def test_losses_fall_on_a_fixed_batch(dataset):
     torch.manual_seed(1)
     m = UpperBodyMethod(tiny_cfg())

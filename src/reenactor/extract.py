@@ -60,6 +60,7 @@ from .errors import InputError, NoPersonError
 from .io.atomic import atomic_path, write_json
 from .io.video import MediaInfo, file_hash, iter_frames, probe
 from .pose import smoothing as smoothing_mod
+from .pose.chunked import default_workers, detect_chunks
 from .pose.holistic import BACKEND, HolisticExtractor, backend_version, quiet_native_stderr
 from .pose.skeleton import skeleton_spec
 
@@ -173,24 +174,13 @@ def _save_chunk(path: Path, recs: list[dict]) -> None:
             np.savez(f, **arrays)
 
 
-def default_workers() -> int:
-    """Detection threads by default: one per CPU core, at most 4. MediaPipe releases the GIL while a graph
-    runs, and one graph keeps about 1.3 cores busy, so on 2 cores two graphs on alternate chunks run ~1.5x
-    faster than one."""
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-class _Stop(Exception):
-    """Raised in a thread of the detection pass when another thread has failed."""
-
-
 def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, progress: bool,
                  keep: list | None = None, workers: int = 1) -> int:
     """Run MediaPipe over all frames in chunks; skip chunks already saved. Returns the frame count.
 
     The calling thread decodes; ``workers`` threads, each with its own MediaPipe graph, take whole chunks as
-    they come (chunk c's frames stream to the thread that took it). Each chunk starts from a fresh tracker, so
-    the arrays do not depend on which thread ran a chunk, on their number, or on where a run resumed. Frames
+    they come (:func:`reenactor.pose.chunked.detect_chunks`). Each chunk starts from a fresh tracker, so the
+    arrays do not depend on which thread ran a chunk, on their number, or on where a run resumed. Frames
     decoded but not yet processed are bounded by RAM_FRAMES_BYTES (at least two chunks).
 
     If ``keep`` is a list and the run starts at frame 0, the decoded frames are appended to it (the caller
@@ -213,91 +203,29 @@ def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, 
     mh, mw = _mask_size(info.height, info.width, opts.size)
     left = max(0, info.n_frames - n_done) if info.n_frames else 0
     n_threads = max(1, min(workers, -(-left // opts.chunk) if left else workers))
-    frame_bytes = max(1, info.height * info.width * 3)
-    slots = threading.Semaphore(max(2 * opts.chunk, RAM_FRAMES_BYTES // frame_bytes))
-    tasks: queue.Queue = queue.Queue()
-    stop = threading.Event()
-    errors: list[BaseException] = []
     from tqdm import tqdm
 
-    def take(q: queue.Queue):
-        while True:
-            try:
-                return q.get(timeout=0.1)
-            except queue.Empty:
-                if stop.is_set():
-                    raise _Stop from None
+    def make() -> HolisticExtractor:
+        return HolisticExtractor(static_image_mode=static, min_detection_confidence=opts.min_confidence,
+                                 min_tracking_confidence=opts.min_confidence)
 
-    def worker(ex: HolisticExtractor, bar) -> None:
-        try:
-            while (task := take(tasks)) is not None:
-                c, frames_q = task
-                ex.reset()  # each chunk starts fresh: results do not depend on threads or resumption
-                recs = []
-                while (frame := take(frames_q)) is not None:
-                    r = ex.process(frame)
-                    slots.release()
-                    if r["mask"].shape != (mh, mw):
-                        r["mask"] = cv2.resize(r["mask"], (mw, mh), interpolation=cv2.INTER_AREA)
-                    r["face_present"] = bool(r["face"][0, 2] > 0)
-                    r["hand_left_present"] = bool(r["hand_left"][0, 2] > 0)
-                    r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
-                    recs.append(r)
-                    bar.update(1)
-                _save_chunk(_chunk_path(work, c), recs)
-        except _Stop:
-            pass
-        except BaseException as e:  # re-raised by the decoding thread
-            errors.append(e)
-            stop.set()
+    def process(ex: HolisticExtractor, frame: np.ndarray) -> dict:
+        r = ex.process(frame)
+        if r["mask"].shape != (mh, mw):
+            r["mask"] = cv2.resize(r["mask"], (mw, mh), interpolation=cv2.INTER_AREA)
+        r["face_present"] = bool(r["face"][0, 2] > 0)
+        r["hand_left_present"] = bool(r["hand_left"][0, 2] > 0)
+        r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
+        return r
 
-    n = n_done
-    with quiet_native_stderr() as err, contextlib.ExitStack() as stack, \
+    with quiet_native_stderr() as err, _threaded_frames(path, start=n_done) as frames, \
             tqdm(total=info.n_frames or None, initial=n_done, unit="frame", desc=f"extract {path.name}",
                  disable=not progress, dynamic_ncols=True, file=err) as bar:
-        exs = [stack.enter_context(HolisticExtractor(static_image_mode=static, min_detection_confidence=opts.min_confidence,
-                                                     min_tracking_confidence=opts.min_confidence))
-               for _ in range(n_threads)]
-        threads = [threading.Thread(target=worker, args=(ex, bar), daemon=True) for ex in exs]
-        for th in threads:
-            th.start()
-        frames_q: queue.Queue | None = None
-        try:
-            with _threaded_frames(path, start=n_done) as frames:
-                for frame in frames:
-                    if n % opts.chunk == 0:
-                        if frames_q is not None:
-                            frames_q.put(None)
-                        c = n // opts.chunk
-                        frames_q = None if _chunk_path(work, c).exists() else queue.Queue()
-                        if frames_q is not None:
-                            tasks.put((c, frames_q))
-                    if frames_q is not None:
-                        while not slots.acquire(timeout=0.1):
-                            if stop.is_set():
-                                raise _Stop
-                        frames_q.put(frame)
-                    else:
-                        bar.update(1)  # a chunk finished by an earlier run
-                    if keep is not None and n_done == 0:
-                        keep.append(frame)
-                    n += 1
-            if frames_q is not None:
-                frames_q.put(None)
-            for _ in threads:
-                tasks.put(None)
-            for th in threads:
-                while th.is_alive():
-                    th.join(timeout=0.1)
-        except BaseException:
-            stop.set()
-            for th in threads:
-                th.join(timeout=30)
-            if errors:
-                raise errors[0] from None
-            raise
-        if errors:
-            raise errors[0]
+        n = n_done + detect_chunks(
+            frames, make, process, lambda c, recs: _save_chunk(_chunk_path(work, c), recs), opts.chunk, n_threads,
+            first_chunk=c0, skip=lambda c: _chunk_path(work, c).exists(),
+            max_buffered=RAM_FRAMES_BYTES // max(1, info.height * info.width * 3),
+            on_frame=keep.append if (keep is not None and n_done == 0) else None, progress=bar.update)
     if n == 0:
         raise InputError("no frame could be decoded", path, "the file is truncated or not a video; re-export it")
     if info.frames_exact and n < info.n_frames:

@@ -40,6 +40,8 @@ from .io.atomic import write_json
 
 KEYPOINT_KEYS = ("body", "face", "hand_left", "hand_right")
 NORMALIZATIONS = ("auto", "edn", "edn_upper", "first_frame", "none")
+#: frames per pose-detection chunk of a driving video (each from a fresh tracker, as `reenactor extract`'s)
+POSE_CHUNK = 64
 #: share of driving frames whose coverage distance is above the threshold that triggers a warning
 POOR_COVERAGE_WARN = 0.25
 
@@ -211,7 +213,7 @@ class VideoSource(DrivingSource):
     """A video (or image) file: pass 1 extracts poses (tracking mode) into an on-disk spool; pass 2 decodes
     the video again and pairs every frame with its spooled record."""
 
-    def __init__(self, path: str | Path, max_frames: int | None = None, extractor_factory=None):
+    def __init__(self, path: str | Path, max_frames: int | None = None, extractor_factory=None, workers: int = 0):
         from .io.video import probe
 
         self.path = Path(path)
@@ -220,6 +222,7 @@ class VideoSource(DrivingSource):
         self.fps = self.info.fps
         self.max_frames = max_frames
         self._factory = extractor_factory
+        self.workers = workers  # MediaPipe graphs side by side (0: one per core, at most 4)
         self._tmp: Path | None = None
         self._spool: _Spool | None = None
 
@@ -230,27 +233,37 @@ class VideoSource(DrivingSource):
 
         if self._spool is not None:
             return
-        if self._factory is None:
-            from .pose.holistic import HolisticExtractor
+        from .pose.chunked import default_workers, detect_chunks
+        from .pose.holistic import HolisticExtractor, quiet_native_stderr
 
-            def factory():
-                return HolisticExtractor(static_image_mode=self.info.is_image)
-        else:
-            factory = self._factory
+        factory = self._factory or (lambda: HolisticExtractor(static_image_mode=self.info.is_image))
         self._tmp = Path(tempfile.mkdtemp(prefix="reenactor-transfer-"))
         self._spool = _Spool(self._tmp)
         total = self.info.n_frames or None
         if self.max_frames is not None and total:
             total = min(total, self.max_frames)
-        ex = factory()
-        try:
-            bar = tqdm(iter_frames(self.path, stop=self.max_frames), total=total, desc="poses", unit="frame",
-                       disable=not progress)
-            for frame in bar:
-                self._spool.append(ex.process(frame))
-        finally:
-            if hasattr(ex, "close"):
-                ex.close()
+        # Chunks of POSE_CHUNK frames, each from a fresh tracker, on several MediaPipe graphs side by side (as
+        # `reenactor extract` does); finished chunks are spooled in frame order, so at most a few chunks of
+        # records (no masks) wait in memory.
+        done: dict[int, list] = {}
+        lock = threading.Lock()
+        spool = self._spool
+        state = {"next": 0}
+
+        def on_chunk(c: int, recs: list) -> None:
+            with lock:
+                done[c] = recs
+                while state["next"] in done:
+                    for r in done.pop(state["next"]):
+                        spool.append(r)
+                    state["next"] += 1
+
+        with quiet_native_stderr() as err, tqdm(total=total, desc="poses", unit="frame", disable=not progress,
+                                                file=err) as bar:
+            detect_chunks(iter_frames(self.path, stop=self.max_frames), factory, lambda ex, f: ex.process(f),
+                          on_chunk, POSE_CHUNK, self.workers or default_workers(), progress=bar.update)
+        if done:
+            raise RuntimeError(f"pose chunks {sorted(done)} were not spooled")
         self._spool.finish()
         if self._spool.n == 0:
             raise InputError("no frame could be read", self.path, "pass a video with at least one frame")
