@@ -58,6 +58,7 @@ class PoseVolumeSynthesizer(Synthesizer):
         self.size = encoder.size
         self._hist: deque[np.ndarray] = deque(maxlen=max(self.n - 1, 0))
         self._free: list[np.ndarray] = []  # batch buffers handed back by release()
+        self._lent: dict[int, np.ndarray] = {}  # data pointer -> batch buffer given out by prepare()
         self._lock = threading.Lock()
 
     @classmethod
@@ -108,9 +109,12 @@ class PoseVolumeSynthesizer(Synthesizer):
         """Hand back a batch from :meth:`prepare` once :meth:`render` is done with it: its memory is reused for
         a later batch (fresh large arrays cost page faults that, on small machines, take longer than filling
         them)."""
-        a = x.numpy() if isinstance(x, torch.Tensor) else x
+        ptr = x.data_ptr() if isinstance(x, torch.Tensor) else x.ctypes.data
         with self._lock:
-            if len(self._free) < 4:
+            # The array prepare() allocated, not a view of x: views of views would chain every batch's tensor
+            # to the last one's and never be freed (measured: +0.6 MB per batch).
+            a = self._lent.pop(ptr, None)
+            if a is not None and len(self._free) < 4:
                 self._free.append(a)
 
     @torch.inference_mode()
@@ -123,7 +127,12 @@ class PoseVolumeSynthesizer(Synthesizer):
     def prepare(self, poses: Sequence[dict[str, np.ndarray]]) -> torch.Tensor:
         """CPU half of a batch step: consecutive poses -> (B, C*N, H, W) generator input (advances the history).
         Call in frame order; :meth:`render` may run in another thread."""
-        return torch.from_numpy(self._inputs(poses))
+        out = self._inputs(poses)
+        with self._lock:
+            if len(self._lent) >= 8:  # a caller that never releases: forget the oldest (it is simply not reused)
+                self._lent.pop(next(iter(self._lent)))
+            self._lent[out.ctypes.data] = out
+        return torch.from_numpy(out)
 
     def render(self, x: torch.Tensor) -> np.ndarray:
         """Network half of a batch step: (B, C*N, H, W) -> (B, H, W, 3) uint8."""
