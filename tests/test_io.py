@@ -57,6 +57,38 @@ def test_odd_sizes_are_padded_and_bad_frames_rejected(tmp_path, frames_maker):
     assert not list(tmp_path.glob(".bad.mp4*"))  # no temporary left behind
 
 
+def test_background_encoding_gives_the_same_video_and_surfaces_errors(tmp_path, frames_maker):
+    frames = frames_maker(12, 32, 48)
+    for name, bg in (("fg.mp4", False), ("bg.mp4", True)):
+        with VideoWriter(tmp_path / name, fps=10, background=bg, threads=1) as w:
+            buf = np.empty_like(frames[0])
+            for f in frames:
+                buf[:] = f  # one reused array: the background writer must copy
+                w.write(buf)
+        assert w.n_frames == 12
+    a, b = (np.stack(list(iter_frames(tmp_path / n))) for n in ("fg.mp4", "bg.mp4"))
+    assert np.array_equal(a, b)  # the same encoder settings give the same video
+
+    class Boom(RuntimeError):
+        pass
+
+    with pytest.raises(Boom):
+        with VideoWriter(tmp_path / "err.mp4", fps=10, background=True) as w:
+            w.write(frames[0])
+
+            def fail(frame):
+                raise Boom("encoder failed")
+
+            w._encode = fail  # noqa: SLF001 - the next frame fails in the encoder thread
+            for f in frames:
+                w.write(f)
+    assert not (tmp_path / "err.mp4").exists() and not list(tmp_path.glob(".err.mp4*"))
+    with pytest.raises(ValueError, match="no frames"):
+        with VideoWriter(tmp_path / "empty.mp4", fps=10, background=True):
+            pass
+    assert not (tmp_path / "empty.mp4").exists()
+
+
 def test_image_is_a_one_frame_clip(tmp_path, frames_maker):
     img = frames_maker(1, 20, 30)[0]
     path = tmp_path / "a.png"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -146,14 +148,22 @@ class VideoWriter:
     """Write RGB uint8 frames to an H.264 yuv420p mp4, atomically (temp name, renamed on close).
 
     Odd frame sizes are padded by one pixel (yuv420p needs even sizes). Use as a context manager; on an
-    exception nothing is left at ``path``.
+    exception nothing is left at ``path``. ``threads``: x264 threads (0: x264's choice). ``background``: frames
+    are checked and copied by :meth:`write`, then converted and encoded in one background thread (so a caller
+    that computes frames overlaps with the encoder); an encoder error is raised by the next :meth:`write` or on
+    closing.
 
     >>> with VideoWriter("out.mp4", fps=25) as w:
     ...     for frame in frames: w.write(frame)
     """
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 20, preset: str = "veryfast", threads: int = 0):
+    def __init__(self, path: str | Path, fps: float, crf: int = 20, preset: str = "veryfast", threads: int = 0,
+                 background: bool = False):
         self.path = Path(path)
+        self.background = bool(background)
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
         self.threads = int(threads)  # x264 threads; 0 = x264's choice (1.5 x cores)
         self.fps = fps
         self.crf = crf
@@ -188,18 +198,59 @@ class VideoWriter:
             raise ValueError(f"frame size {w}x{h} differs from the video's {self._stream.width}x{self._stream.height}")
         if h % 2 or w % 2:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        if not self.background:
+            self._encode(frame)
+            return
+        if self._error is not None:
+            raise self._error
+        if self._thread is None:
+            self._queue = queue.Queue(maxsize=32)
+            self._thread = threading.Thread(target=self._encoder_loop, daemon=True)
+            self._thread.start()
+        frame = np.array(frame, copy=True)  # the caller may reuse its array
+        while True:
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                if self._error is not None:
+                    raise self._error from None
+
+    def _encode(self, frame: np.ndarray) -> None:
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         for packet in self._stream.encode(vf):
             self._container.mux(packet)
         self.n_frames += 1
 
+    def _encoder_loop(self) -> None:
+        try:
+            while (frame := self._queue.get()) is not None:
+                if self._error is None:
+                    self._encode(frame)
+        except BaseException as e:  # raised in the writing thread
+            self._error = e
+            while self._queue.get() is not None:  # drain so that a blocked put() returns
+                pass
+
+    def _join_encoder(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
+            self._join_encoder()
             if exc_type is None:
+                if self._error is not None:
+                    raise self._error
                 if self._stream is None:
                     raise ValueError(f"{self.path}: no frames were written")
                 for packet in self._stream.encode():
                     self._container.mux(packet)
+        except BaseException as e:
+            exc_type, exc, tb = type(e), e, e.__traceback__
+            raise
         finally:
             self._container.close()
             if exc_type is None:
