@@ -3,7 +3,8 @@
 ``reenactor transfer --model MODEL --driving VIDEO_OR_CLIP -o out.mp4`` runs, in bounded memory:
 
 1. **poses** (first streaming pass): a driving *video* is decoded frame by frame through
-   :class:`~reenactor.pose.holistic.HolisticExtractor` in tracking mode; every per-frame record except the
+   :class:`~reenactor.pose.holistic.HolisticExtractor` in tracking mode (chunks of ``POSE_CHUNK`` frames, each
+   from a fresh tracker, on one graph per core: :mod:`reenactor.pose.chunked`); every per-frame record except the
    person mask is spooled to a temporary folder on disk (so memory does not grow with the video's length);
    a driving *clip store* already holds these arrays and is read row by row.
 2. **normalization**: a :class:`~reenactor.pose.normalize.Normalizer` fitted between the driving body poses
@@ -210,8 +211,9 @@ class ClipSource(DrivingSource):
 
 
 class VideoSource(DrivingSource):
-    """A video (or image) file: pass 1 extracts poses (tracking mode) into an on-disk spool; pass 2 decodes
-    the video again and pairs every frame with its spooled record."""
+    """A video (or image) file: pass 1 extracts poses (tracking mode, in chunks on ``workers`` MediaPipe graphs)
+    into an on-disk spool, in frame order; pass 2 decodes the video again and pairs every frame with its
+    spooled record."""
 
     def __init__(self, path: str | Path, max_frames: int | None = None, extractor_factory=None, workers: int = 0):
         from .io.video import probe
