@@ -72,7 +72,7 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
         overrides[m][:0] = [f"trainer.precision={args.precision}", f"trainer.lr={args.lr}"]
     # upper_body (paper 000): its small CPU variant (configs/upper_body/small.yaml), one window per step
     overrides.setdefault("upper_body", [])[:0] = [
-        f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=3e-4", "model.frame.ngf=16",
+        f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=1e-3", "model.frame.ngf=16",
         "model.frame.n_blocks=3", "model.frame.ndf=16", "model.frame.num_D=2",
         "model.landmark.pretrain_steps=1500", "model.frame.lambda_l1=10"]
     if args.budget <= 0:
