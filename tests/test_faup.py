@@ -176,3 +176,32 @@ def test_running_neutral_converges_to_clip_reference(meshes):
     run.reset()
     first = run.update(seq["measures"][0])
     np.testing.assert_allclose(first, F.DEFAULT_NEUTRAL, atol=0.05)  # the prior dominates at the start
+
+
+# ----------------------------------------------------------------------------- expression transfer metric
+def test_expression_metric_tells_the_real_expression_from_a_wrong_one(carphone_clip):
+    """reenactor.metrics.expression on real carphone frames: the frames themselves score 0 error and r = 1, a
+    slightly blurred copy keeps the expressions (high r), the same faces in reverse order (right identity,
+    wrong expression at each frame) and a constant face score far lower."""
+    import cv2
+
+    from reenactor.metrics.expression import expression_errors, faup_of_frames
+
+    frames = [np.asarray(f) for f in carphone_clip.frames()][40:100]
+    neutral = F.clip_neutral(carphone_clip)
+    ref, valid = faup_of_frames(frames, neutral)
+    assert valid.mean() > 0.9
+    same = expression_errors(ref, ref, valid)
+    assert same["au_mae"] == 0.0 and same["au_corr"] == pytest.approx(1.0) and same["pose_mae_deg"] == 0.0
+    blur, vb = faup_of_frames([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames], neutral)
+    blurred = expression_errors(blur, ref, vb & valid)
+    rev, vr = faup_of_frames(frames[::-1], neutral)
+    reversed_ = expression_errors(rev, ref, vr & valid)
+    const = expression_errors(np.median(ref[valid], 0), ref, valid)
+    assert blurred["au_corr"] > 0.5 and blurred["pose_mae_deg"] < 3.0
+    assert reversed_["au_corr"] < blurred["au_corr"] - 0.3
+    assert reversed_["au_mae"] > 1.5 * blurred["au_mae"]
+    assert const["au_corr"] == 0.0 and const["au_mae"] > 1.3 * blurred["au_mae"]
+    assert set(same["per_au_mae"]) == set(F.AU_NAMES)
+    none = expression_errors(ref, ref, np.zeros(len(ref), bool))
+    assert np.isnan(none["au_mae"]) and none["face_detected"] == 0.0

@@ -17,6 +17,7 @@ from reenactor.config import from_dict
 from reenactor.errors import CheckpointError, ConfigError, ReenactorError
 from reenactor.train import RunConfig, Trainer, load_model, load_synthesizer, save_model
 from reenactor.train.checkpoint import list_checkpoints, read_checkpoint
+from reenactor.train.config import build_run_config
 from reenactor.train.run import run_training
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -58,17 +59,17 @@ def _train(clip, run_dir, steps, resume=False, callbacks=None, overrides=(), **t
 # ------------------------------------------------------------------------------------------ resume
 def test_resume_after_interruption_is_exact(clip, tmp_path):
     """20 straight steps == 10 steps, an interruption at step 13 (mid-run, after checkpoint 10), resume to 20."""
-    straight = _train(clip, tmp_path / "a", 20)
+    straight = _train(clip, tmp_path / "a", 20, lr_decay=0.5)  # the schedule is a function of the step
 
     def interrupt(trainer, logs):
         if trainer.step == 13:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _train(clip, tmp_path / "b", 20, callbacks=[interrupt])
+        _train(clip, tmp_path / "b", 20, callbacks=[interrupt], lr_decay=0.5)
     assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [10]
     at10 = load_model(list_checkpoints(tmp_path / "b")[0][1] / "model.safetensors").tensors
-    resumed = _train(clip, tmp_path / "b", 20, resume=True)
+    resumed = _train(clip, tmp_path / "b", 20, resume=True, lr_decay=0.5)
     _assert_same(_weights(straight), _weights(resumed))
     # the full training state matches too (optimizers, discriminator, EMA)
     sa = read_checkpoint(list_checkpoints(tmp_path / "a")[-1][1])
@@ -151,6 +152,24 @@ def test_gradients_reach_every_parameter_and_losses_fall():
     last = tr.train_step([batch])
     assert last["l1"] < 0.8 * first["l1"]
     assert set(first) == {"l1", "gan", "fm", "g_total", "d", "d_total"}
+
+
+def test_lr_decay_is_linear_over_the_last_share_and_reaches_both_optimizers():
+    tr = _trainer(ema=0.0, lr=1e-3, lr_d=4e-4, lr_decay=0.5, steps=100)
+    seen = []
+    for step in (0, 50, 75, 99):
+        tr.step = step
+        tr.train_step([_batch()])
+        seen.append((tr.opt_g.param_groups[0]["lr"], tr.opt_d.param_groups[0]["lr"]))
+    assert seen[0] == pytest.approx((1e-3, 4e-4))  # constant for the first half
+    assert seen[1] == pytest.approx((1e-3, 4e-4))
+    assert seen[2] == pytest.approx((0.5e-3, 2e-4))  # half-way through the decay
+    assert seen[3] == pytest.approx((0.02e-3, 0.08e-4))
+    tr.run_fraction = lambda: 0.9  # a wall-clock budget sets its own share of the run
+    assert tr.lr_scale() == pytest.approx(0.2)
+    assert _trainer(lr_decay=0.0).lr_scale() == 1.0
+    with pytest.raises(ConfigError, match="lr_decay"):
+        build_run_config({"method": "tiny", "trainer": {"lr_decay": 1.5}})
 
 
 def test_grad_accumulation_equals_full_batch():

@@ -226,3 +226,33 @@ def test_self_reenactment_table_reports_upper_body_beside_cloning(tmp_path):
     table = markdown_table(rows, SelfReenactmentOptions(clip="carphone", out_dir=tmp_path), "carphone")
     assert "| upper_body | 300.0 | 0.7000 | 23.50 |" in table
     assert "upper_body MSE / cloning MSE = 0.750" in table
+
+
+def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_path):
+    """`reenactor benchmark expression` on a tiny model: transfer, driver / generated FAUP, reference row, files;
+    a target that is not a clip folder is one clear error."""
+    import json
+
+    from reenactor.benchmarking.expression import run_expression_benchmark
+    from reenactor.errors import InputError
+    from reenactor.train.run import run_training
+
+    cfg = tiny_cfg()
+    model = {"size": S, "landmark": vars(cfg.landmark), "frame": vars(cfg.frame)}
+    data = {"method": "upper_body", "model": model, "data": {"target": [str(clip_copy.root)]},
+            "trainer": {"steps": 1, "batch_size": 1, "device": "cpu", "ema": 0.0, "tensorboard": False,
+                        "image_every": 0, "checkpoint_every": 1, "progress": False}}
+    path = run_training(data, run_dir=tmp_path / "run")
+    res = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "expr", max_frames=6,
+                                   progress=False)
+    assert res["n_frames"] == 6 and res["driving_faces"] == 6
+    assert "fixed face proportions" in res["driver_neutral"]  # 6 faces < MIN_NEUTRAL_FRAMES
+    ref = [r for r in res["rows"] if r["compared"].startswith("target's typical")]
+    assert ref and all(np.isfinite(r["au_mae"]) and np.isfinite(r["pose_mae_deg"]) for r in ref)
+    assert len(res["top_units"]) == 6 and {p["angle"] for p in res["head_pose_deg"]} == {"yaw", "pitch", "roll"}
+    saved = json.loads((tmp_path / "expr" / "results.json").read_text())
+    assert saved["n_frames"] == 6
+    assert "| generated | driver |" in (tmp_path / "expr" / "table.md").read_text()
+    assert (tmp_path / "expr" / "side_by_side.mp4").stat().st_size > 0
+    with pytest.raises(InputError, match="clip folder"):
+        run_expression_benchmark(path, clip_copy.root, tmp_path / "nope", tmp_path / "expr2", progress=False)

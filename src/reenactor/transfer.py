@@ -451,10 +451,13 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
              side_by_side_view: bool = False, normalization: str = "auto", normalizer: str | Path | None = None,
              device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
              progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
-             frame_sink=None, expect_method: str | None = None, pipeline: bool | None = None) -> TransferResult:
+             frame_sink=None, expect_method: str | None = None, pipeline: bool | None = None,
+             driving_sink=None) -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
+    ``driving_sink``: optional callable receiving each driving frame and its pose record (``face_raw`` etc.,
+    before normalization), in the same order.
     ``pipeline``: when the synthesizer splits a step into ``prepare`` (CPU: pose volumes) and ``render`` (the
     network), decoding + pose preparation and composing + encoding run in two threads around the network, so
     the three overlap (same frames, in order, bounded queues). ``None`` (default): only where there are cores
@@ -539,10 +542,12 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
 
         def emit(writer, group, results) -> None:
             nonlocal written
-            for (fr, _rec, pose), res in zip(group, results):
+            for (fr, rec, pose), res in zip(group, results):
                 res = np.asarray(res)
                 if frame_sink is not None:
                     frame_sink(res)
+                if driving_sink is not None:
+                    driving_sink(fr, rec)
                 if side_by_side_view:
                     res = side_by_side(fr, draw_pose(out_hw, pose), res)
                 writer.write(np.ascontiguousarray(res))

@@ -46,6 +46,7 @@ class SelfReenactmentOptions:
     precision: str = "fp32"
     overrides: dict[str, list[str]] = field(default_factory=dict)  # method -> --set overrides
     progress: bool = True
+    expression: bool = True  # FAUP columns: re-extract the generated faces and compare with the real ones
 
 
 def prepare_clip(spec: str, work: Path, size: int, progress: bool = True) -> ClipStore:
@@ -98,7 +99,8 @@ def frame_metrics(pred: list[np.ndarray], real: list[np.ndarray]) -> dict[str, f
             "psnr": float(np.mean([psnr(p, r) for p, r in zip(pred, real)]))}
 
 
-def reference_rows(train_frames: list[np.ndarray], real: list[np.ndarray]) -> list[dict[str, Any]]:
+def reference_rows(train_frames: list[np.ndarray], real: list[np.ndarray]
+                   ) -> tuple[list[dict[str, Any]], list[list[np.ndarray]]]:
     """Two pose-free reference points that show how far the test frames are from anything in training:
 
     * ``oracle retrieval``: per test frame, the training frame with the lowest pixel MSE (it peeks at the answer,
@@ -108,23 +110,62 @@ def reference_rows(train_frames: list[np.ndarray], real: list[np.ndarray]) -> li
     tr = np.stack([np.asarray(f, np.float32) for f in train_frames])
     best = [train_frames[int(np.argmin(((tr - np.asarray(r, np.float32)) ** 2).mean(axis=(1, 2, 3))))] for r in real]
     mean = np.clip(np.round(tr.mean(0)), 0, 255).astype(np.uint8)
-    rows = []
+    rows, frames = [], []
     for name, pred in (("oracle retrieval (reference)", best), ("mean training frame (reference)", [mean] * len(real))):
         rows.append({"method": name, **frame_metrics(pred, real), "steps": 0, "train_seconds": 0.0, "reference": True})
-    return rows
+        frames.append(pred)
+    return rows, frames
+
+
+class ExpressionColumns:
+    """FAUP columns of the table (:mod:`reenactor.metrics.expression`): the faces of each row's frames are
+    re-extracted and compared with the real test frames' faces, all against the training part's neutral
+    reference. Off (with a printed reason) when the clip has no face mesh or the real test frames show no face."""
+
+    def __init__(self, train: ClipStore, real: list[np.ndarray]):
+        from ..metrics.expression import faup_of_frames
+
+        self.reason = None
+        if not train.has("face_raw"):
+            self.reason = "the clip has no face meshes (face_raw)"
+            return
+        from ..face.faup import clip_neutral
+
+        self.neutral = clip_neutral(train)
+        self.real_faup, self.real_valid = faup_of_frames(real, self.neutral)
+        if not self.real_valid.any():
+            self.reason = "no face found in the real test frames"
+
+    @property
+    def on(self) -> bool:
+        return self.reason is None
+
+    def __call__(self, frames: list[np.ndarray]) -> dict[str, float]:
+        from ..metrics.expression import expression_errors, faup_of_frames
+
+        faup, valid = faup_of_frames(frames, self.neutral)
+        e = expression_errors(faup, self.real_faup, valid & self.real_valid)
+        return {"au_mae": e["au_mae"], "pose_mae_deg": e["pose_mae_deg"], "au_corr": e["au_corr"],
+                "face_detected": float(valid.mean())}
 
 
 def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, clip_name: str) -> str:
+    expr = any("au_mae" in r for r in rows)
     lines = [f"# Self-reenactment on {clip_name} (paper 004, Table 1 protocol)", "",
              f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their "
              f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
              f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}; config overrides: "
              f"{ {m: v for m, v in opts.overrides.items() if v} }.", "",
-             "| method | MSE (RGB 0-255) | SSIM | PSNR (dB) | train steps | train s |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| method | MSE (RGB 0-255) | SSIM | PSNR (dB) | train steps | train s |" + (
+                 " AU error | AU r | head pose error (deg) | face found |" if expr else ""),
+             "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: | ---: |" if expr else "")]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['mse']:.1f} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
-                     f"{r.get('steps', 0)} | {r.get('train_seconds', 0.0):.0f} |")
+        line = (f"| {r['method']} | {r['mse']:.1f} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
+                f"{r.get('steps', 0)} | {r.get('train_seconds', 0.0):.0f} |")
+        if expr:
+            line += (f" {r.get('au_mae', float('nan')):.3f} | {r.get('au_corr', float('nan')):.2f} | "
+                     f"{r.get('pose_mae_deg', float('nan')):.1f} | {r.get('face_detected', float('nan')):.0%} |")
+        lines.append(line)
     by = {r["method"]: r for r in rows}
     if any(r.get("reference") for r in rows):
         lines += ["", "Reference rows are not methods: oracle retrieval picks, per test frame, the training frame closest "
@@ -137,6 +178,12 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
     if "cloning" in by and "pix2pix" in by:
         lines.append(f"cloning MSE / pix2pix MSE = {by['cloning']['mse'] / max(by['pix2pix']['mse'], 1e-9):.3f} "
                      "(target < 1)")
+    if expr:
+        lines += ["", "Face columns (reenactor.metrics.expression): the face mesh of every generated frame is "
+                  "re-extracted and turned into FAUP (17 action units, 0-3, and head pose) against the training "
+                  "frames' neutral face, then compared with the real test frame's: AU error = mean |difference| of "
+                  "the action units, AU r = their correlation over time (units that move), head pose error = mean "
+                  "|yaw, pitch, roll difference|; frames where no face is found are left out (face found)."]
     if "upper_body" in by and "cloning" in by:  # paper 000 (upper body + FAUP face) beside cloning
         lines.append(f"upper_body MSE / cloning MSE = {by['upper_body']['mse'] / max(by['cloning']['mse'], 1e-9):.3f}"
                      " (upper_body renders the test frames from their own FAUP and keypoints)")
@@ -203,6 +250,7 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
             raise _BudgetReached
 
     trainer = Trainer(m, run_cfg, run_dir, device=device, callbacks=[budget])
+    trainer.run_fraction = lambda: (time.perf_counter() - t0) / max_seconds  # trainer.lr_decay runs on the budget
     try:
         path = trainer.fit(dataset)
     except _BudgetReached:
@@ -235,6 +283,11 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     elif opts.unpaired != "none":
         unpaired = [ClipStore.open(opts.unpaired)]
     real = [np.asarray(f) for f in test.frames()]
+    real_sized = [_resize(r, (opts.size, opts.size)) for r in real]
+    expression = ExpressionColumns(train, real_sized) if opts.expression else None
+    if expression is not None and not expression.on:
+        print(f"[self-reenactment] no face columns: {expression.reason}")
+        expression = None
     rows: list[dict[str, Any]] = []
     outputs: dict[str, list[np.ndarray]] = {}
     for name in opts.methods:
@@ -255,12 +308,20 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
         res = frame_metrics(frames, [_resize(r, tm.size) for r in real])
         row = {"method": name, **res, "steps": int(info.get("steps", 0)), "train_seconds": train_s,
                "model": str(info["model"]), "paired_only_steps": info.get("paired_only_steps")}
+        if expression is not None:
+            row |= expression(frames)
         print(f"[self-reenactment] {name}: MSE {res['mse']:.1f}  SSIM {res['ssim']:.4f}  PSNR {res['psnr']:.2f} dB "
-              f"({row['steps']} steps, {train_s:.0f} s)")
+              f"({row['steps']} steps, {train_s:.0f} s)" + (
+                  f"; face: AU error {row['au_mae']:.3f}, AU r {row['au_corr']:.2f}, head pose error "
+                  f"{row['pose_mae_deg']:.1f} deg" if "au_mae" in row else ""))
         rows.append(row)
         outputs[name] = frames
     train_frames = [_resize(np.asarray(f), (opts.size, opts.size)) for f in train.frames()]
-    rows += reference_rows(train_frames, [_resize(r, (opts.size, opts.size)) for r in real])
+    ref_rows, ref_frames = reference_rows(train_frames, real_sized)
+    if expression is not None:
+        for r, f in zip(ref_rows, ref_frames):
+            r |= expression(f)
+    rows += ref_rows
     # side-by-side: real | pose | methods...
     body = test.load("body", mmap=False)
     with VideoWriter(out / "side_by_side.mp4", fps=test.fps) as w:

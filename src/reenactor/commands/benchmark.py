@@ -40,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "as performance cloning trains on its driving video), none, or a clip folder (default: driving)")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD:KEY=VALUE",
                    help="config override for one method, e.g. cloning:model.loss.paired_only_steps=100 (repeatable)")
+    s.add_argument("--expression", action=argparse.BooleanOptionalAction, default=True,
+                   help="face columns: re-extract every generated face and compare its action units and head pose "
+                        "with the real frame's (reenactor.metrics.expression; default: on)")
     s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                    help="training autocast of the learned methods (bf16: ~1.7x more steps per budget on CPUs "
                         "with AVX512-BF16/AMX; default: fp32)")
@@ -48,6 +51,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(func=run_self_reenactment)
+    e = bsub.add_parser(
+        "expression", help="cross-identity: does the target's generated face show the driver's expression?",
+        description="Transfer a driving video or photo onto a trained model's target person (side_by_side.mp4), then "
+                    "re-extract the generated faces and compare their action units and head pose (FAUP, "
+                    "reenactor.face.faup) with the driver's, beside a reference that holds the target's typical face "
+                    "constant; writes table.md and results.json (reenactor.benchmarking.expression).")
+    e.add_argument("--model", required=True, help="exported model file (RUN_DIR/model.safetensors)")
+    e.add_argument("--driving", required=True, help="driving video, photo, clip folder or sample name (sample:carphone)")
+    e.add_argument("--target", required=True, metavar="CLIP_DIR",
+                   help="the target person's clip folder (the model's training clip): its faces give the target's "
+                        "neutral reference and typical face")
+    e.add_argument("-o", "--output", default="runs/expression", help="output folder (default: runs/expression)")
+    e.add_argument("--max-frames", type=int, help="stop after this many driving frames")
+    e.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="generator precision (default: fp32)")
+    e.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
+    e.set_defaults(func=run_expression)
+
+
+def run_expression(args: argparse.Namespace) -> int:
+    from ..benchmarking.expression import run_expression_benchmark
+    from ..samples import resolve_input
+
+    run_expression_benchmark(args.model, resolve_input(args.driving), args.target, args.output, device=args.device,
+                             precision=args.precision, max_frames=args.max_frames, progress=not args.no_progress)
+    return 0
 
 
 def run_self_reenactment(args: argparse.Namespace) -> int:
@@ -80,5 +109,6 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
     run(SelfReenactmentOptions(clip=args.clip, out_dir=Path(args.output), train_frames=args.train_frames,
                                test_frames=args.test_frames, size=args.size, budget_s=args.budget,
                                methods=tuple(args.methods), unpaired=args.unpaired, seed=args.seed,
-                               device=args.device, overrides=overrides, progress=not args.no_progress))
+                               device=args.device, overrides=overrides, progress=not args.no_progress,
+                               expression=args.expression))
     return 0

@@ -23,6 +23,7 @@ class TrainerConfig:
     grad_accum: int = 1  # micro-steps whose gradients are summed before each optimizer step
     lr: float = 2e-4  # Adam learning rate of the generator(s)
     lr_d: float | None = None  # Adam learning rate of the discriminator(s); null = same as lr
+    lr_decay: float = 0.0  # share of the run at its end over which both lrs fall linearly to 0 (pix2pixHD: 0.5)
     beta1: float = 0.5  # Adam beta1 (0.5 as in pix2pix / pix2pixHD)
     beta2: float = 0.999  # Adam beta2
     weight_decay: float = 0.0  # Adam weight decay (L2) for all networks
@@ -69,6 +70,7 @@ def validate_trainer(t: TrainerConfig) -> None:
         (t.grad_accum >= 1, "trainer.grad_accum must be >= 1"),
         (t.lr > 0, "trainer.lr must be > 0"),
         (t.lr_d is None or t.lr_d > 0, "trainer.lr_d must be > 0 (or null)"),
+        (0 <= t.lr_decay <= 1, "trainer.lr_decay must be in [0, 1] (0 = constant learning rate)"),
         (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1, "trainer.beta1/beta2 must be in [0, 1)"),
         (0 <= t.ema < 1, "trainer.ema must be in [0, 1) (0 = off)"),
         (t.d_every >= 1, "trainer.d_every must be >= 1"),

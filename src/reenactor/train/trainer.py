@@ -332,6 +332,9 @@ class Trainer:
         self.device = torch.device(device) if device is not None else resolve_device(self.cfg.device, self.dist)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks or [])
+        # share of the run done, for the learning-rate decay: step / trainer.steps unless a caller that stops
+        # on something else (a wall-clock budget) sets its own
+        self.run_fraction: Callable[[], float] = lambda: self.step / max(self.cfg.steps, 1)
         self.method = method.to(self.device)
         self.step = 0
         self.amp_dtype = AMP_DTYPES[self.cfg.precision]
@@ -384,6 +387,20 @@ class Trainer:
         for p in params:
             p.requires_grad_(flag)
 
+    def lr_scale(self) -> float:
+        """Factor on both learning rates now: 1, then falling linearly to 0 over the last ``trainer.lr_decay``
+        share of the run (pix2pixHD's schedule)."""
+        if self.cfg.lr_decay <= 0:
+            return 1.0
+        return float(min(1.0, max(0.0, (1.0 - self.run_fraction()) / self.cfg.lr_decay)))
+
+    def _apply_lr(self) -> None:
+        scale = self.lr_scale()
+        for opt, base in ((self.opt_g, self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = base * scale
+
     def _check_finite(self, name: str, value: float) -> None:
         if not math.isfinite(value):
             raise ReenactorError(f"training diverged: loss {name!r} is {value} at step {self.step}",
@@ -394,6 +411,7 @@ class Trainer:
         """One optimizer step over ``micro_batches`` (this rank's share, already on the device). Returns the
         step's loss terms (averaged over micro-batches) plus ``g_total`` / ``d_total``."""
         self.method.train()
+        self._apply_lr()
         n = len(micro_batches)
         logs: dict[str, float] = {}
         caches: list[dict[str, Any]] = []
