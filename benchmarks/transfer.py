@@ -76,10 +76,10 @@ class LoopedSource:
                 b = np.asarray(self.store.load("body", mmap=False), np.float32)
                 return b[np.arange(self.n) % self.base_n]
 
-            def iter_frames(self):
+            def iter_frames(self, frames=True, keys=None):
                 for t in range(self.n):
                     k = t % self.base_n
-                    yield self._frames[k], self.record(k)
+                    yield (self._frames[k] if frames else None), self.record(k, keys)
 
         return _Looped()
 

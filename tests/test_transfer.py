@@ -67,8 +67,17 @@ def test_side_by_side_has_three_panels(clips, cloning_model, tmp_path):
 def test_transfer_from_a_video_file_runs_pose_extraction(clips, cloning_model, tmp_path):
     from reenactor.samples import sample_path
 
-    res = transfer(cloning_model, sample_path("carphone"), tmp_path / "v.mp4", max_frames=6, progress=False)
+    a: list[np.ndarray] = []
+    b: list[np.ndarray] = []
+    seen: list[tuple] = []
+    res = transfer(cloning_model, sample_path("carphone"), tmp_path / "v.mp4", max_frames=6, progress=False,
+                   frame_sink=a.append)  # batched: the keypoints come from the spool, no second decode
     assert res.n_frames == 6 and res.seconds["poses"] > 0
+    transfer(cloning_model, sample_path("carphone"), tmp_path / "w.mp4", max_frames=6, progress=False,
+             frame_sink=b.append, driving_sink=lambda fr, rec: seen.append((fr.shape, set(rec))))
+    assert max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(a, b)) <= 1
+    # a driving_sink gets every decoded frame with its whole record
+    assert len(seen) == 6 and seen[0][0] == (144, 176, 3) and {"body", "face_raw", "pose_raw"} <= seen[0][1]
 
 
 def test_video_poses_in_parallel_chunks_come_back_in_order(carphone_path, monkeypatch):
@@ -152,6 +161,7 @@ def test_row_readers_roundtrip(tmp_path):
     sp.finish()
     assert "mask" not in sp.fields and np.array_equal(sp.column("body"), a)
     assert sp.record(3)["person"] and np.array_equal(sp.record(4)["body"], a[4])
+    assert set(sp.record(2, keys=("body", "face"))) == {"body"}  # only the fields asked for (that exist)
     sp.close()
 
 

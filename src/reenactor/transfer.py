@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,8 +121,8 @@ class _Spool:
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         return np.frombuffer(os.pread(self._in[key], nbytes, t * nbytes), dtype).reshape(shape).copy()
 
-    def record(self, t: int) -> dict[str, np.ndarray]:
-        return {k: self.row(k, t) for k in self.fields}
+    def record(self, t: int, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        return {k: self.row(k, t) for k in (self.fields if keys is None else [k for k in keys if k in self.fields])}
 
     def column(self, key: str) -> np.ndarray:
         shape, dtype = self.fields[key]
@@ -157,8 +157,10 @@ class DrivingSource(abc.ABC):
         """(T, 25, 3) float32 driving body poses in driving-frame pixels."""
 
     @abc.abstractmethod
-    def iter_frames(self) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
-        """Pass 2: ``(frame (H, W, 3) uint8, per-frame extraction record)`` in order."""
+    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
+                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
+        """Pass 2: ``(frame (H, W, 3) uint8, per-frame extraction record)`` in order. ``frames=False``: the
+        frame is None (not read or decoded); ``keys``: only these record fields (those present), else all."""
 
     def close(self) -> None:  # noqa: B027 - optional
         pass
@@ -197,12 +199,14 @@ class ClipSource(DrivingSource):
     def bodies(self) -> np.ndarray:
         return np.asarray(self.store.load("body", mmap=False)[: self.n], np.float32)
 
-    def record(self, t: int) -> dict[str, Any]:
-        return {k: r[t] for k, r in self._fields.items()}
+    def record(self, t: int, keys: Sequence[str] | None = None) -> dict[str, Any]:
+        fields = self._fields if keys is None else {k: self._fields[k] for k in keys if k in self._fields}
+        return {k: r[t] for k, r in fields.items()}
 
-    def iter_frames(self) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
+                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
         for t in range(self.n):
-            yield self._frames[t], self.record(t)
+            yield (self._frames[t] if frames else None), self.record(t, keys)
 
     def close(self) -> None:
         self._frames.close()
@@ -282,11 +286,16 @@ class VideoSource(DrivingSource):
     def bodies(self) -> np.ndarray:
         return self._spool.column("body").astype(np.float32)
 
-    def iter_frames(self) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
+                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
         from .io.video import iter_frames
 
+        if not frames:  # the poses are spooled: no second decode
+            for t in range(len(self)):
+                yield None, self._spool.record(t, keys)
+            return
         for t, frame in enumerate(iter_frames(self.path, stop=len(self))):
-            yield frame, self._spool.record(t)
+            yield frame, self._spool.record(t, keys)
 
     def close(self) -> None:
         if self._spool is not None:
@@ -515,7 +524,9 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         del body
         # ---- render
         t0 = time.perf_counter()
-        warm.join()
+        warm.join()  # the network's one-off first-call costs, paid while the poses were read; not rendering
+        times["warm_up_wait"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         synth = tm.synthesizer
         synth.reset()
         norm.reset()
@@ -528,10 +539,17 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         bar = tqdm(total=n, desc="render", unit="frame", disable=not progress)
         written = 0
 
-        def batches() -> Iterator[list[tuple[np.ndarray, dict, dict]]]:
-            """Driving frames in groups of ``per``: (frame, record, normalized pose)."""
-            pending: list[tuple[np.ndarray, dict, dict]] = []
-            for frame, rec in src.iter_frames():
+        # A batched synthesizer sees the normalized keypoints only: then the driving frame is read (or decoded)
+        # only for --side-by-side or a driving_sink, and of each record only the keypoints (and all of it for a
+        # driving_sink); step() gets the whole record and the frame.
+        need_all = not batched or driving_sink is not None
+        read_frames = need_all or side_by_side_view
+        read_keys = None if need_all else KEYPOINT_KEYS
+
+        def batches() -> Iterator[list[tuple[np.ndarray | None, dict, dict]]]:
+            """Driving frames in groups of ``per``: (frame or None, record, normalized pose)."""
+            pending: list[tuple[np.ndarray | None, dict, dict]] = []
+            for frame, rec in src.iter_frames(frames=read_frames, keys=read_keys):
                 kp = {k: rec[k] for k in KEYPOINT_KEYS if k in rec}
                 pending.append((frame, rec, norm.apply(kp)))
                 if len(pending) >= per:
