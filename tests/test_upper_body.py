@@ -94,6 +94,28 @@ def test_paste_is_clipped_and_differentiable():
     assert (np_canvas == 0).sum() == 3 * 64
 
 
+def test_face_square_loss_weights_the_pasted_landmark_square(dataset):
+    """frame.lambda_face: L1 inside the square where the landmark crop is pasted (the face), mean over the square."""
+    from reenactor.methods.upper_body.method import face_square_mask
+
+    m = face_square_mask(torch.tensor([[10.0, 20.0]]), 8, (32, 32))
+    assert m.shape == (1, 1, 32, 32) and m.sum() == 64
+    assert m[0, 0, 20, 10] == 1 and m[0, 0, 20, 15] == 0 and m[0, 0, 25, 10] == 0
+    item = dataset[5]
+    assert item["centre"].shape == (3, 2)
+    # the square sits where the FL channels drew the landmarks
+    mask = face_square_mask(item["centre"], C, (S, S))
+    drawn = (item["x"][:, 3:] > -1).any(1, keepdim=True).float()
+    assert (drawn * (1 - mask)).sum() == 0 and drawn.sum() > 0
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    cfg.frame.lambda_l1, cfg.frame.lambda_face = 0.0, 5.0
+    meth = UpperBodyMethod(cfg)
+    meth.fit_data(dataset)
+    out = meth.generator_step(_batch(dataset), 10 ** 6)
+    assert "face" in out.losses and out.losses["face"] > 0 and "l1" not in out.losses
+
+
 def test_gradients_reach_every_parameter(method, dataset):
     batch = _batch(dataset)
     method.zero_grad()

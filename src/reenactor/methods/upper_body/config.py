@@ -38,6 +38,7 @@ class FrameGenConfig:
     alpha_fm: float = 10.0  # alpha of eq. 4 (feature matching)
     beta_vgg: float = 10.0  # beta of eq. 4 (perceptual reconstruction, summed over the L+1 frames)
     lambda_l1: float = 0.0  # optional RGB L1 on the L+1 frames, not in eq. 4 (anchors colours on short CPU runs)
+    lambda_face: float = 0.0  # optional RGB L1 inside the landmark crop's square (the face), not in eq. 4
     detach_past: bool = False  # stop gradients through the past generated frames fed back into G
 
 

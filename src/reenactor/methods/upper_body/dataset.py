@@ -111,7 +111,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         img = self.stores[ci].frames()[t]
         if img.shape[:2] != self.size:
             img = cv2.resize(np.asarray(img), (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
-        rec = {"x": x, "lm": lm, "image": to_unit(np.asarray(img)),
+        rec = {"x": x, "lm": lm, "image": to_unit(np.asarray(img)), "centre": np.asarray(centre, np.float32),
                "faup": faup_image(self.faup[ci][t], (self.crop, self.crop), self.cfg.landmark.cell)}
         if len(self._cache) < 4096:
             self._cache[key] = rec
@@ -122,6 +122,6 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         win = [self._frame(ci, s) for s in range(t - self.L, t + 1)]
         pre = [self._frame(ci, s)["x"] if s >= 0 else np.zeros((6, *self.size), np.float32)
                for s in range(t - 2 * self.L, t - self.L)]
-        out = {k: torch.from_numpy(np.stack([w[k] for w in win])) for k in ("x", "image", "faup", "lm")}
+        out = {k: torch.from_numpy(np.stack([w[k] for w in win])) for k in ("x", "image", "faup", "lm", "centre")}
         out["x_pre"] = torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size)
         return out

@@ -84,6 +84,19 @@ def generate_window(G: nn.Module, x: torch.Tensor, x_pre: torch.Tensor, detach_p
     return torch.stack(outs, 1)
 
 
+def face_square_mask(centre: torch.Tensor, crop: int, size: tuple[int, int]) -> torch.Tensor:
+    """(..., 1, H, W) float mask of the ``crop`` x ``crop`` squares centred at ``centre`` (..., 2) (x, y): where
+    the landmark crop is pasted, i.e. the face (for ``frame.lambda_face``)."""
+    h, w = int(size[0]), int(size[1])
+    ys = torch.arange(h, device=centre.device, dtype=torch.float32) + 0.5
+    xs = torch.arange(w, device=centre.device, dtype=torch.float32) + 0.5
+    cx, cy = centre[..., 0, None].float(), centre[..., 1, None].float()
+    half = crop / 2.0
+    in_x = ((xs - cx).abs() <= half).float()  # (..., W)
+    in_y = ((ys - cy).abs() <= half).float()  # (..., H)
+    return (in_y[..., :, None] * in_x[..., None, :]).unsqueeze(-3)
+
+
 class UpperBodyMethod(Method):
     """See the module docstring. Batches come from :class:`UpperBodyDataset`."""
 
@@ -169,6 +182,11 @@ class UpperBodyMethod(Method):
         losses["vgg"] = fc.beta_vgg * self.perceptual(fake.flatten(0, 1), real.flatten(0, 1)) * (fc.past + 1)
         if fc.lambda_l1 > 0:  # optional, not in the paper (config frame.lambda_l1)
             losses["l1"] = fc.lambda_l1 * l1(fake, real)
+        if fc.lambda_face > 0:  # optional, not in the paper (config frame.lambda_face)
+            from ...losses import masked_l1
+
+            mask = face_square_mask(batch["centre"], self.cfg.landmark.crop, real.shape[-2:])
+            losses["face"] = fc.lambda_face * masked_l1(fake.flatten(0, 1), real.flatten(0, 1), mask.flatten(0, 1))
         visuals = {"real": real[:, -1], "fake": fake[:, -1], "input_ubkp": x[:, -1, :3], "input_fl": x[:, -1, 3:],
                    "lm_fake": torch.nn.functional.interpolate(lm_fake[: real.shape[0]], size=real.shape[-2:])}
         return StepOutput(losses=losses, visuals=visuals,
