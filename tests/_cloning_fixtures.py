@@ -39,7 +39,7 @@ def skeleton(t: float, size: int, phase: float = 0.0, scale: float = 1.0) -> np.
 
 
 def make_clip(root: Path, n: int = 12, size: int = 32, phase: float = 0.0, scale: float = 1.0,
-              seed: int = 0) -> ClipStore:
+              seed: int = 0, mask: bool = False) -> ClipStore:
     """A clip store whose frames are coloured stick figures of its own poses (a learnable pose -> image map)."""
     rng = np.random.default_rng(seed)
     bodies = np.stack([skeleton(0.5 * i, size, phase, scale) for i in range(n)])
@@ -52,6 +52,11 @@ def make_clip(root: Path, n: int = 12, size: int = 32, phase: float = 0.0, scale
     store.save("hand_left", np.zeros((n, 21, 3), np.float32), stage="extract")
     store.save("hand_right", np.zeros((n, 21, 3), np.float32), stage="extract")
     store.save("person", np.ones(n, bool), stage="extract")
+    if mask:  # the person mask: the drawn figure, a little dilated (like a segmentation of the body)
+        import cv2
+
+        drawn = np.stack([draw_pose((size, size), {"body": b}).max(-1) > 0 for b in bodies]).astype(np.uint8)
+        store.save("mask", np.stack([cv2.dilate(d, np.ones((3, 3), np.uint8)) * 255 for d in drawn]), stage="extract")
     store.set_stage("extract", n_frames=n)
     return store
 

@@ -57,6 +57,20 @@ class LossConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Random similarity transforms of the paired items (not in the paper): the same rotation, scale and shift
+    move the N pose volumes and the N frames together, so G learns to draw the person wherever the joints are instead of
+    memorising the few positions of a short reference video. Off by default (all zero)."""
+
+    prob: float = 0.0  # share of paired items that get a transform (0 = off)
+    shift: float = 0.08  # largest translation, as a fraction of ``size`` (each axis, uniform)
+    scale: float = 0.08  # largest relative scale change about the frame centre (uniform in 1 +- scale)
+    rotate: float = 10.0  # largest rotation about the frame centre, degrees (uniform in +- rotate)
+    background: Literal["plate", "warp"] = "plate"  # plate: the moved person (clip's `mask`) over the clip's
+    # still background plate (reenactor.data.background); warp: the whole frame moves, background too
+
+
+@dataclass
 class CloningConfig:
     """Performance cloning: one generator G over N stacked pose volumes, paired + unpaired branches."""
 
@@ -65,5 +79,6 @@ class CloningConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     unpaired: bool = True  # train the unpaired branch when unpaired clips are given (--unpaired CLIP ...)
     max_stored_poses: int = 2000  # training poses kept in the model file (coverage + normalization at transfer)

@@ -39,6 +39,20 @@ def _starts(store: ClipStore, n: int) -> np.ndarray:
     return np.nonzero(ok)[0]
 
 
+def affine_keypoints(kp: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Keypoints ``(..., K, 3)`` through a (2, 3) affine matrix; confidences kept."""
+    out = np.array(kp, dtype=np.float32, copy=True)
+    xy = out[..., :2] @ np.asarray(m[:, :2], np.float32).T + np.asarray(m[:, 2], np.float32)
+    out[..., :2] = xy
+    return out
+
+
+def _over(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """``fg`` over ``bg`` with ``alpha`` (H, W) uint8 0..255 -> (H, W, 3) uint8."""
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    return np.clip(fg * a + bg * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+
+
 def _open(clip) -> ClipStore:
     return clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
 
@@ -75,6 +89,10 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         if not self.index:
             raise InputError(f"no run of {self.n} consecutive frames with a person", self.clips[0].store.root,
                              "extract a longer clip of the target person")
+        self.plates: list[np.ndarray | None] = [None] * len(self.clips)
+        self.masks: list[np.ndarray | None] = [None] * len(self.clips)
+        if cfg.augment.prob > 0 and cfg.augment.background == "plate":
+            self._make_plates()
         target_body = np.concatenate([c.body for c in self.clips])
         self.unpaired: list[_Clip] = []
         if unpaired and cfg.unpaired and self.n >= 2:
@@ -96,6 +114,25 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
                                  self.unpaired[0].store.root, "pass other --unpaired clips")
         else:
             self.u_index = []
+
+    def _make_plates(self) -> None:
+        """Background plates and person masks of the target clips, at model size, for pose augmentation that
+        moves the person over a still scene (``augment.background: plate``)."""
+        from ...data.background import background_plate
+
+        h, w = self.size
+        for ci, c in enumerate(self.clips):
+            if not c.store.has("mask"):
+                raise InputError("augment.background=plate needs the clip's person masks (`mask`)", c.store.root,
+                                 "re-extract the clip with `reenactor extract`, or set model.augment.background=warp")
+            masks = np.asarray(c.store.load("mask", mmap=False))
+            if masks.shape[1:] != (h, w):
+                masks = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA) for m in masks])
+            frames = np.stack([self.frame(ci, t) for t in range(c.store.n_frames)])
+            self.plates[ci], seen = background_plate(frames, masks)
+            self.masks[ci] = masks
+            print(f"[cloning] pose augmentation over a background plate of {c.store.root.name}: "
+                  f"{seen.mean():.0%} of its pixels seen behind the person, the rest inpainted")
 
     def _face(self, store: ClipStore) -> np.ndarray | None:
         if not self.encoder.face:
@@ -136,13 +173,43 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         return np.concatenate([self.encoder({"body": clip.body[k], "face": None if clip.face is None else clip.face[k]})
                                for k in range(t, t + self.n)])
 
+    def augmentation(self) -> np.ndarray | None:
+        """A random similarity transform (2, 3) for one paired item (``cfg.augment``: rotation, scale about the
+        frame centre, shift), or None. Drawn from NumPy's global generator, which the trainer seeds per sample
+        position, so a resumed run draws the same transforms."""
+        a = self.cfg.augment
+        if a.prob <= 0 or np.random.random_sample() >= a.prob:
+            return None
+        h, w = self.size
+        angle = float(np.random.uniform(-a.rotate, a.rotate))
+        s = 1.0 + float(np.random.uniform(-a.scale, a.scale))
+        m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, s)
+        m[:, 2] += np.random.uniform(-a.shift, a.shift, 2) * np.array([w, h])
+        return m
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]
         clip = self.clips[ci]
-        frames = np.concatenate([self.frame(ci, t + k).transpose(2, 0, 1) for k in range(self.n)])
+        frames = [self.frame(ci, t + k) for k in range(self.n)]
+        m = self.augmentation()
+        if m is not None:  # the same transform moves the poses and the frames (edges: replicated pixels)
+            h, w = self.size
+            frames = [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                      for f in frames]
+            plate = self.plates[ci]
+            if plate is not None:  # only the person moves: the moved person over the still scene
+                alphas = [cv2.warpAffine(self.masks[ci][t + k], m, (w, h), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                          for k in range(self.n)]
+                frames = [_over(f, a, plate) for f, a in zip(frames, alphas)]
+            clip = _Clip(clip.store, affine_keypoints(clip.body[t:t + self.n], m),
+                         None if clip.face is None else affine_keypoints(clip.face[t:t + self.n], m),
+                         clip.starts, clip.align)
+            t = 0
+        stacked = np.concatenate([f.transpose(2, 0, 1) for f in frames])
         item = {
             "pose": torch.from_numpy(self.volumes(clip, t)),
-            "image": torch.from_numpy(frames.astype(np.float32) / 127.5 - 1.0),
+            "image": torch.from_numpy(stacked.astype(np.float32) / 127.5 - 1.0),
         }
         if self.u_index:
             uj = int(torch.randint(len(self.u_index), ()).item())

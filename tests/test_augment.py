@@ -1,0 +1,118 @@
+"""Background plates (reenactor.data.background) and cloning's pose augmentation (model.augment)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip  # noqa: F401 - autouse fixture
+from reenactor.config import from_dict
+from reenactor.data.background import background_plate
+from reenactor.errors import InputError
+from reenactor.methods import get_method
+from reenactor.methods.cloning.dataset import affine_keypoints
+
+
+def _scene(h: int = 32, w: int = 40) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 5, y * 6, 200 - x * 2], -1).astype(np.uint8)
+
+
+def test_background_plate_recovers_the_scene_behind_a_moving_person():
+    bg = _scene()
+    frames, masks = [], []
+    for t in range(10):  # a 14 px wide block moving right 1 px a frame: columns 19-23 are always covered
+        f, m = bg.copy(), np.zeros(bg.shape[:2], np.uint8)
+        f[8:28, 10 + t:24 + t] = (250, 20, 20)
+        m[8:28, 10 + t:24 + t] = 255
+        frames.append(f)
+        masks.append(m)
+    plate, seen = background_plate(np.stack(frames), np.stack(masks))
+    assert plate.shape == bg.shape and plate.dtype == np.uint8
+    assert np.array_equal(plate[seen], bg[seen])  # wherever the scene shows once, the plate is the scene
+    assert not seen[8:28, 19:24].any() and seen[:8].all()
+    # the never-seen block is inpainted from the scene around it, not left black or red
+    err = np.abs(plate[~seen].astype(int) - bg[~seen].astype(int))
+    assert err.mean() < 20, err.mean()
+
+
+def test_background_plate_checks_shapes():
+    with pytest.raises(ValueError):
+        background_plate(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((3, 8, 9), np.uint8))
+
+
+@pytest.fixture(scope="module")
+def masked_clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("augment") / "target", n=10, mask=True)
+
+
+def _dataset(clip, **augment):
+    cls = get_method("cloning")
+    torch.manual_seed(0)
+    m = cls(from_dict(cls.Config, {**TINY_MODEL, "augment": {"prob": 1.0, **augment}}))
+    return m.build_dataset([clip])
+
+
+def _image(item, k: int = 0) -> np.ndarray:
+    return np.round((item["image"][3 * k:3 * k + 3].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(np.int16)
+
+
+@pytest.mark.parametrize("background", ["plate", "warp"])
+def test_augmentation_moves_poses_and_frames_together(masked_clip, background):
+    ds = _dataset(masked_clip, shift=0.15, scale=0.1, rotate=20, background=background)
+    size = ds.size
+    body = ds.clips[0].body
+    frames = masked_clip.frames()
+    masks = masked_clip.load("mask")
+    for i in range(4):
+        np.random.seed(100 + i)
+        item = ds[i]
+        np.random.seed(100 + i)
+        m = ds.augmentation()  # the same draws
+        assert m is not None and not np.allclose(m, [[1, 0, 0], [0, 1, 0]])
+        t = ds.index[i][1]
+        for k in range(ds.n):
+            # every visible joint's channel peaks where the transform sent the joint
+            kp = affine_keypoints(body[t + k], m)
+            vol = item["pose"][25 * k:25 * (k + 1)].numpy()
+            for j in np.nonzero(body[t + k, :, 2] > 0.5)[0]:
+                x, y = kp[j, :2]
+                if 1 <= x <= size[1] - 2 and 1 <= y <= size[0] - 2:
+                    py, px = np.unravel_index(np.argmax(vol[j]), vol[j].shape)
+                    assert abs(px - x) <= 1.0 and abs(py - y) <= 1.0, (j, (px, py), (x, y))
+            # the frame moved by the same transform: the person exactly so; the scene moves along (warp) or
+            # stays still as the clip's background plate (plate)
+            img = _image(item, k)
+            moved = cv2.warpAffine(frames[t + k], m, size[::-1], flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE).astype(np.int16)
+            alpha = cv2.warpAffine(masks[t + k], m, size[::-1], flags=cv2.INTER_LINEAR, borderValue=0)
+            person = alpha == 255
+            assert person.sum() > 20
+            assert np.abs(img[person] - moved[person]).max() <= 1
+            if background == "plate":
+                scene = alpha == 0
+                assert np.abs(img[scene] - ds.plates[0][scene].astype(np.int16)).max() <= 1
+            else:
+                assert np.abs(img - moved).max() <= 1
+
+
+def test_augmentation_draws_follow_the_numpy_seed_and_prob(masked_clip):
+    ds = _dataset(masked_clip)
+    np.random.seed(7)
+    a = ds[3]
+    np.random.seed(7)
+    b = ds[3]
+    assert torch.equal(a["pose"], b["pose"]) and torch.equal(a["image"], b["image"])
+    off = _dataset(masked_clip, prob=0.0)
+    assert off.plates == [None] and off.augmentation() is None
+    it = off[1]
+    assert np.abs(_image(it) - masked_clip.frames()[1].astype(np.int16)).max() <= 1
+
+
+def test_plate_augmentation_needs_person_masks(tmp_path):
+    clip = make_clip(tmp_path / "no_mask", n=6)
+    with pytest.raises(InputError) as e:
+        _dataset(clip)
+    assert "mask" in str(e.value) and "no_mask" in str(e.value)
