@@ -10,7 +10,6 @@ import torch
 from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip  # noqa: F401 - autouse fixture
 from reenactor.config import from_dict
 from reenactor.data.background import background_plate
-from reenactor.errors import InputError
 from reenactor.methods import get_method
 from reenactor.methods.cloning.dataset import affine_keypoints
 
@@ -111,8 +110,12 @@ def test_augmentation_draws_follow_the_numpy_seed_and_prob(masked_clip):
     assert np.abs(_image(it) - masked_clip.frames()[1].astype(np.int16)).max() <= 1
 
 
-def test_plate_augmentation_needs_person_masks(tmp_path):
+def test_plate_augmentation_without_person_masks_is_off_and_says_so(tmp_path, capsys):
     clip = make_clip(tmp_path / "no_mask", n=6)
-    with pytest.raises(InputError) as e:
-        _dataset(clip)
-    assert "mask" in str(e.value) and "no_mask" in str(e.value)
+    ds = _dataset(clip)
+    out = capsys.readouterr().out
+    assert "no_mask" in out and "no pose augmentation" in out
+    assert ds.plates == [None]
+    np.random.seed(0)
+    it = ds[2]  # with prob 1 but no plate: the item is the clip's own frame, unmoved
+    assert np.abs(_image(it) - clip.frames()[2].astype(np.int16)).max() <= 1

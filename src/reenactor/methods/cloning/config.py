@@ -60,12 +60,12 @@ class LossConfig:
 class AugmentConfig:
     """Random similarity transforms of the paired items (not in the paper): the same rotation, scale and shift
     move the N pose volumes and the N frames together, so G learns to draw the person wherever the joints are instead of
-    memorising the few positions of a short reference video. Off by default (all zero)."""
+    memorising the few positions of a short reference video. ``prob: 0`` trains as the paper does."""
 
-    prob: float = 0.0  # share of paired items that get a transform (0 = off)
-    shift: float = 0.08  # largest translation, as a fraction of ``size`` (each axis, uniform)
-    scale: float = 0.08  # largest relative scale change about the frame centre (uniform in 1 +- scale)
-    rotate: float = 10.0  # largest rotation about the frame centre, degrees (uniform in +- rotate)
+    prob: float = 0.5  # share of paired items that get a transform (0 = off)
+    shift: float = 0.06  # largest translation, as a fraction of ``size`` (each axis, uniform)
+    scale: float = 0.06  # largest relative scale change about the frame centre (uniform in 1 +- scale)
+    rotate: float = 8.0  # largest rotation about the frame centre, degrees (uniform in +- rotate)
     background: Literal["plate", "warp"] = "plate"  # plate: the moved person (clip's `mask`) over the clip's
     # still background plate (reenactor.data.background); warp: the whole frame moves, background too
 

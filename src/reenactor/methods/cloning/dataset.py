@@ -32,6 +32,10 @@ class _Clip:
     align: Alignment  # stored-frame pixels -> model pixels
 
 
+#: frames (evenly spaced) a background plate is estimated from
+PLATE_FRAMES = 240
+
+
 def _starts(store: ClipStore, n: int) -> np.ndarray:
     t = store.n_frames
     person = store.person_present() if store.has("person") else np.ones(t, bool)
@@ -120,19 +124,23 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         moves the person over a still scene (``augment.background: plate``)."""
         from ...data.background import background_plate
 
-        h, w = self.size
         for ci, c in enumerate(self.clips):
             if not c.store.has("mask"):
-                raise InputError("augment.background=plate needs the clip's person masks (`mask`)", c.store.root,
-                                 "re-extract the clip with `reenactor extract`, or set model.augment.background=warp")
-            masks = np.asarray(c.store.load("mask", mmap=False))
-            if masks.shape[1:] != (h, w):
-                masks = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA) for m in masks])
-            frames = np.stack([self.frame(ci, t) for t in range(c.store.n_frames)])
-            self.plates[ci], seen = background_plate(frames, masks)
+                print(f"[augment] NOTICE: {c.store.root} has no person masks (`mask`): no pose augmentation on its "
+                      "frames (re-extract it with `reenactor extract`, or set model.augment.background=warp)")
+                continue
+            masks = c.store.load("mask")  # memory-mapped; resized per item
+            keep = np.unique(np.linspace(0, c.store.n_frames - 1, min(c.store.n_frames, PLATE_FRAMES)).round().astype(int))
+            self.plates[ci], seen = background_plate(np.stack([self.frame(ci, int(t)) for t in keep]),
+                                                     np.stack([self._mask(masks[t]) for t in keep]))
             self.masks[ci] = masks
-            print(f"[cloning] pose augmentation over a background plate of {c.store.root.name}: "
+            print(f"[augment] pose augmentation over a background plate of {c.store.root.name}: "
                   f"{seen.mean():.0%} of its pixels seen behind the person, the rest inpainted")
+
+    def _mask(self, m: np.ndarray) -> np.ndarray:
+        h, w = self.size
+        m = np.asarray(m)
+        return m if m.shape == (h, w) else cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA)
 
     def _face(self, store: ClipStore) -> np.ndarray | None:
         if not self.encoder.face:
@@ -191,14 +199,14 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         ci, t = self.index[i]
         clip = self.clips[ci]
         frames = [self.frame(ci, t + k) for k in range(self.n)]
-        m = self.augmentation()
+        m = self.augmentation() if (self.plates[ci] is not None or self.cfg.augment.background == "warp") else None
         if m is not None:  # the same transform moves the poses and the frames (edges: replicated pixels)
             h, w = self.size
             frames = [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                       for f in frames]
             plate = self.plates[ci]
             if plate is not None:  # only the person moves: the moved person over the still scene
-                alphas = [cv2.warpAffine(self.masks[ci][t + k], m, (w, h), flags=cv2.INTER_LINEAR,
+                alphas = [cv2.warpAffine(self._mask(self.masks[ci][t + k]), m, (w, h), flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
                           for k in range(self.n)]
                 frames = [_over(f, a, plate) for f, a in zip(frames, alphas)]
