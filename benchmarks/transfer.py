@@ -88,13 +88,12 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def generator_fps(model: Path, clip, precision: str, batch: int = 8, reps: int = 20) -> float:
-    import torch
 
     from reenactor.transfer import load_transfer_model
 
     synth = load_transfer_model(model, precision=precision).synthesizer
     body = clip.load("body")
-    x = torch.from_numpy(synth._inputs([{"body": body[t % len(body)]} for t in range(batch)]))  # noqa: SLF001
+    x = synth._inputs([{"body": body[t % len(body)]} for t in range(batch)]).contiguous()  # noqa: SLF001
     synth.generate(x)  # warm-up
     t0 = time.perf_counter()
     for _ in range(reps):

@@ -67,7 +67,7 @@ def test_recycled_batch_buffers_give_the_same_inputs(clips):
 
     s = PoseVolumeSynthesizer(build_generator(m.cfg), volume_encoder(m.cfg), 2)
     poses = [{"body": b} for b in target.load("body")[:9]]
-    whole = s._inputs(poses).copy()  # noqa: SLF001
+    whole = s._inputs(poses).numpy().copy()  # noqa: SLF001
     s.reset()
     parts = []
     for i in range(0, 9, 3):  # same shapes: each batch after the first reuses a released buffer
@@ -92,6 +92,30 @@ def test_recycled_batch_buffers_give_the_same_inputs(clips):
     assert np.array_equal(whole[0, :c], vols[0]) and np.array_equal(whole[0, c:], vols[0])  # start: repeated
     for t in range(1, 9):
         assert np.array_equal(whole[t, :c], vols[t - 1]) and np.array_equal(whole[t, c:], vols[t])
+
+
+@pytest.mark.parametrize("face,frames", [(True, 2), (False, 3), (False, 1)])
+def test_batched_inputs_match_the_encoder_for_any_batching(clips, face, frames):
+    """Face-group channels (built by the NumPy encoder) and N = 3 / N = 1 histories, batches of uneven sizes:
+    frame t's input is volumes t-N+1 .. t (the first repeated at the start), exactly the encoder's."""
+    _, target, _ = clips
+    m = tiny(volume={"face": face, "frames": frames})
+    from reenactor.methods.cloning.synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
+
+    s = PoseVolumeSynthesizer(build_generator(m.cfg), volume_encoder(m.cfg), frames)
+    body, fc = target.load("body"), target.load("face")
+    poses = [{"body": body[t], "face": fc[t]} for t in range(9)]
+    got = []
+    for a, b in ((0, 1), (1, 3), (3, 6), (6, 9)):
+        x = s.prepare(poses[a:b])
+        got.append(x.numpy().copy())
+        s.release(x)
+    got = np.concatenate(got)
+    vols = [s.encoder(p) for p in poses]
+    c = s.encoder.n_channels
+    for t in range(9):
+        want = np.concatenate([vols[max(t - frames + 1 + i, 0)] for i in range(frames)])
+        assert got[t].shape == (c * frames, 32, 32) and np.array_equal(got[t], want), t
 
 
 def test_upper_body_and_face_channels():

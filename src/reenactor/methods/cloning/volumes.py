@@ -53,19 +53,17 @@ def normalize_channels(maps: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return out.reshape(maps.shape)
 
 
-def standardized_gaussian_maps(body: np.ndarray, size: tuple[int, int], sigma: float, thresh: float = 0.05,
-                               eps: float = 1e-6, out: np.ndarray | None = None) -> np.ndarray:
-    """``normalize_channels(part_confidence_maps(body, size, sigma, thresh))`` in one pass over the output.
+def standardized_profiles(body: np.ndarray, size: tuple[int, int], sigma: float, thresh: float = 0.05,
+                          eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The separable form of :func:`standardized_gaussian_maps`: ``(gy (K, H), gx (K, W), offset (K,))`` float32
+    with map ``k = gy[k][:, None] * gx[k][None, :] - offset[k]`` (gy already carries the 1 / std scale).
 
     A joint's map is separable, ``g(y, x) = gy(y) gx(x)``, so its mean and variance over the image follow from
-    the 1-D profiles (``mean = sum(gy) sum(gx) / HW``, ``E[g^2] = sum(gy^2) sum(gx^2) / HW``) and the
-    standardized map is one outer product minus a constant. Same values as the two-step form to float32
-    rounding, ~10x faster; training and inference both use this function. ``out``: optional (K, H, W) float32
-    array to write into.
+    the 1-D profiles (``mean = sum(gy) sum(gx) / HW``, ``E[g^2] = sum(gy^2) sum(gx^2) / HW``). Missing joints
+    (confidence <= ``thresh``) get all-zero profiles.
     """
     body = np.asarray(body, np.float32)
     h, w = int(size[0]), int(size[1])
-    k = body.shape[0]
     ys = np.arange(h, dtype=np.float32)
     xs = np.arange(w, dtype=np.float32)
     gy = np.exp(-((ys[None, :] - body[:, 1:2]) ** 2) / np.float32(sigma**2))  # (K, H)
@@ -76,10 +74,22 @@ def standardized_gaussian_maps(body: np.ndarray, size: tuple[int, int], sigma: f
     std = np.sqrt(np.maximum(m2 - mean * mean, 0.0))
     ok = (body[:, 2] > thresh) & (std > eps)
     scale = np.where(ok, 1.0 / np.where(ok, std, 1.0), 0.0)
+    return gy * scale[:, None].astype(np.float32), gx, (mean * scale).astype(np.float32)
+
+
+def standardized_gaussian_maps(body: np.ndarray, size: tuple[int, int], sigma: float, thresh: float = 0.05,
+                               eps: float = 1e-6, out: np.ndarray | None = None) -> np.ndarray:
+    """``normalize_channels(part_confidence_maps(body, size, sigma, thresh))`` in one pass over the output.
+
+    One outer product minus a constant per joint (:func:`standardized_profiles`): the same values as the
+    two-step form to float32 rounding, ~10x faster; training and inference both use it (inference builds the
+    same products in torch, bit-identical). ``out``: optional (K, H, W) float32 array to write into.
+    """
+    gy, gx, offset = standardized_profiles(body, size, sigma, thresh, eps)
     if out is None:
-        out = np.empty((k, h, w), np.float32)
-    np.multiply((gy * scale[:, None].astype(np.float32))[:, :, None], gx[:, None, :], out=out)
-    out -= (mean * scale).astype(np.float32)[:, None, None]
+        out = np.empty((len(gy), int(size[0]), int(size[1])), np.float32)
+    np.multiply(gy[:, :, None], gx[:, None, :], out=out)
+    out -= offset[:, None, None]
     return out
 
 
@@ -111,14 +121,27 @@ class VolumeEncoder:
     def n_channels(self) -> int:
         return len(self.index) + (len(FACE_GROUPS) if self.face else 0)
 
+    @property
+    def separable(self) -> bool:
+        """Every channel is one joint's map (no face groups): :meth:`profiles` describes the whole volume."""
+        return not self.face
+
+    def _body(self, pose: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
+        body = pose["body"] if isinstance(pose, dict) else pose
+        body = np.asarray(body, dtype=np.float32)[self.index].copy()
+        body[body[:, 2] < CONF_THRESH, 2] = 0.0
+        return body
+
+    def profiles(self, pose: dict[str, np.ndarray] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The body channels in separable form (:func:`standardized_profiles`): (gy (J, H), gx (J, W), offset (J,))."""
+        return standardized_profiles(self._body(pose), self.size, self.sigma)
+
     def __call__(self, pose: dict[str, np.ndarray] | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``{"body": (25, 3), "face": (68, 3)}`` (or a bare body array) -> (C, H, W) float32, zero mean / unit
         variance per channel (missing joints all zero). ``out``: optional (C, H, W) float32 array to fill."""
         from ...pose.render import part_confidence_maps
 
-        body = pose["body"] if isinstance(pose, dict) else pose
-        body = np.asarray(body, dtype=np.float32)[self.index].copy()
-        body[body[:, 2] < CONF_THRESH, 2] = 0.0
+        body = self._body(pose)
         if out is None:
             out = np.empty((self.n_channels,) + self.size, np.float32)
         nb = len(self.index)
