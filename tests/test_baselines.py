@@ -112,3 +112,8 @@ def test_self_reenactment_protocol_end_to_end(clips, tmp_path):
     assert json.loads((tmp_path / "out" / "results.json").read_text())["rows"][0]["method"] == "nearest_neighbor"
     info = probe(tmp_path / "out" / "side_by_side.mp4")
     assert (info.width, info.height, info.n_frames) == (5 * 32, 32, 4)  # real | pose | 3 methods
+    # the held-out poses are rendered unnormalized: cloning's unpaired branch took them unaligned too
+    from reenactor.config import load_yaml
+
+    assert load_yaml(tmp_path / "out" / "runs" / "cloning" / "config.yaml")["model"]["unpaired_align"] == "none"
+    assert "poses unaligned" in table

@@ -159,6 +159,17 @@ def test_dataset_items(clips):
     assert np.allclose((it["image"][3:].numpy().transpose(1, 2, 0) + 1) * 127.5, f[1], atol=0.51)
 
 
+def test_unpaired_poses_aligned_onto_the_target_or_kept(clips):
+    _, target, other = clips
+    fit = tiny().build_dataset([target], [other])
+    kept = tiny(unpaired_align="none").build_dataset([target], [other])
+    raw = other.load("body")
+    assert np.array_equal(kept.unpaired[0].body, raw)  # same frame size: as they are
+    a = fit.unpaired[0].align
+    assert a.scale == pytest.approx(1 / 0.8, rel=0.05)  # the other clip's figure is 0.8x the target's
+    assert np.allclose(fit.unpaired[0].body[..., :2], raw[..., :2] * a.scale + [a.tx, a.ty], atol=1e-4)
+
+
 def test_schedule_and_gradients_reach_every_parameter(clips):
     _, target, other = clips
     m = tiny(loss={"paired_only_steps": 5})

@@ -8,7 +8,8 @@ PSNR, all from :mod:`reenactor.metrics`. Writes ``table.md``, ``results.json`` a
 
 The unpaired branch of ``cloning`` trains, as performance cloning does at transfer time, on the driving poses
 (here the held-out part's poses and the optical flow between its frames; never its frames themselves as
-targets) unless ``unpaired="none"``.
+targets) unless ``unpaired="none"``. Those poses are rendered unnormalized (same person, same camera), so the
+unpaired branch takes them unaligned too (``model.unpaired_align=none``).
 
 ``upper_body`` (paper 000) can join the comparison (``methods=(..., "upper_body")``): its test frames are driven
 by their own keypoints and their own FAUP (the ``faup`` stage is added to the test slice).
@@ -154,7 +155,8 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
     lines = [f"# Self-reenactment on {clip_name} (paper 004, Table 1 protocol)", "",
              f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their "
              f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
-             f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}; config overrides: "
+             f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}"
+             f"{' (poses unaligned, as they are rendered)' if opts.unpaired == 'driving' else ''}; config overrides: "
              f"{ {m: v for m, v in opts.overrides.items() if v} }.", "",
              "| method | MSE (RGB 0-255) | SSIM | PSNR (dB) | train steps | train s |" + (
                  " AU error | AU r | head pose error (deg) | face found |" if expr else ""),
@@ -297,8 +299,12 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
             from ..face.faup import add_faup_stage
 
             add_faup_stage(test)
+        overrides = list(opts.overrides.get(name, []))
+        if name == "cloning" and opts.unpaired == "driving":
+            # the held-out poses are rendered as they are (no normalization): the unpaired branch sees them so too
+            overrides.insert(0, "model.unpaired_align=none")
         info = train_model(name, [train], out / "runs" / name, unpaired=unpaired if name == "cloning" else None,
-                           size=opts.size, max_seconds=opts.budget_s, overrides=opts.overrides.get(name, []),
+                           size=opts.size, max_seconds=opts.budget_s, overrides=overrides,
                            seed=opts.seed, device=opts.device, progress=opts.progress)
         train_s = time.perf_counter() - t0
         frames: list[np.ndarray] = []

@@ -108,7 +108,10 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
                     print(f"unpaired clip {store.root}: computing its optical flow (cached in the clip store)")
                     add_flow_stage(store)
                 body = store.load("body", mmap=False).astype(np.float32)
-                align = fit_alignment(body, target_body)
+                if cfg.unpaired_align == "fit":
+                    align = fit_alignment(body, target_body)
+                else:  # as they are: only stored-frame pixels -> model pixels
+                    align = Alignment(self.size[1] / store.size[1], 0.0, 0.0)
                 face = self._face(store)
                 face = None if face is None else align.apply(face)
                 self.unpaired.append(_Clip(store, align.apply(body), face, _starts(store, self.n), align))
