@@ -66,8 +66,12 @@ def test_background_encoding_gives_the_same_video_and_surfaces_errors(tmp_path, 
                 buf[:] = f  # one reused array: the background writer must copy
                 w.write(buf)
         assert w.n_frames == 12
-    a, b = (np.stack(list(iter_frames(tmp_path / n))) for n in ("fg.mp4", "bg.mp4"))
-    assert np.array_equal(a, b)  # the same encoder settings give the same video
+    a, b = (np.stack(list(iter_frames(tmp_path / n))).astype(np.float32) for n in ("fg.mp4", "bg.mp4"))
+    # The same frames in the same order: x264 is not bit-reproducible on every machine (CI decoded values
+    # 2 apart), so compare the two videos by error, and each decoded frame against every source frame.
+    assert np.abs(a - b).mean() < 1.5
+    err = np.abs(b[:, None] - frames[None].astype(np.float32)).mean(axis=(2, 3, 4))  # (decoded, source)
+    assert err.argmin(axis=1).tolist() == list(range(12)) and err.diagonal().max() < 4.5
 
     class Boom(RuntimeError):
         pass
