@@ -9,9 +9,9 @@ import torch
 
 from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip  # noqa: F401 - autouse fixture
 from reenactor.config import from_dict
+from reenactor.data.augment import affine_keypoints
 from reenactor.data.background import background_plate
 from reenactor.methods import get_method
-from reenactor.methods.cloning.dataset import affine_keypoints
 
 
 def _scene(h: int = 32, w: int = 40) -> np.ndarray:

@@ -117,3 +117,27 @@ def test_self_reenactment_protocol_end_to_end(clips, tmp_path):
 
     assert load_yaml(tmp_path / "out" / "runs" / "cloning" / "config.yaml")["model"]["unpaired_align"] == "none"
     assert "poses unaligned" in table
+
+
+def test_self_reenactment_repeats_average_seeded_runs(clips, tmp_path):
+    """--repeats K: each learned method trains K times (seeds seed .. seed+K-1); its row is their mean with the
+    MSE's standard deviation, nearest_neighbor (no training randomness) runs once."""
+    from reenactor.benchmarking.self_reenactment import SelfReenactmentOptions, run
+
+    _, target, _ = clips
+    tiny = ["model.generator.ngf=8", "model.generator.num_downs=3", "model.discriminator.ndf=8",
+            "model.discriminator.n_layers=2", "trainer.batch_size=2"]
+    rows = run(SelfReenactmentOptions(clip=str(target.root), out_dir=tmp_path / "out", train_frames=8,
+                                      test_frames=4, size=32, budget_s=2.0, methods=("nearest_neighbor", "pix2pix"),
+                                      overrides={"pix2pix": tiny}, progress=False, expression=False, repeats=2,
+                                      seed=5))
+    nn, p2p = rows[0], rows[1]
+    assert "runs" not in nn and "mse_sd" not in nn
+    assert [r["seed"] for r in p2p["runs"]] == [5, 6]
+    mses = [r["mse"] for r in p2p["runs"]]
+    assert mses[0] != mses[1]  # two trainings, two models
+    assert p2p["mse"] == pytest.approx(np.mean(mses)) and p2p["mse_sd"] == pytest.approx(np.std(mses, ddof=1))
+    assert (tmp_path / "out" / "runs" / "pix2pix_seed6" / "model.safetensors").exists()
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert f"| pix2pix | {p2p['mse']:.1f} ± {p2p['mse_sd']:.1f} |" in table
+    assert "trained 2 times (seeds 5, 6)" in table and f"pix2pix {mses[0]:.1f}, {mses[1]:.1f}" in table

@@ -60,6 +60,49 @@ def test_dataset_windows(dataset, clip_copy):
     assert torch.all(first["x_pre"] == 0)
 
 
+def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_copy):
+    """model.augment (reenactor.data.augment): one transform per window moves the UBKP-FL inputs of frames
+    t-2L .. t and the frames t-L .. t (the person over the clip's background plate); the landmark generator's
+    pair (FAUP image -> the real landmark crop) stays as extracted."""
+    import cv2
+
+    from reenactor.data.augment import AugmentConfig, affine_keypoints
+    from reenactor.methods.upper_body.images import NOSE, ubkp_image
+
+    aug = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=1.0, shift=0.12, scale=0.1, rotate=12)))
+    off = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0)))
+    ds, ref = aug.build_dataset([clip_copy]), off.build_dataset([clip_copy])
+    assert ds.mover.plates[0] is not None and ref.mover.plates == [None]
+    masks, frames = clip_copy.load("mask"), clip_copy.frames()
+    i = 20
+    np.random.seed(3)
+    item = ds[i]
+    np.random.seed(3)
+    m = ds.mover.draw(0)  # the same draw
+    assert m is not None and not np.allclose(m, [[1, 0, 0], [0, 1, 0]])
+    plain = ref[i]
+    _, t = ds.index[i]
+    for k in ("lm", "faup"):
+        assert torch.equal(item[k], plain[k])
+    assert not torch.equal(item["x"], plain["x"]) and not torch.equal(item["image"], plain["image"])
+    for j, s in enumerate(range(t - 2, t + 1)):
+        kp = {n: affine_keypoints(v[s], m) for n, v in ds.kp[0].items()}
+        # the body channels are the stick figure of the moved keypoints; the face square follows the moved nose
+        assert np.abs(item["x"][j, :3].numpy() - ubkp_image(kp, (S, S), True)).max() < 1e-5
+        assert np.allclose(item["centre"][j].numpy(), kp["body"][NOSE, :2] + ds.offset, atol=1e-4)
+        # the frame: the person moved as the keypoints, the rest the still plate
+        img = np.round((item["image"][j].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(np.int16)
+        moved = cv2.warpAffine(cv2.resize(frames[s], (S, S), interpolation=cv2.INTER_AREA), m, (S, S),
+                               borderMode=cv2.BORDER_REPLICATE).astype(np.int16)
+        alpha = cv2.warpAffine(cv2.resize(masks[s], (S, S), interpolation=cv2.INTER_AREA), m, (S, S), borderValue=0)
+        assert (alpha == 255).sum() > 20 and (alpha == 0).sum() > 20
+        assert np.abs(img[alpha == 255] - moved[alpha == 255]).max() <= 1
+        assert np.abs(img[alpha == 0] - ds.mover.plates[0][alpha == 0].astype(np.int16)).max() <= 1
+    for j, s in enumerate(range(t - 4, t - 2)):  # the past inputs moved by the same transform
+        kp = {n: affine_keypoints(v[s], m) for n, v in ds.kp[0].items()}
+        assert np.abs(item["x_pre"][j, :3].numpy() - ubkp_image(kp, (S, S), True)).max() < 1e-5
+
+
 def test_temporal_generation_uses_past_inputs_and_outputs():
     torch.manual_seed(0)
     from reenactor.nn import GlobalGenerator

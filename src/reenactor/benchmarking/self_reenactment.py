@@ -48,6 +48,7 @@ class SelfReenactmentOptions:
     overrides: dict[str, list[str]] = field(default_factory=dict)  # method -> --set overrides
     progress: bool = True
     expression: bool = True  # FAUP columns: re-extract the generated faces and compare with the real ones
+    repeats: int = 1  # trainings per learned method (seeds seed .. seed+repeats-1); rows give their mean
 
 
 def prepare_clip(spec: str, work: Path, size: int, progress: bool = True) -> ClipStore:
@@ -150,6 +151,26 @@ class ExpressionColumns:
                 "face_detected": float(valid.mean())}
 
 
+#: methods without training randomness: one run whatever ``repeats`` says
+DETERMINISTIC = ("nearest_neighbor",)
+
+
+def mean_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from the runs of one method: numeric columns averaged (NaN-aware for the face columns), the
+    MSE's sample standard deviation in ``mse_sd`` and every run kept in ``runs``."""
+    if len(runs) == 1:
+        return dict(runs[0])
+    row = dict(runs[0])
+    for k, v in runs[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed":
+            vals = np.array([float(r[k]) for r in runs])
+            row[k] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+    row["steps"] = int(round(row["steps"]))
+    row["mse_sd"] = float(np.std([r["mse"] for r in runs], ddof=1))
+    row["runs"] = runs
+    return row
+
+
 def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, clip_name: str) -> str:
     expr = any("au_mae" in r for r in rows)
     lines = [f"# Self-reenactment on {clip_name} (paper 004, Table 1 protocol)", "",
@@ -162,13 +183,20 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
                  " AU error | AU r | head pose error (deg) | face found |" if expr else ""),
              "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: | ---: |" if expr else "")]
     for r in rows:
-        line = (f"| {r['method']} | {r['mse']:.1f} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
+        mse = f"{r['mse']:.1f}" + (f" ± {r['mse_sd']:.1f}" if "mse_sd" in r else "")
+        line = (f"| {r['method']} | {mse} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
                 f"{r.get('steps', 0)} | {r.get('train_seconds', 0.0):.0f} |")
         if expr:
             line += (f" {r.get('au_mae', float('nan')):.3f} | {r.get('au_corr', float('nan')):.2f} | "
                      f"{r.get('pose_mae_deg', float('nan')):.1f} | {r.get('face_detected', float('nan')):.0%} |")
         lines.append(line)
     by = {r["method"]: r for r in rows}
+    repeated = [r for r in rows if "runs" in r]
+    if repeated:
+        lines += ["", f"Learned methods trained {len(repeated[0]['runs'])} times (seeds "
+                  f"{', '.join(str(x['seed']) for x in repeated[0]['runs'])}): their rows are means (MSE ± sample "
+                  "standard deviation) and the ratios below compare means. MSE per run: " + "; ".join(
+                      f"{r['method']} " + ", ".join(f"{x['mse']:.1f}" for x in r["runs"]) for r in repeated) + "."]
     if any(r.get("reference") for r in rows):
         lines += ["", "Reference rows are not methods: oracle retrieval picks, per test frame, the training frame closest "
                   "in pixels (it sees the answer); the mean training frame is one average image. When they score "
@@ -294,7 +322,6 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     outputs: dict[str, list[np.ndarray]] = {}
     for name in opts.methods:
         print(f"[self-reenactment] === {name} ===")
-        t0 = time.perf_counter()
         if name == "upper_body":  # its face is driven by the test frames' own FAUP (clip-store `faup` stage)
             from ..face.faup import add_faup_stage
 
@@ -303,23 +330,34 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
         if name == "cloning" and opts.unpaired == "driving":
             # the held-out poses are rendered as they are (no normalization): the unpaired branch sees them so too
             overrides.insert(0, "model.unpaired_align=none")
-        info = train_model(name, [train], out / "runs" / name, unpaired=unpaired if name == "cloning" else None,
-                           size=opts.size, max_seconds=opts.budget_s, overrides=overrides,
-                           seed=opts.seed, device=opts.device, progress=opts.progress)
-        train_s = time.perf_counter() - t0
-        frames: list[np.ndarray] = []
-        tm = load_transfer_model(info["model"], opts.device, opts.precision)
-        transfer(tm, ClipSource(test), out / f"{name}.mp4", normalization="none", progress=opts.progress,
-                 save_normalizer=False, check_coverage=False, frame_sink=frames.append)
-        res = frame_metrics(frames, [_resize(r, tm.size) for r in real])
-        row = {"method": name, **res, "steps": int(info.get("steps", 0)), "train_seconds": train_s,
-               "model": str(info["model"]), "paired_only_steps": info.get("paired_only_steps")}
-        if expression is not None:
-            row |= expression(frames)
-        print(f"[self-reenactment] {name}: MSE {res['mse']:.1f}  SSIM {res['ssim']:.4f}  PSNR {res['psnr']:.2f} dB "
-              f"({row['steps']} steps, {train_s:.0f} s)" + (
-                  f"; face: AU error {row['au_mae']:.3f}, AU r {row['au_corr']:.2f}, head pose error "
-                  f"{row['pose_mae_deg']:.1f} deg" if "au_mae" in row else ""))
+        runs: list[dict[str, Any]] = []
+        n_runs = 1 if name in DETERMINISTIC else max(int(opts.repeats), 1)
+        for k in range(n_runs):
+            t0 = time.perf_counter()
+            run_dir = out / "runs" / (name if k == 0 else f"{name}_seed{opts.seed + k}")
+            info = train_model(name, [train], run_dir, unpaired=unpaired if name == "cloning" else None,
+                               size=opts.size, max_seconds=opts.budget_s, overrides=overrides,
+                               seed=opts.seed + k, device=opts.device, progress=opts.progress)
+            train_s = time.perf_counter() - t0
+            got: list[np.ndarray] = []
+            tm = load_transfer_model(info["model"], opts.device, opts.precision)
+            transfer(tm, ClipSource(test), out / f"{name}.mp4" if k == 0 else run_dir / "test.mp4",
+                     normalization="none", progress=opts.progress, save_normalizer=False, check_coverage=False,
+                     frame_sink=got.append)
+            res = frame_metrics(got, [_resize(r, tm.size) for r in real])
+            r = {"method": name, **res, "steps": int(info.get("steps", 0)), "train_seconds": train_s,
+                 "model": str(info["model"]), "paired_only_steps": info.get("paired_only_steps"),
+                 "seed": opts.seed + k}
+            if expression is not None:
+                r |= expression(got)
+            print(f"[self-reenactment] {name}{f' (seed {opts.seed + k})' if n_runs > 1 else ''}: MSE {res['mse']:.1f}  "
+                  f"SSIM {res['ssim']:.4f}  PSNR {res['psnr']:.2f} dB ({r['steps']} steps, {train_s:.0f} s)" + (
+                      f"; face: AU error {r['au_mae']:.3f}, AU r {r['au_corr']:.2f}, head pose error "
+                      f"{r['pose_mae_deg']:.1f} deg" if "au_mae" in r else ""))
+            runs.append(r)
+            if k == 0:
+                frames = got  # the side-by-side video shows the first seed
+        row = mean_row(runs)
         rows.append(row)
         outputs[name] = frames
     train_frames = [_resize(np.asarray(f), (opts.size, opts.size)) for f in train.frames()]

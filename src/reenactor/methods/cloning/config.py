@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ...data.augment import AugmentConfig
+
 
 @dataclass
 class VolumeConfig:
@@ -54,20 +56,6 @@ class LossConfig:
     lambda_tc: float = 10.0  # weight of the temporal-coherence loss (eq. 4) inside the unpaired branch
     paired_only_steps: int = 300  # first steps train the paired branch only (lambda_s = 0), section 3.2
     alpha_sigma: float = 6.0  # pixels: Gaussian falloff from the limbs of alpha(y) in eq. 4
-
-
-@dataclass
-class AugmentConfig:
-    """Random similarity transforms of the paired items (not in the paper): the same rotation, scale and shift
-    move the N pose volumes and the N frames together, so G learns to draw the person wherever the joints are instead of
-    memorising the few positions of a short reference video. ``prob: 0`` trains as the paper does."""
-
-    prob: float = 0.5  # share of paired items that get a transform (0 = off)
-    shift: float = 0.06  # largest translation, as a fraction of ``size`` (each axis, uniform)
-    scale: float = 0.06  # largest relative scale change about the frame centre (uniform in 1 +- scale)
-    rotate: float = 8.0  # largest rotation about the frame centre, degrees (uniform in +- rotate)
-    background: Literal["plate", "warp"] = "plate"  # plate: the moved person (clip's `mask`) over the clip's
-    # still background plate (reenactor.data.background); warp: the whole frame moves, background too
 
 
 @dataclass

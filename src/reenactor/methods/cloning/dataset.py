@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from ...data.augment import PersonMover, affine_keypoints, random_similarity
 from ...data.clipstore import ClipStore
 from ...errors import InputError
 from ...losses import limb_weight_map
@@ -32,29 +33,11 @@ class _Clip:
     align: Alignment  # stored-frame pixels -> model pixels
 
 
-#: frames (evenly spaced) a background plate is estimated from
-PLATE_FRAMES = 240
-
-
 def _starts(store: ClipStore, n: int) -> np.ndarray:
     t = store.n_frames
     person = store.person_present() if store.has("person") else np.ones(t, bool)
     ok = np.array([person[i:i + n].all() for i in range(max(t - n + 1, 0))], bool)
     return np.nonzero(ok)[0]
-
-
-def affine_keypoints(kp: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Keypoints ``(..., K, 3)`` through a (2, 3) affine matrix; confidences kept."""
-    out = np.array(kp, dtype=np.float32, copy=True)
-    xy = out[..., :2] @ np.asarray(m[:, :2], np.float32).T + np.asarray(m[:, 2], np.float32)
-    out[..., :2] = xy
-    return out
-
-
-def _over(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """``fg`` over ``bg`` with ``alpha`` (H, W) uint8 0..255 -> (H, W, 3) uint8."""
-    a = alpha.astype(np.float32)[..., None] / 255.0
-    return np.clip(fg * a + bg * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
 
 
 def _open(clip) -> ClipStore:
@@ -93,10 +76,7 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         if not self.index:
             raise InputError(f"no run of {self.n} consecutive frames with a person", self.clips[0].store.root,
                              "extract a longer clip of the target person")
-        self.plates: list[np.ndarray | None] = [None] * len(self.clips)
-        self.masks: list[np.ndarray | None] = [None] * len(self.clips)
-        if cfg.augment.prob > 0 and cfg.augment.background == "plate":
-            self._make_plates()
+        self.mover = PersonMover(cfg.augment, [c.store for c in self.clips], self.size, self.frame)
         target_body = np.concatenate([c.body for c in self.clips])
         self.unpaired: list[_Clip] = []
         if unpaired and cfg.unpaired and self.n >= 2:
@@ -122,28 +102,10 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         else:
             self.u_index = []
 
-    def _make_plates(self) -> None:
-        """Background plates and person masks of the target clips, at model size, for pose augmentation that
-        moves the person over a still scene (``augment.background: plate``)."""
-        from ...data.background import background_plate
-
-        for ci, c in enumerate(self.clips):
-            if not c.store.has("mask"):
-                print(f"[augment] NOTICE: {c.store.root} has no person masks (`mask`): no pose augmentation on its "
-                      "frames (re-extract it with `reenactor extract`, or set model.augment.background=warp)")
-                continue
-            masks = c.store.load("mask")  # memory-mapped; resized per item
-            keep = np.unique(np.linspace(0, c.store.n_frames - 1, min(c.store.n_frames, PLATE_FRAMES)).round().astype(int))
-            self.plates[ci], seen = background_plate(np.stack([self.frame(ci, int(t)) for t in keep]),
-                                                     np.stack([self._mask(masks[t]) for t in keep]))
-            self.masks[ci] = masks
-            print(f"[augment] pose augmentation over a background plate of {c.store.root.name}: "
-                  f"{seen.mean():.0%} of its pixels seen behind the person, the rest inpainted")
-
-    def _mask(self, m: np.ndarray) -> np.ndarray:
-        h, w = self.size
-        m = np.asarray(m)
-        return m if m.shape == (h, w) else cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA)
+    @property
+    def plates(self) -> list[np.ndarray | None]:
+        """Each target clip's background plate for pose augmentation (None: none made)."""
+        return self.mover.plates
 
     def _face(self, store: ClipStore) -> np.ndarray | None:
         if not self.encoder.face:
@@ -185,34 +147,17 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
                                for k in range(t, t + self.n)])
 
     def augmentation(self) -> np.ndarray | None:
-        """A random similarity transform (2, 3) for one paired item (``cfg.augment``: rotation, scale about the
-        frame centre, shift), or None. Drawn from NumPy's global generator, which the trainer seeds per sample
-        position, so a resumed run draws the same transforms."""
-        a = self.cfg.augment
-        if a.prob <= 0 or np.random.random_sample() >= a.prob:
-            return None
-        h, w = self.size
-        angle = float(np.random.uniform(-a.rotate, a.rotate))
-        s = 1.0 + float(np.random.uniform(-a.scale, a.scale))
-        m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, s)
-        m[:, 2] += np.random.uniform(-a.shift, a.shift, 2) * np.array([w, h])
-        return m
+        """A random similarity transform (2, 3) for one paired item (``cfg.augment``), or None
+        (:func:`reenactor.data.augment.random_similarity`; the trainer seeds NumPy per sample position)."""
+        return random_similarity(self.cfg.augment, self.size)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]
         clip = self.clips[ci]
         frames = [self.frame(ci, t + k) for k in range(self.n)]
-        m = self.augmentation() if (self.plates[ci] is not None or self.cfg.augment.background == "warp") else None
-        if m is not None:  # the same transform moves the poses and the frames (edges: replicated pixels)
-            h, w = self.size
-            frames = [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                      for f in frames]
-            plate = self.plates[ci]
-            if plate is not None:  # only the person moves: the moved person over the still scene
-                alphas = [cv2.warpAffine(self._mask(self.masks[ci][t + k]), m, (w, h), flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                          for k in range(self.n)]
-                frames = [_over(f, a, plate) for f, a in zip(frames, alphas)]
+        m = self.mover.draw(ci)
+        if m is not None:  # the same transform moves the poses and the frames
+            frames = self.mover.move(ci, frames, range(t, t + self.n), m)
             clip = _Clip(clip.store, affine_keypoints(clip.body[t:t + self.n], m),
                          None if clip.face is None else affine_keypoints(clip.face[t:t + self.n], m),
                          clip.starts, clip.align)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ...data.augment import AugmentConfig
+
 
 @dataclass
 class LandmarkGenConfig:
@@ -55,4 +57,6 @@ class UpperBodyConfig:
     feature_weights: str | None = None  # weights file for vgg19 (torchvision layout); effnet ships with its package
     clamp_faup: bool = True  # at transfer, clamp the driver's FAUP to the target's training range (1st-99th pct.)
     hands: bool = True  # draw the hands into the UBKP image (the body part of UBKP-FL)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # pose augmentation of the frame generator's
+    # windows (not in the paper; reenactor.data.augment): one transform per window, prob 0 = the paper
     max_stored_poses: int = 2000  # training poses kept in the model file (normalization at transfer)

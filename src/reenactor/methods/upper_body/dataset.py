@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from ...data.augment import PersonMover, affine_keypoints
 from ...data.clipstore import ClipStore
 from ...errors import InputError
 from ...face.faup import add_faup_stage, faup_image
@@ -92,6 +93,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         face = np.concatenate([k["face"] for k in self.kp])
         self.offset, self.fallback = placement(body, face)
         self._cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+        self.mover = PersonMover(cfg.augment, self.stores, self.size, self._image)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -100,18 +102,28 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         """(T, K, 3) keypoints of all target clips in model pixels."""
         return {k: np.concatenate([kp[k] for kp in self.kp]) for k in self.kp[0]}
 
+    def _image(self, ci: int, t: int) -> np.ndarray:
+        """(S, S, 3) uint8 target frame at model size."""
+        img = np.asarray(self.stores[ci].frames()[t])
+        if img.shape[:2] != self.size:
+            img = cv2.resize(img, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
+        return img
+
+    def _input(self, ci: int, t: int, m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame t's UBKP-FL input (6, S, S), real landmark crop (3, c, c) and paste centre (2,), with its
+        keypoints moved by the affine ``m`` when given (pose augmentation)."""
+        kp = {k: v[t] if m is None else affine_keypoints(v[t], m) for k, v in self.kp[ci].items()}
+        lm = landmark_crop(kp["face"], self.crop)
+        centre = face_centre(kp["body"], self.offset, self.fallback)
+        x = np.concatenate([ubkp_image(kp, self.size, self.cfg.hands), paste(lm, centre, self.size)])
+        return x, lm, np.asarray(centre, np.float32)
+
     def _frame(self, ci: int, t: int) -> dict[str, np.ndarray]:
         key = (ci, t)
         if key in self._cache:
             return self._cache[key]
-        kp = {k: v[t] for k, v in self.kp[ci].items()}
-        lm = landmark_crop(kp["face"], self.crop)
-        centre = face_centre(kp["body"], self.offset, self.fallback)
-        x = np.concatenate([ubkp_image(kp, self.size, self.cfg.hands), paste(lm, centre, self.size)])
-        img = self.stores[ci].frames()[t]
-        if img.shape[:2] != self.size:
-            img = cv2.resize(np.asarray(img), (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
-        rec = {"x": x, "lm": lm, "image": to_unit(np.asarray(img)), "centre": np.asarray(centre, np.float32),
+        x, lm, centre = self._input(ci, t)
+        rec = {"x": x, "lm": lm, "image": to_unit(self._image(ci, t)), "centre": centre,
                "faup": faup_image(self.faup[ci][t], (self.crop, self.crop), self.cfg.landmark.cell)}
         if len(self._cache) < 4096:
             self._cache[key] = rec
@@ -122,6 +134,16 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         win = [self._frame(ci, s) for s in range(t - self.L, t + 1)]
         pre = [self._frame(ci, s)["x"] if s >= 0 else np.zeros((6, *self.size), np.float32)
                for s in range(t - 2 * self.L, t - self.L)]
-        out = {k: torch.from_numpy(np.stack([w[k] for w in win])) for k in ("x", "image", "faup", "lm", "centre")}
+        out = {k: np.stack([w[k] for w in win]) for k in ("x", "image", "faup", "lm", "centre")}
+        m = self.mover.draw(ci)
+        if m is not None:  # one transform moves the whole window: inputs, past inputs and frames (the landmark
+            # generator's pair, FAUP image -> real landmark crop, stays as it is)
+            ts = range(t - self.L, t + 1)
+            moved = [self._input(ci, s, m) for s in ts]
+            out["x"] = np.stack([x for x, _, _ in moved])
+            out["centre"] = np.stack([c for _, _, c in moved])
+            out["image"] = np.stack([to_unit(f) for f in self.mover.move(ci, [self._image(ci, s) for s in ts], ts, m)])
+            pre = [self._input(ci, s, m)[0] if s >= 0 else p for s, p in zip(range(t - 2 * self.L, t - self.L), pre)]
+        out = {k: torch.from_numpy(v) for k, v in out.items()}
         out["x_pre"] = torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size)
         return out
