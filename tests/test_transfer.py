@@ -184,3 +184,23 @@ def test_pipelined_equals_serial_and_surfaces_errors(clips, cloning_model, tmp_p
     with pytest.raises(RuntimeError, match="sink failed"):
         transfer(tm, driving.root, tmp_path / "c.mp4", batch_size=2, progress=False, frame_sink=boom)
     assert not (tmp_path / "c.mp4").exists()
+
+
+def test_body_target_plays_the_target_poses_whatever_the_driver(clips, cloning_model, tmp_path, capsys):
+    root, target, driving = clips
+    held: dict[str, list[np.ndarray]] = {}
+    for name, drv in (("a", driving), ("b", target)):
+        held[name] = []
+        res = transfer(cloning_model, drv.root, tmp_path / f"{name}.mp4", body="target", progress=False,
+                       frame_sink=held[name].append)
+        assert res.n_frames == drv.n_frames and res.normalizer_path is None
+        assert not (tmp_path / f"{name}.normalizer.json").exists()
+    out = capsys.readouterr().out
+    assert "target's own 12 training poses" in out and "coverage" not in out
+    # cloning reads keypoints only: with the body held, two different drivers give the same frames
+    assert all(np.array_equal(x, y) for x, y in zip(held["a"], held["b"]))
+    own: list[np.ndarray] = []
+    transfer(cloning_model, driving.root, tmp_path / "own.mp4", progress=False, frame_sink=own.append)
+    assert any(not np.array_equal(x, y) for x, y in zip(held["a"], own))
+    with pytest.raises(InputError, match="body source"):
+        transfer(cloning_model, driving.root, tmp_path / "o.mp4", body="nobody", progress=False)

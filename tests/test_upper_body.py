@@ -319,5 +319,10 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     assert saved["n_frames"] == 6
     assert "| generated | driver |" in (tmp_path / "expr" / "table.md").read_text()
     assert (tmp_path / "expr" / "side_by_side.mp4").stat().st_size > 0
+    # --body target: the target's own poses, only the face driven; the driver's FAUP is still what is measured
+    held = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "held", max_frames=6,
+                                    progress=False, body="target")
+    assert held["body"] == "target" and held["driving_faces"] == 6 and held["n_frames"] == 6
+    assert "Body: the target's own training poses" in (tmp_path / "held" / "table.md").read_text()
     with pytest.raises(InputError, match="clip folder"):
         run_expression_benchmark(path, clip_copy.root, tmp_path / "nope", tmp_path / "expr2", progress=False)

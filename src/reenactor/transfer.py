@@ -17,6 +17,10 @@
 
 Memory: only the (T, 25, 3) driving body poses are held in memory (300 bytes per frame); frames, raw
 MediaPipe arrays and outputs stream.
+
+``--body target`` (face reenactment) skips 2-3: the target's own training poses stored in the model, in order
+and looped, replace the driving keypoints, so only what a method reads from the driving record beyond the
+keypoints comes from the driver (``upper_body``: the driver's face mesh -> FAUP -> the target's face).
 """
 
 from __future__ import annotations
@@ -368,6 +372,18 @@ def load_transfer_model(path: str | Path, device: str = "cpu", precision: str = 
     return TransferModel(Path(where), loaded.method, cfg, dict(loaded.meta), synth, poses)
 
 
+BODY_SOURCES = ("driver", "target")
+
+
+def held_poses(model: TransferModel) -> dict[str, np.ndarray]:
+    """The keypoints ``--body target`` plays: the model's stored training poses (model pixels), per key."""
+    poses = {k: v for k, v in model.train_poses.items() if k in KEYPOINT_KEYS}
+    if "body" not in poses or not len(poses["body"]):
+        raise InputError("model has no stored training poses to hold the body at", model.path,
+                         "use --body driver, or re-train with this version of reenactor")
+    return poses
+
+
 # ---------------------------------------------------------------------------------------------- normalization
 def normalizer_path_for(out_path: str | Path) -> Path:
     """``out.mp4`` -> ``out.normalizer.json``."""
@@ -461,12 +477,14 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
              device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
              progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
              frame_sink=None, expect_method: str | None = None, pipeline: bool | None = None,
-             driving_sink=None) -> TransferResult:
+             driving_sink=None, body: str = "driver") -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
     ``driving_sink``: optional callable receiving each driving frame and its pose record (``face_raw`` etc.,
     before normalization), in the same order.
+    ``body``: ``driver`` (the driving keypoints, normalized onto the target) or ``target`` (the target's stored
+    training poses in order, looped: the driver gives only the face; see the module docstring).
     ``pipeline``: when the synthesizer splits a step into ``prepare`` (CPU: pose volumes) and ``render`` (the
     network), decoding + pose preparation and composing + encoding run in two threads around the network, so
     the three overlap (same frames, in order, bounded queues). ``None`` (default): only where there are cores
@@ -480,10 +498,13 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
 
     if normalization not in NORMALIZATIONS:
         raise InputError(f"unknown normalization {normalization!r}", fix=f"use one of: {', '.join(NORMALIZATIONS)}")
+    if body not in BODY_SOURCES:
+        raise InputError(f"unknown body source {body!r}", fix=f"use one of: {', '.join(BODY_SOURCES)}")
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     tm = model if isinstance(model, TransferModel) else load_transfer_model(model, device, precision, expect_method)
     times["load"] = time.perf_counter() - t0
+    held = held_poses(tm) if body == "target" else None
     src = open_driving(driving, max_frames)
     out_path = Path(out_path)
     # The network's one-off first-call costs are paid in the background while the driving poses are read.
@@ -498,14 +519,21 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
             raise InputError("driving input has no frames", src.name)
         # ---- normalization
         t0 = time.perf_counter()
-        body = src.bodies()
-        if normalizer is not None:
+        driving_body = src.bodies()
+        if held is not None:
+            from .pose.normalize import Normalizer
+
+            norm = Normalizer.identity()
+            save_normalizer = check_coverage = False
+            print(f"[transfer] body: the target's own {len(held['body'])} training poses, in order and looped "
+                  "(--body target); the driving input gives the face only")
+        elif normalizer is not None:
             norm = load_normalizer(normalizer)
             print(f"[transfer] normalization from {normalizer}: {norm.describe()}")
         else:
             size = getattr(src, "info", None)
             source_size = (size.height, size.width) if size is not None else getattr(src, "store", None) and src.store.size
-            norm = fit_driving_normalizer(normalization, body, tm, source_size)
+            norm = fit_driving_normalizer(normalization, driving_body, tm, source_size)
             print(f"[transfer] normalization: {norm.describe()}")
         norm_path = None
         if save_normalizer:
@@ -516,12 +544,12 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         cov = None
         if check_coverage and "body" in tm.train_poses:
             t0 = time.perf_counter()
-            moved = norm.apply({"body": body})["body"]
+            moved = norm.apply({"body": driving_body})["body"]
             norm.reset()
             cov = coverage(moved, tm.train_poses["body"], tm.size[0])
             times["coverage"] = time.perf_counter() - t0
             _print_coverage(cov)
-        del body
+        del driving_body
         # ---- render
         t0 = time.perf_counter()
         warm.join()  # the network's one-off first-call costs, paid while the poses were read; not rendering
@@ -549,9 +577,12 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         def batches() -> Iterator[list[tuple[np.ndarray | None, dict, dict]]]:
             """Driving frames in groups of ``per``: (frame or None, record, normalized pose)."""
             pending: list[tuple[np.ndarray | None, dict, dict]] = []
-            for frame, rec in src.iter_frames(frames=read_frames, keys=read_keys):
-                kp = {k: rec[k] for k in KEYPOINT_KEYS if k in rec}
-                pending.append((frame, rec, norm.apply(kp)))
+            for i, (frame, rec) in enumerate(src.iter_frames(frames=read_frames, keys=read_keys)):
+                if held is not None:
+                    pose = {k: v[i % len(v)] for k, v in held.items()}
+                else:
+                    pose = norm.apply({k: rec[k] for k in KEYPOINT_KEYS if k in rec})
+                pending.append((frame, rec, pose))
                 if len(pending) >= per:
                     yield pending
                     pending = []

@@ -55,8 +55,12 @@ def driver_faup(meshes: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray
 
 def run_expression_benchmark(model: str | Path, driving: str | Path, target: str | Path, out_dir: str | Path,
                              device: str = "cpu", precision: str = "fp32", max_frames: int | None = None,
-                             progress: bool = True) -> dict[str, Any]:
-    """Transfer, measure, write ``out_dir/{side_by_side.mp4, results.json, table.md}``; returns the results."""
+                             progress: bool = True, body: str = "driver") -> dict[str, Any]:
+    """Transfer, measure, write ``out_dir/{side_by_side.mp4, results.json, table.md}``; returns the results.
+
+    ``body="target"`` holds the body at the target's own training poses (``transfer(..., body="target")``), so
+    only the face is driven: a driver whose body lies outside every training pose (a photo, another framing)
+    still gets its expression measured on a frame the model can draw."""
     from ..face.faup import add_faup_stage, clip_neutral
     from ..metrics.expression import expression_errors, faup_of_frames
     from ..transfer import load_transfer_model, transfer
@@ -79,7 +83,7 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     generated: list[np.ndarray] = []
     meshes: list[np.ndarray | None] = []
     transfer(tm, driving, out / "side_by_side.mp4", side_by_side_view=True, device=device, precision=precision,
-             max_frames=max_frames, progress=progress, save_normalizer=False, frame_sink=generated.append,
+             max_frames=max_frames, progress=progress, save_normalizer=False, frame_sink=generated.append, body=body,
              driving_sink=lambda fr, rec: meshes.append(rec.get("face_raw")))
     d_faup, d_valid, d_how = driver_faup(meshes)
     if not d_valid.any():
@@ -109,7 +113,7 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     pose_rows = [{"angle": n, "driver": float(np.degrees(mean_d[N_AU + k])), "generated": float(np.degrees(mean_g[N_AU + k])),
                   "target_typical": float(np.degrees(typical[N_AU + k]))} for k, n in enumerate(("yaw", "pitch", "roll"))]
     res = {"model": str(model), "driving": str(driving), "target": str(target), "n_frames": len(generated),
-           "driver_neutral": d_how, "driving_faces": int(d_valid.sum()), "generated_faces": int(g_valid.sum()),
+           "driver_neutral": d_how, "body": body, "driving_faces": int(d_valid.sum()), "generated_faces": int(g_valid.sum()),
            "rows": rows, "top_units": units, "head_pose_deg": pose_rows}
     text = markdown(res)
     write_json(out / "results.json", res)
@@ -122,7 +126,9 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
 def markdown(res: dict[str, Any]) -> str:
     lines = [f"# Expression transfer: {Path(res['driving']).name} -> {Path(res['model']).parent.name or res['model']}", "",
              f"{res['n_frames']} frames; a face was found in {res['driving_faces']} driving and {res['generated_faces']} "
-             f"generated frames. Driver's neutral reference: {res['driver_neutral']}.", "",
+             f"generated frames. Driver's neutral reference: {res['driver_neutral']}. Body: "
+             + ("the target's own training poses (--body target: only the face is driven)"
+                if res.get("body") == "target" else "the driver's, normalized onto the target") + ".", "",
              "| compared | against | AU error | AU r | head pose error (deg) |", "| --- | --- | ---: | ---: | ---: |"]
     for r in res["rows"]:
         lines.append(f"| {r['compared']} | {r['against']} | {r['au_mae']:.3f} | {r['au_corr']:.2f} | "

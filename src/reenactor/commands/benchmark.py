@@ -67,6 +67,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "neutral reference and typical face")
     e.add_argument("-o", "--output", default="runs/expression", help="output folder (default: runs/expression)")
     e.add_argument("--max-frames", type=int, help="stop after this many driving frames")
+    e.add_argument("--body", default="driver", choices=["driver", "target"],
+                   help="driver: the driver's body poses normalized onto the target (default); target: the target's "
+                        "own training poses, looped, so only the face is driven (for drivers whose body lies outside "
+                        "every training pose, e.g. a photo)")
     e.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="generator precision (default: fp32)")
     e.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -78,7 +82,8 @@ def run_expression(args: argparse.Namespace) -> int:
     from ..samples import resolve_input
 
     run_expression_benchmark(args.model, resolve_input(args.driving), args.target, args.output, device=args.device,
-                             precision=args.precision, max_frames=args.max_frames, progress=not args.no_progress)
+                             precision=args.precision, max_frames=args.max_frames, progress=not args.no_progress,
+                             body=args.body)
     return 0
 
 

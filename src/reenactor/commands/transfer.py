@@ -30,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8,
                    help="frames generated per forward pass when the method allows it (default: 8)")
     p.add_argument("--max-frames", type=int, help="stop after this many driving frames")
+    p.add_argument("--body", default="driver", choices=["driver", "target"],
+                   help="driver: the driving body poses, normalized onto the target (default); target: the target's "
+                        "own training poses stored in the model, in order and looped, so the driver gives only what "
+                        "the method reads beyond keypoints (upper_body: the face's expression and head pose)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     res = transfer(args.model, args.driving, args.output, side_by_side_view=args.side_by_side,
                    normalization=args.normalization, normalizer=args.normalizer, device=args.device,
                    precision=args.precision, batch_size=args.batch_size, max_frames=args.max_frames,
-                   progress=not args.no_progress, expect_method=args.method)
+                   progress=not args.no_progress, expect_method=args.method, body=args.body)
     print(f"wrote {res.out_path} ({res.n_frames} frames at {res.fps:g} fps; rendering ran at "
           f"{res.render_fps:.1f} frames/s)")
     if res.normalizer_path:
