@@ -519,7 +519,7 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
             raise InputError("driving input has no frames", src.name)
         # ---- normalization
         t0 = time.perf_counter()
-        driving_body = src.bodies()
+        driving_body = src.bodies() if held is None else None  # held poses need no driving body poses
         if held is not None:
             from .pose.normalize import Normalizer
 

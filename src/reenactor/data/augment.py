@@ -101,9 +101,9 @@ class PersonMover:
 
     def draw(self, ci: int) -> np.ndarray | None:
         """The transform for one item of clip ``ci`` (None: leave it as it is)."""
-        if self.cfg.prob <= 0 or (self.plates[ci] is None and self.cfg.background != "warp"):
+        if self.plates[ci] is None and self.cfg.background != "warp":
             return None
-        return random_similarity(self.cfg, self.size)
+        return random_similarity(self.cfg, self.size)  # None with probability 1 - prob
 
     def move(self, ci: int, frames: Sequence[np.ndarray], ts: Sequence[int], m: np.ndarray) -> list[np.ndarray]:
         """Frames ``ts`` of clip ``ci`` (already read, at model size) moved by ``m``: warped whole (edges:
