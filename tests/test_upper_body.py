@@ -10,7 +10,7 @@ import torch
 from reenactor.face.faup import FAUP_DIM, faup_sequence
 from reenactor.methods.upper_body import UpperBodyConfig, UpperBodyMethod
 from reenactor.methods.upper_body.config import FrameGenConfig, LandmarkGenConfig
-from reenactor.methods.upper_body.images import paste
+from reenactor.methods.upper_body.images import face_centre, paste
 from reenactor.methods.upper_body.method import frame_input_nc, generate_window
 
 S, C = 32, 16
@@ -246,6 +246,17 @@ def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphon
     strong[:17] = 3.0
     syn.step({k: v[0] for k, v in kp.items()}, {"faup": strong})
     assert np.abs(lm_a.astype(int) - syn.last_landmarks.astype(int)).sum() > 0
+    # the side-by-side panel shows the generated landmarks (what G was given), pasted where the body puts the face
+    view = syn.input_view()
+    assert view.shape == (S, S, 3) and view.dtype == np.uint8
+    x0, y0 = (np.round(face_centre(kp["body"][0], syn.offset, syn.fallback) - C / 2)).astype(int)
+    lm_b = syn.last_landmarks
+    drawn = lm_b.max(-1) > 0
+    assert drawn.any() and 0 <= x0 and 0 <= y0 and x0 + C <= S and y0 + C <= S
+    panel = view[y0:y0 + C, x0:x0 + C].astype(int)
+    assert np.abs(panel[drawn] - lm_b[drawn].astype(int)).max() <= 1
+    syn.reset()
+    assert syn.input_view() is None
     # beyond the target's training range the driver's FAUP is clamped to it (clamp_faup)
     assert syn.faup_range is not None and syn.faup_range.shape == (2, FAUP_DIM)
     got = syn.driving_faup({"faup": strong})

@@ -598,7 +598,9 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
                 if driving_sink is not None:
                     driving_sink(fr, rec)
                 if side_by_side_view:
-                    res = side_by_side(fr, draw_pose(out_hw, pose), res)
+                    # one frame per step (per == 1): the synthesizer's own view of its last input, if it has one
+                    view = synth.input_view() if per == 1 else None
+                    res = side_by_side(fr, draw_pose(out_hw, pose) if view is None else view, res)
                 writer.write(np.ascontiguousarray(res))
                 written += 1
             bar.update(len(group))

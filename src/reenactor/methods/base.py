@@ -133,6 +133,13 @@ class Synthesizer(abc.ABC):
         CPU) are paid before the first real frame; ``reenactor transfer`` calls it in a background thread
         while it reads the driving poses. Must not change any state :meth:`step` depends on."""
 
+    def input_view(self) -> np.ndarray | None:
+        """The conditioning image the last :meth:`step` fed its generator, (H, W, 3) uint8 at :attr:`size`, for
+        the middle panel of ``--side-by-side``; None (default) when the drawn driving pose shows it already.
+        A method whose input is not the driving pose (upper_body: its *generated* face landmarks) overrides it,
+        so the panel shows what the network was given, not the driver's own face points."""
+        return None
+
     @abc.abstractmethod
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
         """One frame. ``pose``: ``{"body": (25, 3), "face": (68, 3), "hand_left": (21, 3), "hand_right":

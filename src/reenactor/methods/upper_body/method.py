@@ -277,6 +277,16 @@ class UpperBodySynthesizer(Synthesizer):
         self._last_faup = np.zeros(FAUP_DIM, np.float32)
         self.neutral.reset()
         self.last_landmarks: np.ndarray | None = None
+        self._last_x: torch.Tensor | None = None
+
+    def input_view(self) -> np.ndarray | None:
+        """The last UBKP-FL input as one picture: the generated landmark crop over the UBKP stick figure."""
+        if self._last_x is None:
+            return None
+        x = self._last_x[0].float().cpu()
+        ub, fl = x[:3], x[3:]
+        img = torch.where((fl > -1.0).any(0, keepdim=True), fl, ub)
+        return ((img.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
 
     def _note(self, key: str, text: str) -> None:
         if key not in self._warned:
@@ -320,6 +330,7 @@ class UpperBodySynthesizer(Synthesizer):
         past_x = list(reversed(self._past_x)) + [zero_x] * (self.L - len(self._past_x))
         past_y = list(reversed(self._past_y)) + [zero_y] * (self.L - len(self._past_y))
         y = self.G(frame_input(x, past_x, past_y))
+        self._last_x = x
         if self.L:
             self._past_x.append(x)
             self._past_y.append(y)
