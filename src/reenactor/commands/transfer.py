@@ -18,7 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="driving video or image, a clip folder from `reenactor extract`, or a sample name (sample:bikes)")
     p.add_argument("-o", "--output", required=True, help="output video path (.mp4)")
     p.add_argument("--method", help="expect a model of this method (an error names the model's own method otherwise)")
-    p.add_argument("--side-by-side", action="store_true", help="write driving | pose | result side by side")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="write driving | pose | result side by side (pose: the generator's input as drawn, e.g. "
+                   "upper_body's generated face landmarks over its stick figure)")
     p.add_argument("--normalization", default="auto", choices=["auto", "edn", "edn_upper", "first_frame", "none"],
                    help="how driving poses are moved onto the target: auto picks edn when feet are visible, "
                         "else edn_upper (default: auto)")
