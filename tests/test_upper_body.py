@@ -25,6 +25,15 @@ def tiny_cfg(**kw) -> UpperBodyConfig:
     )
 
 
+def tiny_run(clip, steps: int, batch_size: int) -> dict:
+    """A run config (as `reenactor train` builds it) of the tiny model on ``clip``, checkpointed at the end."""
+    cfg = tiny_cfg()
+    model = {"size": S, "landmark": vars(cfg.landmark), "frame": vars(cfg.frame)}
+    return {"method": "upper_body", "model": model, "data": {"target": [str(clip.root)]},
+            "trainer": {"steps": steps, "batch_size": batch_size, "device": "cpu", "ema": 0.0, "tensorboard": False,
+                        "image_every": 0, "checkpoint_every": steps, "progress": False}}
+
+
 @pytest.fixture(scope="module")
 def method() -> UpperBodyMethod:
     torch.manual_seed(0)
@@ -271,12 +280,7 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     from reenactor.train.run import run_training
     from reenactor.transfer import ClipSource, transfer
 
-    cfg = tiny_cfg()
-    model = {"size": S, "landmark": vars(cfg.landmark), "frame": vars(cfg.frame)}
-    data = {"method": "upper_body", "model": model, "data": {"target": [str(clip_copy.root)]},
-            "trainer": {"steps": 3, "batch_size": 2, "device": "cpu", "ema": 0.0, "tensorboard": False,
-                        "image_every": 0, "checkpoint_every": 3, "progress": False}}
-    path = run_training(data, run_dir=tmp_path / "run")
+    path = run_training(tiny_run(clip_copy, steps=3, batch_size=2), run_dir=tmp_path / "run")
     assert path is not None and path.name == "model.safetensors"
     loaded = load_model(path, expect_method="upper_body")
     assert any(k.startswith("G_lm.") for k in loaded.tensors) and any(k.startswith("G.") for k in loaded.tensors)
@@ -313,12 +317,7 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     from reenactor.errors import InputError
     from reenactor.train.run import run_training
 
-    cfg = tiny_cfg()
-    model = {"size": S, "landmark": vars(cfg.landmark), "frame": vars(cfg.frame)}
-    data = {"method": "upper_body", "model": model, "data": {"target": [str(clip_copy.root)]},
-            "trainer": {"steps": 1, "batch_size": 1, "device": "cpu", "ema": 0.0, "tensorboard": False,
-                        "image_every": 0, "checkpoint_every": 1, "progress": False}}
-    path = run_training(data, run_dir=tmp_path / "run")
+    path = run_training(tiny_run(clip_copy, steps=1, batch_size=1), run_dir=tmp_path / "run")
     res = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "expr", max_frames=6,
                                    progress=False)
     assert res["n_frames"] == 6 and res["driving_faces"] == 6
