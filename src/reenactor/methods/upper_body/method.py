@@ -283,10 +283,10 @@ class UpperBodySynthesizer(Synthesizer):
         """The last UBKP-FL input as one picture: the generated landmark crop over the UBKP stick figure."""
         if self._last_x is None:
             return None
-        x = self._last_x[0].float().cpu()
-        ub, fl = x[:3], x[3:]
-        img = torch.where((fl > -1.0).any(0, keepdim=True), fl, ub)
-        return ((img.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        from ..cloning.synthesizer import to_uint8
+
+        ub, fl = self._last_x[:, :3], self._last_x[:, 3:]
+        return to_uint8(torch.where((fl > -1.0).any(1, keepdim=True), fl, ub))[0]
 
     def _note(self, key: str, text: str) -> None:
         if key not in self._warned:
