@@ -168,6 +168,21 @@ def test_face_square_loss_weights_the_pasted_landmark_square(dataset):
     assert "face" in out.losses and out.losses["face"] > 0 and "l1" not in out.losses
 
 
+def test_landmark_l1_foreground_weight_makes_an_empty_image_expensive():
+    """landmark.fg_weight: plain L1 when 0; else the drawn pixels of the real image count 1 + fg_weight times."""
+    from reenactor.methods.upper_body.method import landmark_l1
+
+    real = torch.full((1, 3, 10, 10), -1.0)
+    real[0, :, 2, 3:8] = 1.0  # 5 of 100 pixels drawn
+    empty = torch.full_like(real, -1.0)
+    assert torch.isclose(landmark_l1(empty, real, 0.0), torch.tensor(2 * 5 / 100))
+    assert torch.isclose(landmark_l1(empty, real, 19.0), torch.tensor(2 * 5 * 20 / (100 + 19 * 5)))  # 10x plain
+    assert landmark_l1(real, real, 19.0) == 0
+    noise = real.clone()
+    noise[0, :, 7, 0] = 1.0  # one stray pixel on the background costs the same as plain L1's share of it
+    assert torch.isclose(landmark_l1(noise, real, 19.0), torch.tensor(2 / (100 + 19 * 5)))
+
+
 def test_gradients_reach_every_parameter(method, dataset):
     batch = _batch(dataset)
     method.zero_grad()

@@ -97,6 +97,18 @@ def face_square_mask(centre: torch.Tensor, crop: int, size: tuple[int, int]) -> 
     return (in_y[..., :, None] * in_x[..., None, :]).unsqueeze(-3)
 
 
+def landmark_l1(fake: torch.Tensor, real: torch.Tensor, fg_weight: float = 0.0) -> torch.Tensor:
+    """Eq. 2's L1 between landmark images (B, 3, c, c) in [-1, 1]; with ``fg_weight`` > 0 every pixel that is
+    drawn in ``real`` (any channel above the background -1) counts ``1 + fg_weight`` times, the mean taken over
+    the weights (so 0 is plain L1 and the loss scale stays that of an L1)."""
+    from ...losses import l1, masked_l1
+
+    if fg_weight <= 0:
+        return l1(fake, real)
+    w = 1.0 + fg_weight * (real > -0.99).any(1, keepdim=True).float()
+    return masked_l1(fake, real, w)
+
+
 class UpperBodyMethod(Method):
     """See the module docstring. Batches come from :class:`UpperBodyDataset`."""
 
@@ -166,7 +178,7 @@ class UpperBodyMethod(Method):
         lm_fake = self.G_lm(faup)
         losses = {
             "lm_gan": cfg.lambda_landmark * gan_loss_g(self.D_lm(torch.cat([faup, lm_fake], 1)), mode),
-            "lm_l1": cfg.lambda_landmark * cfg.landmark.lambda_l1 * l1(lm_fake, lm),
+            "lm_l1": cfg.lambda_landmark * cfg.landmark.lambda_l1 * landmark_l1(lm_fake, lm, cfg.landmark.fg_weight),
         }
         if self.landmark_phase(step):  # the landmark generator's own phase: no frame branch yet
             visuals = {"lm_real": lm[:4], "lm_fake": lm_fake[:4]}
