@@ -22,7 +22,7 @@ class LandmarkGenConfig:
     n_layers: int = 2  # stride-2 layers per PatchGAN
     num_D: int = 3  # discriminator scales k = 1..3 (eq. 1)  # noqa: N815
     lambda_l1: float = 100.0  # lambda of eq. 2 (L1 between G(x) and the real landmark image)
-    fg_weight: float = 0.0  # extra L1 weight on the real image's line pixels, not in eq. 2 (0 = plain L1): the
+    fg_weight: float = 4.0  # extra L1 weight on the real image's line pixels, not in eq. 2 (0 = plain L1): the
     # lines cover ~5 % of the crop, so plain L1 is nearly minimal for an empty image (see default.yaml)
     pretrain_steps: int = 0  # first steps train the landmark generator alone (its own phase: 64 px steps are
     # ~10x cheaper than frame steps, and the frame generator trains on real landmark images anyway)

@@ -212,15 +212,14 @@ class UpperBodyMethod(Method):
         mode = self.cfg.gan_mode
         faup = batch["faup"].flatten(0, 1)
         lm = batch["lm"].flatten(0, 1)
-        x = batch["x"]
         if self.landmark_phase(step):
             return {"d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
                                                                   self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode)}
         return {
             "d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
                                                           self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode),
-            "d_ts": gan_loss_d(self.D_st(torch.cat([x, batch["image"]], 2)),
-                               self.D_st(torch.cat([x, cache["fake"]], 2)), mode),
+            "d_ts": gan_loss_d(self.D_st(torch.cat([batch["x"], batch["image"]], 2)),
+                               self.D_st(torch.cat([batch["x"], cache["fake"]], 2)), mode),
         }
 
     # ------------------------------------------------------------------ export / inference
