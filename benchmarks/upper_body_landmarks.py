@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
+from tqdm import tqdm
 
 from reenactor.benchmarking.self_reenactment import prepare_clip, split
 from reenactor.config import load_yaml
@@ -66,7 +67,7 @@ def train_one(cfg_dict: dict, fg: float, train_ds: UpperBodyDataset, steps: int,
     L = cfg.frame.past
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    for step in range(steps):
+    for step in tqdm(range(steps), desc=f"landmark G, fg_weight {fg:g}", unit="step"):
         t = int(rng.integers(L, len(faup)))  # one window of L + 1 frames, as a training step sees it
         batch = {"faup": faup[None, t - L:t + 1], "lm": lm[None, t - L:t + 1]}
         out = m.generator_step(batch, step)
@@ -88,7 +89,7 @@ def main() -> None:
     ap.add_argument("--fg", type=float, nargs="+", default=[0.0, 4.0], help="fg_weight values (default 0 4)")
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G and D (default 1e-3, as the "
                     "self-reenactment benchmark)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the networks and the frame order (default 0)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice); 1 on a "
                     "machine busy with another job")
     args = ap.parse_args()
