@@ -5,7 +5,8 @@ Two pix2pixHD generators (reenactor.nn.GlobalGenerator), trained together on the
 * **Landmark generator** (section 4, Fig. 2): the target's FAUP vector (17 action units + head pose,
   :mod:`reenactor.face.faup`) written into the centre of an empty image -> the target's face-landmark image
   (the 68 points drawn around the face anchor, :mod:`.images`). Conditional multi-scale PatchGAN D_k,
-  k = 1..3; loss eq. 2: L_GAN(G, D) (eq. 1) + lambda * L1(G(x), y).
+  k = 1..3; loss eq. 2: L_GAN(G, D) (eq. 1) + lambda * L1(G(x), y), the L1 foreground-weighted by
+  ``landmark.fg_weight`` (not in the paper: plain L1 let G settle on an empty image; :func:`landmark_l1`).
 * **Frame generator** (section 5, Fig. 3): the UBKP-FL input x_t (upper-body stick figure and the landmark
   image pasted where the body keypoints put the face, 6 channels) -> frame. Temporal smoothing: frames are
   generated in order, each from the current input, the past L inputs and the past L generated frames (zeros
@@ -212,15 +213,13 @@ class UpperBodyMethod(Method):
         mode = self.cfg.gan_mode
         faup = batch["faup"].flatten(0, 1)
         lm = batch["lm"].flatten(0, 1)
-        if self.landmark_phase(step):
-            return {"d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
-                                                                  self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode)}
-        return {
-            "d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
-                                                          self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode),
-            "d_ts": gan_loss_d(self.D_st(torch.cat([batch["x"], batch["image"]], 2)),
-                               self.D_st(torch.cat([batch["x"], cache["fake"]], 2)), mode),
-        }
+        losses = {"d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
+                                                                self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode)}
+        if not self.landmark_phase(step):  # eq. 3; a landmark-phase batch has no frame inputs
+            x = batch["x"]
+            losses["d_ts"] = gan_loss_d(self.D_st(torch.cat([x, batch["image"]], 2)),
+                                        self.D_st(torch.cat([x, cache["fake"]], 2)), mode)
+        return losses
 
     # ------------------------------------------------------------------ export / inference
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
