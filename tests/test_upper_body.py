@@ -220,6 +220,9 @@ def test_landmark_phase_trains_the_landmark_generator_alone(dataset):
     sum(d.values()).backward()
     assert all(p.grad is None for p in m.D_st.parameters())
     assert all(p.grad is not None for p in m.D_lm.parameters())
+    lm_only = {k: batch[k] for k in ("faup", "lm")}  # the landmark phase needs no frame inputs
+    out = m.generator_step(lm_only, 2)
+    assert set(m.discriminator_step(lm_only, 2, out.cache)) == {"d_lm"}
     assert set(m.generator_step(batch, 3).losses) >= {"lm_l1", "ts_gan", "vgg"}  # then both, jointly
 
 
