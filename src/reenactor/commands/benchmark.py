@@ -61,7 +61,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "reenactor.face.faup) with the driver's, beside a reference that holds the target's typical face "
                     "constant; writes table.md and results.json (reenactor.benchmarking.expression).")
     e.add_argument("--model", required=True, help="exported model file (RUN_DIR/model.safetensors)")
-    e.add_argument("--driving", required=True, help="driving video, photo, clip folder or sample name (sample:carphone)")
+    e.add_argument("--driving", required=True, nargs="+",
+                   help="driving video, photo, clip folder or sample name (sample:carphone); two or more (e.g. "
+                        "sample:astronaut sample:hopper) also write contrast.md: where the drivers' expressions "
+                        "differ, do the generated faces differ the same way?")
     e.add_argument("--target", required=True, metavar="CLIP_DIR",
                    help="the target person's clip folder (the model's training clip): its faces give the target's "
                         "neutral reference and typical face")
@@ -78,12 +81,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_expression(args: argparse.Namespace) -> int:
-    from ..benchmarking.expression import run_expression_benchmark
+    from ..benchmarking.expression import run_expression_benchmark, run_expression_contrast
     from ..samples import resolve_input
 
-    run_expression_benchmark(args.model, resolve_input(args.driving), args.target, args.output, device=args.device,
-                             precision=args.precision, max_frames=args.max_frames, progress=not args.no_progress,
-                             body=args.body)
+    kw = dict(device=args.device, precision=args.precision, max_frames=args.max_frames,
+              progress=not args.no_progress, body=args.body)
+    drivings = [resolve_input(d) for d in args.driving]
+    if len(drivings) == 1:
+        run_expression_benchmark(args.model, drivings[0], args.target, args.output, **kw)
+    else:
+        run_expression_contrast(args.model, drivings, args.target, args.output, **kw)
     return 0
 
 

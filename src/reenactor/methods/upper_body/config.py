@@ -43,6 +43,8 @@ class FrameGenConfig:
     beta_vgg: float = 10.0  # beta of eq. 4 (perceptual reconstruction, summed over the L+1 frames)
     lambda_l1: float = 0.0  # optional RGB L1 on the L+1 frames, not in eq. 4 (anchors colours on short CPU runs)
     lambda_face: float = 0.0  # optional RGB L1 inside the landmark crop's square (the face), not in eq. 4
+    face_gan: float = 0.0  # optional conditional face discriminator on the landmark crop's square (GAN + alpha * FM,
+    # conditioned on the landmark lines there), not in the paper; 0 = none
     detach_past: bool = False  # stop gradients through the past generated frames fed back into G
 
 

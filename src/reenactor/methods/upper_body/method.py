@@ -98,6 +98,21 @@ def face_square_mask(centre: torch.Tensor, crop: int, size: tuple[int, int]) -> 
     return (in_y[..., :, None] * in_x[..., None, :]).unsqueeze(-3)
 
 
+def crop_squares(img: torch.Tensor, centre: torch.Tensor, crop: int) -> torch.Tensor:
+    """The ``crop`` x ``crop`` squares of ``img`` (N, C, H, W) centred at ``centre`` (N, 2) (x, y), placed as
+    :func:`.images.paste` places the landmark crop (so a frame's square lines up with its landmark image);
+    outside the frame reads -1. Differentiable (slicing). Returns (N, C, crop, crop)."""
+    n, _, h, w = img.shape
+    padded = torch.nn.functional.pad(img, (crop, crop, crop, crop), value=-1.0)
+    out = []
+    for i in range(n):
+        x0 = int(round(float(centre[i, 0]) - crop / 2.0)) + crop
+        y0 = int(round(float(centre[i, 1]) - crop / 2.0)) + crop
+        x0, y0 = min(max(x0, 0), w + crop), min(max(y0, 0), h + crop)
+        out.append(padded[i, :, y0:y0 + crop, x0:x0 + crop])
+    return torch.stack(out)
+
+
 def landmark_l1(fake: torch.Tensor, real: torch.Tensor, fg_weight: float = 0.0) -> torch.Tensor:
     """Eq. 2's L1 between landmark images (B, 3, c, c) in [-1, 1]; with ``fg_weight`` > 0 every pixel that is
     drawn in ``real`` (any channel above the background -1) counts ``1 + fg_weight`` times, the mean taken over
@@ -134,6 +149,8 @@ class UpperBodyMethod(Method):
         # eq. 3: space-time D_k on L+1 consecutive (UBKP-FL, frame) pairs
         self.D_st = SpaceTimeDiscriminator(X_NC + 3, n_frames=fc.past + 1, ndf=fc.ndf, n_layers=fc.n_layers,
                                            num_D=fc.num_D)
+        # not in the paper (frame.face_gan): conditional D on (landmark lines, face) in the landmark crop's square
+        self.D_face = (MultiscaleDiscriminator(3 + 3, ndf=fc.ndf, n_layers=3, num_D=2) if fc.face_gan > 0 else None)
         net = load_feature_net(cfg.feature_net, cfg.feature_weights, verbose=True)
         self.perceptual = PerceptualLoss(net)
         self._train_kp: dict[str, np.ndarray] = {}
@@ -163,7 +180,8 @@ class UpperBodyMethod(Method):
         return list(self.G_lm.parameters()) + list(self.G.parameters())
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
-        return list(self.D_lm.parameters()) + list(self.D_st.parameters())
+        d_face = list(self.D_face.parameters()) if self.D_face is not None else []
+        return list(self.D_lm.parameters()) + list(self.D_st.parameters()) + d_face
 
     def landmark_phase(self, step: int) -> bool:
         """True during the first ``landmark.pretrain_steps`` steps, which train the landmark generator alone."""
@@ -200,6 +218,13 @@ class UpperBodyMethod(Method):
 
             mask = face_square_mask(batch["centre"], self.cfg.landmark.crop, real.shape[-2:])
             losses["face"] = fc.lambda_face * masked_l1(fake.flatten(0, 1), real.flatten(0, 1), mask.flatten(0, 1))
+        if self.D_face is not None:  # optional, not in the paper (config frame.face_gan)
+            cond, fake_f, real_f = self.face_squares(batch, fake)
+            d_fake_f = self.D_face(torch.cat([cond, fake_f], 1))
+            with torch.no_grad():
+                d_real_f = self.D_face(torch.cat([cond, real_f], 1))
+            losses["face_gan"] = fc.face_gan * gan_loss_g(d_fake_f, mode)
+            losses["face_fm"] = fc.face_gan * fc.alpha_fm * feature_matching(d_real_f, d_fake_f)
         visuals = {"real": real[:, -1], "fake": fake[:, -1], "input_ubkp": x[:, -1, :3], "input_fl": x[:, -1, 3:],
                    "lm_fake": torch.nn.functional.interpolate(lm_fake[: real.shape[0]], size=real.shape[-2:])}
         return StepOutput(losses=losses, visuals=visuals,
@@ -219,7 +244,20 @@ class UpperBodyMethod(Method):
             x = batch["x"]
             losses["d_ts"] = gan_loss_d(self.D_st(torch.cat([x, batch["image"]], 2)),
                                         self.D_st(torch.cat([x, cache["fake"]], 2)), mode)
+            if self.D_face is not None:
+                cond, fake_f, real_f = self.face_squares(batch, cache["fake"])
+                losses["d_face"] = gan_loss_d(self.D_face(torch.cat([cond, real_f], 1)),
+                                              self.D_face(torch.cat([cond, fake_f], 1)), mode)
         return losses
+
+    def face_squares(self, batch: dict[str, torch.Tensor], fake: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(landmark lines, generated face, real face) in the landmark crop's square of every frame of the
+        window, each (B(L+1), 3, crop, crop): what the face discriminator (``frame.face_gan``) compares."""
+        c = self.cfg.landmark.crop
+        centre = batch["centre"].flatten(0, 1)
+        cond = crop_squares(batch["x"][:, :, 3:].flatten(0, 1), centre, c)
+        return cond, crop_squares(fake.flatten(0, 1), centre, c), crop_squares(batch["image"].flatten(0, 1), centre, c)
 
     # ------------------------------------------------------------------ export / inference
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
