@@ -176,6 +176,13 @@ def test_running_neutral_converges_to_clip_reference(meshes):
     run.reset()
     first = run.update(seq["measures"][0])
     np.testing.assert_allclose(first, F.DEFAULT_NEUTRAL, atol=0.05)  # the prior dominates at the start
+    # a held photo (the same measures every frame) is one face: it never becomes its own neutral
+    smile = seq["measures"][0].copy()
+    smile[F.M["corner_elev"]] += 0.2
+    run.reset()
+    held = [F.faup_from_measures(smile, seq["pose"][0], run.update(smile)) for _ in range(40)]
+    au12 = F.AU_NAMES.index("AU12")
+    assert held[0][au12] > 0.5 and held[-1][au12] == held[0][au12]
 
 
 # ----------------------------------------------------------------------------- expression transfer metric

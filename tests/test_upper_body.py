@@ -368,6 +368,7 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     from reenactor.benchmarking.expression import run_expression_benchmark
     from reenactor.errors import InputError
     from reenactor.train.run import run_training
+    from reenactor.transfer import load_transfer_model
 
     path = run_training(tiny_run(clip_copy, steps=1, batch_size=1), run_dir=tmp_path / "run")
     res = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "expr", max_frames=6,
@@ -388,6 +389,17 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     assert "Body: the target's own training poses" in (tmp_path / "held" / "table.md").read_text()
     with pytest.raises(InputError, match="clip folder"):
         run_expression_benchmark(path, clip_copy.root, tmp_path / "nope", tmp_path / "expr2", progress=False)
+    # a photo with --body target is held (default: one pass over the training poses), and stays one face
+    from reenactor.samples import sample_path
+
+    photo = run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo",
+                                     progress=False, body="target")
+    n_poses = len(load_transfer_model(path).train_poses["body"])
+    assert photo["n_frames"] == min(n_poses, 120) > 1 and photo["driving_faces"] == photo["n_frames"]
+    assert "only 1 distinct driving face" in photo["driver_neutral"]
+    held = run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo3",
+                                    progress=False, body="target", hold=3)
+    assert held["n_frames"] == 3
     # two drivers: one folder each and the contrast table
     from reenactor.cli import main
 

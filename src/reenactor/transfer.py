@@ -21,6 +21,9 @@ MediaPipe arrays and outputs stream.
 ``--body target`` (face reenactment) skips 2-3: the target's own training poses stored in the model, in order
 and looped, replace the driving keypoints, so only what a method reads from the driving record beyond the
 keypoints comes from the driver (``upper_body``: the driver's face mesh -> FAUP -> the target's face).
+A *photo* driven this way is held (``hold``, :class:`HeldSource`): by default for one pass over the training
+poses (at most :data:`HOLD_DEFAULT` frames), so the result is a clip of the target making the photo's expression
+rather than a single frame.
 """
 
 from __future__ import annotations
@@ -309,6 +312,42 @@ class VideoSource(DrivingSource):
             self._tmp = None
 
 
+class HeldSource(DrivingSource):
+    """The first frame of ``inner`` (a photo) repeated ``n`` times, record and all (``--hold``)."""
+
+    def __init__(self, inner: DrivingSource, n: int):
+        if n < 1:
+            raise InputError(f"hold must be at least 1 frame, got {n}")
+        self.inner, self.n = inner, int(n)
+        self.name, self.fps = inner.name, inner.fps
+        self.info = getattr(inner, "info", None)
+
+    def prepare(self, progress: bool = True) -> None:
+        self.inner.prepare(progress)
+
+    def __len__(self) -> int:
+        return self.n if len(self.inner) else 0
+
+    def bodies(self) -> np.ndarray:
+        return np.repeat(self.inner.bodies()[:1], self.n, 0)
+
+    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
+                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
+        it = self.inner.iter_frames(frames, keys)
+        frame, rec = next(it)
+        it.close()
+        for _ in range(self.n):
+            yield frame, {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+#: frames a photo is held for with ``--body target`` when ``hold`` is not given (one pass over the training
+#: poses, at most this many)
+HOLD_DEFAULT = 120
+
+
 def open_driving(driving: str | Path | DrivingSource, max_frames: int | None = None) -> DrivingSource:
     """A :class:`DrivingSource` from a clip folder, a video/image path, or a bundled sample name."""
     from .data.clipstore import ClipStore
@@ -477,7 +516,7 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
              device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
              progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
              frame_sink=None, expect_method: str | None = None, pipeline: bool | None = None,
-             driving_sink=None, body: str = "driver") -> TransferResult:
+             driving_sink=None, body: str = "driver", hold: int | None = None) -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
@@ -485,6 +524,8 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
     before normalization), in the same order.
     ``body``: ``driver`` (the driving keypoints, normalized onto the target) or ``target`` (the target's stored
     training poses in order, looped: the driver gives only the face; see the module docstring).
+    ``hold``: a photo as the driver is repeated for this many frames (None: with ``body="target"`` one pass over
+    the training poses, at most :data:`HOLD_DEFAULT`; else 1). Ignored for a video.
     ``pipeline``: when the synthesizer splits a step into ``prepare`` (CPU: pose volumes) and ``render`` (the
     network), decoding + pose preparation and composing + encoding run in two threads around the network, so
     the three overlap (same frames, in order, bounded queues). ``None`` (default): only where there are cores
@@ -514,6 +555,12 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         t0 = time.perf_counter()
         src.prepare(progress)
         times["poses"] = time.perf_counter() - t0
+        if getattr(getattr(src, "info", None), "is_image", False) and len(src):
+            n_hold = hold if hold is not None else (min(len(held["body"]), HOLD_DEFAULT) if held is not None else 1)
+            if n_hold != 1:
+                src = HeldSource(src, n_hold)
+                print(f"[transfer] the driving photo is held for {n_hold} frames" + (" (--hold)" if hold else
+                      f" (one pass over the target's training poses, at most {HOLD_DEFAULT}; --hold N to change)"))
         n = len(src)
         if n == 0:
             raise InputError("driving input has no frames", src.name)

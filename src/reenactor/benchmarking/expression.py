@@ -4,8 +4,8 @@
 person (side-by-side video), then measures (:mod:`reenactor.metrics.expression`):
 
 * the driver's FAUP, from the face meshes the transfer detected in the driving frames, against the driver's
-  own neutral reference (their clip's, or for fewer than :data:`MIN_NEUTRAL_FRAMES` faces, e.g. a photo,
-  the fixed :data:`reenactor.face.faup.DEFAULT_NEUTRAL`);
+  own neutral reference (their clip's, or for fewer than :data:`MIN_NEUTRAL_FRAMES` distinct faces, e.g. a
+  photo, held or not, the fixed :data:`reenactor.face.faup.DEFAULT_NEUTRAL`);
 * the generated frames' FAUP (faces re-extracted) against the *target's* neutral reference (from ``CLIP``);
 * one reference row, "target's typical face": the target's median training FAUP held constant, i.e. what a
   face that ignores the driver would score. A transfer that works is closer to the driver than that.
@@ -50,11 +50,12 @@ def driver_faup(meshes: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray
         if m is not None and has_face(np.asarray(m, np.float32)):
             meas[t], pose[t] = face_measures(np.asarray(m, np.float32))
             valid[t] = True
-    if valid.sum() >= MIN_NEUTRAL_FRAMES:
-        neutral, how = neutral_reference(meas, valid), f"the driver's own ({int(valid.sum())} frames with a face)"
+    distinct = np.unique(meas[valid], axis=0) if valid.any() else meas[:0]  # a held photo is one face
+    if len(distinct) >= MIN_NEUTRAL_FRAMES:
+        neutral, how = neutral_reference(distinct), f"the driver's own ({len(distinct)} distinct faces)"
     else:
-        neutral, how = DEFAULT_NEUTRAL, (f"fixed face proportions (only {int(valid.sum())} driving frame(s) with a "
-                                         f"face; {MIN_NEUTRAL_FRAMES} needed for the driver's own)")
+        neutral, how = DEFAULT_NEUTRAL, (f"fixed face proportions (only {len(distinct)} distinct driving face(s); "
+                                         f"{MIN_NEUTRAL_FRAMES} needed for the driver's own)")
     faup = faup_from_measures(meas, pose, neutral)
     faup[~valid] = 0.0
     return faup, valid, how
@@ -62,7 +63,7 @@ def driver_faup(meshes: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray
 
 def run_expression_benchmark(model: str | Path, driving: str | Path, target: str | Path, out_dir: str | Path,
                              device: str = "cpu", precision: str = "fp32", max_frames: int | None = None,
-                             progress: bool = True, body: str = "driver") -> dict[str, Any]:
+                             progress: bool = True, body: str = "driver", hold: int | None = None) -> dict[str, Any]:
     """Transfer, measure, write ``out_dir/{side_by_side.mp4, results.json, table.md}``; returns the results.
 
     ``body="target"`` holds the body at the target's own training poses (``transfer(..., body="target")``), so
@@ -91,6 +92,7 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     meshes: list[np.ndarray | None] = []
     transfer(tm, driving, out / "side_by_side.mp4", side_by_side_view=True, device=device, precision=precision,
              max_frames=max_frames, progress=progress, save_normalizer=False, frame_sink=generated.append, body=body,
+             hold=hold,
              driving_sink=lambda fr, rec: meshes.append(rec.get("face_raw")))
     d_faup, d_valid, d_how = driver_faup(meshes)
     if not d_valid.any():

@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="driver: the driving body poses, normalized onto the target (default); target: the target's "
                         "own training poses stored in the model, in order and looped, so the driver gives only what "
                         "the method reads beyond keypoints (upper_body: the face's expression and head pose)")
+    p.add_argument("--hold", type=int, metavar="N",
+                   help="a photo as the driver: repeat it for N frames (default: with --body target one pass over the "
+                        "target's training poses, at most 120 frames; else 1). Ignored for a video")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     res = transfer(args.model, args.driving, args.output, side_by_side_view=args.side_by_side,
                    normalization=args.normalization, normalizer=args.normalizer, device=args.device,
                    precision=args.precision, batch_size=args.batch_size, max_frames=args.max_frames,
-                   progress=not args.no_progress, expect_method=args.method, body=args.body)
+                   progress=not args.no_progress, expect_method=args.method, body=args.body,
+                   hold=args.hold)
     print(f"wrote {res.out_path} ({res.n_frames} frames at {res.fps:g} fps; rendering ran at "
           f"{res.render_fps:.1f} frames/s)")
     if res.normalizer_path:

@@ -248,7 +248,9 @@ class RunningNeutral:
 
     The reference is the :data:`NEUTRAL_PERCENTILE` of the measures seen so far, with ``prior_frames`` copies
     of :data:`DEFAULT_NEUTRAL` mixed in so that the first frames are not measured against themselves (a
-    driver who starts smiling would otherwise read as neutral). Keeps at most ``window`` recent frames.
+    driver who starts smiling would otherwise read as neutral). Keeps at most ``window`` recent frames. A frame
+    whose measures equal the previous frame's adds nothing: a held photo (``transfer --hold``) or a frozen video
+    is one face, and would otherwise become its own neutral and read as expressionless.
     """
 
     def __init__(self, prior_frames: int = 10, window: int = 600):
@@ -261,8 +263,10 @@ class RunningNeutral:
 
     def update(self, measures: np.ndarray) -> np.ndarray:
         """Add one frame's (15,) measures; return the current (15,) neutral reference."""
-        self._seen.append(np.asarray(measures, np.float32))
-        self._seen = self._seen[-self.window:]
+        m = np.asarray(measures, np.float32)
+        if not (self._seen and np.array_equal(self._seen[-1], m)):
+            self._seen.append(m)
+            self._seen = self._seen[-self.window:]
         data = np.stack(self._seen + [DEFAULT_NEUTRAL] * self.prior_frames)
         return neutral_reference(data)
 
