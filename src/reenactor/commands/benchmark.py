@@ -121,7 +121,8 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
     overrides.setdefault("upper_body", [])[:0] = [
         f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=1e-3", "model.frame.ngf=16",
         "model.frame.n_blocks=3", "model.frame.ndf=16", "model.frame.num_D=2",
-        "model.landmark.pretrain_steps=1500", "model.frame.lambda_l1=10"]
+        "model.landmark.pretrain_steps=1500", "model.frame.lambda_l1=10", "model.frame.lambda_face=50",
+        "model.frame.face_gan=1"]
     if args.budget <= 0:
         raise InputError("--budget must be positive (seconds)")
     if args.repeats < 1:
