@@ -400,6 +400,9 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     held = run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo3",
                                     progress=False, body="target", hold=3)
     assert held["n_frames"] == 3
+    with pytest.raises(InputError, match="cannot be held for 0 frames"):
+        run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo0",
+                                 progress=False, body="target", hold=0)
     # two drivers: one folder each and the contrast table
     from reenactor.cli import main
 

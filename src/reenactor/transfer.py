@@ -317,7 +317,7 @@ class HeldSource(DrivingSource):
 
     def __init__(self, inner: DrivingSource, n: int):
         if n < 1:
-            raise InputError(f"hold must be at least 1 frame, got {n}")
+            raise InputError(f"a photo cannot be held for {n} frames", inner.name, "give --hold N with N >= 1")
         self.inner, self.n = inner, int(n)
         self.name, self.fps = inner.name, inner.fps
         self.info = getattr(inner, "info", None)
@@ -524,8 +524,8 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
     before normalization), in the same order.
     ``body``: ``driver`` (the driving keypoints, normalized onto the target) or ``target`` (the target's stored
     training poses in order, looped: the driver gives only the face; see the module docstring).
-    ``hold``: a photo as the driver is repeated for this many frames (None: with ``body="target"`` one pass over
-    the training poses, at most :data:`HOLD_DEFAULT`; else 1). Ignored for a video.
+    ``hold``: a single-frame driver (a photo) is repeated for this many frames (None: with ``body="target"`` one
+    pass over the training poses, at most :data:`HOLD_DEFAULT`; else 1). A longer driver plays as it is.
     ``pipeline``: when the synthesizer splits a step into ``prepare`` (CPU: pose volumes) and ``render`` (the
     network), decoding + pose preparation and composing + encoding run in two threads around the network, so
     the three overlap (same frames, in order, bounded queues). ``None`` (default): only where there are cores
@@ -555,12 +555,15 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         t0 = time.perf_counter()
         src.prepare(progress)
         times["poses"] = time.perf_counter() - t0
-        if getattr(getattr(src, "info", None), "is_image", False) and len(src):
+        if len(src) == 1:  # a photo (or a one-frame video or clip)
             n_hold = hold if hold is not None else (min(len(held["body"]), HOLD_DEFAULT) if held is not None else 1)
             if n_hold != 1:
                 src = HeldSource(src, n_hold)
                 print(f"[transfer] the driving photo is held for {n_hold} frames" + (" (--hold)" if hold else
                       f" (one pass over the target's training poses, at most {HOLD_DEFAULT}; --hold N to change)"))
+        elif hold is not None:
+            print(f"[transfer] --hold applies to a single-frame driver (a photo); {src.name} has {len(src)} frames "
+                  "and plays as it is")
         n = len(src)
         if n == 0:
             raise InputError("driving input has no frames", src.name)
