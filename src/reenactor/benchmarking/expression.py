@@ -101,8 +101,8 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     both = d_valid & g_valid
     targets = {"driver": d_faup}
     rng = getattr(tm.synthesizer, "faup_range", None)
+    clamped = np.clip(d_faup, rng[0], rng[1]) if rng is not None else d_faup  # what the method was asked to show
     if rng is not None:
-        clamped = np.clip(d_faup, rng[0], rng[1])
         if not np.allclose(clamped[d_valid], d_faup[d_valid]):
             targets["driver, as driven (clamped to the target's range)"] = clamped
     rows = []
@@ -114,11 +114,10 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     # the units the driver shows most (single frames read best this way)
     mean_d = d_faup[d_valid].mean(0)
     mean_g = g_faup[both].mean(0) if both.any() else np.full(FAUP_DIM, math.nan)
-    driven = (np.clip(d_faup, rng[0], rng[1]) if rng is not None else d_faup)[d_valid].mean(0)
+    driven = clamped[d_valid].mean(0)
     top = [int(i) for i in np.argsort(-mean_d[:N_AU])[:6]]
     units = [{"unit": AU_NAMES[i], "driver": float(mean_d[i]), "generated": float(mean_g[i]),
-              "target_typical": float(typical[i]),
-              **({"as_driven": float(np.clip(mean_d[i], rng[0][i], rng[1][i]))} if rng is not None else {})}
+              "target_typical": float(typical[i]), **({"as_driven": float(driven[i])} if rng is not None else {})}
              for i in top]
     pose_rows = [{"angle": n, "driver": float(np.degrees(mean_d[N_AU + k])), "generated": float(np.degrees(mean_g[N_AU + k])),
                   "target_typical": float(np.degrees(typical[N_AU + k]))} for k, n in enumerate(("yaw", "pitch", "roll"))]

@@ -218,8 +218,10 @@ class UpperBodyMethod(Method):
 
             mask = face_square_mask(batch["centre"], self.cfg.landmark.crop, real.shape[-2:])
             losses["face"] = fc.lambda_face * masked_l1(fake.flatten(0, 1), real.flatten(0, 1), mask.flatten(0, 1))
+        cache = {"fake": fake.detach(), "lm_fake": lm_fake.detach()}
         if self.D_face is not None:  # optional, not in the paper (config frame.face_gan)
             cond, fake_f, real_f = self.face_squares(batch, fake)
+            cache["face"] = (cond, fake_f.detach(), real_f)  # the D step judges the same squares
             d_fake_f = self.D_face(torch.cat([cond, fake_f], 1))
             with torch.no_grad():
                 d_real_f = self.D_face(torch.cat([cond, real_f], 1))
@@ -227,8 +229,7 @@ class UpperBodyMethod(Method):
             losses["face_fm"] = fc.face_gan * fc.alpha_fm * feature_matching(d_real_f, d_fake_f)
         visuals = {"real": real[:, -1], "fake": fake[:, -1], "input_ubkp": x[:, -1, :3], "input_fl": x[:, -1, 3:],
                    "lm_fake": torch.nn.functional.interpolate(lm_fake[: real.shape[0]], size=real.shape[-2:])}
-        return StepOutput(losses=losses, visuals=visuals,
-                          cache={"fake": fake.detach(), "lm_fake": lm_fake.detach()})
+        return StepOutput(losses=losses, visuals=visuals, cache=cache)
 
     def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
                            ) -> dict[str, torch.Tensor]:
@@ -245,7 +246,7 @@ class UpperBodyMethod(Method):
             losses["d_ts"] = gan_loss_d(self.D_st(torch.cat([x, batch["image"]], 2)),
                                         self.D_st(torch.cat([x, cache["fake"]], 2)), mode)
             if self.D_face is not None:
-                cond, fake_f, real_f = self.face_squares(batch, cache["fake"])
+                cond, fake_f, real_f = cache["face"]
                 losses["d_face"] = gan_loss_d(self.D_face(torch.cat([cond, real_f], 1)),
                                               self.D_face(torch.cat([cond, fake_f], 1)), mode)
         return losses
