@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
-from reenactor.config import from_dict
+from reenactor.config import from_dict, load_yaml
 from reenactor.errors import CheckpointError, ConfigError, ReenactorError
 from reenactor.train import RunConfig, Trainer, load_model, load_synthesizer, save_model
 from reenactor.train.checkpoint import list_checkpoints, read_checkpoint
@@ -121,9 +122,16 @@ def test_run_folder_guards(clip, tmp_path):
         _train(clip, tmp_path / "r", 4)
     with pytest.raises(ConfigError, match="different model config"):
         _train(clip, tmp_path / "r", 4, resume=True, overrides=["model.ngf=8"])
+    # a model key added by a later version (absent from the saved config, at its default) does not block a resume
+    saved = load_yaml(tmp_path / "r" / "config.yaml")
+    assert saved["model"].pop("norm") == "instance"
+    (tmp_path / "r" / "config.yaml").write_text(yaml.safe_dump(saved))
     # extending the number of steps is allowed
     p = _train(clip, tmp_path / "r", 4, resume=True)
     assert load_model(p).run["step"] == 4
+    # ... but the same key at another value than the saved run's (the default) does
+    with pytest.raises(ConfigError, match=r"different model config \(model.norm\)"):
+        _train(clip, tmp_path / "r", 6, resume=True, overrides=["model.norm=batch"])
 
 
 # ------------------------------------------------------------------------------------------ the step

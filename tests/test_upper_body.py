@@ -70,6 +70,47 @@ def test_dataset_windows(dataset, clip_copy):
     assert torch.all(first["x_pre"] == 0)
 
 
+def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
+    """model.expression (reenactor.face.expression_warp): one drawn expression warps every frame of the window
+    with its own landmarks; the UBKP-FL inputs and the landmark generator's pair (FAUP image -> landmark crop) are
+    those of the warped face, the body stays; a lifted lip line reads as more AU12 in the pair's FAUP."""
+    from reenactor.face.expression_warp import ExpressionField, ExpressionWarpConfig, draw_expression
+    from reenactor.face.faup import AU_NAMES, faup_image
+    from reenactor.methods.upper_body.images import landmark_crop
+
+    expr = ExpressionWarpConfig(prob=1.0, smile=0.25, jaw=0.1, brow=0.1)
+    ds = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0), expression=expr)).build_dataset([clip_copy])
+    ref = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
+    seed = next(k for k in range(50) if np.random.seed(k) or draw_expression(expr)["smile"] > 0.15)
+    i = 58
+    np.random.seed(seed)
+    item = ds[i]
+    np.random.seed(seed)
+    amp = draw_expression(expr)  # the same draw
+    plain = ref[i]
+    _, t = ds.index[i]
+    au12 = AU_NAMES.index("AU12")
+    frames = clip_copy.frames()
+    for j, s in enumerate(range(t - 2, t + 1)):
+        field = ExpressionField(ds.kp[0]["face"][s], amp, expr.sigma)
+        lm = landmark_crop(field.move_points(ds.kp[0]["face"][s]), C)
+        assert np.allclose(item["lm"][j].numpy(), lm) and not np.allclose(lm, plain["lm"][j].numpy())
+        assert np.allclose(item["x"][j, 3:].numpy(), paste(lm, item["centre"][j].numpy(), (S, S)))
+        assert torch.equal(item["x"][j, :3], plain["x"][j, :3])  # the body
+        img = np.round((item["image"][j].numpy().transpose(1, 2, 0) + 1) * 127.5)
+        assert np.abs(img - field.warp_image(ds._image(0, s))).max() <= 1
+        assert not torch.equal(item["image"][j], plain["image"][j])
+        assert np.array_equal(frames[s], np.asarray(clip_copy.frames()[s]))  # the clip itself is untouched
+        faup = ds._warped_faup(0, s, field)
+        assert faup[au12] > ds.faup[0][s][au12] + 0.1, (faup[au12], ds.faup[0][s][au12])
+        assert np.allclose(item["faup"][j].numpy(), faup_image(faup, (C, C), 1))
+    # the past inputs carry the same expression
+    s = t - 3
+    field = ExpressionField(ds.kp[0]["face"][s], amp, expr.sigma)
+    lm = landmark_crop(field.move_points(ds.kp[0]["face"][s]), C)
+    assert np.allclose(item["x_pre"][-1, 3:].numpy(), paste(lm, ds._input(0, s)[2], (S, S)))
+
+
 def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_copy):
     """model.augment (reenactor.data.augment): one transform per window moves the UBKP-FL inputs of frames
     t-2L .. t and the frames t-L .. t (the person over the clip's background plate); the landmark generator's

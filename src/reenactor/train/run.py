@@ -64,7 +64,7 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
 
     has_ckpt = latest_checkpoint(run_dir) is not None
     if saved is not None:
-        _check_resume_compatible(from_dict(RunConfig, saved), cfg, run_dir / "config.yaml")
+        _check_resume_compatible(from_dict(RunConfig, saved), cfg, run_dir / "config.yaml", cls)
     elif not resume and has_ckpt:
         raise ConfigError("this run folder already holds a training run", run_dir,
                           "pass --resume to continue it, or -o NEW_DIR to start a new one")
@@ -116,7 +116,10 @@ def _given(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path) -> None:
+def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path, cls: type | None = None) -> None:
+    """Refuse a --resume whose method, data or model config differs from the saved run's. With the method class
+    ``cls``, the saved model section is completed with the method's defaults first, so a key added by a later
+    version of reenactor (at its default) does not block resuming a run started before it existed."""
     if saved.method != new.method:
         raise ConfigError(f"the run was started with method {saved.method!r}, not {new.method!r}", path,
                           "drop --method or start a new run folder (-o NEW_DIR)")
@@ -124,6 +127,8 @@ def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path) -> No
         raise ConfigError("--resume with different data (clips) than the run was started with", path,
                           "use the original --target/--unpaired clips or start a new run folder")
     sm, nm = saved.model, new.model
+    if cls is not None:
+        sm = to_dict(method_config(cls, sm))
     changed = sorted(k for k in set(sm) | set(nm) if sm.get(k) != nm.get(k))
     if changed:
         raise ConfigError(f"--resume with a different model config (model.{', model.'.join(changed)})", path,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ...data.augment import AugmentConfig
+from ...face.expression_warp import ExpressionWarpConfig
 
 
 @dataclass
@@ -63,4 +64,6 @@ class UpperBodyConfig:
     hands: bool = True  # draw the hands into the UBKP image (the body part of UBKP-FL)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # pose augmentation of the frame generator's
     # windows (not in the paper; reenactor.data.augment): one transform per window, prob 0 = the paper
+    expression: ExpressionWarpConfig = field(default_factory=ExpressionWarpConfig)  # expression warps of the
+    # windows' faces with their landmarks and FAUP (not in the paper; reenactor.face.expression_warp), prob 0 = off
     max_stored_poses: int = 2000  # training poses kept in the model file (normalization at transfer)

@@ -15,7 +15,8 @@ import torch
 from ...data.augment import PersonMover, affine_keypoints
 from ...data.clipstore import ClipStore
 from ...errors import InputError
-from ...face.faup import add_faup_stage, faup_image
+from ...face.expression_warp import ExpressionField, draw_expression
+from ...face.faup import add_faup_stage, clip_neutral, faup_from_mesh, faup_image
 from .config import UpperBodyConfig
 from .images import NOSE, face_anchor, face_centre, landmark_crop, paste, to_unit, ubkp_image
 
@@ -68,6 +69,8 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         self.stores: list[ClipStore] = []
         self.kp: list[dict[str, np.ndarray]] = []
         self.faup: list[np.ndarray] = []
+        self.meshes: list[np.ndarray] = []  # (T, 478, 3) face meshes at clip size (expression warps recompute FAUP)
+        self.neutral: list[np.ndarray] = []
         self.index: list[tuple[int, int]] = []
         for c in clips:
             store = c if isinstance(c, ClipStore) else ClipStore.open(c)
@@ -81,6 +84,8 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             self.stores.append(store)
             self.kp.append(kp)
             self.faup.append(np.asarray(add_faup_stage(store), np.float32))
+            self.meshes.append(store.load("face_raw"))  # memory-mapped
+            self.neutral.append(clip_neutral(store))
             T = store.n_frames
             person = store.person_present() if store.has("person") else np.ones(T, bool)
             for t in range(self.L, T):
@@ -109,14 +114,36 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             img = cv2.resize(img, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
         return img
 
-    def _input(self, ci: int, t: int, m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Frame t's UBKP-FL input (6, S, S), real landmark crop (3, c, c) and paste centre (2,), with its
-        keypoints moved by the affine ``m`` when given (pose augmentation)."""
-        kp = {k: v[t] if m is None else affine_keypoints(v[t], m) for k, v in self.kp[ci].items()}
+    def _keypoints(self, ci: int, t: int, m: np.ndarray | None = None,
+                   field: ExpressionField | None = None) -> dict[str, np.ndarray]:
+        """Frame t's keypoints (model pixels), the face moved by the expression ``field`` and then all of them
+        by the affine ``m`` when given."""
+        kp = {k: v[t] for k, v in self.kp[ci].items()}
+        if field is not None:
+            kp["face"] = field.move_points(kp["face"])
+        if m is not None:
+            kp = {k: affine_keypoints(v, m) for k, v in kp.items()}
+        return kp
+
+    def _input(self, ci: int, t: int, m: np.ndarray | None = None,
+               field: ExpressionField | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame t's UBKP-FL input (6, S, S), its landmark crop (3, c, c) and paste centre (2,), for the keypoints
+        of :meth:`_keypoints` (augmentations)."""
+        kp = self._keypoints(ci, t, m, field)
         lm = landmark_crop(kp["face"], self.crop)
         centre = face_centre(kp["body"], self.offset, self.fallback)
         x = np.concatenate([ubkp_image(kp, self.size, self.cfg.hands), paste(lm, centre, self.size)])
         return x, lm, np.asarray(centre, np.float32)
+
+    def _warped_faup(self, ci: int, t: int, field: ExpressionField) -> np.ndarray:
+        """(20,) FAUP of frame t's face mesh moved by the expression ``field`` (given in model pixels)."""
+        mesh = np.array(self.meshes[ci][t], np.float32, copy=True)
+        if not np.abs(mesh[:, :2]).sum():
+            return self.faup[ci][t]
+        h, w = self.stores[ci].size
+        k = np.array([self.size[1] / w, self.size[0] / h], np.float32)
+        mesh[:, :2] += field.at(mesh[:, :2] * k) / k
+        return faup_from_mesh(mesh, self.neutral[ci])
 
     def _frame(self, ci: int, t: int) -> dict[str, np.ndarray]:
         key = (ci, t)
@@ -136,14 +163,27 @@ class UpperBodyDataset(torch.utils.data.Dataset):
                for s in range(t - 2 * self.L, t - self.L)]
         out = {k: np.stack([w[k] for w in win]) for k in ("x", "image", "faup", "lm", "centre")}
         m = self.mover.draw(ci)
-        if m is not None:  # one transform moves the whole window: inputs, past inputs and frames (the landmark
-            # generator's pair, FAUP image -> real landmark crop, stays as it is)
+        amp = draw_expression(self.cfg.expression)
+        if m is not None or amp is not None:  # one pose transform and one expression move the whole window
             ts = range(t - self.L, t + 1)
-            moved = [self._input(ci, s, m) for s in ts]
+            pre_ts = range(t - 2 * self.L, t - self.L)
+            fields = {s: ExpressionField(self.kp[ci]["face"][s], amp, self.cfg.expression.sigma)
+                      for s in (*pre_ts, *ts) if s >= 0} if amp is not None else {}
+            moved = [self._input(ci, s, m, fields.get(s)) for s in ts]
             out["x"] = np.stack([x for x, _, _ in moved])
             out["centre"] = np.stack([c for _, _, c in moved])
-            out["image"] = np.stack([to_unit(f) for f in self.mover.move(ci, [self._image(ci, s) for s in ts], ts, m)])
-            pre = [self._input(ci, s, m)[0] if s >= 0 else p for s, p in zip(range(t - 2 * self.L, t - self.L), pre)]
+            frames = [self._image(ci, s) for s in ts]
+            if fields:
+                frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
+                # the landmark generator's pair gets the expression but not the pose transform
+                out["lm"] = np.stack([landmark_crop(fields[s].move_points(self.kp[ci]["face"][s]), self.crop)
+                                      for s in ts])
+                out["faup"] = np.stack([faup_image(self._warped_faup(ci, s, fields[s]), (self.crop, self.crop),
+                                                   self.cfg.landmark.cell) for s in ts])
+            if m is not None:
+                frames = self.mover.move(ci, frames, ts, m)
+            out["image"] = np.stack([to_unit(f) for f in frames])
+            pre = [self._input(ci, s, m, fields.get(s))[0] if s >= 0 else p for s, p in zip(pre_ts, pre)]
         out = {k: torch.from_numpy(v) for k, v in out.items()}
         out["x_pre"] = torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size)
         return out
