@@ -104,6 +104,13 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
         faup = ds._warped_faup(0, s, field)
         assert faup[au12] > ds.faup[0][s][au12] + 0.1, (faup[au12], ds.faup[0][s][au12])
         assert np.allclose(item["faup"][j].numpy(), faup_image(faup, (C, C), 1))
+    # the transfer-time clamp range covers the warped FAUP too (as many as real ones at prob 0.5 ... here prob 1:
+    # capped), drawn without touching the global generator the trainer seeds
+    state = np.random.get_state()[1].copy()
+    seen, own = ds.training_faup(max_warped=60), ref.training_faup()
+    assert np.array_equal(np.random.get_state()[1], state)
+    assert np.array_equal(own, ref.faup[0]) and np.array_equal(seen[:len(own)], own) and len(seen) == len(own) + 60
+    assert np.percentile(seen[:, au12], 99) > np.percentile(own[:, au12], 99) + 0.05
     # the past inputs carry the same expression
     s = t - 3
     field = ExpressionField(ds.kp[0]["face"][s], amp, expr.sigma)

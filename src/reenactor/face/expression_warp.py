@@ -63,14 +63,14 @@ def _modes() -> dict[str, dict[int, tuple[float, float]]]:
 MODES = _modes()
 
 
-def draw_expression(cfg: ExpressionWarpConfig) -> dict[str, float] | None:
+def draw_expression(cfg: ExpressionWarpConfig, rng: np.random.RandomState | None = None) -> dict[str, float] | None:
     """Random mode amplitudes for one window (None with probability ``1 - cfg.prob``), from NumPy's global
-    generator (the trainer seeds it per sample position, so a resumed run draws the same warps)."""
-    if cfg.prob <= 0 or np.random.random_sample() >= cfg.prob:
+    generator (the trainer seeds it per sample position, so a resumed run draws the same warps) or ``rng``."""
+    r = np.random if rng is None else rng
+    if cfg.prob <= 0 or r.random_sample() >= cfg.prob:
         return None
-    u = np.random.uniform
-    return {"smile": float(u(-0.5, 1.0)) * cfg.smile, "jaw": float(u(0.0, 1.0)) * cfg.jaw,
-            "brow": float(u(-0.5, 1.0)) * cfg.brow}
+    return {"smile": float(r.uniform(-0.5, 1.0)) * cfg.smile, "jaw": float(r.uniform(0.0, 1.0)) * cfg.jaw,
+            "brow": float(r.uniform(-0.5, 1.0)) * cfg.brow}
 
 
 class ExpressionField:

@@ -60,7 +60,7 @@ class UpperBodyConfig:
     lambda_landmark: float = 1.0  # weight of the landmark generator's loss (eq. 2) in the joint training sum
     feature_net: Literal["effnet", "vgg19"] = "effnet"  # network of L_VGG: offline EfficientNet-lite0 or VGG-19
     feature_weights: str | None = None  # weights file for vgg19 (torchvision layout); effnet ships with its package
-    clamp_faup: bool = True  # at transfer, clamp the driver's FAUP to the target's training range (1st-99th pct.)
+    clamp_faup: bool = True  # at transfer, clamp the driver's FAUP to the training range (1st-99th pct., warps included)
     hands: bool = True  # draw the hands into the UBKP image (the body part of UBKP-FL)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # pose augmentation of the frame generator's
     # windows (not in the paper; reenactor.data.augment): one transform per window, prob 0 = the paper

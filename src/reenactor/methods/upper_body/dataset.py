@@ -8,6 +8,8 @@ FAUP comes from the clip store's ``faup`` stage (computed and cached on first us
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import torch
@@ -155,6 +157,24 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         if len(self._cache) < 4096:
             self._cache[key] = rec
         return rec
+
+    def training_faup(self, max_warped: int = 2000) -> np.ndarray:
+        """(N, 20) FAUP as the landmark generator meets them in training: every frame's own, plus, when expression
+        warps are on (``prob`` p), p / (1 - p) as many warped ones (at most ``max_warped``; fixed seed, the global
+        generator untouched), so their share matches training."""
+        own = np.concatenate(self.faup)
+        p = float(self.cfg.expression.prob)
+        if p <= 0:
+            return own
+        rng, always = np.random.RandomState(0), dataclasses.replace(self.cfg.expression, prob=1.0)
+        n = min(max_warped, int(round(len(own) * p / max(1.0 - p, 1e-6))))
+        warped = []
+        for _ in range(n):
+            ci, t = self.index[rng.randint(len(self.index))]
+            amp = draw_expression(always, rng)
+            field = ExpressionField(self.kp[ci]["face"][t], amp, self.cfg.expression.sigma)
+            warped.append(self._warped_faup(ci, t, field))
+        return np.concatenate([own, np.asarray(warped, np.float32).reshape(-1, own.shape[1])])
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]

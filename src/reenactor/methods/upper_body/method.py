@@ -165,14 +165,15 @@ class UpperBodyMethod(Method):
         return UpperBodyDataset(self.cfg, clips)
 
     def fit_data(self, dataset: UpperBodyDataset) -> None:
-        """Record the face-crop placement and the target's training poses (for normalization at transfer)."""
+        """Record the face-crop placement, the target's training poses (for normalization at transfer) and the
+        FAUP range of training (1st-99th percentile, the transfer-time clamp)."""
         self._offset, self._fallback = dataset.offset, dataset.fallback
         kp = dataset.target_keypoints()
         t = len(kp["body"])
         m = self.cfg.max_stored_poses
         keep = np.linspace(0, t - 1, min(t, m)).round().astype(int)
         self._train_kp = {k: np.ascontiguousarray(v[keep], np.float32) for k, v in kp.items()}
-        faup = np.concatenate(dataset.faup)
+        faup = dataset.training_faup()  # with expression warps, their FAUP widen the range the clamp keeps
         self._faup_range = np.stack([np.percentile(faup, 1, 0), np.percentile(faup, 99, 0)]).astype(np.float32)
 
     # ------------------------------------------------------------------ training
