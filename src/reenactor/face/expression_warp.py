@@ -21,7 +21,8 @@ displacement at a pixel ``p`` is a normalized Gaussian blend of the points' disp
 background term, ``d(p) = sum_i g_i(p) d_i / (sum_i g_i(p) + g_0)``, ``g_i = exp(-|p - c_i|^2 / 2 sigma^2)``,
 ``g_0 = exp(-2)``, ``g_i`` cut to 0 beyond 3 sigma (so ``d`` fades out and is exactly 0 away from the face). Points (landmarks, mesh vertices) move
 forward by ``d`` at their own position, so they sit exactly where the warp takes the pixel under them; the
-image is resampled backward, the inverse of ``p -> p + d(p)`` found by three fixed-point steps.
+image is resampled backward, the inverse of ``p -> p + d(p)`` found by three fixed-point steps on the
+field's pixel grid.
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ class ExpressionField:
         xy = np.asarray(xy, np.float32).reshape(-1, 2)
         if not self.ok:
             return np.zeros_like(xy)
-        d2 = ((xy[:, None, :] - self.centres[None]) ** 2).sum(-1)
-        g = np.exp(-d2 / (2.0 * self.sigma ** 2))
+        c = self.centres
+        d2 = (xy * xy).sum(1, keepdims=True) + (c * c).sum(1)[None] - 2.0 * (xy @ c.T)
+        g = np.exp(-np.maximum(d2, 0.0) / (2.0 * self.sigma ** 2))
         g[d2 > (3.0 * self.sigma) ** 2] = 0.0  # cut at 3 sigma: pixels away from the face stay exactly
         return (g @ self.disp) / (g.sum(1, keepdims=True) + G0)
 
@@ -128,12 +130,14 @@ class ExpressionField:
         if x1 <= x0 or y1 <= y0:
             return img
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        p = np.stack([gx.ravel(), gy.ravel()], 1)
-        q = p - self.at(p)
+        field = self.at(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(*gx.shape, 2)
+        # inverse of p -> p + d(p): q = p - d(q), by fixed-point steps sampling the field grid (0 outside it)
+        qx, qy = gx - field[..., 0], gy - field[..., 1]
         for _ in range(2):
-            q = p - self.at(q)
-        mx = np.ascontiguousarray(q[:, 0].reshape(gx.shape))
-        my = np.ascontiguousarray(q[:, 1].reshape(gx.shape))
+            d = cv2.remap(field, (qx - x0).astype(np.float32), (qy - y0).astype(np.float32), cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            qx, qy = gx - d[..., 0], gy - d[..., 1]
+        mx, my = np.ascontiguousarray(qx, np.float32), np.ascontiguousarray(qy, np.float32)
         out = np.array(img, copy=True)
         out[y0:y1, x0:x1] = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out
