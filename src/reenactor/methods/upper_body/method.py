@@ -366,10 +366,23 @@ class UpperBodySynthesizer(Synthesizer):
 
     @torch.inference_mode()
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
-        faup = self.driving_faup(extras)
+        return self.render(pose, self.landmarks(self.driving_faup(extras)))
+
+    @torch.inference_mode()
+    def landmarks(self, faup: np.ndarray) -> torch.Tensor:
+        """The landmark generator's (3, c, c) face-landmark image in [-1, 1] for one (20,) FAUP vector (section 4);
+        kept as ``last_landmarks`` (uint8) for the side-by-side view."""
         f_img = torch.from_numpy(faup_image(faup, (self.crop, self.crop), self.cfg.landmark.cell))[None]
         lm = self.G_lm(f_img.to(self.device))[0]
         self.last_landmarks = ((lm.permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        return lm
+
+    @torch.inference_mode()
+    def render(self, pose: dict[str, np.ndarray], lm: torch.Tensor) -> np.ndarray:
+        """The next frame (H, W, 3) uint8 from the (normalized) upper-body ``pose`` and a (3, c, c) landmark image
+        in [-1, 1] (the landmark generator's, or any other: ``benchmarks/upper_body_follow.py`` feeds warped real
+        ones), conditioned on the past L inputs and outputs (section 5)."""
+        lm = lm.to(self.device)
         centre = face_centre(np.asarray(pose["body"], np.float32), self.offset, self.fallback)
         fl = paste(lm, centre, self.size)
         ub = torch.from_numpy(ubkp_image({k: pose[k] for k in KEYPOINTS if k in pose}, self.size,
