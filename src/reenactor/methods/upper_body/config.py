@@ -66,4 +66,7 @@ class UpperBodyConfig:
     # windows (not in the paper; reenactor.data.augment): one transform per window, prob 0 = the paper
     expression: ExpressionWarpConfig = field(default_factory=ExpressionWarpConfig)  # expression warps of the
     # windows' faces with their landmarks and FAUP (not in the paper; reenactor.face.expression_warp), prob 0 = off
+    body_jitter: float = 0.0  # std (model pixels) of a random offset per body joint (not the head's) and per hand,
+    # one draw per window, on the UBKP input only, not in the paper: a short video's exact pose is a key to its
+    # frame, so the frame generator can recall the face from the body and ignore the landmarks; 0 = off
     max_stored_poses: int = 2000  # training poses kept in the model file (normalization at transfer)

@@ -19,10 +19,13 @@ from ...data.clipstore import ClipStore
 from ...errors import InputError
 from ...face.expression_warp import ExpressionField, draw_expression
 from ...face.faup import add_faup_stage, clip_neutral, faup_from_mesh, faup_image
+from ...pose.skeleton import N_BODY, J
 from .config import UpperBodyConfig
 from .images import NOSE, face_anchor, face_centre, landmark_crop, paste, to_unit, ubkp_image
 
 KEYPOINTS = ("body", "face", "hand_left", "hand_right")
+#: body joints ``body_jitter`` leaves alone: nose, eyes, ears (the landmark crop is pasted from the nose)
+HEAD_JOINTS = tuple(J[n] for n in ("Nose", "REye", "LEye", "REar", "LEar"))
 
 
 def scale_kp(kp: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
@@ -116,22 +119,26 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             img = cv2.resize(img, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
         return img
 
-    def _keypoints(self, ci: int, t: int, m: np.ndarray | None = None,
-                   field: ExpressionField | None = None) -> dict[str, np.ndarray]:
-        """Frame t's keypoints (model pixels), the face moved by the expression ``field`` and then all of them
-        by the affine ``m`` when given."""
+    def _keypoints(self, ci: int, t: int, m: np.ndarray | None = None, field: ExpressionField | None = None,
+                   jitter: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Frame t's keypoints (model pixels), the face moved by the expression ``field``, the body joints and hands
+        by the ``jitter`` offsets ((K, 2) per part) and then all of them by the affine ``m`` when given."""
         kp = {k: v[t] for k, v in self.kp[ci].items()}
         if field is not None:
             kp["face"] = field.move_points(kp["face"])
+        for k, off in (jitter or {}).items():
+            if k in kp:
+                kp[k] = kp[k].copy()
+                kp[k][:, :2] += off
         if m is not None:
             kp = {k: affine_keypoints(v, m) for k, v in kp.items()}
         return kp
 
-    def _input(self, ci: int, t: int, m: np.ndarray | None = None,
-               field: ExpressionField | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _input(self, ci: int, t: int, m: np.ndarray | None = None, field: ExpressionField | None = None,
+               jitter: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame t's UBKP-FL input (6, S, S), its landmark crop (3, c, c) and paste centre (2,), for the keypoints
         of :meth:`_keypoints` (augmentations)."""
-        kp = self._keypoints(ci, t, m, field)
+        kp = self._keypoints(ci, t, m, field, jitter)
         lm = landmark_crop(kp["face"], self.crop)
         centre = face_centre(kp["body"], self.offset, self.fallback)
         x = np.concatenate([ubkp_image(kp, self.size, self.cfg.hands), paste(lm, centre, self.size)])
@@ -157,6 +164,17 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         if len(self._cache) < 4096:
             self._cache[key] = rec
         return rec
+
+    def _draw_jitter(self) -> dict[str, np.ndarray] | None:
+        """``body_jitter`` offsets for one window (None when off): per body joint except the head's (the landmark
+        crop is placed from the nose), one per hand; from NumPy's global generator."""
+        sd = float(self.cfg.body_jitter)
+        if sd <= 0:
+            return None
+        body = np.random.normal(0.0, sd, (N_BODY, 2)).astype(np.float32)
+        body[list(HEAD_JOINTS)] = 0.0
+        return {"body": body, **{h: np.random.normal(0.0, sd, (1, 2)).astype(np.float32)
+                                 for h in ("hand_left", "hand_right")}}
 
     def training_faup(self, max_warped: int = 2000) -> np.ndarray:
         """(N, 20) FAUP as the landmark generator meets them in training: every frame's own, plus, when expression
@@ -184,12 +202,13 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         out = {k: np.stack([w[k] for w in win]) for k in ("x", "image", "faup", "lm", "centre")}
         m = self.mover.draw(ci)
         amp = draw_expression(self.cfg.expression)
-        if m is not None or amp is not None:  # one pose transform and one expression move the whole window
+        jitter = self._draw_jitter()
+        if m is not None or amp is not None or jitter:  # one pose transform, expression, jitter for the window
             ts = range(t - self.L, t + 1)
             pre_ts = range(t - 2 * self.L, t - self.L)
             fields = {s: ExpressionField(self.kp[ci]["face"][s], amp, self.cfg.expression.sigma)
                       for s in (*pre_ts, *ts) if s >= 0} if amp is not None else {}
-            moved = [self._input(ci, s, m, fields.get(s)) for s in ts]
+            moved = [self._input(ci, s, m, fields.get(s), jitter) for s in ts]
             out["x"] = np.stack([x for x, _, _ in moved])
             out["centre"] = np.stack([c for _, _, c in moved])
             frames = [self._image(ci, s) for s in ts]
@@ -203,7 +222,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             if m is not None:
                 frames = self.mover.move(ci, frames, ts, m)
             out["image"] = np.stack([to_unit(f) for f in frames])
-            pre = [self._input(ci, s, m, fields.get(s))[0] if s >= 0 else p for s, p in zip(pre_ts, pre)]
+            pre = [self._input(ci, s, m, fields.get(s), jitter)[0] if s >= 0 else p for s, p in zip(pre_ts, pre)]
         out = {k: torch.from_numpy(v) for k, v in out.items()}
         out["x_pre"] = torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size)
         return out
