@@ -118,6 +118,33 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
     assert np.allclose(item["x_pre"][-1, 3:].numpy(), paste(lm, ds._input(0, s)[2], (S, S)))
 
 
+def test_body_jitter_moves_only_the_body_input(clip_copy):
+    """model.body_jitter: one offset per body joint (the head's excepted) and per hand for the whole window, on
+    the UBKP channels only; the face channels, frames, landmark pair and paste centres stay."""
+    from reenactor.methods.upper_body.dataset import HEAD_JOINTS
+    from reenactor.methods.upper_body.images import ubkp_image
+
+    ds = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0), body_jitter=2.0)).build_dataset([clip_copy])
+    ref = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
+    i = 30
+    np.random.seed(5)
+    item = ds[i]
+    np.random.seed(5)
+    jit = ds._draw_jitter()
+    plain = ref[i]
+    assert np.abs(jit["body"][list(HEAD_JOINTS)]).max() == 0 and np.abs(jit["body"]).max() > 0.5
+    for k in ("image", "lm", "faup", "centre"):
+        assert torch.equal(item[k], plain[k])
+    assert torch.equal(item["x"][:, 3:], plain["x"][:, 3:]) and not torch.equal(item["x"][:, :3], plain["x"][:, :3])
+    _, t = ds.index[i]
+    for j, s in enumerate(range(t - 2, t + 1)):
+        kp = {n: v[s].copy() for n, v in ds.kp[0].items()}
+        kp["body"][:, :2] += jit["body"]
+        for h in ("hand_left", "hand_right"):
+            kp[h][:, :2] += jit[h]
+        assert np.abs(item["x"][j, :3].numpy() - ubkp_image(kp, (S, S), True)).max() < 1e-5
+
+
 def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_copy):
     """model.augment (reenactor.data.augment): one transform per window moves the UBKP-FL inputs of frames
     t-2L .. t and the frames t-L .. t (the person over the clip's background plate); the landmark generator's
