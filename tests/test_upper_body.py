@@ -372,6 +372,14 @@ def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphon
     syn.reset()
     again = syn.step({k: v[0] for k, v in kp.items()}, {"face_raw": raw[0]})
     np.testing.assert_array_equal(again, frames[0])
+    # step = render(pose, landmarks(clamped FAUP)); render takes any landmark image (benchmarks/upper_body_follow.py)
+    syn.reset()
+    pose0 = {k: v[0] for k, v in kp.items()}
+    split = syn.render(pose0, syn.landmarks(syn.driving_faup({"face_raw": raw[0]})))
+    np.testing.assert_array_equal(split, frames[0])
+    syn.reset()
+    blank = syn.render(pose0, torch.full((3, C, C), -1.0))
+    assert not np.array_equal(blank, frames[0])
     # the driver's FAUP drives the landmark image: a different expression, a different landmark image
     seq = faup_sequence(raw)
     syn.reset()
