@@ -19,12 +19,14 @@ is the mean slope over the modes.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from reenactor.data.clipstore import ClipStore
+from reenactor.errors import ReenactorError
 from reenactor.face.expression_warp import ExpressionField
 from reenactor.face.faup import AU_NAMES, add_faup_stage, clip_neutral, faup_from_mesh
 from reenactor.methods.upper_body.dataset import KEYPOINTS, scale_kp
@@ -43,7 +45,8 @@ def main() -> None:
                     "held-out frames of it): body poses, landmarks and face meshes")
     ap.add_argument("--neutral-clip", default=None, help="clip whose neutral face reference measures FAUP "
                     "(default: --clip)")
-    ap.add_argument("--modes", nargs="+", default=["jaw", "smile"], choices=sorted(MODE_UNIT))
+    ap.add_argument("--modes", nargs="+", default=["jaw", "smile"], choices=sorted(MODE_UNIT),
+                    help="expression modes to warp the landmarks by (jaw: AU26, smile: AU12, brow: AU2)")
     ap.add_argument("--amplitudes", nargs="+", type=float, default=[-0.1, 0.0, 0.15, 0.3],
                     help="warp amplitudes, fractions of the inter-ocular distance (jaw: negatives are skipped)")
     ap.add_argument("--frames", type=int, default=20, help="frames measured, evenly spaced over the clip")
@@ -104,4 +107,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ReenactorError as e:  # a missing or wrong model / clip: the one message, no traceback
+        sys.exit(f"error: {e}")
