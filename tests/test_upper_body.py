@@ -357,6 +357,57 @@ def test_losses_fall_on_a_fixed_batch(dataset):
     assert last["vgg"] < 0.8 * first["vgg"]
 
 
+def test_face_refiner_corrects_only_the_face_square(clip_copy):
+    """frame.face_refine: put_squares inverts crop_squares (also at the border); the refiner starts as no
+    correction, is trained with G (gradients reach it), changes a frame only inside the landmark crop's square,
+    and travels with the exported model into the synthesizer."""
+    from reenactor.methods.upper_body.method import crop_squares, put_squares, refine_faces
+
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(3, 3, S, S, generator=g) * 2 - 1
+    centre = torch.tensor([[S / 2, S / 2], [2.0, 3.0], [S - 1.0, S + 4.0]])
+    assert torch.equal(put_squares(img, centre, crop_squares(img, centre, C)), img)
+    five = put_squares(img, centre, torch.full((3, 3, C, C), 5.0))
+    inside = torch.zeros(3, 1, S, S, dtype=torch.bool)
+    for i in range(3):
+        x0, y0 = int(round(float(centre[i, 0]) - C / 2)), int(round(float(centre[i, 1]) - C / 2))
+        inside[i, :, max(y0, 0):y0 + C, max(x0, 0):x0 + C] = True
+    assert (five == 5).eq(inside.expand_as(five)).all()
+
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    cfg.frame.face_refine = 4
+    method = UpperBodyMethod(cfg)
+    ds = method.build_dataset([clip_copy])
+    method.fit_data(ds)
+    batch = _batch(ds)
+    x, c = batch["x"][:, -1], batch["centre"][:, -1]
+    y = torch.rand(2, 3, S, S, generator=g) * 2 - 1
+    assert torch.equal(refine_faces(method.G_face, y, x, c, C), y)  # zero last layer: no correction yet
+    out = method.generator_step(batch, step=10**6)
+    sum(out.losses.values()).backward()
+    last = [m for m in method.G_face.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0
+    assert any(p is last.weight for p in method.generator_parameters())
+    with torch.no_grad():
+        last.weight.normal_(0, 0.5)
+        fixed = refine_faces(method.G_face, y, x, c, C)
+    changed = (fixed != y).any(1, keepdim=True)
+    square = put_squares(torch.zeros(2, 1, S, S), c, torch.ones(2, 1, C, C)).bool()
+    assert changed.any() and not (changed & ~square).any()
+    tensors, meta = method.inference_state()
+    assert any(k.startswith("G_face.") for k in tensors)
+    syn = UpperBodyMethod.synthesizer(method.cfg, tensors, meta)
+    assert torch.equal(syn.G_face.state_dict()[[k for k in syn.G_face.state_dict()][-2]],
+                       method.G_face.state_dict()[[k for k in method.G_face.state_dict()][-2]])
+    kp = ds.target_keypoints()
+    frame = syn.step({k: v[0] for k, v in kp.items()}, {"faup": ds.faup[0][0]})
+    syn.G_face = None
+    syn.reset()
+    plain = syn.step({k: v[0] for k, v in kp.items()}, {"faup": ds.faup[0][0]})
+    assert not np.array_equal(frame, plain)
+
+
 def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphone_clip):
     tensors, meta = method.inference_state()
     assert {"face_offset", "crop", "past"} <= set(meta) and "train_pose.body" in tensors

@@ -46,6 +46,9 @@ class FrameGenConfig:
     lambda_face: float = 0.0  # optional RGB L1 inside the landmark crop's square (the face), not in eq. 4
     face_gan: float = 0.0  # optional conditional face discriminator on the landmark crop's square (GAN + alpha * FM,
     # conditioned on the landmark lines there), not in the paper; 0 = none
+    face_refine: int = 0  # channels (ngf) of a face residual generator on the landmark crop's square: it sees only the
+    # landmark crop and the generated face there and adds a correction (Chan et al.'s face GAN; not in this paper);
+    # 0 = none. Meant to follow the landmarks where G recalls the face from the body pose (benchmarks/upper_body_follow.py)
     detach_past: bool = False  # stop gradients through the past generated frames fed back into G
 
 

@@ -23,6 +23,8 @@ and head pose, identity-free), while their body keypoints arrive normalized onto
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -57,19 +59,58 @@ def build_generators(cfg: UpperBodyConfig) -> tuple[nn.Module, nn.Module]:
     return g_lm, g_frame
 
 
+def build_face_refiner(cfg: UpperBodyConfig) -> nn.Module | None:
+    """``frame.face_refine``'s residual generator: (B, 6, c, c) landmark crop + generated face square -> (B, 3, c, c)
+    correction in [-1, 1] (a GlobalGenerator, 2 stride-2 levels, 3 blocks, its last layer zero so it starts as no
+    correction), or None when off."""
+    if cfg.frame.face_refine <= 0:
+        return None
+    from ...nn import GlobalGenerator
+
+    g = GlobalGenerator(X_NC, 3, ngf=int(cfg.frame.face_refine), n_downsampling=2, n_blocks=3)
+    last = [m for m in g.modules() if isinstance(m, nn.Conv2d)][-1]
+    nn.init.zeros_(last.weight)  # starts as no correction at all: the face is G's until the refiner learns one
+    nn.init.zeros_(last.bias)
+    return g
+
+
+def put_squares(img: torch.Tensor, centre: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+    """``img`` (N, C, H, W) with its squares centred at ``centre`` (N, 2) replaced by ``patches`` (N, C, c, c),
+    placed as :func:`crop_squares` cuts them (the parts outside the frame dropped). Differentiable; a new tensor."""
+    n, _, h, w = img.shape
+    c = patches.shape[-1]
+    padded = torch.nn.functional.pad(img, (c, c, c, c), value=-1.0).clone()
+    for i in range(n):
+        x0 = min(max(int(round(float(centre[i, 0]) - c / 2.0)) + c, 0), w + c)
+        y0 = min(max(int(round(float(centre[i, 1]) - c / 2.0)) + c, 0), h + c)
+        padded[i, :, y0:y0 + c, x0:x0 + c] = patches[i].to(padded.dtype)
+    return padded[:, :, c:c + h, c:c + w]
+
+
+def refine_faces(G_face: nn.Module, y: torch.Tensor, x: torch.Tensor, centre: torch.Tensor, crop: int  # noqa: N803
+                 ) -> torch.Tensor:
+    """``frame.face_refine``: frames ``y`` (N, 3, S, S) with the face square corrected by ``G_face`` from the landmark
+    crop (the FL channels of the input ``x`` (N, 6, S, S) in that square) and the generated face there."""
+    lm = crop_squares(x[:, 3:], centre, crop)
+    face = crop_squares(y, centre, crop)
+    return put_squares(y, centre, (face + G_face(torch.cat([lm, face.to(lm.dtype)], 1))).clamp(-1.0, 1.0))
+
+
 def frame_input(x: torch.Tensor, past_x: list[torch.Tensor], past_y: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate the current input (B, 6, S, S), the L past inputs and the L past frames (most recent
     first, each (B, C, S, S)) into the frame generator's input (B, 6(L+1)+3L, S, S)."""
     return torch.cat([x, *past_x, *past_y], 1)
 
 
-def generate_window(G: nn.Module, x: torch.Tensor, x_pre: torch.Tensor, detach_past: bool = False
-                    ) -> torch.Tensor:
+def generate_window(G: nn.Module, x: torch.Tensor, x_pre: torch.Tensor, detach_past: bool = False,
+                    refine: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                    centre: torch.Tensor | None = None) -> torch.Tensor:
     """Section 5's sequential generation over a window.
 
     x: (B, L+1, 6, S, S) inputs of frames t-L .. t; x_pre: (B, L, 6, S, S) inputs of t-2L .. t-L-1.
-    The first output is conditioned on zero past frames, the last on the L previous outputs.
-    Returns (B, L+1, 3, S, S) in [-1, 1].
+    The first output is conditioned on zero past frames, the last on the L previous outputs. With ``refine``
+    (``frame.face_refine``: ``refine(y, x_i, centre_i)``, ``centre`` (B, L+1, 2)) each output is corrected before
+    it is fed back. Returns (B, L+1, 3, S, S) in [-1, 1].
     """
     B, n, _, H, W = x.shape
     L = n - 1
@@ -81,7 +122,8 @@ def generate_window(G: nn.Module, x: torch.Tensor, x_pre: torch.Tensor, detach_p
         past_x = [inputs[:, j - k] for k in range(1, L + 1)]
         past_y = [(outs[i - k].detach() if detach_past else outs[i - k]) if i - k >= 0 else zero
                   for k in range(1, L + 1)]
-        outs.append(G(frame_input(x[:, i], past_x, past_y)))
+        y = G(frame_input(x[:, i], past_x, past_y))
+        outs.append(y if refine is None else refine(y, x[:, i], centre[:, i]))
     return torch.stack(outs, 1)
 
 
@@ -144,6 +186,11 @@ class UpperBodyMethod(Method):
             raise ConfigError(f"size {cfg.size} must be divisible by 2**frame.n_downsampling and landmark.crop "
                               f"{lc.crop} by 2**landmark.n_downsampling")
         self.G_lm, self.G = build_generators(cfg)
+        if fc.face_refine > 0 and lc.crop % 4:
+            from ...errors import ConfigError
+
+            raise ConfigError(f"frame.face_refine needs landmark.crop divisible by 4, not {lc.crop}")
+        self.G_face = build_face_refiner(cfg)  # not in the paper (frame.face_refine)
         # eq. 1: conditional D_k on (FAUP image, landmark image), k = 1..num_D
         self.D_lm = MultiscaleDiscriminator(1 + 3, ndf=lc.ndf, n_layers=lc.n_layers, num_D=lc.num_D)
         # eq. 3: space-time D_k on L+1 consecutive (UBKP-FL, frame) pairs
@@ -178,7 +225,8 @@ class UpperBodyMethod(Method):
 
     # ------------------------------------------------------------------ training
     def generator_parameters(self) -> list[nn.Parameter]:
-        return list(self.G_lm.parameters()) + list(self.G.parameters())
+        g_face = list(self.G_face.parameters()) if self.G_face is not None else []
+        return list(self.G_lm.parameters()) + list(self.G.parameters()) + g_face
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         d_face = list(self.D_face.parameters()) if self.D_face is not None else []
@@ -205,7 +253,8 @@ class UpperBodyMethod(Method):
             return StepOutput(losses=losses, visuals=visuals, cache={"lm_fake": lm_fake.detach()})
         # section 5, eq. 4
         x, real = batch["x"], batch["image"]
-        fake = generate_window(self.G, x, batch["x_pre"], fc.detach_past)
+        refine = None if self.G_face is None else partial(refine_faces, self.G_face, crop=cfg.landmark.crop)
+        fake = generate_window(self.G, x, batch["x_pre"], fc.detach_past, refine, batch["centre"])
         d_fake = self.D_st(torch.cat([x, fake], 2))
         with torch.no_grad():
             d_real = self.D_st(torch.cat([x, real], 2))
@@ -263,7 +312,8 @@ class UpperBodyMethod(Method):
 
     # ------------------------------------------------------------------ export / inference
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors = export_tensors({"G_lm": self.G_lm, "G": self.G}, self._train_kp)
+        nets = {"G_lm": self.G_lm, "G": self.G} | ({"G_face": self.G_face} if self.G_face is not None else {})
+        tensors = export_tensors(nets, self._train_kp)
         meta = {
             "size": [self.cfg.size, self.cfg.size],
             "skeleton": skeleton_spec(),
@@ -297,11 +347,12 @@ class UpperBodySynthesizer(Synthesizer):
     """
 
     def __init__(self, cfg: UpperBodyConfig, G_lm: nn.Module, G: nn.Module, meta: dict[str, Any],  # noqa: N803
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", G_face: nn.Module | None = None):  # noqa: N803
         self.cfg = cfg
         self.device = torch.device(device)
         self.G_lm = G_lm.to(self.device).eval()
         self.G = G.to(self.device).eval()
+        self.G_face = None if G_face is None else G_face.to(self.device).eval()
         self.size = (int(cfg.size), int(cfg.size))
         self.L = int(cfg.frame.past)
         self.crop = int(cfg.landmark.crop)
@@ -319,7 +370,10 @@ class UpperBodySynthesizer(Synthesizer):
         g_lm, g = build_generators(cfg)
         g_lm.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("G_lm.")}, strict=True)
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")}, strict=True)
-        return cls(cfg, g_lm, g, meta, device)
+        g_face = build_face_refiner(cfg)
+        if g_face is not None:
+            g_face.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("G_face.")}, strict=True)
+        return cls(cfg, g_lm, g, meta, device, g_face)
 
     def reset(self) -> None:
         self._past_x: deque[torch.Tensor] = deque(maxlen=self.L)
@@ -393,6 +447,8 @@ class UpperBodySynthesizer(Synthesizer):
         past_x = list(reversed(self._past_x)) + [zero_x] * (self.L - len(self._past_x))
         past_y = list(reversed(self._past_y)) + [zero_y] * (self.L - len(self._past_y))
         y = self.G(frame_input(x, past_x, past_y))
+        if self.G_face is not None:  # frame.face_refine
+            y = refine_faces(self.G_face, y, x, torch.as_tensor(centre, dtype=torch.float32)[None], self.crop)
         self._last_x = x
         if self.L:
             self._past_x.append(x)
