@@ -80,9 +80,7 @@ def put_squares(img: torch.Tensor, centre: torch.Tensor, patches: torch.Tensor) 
     n, _, h, w = img.shape
     c = patches.shape[-1]
     padded = torch.nn.functional.pad(img, (c, c, c, c), value=-1.0).clone()
-    for i in range(n):
-        x0 = min(max(int(round(float(centre[i, 0]) - c / 2.0)) + c, 0), w + c)
-        y0 = min(max(int(round(float(centre[i, 1]) - c / 2.0)) + c, 0), h + c)
+    for i, (x0, y0) in enumerate(_padded_origins(centre, c, h, w)):
         padded[i, :, y0:y0 + c, x0:x0 + c] = patches[i].to(padded.dtype)
     return padded[:, :, c:c + h, c:c + w]
 
@@ -146,13 +144,19 @@ def crop_squares(img: torch.Tensor, centre: torch.Tensor, crop: int) -> torch.Te
     outside the frame reads -1. Differentiable (slicing). Returns (N, C, crop, crop)."""
     n, _, h, w = img.shape
     padded = torch.nn.functional.pad(img, (crop, crop, crop, crop), value=-1.0)
+    return torch.stack([padded[i, :, y0:y0 + crop, x0:x0 + crop]
+                        for i, (x0, y0) in enumerate(_padded_origins(centre, crop, h, w))])
+
+
+def _padded_origins(centre: torch.Tensor, crop: int, h: int, w: int) -> list[tuple[int, int]]:
+    """Top-left corners, in the frame padded by ``crop`` on every side, of the ``crop`` squares centred at
+    ``centre`` (N, 2), rounded as :func:`.images.paste` rounds (shared by :func:`crop_squares` and :func:`put_squares`)."""
     out = []
-    for i in range(n):
-        x0 = int(round(float(centre[i, 0]) - crop / 2.0)) + crop
-        y0 = int(round(float(centre[i, 1]) - crop / 2.0)) + crop
-        x0, y0 = min(max(x0, 0), w + crop), min(max(y0, 0), h + crop)
-        out.append(padded[i, :, y0:y0 + crop, x0:x0 + crop])
-    return torch.stack(out)
+    for cx, cy in centre.tolist():
+        x0 = int(round(cx - crop / 2.0)) + crop
+        y0 = int(round(cy - crop / 2.0)) + crop
+        out.append((min(max(x0, 0), w + crop), min(max(y0, 0), h + crop)))
+    return out
 
 
 def landmark_l1(fake: torch.Tensor, real: torch.Tensor, fg_weight: float = 0.0) -> torch.Tensor:
