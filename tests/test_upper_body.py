@@ -73,13 +73,16 @@ def test_dataset_windows(dataset, clip_copy):
 def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
     """model.expression (reenactor.face.expression_warp): one drawn expression warps every frame of the window
     with its own landmarks; the UBKP-FL inputs and the landmark generator's pair (FAUP image -> landmark crop) are
-    those of the warped face, the body stays; a lifted lip line reads as more AU12 in the pair's FAUP."""
+    those of the warped face, the body stays; a lifted lip line reads as more AU12 in the pair's FAUP; ``image_src``
+    keeps the unwarped frames (the face refiner's warp loss)."""
     from reenactor.face.expression_warp import ExpressionField, ExpressionWarpConfig, draw_expression
     from reenactor.face.faup import AU_NAMES, faup_image
     from reenactor.methods.upper_body.images import landmark_crop
 
     expr = ExpressionWarpConfig(prob=1.0, smile=0.25, jaw=0.1, brow=0.1)
-    ds = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0), expression=expr)).build_dataset([clip_copy])
+    cfg = tiny_cfg(augment=AugmentConfig(prob=0.0), expression=expr)
+    cfg.frame.face_refine = 4  # the refiner's warp loss needs the unwarped frames (``image_src``)
+    ds = UpperBodyMethod(cfg).build_dataset([clip_copy])
     ref = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
     seed = next(k for k in range(50) if np.random.seed(k) or draw_expression(expr)["smile"] > 0.15)
     i = 58
@@ -100,6 +103,7 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
         img = np.round((item["image"][j].numpy().transpose(1, 2, 0) + 1) * 127.5)
         assert np.abs(img - field.warp_image(ds._image(0, s))).max() <= 1
         assert not torch.equal(item["image"][j], plain["image"][j])
+        assert torch.equal(item["image_src"][j], plain["image"][j])
         assert np.array_equal(frames[s], np.asarray(clip_copy.frames()[s]))  # the clip itself is untouched
         faup = ds._warped_faup(0, s, field)
         assert faup[au12] > ds.faup[0][s][au12] + 0.1, (faup[au12], ds.faup[0][s][au12])
@@ -383,8 +387,11 @@ def test_face_refiner_corrects_only_the_face_square(clip_copy):
     batch = _batch(ds)
     x, c = batch["x"][:, -1], batch["centre"][:, -1]
     y = torch.rand(2, 3, S, S, generator=g) * 2 - 1
-    assert torch.equal(refine_faces(method.G_face, y, x, c, C), y)  # zero last layer: no correction yet
+    # zero last layer: no correction yet (identity resampling, exact up to float rounding)
+    assert torch.allclose(refine_faces(method.G_face, y, x, c, C), y, atol=1e-5)
+    assert torch.equal(batch["image_src"], batch["image"])  # no expression warps in this config
     out = method.generator_step(batch, step=10**6)
+    assert out.losses["face_warp"] > 0
     sum(out.losses.values()).backward()
     last = [m for m in method.G_face.modules() if isinstance(m, torch.nn.Conv2d)][-1]
     assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0
@@ -392,7 +399,7 @@ def test_face_refiner_corrects_only_the_face_square(clip_copy):
     with torch.no_grad():
         last.weight.normal_(0, 0.5)
         fixed = refine_faces(method.G_face, y, x, c, C)
-    changed = (fixed != y).any(1, keepdim=True)
+    changed = (fixed - y).abs().gt(1e-5).any(1, keepdim=True)
     square = put_squares(torch.zeros(2, 1, S, S), c, torch.ones(2, 1, C, C)).bool()
     assert changed.any() and not (changed & ~square).any()
     tensors, meta = method.inference_state()
@@ -569,3 +576,36 @@ def test_expression_contrast_compares_what_two_drivers_change():
     assert np.isnan(contrast({"driving": "a.png", "mean_faup": ignores}, b)["r"])  # constant difference: no r
     noisy = {"as_driven": a_drv, "generated": base + 0.2 + 0.1 * np.sin(np.arange(FAUP_DIM))}
     assert abs(contrast({"driving": "a.png", "mean_faup": noisy}, b)["r"]) < 0.5
+
+
+def test_refine_patch_moves_the_face_along_the_flow():
+    """The refiner's first two channels are a flow in units of ``FLOW_RANGE`` x the half side: a constant +1 in x
+    samples 2 px to the right at c = 16, so a stripe moves 2 px left; its last three channels add to that."""
+    from reenactor.methods.upper_body.method import FLOW_RANGE, jitter_squares, refine_patch
+
+    c = 16
+    face = torch.full((1, 3, c, c), -1.0)
+    face[..., 9] = 1.0
+    lm = torch.zeros(1, 3, c, c)
+
+    class Const(torch.nn.Module):
+        def __init__(self, flow_x: float, residual: float):
+            super().__init__()
+            self.v = torch.tensor([flow_x, 0.0, residual, residual, residual]).view(1, 5, 1, 1)
+
+        def forward(self, x):
+            assert x.shape[1] == 6  # landmark crop + face
+            return self.v.expand(x.shape[0], 5, *x.shape[2:])
+
+    shift = FLOW_RANGE * (c / 2)  # pixels moved by a flow of 1
+    assert shift == 2.0
+    moved = refine_patch(Const(1.0, 0.0), lm, face)
+    assert torch.allclose(moved[..., 7], torch.ones(1, 3, c), atol=1e-5)
+    assert torch.allclose(moved[..., 9], -torch.ones(1, 3, c), atol=1e-5)
+    assert torch.allclose(refine_patch(Const(0.0, 0.0), lm, face), face, atol=1e-5)
+    assert torch.allclose(refine_patch(Const(0.0, 0.5), lm, face), (face + 0.5).clamp(-1, 1), atol=1e-5)
+    # jitter_squares: one transform per item, the same for every square passed with it
+    torch.manual_seed(0)
+    a = torch.rand(4, 3, c, c) * 2 - 1
+    j1, j2 = jitter_squares(a, a.clone())
+    assert torch.equal(j1, j2) and not torch.allclose(j1, a, atol=1e-2)

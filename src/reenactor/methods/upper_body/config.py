@@ -46,9 +46,11 @@ class FrameGenConfig:
     lambda_face: float = 0.0  # optional RGB L1 inside the landmark crop's square (the face), not in eq. 4
     face_gan: float = 0.0  # optional conditional face discriminator on the landmark crop's square (GAN + alpha * FM,
     # conditioned on the landmark lines there), not in the paper; 0 = none
-    face_refine: int = 0  # channels (ngf) of a face residual generator on the landmark crop's square: it sees only the
-    # landmark crop and the generated face there and adds a correction (Chan et al.'s face GAN; not in this paper);
+    face_refine: int = 0  # channels (ngf) of a face generator on the landmark crop's square: it sees only the landmark
+    # crop and the generated face there and moves it (a flow) and adds a correction (Chan et al.'s face GAN; not in this paper);
     # 0 = none. Meant to follow the landmarks where G recalls the face from the body pose (benchmarks/upper_body_follow.py)
+    face_warp: float = 50.0  # with face_refine: weight of the refiner's own L1 on the real face, unwarped, moved to
+    # its expression-warped landmarks (model.expression) and warped face, squares jittered together; 0 = none
     detach_past: bool = False  # stop gradients through the past generated frames fed back into G
 
 

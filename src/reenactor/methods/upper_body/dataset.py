@@ -62,6 +62,8 @@ class UpperBodyDataset(torch.utils.data.Dataset):
     ``image``  (L+1, 3, S, S)  the target's frames t-L .. t, in [-1, 1]
     ``faup``   (L+1, 1, c, c)  FAUP images (section 4)
     ``lm``     (L+1, 3, c, c)  the target's real face-landmark crops, in [-1, 1]
+    ``image_src`` (L+1, 3, S, S) ``image`` before its expression warp (only with ``frame.face_refine`` and
+                               ``frame.face_warp``: the face refiner's warp loss)
     """
 
     def __init__(self, cfg: UpperBodyConfig, clips: list):
@@ -71,6 +73,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         self.size = (int(cfg.size), int(cfg.size))
         self.L = int(cfg.frame.past)
         self.crop = int(cfg.landmark.crop)
+        self.with_src = cfg.frame.face_refine > 0 and cfg.frame.face_warp > 0  # the refiner's warp loss needs them
         self.stores: list[ClipStore] = []
         self.kp: list[dict[str, np.ndarray]] = []
         self.faup: list[np.ndarray] = []
@@ -211,7 +214,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             moved = [self._input(ci, s, m, fields.get(s), jitter) for s in ts]
             out["x"] = np.stack([x for x, _, _ in moved])
             out["centre"] = np.stack([c for _, _, c in moved])
-            frames = [self._image(ci, s) for s in ts]
+            frames = src = [self._image(ci, s) for s in ts]
             if fields:
                 frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
                 # the landmark generator's pair gets the expression but not the pose transform
@@ -221,8 +224,13 @@ class UpperBodyDataset(torch.utils.data.Dataset):
                                                    self.cfg.landmark.cell) for s in ts])
             if m is not None:
                 frames = self.mover.move(ci, frames, ts, m)
+                src = self.mover.move(ci, src, ts, m) if self.with_src and fields else frames
             out["image"] = np.stack([to_unit(f) for f in frames])
+            if self.with_src:
+                out["image_src"] = np.stack([to_unit(f) for f in src]) if fields else out["image"]
             pre = [self._input(ci, s, m, fields.get(s), jitter)[0] if s >= 0 else p for s, p in zip(pre_ts, pre)]
+        if self.with_src and "image_src" not in out:
+            out["image_src"] = out["image"]
         out = {k: torch.from_numpy(v) for k, v in out.items()}
         out["x_pre"] = torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size)
         return out

@@ -59,19 +59,52 @@ def build_generators(cfg: UpperBodyConfig) -> tuple[nn.Module, nn.Module]:
     return g_lm, g_frame
 
 
+#: largest displacement of the refiner's flow, as a fraction of the square's half side (tanh output times this)
+FLOW_RANGE = 0.25
+
+
 def build_face_refiner(cfg: UpperBodyConfig) -> nn.Module | None:
-    """``frame.face_refine``'s residual generator: (B, 6, c, c) landmark crop + generated face square -> (B, 3, c, c)
-    correction in [-1, 1] (a GlobalGenerator, 2 stride-2 levels, 3 blocks, its last layer zero so it starts as no
-    correction), or None when off."""
+    """``frame.face_refine``'s generator: (B, 6, c, c) landmark crop + face square -> (B, 5, c, c): a flow (2, moves
+    the face's pixels, :func:`refine_patch`) and a residual (3), in [-1, 1] (a GlobalGenerator, 2 stride-2 levels,
+    3 blocks, its last layer zero so it starts as no change at all), or None when off."""
     if cfg.frame.face_refine <= 0:
         return None
     from ...nn import GlobalGenerator
 
-    g = GlobalGenerator(X_NC, 3, ngf=int(cfg.frame.face_refine), n_downsampling=2, n_blocks=3)
+    g = GlobalGenerator(X_NC, 5, ngf=int(cfg.frame.face_refine), n_downsampling=2, n_blocks=3)
     last = [m for m in g.modules() if isinstance(m, nn.Conv2d)][-1]
     nn.init.zeros_(last.weight)  # starts as no correction at all: the face is G's until the refiner learns one
     nn.init.zeros_(last.bias)
     return g
+
+
+def refine_patch(G_face: nn.Module, lm: torch.Tensor, face: torch.Tensor) -> torch.Tensor:  # noqa: N803
+    """The face squares ``face`` (N, 3, c, c) moved to the landmark crops ``lm`` (N, 3, c, c): resampled along the
+    refiner's flow (up to ``FLOW_RANGE`` of the half side), plus its residual. A flow, not only a residual: moving a
+    mouth corner is one smooth displacement but many pixel differences, and on carphone's 80 training frames the
+    flow form followed held-out warped landmarks ~2x as well (README, "Trying to make it follow")."""
+    out = G_face(torch.cat([lm, face.to(lm.dtype)], 1)).float()
+    n, _, h, w = face.shape
+    eye = torch.eye(2, 3, device=face.device, dtype=torch.float32).expand(n, 2, 3)
+    grid = torch.nn.functional.affine_grid(eye, [n, 3, h, w], align_corners=False)
+    moved = torch.nn.functional.grid_sample(face.float(), grid + FLOW_RANGE * out[:, :2].permute(0, 2, 3, 1),
+                                            padding_mode="border", align_corners=False)
+    return (moved + out[:, 2:]).clamp(-1.0, 1.0)
+
+
+def jitter_squares(*squares: torch.Tensor, rotate: float = 10.0, scale: float = 0.12, shift: float = 0.12
+                   ) -> tuple[torch.Tensor, ...]:
+    """The same random similarity transform (per item: rotation up to ``rotate`` degrees, relative scale and shift
+    up to ``scale`` / ``shift`` of the half side; torch's generator) applied to each of ``squares`` (N, C, c, c)."""
+    a = squares[0]
+    n = a.shape[0]
+    u = torch.rand(n, 4, device=a.device) * 2.0 - 1.0
+    ang, sc = u[:, 0] * (rotate * torch.pi / 180.0), 1.0 + u[:, 1] * scale
+    cos, sin = sc * torch.cos(ang), sc * torch.sin(ang)
+    theta = torch.stack([torch.stack([cos, -sin, u[:, 2] * shift], 1), torch.stack([sin, cos, u[:, 3] * shift], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, list(a.shape), align_corners=False)
+    return tuple(torch.nn.functional.grid_sample(s.float(), grid, padding_mode="border", align_corners=False)
+                 for s in squares)
 
 
 def put_squares(img: torch.Tensor, centre: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
@@ -91,7 +124,7 @@ def refine_faces(G_face: nn.Module, y: torch.Tensor, x: torch.Tensor, centre: to
     crop (the FL channels of the input ``x`` (N, 6, S, S) in that square) and the generated face there."""
     lm = crop_squares(x[:, 3:], centre, crop)
     face = crop_squares(y, centre, crop)
-    return put_squares(y, centre, (face + G_face(torch.cat([lm, face.to(lm.dtype)], 1))).clamp(-1.0, 1.0))
+    return put_squares(y, centre, refine_patch(G_face, lm, face))
 
 
 def frame_input(x: torch.Tensor, past_x: list[torch.Tensor], past_y: list[torch.Tensor]) -> torch.Tensor:
@@ -273,6 +306,12 @@ class UpperBodyMethod(Method):
             mask = face_square_mask(batch["centre"], self.cfg.landmark.crop, real.shape[-2:])
             losses["face"] = fc.lambda_face * masked_l1(fake.flatten(0, 1), real.flatten(0, 1), mask.flatten(0, 1))
         cache = {"fake": fake.detach(), "lm_fake": lm_fake.detach()}
+        if self.G_face is not None and fc.face_warp > 0:  # optional, not in the paper (config frame.face_warp)
+            c, centre = cfg.landmark.crop, batch["centre"].flatten(0, 1)
+            squares = (crop_squares(x[:, :, 3:].flatten(0, 1), centre, c),
+                       crop_squares(batch["image_src"].flatten(0, 1), centre, c), crop_squares(real.flatten(0, 1), centre, c))
+            lm_sq, src_sq, real_sq = jitter_squares(*squares)
+            losses["face_warp"] = fc.face_warp * l1(refine_patch(self.G_face, lm_sq, src_sq), real_sq)
         if self.D_face is not None:  # optional, not in the paper (config frame.face_gan)
             cond, fake_f, real_f = self.face_squares(batch, fake)
             cache["face"] = (cond, fake_f.detach(), real_f)  # the D step judges the same squares
