@@ -200,6 +200,18 @@ def test_mixed_precision_step(precision):
     assert all(p.dtype == torch.float32 for p in tr.method.parameters())
 
 
+def test_bf16_on_a_cpu_without_native_bf16_is_said(monkeypatch, capsys):
+    """bf16 autocast is emulated where the CPU lacks avx512_bf16 / amx_bf16 (15x slower than fp32 on such a CPU):
+    the trainer says so and names the fix; with native bf16 it says nothing."""
+    import reenactor.train.trainer as trainer_mod
+
+    for native, said in ((False, True), (True, False)):
+        monkeypatch.setattr(trainer_mod, "cpu_has_bf16", lambda native=native: native)
+        _trainer("bf16")
+        out = capsys.readouterr().out
+        assert ("no native bf16" in out and "--precision fp32" in out) == said, out
+
+
 def test_ema_tracks_and_export_uses_it(tmp_path):
     tr = _trainer(ema=0.5, ema_start=0)
     p0 = [p.detach().clone() for p in tr.g_params]

@@ -43,15 +43,6 @@ def run_demo(out_dir: str | Path, size: int = 256, progress: bool = True, log=pr
     return made
 
 
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast is ~1.7x faster."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int = 90, model_size: int = 128,
                      precision: str = "auto", driving: str | None = None, progress: bool = True, log=print
                      ) -> dict[str, Path]:
@@ -62,7 +53,7 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
     from ..methods import get_method
     from ..train.checkpoint import read_metadata
     from ..train.config import build_run_config, method_config
-    from ..train.trainer import Trainer
+    from ..train.trainer import Trainer, cpu_has_bf16
     from ..transfer import transfer
 
     t_start = time.perf_counter()

