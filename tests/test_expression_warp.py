@@ -101,3 +101,23 @@ def test_each_mode_moves_its_action_unit(carphone_clip, face, mode, au, amp):
     others = {"smile": ("AU1", "AU2"), "jaw": ("AU1", "AU2", "AU12"), "brow": ("AU25", "AU26", "AU12")}[mode]
     for o in others:
         assert abs(_au(after, o) - _au(before, o)) < 0.1, (o, _au(before, o), _au(after, o))
+
+
+def test_fit_expression_recovers_amplitudes_and_stays_in_range():
+    """The transfer-time fit: an AU change made of known column weights gives back their amplitudes; one beyond
+    the columns' full extent is cut at it; no change or a non-finite one gives no warp."""
+    from reenactor.face.expression_warp import BASIS_COLUMNS, fit_expression
+
+    cfg = ExpressionWarpConfig()
+    rng = np.random.RandomState(0)
+    basis = np.abs(rng.normal(0.0, 0.1, (17, len(BASIS_COLUMNS))))
+    basis[11, 0], basis[15, 2], basis[0, 3] = 0.3, 0.55, 0.2  # smile -> one unit, jaw -> another, brow -> a third
+    w = np.array([0.6, 0.0, 0.4, 0.0, 0.5])  # smile lift 0.6, jaw 0.4, brow lowering 0.5 of their extents
+    amp = fit_expression(basis, basis @ w, cfg)
+    assert amp["smile"] == pytest.approx(0.6 * cfg.smile, abs=1e-5)
+    assert amp["jaw"] == pytest.approx(0.4 * cfg.jaw, abs=1e-5)
+    assert amp["brow"] == pytest.approx(-0.5 * 0.5 * cfg.brow, abs=1e-5)
+    big = fit_expression(basis, basis @ np.array([3.0, 0.0, 0.0, 0.0, 0.0]), cfg)
+    assert 0.5 * cfg.smile < big["smile"] <= cfg.smile + 1e-9 and 0.0 <= big["jaw"] <= cfg.jaw + 1e-9
+    assert fit_expression(basis, np.zeros(17), cfg) == {"smile": 0.0, "jaw": 0.0, "brow": 0.0}
+    assert fit_expression(basis, np.full(17, np.nan), cfg) == {"smile": 0.0, "jaw": 0.0, "brow": 0.0}

@@ -434,7 +434,7 @@ def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphon
     syn.reset()
     pose0 = {k: v[0] for k, v in kp.items()}
     split = syn.render(pose0, syn.landmarks(syn.driving_faup({"face_raw": raw[0]})))
-    np.testing.assert_array_equal(split, frames[0])
+    np.testing.assert_array_equal(syn.express(split, syn.last_faup), frames[0])  # then the expression warp
     syn.reset()
     blank = syn.render(pose0, torch.full((3, C, C), -1.0))
     assert not np.array_equal(blank, frames[0])
@@ -465,6 +465,45 @@ def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphon
     np.testing.assert_allclose(got[:17], syn.faup_range[1, :17])
 
 
+def test_expression_basis_and_the_transfer_warp(method, dataset):
+    """fit_data stores the target's expression basis (each warp mode moves its own action units); at transfer a
+    driver's smile the networks do not draw warps the output face around the mouth and nothing else, by the
+    smile's full amplitude; with warp_expression off a frame is the networks' own."""
+    from reenactor.face.faup import AU_NAMES, N_AU
+
+    eb = dataset.expression_basis()
+    au = AU_NAMES.index
+    assert eb["basis"][au("AU12"), 0] > 0.1 and eb["basis"][au("AU26"), 2] > 0.1 and eb["basis"][au("AU2"), 3] > 0.05
+    assert eb["basis"][au("AU12"), 0] > 3 * abs(eb["basis"][au("AU12"), 2])  # the jaw drop is not a smile
+    assert eb["shape"][[36, 45, 48, 54], 2].all() and eb["ref"].shape == (N_AU,)
+    tensors, meta = method.inference_state()
+    syn = UpperBodyMethod.synthesizer(method.cfg, tensors, meta)
+    assert syn.warp_expression and syn.expression_basis is not None
+    pose0 = {k: v[0] for k, v in dataset.target_keypoints().items()}
+    smile = np.zeros(FAUP_DIM, np.float32)
+    smile[:N_AU] = syn.expression_basis["ref"] + syn.expression_basis["basis"][:, 0]  # the full smile column
+    syn.warp_expression = False
+    plain = syn.step(pose0, {"faup": smile})
+    syn.reset()
+    np.testing.assert_array_equal(plain, syn.render(pose0, syn.landmarks(syn.driving_faup({"faup": smile}))))
+    syn.warp_expression = True
+    syn.reset()
+    syn.step(pose0, {"faup": smile})
+    amp = syn.last_expression
+    assert amp["smile"] == pytest.approx(method.cfg.expression.smile, abs=0.02) and abs(amp["jaw"]) < 0.03
+    # what moves: a textured frame under the warp changes only near the mouth
+    noise = np.random.RandomState(0).randint(0, 256, (S, S, 3)).astype(np.uint8)
+    moved = syn.express(noise, smile)
+    changed = np.argwhere(np.abs(moved.astype(int) - noise.astype(int)).sum(-1) > 0)[:, ::-1]
+    assert len(changed)
+    face = syn.expression_basis["shape"][:, :2] + syn._last_centre
+    iod = np.linalg.norm(face[42:48].mean(0) - face[36:42].mean(0))
+    d_mouth = np.linalg.norm(changed[:, None, :] - face[None, 48:68], axis=-1).min(1)
+    assert d_mouth.max() <= (3 * method.cfg.expression.sigma + method.cfg.expression.smile) * iod + 2.0
+    np.testing.assert_array_equal(syn.express(noise, np.concatenate([syn.expression_basis["ref"], np.zeros(3)])),
+                                  noise)  # the target's typical face: no warp
+
+
 def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     """`reenactor train --method upper_body` (library entry) -> model.safetensors -> load -> transfer."""
     from reenactor.errors import CheckpointError
@@ -489,6 +528,15 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
                    save_normalizer=False, check_coverage=False, frame_sink=frames.append, batch_size=1)
     assert res.n_frames == 6 and len(frames) == 6 and frames[0].shape == (S, S, 3)
     assert probe(out).n_frames == 6
+    # the expression basis travels in the model file; expression_warp=False switches the warp off
+    from reenactor.transfer import load_transfer_model
+
+    tm = load_transfer_model(path)
+    assert tm.synthesizer.warp_expression and set(loaded.meta["expression_basis"]) == {"ref", "basis", "shape", "columns"}
+    plain: list[np.ndarray] = []
+    transfer(tm, ClipSource(clip_copy, max_frames=6), tmp_path / "plain.mp4", normalization="none", progress=False,
+             save_normalizer=False, check_coverage=False, frame_sink=plain.append, batch_size=1, expression_warp=False)
+    assert not tm.synthesizer.warp_expression and len(plain) == 6
 
 
 def test_self_reenactment_table_reports_upper_body_beside_cloning(tmp_path):

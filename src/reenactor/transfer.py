@@ -516,7 +516,8 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
              device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
              progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
              frame_sink=None, expect_method: str | None = None, pipeline: bool | None = None,
-             driving_sink=None, body: str = "driver", hold: int | None = None) -> TransferResult:
+             driving_sink=None, body: str = "driver", hold: int | None = None,
+             expression_warp: bool = True) -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
@@ -524,6 +525,8 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
     before normalization), in the same order.
     ``body``: ``driver`` (the driving keypoints, normalized onto the target) or ``target`` (the target's stored
     training poses in order, looped: the driver gives only the face; see the module docstring).
+    ``expression_warp=False``: a method that warps its output face by the driver's expression after its networks
+    (upper_body's ``warp_expression``) leaves it out, so the networks' own frames are written.
     ``hold``: a single-frame driver (a photo) is repeated for this many frames (None: with ``body="target"`` one
     pass over the training poses, at most :data:`HOLD_DEFAULT`; else 1). A longer driver plays as it is.
     ``pipeline``: when the synthesizer splits a step into ``prepare`` (CPU: pose volumes) and ``render`` (the
@@ -545,6 +548,9 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
     t0 = time.perf_counter()
     tm = model if isinstance(model, TransferModel) else load_transfer_model(model, device, precision, expect_method)
     times["load"] = time.perf_counter() - t0
+    if not expression_warp and getattr(tm.synthesizer, "warp_expression", False):
+        tm.synthesizer.warp_expression = False
+        print("[transfer] expression warp off: the networks' own frames", flush=True)
     held = held_poses(tm) if body == "target" else None
     src = open_driving(driving, max_frames)
     out_path = Path(out_path)

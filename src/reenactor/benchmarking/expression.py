@@ -63,7 +63,8 @@ def driver_faup(meshes: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray
 
 def run_expression_benchmark(model: str | Path, driving: str | Path, target: str | Path, out_dir: str | Path,
                              device: str = "cpu", precision: str = "fp32", max_frames: int | None = None,
-                             progress: bool = True, body: str = "driver", hold: int | None = None) -> dict[str, Any]:
+                             progress: bool = True, body: str = "driver", hold: int | None = None,
+                             expression_warp: bool = True) -> dict[str, Any]:
     """Transfer, measure, write ``out_dir/{side_by_side.mp4, results.json, table.md}``; returns the results.
 
     ``body="target"`` holds the body at the target's own training poses (``transfer(..., body="target")``), so
@@ -92,7 +93,7 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     meshes: list[np.ndarray | None] = []
     transfer(tm, driving, out / "side_by_side.mp4", side_by_side_view=True, device=device, precision=precision,
              max_frames=max_frames, progress=progress, save_normalizer=False, frame_sink=generated.append, body=body,
-             hold=hold,
+             hold=hold, expression_warp=expression_warp,
              driving_sink=lambda fr, rec: meshes.append(rec.get("face_raw")))
     d_faup, d_valid, d_how = driver_faup(meshes)
     if not d_valid.any():

@@ -77,6 +77,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--hold", type=int, metavar="N",
                    help="a photo as the driver: repeat it for N frames and measure them all (default: with --body "
                         "target one pass over the target's training poses, at most 120; else 1)")
+    e.add_argument("--no-expression-warp", action="store_true",
+                   help="upper_body: measure the networks' frames alone, without the face warp by the driver's "
+                        "expression that follows them (the model's warp_expression)")
     e.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="generator precision (default: fp32)")
     e.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -88,7 +91,8 @@ def run_expression(args: argparse.Namespace) -> int:
     from ..samples import resolve_input
 
     kw = dict(device=args.device, precision=args.precision, max_frames=args.max_frames,
-              progress=not args.no_progress, body=args.body, hold=args.hold)
+              progress=not args.no_progress, body=args.body, hold=args.hold,
+              expression_warp=not args.no_expression_warp)
     drivings = [resolve_input(d) for d in args.driving]
     if len(drivings) == 1:
         run_expression_benchmark(args.model, drivings[0], args.target, args.output, **kw)

@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hold", type=int, metavar="N",
                    help="a photo as the driver: repeat it for N frames (default: with --body target one pass over the "
                         "target's training poses, at most 120 frames; else 1). Ignored for a video")
+    p.add_argument("--no-expression-warp", action="store_true",
+                   help="upper_body: write the networks' frames as they are, without warping the face by the driver's "
+                        "expression afterwards (the model's warp_expression; not in the paper, on by default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                    normalization=args.normalization, normalizer=args.normalizer, device=args.device,
                    precision=args.precision, batch_size=args.batch_size, max_frames=args.max_frames,
                    progress=not args.no_progress, expect_method=args.method, body=args.body,
-                   hold=args.hold)
+                   hold=args.hold, expression_warp=not args.no_expression_warp)
     print(f"wrote {res.out_path} ({res.n_frames} frames at {res.fps:g} fps; rendering ran at "
           f"{res.render_fps:.1f} frames/s)")
     if res.normalizer_path:

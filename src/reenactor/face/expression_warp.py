@@ -141,3 +141,38 @@ class ExpressionField:
         out = np.array(img, copy=True)
         out[y0:y1, x0:x1] = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out
+
+
+# ----------------------------------------------------------------------------- expression transfer (transfer time)
+#: Columns of a target's expression basis: (mode, signed fraction of the mode's configured largest amplitude).
+#: Lifting and lowering are separate columns because they move different units (AU12 up, AU15 down).
+BASIS_COLUMNS: tuple[tuple[str, float], ...] = (("smile", 1.0), ("smile", -0.5), ("jaw", 1.0), ("brow", 1.0),
+                                                ("brow", -0.5))
+
+
+def column_amplitudes(cfg: ExpressionWarpConfig, columns=BASIS_COLUMNS) -> list[dict[str, float]]:
+    """The mode amplitudes of each column (default :data:`BASIS_COLUMNS`) at its full extent: the fraction times
+    the mode's largest amplitude in ``cfg`` (the training warps' range)."""
+    return [{str(mode): float(frac) * float(getattr(cfg, str(mode)))} for mode, frac in columns]
+
+
+def fit_expression(basis: np.ndarray, delta: np.ndarray, cfg: ExpressionWarpConfig,
+                   columns=BASIS_COLUMNS) -> dict[str, float]:
+    """Mode amplitudes whose FAUP change best matches ``delta``.
+
+    ``basis`` (D, K): the FAUP change of each of the K ``columns`` at full extent on the target's face
+    (:meth:`UpperBodyDataset.expression_basis`); ``delta`` (D,): the driver's FAUP minus the target's typical
+    FAUP (both identity-normalized, so they compare). Least squares with each column's weight in [0, 1]: the
+    amplitudes stay inside the range the warp was built and checked for. Returns one amplitude per mode."""
+    from scipy.optimize import lsq_linear
+
+    basis = np.asarray(basis, np.float64)
+    delta = np.asarray(delta, np.float64)
+    amp = {mode: 0.0 for mode in MODES}
+    if not np.isfinite(delta).all() or not np.abs(basis).sum():
+        return amp
+    w = lsq_linear(basis, delta, bounds=(0.0, 1.0), method="bvls").x  # exact active set: a few columns
+    for wi, col in zip(w, column_amplitudes(cfg, columns)):
+        for mode, a in col.items():
+            amp[mode] += float(wi) * a
+    return amp

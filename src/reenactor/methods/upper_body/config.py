@@ -66,6 +66,9 @@ class UpperBodyConfig:
     feature_net: Literal["effnet", "vgg19"] = "effnet"  # network of L_VGG: offline EfficientNet-lite0 or VGG-19
     feature_weights: str | None = None  # weights file for vgg19 (torchvision layout); effnet ships with its package
     clamp_faup: bool = True  # at transfer, clamp the driver's FAUP to the training range (1st-99th pct., warps included)
+    warp_expression: bool = True  # at transfer, warp each output face by the driver's (unclamped) expression: its
+    # action units minus the target's typical ones, fitted to the smile / jaw / brow warp modes (not in the paper;
+    # off = the networks alone; `transfer --no-expression-warp`)
     hands: bool = True  # draw the hands into the UBKP image (the body part of UBKP-FL)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # pose augmentation of the frame generator's
     # windows (not in the paper; reenactor.data.augment): one transform per window, prob 0 = the paper

@@ -9,6 +9,7 @@ FAUP comes from the clip store's ``faup`` stage (computed and cached on first us
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import cv2
 import numpy as np
@@ -17,8 +18,8 @@ import torch
 from ...data.augment import PersonMover, affine_keypoints
 from ...data.clipstore import ClipStore
 from ...errors import InputError
-from ...face.expression_warp import ExpressionField, draw_expression
-from ...face.faup import add_faup_stage, clip_neutral, faup_from_mesh, faup_image
+from ...face.expression_warp import BASIS_COLUMNS, ExpressionField, column_amplitudes, draw_expression
+from ...face.faup import N_AU, add_faup_stage, clip_neutral, faup_from_mesh, faup_image
 from ...pose.skeleton import N_BODY, J
 from .config import UpperBodyConfig
 from .images import NOSE, face_anchor, face_centre, landmark_crop, paste, to_unit, ubkp_image
@@ -196,6 +197,40 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             field = ExpressionField(self.kp[ci]["face"][t], amp, self.cfg.expression.sigma)
             warped.append(self._warped_faup(ci, t, field))
         return np.concatenate([own, np.asarray(warped, np.float32).reshape(-1, own.shape[1])])
+
+    def expression_basis(self, n: int = 40) -> dict[str, Any]:
+        """What the transfer-time expression warp needs about the target (``model.warp_expression``):
+
+        ``ref`` (17,): the target's typical AU intensities (median over its frames); ``basis`` (17, K): the mean AU
+        change of each of the K :data:`~reenactor.face.expression_warp.BASIS_COLUMNS` at full extent (the warp of
+        :meth:`_warped_faup` on up to ``n`` evenly spaced frames with a face mesh); ``shape`` (68, 3): the typical
+        68-point face about its anchor (model pixels, confidence 1 where the point is valid in most frames);
+        ``columns``: the K (mode, fraction) pairs, so a model keeps fitting with the columns it was exported with."""
+        own = np.concatenate(self.faup)[:, :N_AU]
+        cols = column_amplitudes(self.cfg.expression)
+        picks = [self.index[int(k)] for k in np.linspace(0, len(self.index) - 1, min(n, len(self.index)))]
+        changes = []
+        for ci, t in picks:
+            if not np.abs(np.asarray(self.meshes[ci][t])[:, :2]).sum():
+                continue
+            fields = [ExpressionField(self.kp[ci]["face"][t], amp, self.cfg.expression.sigma) for amp in cols]
+            if not fields[0].ok:
+                continue
+            base = self.faup[ci][t][:N_AU]
+            changes.append(np.stack([self._warped_faup(ci, t, f)[:N_AU] - base for f in fields], 1))
+        basis = np.mean(changes, 0) if changes else np.zeros((N_AU, len(cols)), np.float32)
+        rel, valid = [], []
+        for face in self.target_keypoints()["face"]:
+            a = face_anchor(face)
+            if a is not None:
+                rel.append(face[:, :2] - a)
+                valid.append(face[:, 2] > 0)
+        shape = np.zeros((68, 3), np.float32)
+        if rel:
+            shape[:, :2] = np.median(np.stack(rel), 0)
+            shape[:, 2] = (np.mean(valid, 0) > 0.5).astype(np.float32)
+        return {"ref": np.median(own, 0).astype(np.float32), "basis": basis.astype(np.float32), "shape": shape,
+                "columns": [[mode, frac] for mode, frac in BASIS_COLUMNS]}
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]

@@ -18,6 +18,13 @@ Two pix2pixHD generators (reenactor.nn.GlobalGenerator), trained together on the
 The frame generator trains on the target's real landmark images (the paper's training setup); at transfer
 the landmark generator's output takes their place, driven by the *driving* person's FAUP (their action units
 and head pose, identity-free), while their body keypoints arrive normalized onto the target.
+
+Not in the paper: with ``warp_expression`` (default on) each output frame's face is then warped by the driver's
+expression, the smile / jaw / brow warp of :mod:`reenactor.face.expression_warp` with amplitudes fitted to the
+driver's action units against the target's own (:meth:`UpperBodyDataset.expression_basis`, stored in the model).
+On short per-person training the frame generator draws the face it recalls from the body pose and follows
+the landmark image only weakly (README, "Trying to make it follow"); the warp is what makes a driver's smile
+the target never made show up. The networks' own output stays what the next frame is conditioned on.
 """
 
 from __future__ import annotations
@@ -32,7 +39,16 @@ import torch
 from torch import nn
 
 from ...config import to_dict
-from ...face.faup import FAUP_DIM, RunningNeutral, face_measures, faup_from_measures, faup_image, has_face
+from ...face.expression_warp import ExpressionField, fit_expression
+from ...face.faup import (
+    FAUP_DIM,
+    N_AU,
+    RunningNeutral,
+    face_measures,
+    faup_from_measures,
+    faup_image,
+    has_face,
+)
 from ...pose.skeleton import skeleton_spec
 from ..base import Method, StepOutput, Synthesizer, export_tensors
 from .config import UpperBodyConfig
@@ -241,6 +257,7 @@ class UpperBodyMethod(Method):
         self._offset = np.zeros(2, np.float32)
         self._fallback = np.array([cfg.size / 2, cfg.size / 3], np.float32)
         self._faup_range: np.ndarray | None = None  # (2, 20) target's 1st / 99th percentile FAUP
+        self._expr_basis: dict[str, Any] | None = None  # UpperBodyDataset.expression_basis (the transfer warp)
 
     # ------------------------------------------------------------------ data
     def build_dataset(self, clips: list, unpaired: list | None = None) -> UpperBodyDataset:
@@ -250,7 +267,8 @@ class UpperBodyMethod(Method):
 
     def fit_data(self, dataset: UpperBodyDataset) -> None:
         """Record the face-crop placement, the target's training poses (for normalization at transfer) and the
-        FAUP range of training (1st-99th percentile, the transfer-time clamp)."""
+        FAUP range of training (1st-99th percentile, the transfer-time clamp) and the target's expression basis
+        (the transfer-time expression warp)."""
         self._offset, self._fallback = dataset.offset, dataset.fallback
         kp = dataset.target_keypoints()
         t = len(kp["body"])
@@ -259,6 +277,7 @@ class UpperBodyMethod(Method):
         self._train_kp = {k: np.ascontiguousarray(v[keep], np.float32) for k, v in kp.items()}
         faup = dataset.training_faup()  # with expression warps, their FAUP widen the range the clamp keeps
         self._faup_range = np.stack([np.percentile(faup, 1, 0), np.percentile(faup, 99, 0)]).astype(np.float32)
+        self._expr_basis = dataset.expression_basis()
 
     # ------------------------------------------------------------------ training
     def generator_parameters(self) -> list[nn.Parameter]:
@@ -367,6 +386,8 @@ class UpperBodyMethod(Method):
             "faup_range": None if self._faup_range is None else self._faup_range.tolist(),
             "train_poses": sorted(self._train_kp),
             "n_train_poses": int(len(self._train_kp.get("body", ()))),
+            "expression_basis": None if self._expr_basis is None else {
+                k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self._expr_basis.items()},
             "config": to_dict(self.cfg),
         }
         return tensors, meta
@@ -386,7 +407,10 @@ class UpperBodySynthesizer(Synthesizer):
     frames without a face hold the last FAUP; with ``clamp_faup`` it is clamped to the target's training
     range (1st-99th percentile per value). FAUP image -> G_lm -> landmark crop pasted at body nose +
     offset; with the UBKP image this is x_t; G sees x_t, the past L inputs and the past L outputs (zeros at
-    the start of a video, as in training).
+    the start of a video, as in training). With ``warp_expression`` (set from ``cfg.warp_expression``; the
+    model must carry its expression basis) the returned frame's face is then warped by the driver's unclamped
+    action units minus the target's typical ones, fitted to the smile / jaw / brow modes (``last_expression``
+    holds the amplitudes); the unwarped frame is what the next frames are conditioned on.
     """
 
     def __init__(self, cfg: UpperBodyConfig, G_lm: nn.Module, G: nn.Module, meta: dict[str, Any],  # noqa: N803
@@ -405,6 +429,10 @@ class UpperBodySynthesizer(Synthesizer):
         rng = meta.get("faup_range")
         self.faup_range = np.asarray(rng, np.float32) if (rng is not None and cfg.clamp_faup) else None
         self._warned: set[str] = set()
+        eb = meta.get("expression_basis")
+        self.expression_basis = None if eb is None else {
+            k: v if k == "columns" else np.asarray(v, np.float32) for k, v in eb.items()}
+        self.warp_expression = bool(cfg.warp_expression)
         self.reset()
 
     @classmethod
@@ -424,7 +452,9 @@ class UpperBodySynthesizer(Synthesizer):
         self._last_faup = np.zeros(FAUP_DIM, np.float32)
         self.neutral.reset()
         self.last_landmarks: np.ndarray | None = None
+        self.last_expression: dict[str, float] | None = None
         self._last_x: torch.Tensor | None = None
+        self._last_centre: np.ndarray | None = None
 
     def input_view(self) -> np.ndarray | None:
         """The last UBKP-FL input as one picture: the generated landmark crop over the UBKP stick figure."""
@@ -463,7 +493,31 @@ class UpperBodySynthesizer(Synthesizer):
 
     @torch.inference_mode()
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
-        return self.render(pose, self.landmarks(self.driving_faup(extras)))
+        frame = self.render(pose, self.landmarks(self.driving_faup(extras)))
+        return self.express(frame, self.last_faup) if self.warp_expression else frame
+
+    @property
+    def last_faup(self) -> np.ndarray:
+        """(20,) the last driving FAUP as measured (before the clamp), what :meth:`express` warps by."""
+        return self._last_faup
+
+    def express(self, frame: np.ndarray, faup: np.ndarray) -> np.ndarray:
+        """``frame`` (H, W, 3) uint8 with the face at the last rendered landmark crop warped by the expression
+        in ``faup`` (20,): its action units minus the target's typical ones, fitted to the warp's modes
+        (:func:`~reenactor.face.expression_warp.fit_expression`), applied about the target's typical face shape."""
+        eb = self.expression_basis
+        if eb is None:
+            self._note("nobasis", "this model carries no expression basis (trained before the expression warp): the "
+                       "face shows only what the networks draw; re-train to add it")
+            return frame
+        amp = fit_expression(eb["basis"], np.asarray(faup, np.float32)[:N_AU] - eb["ref"], self.cfg.expression,
+                             [tuple(c) for c in eb["columns"]])
+        self.last_expression = amp
+        if self._last_centre is None or not any(abs(a) > 1e-4 for a in amp.values()):
+            return frame
+        face = eb["shape"].copy()
+        face[:, :2] += self._last_centre
+        return ExpressionField(face, amp, self.cfg.expression.sigma).warp_image(frame)
 
     @torch.inference_mode()
     def landmarks(self, faup: np.ndarray) -> torch.Tensor:
@@ -493,6 +547,7 @@ class UpperBodySynthesizer(Synthesizer):
         if self.G_face is not None:  # frame.face_refine
             y = refine_faces(self.G_face, y, x, torch.as_tensor(centre, dtype=torch.float32)[None], self.crop)
         self._last_x = x
+        self._last_centre = np.asarray(centre, np.float32)
         if self.L:
             self._past_x.append(x)
             self._past_y.append(y)
