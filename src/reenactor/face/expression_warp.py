@@ -122,10 +122,14 @@ class ExpressionField:
         if not self.ok:
             return img
         h, w = img.shape[:2]
-        # only the pixels near the face move: resample inside the bounding box of the centres + 3 sigma
+        # only pixels within 3 sigma of a moving point move (and land at most max |d| further): resample inside
+        # the bounding box of the moving points + that
+        moving = np.abs(self.disp).sum(1) > 0
+        if not moving.any():
+            return img
         pad = 3.0 * self.sigma + float(np.abs(self.disp).max())
-        x0, y0 = np.floor(self.centres.min(0) - pad).astype(int)
-        x1, y1 = np.ceil(self.centres.max(0) + pad).astype(int)
+        x0, y0 = np.floor(self.centres[moving].min(0) - pad).astype(int)
+        x1, y1 = np.ceil(self.centres[moving].max(0) + pad).astype(int)
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 <= x0 or y1 <= y0:
             return img

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from ...config import to_dict
-from ...face.expression_warp import ExpressionField, fit_expression
+from ...face.expression_warp import MODES, ExpressionField, fit_expression
 from ...face.faup import (
     FAUP_DIM,
     N_AU,
@@ -433,6 +433,11 @@ class UpperBodySynthesizer(Synthesizer):
         self.expression_basis = None if eb is None else {
             k: v if k == "columns" else np.asarray(v, np.float32) for k, v in eb.items()}
         self.warp_expression = bool(cfg.warp_expression)
+        unknown = sorted({str(m) for m, _ in (eb or {}).get("columns", [])} - set(MODES))
+        if unknown:  # a model from another version of the warp: leave the frames as the networks draw them
+            self._note("modes", f"the model's expression basis uses warp modes this reenactor lacks ({', '.join(unknown)}): "
+                       "no expression warp")
+            self.expression_basis = None
         self.reset()
 
     @classmethod
@@ -507,8 +512,9 @@ class UpperBodySynthesizer(Synthesizer):
         (:func:`~reenactor.face.expression_warp.fit_expression`), applied about the target's typical face shape."""
         eb = self.expression_basis
         if eb is None:
-            self._note("nobasis", "this model carries no expression basis (trained before the expression warp): the "
-                       "face shows only what the networks draw; re-train to add it")
+            if "modes" not in self._warned:
+                self._note("nobasis", "this model carries no expression basis (trained before the expression warp): the "
+                           "face shows only what the networks draw; re-train to add it")
             return frame
         amp = fit_expression(eb["basis"], np.asarray(faup, np.float32)[:N_AU] - eb["ref"], self.cfg.expression,
                              [tuple(c) for c in eb["columns"]])
