@@ -155,3 +155,17 @@ def test_atomic_files_get_umask_permissions_not_mkstemp_0600(tmp_path):
     os.umask(mask)
     write_text(tmp_path / "a.txt", "x")
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_without_pyav_images_still_work_and_video_names_the_missing_package(tmp_path, monkeypatch, carphone_path):
+    """PyAV is imported on first video use: training (images, clip stores) runs without it, e.g. on a GPU image."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails as if not installed
+    write_image(tmp_path / "a.png", np.zeros((4, 6, 3), np.uint8))
+    assert read_image(tmp_path / "a.png").shape == (4, 6, 3)
+    for call in (lambda: probe(carphone_path), lambda: VideoWriter(tmp_path / "v.mp4", 10).__enter__()):
+        with pytest.raises(InputError, match="PyAV is not installed") as e:
+            call()
+        assert "pip install av" in str(e.value)
+    assert not (tmp_path / "v.mp4").exists() and not list(tmp_path.glob("*.mp4*"))

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -61,6 +60,17 @@ def _read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def _av(path: Path | None = None):
+    """PyAV, imported on first use: only reading and writing video files need it (training, images and clip
+    stores do not, so a training machine without it, e.g. a GPU image, still trains)."""
+    try:
+        import av
+    except ImportError:
+        raise InputError("PyAV is not installed, so this video cannot be read or written", path,
+                         "pip install av (or `make install`)") from None
+    return av
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Open ``path`` and report its size, fps and frame count; raise :class:`InputError` on bad input."""
     path = Path(path)
@@ -68,6 +78,7 @@ def probe(path: str | Path) -> MediaInfo:
     if is_image_path(path):
         img = _read_image(path)
         return MediaInfo(path, img.shape[1], img.shape[0], DEFAULT_IMAGE_FPS, 1, True)
+    av = _av(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -110,6 +121,7 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None) -> It
             yield _read_image(path)
         return
     i = 0
+    av = _av(path)
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -174,9 +186,10 @@ class VideoWriter:
         self.n_frames = 0
 
     def __enter__(self) -> VideoWriter:
+        self._av = _av(self.path)
         self._ctx = atomic_path(self.path, suffix=".mp4")
         self._tmp = self._ctx.__enter__()
-        self._container = av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        self._container = self._av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
         return self
 
     def _open_stream(self, h: int, w: int) -> None:
@@ -217,7 +230,7 @@ class VideoWriter:
                     raise self._error from None
 
     def _encode(self, frame: np.ndarray) -> None:
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         for packet in self._stream.encode(vf):
             self._container.mux(packet)
         self.n_frames += 1
