@@ -455,6 +455,7 @@ class UpperBodySynthesizer(Synthesizer):
         self._past_x: deque[torch.Tensor] = deque(maxlen=self.L)
         self._past_y: deque[torch.Tensor] = deque(maxlen=self.L)
         self._last_faup = np.zeros(FAUP_DIM, np.float32)
+        self._faup_seen = False  # no driving face measured yet: no expression to warp by
         self.neutral.reset()
         self.last_landmarks: np.ndarray | None = None
         self.last_expression: dict[str, float] | None = None
@@ -481,9 +482,11 @@ class UpperBodySynthesizer(Synthesizer):
         extras = extras or {}
         if extras.get("faup") is not None:
             self._last_faup = np.asarray(extras["faup"], np.float32).reshape(FAUP_DIM)
+            self._faup_seen = True
         elif extras.get("face_raw") is not None and has_face(np.asarray(extras["face_raw"], np.float32)):
             m, pose = face_measures(np.asarray(extras["face_raw"], np.float32))
             self._last_faup = faup_from_measures(m, pose, self.neutral.update(m))
+            self._faup_seen = True
         elif extras.get("face_raw") is None:
             self._note("noface", "no `face_raw` in the driving record: the face keeps a neutral expression")
         else:
@@ -499,7 +502,7 @@ class UpperBodySynthesizer(Synthesizer):
     @torch.inference_mode()
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
         frame = self.render(pose, self.landmarks(self.driving_faup(extras)))
-        return self.express(frame, self.last_faup) if self.warp_expression else frame
+        return self.express(frame, self.last_faup) if (self.warp_expression and self._faup_seen) else frame
 
     @property
     def last_faup(self) -> np.ndarray:
