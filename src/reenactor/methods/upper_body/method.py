@@ -494,8 +494,9 @@ class UpperBodySynthesizer(Synthesizer):
         if self.faup_range is not None:
             clamped = np.clip(self._last_faup, self.faup_range[0], self.faup_range[1])
             if not np.allclose(clamped, self._last_faup):
-                self._note("clamp", "the driver's FAUP goes beyond the target's training range: clamped to it "
-                           "(clamp_faup: false to keep it)")
+                self._note("clamp", "the driver's FAUP goes beyond the target's training range: the landmark generator "
+                           "gets it clamped to that range (clamp_faup: false to keep it)"
+                           + ("; the expression warp uses it whole" if self.warp_expression else ""))
             return clamped
         return self._last_faup
 
@@ -522,6 +523,8 @@ class UpperBodySynthesizer(Synthesizer):
         amp = fit_expression(eb["basis"], np.asarray(faup, np.float32)[:N_AU] - eb["ref"], self.cfg.expression,
                              [tuple(c) for c in eb["columns"]])
         self.last_expression = amp
+        self._note("warp", "the output face is warped by the driver's expression (warp_expression, not in the paper; "
+                   "--no-expression-warp for the networks' frames alone)")
         if self._last_centre is None or not any(abs(a) > 1e-4 for a in amp.values()):
             return frame
         face = eb["shape"].copy()
