@@ -548,9 +548,11 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
     t0 = time.perf_counter()
     tm = model if isinstance(model, TransferModel) else load_transfer_model(model, device, precision, expect_method)
     times["load"] = time.perf_counter() - t0
-    if not expression_warp and getattr(tm.synthesizer, "warp_expression", False):
+    if not expression_warp and hasattr(tm.synthesizer, "warp_expression"):
         tm.synthesizer.warp_expression = False
         print("[transfer] expression warp off: the networks' own frames", flush=True)
+    elif not expression_warp:
+        print(f"[transfer] note: {tm.method} has no expression warp; --no-expression-warp changes nothing", flush=True)
     held = held_poses(tm) if body == "target" else None
     src = open_driving(driving, max_frames)
     out_path = Path(out_path)
