@@ -164,8 +164,9 @@ def test_without_pyav_images_still_work_and_video_names_the_missing_package(tmp_
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails as if not installed
     write_image(tmp_path / "a.png", np.zeros((4, 6, 3), np.uint8))
     assert read_image(tmp_path / "a.png").shape == (4, 6, 3)
-    for call in (lambda: probe(carphone_path), lambda: VideoWriter(tmp_path / "v.mp4", 10).__enter__()):
+    for name, call in ((carphone_path.name, lambda: probe(carphone_path)),
+                       ("v.mp4", lambda: VideoWriter(tmp_path / "v.mp4", 10).__enter__())):
         with pytest.raises(InputError, match="PyAV is not installed") as e:
             call()
-        assert "pip install av" in str(e.value)
+        assert "pip install av" in str(e.value) and name in str(e.value)  # names the file and the fix
     assert not (tmp_path / "v.mp4").exists() and not list(tmp_path.glob("*.mp4*"))
