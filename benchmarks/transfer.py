@@ -64,7 +64,7 @@ class LoopedSource:
     """A driving source that loops a clip store's frames and poses ``n`` times through the streaming path."""
 
     def __new__(cls, clip, n_frames: int):
-        from reenactor.transfer import ClipSource
+        from reenactor.driving import ClipSource
 
         class _Looped(ClipSource):
             def __init__(self):
@@ -89,9 +89,9 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 def generator_fps(model: Path, clip, precision: str, batch: int = 8, reps: int = 20) -> float:
 
-    from reenactor.transfer import load_transfer_model
+    from reenactor.modelfile import open_model
 
-    synth = load_transfer_model(model, precision=precision).synthesizer
+    synth = open_model(model, precision=precision).synthesizer
     body = clip.load("body")
     x = synth._inputs([{"body": body[t % len(body)]} for t in range(batch)]).contiguous()  # noqa: SLF001
     synth.generate(x)  # warm-up

@@ -32,7 +32,7 @@ from reenactor.face.faup import AU_NAMES, add_faup_stage, clip_neutral, faup_fro
 from reenactor.methods.upper_body.dataset import KEYPOINTS, scale_kp
 from reenactor.methods.upper_body.images import landmark_crop
 from reenactor.metrics.expression import faup_of_frames
-from reenactor.train import load_synthesizer
+from reenactor.modelfile import open_model
 
 #: the action unit each mode moves (see reenactor.face.expression_warp)
 MODE_UNIT = {"jaw": "AU26", "smile": "AU12", "brow": "AU2"}
@@ -57,7 +57,7 @@ def main() -> None:
     clip = ClipStore.open(args.clip)
     neutral = clip_neutral(ClipStore.open(args.neutral_clip) if args.neutral_clip else clip)
     stored = np.asarray(add_faup_stage(clip), np.float32)
-    syn = load_synthesizer(args.model, expect_method="upper_body")
+    syn = open_model(args.model, method="upper_body").synthesizer
     size = (syn.size[0], syn.size[1])
     kp = {k: np.asarray(clip.load(k, mmap=False), np.float32) for k in KEYPOINTS if clip.has(k)}
     mesh = np.asarray(clip.load("face_raw"), np.float32)

@@ -12,7 +12,8 @@ from reenactor.methods import get_method
 from reenactor.train.checkpoint import load_model
 from reenactor.train.config import build_run_config, method_config
 from reenactor.train.trainer import Trainer
-from reenactor.transfer import load_transfer_model, transfer
+from reenactor.modelfile import open_model
+from reenactor.transfer import transfer
 
 TRAINER = {"batch_size": 2, "ema": 0.0, "tensorboard": False, "image_every": 0, "progress": False, "device": "cpu"}
 
@@ -39,7 +40,7 @@ def test_nearest_neighbor_stores_the_training_set_and_looks_up_by_eq7(clips, tmp
     loaded = load_model(path, expect_method="nearest_neighbor")
     frames = loaded.tensors["frames"].numpy()
     assert frames.shape == (12, 32, 32, 3) and np.array_equal(frames, np.asarray(target.frames()))
-    tm = load_transfer_model(path)
+    tm = open_model(path)
     body = target.load("body")
     # a training pose returns its own frame (or one with an identical pose)
     for t in (0, 5, 11):
@@ -68,7 +69,7 @@ def test_pix2pix_trains_exports_and_transfers(clips, tmp_path):
     res = transfer(path, other.root, tmp_path / "p2p.mp4", progress=False, frame_sink=outs.append)
     assert res.n_frames == 8 and outs[0].shape == (32, 32, 3)
     # N = 1: a frame depends on its own pose only (no history), unlike cloning
-    s = load_transfer_model(path).synthesizer
+    s = open_model(path).synthesizer
     body = other.load("body")
     a = s.step({"body": body[3]})
     s.reset()
@@ -82,7 +83,7 @@ def test_models_of_one_method_are_refused_as_another(clips, tmp_path):
     _, target, _ = clips
     path = train("nearest_neighbor", {"size": 32}, [target], tmp_path / "nn2")
     with pytest.raises(CheckpointError, match="nearest_neighbor"):
-        load_transfer_model(path, expect_method="cloning")
+        open_model(path, method="cloning")
 
 
 def test_self_reenactment_protocol_end_to_end(clips, tmp_path):

@@ -261,7 +261,7 @@ def test_train_save_load_transfer(clips, tmp_path):
     loaded = load_model(path, expect_method="cloning")
     assert loaded.meta["unpaired_branch"] and loaded.meta["n_train_poses"] == 12
     got: list[np.ndarray] = []
-    res = transfer(path, other.root, tmp_path / "out.mp4", side_by_side_view=True, progress=False,
+    res = transfer(path, other.root, tmp_path / "out.mp4", side_by_side=True, progress=False,
                    frame_sink=got.append)
     assert res.n_frames == other.n_frames == len(got) and got[0].shape == (32, 32, 3)
     assert (tmp_path / "out.mp4").stat().st_size > 0 and res.normalizer_path.exists()

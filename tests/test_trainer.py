@@ -16,7 +16,8 @@ import yaml
 
 from reenactor.config import from_dict, load_yaml
 from reenactor.errors import CheckpointError, ConfigError, ReenactorError
-from reenactor.train import RunConfig, Trainer, load_model, load_synthesizer, save_model
+from reenactor.modelfile import open_model
+from reenactor.train import RunConfig, Trainer, load_model, save_model
 from reenactor.train.checkpoint import list_checkpoints, read_checkpoint
 from reenactor.train.config import build_run_config
 from reenactor.train.run import run_training
@@ -278,12 +279,12 @@ def test_model_file_roundtrip_and_errors(tmp_path, monkeypatch):
     save_file({"x": torch.zeros(2)}, str(foreign))
     with pytest.raises(CheckpointError, match="not a reenactor model"):
         load_model(foreign)
-    # load_synthesizer goes through the registry
+    # open_model goes through the registry
     import reenactor.methods as methods
     from tiny_method import patch_registry
 
     patch_registry(monkeypatch)
-    synth = load_synthesizer(path)
+    synth = open_model(path).synthesizer
     out = synth.step({})
     assert out.shape == (32, 32, 3) and out.dtype.name == "uint8"
     assert methods.get_method("tiny") is TinyMethod

@@ -10,7 +10,9 @@ import pytest
 from _cloning_fixtures import _one_torch_thread, export_untrained, make_clip  # noqa: F401 - autouse fixture
 from reenactor.errors import CheckpointError, InputError, NoPersonError
 from reenactor.io.video import iter_frames, probe, write_video
-from reenactor.transfer import NpyRows, _Spool, load_transfer_model, transfer
+from reenactor.driving import NpyRows, _Spool
+from reenactor.modelfile import open_model
+from reenactor.transfer import transfer
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def test_batched_equals_frame_by_frame(clips, cloning_model, tmp_path):
 def test_side_by_side_has_three_panels(clips, cloning_model, tmp_path):
     _, _, driving = clips
     out = tmp_path / "sbs.mp4"
-    transfer(cloning_model, driving.root, out, side_by_side_view=True, normalization="none", progress=False)
+    transfer(cloning_model, driving.root, out, side_by_side=True, normalization="none", progress=False)
     info = probe(out)
     assert (info.width, info.height) == (96, 32)
     first = next(iter_frames(out))
@@ -114,7 +116,7 @@ def test_corrupt_and_foreign_models_give_one_clear_error(clips, cloning_model, t
     with pytest.raises(CheckpointError, match="bad.safetensors"):
         transfer(bad, driving.root, tmp_path / "o.mp4", progress=False)
     with pytest.raises(CheckpointError, match="trained with method 'cloning'"):
-        load_transfer_model(cloning_model, expect_method="nearest_neighbor")
+        open_model(cloning_model, method="nearest_neighbor")
     # a model file naming a method this reenactor does not have
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
@@ -166,7 +168,6 @@ def test_row_readers_roundtrip(tmp_path):
 
 
 def test_pipelined_equals_serial_and_surfaces_errors(clips, cloning_model, tmp_path):
-    from reenactor.transfer import load_transfer_model
 
     _, _, driving = clips
     a: list[np.ndarray] = []
@@ -180,7 +181,7 @@ def test_pipelined_equals_serial_and_surfaces_errors(clips, cloning_model, tmp_p
     def boom(_frame):
         raise RuntimeError("sink failed")
 
-    tm = load_transfer_model(cloning_model)
+    tm = open_model(cloning_model)
     with pytest.raises(RuntimeError, match="sink failed"):
         transfer(tm, driving.root, tmp_path / "c.mp4", batch_size=2, progress=False, frame_sink=boom)
     assert not (tmp_path / "c.mp4").exists()

@@ -513,7 +513,7 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     """`reenactor train --method upper_body` (library entry) -> model.safetensors -> load -> transfer."""
     from reenactor.errors import CheckpointError
     from reenactor.io.video import probe
-    from reenactor.train.checkpoint import load_model, load_synthesizer
+    from reenactor.modelfile import load_model, open_model
     from reenactor.train.run import run_training
     from reenactor.transfer import ClipSource, transfer
 
@@ -524,7 +524,7 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     assert loaded.meta["crop"] == C and "face_offset" in loaded.meta
     with pytest.raises(CheckpointError):
         load_model(path, expect_method="cloning")
-    syn = load_synthesizer(path)
+    syn = open_model(path).synthesizer
     assert syn.size == (S, S)
     # drive it with the clip's own poses (+ faces) through the one transfer pipeline
     frames: list[np.ndarray] = []
@@ -534,14 +534,16 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     assert res.n_frames == 6 and len(frames) == 6 and frames[0].shape == (S, S, 3)
     assert probe(out).n_frames == 6
     # the expression basis travels in the model file; expression_warp=False switches the warp off
-    from reenactor.transfer import load_transfer_model
+    from reenactor.modelfile import open_model
 
-    tm = load_transfer_model(path)
+    tm = open_model(path)
     assert tm.synthesizer.warp_expression and set(loaded.meta["expression_basis"]) == {"ref", "basis", "shape", "columns"}
     plain: list[np.ndarray] = []
-    transfer(tm, ClipSource(clip_copy, max_frames=6), tmp_path / "plain.mp4", normalization="none", progress=False,
-             save_normalizer=False, check_coverage=False, frame_sink=plain.append, batch_size=1, expression_warp=False)
-    assert not tm.synthesizer.warp_expression and len(plain) == 6
+    transfer(path, ClipSource(clip_copy, max_frames=6), tmp_path / "plain.mp4", normalization="none", progress=False,
+             save_normalizer=False, check_coverage=False, frame_sink=plain.append, batch_size=1,
+             method_options={"expression_warp": False})
+    assert len(plain) == 6
+    assert not open_model(path, options={"expression_warp": False}).synthesizer.warp_expression
 
 
 def test_self_reenactment_table_reports_upper_body_beside_cloning(tmp_path):
@@ -562,7 +564,7 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     from reenactor.benchmarking.expression import run_expression_benchmark
     from reenactor.errors import InputError
     from reenactor.train.run import run_training
-    from reenactor.transfer import load_transfer_model
+    from reenactor.modelfile import open_model
 
     path = run_training(tiny_run(clip_copy, steps=1, batch_size=1), run_dir=tmp_path / "run")
     res = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "expr", max_frames=6,
@@ -588,7 +590,7 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
 
     photo = run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo",
                                      progress=False, body="target")
-    n_poses = len(load_transfer_model(path).train_poses["body"])
+    n_poses = len(open_model(path).train_poses["body"])
     assert photo["n_frames"] == min(n_poses, 120) > 1 and photo["driving_faces"] == photo["n_frames"]
     assert "only 1 distinct driving face" in photo["driver_neutral"]
     held = run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo3",

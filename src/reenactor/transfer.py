@@ -1,41 +1,45 @@
-"""The inference pipeline: a trained model + a driving video (or clip) -> a video of the target doing the motion.
+"""The inference pipeline: a model + driving poses -> a video of the target doing the motion.
 
-``reenactor transfer --model MODEL --driving VIDEO_OR_CLIP -o out.mp4`` runs, in bounded memory:
+``reenactor transfer --model MODEL --driving VIDEO -o out.mp4`` (a per-person model), or
+``reenactor transfer --method pose_warp --target-image PHOTO --driving VIDEO -o out.mp4`` (a reference method
+given one photo of the target), runs in bounded memory:
 
-1. **poses** (first streaming pass): a driving *video* is decoded frame by frame through
-   :class:`~reenactor.pose.holistic.HolisticExtractor` in tracking mode (chunks of ``POSE_CHUNK`` frames, each
-   from a fresh tracker, on one graph per core: :mod:`reenactor.pose.chunked`); every per-frame record except the
-   person mask is spooled to a temporary folder on disk (so memory does not grow with the video's length);
-   a driving *clip store* already holds these arrays and is read row by row.
-2. **normalization**: a :class:`~reenactor.pose.normalize.Normalizer` fitted between the driving body poses
-   and the target's training poses stored in the model (``--normalization auto|edn|edn_upper|first_frame|none``,
-   or reuse a saved one with ``--normalizer FILE``); saved next to the output as ``OUT.normalizer.json``.
-3. **coverage** (paper 004, section 4, eq. 8): how well each normalized driving pose is covered by the
-   training poses; a summary is printed, with a warning when many frames are poorly covered.
-4. **render** (second streaming pass): decode again, normalize, ``Synthesizer.step`` (batched when the
+1. **load** (:func:`reenactor.modelfile.open_model`): the model file, or a method with nothing to train; its
+   declared kind decides what the run needs (a reference method: ``--target-image``, built once into a
+   :class:`~reenactor.reference.Reference` and handed to the synthesizer before the first frame).
+2. **poses** (:mod:`reenactor.driving`): a driving video's poses are extracted in a first streaming pass and
+   spooled to disk; a clip store or a pose file (``*.poses.npz``) already holds them.
+3. **normalization**: a :class:`~reenactor.pose.normalize.Normalizer` fitted between the driving body poses and
+   the target: a per-person model's stored training poses (``--normalization auto|edn|edn_upper|first_frame|
+   none``), or a reference's single pose or mask (``auto`` = ``edn_upper``, ``first_frame``,
+   ``global_alignment``, ``none``), or a saved one (``--normalizer FILE``); saved next to the output as
+   ``OUT.normalizer.json``.
+4. **coverage** (Aberman et al. 2019, eq. 8; per-person models only): how well the training poses cover the
+   normalized driving poses; a summary is printed, with a warning when many frames are poorly covered.
+5. **render** (second streaming pass): decode again, normalize, ``Synthesizer.step`` (batched when the
    synthesizer offers ``step_batch``), optionally compose driving | pose | result, encode.
 
 Memory: only the (T, 25, 3) driving body poses are held in memory (300 bytes per frame); frames, raw
 MediaPipe arrays and outputs stream.
 
-``--body target`` (face reenactment) skips 2-3: the target's own training poses stored in the model, in order
-and looped, replace the driving keypoints, so only what a method reads from the driving record beyond the
-keypoints comes from the driver (``upper_body``: the driver's face mesh -> FAUP -> the target's face).
-A *photo* driven this way is held (``hold``, :class:`HeldSource`): by default for one pass over the training
-poses (at most :data:`HOLD_DEFAULT` frames), so the result is a clip of the target making the photo's expression
-rather than a single frame.
+``--body target`` (face reenactment, per-person models) skips 3-4: the target's own training poses stored in
+the model, in order and looped, replace the driving keypoints, so only what a method reads from the driving
+record beyond the keypoints comes from the driver (``upper_body``: the driver's face mesh -> FAUP -> the
+target's face). A *photo* driven this way is held (:class:`~reenactor.driving.HeldSource`): by default for one
+pass over the training poses (at most :data:`~reenactor.driving.HOLD_DEFAULT` frames).
+
+All the run's settings are one :class:`TransferOptions`; a method's own inference options (declared by the
+method, e.g. upper_body's expression warp) travel in ``TransferOptions.method_options``.
 """
 
 from __future__ import annotations
 
-import abc
+import dataclasses
 import json
 import os
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,382 +47,163 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .driving import (
+    HOLD_DEFAULT,
+    KEYPOINT_KEYS,
+    POSE_CHUNK,
+    ClipSource,
+    DrivingSource,
+    HeldSource,
+    NpyRows,
+    VideoSource,
+    open_driving,
+)
 from .errors import InputError
 from .io.atomic import write_json
+from .methods.base import PER_PERSON, POSE_SEQUENCE, REFERENCE
+from .modelfile import InferenceModel, open_model
+from .reference import Reference
 
-KEYPOINT_KEYS = ("body", "face", "hand_left", "hand_right")
-NORMALIZATIONS = ("auto", "edn", "edn_upper", "first_frame", "none")
-#: frames per pose-detection chunk of a driving video (each from a fresh tracker, as `reenactor extract`'s)
-POSE_CHUNK = 64
+__all__ = ["TransferOptions", "TransferResult", "transfer", "open_driving", "DrivingSource", "ClipSource",
+           "VideoSource", "HeldSource", "NpyRows", "coverage", "side_by_side", "HOLD_DEFAULT", "POSE_CHUNK",
+           "NORMALIZATIONS", "BACKGROUNDS"]
+
+NORMALIZATIONS = ("auto", "edn", "edn_upper", "first_frame", "global_alignment", "none")
+BODY_SOURCES = ("driver", "target")
+#: --background choices besides a file or a #rrggbb colour
+BACKGROUNDS = ("target", "driving")
 #: share of driving frames whose coverage distance is above the threshold that triggers a warning
 POOR_COVERAGE_WARN = 0.25
 
 
-# ---------------------------------------------------------------------------------------------- row readers
-class NpyRows:
-    """Read rows ``a[t]`` of a ``.npy`` file with ``os.pread`` (no memory map: reading a long array row by row
-    does not grow the process's resident memory)."""
+@dataclass
+class TransferOptions:
+    """Everything a transfer run can be told (the CLI's flags, one field each)."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._fd = -1
-        fmt = np.lib.format
-        with open(self.path, "rb") as f:
-            version = fmt.read_magic(f)
-            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape, fortran, dtype = read(f)
-            self.offset = f.tell()
-        if fortran:
-            raise InputError("array stored in Fortran order is not supported", self.path, "re-save it")
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
-        self.row_shape = self.shape[1:]
-        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
-        self._fd = os.open(self.path, os.O_RDONLY)
+    side_by_side: bool = False  # write driving | pose | result
+    normalization: str = "auto"  # one of NORMALIZATIONS
+    normalizer: str | Path | None = None  # reuse a saved normalizer JSON instead of fitting one
+    device: str = "cpu"
+    precision: str = "fp32"  # one of the method's declared precisions
+    batch_size: int = 8  # frames per forward pass when the synthesizer batches
+    max_frames: int | None = None  # stop after this many driving frames
+    progress: bool = True
+    save_normalizer: bool = True  # write OUT.normalizer.json
+    check_coverage: bool = True  # per-person models: coverage of the driving poses by the training poses
+    pipeline: bool | None = None  # overlap pose preparation / encoding with the network (None: where it pays)
+    body: str = "driver"  # driver | target (per-person models: the target's own training poses)
+    hold: int | None = None  # a photo as the driver is repeated for this many frames
+    method: str | None = None  # with a model: expect this method; without: a method with nothing to train
+    target_image: str | None = None  # reference methods: PHOTO, CLIP_DIR:INDEX or VIDEO:INDEX
+    background: str | None = None  # reference methods: target | driving | FILE | #rrggbb (None: target)
+    method_options: dict[str, Any] = field(default_factory=dict)  # the method's declared inference options
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, t: int) -> np.ndarray:
-        buf = os.pread(self._fd, self.row_bytes, self.offset + int(t) * self.row_bytes)
-        return np.frombuffer(buf, self.dtype).reshape(self.row_shape).copy()
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __del__(self) -> None:
-        self.close()
-
-
-class _Spool:
-    """Per-frame records appended to one raw file per field in a temporary folder; read back row by row."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.fields: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-        self._out: dict[str, Any] = {}
-        self._in: dict[str, int] = {}
-        self.n = 0
-
-    def append(self, rec: dict[str, Any]) -> None:
-        for k, v in rec.items():
-            if k == "mask":  # frame-sized: not kept between the passes (bounded disk and memory)
-                continue
-            a = np.asarray(v)
-            if a.dtype == object:
-                continue
-            if k not in self.fields:
-                if self.n:
-                    continue  # a field that appeared late: skip it for consistency
-                self.fields[k] = (a.shape, a.dtype)
-                self._out[k] = open(self.root / f"{k}.bin", "wb")  # noqa: SIM115
-            shape, dtype = self.fields[k]
-            self._out[k].write(np.ascontiguousarray(a, dtype=dtype).reshape(shape).tobytes())
-        self.n += 1
-
-    def finish(self) -> None:
-        for f in self._out.values():
-            f.close()
-        self._out = {}
-        self._in = {k: os.open(self.root / f"{k}.bin", os.O_RDONLY) for k in self.fields}
-
-    def row(self, key: str, t: int) -> np.ndarray:
-        shape, dtype = self.fields[key]
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        return np.frombuffer(os.pread(self._in[key], nbytes, t * nbytes), dtype).reshape(shape).copy()
-
-    def record(self, t: int, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        return {k: self.row(k, t) for k in (self.fields if keys is None else [k for k in keys if k in self.fields])}
-
-    def column(self, key: str) -> np.ndarray:
-        shape, dtype = self.fields[key]
-        return np.fromfile(self.root / f"{key}.bin", dtype=dtype).reshape((self.n,) + shape)
-
-    def close(self) -> None:
-        for f in self._out.values():
-            f.close()
-        for fd in self._in.values():
-            os.close(fd)
-        self._in = {}
+    def check(self) -> None:
+        if self.normalization not in NORMALIZATIONS:
+            raise InputError(f"unknown normalization {self.normalization!r}",
+                             fix=f"use one of: {', '.join(NORMALIZATIONS)}")
+        if self.body not in BODY_SOURCES:
+            raise InputError(f"unknown body source {self.body!r}", fix=f"use one of: {', '.join(BODY_SOURCES)}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise InputError(f"--max-frames must be at least 1, got {self.max_frames}")
+        if self.hold is not None and self.hold < 1:
+            raise InputError(f"--hold must be at least 1, got {self.hold}")
 
 
-# ---------------------------------------------------------------------------------------------- driving sources
-class DrivingSource(abc.ABC):
-    """Where driving frames and their poses come from. Call :meth:`prepare` (pass 1) once, then iterate
-    :meth:`iter_frames` (pass 2) as often as needed; :meth:`close` at the end."""
-
-    name: str
-    fps: float
-
-    @abc.abstractmethod
-    def prepare(self, progress: bool = True) -> None:
-        """Pass 1: make per-frame poses available (extract them for a video)."""
-
-    @abc.abstractmethod
-    def __len__(self) -> int:
-        """Number of frames (after :meth:`prepare`)."""
-
-    @abc.abstractmethod
-    def bodies(self) -> np.ndarray:
-        """(T, 25, 3) float32 driving body poses in driving-frame pixels."""
-
-    @abc.abstractmethod
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
-        """Pass 2: ``(frame (H, W, 3) uint8, per-frame extraction record)`` in order. ``frames=False``: the
-        frame is None (not read or decoded); ``keys``: only these record fields (those present), else all."""
-
-    def close(self) -> None:  # noqa: B027 - optional
-        pass
+def check_kind(model: InferenceModel, opts: TransferOptions) -> None:
+    """One clear error for a combination the model's kind does not allow (before any work is done)."""
+    kind = model.kind
+    if kind == POSE_SEQUENCE:
+        raise InputError(f"method {model.method} writes driving pose sequences, not frames", model.name,
+                         f"generate poses with it (`reenactor poses generate --model ...`), then drive a per-person "
+                         "or reference model with the .poses.npz file")
+    if kind == PER_PERSON:
+        if opts.target_image is not None:
+            raise InputError(f"--target-image applies to reference methods; {model.method} is a per-person model "
+                             "that draws the person it was trained on", model.name,
+                             "drop --target-image, or use a reference method (e.g. --method pose_warp)")
+        if opts.background is not None:
+            raise InputError(f"--background applies to reference methods; {model.method} draws the background "
+                             "it was trained on", model.name, "drop --background")
+    if kind == REFERENCE:
+        if opts.target_image is None:
+            raise InputError(f"{model.method} is a reference method: it animates one photo of the target",
+                             model.name, "pass --target-image PHOTO (or CLIP_DIR:INDEX, VIDEO:INDEX)")
+        if opts.body != "driver":
+            raise InputError("--body target needs a per-person model's stored training poses", model.name,
+                             "drop --body target")
+        if opts.normalization == "edn":
+            raise InputError("edn normalization needs the target's range of positions over a video; a reference "
+                             "is one photo", fix="use --normalization auto (edn_upper), first_frame or "
+                             "global_alignment")
 
 
-class ClipSource(DrivingSource):
-    """A clip store: poses and frames are already there; rows are read from the ``.npy`` files one by one."""
+# ---------------------------------------------------------------------------------------------- background
+def parse_background(spec: str | None) -> str | np.ndarray:
+    """``--background``: ``target`` / ``driving`` (as they are), ``#rrggbb`` -> an RGB colour (3,) uint8, or an
+    image file (read now, so a bad file fails before any work)."""
+    from .io.video import read_image
 
-    def __init__(self, clip, max_frames: int | None = None):
-        from .data.clipstore import ClipStore
-
-        self.store = clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
-        self.name = str(self.store.root)
-        self.fps = self.store.fps
-        self.n = self.store.n_frames if max_frames is None else min(self.store.n_frames, max_frames)
-        skip = {"frames", "flow"}
-        self._frames = NpyRows(self.store.path("frames"))
-        self._fields = {}
-        for k in self.store.arrays():
-            if k in skip or not self.store.has(k):
-                continue
-            rows = NpyRows(self.store.path(k))
-            if len(rows) == self.store.n_frames:
-                self._fields[k] = rows
-            else:
-                rows.close()
-        if "body" not in self._fields:
-            raise InputError("driving clip has no `body` poses", self.store.root, "run `reenactor extract` on it")
-
-    def prepare(self, progress: bool = True) -> None:
-        pass
-
-    def __len__(self) -> int:
-        return self.n
-
-    def bodies(self) -> np.ndarray:
-        return np.asarray(self.store.load("body", mmap=False)[: self.n], np.float32)
-
-    def record(self, t: int, keys: Sequence[str] | None = None) -> dict[str, Any]:
-        fields = self._fields if keys is None else {k: self._fields[k] for k in keys if k in self._fields}
-        return {k: r[t] for k, r in fields.items()}
-
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
-        for t in range(self.n):
-            yield (self._frames[t] if frames else None), self.record(t, keys)
-
-    def close(self) -> None:
-        self._frames.close()
-        for r in self._fields.values():
-            r.close()
+    if spec is None or spec in BACKGROUNDS:
+        return spec or "target"
+    if spec.startswith("#"):
+        h = spec[1:]
+        if len(h) != 6 or any(c not in "0123456789abcdefABCDEF" for c in h):
+            raise InputError(f"--background {spec!r} is not a colour", fix="write a colour as #rrggbb, e.g. #00ff00")
+        return np.array([int(h[i:i + 2], 16) for i in (0, 2, 4)], np.uint8)
+    p = Path(spec)
+    if not p.is_file():
+        raise InputError("background image not found", p, "pass target, driving, an image file or #rrggbb")
+    try:
+        return read_image(p)
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - an unreadable image
+        raise InputError(f"background image is unreadable ({type(e).__name__})", p, "pass a PNG or JPEG") from None
 
 
-class VideoSource(DrivingSource):
-    """A video (or image) file: pass 1 extracts poses (tracking mode, in chunks on ``workers`` MediaPipe graphs)
-    into an on-disk spool, in frame order; pass 2 decodes the video again and pairs every frame with its
-    spooled record."""
-
-    def __init__(self, path: str | Path, max_frames: int | None = None, extractor_factory=None, workers: int = 0):
-        from .io.video import probe
-
-        self.path = Path(path)
-        self.info = probe(self.path)
-        self.name = str(self.path)
-        self.fps = self.info.fps
-        self.max_frames = max_frames
-        self._factory = extractor_factory
-        self.workers = workers  # MediaPipe graphs side by side (0: one per core, at most 4)
-        self._tmp: Path | None = None
-        self._spool: _Spool | None = None
-
-    def prepare(self, progress: bool = True) -> None:
-        from tqdm.auto import tqdm
-
-        from .io.video import iter_frames
-
-        if self._spool is not None:
-            return
-        from .pose.chunked import default_workers, detect_chunks
-        from .pose.holistic import HolisticExtractor, quiet_native_stderr
-
-        factory = self._factory or (lambda: HolisticExtractor(static_image_mode=self.info.is_image))
-        self._tmp = Path(tempfile.mkdtemp(prefix="reenactor-transfer-"))
-        self._spool = _Spool(self._tmp)
-        total = self.info.n_frames or None
-        if self.max_frames is not None and total:
-            total = min(total, self.max_frames)
-        # Chunks of POSE_CHUNK frames, each from a fresh tracker, on several MediaPipe graphs side by side (as
-        # `reenactor extract` does); finished chunks are spooled in frame order, so at most a few chunks of
-        # records (no masks) wait in memory.
-        done: dict[int, list] = {}
-        lock = threading.Lock()
-        spool = self._spool
-        state = {"next": 0}
-
-        def on_chunk(c: int, recs: list) -> None:
-            with lock:
-                done[c] = recs
-                while state["next"] in done:
-                    for r in done.pop(state["next"]):
-                        spool.append(r)
-                    state["next"] += 1
-
-        with quiet_native_stderr() as err, tqdm(total=total, desc="poses", unit="frame", disable=not progress,
-                                                file=err) as bar:
-            detect_chunks(iter_frames(self.path, stop=self.max_frames), factory, lambda ex, f: ex.process(f),
-                          on_chunk, POSE_CHUNK, self.workers or default_workers(), progress=bar.update)
-        if done:
-            raise RuntimeError(f"pose chunks {sorted(done)} were not spooled")
-        self._spool.finish()
-        if self._spool.n == 0:
-            raise InputError("no frame could be read", self.path, "pass a video with at least one frame")
-        person = self._spool.column("person") if "person" in self._spool.fields else None
-        if person is not None and not np.asarray(person).any():
-            from .errors import NoPersonError
-
-            raise NoPersonError("no person found in any driving frame", self.path,
-                                "use a video that shows a person's body")
-
-    def __len__(self) -> int:
-        return 0 if self._spool is None else self._spool.n
-
-    def bodies(self) -> np.ndarray:
-        return self._spool.column("body").astype(np.float32)
-
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
-        from .io.video import iter_frames
-
-        if not frames:  # the poses are spooled: no second decode
-            for t in range(len(self)):
-                yield None, self._spool.record(t, keys)
-            return
-        for t, frame in enumerate(iter_frames(self.path, stop=len(self))):
-            yield frame, self._spool.record(t, keys)
-
-    def close(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+def cover(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize ``img`` to fill (H, W), cropping the centre of the longer side (no distortion)."""
+    h, w = hw
+    ih, iw = img.shape[:2]
+    s = max(h / ih, w / iw)
+    nh, nw = max(h, int(round(ih * s))), max(w, int(round(iw * s)))
+    r = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    y0, x0 = (nh - h) // 2, (nw - w) // 2
+    return np.ascontiguousarray(r[y0:y0 + h, x0:x0 + w])
 
 
-class HeldSource(DrivingSource):
-    """The first frame of ``inner`` (a photo) repeated ``n`` times, record and all (``--hold``)."""
+class Backgrounds:
+    """The image a reference method composites the person over, per frame, at the output size."""
 
-    def __init__(self, inner: DrivingSource, n: int):
-        if n < 1:
-            raise InputError(f"a photo cannot be held for {n} frames", inner.name, "give --hold N with N >= 1")
-        self.inner, self.n = inner, int(n)
-        self.name, self.fps = inner.name, inner.fps
-        self.info = getattr(inner, "info", None)
+    def __init__(self, spec: str | np.ndarray, reference: Reference):
+        self.hw = reference.size
+        self.driving = isinstance(spec, str) and spec == "driving"
+        if isinstance(spec, str):
+            self.fixed = reference.background if spec == "target" else None
+        elif spec.ndim == 1:
+            self.fixed = np.broadcast_to(spec, (*self.hw, 3)).copy()
+        else:
+            self.fixed = cover(spec, self.hw)
+        self.describe = ("the driving frames" if self.driving else "the target photo's background (person inpainted)"
+                         if isinstance(spec, str) else "a colour" if spec.ndim == 1 else "an image")
 
-    def prepare(self, progress: bool = True) -> None:
-        self.inner.prepare(progress)
-
-    def __len__(self) -> int:
-        return self.n if len(self.inner) else 0
-
-    def bodies(self) -> np.ndarray:
-        return np.repeat(self.inner.bodies()[:1], self.n, 0)
-
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
-        it = self.inner.iter_frames(frames, keys)
-        frame, rec = next(it)
-        it.close()
-        for _ in range(self.n):
-            yield frame, {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-#: frames a photo is held for with ``--body target`` when ``hold`` is not given (one pass over the training
-#: poses, at most this many)
-HOLD_DEFAULT = 120
-
-
-def open_driving(driving: str | Path | DrivingSource, max_frames: int | None = None) -> DrivingSource:
-    """A :class:`DrivingSource` from a clip folder, a video/image path, or a bundled sample name."""
-    from .data.clipstore import ClipStore
-    from .samples import resolve_input
-
-    if isinstance(driving, DrivingSource):
-        return driving
-    p = Path(driving)
-    if p.is_dir():
-        return ClipSource(ClipStore.open(p), max_frames)
-    return VideoSource(resolve_input(str(driving)), max_frames)
+    def __call__(self, driving_frame: np.ndarray | None) -> np.ndarray:
+        if not self.driving:
+            return self.fixed
+        if driving_frame is None:  # a pose file has no frames
+            return np.zeros((*self.hw, 3), np.uint8)
+        return cover(driving_frame, self.hw)
 
 
 # ---------------------------------------------------------------------------------------------- model
-@dataclass
-class TransferModel:
-    """A loaded model: method name, its config object, synthesizer, meta and the stored training poses."""
-
-    path: Path
-    method: str
-    cfg: Any
-    meta: dict[str, Any]
-    synthesizer: Any
-    train_poses: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return tuple(self.synthesizer.size)
-
-
-def load_transfer_model(path: str | Path, device: str = "cpu", precision: str = "fp32",
-                        expect_method: str | None = None) -> TransferModel:
-    """Load an exported model file. A missing, truncated or foreign file, a model of another method than
-    ``expect_method``, or one whose method/config this reenactor does not know raises one
-    :class:`~reenactor.errors.CheckpointError` (via :func:`reenactor.train.checkpoint.load_model`)."""
-    from .config import from_dict
-    from .errors import CheckpointError, ConfigError, ReenactorError
-    from .methods import get_method
-    from .train.checkpoint import load_model
-
-    loaded = load_model(path, expect_method=expect_method)
-    where = loaded.path or Path(path)
-    try:
-        cls = get_method(loaded.method)
-    except ReenactorError as e:
-        raise CheckpointError(f"model needs method {loaded.method!r}, which this reenactor does not have ({e})",
-                              where, "pass a model trained by `reenactor train` with a registered method") from None
-    try:
-        cfg = from_dict(cls.Config, loaded.config)
-    except ConfigError as e:
-        raise CheckpointError(f"model config does not match method {loaded.method!r}: {e}", where,
-                              "re-train with this version of reenactor") from None
-    try:
-        synth = cls.synthesizer(cfg, loaded.tensors, loaded.meta, device)
-    except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"model weights do not fit method {loaded.method!r} ({type(e).__name__}: {e})",
-                              where, "re-export the model with `reenactor train`") from None
-    if precision != "fp32" and hasattr(synth, "precision"):
-        synth.precision = precision
-    poses = {k.split(".", 1)[1]: v.float().numpy() for k, v in loaded.tensors.items() if k.startswith("train_pose.")}
-    return TransferModel(Path(where), loaded.method, cfg, dict(loaded.meta), synth, poses)
-
-
-BODY_SOURCES = ("driver", "target")
-
-
-def held_poses(model: TransferModel) -> dict[str, np.ndarray]:
+def held_poses(model: InferenceModel) -> dict[str, np.ndarray]:
     """The keypoints ``--body target`` plays: the model's stored training poses (model pixels), per key."""
     poses = {k: v for k, v in model.train_poses.items() if k in KEYPOINT_KEYS}
     if "body" not in poses or not len(poses["body"]):
-        raise InputError("model has no stored training poses to hold the body at", model.path,
+        raise InputError("model has no stored training poses to hold the body at", model.name,
                          "use --body driver, or re-train with this version of reenactor")
     return poses
 
@@ -445,13 +230,17 @@ def load_normalizer(path: str | Path):
     return Normalizer.from_dict(d.get("normalizer", d) if isinstance(d, dict) else d)
 
 
-def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: TransferModel,
+def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: InferenceModel,
                            source_size: tuple[int, int] | None = None):
-    """Fit the driving -> target normalizer on body poses (``kind`` as ``--normalization``)."""
+    """Fit the driving -> target normalizer on body poses (``kind`` as ``--normalization``), onto a per-person
+    model's stored training poses."""
     from .pose.normalize import Normalizer, fit_normalizer
 
     if kind == "none":
         return Normalizer.identity()
+    if kind == "global_alignment":
+        raise InputError("global_alignment needs the target's person masks, which a per-person model does not "
+                         "store", model.name, "use --normalization auto, edn, edn_upper or first_frame")
     if "body" not in model.train_poses:
         raise InputError(f"model has no stored training poses, cannot fit a {kind!r} normalization", model.path,
                          "pass --normalization none, or --normalizer FILE")
@@ -460,6 +249,37 @@ def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: TransferM
         return fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]}, **opts)
     except TypeError:  # kinds that take no source_size
         return fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]})
+
+
+#: what ``--normalization auto`` runs onto a reference (one pose): EDN needs the target's range of positions
+REFERENCE_AUTO = "edn_upper"
+
+
+def fit_reference_normalizer(kind: str, source: DrivingSource, driving_body: np.ndarray, reference: Reference):
+    """Fit the driving -> reference normalizer: onto the reference's single pose (``edn_upper``: torso size
+    and neck, the default; ``first_frame``: the first usable driving frame's torso onto the reference's) or its
+    person mask (``global_alignment``: heights and centres of the driving masks' boxes, median over the video,
+    onto the reference's, Yang et al. 2022 eq. 4)."""
+    from .pose.normalize import Normalizer, fit_normalizer
+
+    if kind == "none":
+        return Normalizer.identity()
+    if kind == "auto":
+        kind = REFERENCE_AUTO
+    if kind == "edn":
+        raise InputError("edn normalization needs the target's range of positions over a video; a reference is "
+                         "one photo", fix="use --normalization auto (edn_upper), first_frame or global_alignment")
+    target = reference.pose()
+    if kind == "global_alignment":
+        boxes = source.layout_boxes()
+        if boxes is None:
+            raise InputError("global_alignment needs the driving person's masks, which this driving input lacks",
+                             source.name, "use --normalization auto, edn_upper or first_frame")
+        from .pose.normalize import layout_box
+
+        return fit_normalizer(kind, {"body": driving_body}, target, source_boxes=boxes,
+                              target_boxes=layout_box(reference.mask))
+    return fit_normalizer(kind, {"body": driving_body}, target)
 
 
 # ---------------------------------------------------------------------------------------------- coverage
@@ -511,24 +331,24 @@ class TransferResult:
         return self.n_frames / max(self.seconds.get("render", 0.0), 1e-9)
 
 
-def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSource, out_path: str | Path,
-             side_by_side_view: bool = False, normalization: str = "auto", normalizer: str | Path | None = None,
-             device: str = "cpu", precision: str = "fp32", batch_size: int = 8, max_frames: int | None = None,
-             progress: bool = True, save_normalizer: bool = True, check_coverage: bool = True,
-             frame_sink=None, expect_method: str | None = None, pipeline: bool | None = None,
-             driving_sink=None, body: str = "driver", hold: int | None = None,
-             expression_warp: bool = True) -> TransferResult:
+def load_for_transfer(model: str | Path | InferenceModel | None, opts: TransferOptions) -> InferenceModel:
+    """The model of a run: a loaded one, a model file, or (model None) the untrained method ``opts.method``."""
+    if isinstance(model, InferenceModel):
+        return model
+    return open_model(model, method=opts.method, device=opts.device, precision=opts.precision,
+                      options=opts.method_options)
+
+
+def transfer(model: str | Path | InferenceModel | None, driving: str | Path | DrivingSource, out_path: str | Path,
+             options: TransferOptions | None = None, *, frame_sink=None, driving_sink=None,
+             **overrides: Any) -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
+    ``options`` (or keyword ``overrides`` of its fields) set the run. ``model`` None: the method
+    ``options.method`` with nothing to train (a reference method such as pose_warp).
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
-    ``driving_sink``: optional callable receiving each driving frame and its pose record (``face_raw`` etc.,
-    before normalization), in the same order.
-    ``body``: ``driver`` (the driving keypoints, normalized onto the target) or ``target`` (the target's stored
-    training poses in order, looped: the driver gives only the face; see the module docstring).
-    ``expression_warp=False``: a method that warps its output face by the driver's expression after its networks
-    (upper_body's ``warp_expression``) leaves it out, so the networks' own frames are written.
-    ``hold``: a single-frame driver (a photo) is repeated for this many frames (None: with ``body="target"`` one
-    pass over the training poses, at most :data:`HOLD_DEFAULT`; else 1). A longer driver plays as it is.
+    ``driving_sink``: optional callable receiving each driving frame (None for a pose file) and its pose
+    record (``face_raw`` etc., before normalization), in the same order.
     ``pipeline``: when the synthesizer splits a step into ``prepare`` (CPU: pose volumes) and ``render`` (the
     network), decoding + pose preparation and composing + encoding run in two threads around the network, so
     the three overlap (same frames, in order, bounded queues). ``None`` (default): only where there are cores
@@ -540,29 +360,37 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
     from .io.video import VideoWriter
     from .pose.render import draw_pose
 
-    if normalization not in NORMALIZATIONS:
-        raise InputError(f"unknown normalization {normalization!r}", fix=f"use one of: {', '.join(NORMALIZATIONS)}")
-    if body not in BODY_SOURCES:
-        raise InputError(f"unknown body source {body!r}", fix=f"use one of: {', '.join(BODY_SOURCES)}")
+    opts = dataclasses.replace(options or TransferOptions(), **overrides)
+    opts.check()
+    background = parse_background(opts.background)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    tm = model if isinstance(model, TransferModel) else load_transfer_model(model, device, precision, expect_method)
+    tm = load_for_transfer(model, opts)
+    check_kind(tm, opts)
     times["load"] = time.perf_counter() - t0
-    if not expression_warp and hasattr(tm.synthesizer, "warp_expression"):
-        tm.synthesizer.warp_expression = False
-        print("[transfer] expression warp off: the networks' own frames", flush=True)
-    elif not expression_warp:
-        print(f"[transfer] note: {tm.method} has no expression warp; --no-expression-warp changes nothing", flush=True)
-    held = held_poses(tm) if body == "target" else None
-    src = open_driving(driving, max_frames)
+    reference = None
+    if tm.kind == REFERENCE:
+        t0 = time.perf_counter()
+        from .reference import load_reference
+
+        reference = load_reference(opts.target_image, int(tm.size[0]))
+        tm.synthesizer.set_reference(reference)
+        times["reference"] = time.perf_counter() - t0
+        print(f"[transfer] target: {opts.target_image} ({reference.size[1]}x{reference.size[0]})", flush=True)
+    backgrounds = Backgrounds(background, reference) if reference is not None else None
+    held = held_poses(tm) if opts.body == "target" else None
+    src = open_driving(driving, opts.max_frames)
     out_path = Path(out_path)
+    batch_size, device = opts.batch_size, opts.device
+    save_normalizer, check_coverage = opts.save_normalizer, opts.check_coverage
     # The network's one-off first-call costs are paid in the background while the driving poses are read.
     warm = threading.Thread(target=tm.synthesizer.warm_up, args=(batch_size,), daemon=True)
     warm.start()
     try:
         t0 = time.perf_counter()
-        src.prepare(progress)
+        src.prepare(opts.progress)
         times["poses"] = time.perf_counter() - t0
+        hold = opts.hold
         if len(src) == 1:  # a photo (or a one-frame video or clip)
             n_hold = hold if hold is not None else (min(len(held["body"]), HOLD_DEFAULT) if held is not None else 1)
             if n_hold != 1:
@@ -585,22 +413,28 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
             save_normalizer = check_coverage = False
             print(f"[transfer] body: the target's own {len(held['body'])} training poses, in order and looped "
                   "(--body target); the driving input gives the face only")
-        elif normalizer is not None:
-            norm = load_normalizer(normalizer)
-            print(f"[transfer] normalization from {normalizer}: {norm.describe()}")
+        elif opts.normalizer is not None:
+            norm = load_normalizer(opts.normalizer)
+            print(f"[transfer] normalization from {opts.normalizer}: {norm.describe()}")
+        elif reference is not None:
+            norm = fit_reference_normalizer(opts.normalization, src, driving_body, reference)
+            how = " (auto for a reference)" if opts.normalization == "auto" else ""
+            print(f"[transfer] normalization onto the reference{how}: {norm.describe()}")
         else:
-            size = getattr(src, "info", None)
-            source_size = (size.height, size.width) if size is not None else getattr(src, "store", None) and src.store.size
-            norm = fit_driving_normalizer(normalization, driving_body, tm, source_size)
+            norm = fit_driving_normalizer(opts.normalization, driving_body, tm, src.frame_size())
             print(f"[transfer] normalization: {norm.describe()}")
         norm_path = None
         if save_normalizer:
             norm_path = normalizer_path_for(out_path)
-            write_json(norm_path, {"normalizer": norm.to_dict(), "model": str(tm.path), "driving": src.name})
+            write_json(norm_path, {"normalizer": norm.to_dict(), "model": tm.name, "driving": src.name})
         times["normalize"] = time.perf_counter() - t0
         # ---- coverage (eq. 8)
         cov = None
-        if check_coverage and "body" in tm.train_poses:
+        if reference is not None:
+            if check_coverage:
+                print("[transfer] coverage is not computed for a reference target: one photo has no training "
+                      "poses to compare the driving poses with")
+        elif check_coverage and "body" in tm.train_poses:
             t0 = time.perf_counter()
             moved = norm.apply({"body": driving_body})["body"]
             norm.reset()
@@ -608,6 +442,8 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
             times["coverage"] = time.perf_counter() - t0
             _print_coverage(cov)
         del driving_body
+        if backgrounds is not None:
+            print(f"[transfer] background: {backgrounds.describe}")
         # ---- render
         t0 = time.perf_counter()
         warm.join()  # the network's one-off first-call costs, paid while the poses were read; not rendering
@@ -617,19 +453,19 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
         synth.reset()
         norm.reset()
         batched = hasattr(synth, "step_batch") and batch_size > 1
-        if pipeline is None:
-            pipeline = pipeline_pays(device)
+        pipeline = pipeline_pays(device) if opts.pipeline is None else opts.pipeline
         staged = pipeline and hasattr(synth, "prepare") and hasattr(synth, "render")
         per = batch_size if (batched or staged) else 1
         out_hw = tm.size
-        bar = tqdm(total=n, desc="render", unit="frame", disable=not progress)
+        drive_hw = src.frame_size() or out_hw
+        bar = tqdm(total=n, desc="render", unit="frame", disable=not opts.progress)
         written = 0
 
         # A batched synthesizer sees the normalized keypoints only: then the driving frame is read (or decoded)
         # only for --side-by-side or a driving_sink, and of each record only the keypoints (and all of it for a
         # driving_sink); step() gets the whole record and the frame.
         need_all = not batched or driving_sink is not None
-        read_frames = need_all or side_by_side_view
+        read_frames = need_all or opts.side_by_side
         read_keys = None if need_all else KEYPOINT_KEYS
 
         def batches() -> Iterator[list[tuple[np.ndarray | None, dict, dict]]]:
@@ -647,6 +483,12 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
             if pending:
                 yield pending
 
+        def extras(fr: np.ndarray | None, rec: dict) -> dict:
+            ex = {**rec, "frame": fr}
+            if backgrounds is not None:
+                ex["background"] = backgrounds(fr)
+            return ex
+
         def emit(writer, group, results) -> None:
             nonlocal written
             for (fr, rec, pose), res in zip(group, results):
@@ -655,10 +497,11 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
                     frame_sink(res)
                 if driving_sink is not None:
                     driving_sink(fr, rec)
-                if side_by_side_view:
+                if opts.side_by_side:
                     # one frame per step (per == 1): the synthesizer's own view of its last input, if it has one
                     view = synth.input_view() if per == 1 else None
-                    res = side_by_side(fr, draw_pose(out_hw, pose) if view is None else view, res)
+                    shown = fr if fr is not None else draw_pose(drive_hw, {k: rec[k] for k in KEYPOINT_KEYS if k in rec})
+                    res = side_by_side(shown, draw_pose(out_hw, pose) if view is None else view, res)
                 writer.write(np.ascontiguousarray(res))
                 written += 1
             bar.update(len(group))
@@ -675,14 +518,23 @@ def transfer(model: str | Path | TransferModel, driving: str | Path | DrivingSou
                     if batched:
                         results = synth.step_batch([p for _, _, p in group])
                     else:
-                        results = [synth.step(p, {**rec, "frame": fr}) for fr, rec, p in group]
+                        results = [synth.step(p, extras(fr, rec)) for fr, rec, p in group]
                     emit(writer, group, results)
         bar.close()
         times["render"] = time.perf_counter() - t0
+    except BaseException:
+        if norm_path_written(out_path):
+            normalizer_path_for(out_path).unlink(missing_ok=True)
+        raise
     finally:
         warm.join()
         src.close()
     return TransferResult(out_path, written, src.fps, norm_path, norm.kind, cov, times)
+
+
+def norm_path_written(out_path: Path) -> bool:
+    """Whether a failed run left its normalizer JSON beside a missing output (then it is removed)."""
+    return normalizer_path_for(out_path).exists() and not Path(out_path).exists()
 
 
 def pipeline_pays(device: str = "cpu") -> bool:

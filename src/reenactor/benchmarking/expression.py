@@ -72,7 +72,8 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     still gets its expression measured on a frame the model can draw."""
     from ..face.faup import add_faup_stage, clip_neutral
     from ..metrics.expression import expression_errors, faup_of_frames
-    from ..transfer import load_transfer_model, transfer
+    from ..modelfile import open_model
+    from ..transfer import transfer
 
     if not ClipStore.is_clip(target):
         raise InputError("--target must be the target person's clip folder (from `reenactor extract`)", target,
@@ -88,12 +89,13 @@ def run_expression_benchmark(model: str | Path, driving: str | Path, target: str
     if not t_valid.any():
         raise InputError("no face in the target clip", target, "train and measure on a clip that shows the face")
     typical = np.median(t_faup[t_valid], 0)
-    tm = load_transfer_model(model, device, precision)
+    tm = open_model(model, device=device, precision=precision,
+                    options={"expression_warp": None if expression_warp else False})
     generated: list[np.ndarray] = []
     meshes: list[np.ndarray | None] = []
-    transfer(tm, driving, out / "side_by_side.mp4", side_by_side_view=True, device=device, precision=precision,
+    transfer(tm, driving, out / "side_by_side.mp4", side_by_side=True, device=device, precision=precision,
              max_frames=max_frames, progress=progress, save_normalizer=False, frame_sink=generated.append, body=body,
-             hold=hold, expression_warp=expression_warp,
+             hold=hold,
              driving_sink=lambda fr, rec: meshes.append(rec.get("face_raw")))
     d_faup, d_valid, d_how = driver_faup(meshes)
     if not d_valid.any():

@@ -298,7 +298,10 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     """Run the protocol; returns one row per method (also written to ``out_dir``)."""
     from ..io.video import VideoWriter
     from ..pose.render import draw_pose
-    from ..transfer import ClipSource, load_transfer_model, transfer
+    from ..driving import ClipSource
+    from ..methods import get_method
+    from ..modelfile import open_model
+    from ..transfer import transfer
 
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -340,7 +343,10 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
                                seed=opts.seed + k, device=opts.device, progress=opts.progress)
             train_s = time.perf_counter() - t0
             got: list[np.ndarray] = []
-            tm = load_transfer_model(info["model"], opts.device, opts.precision)
+            precision = opts.precision if opts.precision in get_method(name).precisions else "fp32"
+            if precision != opts.precision and k == 0:
+                print(f"[self-reenactment] {name} runs in fp32 (it declares no {opts.precision})")
+            tm = open_model(info["model"], device=opts.device, precision=precision)
             transfer(tm, ClipSource(test), out / f"{name}.mp4" if k == 0 else run_dir / "test.mp4",
                      normalization="none", progress=opts.progress, save_normalizer=False, check_coverage=False,
                      frame_sink=got.append)

@@ -105,7 +105,7 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
     log(f"[demo] transferring: {'carphone frames ' + str(train_frames) + '-' + str(n - 1) if driving is None else driving}"
         " -> the trained target")
     video = out / "carphone_cloning.mp4"
-    res = transfer(model, later.root if driving is None else driving, video, side_by_side_view=True,
+    res = transfer(model, later.root if driving is None else driving, video, side_by_side=True,
                    normalization="auto", progress=progress)
     log(f"[demo] wrote {video} (driving | pose | result, {res.n_frames} frames; rendering {res.render_fps:.1f} "
         f"frames/s); demo cloning stages took {time.perf_counter() - t_start:.0f} s")

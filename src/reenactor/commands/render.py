@@ -10,7 +10,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Render the keypoints stored in CLIP_DIR with the same drawing code that "
                                    "training and transfer use: OpenPose-coloured BODY_25 stick figure, white "
                                    "face contours, hands in per-finger colours. Writes H.264 mp4 at the clip's fps.")
-    p.add_argument("clip", metavar="CLIP_DIR", help="a clip folder made by `reenactor extract`")
+    p.add_argument("clip", metavar="CLIP_DIR", help="a clip folder made by `reenactor extract`, or a pose file "
+                                                   "(.poses.npz: stick figure or labels only, it holds no frames)")
     p.add_argument("-o", "--output", required=True, help="output .mp4 path")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--overlay", action="store_true", help="draw the pose over the clip's frames")
@@ -24,9 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data.clipstore import ClipStore
+    from ..pose.posefile import is_pose_file, load_poses
     from ..pose.render import write_pose_video
 
-    clip = ClipStore.open(args.clip)
+    clip = load_poses(args.clip) if is_pose_file(args.clip) else ClipStore.open(args.clip)
     style = "overlay" if args.overlay else "side_by_side" if args.side_by_side else "labels" if args.labels else "pose"
     n = write_pose_video(clip, args.output, style=style, thresh=args.thresh, progress=not args.quiet)
     print(f"wrote {args.output} ({n} frames, {style})")

@@ -1,62 +1,113 @@
-"""``reenactor transfer``: drive a trained model with a video (or clip store) and write the result video."""
+"""``reenactor transfer``: drive a trained model, or a reference method given one photo, with a driving video
+(clip store, or pose file) and write the result video."""
 
 from __future__ import annotations
 
 import argparse
 
+EPILOG = """\
+examples:
+  reenactor transfer --model runs/me/model.safetensors --driving dance.mp4 -o out.mp4 --side-by-side
+  reenactor transfer --method pose_warp --target-image sample:astronaut --driving sample:carphone -o out.mp4
+  reenactor transfer --method pose_warp --target-image clips/me:80 --driving walk.poses.npz -o out.mp4
+  reenactor transfer --model runs/me/model.safetensors --driving face.jpg --body target -o face.mp4
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+the model's kind decides what it needs (see `reenactor info MODEL`): a per-person model (cloning, pix2pix,
+nearest_neighbor, upper_body) draws the person it was trained on; a reference method (pose_warp) animates the
+photo given with --target-image.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction, detailed: bool = True) -> None:
     p = sub.add_parser(
-        "transfer", help="make the trained target perform a driving video's motion (writes an mp4)",
-        description="Streaming motion transfer: decode the driving video, extract its poses (MediaPipe Holistic, "
-                    "tracking mode; a clip store's cached poses are used as they are), normalize them onto the "
-                    "target (the fitted normalizer is saved next to the output as OUT.normalizer.json), print "
-                    "how well the training poses cover them, render every frame with the model and encode. "
-                    "Memory stays flat with the video's length.")
-    p.add_argument("--model", required=True, help="exported model file (RUN_DIR/model.safetensors from `reenactor train`)")
+        "transfer", help="make the target perform a driving video's motion (writes an mp4)",
+        description="Streaming motion transfer: read the driving poses (a video's are extracted with MediaPipe "
+                    "Holistic; a clip store's or a pose file's are used as they are), normalize them onto the "
+                    "target (the fitted normalizer is saved next to the output as OUT.normalizer.json), render "
+                    "every frame with the model and encode. Memory stays flat with the video's length.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="exported model file (RUN_DIR/model.safetensors from `reenactor train`); leave "
+                                   "out for a method with nothing to train (--method pose_warp)")
+    p.add_argument("--method", help="with --model: expect a model of this method; without: run this method, which "
+                                    "must have nothing to train (pose_warp)")
+    p.add_argument("--target-image", metavar="PHOTO",
+                   help="reference methods: the target, as a photo (or sample:astronaut), CLIP_DIR:INDEX (a frame of "
+                        "a clip store) or VIDEO:INDEX (a frame of a video)")
     p.add_argument("--driving", required=True,
-                   help="driving video or image, a clip folder from `reenactor extract`, or a sample name (sample:bikes)")
+                   help="driving video or image, a clip folder from `reenactor extract`, a pose file (.poses.npz from "
+                        "`reenactor poses export`), or a sample name (sample:carphone)")
     p.add_argument("-o", "--output", required=True, help="output video path (.mp4)")
-    p.add_argument("--method", help="expect a model of this method (an error names the model's own method otherwise)")
     p.add_argument("--side-by-side", action="store_true",
                    help="write driving | pose | result side by side (pose: the generator's input as drawn, e.g. "
-                   "upper_body's generated face landmarks over its stick figure)")
-    p.add_argument("--normalization", default="auto", choices=["auto", "edn", "edn_upper", "first_frame", "none"],
-                   help="how driving poses are moved onto the target: auto picks edn when feet are visible, "
-                        "else edn_upper (default: auto)")
+                   "upper_body's generated face landmarks over its stick figure; a pose file's driving panel is its "
+                   "drawn pose)")
+    p.add_argument("--background", metavar="WHAT",
+                   help="reference methods: what the person is composited over: target (the photo's own scene, the "
+                        "person inpainted away; default), driving (the driving frames as they are), an image file, or "
+                        "a colour #rrggbb")
+    p.add_argument("--normalization", default="auto",
+                   choices=["auto", "edn", "edn_upper", "first_frame", "global_alignment", "none"],
+                   help="how driving poses are moved onto the target. Per-person models: auto picks edn when feet "
+                        "are visible, else edn_upper. A reference: auto = edn_upper (torso size and neck onto the "
+                        "photo's), first_frame (the first driving frame's torso onto the photo's), global_alignment "
+                        "(person-mask height and centre, REMOT eq. 4). none: as they are (default: auto)")
     p.add_argument("--normalizer", metavar="JSON",
                    help="reuse a saved normalizer (the .normalizer.json a previous transfer wrote) instead of fitting one")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default: cpu)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                   help="generator precision: bf16 autocast is faster on CPUs with AVX512-BF16/AMX (default: fp32)")
+                   help="generator precision, for methods that declare it (cloning, pix2pix): bf16 autocast is faster "
+                        "on CPUs with AVX512-BF16/AMX; any other method refuses bf16 with a message (default: fp32)")
     p.add_argument("--batch-size", type=int, default=8,
                    help="frames generated per forward pass when the method allows it (default: 8)")
     p.add_argument("--max-frames", type=int, help="stop after this many driving frames")
     p.add_argument("--body", default="driver", choices=["driver", "target"],
-                   help="driver: the driving body poses, normalized onto the target (default); target: the target's "
-                        "own training poses stored in the model, in order and looped, so the driver gives only what "
-                        "the method reads beyond keypoints (upper_body: the face's expression and head pose)")
+                   help="driver: the driving body poses, normalized onto the target (default); target (per-person "
+                        "models): the target's own training poses stored in the model, in order and looped, so the "
+                        "driver gives only what the method reads beyond keypoints (upper_body: the face's "
+                        "expression and head pose)")
     p.add_argument("--hold", type=int, metavar="N",
                    help="a photo as the driver: repeat it for N frames (default: with --body target one pass over the "
                         "target's training poses, at most 120 frames; else 1). Ignored for a video")
-    p.add_argument("--no-expression-warp", action="store_true",
-                   help="upper_body: write the networks' frames as they are, without warping the face by the driver's "
-                        "expression afterwards (the model's warp_expression; not in the paper, on by default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    if detailed:
+        add_method_options(p)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..errors import InputError
-    from ..transfer import transfer
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """One flag per inference option the registered methods declare (``Method.inference_options``); a boolean
+    option gets ``--NAME`` and ``--no-NAME``."""
+    from ..methods import get_method, method_names
 
-    if args.batch_size < 1:
-        raise InputError("--batch-size must be at least 1")
-    res = transfer(args.model, args.driving, args.output, side_by_side_view=args.side_by_side,
-                   normalization=args.normalization, normalizer=args.normalizer, device=args.device,
-                   precision=args.precision, batch_size=args.batch_size, max_frames=args.max_frames,
-                   progress=not args.no_progress, expect_method=args.method, body=args.body,
-                   hold=args.hold, expression_warp=not args.no_expression_warp)
+    seen: dict[str, list[str]] = {}
+    opts = {}
+    for name in method_names():
+        for o in get_method(name).inference_options:
+            seen.setdefault(o.name, []).append(name)
+            opts.setdefault(o.name, o)
+    if not opts:
+        return
+    g = p.add_argument_group("method options", "declared by the methods; a method without the option ignores it "
+                                               "(with a note)")
+    for key, o in opts.items():
+        who = ", ".join(seen[key])
+        if o.type is bool:
+            g.add_argument(o.flag, dest=f"opt_{key}", action=argparse.BooleanOptionalAction, default=None,
+                           help=f"{who}: {o.help}")
+        else:
+            g.add_argument(o.flag, dest=f"opt_{key}", type=o.type, default=None, help=f"{who}: {o.help}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..transfer import TransferOptions, transfer
+
+    method_options = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+    opts = TransferOptions(side_by_side=args.side_by_side, normalization=args.normalization,
+                           normalizer=args.normalizer, device=args.device, precision=args.precision,
+                           batch_size=args.batch_size, max_frames=args.max_frames, progress=not args.no_progress,
+                           body=args.body, hold=args.hold, method=args.method, target_image=args.target_image,
+                           background=args.background, method_options=method_options)
+    res = transfer(args.model, args.driving, args.output, opts)
     print(f"wrote {res.out_path} ({res.n_frames} frames at {res.fps:g} fps; rendering ran at "
           f"{res.render_fps:.1f} frames/s)")
     if res.normalizer_path:

@@ -12,6 +12,7 @@ REGISTRY["cloning"] = "cloning:CloningMethod"
 REGISTRY["pix2pix"] = "pix2pix:Pix2PixMethod"
 REGISTRY["nearest_neighbor"] = "nearest_neighbor:NearestNeighborMethod"
 REGISTRY["upper_body"] = "upper_body:UpperBodyMethod"
+REGISTRY["pose_warp"] = "pose_warp:PoseWarpMethod"
 
 
 def method_names() -> list[str]:

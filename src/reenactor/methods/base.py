@@ -22,6 +22,11 @@ import torch
 from torch import nn
 
 
+#: the method kinds shared code reads from :attr:`Method.kind`
+PER_PERSON, REFERENCE, POSE_SEQUENCE = "per-person", "reference", "pose-sequence"
+KINDS: tuple[str, ...] = (PER_PERSON, REFERENCE, POSE_SEQUENCE)
+
+
 @dataclass
 class StepOutput:
     """What :meth:`Method.generator_step` returns.
@@ -60,6 +65,14 @@ class Method(nn.Module, abc.ABC):
     name: ClassVar[str]
     Config: ClassVar[type]
     needs_training: ClassVar[bool] = True  # False for non-learned baselines (e.g. nearest neighbour)
+    #: what the method is (see :data:`KINDS`): ``per-person`` (trained on the target's own video),
+    #: ``reference`` (a general model, or none, given one target photo at transfer time: a
+    #: :class:`reenactor.reference.Reference`) or ``pose-sequence`` (writes driving poses, not frames)
+    kind: ClassVar[str] = "per-person"
+    #: precisions :meth:`synthesizer` honours; shared code refuses any other with one message naming the method
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    #: options of this method's inference (``reenactor transfer`` exposes each as a flag; see :class:`InferenceOption`)
+    inference_options: ClassVar[tuple[InferenceOption, ...]] = ()
 
     def __init__(self, cfg: Any):
         super().__init__()
@@ -100,8 +113,46 @@ class Method(nn.Module, abc.ABC):
     @classmethod
     @abc.abstractmethod
     def synthesizer(cls, cfg: Any, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu") -> Synthesizer:
-        """Rebuild the inference object from an exported model file's contents."""
+                    device: torch.device | str = "cpu", precision: str = "fp32",
+                    options: dict[str, Any] | None = None) -> Synthesizer:
+        """Rebuild the inference object from an exported model file's contents (for a method with nothing to
+        train: from its default config, ``tensors`` and ``meta`` empty). ``precision`` is one of
+        :attr:`precisions`; ``options`` holds every :attr:`inference_options` name, resolved by
+        :func:`resolve_options` (a value None: the model's own setting)."""
+
+
+@dataclass(frozen=True)
+class InferenceOption:
+    """One inference option a method declares (:attr:`Method.inference_options`).
+
+    ``name`` is the key in the ``options`` mapping the synthesizer receives and the CLI flag's stem
+    (``expression_warp`` -> ``--expression-warp``, and ``--no-expression-warp`` for a boolean). ``default``
+    None means "the model's own setting" (e.g. a config key stored in the model file).
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def resolve_options(cls: type, given: dict[str, Any] | None) -> dict[str, Any]:
+    """Every option ``cls`` declares, from ``given`` (None values: not given) or the declared default. A given
+    option the method does not declare is dropped with one printed note (shared flags reach every method)."""
+    declared = {o.name: o for o in getattr(cls, "inference_options", ())}
+    out = {k: o.default for k, o in declared.items()}
+    for k, v in (given or {}).items():
+        if v is None:
+            continue
+        if k not in declared:
+            print(f"[transfer] note: {cls.name} has no inference option {k!r}; it changes nothing", flush=True)
+            continue
+        out[k] = declared[k].type(v)
+    return out
 
 
 def export_tensors(modules: dict[str, nn.Module], extra: dict[str, np.ndarray] | None = None,
@@ -139,6 +190,12 @@ class Synthesizer(abc.ABC):
         A method whose input is not the driving pose (upper_body: its *generated* face landmarks) overrides it,
         so the panel shows what the network was given, not the driver's own face points."""
         return None
+
+    def set_reference(self, reference: Any) -> None:
+        """A reference method's synthesizer receives the target (:class:`reenactor.reference.Reference`: one
+        frame, its keypoints, mask, face box and background plate) once, before the first :meth:`step`; the
+        output frame size is then the reference's. Per-person synthesizers never get one."""
+        raise NotImplementedError(f"{type(self).__name__} takes no reference image")
 
     @abc.abstractmethod
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:

@@ -111,7 +111,8 @@ class NearestNeighborMethod(Method):
 
     @classmethod
     def synthesizer(cls, cfg: NearestNeighborConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu") -> Synthesizer:
+                    device: torch.device | str = "cpu", precision: str = "fp32",
+                    options: dict[str, Any] | None = None) -> Synthesizer:
         if "frames" not in tensors or "train_pose.body" not in tensors:
             raise CheckpointError("nearest_neighbor model file lacks its stored frames/poses",
                                   fix="re-export it with `reenactor train --method nearest_neighbor`")

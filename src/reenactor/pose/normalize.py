@@ -54,7 +54,7 @@ Kinds
     ``s = sum (x - x̄)·(y - ȳ) / sum |x - x̄|²``, ``t = ȳ - s x̄``. Head joints are added (printed) when
     fewer than 2 torso joints are shared.
 ``"global_alignment"``
-    REMOT's Global Alignment Module (Zhao et al., 003_f3bcecf9faad3a1c, eq. 4) for single-image targets:
+    REMOT's Global Alignment Module (Yang et al. 2022, REMOT, eq. 4) for single-image targets:
     ``s = h_target / h_source`` from the heights of the two person layouts and the offset from their centres,
     ``x' = s (x - c_source) + c_target``. REMOT warps the *target's* image onto the driving layout; we move
     the driving *poses* onto the target layout, which is the inverse of the same transform. A layout is a
@@ -373,7 +373,8 @@ def fit_normalizer(kind: str, source: Mapping[str, Any], target: Mapping[str, An
     ``close_window`` (0.05), ``max_height_slack`` (0.10); ``"edn_upper"`` — ``measure`` ("auto" | "torso" |
     "shoulders"); ``"first_frame"`` — ``source_frame`` / ``target_frame`` (first usable by default);
     ``"global_alignment"`` — ``source_layout``, ``target_layout``, ``layout_frame`` ("median" or an int),
-    ``mask_threshold`` (128 for uint8 masks). All keypoint kinds take ``conf_thresh`` (:data:`VISIBLE`).
+    ``mask_threshold`` (128 for uint8 masks), ``source_boxes`` / ``target_boxes`` (per-frame heights and
+    centres already measured with :func:`layout_box`, instead of the layouts). All keypoint kinds take ``conf_thresh`` (:data:`VISIBLE`).
     """
     if kind == "auto":
         kind = auto_kind(source, target, opts.get("conf_thresh", VISIBLE))
@@ -589,13 +590,18 @@ def _layout_of(d: Mapping[str, Any], override: Any, name: str) -> tuple[np.ndarr
 
 def _fit_global_alignment(source: Mapping[str, Any], target: Mapping[str, Any], source_layout: Any = None,
                           target_layout: Any = None, layout_frame: str | int = "median",
-                          mask_threshold: float | None = None, **unused: Any) -> Normalizer:
+                          mask_threshold: float | None = None, source_boxes: Any = None, target_boxes: Any = None,
+                          **unused: Any) -> Normalizer:
     unused.pop("conf_thresh", None)
     _no_unused("global_alignment", unused)
     stats = {}
-    for name, d, ov in (("source", source, source_layout), ("target", target, target_layout)):
-        lay, thr = _layout_of(d, ov, name)
-        h, c = layout_box(lay, mask_threshold if mask_threshold is not None else thr)
+    for name, d, ov, boxes in (("source", source, source_layout, source_boxes),
+                               ("target", target, target_layout, target_boxes)):
+        if boxes is not None:  # per-frame (heights (T,), centres (T, 2)) already measured (layout_box)
+            h, c = np.atleast_1d(np.asarray(boxes[0], np.float64)), np.asarray(boxes[1], np.float64).reshape(-1, 2)
+        else:
+            lay, thr = _layout_of(d, ov, name)
+            h, c = layout_box(lay, mask_threshold if mask_threshold is not None else thr)
         good = np.isfinite(h)
         if not good.any():
             raise InputError(f"global_alignment: the {name} layout is empty in every frame",

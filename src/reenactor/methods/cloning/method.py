@@ -48,6 +48,7 @@ class CloningMethod(Method):
     """Performance cloning; see the module docstring. Batches are dicts from :class:`PoseVolumeDataset`."""
 
     name = "cloning"
+    precisions = ("fp32", "bf16")
     Config = CloningConfig
 
     def __init__(self, cfg: CloningConfig):
@@ -177,5 +178,6 @@ class CloningMethod(Method):
 
     @classmethod
     def synthesizer(cls, cfg: CloningConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu") -> Synthesizer:
-        return PoseVolumeSynthesizer.from_state(cfg, tensors, device)
+                    device: torch.device | str = "cpu", precision: str = "fp32",
+                    options: dict[str, Any] | None = None) -> Synthesizer:
+        return PoseVolumeSynthesizer.from_state(cfg, tensors, device, precision)

@@ -29,6 +29,7 @@ the target never made show up. The networks' own output stays what the next fram
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -50,7 +51,7 @@ from ...face.faup import (
     has_face,
 )
 from ...pose.skeleton import skeleton_spec
-from ..base import Method, StepOutput, Synthesizer, export_tensors
+from ..base import InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from .config import UpperBodyConfig
 from .dataset import KEYPOINTS, UpperBodyDataset
 from .images import face_centre, paste, ubkp_image
@@ -224,6 +225,12 @@ class UpperBodyMethod(Method):
     """See the module docstring. Batches come from :class:`UpperBodyDataset`."""
 
     name = "upper_body"
+    inference_options = (
+        InferenceOption("expression_warp", bool, None,
+                        "warp the output face by the driver's expression after the networks (the model's "
+                        "warp_expression, not in the paper, on by default); --no-expression-warp writes the "
+                        "networks' own frames"),
+    )
     Config = UpperBodyConfig
 
     def __init__(self, cfg: UpperBodyConfig):
@@ -394,7 +401,11 @@ class UpperBodyMethod(Method):
 
     @classmethod
     def synthesizer(cls, cfg: UpperBodyConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu") -> Synthesizer:
+                    device: torch.device | str = "cpu", precision: str = "fp32",
+                    options: dict[str, Any] | None = None) -> Synthesizer:
+        warp = (options or {}).get("expression_warp")
+        if warp is not None:
+            cfg = dataclasses.replace(cfg, warp_expression=bool(warp))
         return UpperBodySynthesizer.from_state(cfg, tensors, meta, device)
 
 

@@ -1,0 +1,48 @@
+"""``reenactor poses``: pose-sequence files (driving poses without frames)."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+A pose file (.poses.npz) holds a clip's keypoints (BODY_25 body, 68 face points, hands, MediaPipe's raw arrays),
+its fps and frame size, and the skeleton: the format is documented in reenactor.pose.posefile.
+  reenactor poses export clips/carphone -o talk.poses.npz --start 80
+  reenactor render talk.poses.npz -o talk_pose.mp4
+  reenactor transfer --method pose_warp --target-image sample:astronaut --driving talk.poses.npz -o out.mp4
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("poses", help="pose-sequence files: export a clip's poses (driving without frames)",
+                       description="Driving poses without frames, in one documented file format (.poses.npz).",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    e = verbs.add_parser("export", help="write a clip store's poses to a .poses.npz file",
+                         description="Write the keypoints of a clip store (frames START..STOP) to a pose file that "
+                                     "`reenactor transfer --driving` and `reenactor render` read.")
+    e.add_argument("clip", metavar="CLIP_DIR", help="a clip folder made by `reenactor extract`")
+    e.add_argument("-o", "--output", required=True, help="pose file to write (must end in .poses.npz)")
+    e.add_argument("--start", type=int, default=0, help="first frame (default: 0)")
+    e.add_argument("--stop", type=int, default=None, help="one past the last frame (default: the clip's end)")
+    e.add_argument("--force", action="store_true", help="replace an existing output file")
+    e.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..pose.posefile import SUFFIX, export_clip
+
+    out = Path(args.output)
+    if not str(out).endswith(SUFFIX):
+        raise InputError(f"a pose file must end in {SUFFIX}", out, f"name it e.g. walk{SUFFIX}")
+    if out.is_dir():
+        raise InputError("output is a folder", out, f"pass a file name ending in {SUFFIX}")
+    if out.exists() and not args.force:
+        raise InputError("output file exists", out, "pass --force to replace it, or choose another -o")
+    seq = export_clip(args.clip, out, args.start, args.stop)
+    print(f"wrote {out} ({seq.n_frames} frames at {seq.fps:g} fps, {seq.size[1]}x{seq.size[0]} px, "
+          f"arrays: {', '.join(sorted(seq.arrays))})")
+    return 0
