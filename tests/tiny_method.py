@@ -99,7 +99,8 @@ class TinyMethod(Method):
 
     @classmethod
     def synthesizer(cls, cfg: TinyConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu") -> Synthesizer:
+                    device: torch.device | str = "cpu", precision: str = "fp32",
+                    options: dict[str, Any] | None = None) -> Synthesizer:
         return TinySynth(cfg, tensors, device)
 
 

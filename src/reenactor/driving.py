@@ -172,15 +172,20 @@ class DrivingSource(abc.ABC):
 
 
 class ClipSource(DrivingSource):
-    """A clip store: poses and frames are already there; rows are read from the ``.npy`` files one by one."""
+    """A clip store: poses and frames are already there; rows are read from the ``.npy`` files one by one.
+    ``start``: the first frame driven (frames ``start .. start + max_frames``)."""
 
-    def __init__(self, clip, max_frames: int | None = None):
+    def __init__(self, clip, max_frames: int | None = None, start: int = 0):
         from .data.clipstore import ClipStore
 
         self.store = clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
         self.name = str(self.store.root)
         self.fps = self.store.fps
-        self.n = self.store.n_frames if max_frames is None else min(self.store.n_frames, max_frames)
+        if not 0 <= start < self.store.n_frames:
+            raise InputError(f"start frame {start} is outside the clip ({self.store.n_frames} frames)", self.store.root)
+        self.start = int(start)
+        left = self.store.n_frames - self.start
+        self.n = left if max_frames is None else min(left, max_frames)
         skip = {"frames", "flow"}
         self._frames = NpyRows(self.store.path("frames"))
         self._fields = {}
@@ -202,7 +207,7 @@ class ClipSource(DrivingSource):
         return self.n
 
     def bodies(self) -> np.ndarray:
-        return np.asarray(self.store.load("body", mmap=False)[: self.n], np.float32)
+        return np.asarray(self.store.load("body")[self.start:self.start + self.n], np.float32)
 
     def layout_boxes(self) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.store.has("mask"):
@@ -210,7 +215,8 @@ class ClipSource(DrivingSource):
         from .pose.normalize import layout_box
 
         m = self.store.load("mask")
-        parts = [layout_box(np.asarray(m[i:i + 256])) for i in range(0, self.n, 256)]
+        a, b = self.start, self.start + self.n
+        parts = [layout_box(np.asarray(m[i:min(i + 256, b)])) for i in range(a, b, 256)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def frame_size(self) -> tuple[int, int] | None:
@@ -222,7 +228,7 @@ class ClipSource(DrivingSource):
 
     def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
                     ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
-        for t in range(self.n):
+        for t in range(self.start, self.start + self.n):
             yield (self._frames[t] if frames else None), self.record(t, keys)
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""``reenactor extract``: a video (or image) -> a clip store of frames, keypoints, masks and face boxes.
+"""``reenactor extract``: a video (or image) -> a clip store of frames, keypoints, masks and face boxes; a
+folder of them -> one clip store per file (:func:`extract_folder`).
 
 Pipeline (all of it resumable, nothing half-written)::
 
@@ -515,4 +516,121 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
     return store
 
 
-__all__ = ["extract", "ExtractOptions", "default_workers", "fill_gaps", "choose_crop", "crop_resize", "person_box"]
+# --------------------------------------------------------------------------- a folder of videos / photos
+#: suffixes of the video files a folder extraction takes (images: :data:`reenactor.io.video.IMAGE_SUFFIXES`)
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
+                            ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".gif", ".y4m", ".dv", ".mxf"})
+
+
+def media_files(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """``(media, others)``: the files directly inside ``folder`` (not hidden, sorted by name) whose suffix is a
+    video's (:data:`VIDEO_SUFFIXES`) or an image's (:func:`reenactor.io.video.is_image_path`), and the rest.
+    Sub-folders are not entered."""
+    from .io.video import is_image_path
+
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    media = [p for p in files if is_image_path(p) or p.suffix.lower() in VIDEO_SUFFIXES]
+    return media, [p for p in files if p not in media]
+
+
+def clip_names(files: list[Path]) -> list[str]:
+    """One clip folder name per file: its stem, or ``STEM_EXT`` for files sharing a stem (``a.mp4``, ``a.png`` ->
+    ``a_mp4``, ``a_png``), numbered ``-2``, ``-3`` in the given order if still equal. Deterministic: the same
+    files give the same names. A stem ending in ``.partial`` (the name of an unfinished extraction) becomes
+    ``_partial``."""
+    def stem(p: Path) -> str:
+        s = p.stem
+        return s[: -len(".partial")] + "_partial" if s.endswith(".partial") else s
+
+    count: dict[str, int] = {}
+    for f in files:
+        count[stem(f)] = count.get(stem(f), 0) + 1
+    used = {s for s, n in count.items() if n == 1}
+    names = []
+    for f in files:
+        s = stem(f)
+        if count[s] == 1:
+            names.append(s)
+            continue
+        base = f"{s}_{f.suffix.lstrip('.').lower()}"
+        name, k = base, 2
+        while name in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+@dataclass
+class BatchResult:
+    """What :func:`extract_folder` did: the clip stores made (or found finished), the files that failed with
+    their messages, and the files skipped for not being videos or images by name."""
+
+    done: list[tuple[Path, ClipStore]]
+    failed: list[tuple[Path, str]]
+    ignored: list[Path]
+
+
+def _error_text(e: Exception) -> str:
+    from .errors import ReenactorError
+
+    text = str(e)
+    if isinstance(e, ReenactorError) and e.path is not None and text.startswith(f"{e.path}: "):
+        text = text[len(f"{e.path}: "):]  # the summary line names the file already
+    return text if isinstance(e, ReenactorError) else f"unexpected error {e.__class__.__name__}: {e}"
+
+
+def extract_folder(folder: str | Path, out_dir: str | Path, options: ExtractOptions | None = None,
+                   force: bool = False, workers: int = 0, progress: bool = True, log=print) -> BatchResult:
+    """Extract every video and photo directly inside ``folder`` into ``OUT_DIR/<name>/`` (names from
+    :func:`clip_names`), one after the other, with one summary line per file through ``log``.
+
+    Each file goes through :func:`extract`, so a finished clip is not redone and an interrupted one resumes
+    (re-running the same command continues a batch). A file that fails (unreadable, corrupt, no person, a
+    clip of another file in its folder, ...) is reported and skipped; the batch goes on. Raises
+    :class:`InputError` only when ``folder`` holds no video or image or ``out_dir`` cannot hold clips."""
+    opts = options or ExtractOptions()
+    opts.check()
+    folder, out_dir = Path(folder), Path(out_dir)
+    if not folder.is_dir():
+        raise InputError("not a folder", folder, "pass a folder of videos or photos, or one video / photo file")
+    media, others = media_files(folder)
+    if not media:
+        raise InputError("folder holds no video or image files", folder,
+                         f"put videos ({', '.join(sorted(VIDEO_SUFFIXES)[:6])}, ...) or photos (.png, .jpg, ...) "
+                         "in it")
+    if out_dir.exists() and (not out_dir.is_dir() or ClipStore.is_clip(out_dir)):
+        raise InputError("is a clip store or a file, not a folder for clip stores", out_dir,
+                         "for a folder of inputs, -o names a (new or existing) folder that receives one clip each")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if others:
+        log(f"note: skipping {len(others)} file(s) that are not videos or images by name: "
+            f"{', '.join(p.name for p in others[:5])}{', ...' if len(others) > 5 else ''}")
+    done: list[tuple[Path, ClipStore]] = []
+    failed: list[tuple[Path, str]] = []
+    n = len(media)
+    for i, (src, name) in enumerate(zip(media, clip_names(media)), 1):
+        head = f"[{i}/{n}] {src.name}"
+        msgs: list[str] = []
+        t0 = time.perf_counter()
+        try:
+            store = extract(src, out_dir / name, **asdict(opts), force=force, progress=progress, log=msgs.append,
+                            workers=workers)
+        except Exception as e:  # one bad file never ends the batch (KeyboardInterrupt does)
+            failed.append((src, _error_text(e)))
+            log(f"{head}: FAILED: {_error_text(e)}")
+            continue
+        done.append((src, store))
+        st = store.stage("extract") or {}
+        if any("nothing to do" in m for m in msgs):
+            how = "already extracted"
+        else:
+            how = ("resumed, " if any("resuming" in m for m in msgs) else "") + f"{time.perf_counter() - t0:.1f} s"
+        log(f"{head} -> {store.root}: {store.n_frames} frame(s) at {store.size[0]} px, person in "
+            f"{st.get('frames_detected', 0)} + {st.get('frames_interpolated', 0)} interpolated, "
+            f"{st.get('frames_flagged', 0)} flagged ({how})")
+    return BatchResult(done, failed, others)
+
+
+__all__ = ["extract", "extract_folder", "BatchResult", "ExtractOptions", "VIDEO_SUFFIXES", "clip_names",
+           "default_workers", "fill_gaps", "choose_crop", "crop_resize", "media_files", "person_box"]

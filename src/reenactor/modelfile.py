@@ -178,12 +178,14 @@ def check_precision(cls: type, precision: str) -> None:
 
 
 def open_model(model: str | Path | None = None, method: str | None = None, device: torch.device | str = "cpu",
-               precision: str = "fp32", options: dict[str, Any] | None = None) -> InferenceModel:
+               precision: str = "fp32", options: dict[str, Any] | None = None,
+               config: dict[str, Any] | None = None) -> InferenceModel:
     """Load an inference model: the model file ``model`` (with ``method``: it must be of that method), or the
     untrained method ``method`` itself (only a method with ``needs_training = False``).
 
     ``precision`` must be one the method declares; ``options`` are its inference options
-    (:func:`reenactor.methods.base.resolve_options`). Every failure is one :class:`CheckpointError` /
+    (:func:`reenactor.methods.base.resolve_options`). ``config``: settings of an untrained method's config
+    (e.g. ``{"size": 128}``; a model file's config is the one it was trained with). Every failure is one :class:`CheckpointError` /
     :class:`InputError` naming the file or method and the fix.
     """
     from .config import from_dict
@@ -201,10 +203,13 @@ def open_model(model: str | Path | None = None, method: str | None = None, devic
                              fix=f"train it with `reenactor train --method {method} ...` and pass --model "
                                  "RUN_DIR/model.safetensors")
         check_precision(cls, precision)
-        cfg = cls.Config()
+        cfg = from_dict(cls.Config, config or {}, prefix="model.")
         opts = resolve_options(cls, options)
         synth = cls.synthesizer(cfg, {}, {}, device, precision=precision, options=opts)
         return InferenceModel(None, cls.name, cls, cfg, {}, {}, synth, precision, opts)
+    if config:
+        raise InputError("a model file keeps the config it was trained with", model,
+                         f"drop the config settings ({', '.join(sorted(config))})")
     loaded = load_model(model, expect_method=method)
     where = loaded.path or Path(model)
     cls = method_class(loaded.method, where)

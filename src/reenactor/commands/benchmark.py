@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("benchmark", help="evaluation protocols (self-reenactment: paper 004's Table 1)",
+    p = sub.add_parser("benchmark", help="evaluation protocols (self-reenactment, single-image, expression)",
                        description="Evaluation protocols of the papers.")
     bsub = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
     s = bsub.add_parser(
@@ -84,6 +84,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=run_expression)
+    si = bsub.add_parser(
+        "single-image", help="one frame as the target photo, the next frames as the driver, the real frames as truth",
+        description="The single-image self-reenactment protocol (reenactor.benchmarking.single_image): frame "
+                    "--reference-frame of a clip is the target photo, frames --first-driving.. drive it through each "
+                    "method (and `hold`, the photo repeated), and the real frames are the ground truth. Reports MSE, "
+                    "SSIM, PSNR, masked SSIM/PSNR, pose accuracy of the output (re-extracted) and the dlib identity "
+                    "distance to the reference face; writes table.md, results.json and side_by_side.mp4.")
+    si.add_argument("--clip", default="carphone",
+                    help="a sample name, a video file or a clip folder extracted at --size (default: carphone)")
+    si.add_argument("-o", "--output", default="runs/single_image", help="output folder (default: runs/single_image)")
+    si.add_argument("--methods", nargs="+", default=["hold", "pose_warp"],
+                    help="hold and reference methods to compare (default: hold pose_warp)")
+    si.add_argument("--model", action="append", default=[], metavar="METHOD=FILE",
+                    help="a trained model for a learned reference method, e.g. single_shot=runs/ss/model.safetensors")
+    si.add_argument("--reference-frame", type=int, default=80, help="the frame used as the target photo (default: 80)")
+    si.add_argument("--first-driving", type=int, default=81, help="first driving frame; all later frames drive (default: 81)")
+    si.add_argument("--size", type=int, default=128, help="square frame size (default: 128)")
+    si.add_argument("--normalization", default="auto", choices=["auto", "edn_upper", "first_frame", "global_alignment", "none"],
+                    help="driving -> reference normalization (default: auto, what `reenactor transfer` runs)")
+    si.add_argument("--no-pose", action="store_true", help="skip the pose-accuracy columns (re-extraction)")
+    si.add_argument("--no-identity", action="store_true", help="skip the face-identity columns (dlib)")
+    si.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    si.add_argument("--no-progress", action="store_true", help="no progress bars")
+    si.set_defaults(func=run_single_image)
+
+
+def run_single_image(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..benchmarking.single_image import SingleImageOptions, run
+    from ..errors import InputError
+
+    models = {}
+    for text in args.model:
+        if "=" not in text:
+            raise InputError(f"--model {text!r} must look like METHOD=FILE")
+        m, f = text.split("=", 1)
+        models[m] = f
+    run(SingleImageOptions(clip=args.clip, out_dir=Path(args.output), reference_frame=args.reference_frame,
+                           first_driving=args.first_driving, size=args.size, methods=tuple(args.methods),
+                           models=models, normalization=args.normalization, device=args.device,
+                           progress=not args.no_progress, pose=not args.no_pose, identity=not args.no_identity))
+    return 0
 
 
 def run_expression(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""``reenactor extract INPUT -o CLIP_DIR``: video or image -> clip store (frames, keypoints, masks)."""
+"""``reenactor extract INPUT -o CLIP_DIR``: video or image -> clip store (frames, keypoints, masks); a folder of
+videos / images -> one clip store per file."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 DESCRIPTION = """\
 Run MediaPipe Holistic (offline) over a video or image and store, per frame: the frame cropped and resized
@@ -11,14 +13,27 @@ the face box, and MediaPipe's raw arrays, in CLIP_DIR (manifest.json + .npy arra
 
 Resumable: an interrupted run continues where it stopped when re-run with the same command (work happens
 in CLIP_DIR.partial/ and is renamed to CLIP_DIR at the end); a finished clip is not redone. INPUT may be
-sample:NAME for bundled footage (see `reenactor samples`)."""
+sample:NAME for bundled footage (see `reenactor samples`).
+
+A folder as INPUT: every video and photo directly inside it (by suffix; other files are skipped with a note)
+becomes a clip store OUT/<file name without suffix>/ (files sharing a name: OUT/<name>_<suffix>/), one after
+the other, with one summary line per file; a bad file (unreadable, corrupt, no person) is reported and
+skipped, and the exit code is 2 when any file failed (the last line lists them). Re-run the same command to
+finish an interrupted batch: finished clips are skipped, a partial one resumes. The clip stores of OUT are
+training data for many-people methods as they are: `reenactor train --method METHOD --clips OUT`.
+
+examples:
+  reenactor extract sample:carphone -o clips/carphone
+  reenactor extract my_videos/ -o clips/          # clips/alice, clips/bob, ... one per video or photo"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("extract", help="video/image -> clip store of frames, keypoints and masks",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="video file (mp4, mov, avi, ...), image (png, jpg), or sample:NAME")
-    p.add_argument("-o", "--output", required=True, metavar="CLIP_DIR", help="clip folder to create")
+    p.add_argument("input", help="video file (mp4, mov, avi, ...), image (png, jpg), sample:NAME, or a folder of "
+                                 "videos / images (one clip store each)")
+    p.add_argument("-o", "--output", required=True, metavar="CLIP_DIR",
+                   help="clip folder to create; for a folder INPUT, the folder receiving one clip folder per file")
     p.add_argument("--size", type=int, default=256,
                    help="side in pixels of the stored square frames; keypoints are stored in these pixels "
                         "(default: 256)")
@@ -48,18 +63,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="MediaPipe graphs running chunks side by side, in threads; changes the speed, never the "
                         "arrays (default: 0 = one per CPU core, at most 4)")
     p.add_argument("--force", action="store_true",
-                   help="replace CLIP_DIR if it already holds a clip from another input or other options")
+                   help="replace CLIP_DIR if it already holds a clip from another input or other options (for a folder "
+                        "INPUT: every clip of OUT that differs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..extract import extract
     from ..samples import resolve_input
 
-    store = extract(resolve_input(args.input), args.output, size=args.size, crop=args.crop, margin=args.margin,
+    src = resolve_input(args.input)
+    if src.is_dir():
+        return _run_folder(args, src)
+    from ..extract import extract
+
+    store = extract(src, args.output, size=args.size, crop=args.crop, margin=args.margin,
                     max_gap=args.max_gap, smoothing=args.smoothing, mode=args.mode, chunk=args.chunk,
                     min_confidence=args.min_confidence, force=args.force, progress=not args.quiet,
                     workers=args.workers)
     print(f"clip store: {store.root} ({store.n_frames} frames, {store.size[0]}x{store.size[1]})")
+    return 0
+
+
+def _run_folder(args: argparse.Namespace, folder: Path) -> int:
+    from ..extract import ExtractOptions, extract_folder
+
+    opts = ExtractOptions(size=args.size, crop=args.crop, margin=args.margin, max_gap=args.max_gap,
+                          smoothing=args.smoothing, mode=args.mode, chunk=args.chunk,
+                          min_confidence=args.min_confidence)
+    res = extract_folder(folder, args.output, opts, force=args.force, workers=args.workers,
+                         progress=not args.quiet, log=lambda m: print(m, flush=True))
+    n = len(res.done) + len(res.failed)
+    if res.failed:
+        print(f"extract: {len(res.done)} of {n} files extracted into {args.output}; {len(res.failed)} failed: "
+              + ", ".join(p.name for p, _ in res.failed), flush=True)
+        return 2
+    print(f"extract: {n} of {n} files extracted into {args.output}", flush=True)
     return 0

@@ -10,15 +10,21 @@ configs/<method>/*.yaml), `trainer` and `data` (every key documented in configs/
 defaults < --config YAML < command-line flags < --set overrides. Unknown keys are an error. The resolved config
 is written to RUN_DIR/config.yaml and into every checkpoint.
 
+data: a per-person method trains on --target (its target person's clips, + --unpaired for some); a reference
+method (a general model, given one photo at transfer time) trains on --clips, pairs of frames of one person.
+
 outputs (RUN_DIR, default runs/METHOD-CLIP):
   model.safetensors       the exported generator (EMA weights when trainer.ema > 0) + config + meta
   checkpoints/step_N/     resumable checkpoints (state.pt + model.safetensors), every trainer.checkpoint_every steps
   tb/                     TensorBoard scalars and image grids (tensorboard --logdir RUN_DIR/tb)
   samples/step_N.png      image grids;  config.yaml, run.json  (feature nets used, precision, status)
+  clips.json              (--clips runs) the resolved clips and identities; --resume checks they did not change
 
 examples:
   reenactor train --method pix2pix --target clips/me --steps 2000 -o runs/me
   reenactor train --method cloning --target clips/me --unpaired clips/dancer --set trainer.lr=1e-4
+  reenactor train --method METHOD --clips clips/people -o runs/general   # reference method: a folder of clip stores
+  reenactor train --method METHOD --clips people.txt -o runs/general     # lines `CLIP_PATH [IDENTITY]`
   reenactor train -o runs/me --resume                       # continue exactly where it stopped
   torchrun --nproc_per_node=2 -m reenactor train --method pix2pix --target clips/me   # DDP (gloo on CPU, nccl on GPU)
 """
@@ -30,13 +36,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     names = ", ".join(method_names()) or "(none registered)"
     p = sub.add_parser(
         "train", help="train a method on clip stores (checkpoints, resume, bf16, TensorBoard, DDP via torchrun)",
-        description=f"Train a method on one target person's clip store(s). Methods: {names}.",
+        description=f"Train a method on one target person's clip store(s) (per-person methods, --target) or on "
+                    f"many people's (reference methods, --clips). Methods: {names}.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", help=f"method to train (one of: {names}); optional with --resume")
     p.add_argument("--target", nargs="+", metavar="CLIP", help="clip folder(s) of the target person (from `reenactor extract`)")
     p.add_argument("--unpaired", nargs="+", metavar="CLIP", default=None,
                    help="clip folder(s) of other people for methods with an unpaired branch (their optical flow "
                         "is computed once and cached)")
+    p.add_argument("--clips", nargs="+", metavar="CLIPS", default=None,
+                   help="training data of methods trained on many people (reference methods; per-person methods "
+                        "take --target): clip folders, folders of clip folders (`reenactor extract VIDEOS_DIR -o "
+                        "CLIPS_DIR` makes one), or .txt files of `CLIP_PATH [IDENTITY]` lines. A clip's identity "
+                        "(the person it shows; pairs of frames are drawn within one identity, at most "
+                        "data.pair_max_distance frames apart) is its folder name unless a list names it")
     p.add_argument("--size", type=int, default=None,
                    help="square frame size the model trains at (sets model.size; default: the method's, 128)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (trainer.steps, default 2000)")
@@ -67,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         flags["data"]["target"] = args.target
     if args.unpaired:
         flags["data"]["unpaired"] = args.unpaired
+    if args.clips:
+        flags["data"]["clips"] = args.clips
     if args.steps is not None:
         flags["trainer"]["steps"] = args.steps
     if args.precision:
@@ -77,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         flags["trainer"]["device"] = args.device
     data = merge(data, flags)
     run_dir = args.output
-    if run_dir is None and args.resume and not (args.method and args.target):
+    if run_dir is None and args.resume and not (args.method and (args.target or args.clips)):
         from ..errors import ConfigError
 
         raise ConfigError("--resume needs the run folder", fix="pass -o RUN_DIR")

@@ -48,11 +48,15 @@ def add_parser(sub: argparse._SubParsersAction, detailed: bool = True) -> None:
     p.add_argument("--normalization", default="auto",
                    choices=["auto", "edn", "edn_upper", "first_frame", "global_alignment", "none"],
                    help="how driving poses are moved onto the target. Per-person models: auto picks edn when feet "
-                        "are visible, else edn_upper. A reference: auto = edn_upper (torso size and neck onto the "
-                        "photo's), first_frame (the first driving frame's torso onto the photo's), global_alignment "
+                        "are visible, else edn_upper. A reference: auto = first_frame (the first driving frame's torso "
+                        "onto the photo's, then the motion as it is), edn_upper (the driver's median torso size and "
+                        "neck onto the photo's), global_alignment "
                         "(person-mask height and centre, REMOT eq. 4). none: as they are (default: auto)")
     p.add_argument("--normalizer", metavar="JSON",
                    help="reuse a saved normalizer (the .normalizer.json a previous transfer wrote) instead of fitting one")
+    p.add_argument("--size", type=int, metavar="PX",
+                   help="a method with nothing to train (--method pose_warp): square output size in pixels (default: "
+                        "the method's, 256); a model file renders at the size it was trained at")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default: cpu)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                    help="generator precision, for methods that declare it (cloning, pix2pix): bf16 autocast is faster "
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     method_options = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
     opts = TransferOptions(side_by_side=args.side_by_side, normalization=args.normalization,
                            normalizer=args.normalizer, device=args.device, precision=args.precision,
-                           batch_size=args.batch_size, max_frames=args.max_frames, progress=not args.no_progress,
+                           batch_size=args.batch_size, max_frames=args.max_frames, size=args.size, progress=not args.no_progress,
                            body=args.body, hold=args.hold, method=args.method, target_image=args.target_image,
                            background=args.background, method_options=method_options)
     res = transfer(args.model, args.driving, args.output, opts)

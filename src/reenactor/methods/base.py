@@ -80,8 +80,14 @@ class Method(nn.Module, abc.ABC):
 
     # --------------------------------------------------------------- data
     @abc.abstractmethod
-    def build_dataset(self, clips: list, unpaired: list | None = None) -> torch.utils.data.Dataset:
-        """A dataset over clip stores whose items are dicts of tensors (collated by the default collate)."""
+    def build_dataset(self, clips: list, unpaired: list | None = None, **kw: Any) -> torch.utils.data.Dataset:
+        """A dataset over clip stores whose items are dicts of tensors (collated by the default collate).
+
+        Per-person methods: ``build_dataset(targets, unpaired)``, the target's clip stores (and other people's
+        for an unpaired branch). Reference and pose-sequence methods: ``build_dataset(clips,
+        pairs=PairOptions(...))``, many people's clips as :class:`reenactor.data.clips.TrainingClip` (store +
+        identity), and how to pair frames of one identity (:class:`reenactor.data.pairs.FramePairs` draws
+        them: deterministic per sample position, so a resumed run sees the same pairs)."""
 
     # --------------------------------------------------------------- training
     @abc.abstractmethod

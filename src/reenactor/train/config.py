@@ -45,11 +45,16 @@ class TrainerConfig:
 
 @dataclass
 class DataConfig:
-    """Which clip stores the method's dataset is built from."""
+    """Which clip stores the method's dataset is built from: ``target`` (+ ``unpaired``) for per-person
+    methods, ``clips`` for methods trained on many people (reference methods; see
+    :mod:`reenactor.data.clips` for the entry forms and :mod:`reenactor.data.pairs` for the pairing)."""
 
     target: list[str] = field(default_factory=list)  # clip folders of the target person (paired training data)
     unpaired: list[str] = field(default_factory=list)  # clip folders of other people (unpaired branch, if any)
     flow: bool = True  # compute/cached DIS optical flow (`flow` stage) for unpaired clips before training
+    clips: list[str] = field(default_factory=list)  # many-clip data: clip folders, folders of them, .txt lists
+    pair_max_distance: int = 250  # source and target frame of a pair at most this many frames apart (0 = any)
+    pair_across_clips: bool = False  # also draw source frames from other clips of the same identity
 
 
 @dataclass
@@ -85,12 +90,19 @@ def validate_trainer(t: TrainerConfig) -> None:
             raise ConfigError(msg)
 
 
+def validate_data(d: DataConfig) -> None:
+    """Range checks of the data section."""
+    if d.pair_max_distance < 0:
+        raise ConfigError("data.pair_max_distance must be >= 0 (0 = any frame of the clip)")
+
+
 def build_run_config(data: dict[str, Any], overrides: list[str] | None = None) -> RunConfig:
     """Mapping (from YAML and CLI flags) + ``--set`` overrides -> validated :class:`RunConfig` (the ``model``
     section is checked separately by :func:`method_config`)."""
     data = apply_overrides(data, overrides or [])
     cfg = from_dict(RunConfig, data)
     validate_trainer(cfg.trainer)
+    validate_data(cfg.data)
     return cfg
 
 

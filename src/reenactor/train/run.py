@@ -8,8 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import from_dict, load_yaml, merge, to_dict
+from ..data.clips import LIST_SUFFIXES
 from ..errors import ConfigError
+from ..methods.base import PER_PERSON, REFERENCE
 from .config import RunConfig, build_run_config, method_config
+
+#: the resolved clip list of a many-clip run, kept in the run folder so that --resume trains on the same clips
+CLIPS_FILE = "clips.json"
 
 #: trainer keys that may change on --resume without breaking the exact continuation
 RESUME_FREE_KEYS = {"steps", "log_every", "image_every", "checkpoint_every", "keep_checkpoints", "progress",
@@ -17,8 +22,49 @@ RESUME_FREE_KEYS = {"steps", "log_every", "image_every", "checkpoint_every", "ke
 
 
 def default_run_dir(cfg: RunConfig) -> Path:
-    tgt = Path(cfg.data.target[0]).name if cfg.data.target else "run"
-    return Path("runs") / f"{cfg.method}-{tgt}"
+    """``runs/METHOD-NAME``: NAME is the first target clip's folder name, or for a many-clip run the first
+    ``data.clips`` entry's name (a clip folder, a folder of clips, or a clip list without its suffix)."""
+    if cfg.data.target:
+        name = Path(cfg.data.target[0]).name
+    elif cfg.data.clips:
+        first = Path(cfg.data.clips[0])
+        name = (first.stem if first.suffix.lower() in LIST_SUFFIXES else first.name) or "clips"
+    else:
+        name = "run"
+    return Path("runs") / f"{cfg.method}-{name}"
+
+
+def check_data(cfg: RunConfig, cls: type) -> None:
+    """The data a method of ``cls.kind`` trains on must be given, and only that: ``data.target`` (+
+    ``data.unpaired``) for a per-person method, ``data.clips`` for a method trained on many people (reference
+    and pose-sequence methods). One :class:`ConfigError` naming the flag and the fix otherwise."""
+    name, kind = cfg.method, cls.kind
+    if kind == REFERENCE and not cls.needs_training:
+        raise ConfigError(f"method {name!r} has nothing to train: it works on one photo of the target, given at "
+                          "transfer time",
+                          fix=f"reenactor transfer --method {name} --target-image PHOTO --driving VIDEO -o out.mp4")
+    if kind == PER_PERSON:
+        if cfg.data.clips:
+            raise ConfigError(f"--clips (data.clips) is for methods trained on many people; {name!r} is a "
+                              "per-person method, trained on the target person's own clips",
+                              fix="pass the target's clip folder(s) with --target CLIP_DIR instead of --clips")
+        if not cfg.data.target:
+            raise ConfigError("no target clip given", fix="pass --target CLIP_DIR (made by `reenactor extract`)")
+        return
+    # A many-clip method is refused --target rather than taking it as clips: --target names the one person a
+    # per-person model learns to render, which a general model has no notion of; silently reading it as
+    # training clips would give `--target` two meanings and train a "general" model on one person unnoticed.
+    wrong = [flag for flag, given in (("--target (data.target)", cfg.data.target),
+                                      ("--unpaired (data.unpaired)", cfg.data.unpaired)) if given]
+    if wrong:
+        raise ConfigError(f"{' and '.join(wrong)} do{'es' * (len(wrong) == 1)} not apply to {name!r}, a {kind} "
+                          "method trained on many people's clips (the target photo is given at transfer time)",
+                          fix="pass the training clips with --clips CLIP_DIR|CLIPS_FOLDER|LIST.txt (one person's "
+                              "clip works too: --clips CLIP_DIR)")
+    if not cfg.data.clips:
+        raise ConfigError(f"no training clips given for {name!r}, a {kind} method trained on many people",
+                          fix="pass --clips CLIP_DIR ..., a folder of clip stores (`reenactor extract VIDEOS_DIR "
+                              "-o CLIPS_DIR` makes one) or a .txt list of `CLIP_PATH [IDENTITY]` lines")
 
 
 def _resolve(data: dict[str, Any], overrides: list[str], cls: type | None, size: int | None
@@ -68,8 +114,7 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
     elif not resume and has_ckpt:
         raise ConfigError("this run folder already holds a training run", run_dir,
                           "pass --resume to continue it, or -o NEW_DIR to start a new one")
-    if not cfg.data.target:
-        raise ConfigError("no target clip given", fix="pass --target CLIP_DIR (made by `reenactor extract`)")
+    check_data(cfg, cls)
 
     dist = init_distributed(cfg.trainer.device)
     main = dist.is_main
@@ -80,19 +125,35 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
                   flush=True)
             if resume and not has_ckpt:
                 print("[train] --resume: no checkpoint in the run folder yet, starting from step 0", flush=True)
-        targets = [ClipStore.open(p) for p in cfg.data.target]
-        unpaired = [ClipStore.open(p) for p in cfg.data.unpaired]
-        if unpaired and cfg.data.flow:
-            from ..data.flow import add_flow_stage
-
-            if main:
-                for c in unpaired:
-                    add_flow_stage(c)
-            dist.barrier()
+        if cls.kind == PER_PERSON:
+            targets = [ClipStore.open(p) for p in cfg.data.target]
             unpaired = [ClipStore.open(p) for p in cfg.data.unpaired]
-        seed_everything(cfg.trainer.seed)
-        method = cls(model_cfg)
-        dataset = method.build_dataset(targets, unpaired or None)
+            if unpaired and cfg.data.flow:
+                from ..data.flow import add_flow_stage
+
+                if main:
+                    for c in unpaired:
+                        add_flow_stage(c)
+                dist.barrier()
+                unpaired = [ClipStore.open(p) for p in cfg.data.unpaired]
+            seed_everything(cfg.trainer.seed)
+            method = cls(model_cfg)
+            dataset = method.build_dataset(targets, unpaired or None)
+        else:
+            from ..data.clips import describe, open_clips
+            from ..data.pairs import PairOptions
+
+            clips = open_clips(cfg.data.clips, log=print if main else lambda *_: None)
+            if main:
+                print(f"[train] data: {describe(clips)}", flush=True)
+                _record_clips(run_dir, clips, check=has_ckpt)
+            dist.barrier()
+            seed_everything(cfg.trainer.seed)
+            method = cls(model_cfg)
+            # many-clip methods get the clips with their identities, and how the run pairs their frames
+            # (data.pair_*; reenactor.data.pairs.FramePairs draws the pairs)
+            dataset = method.build_dataset(clips, pairs=PairOptions(cfg.data.pair_max_distance,
+                                                                    cfg.data.pair_across_clips))
         trainer = Trainer(method, cfg, run_dir, dist=dist, callbacks=callbacks)
         path = trainer.fit(dataset, resume=resume)
         if main and path is not None:
@@ -101,6 +162,33 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
     finally:
         if dist.distributed and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+
+
+def _record_clips(run_dir: Path, clips: list, check: bool) -> None:
+    """Write ``RUN_DIR/clips.json`` (each clip's resolved path, identity and frame count). With ``check`` (a
+    resumed run with checkpoints) the clips must be those the run started with: a folder of clips or a clip
+    list that changed since would silently change the data (and the pairs) of the continuation."""
+    import json
+
+    from ..io.atomic import write_json
+
+    record = [{"path": str(c.path.resolve()), "identity": c.identity, "frames": c.store.n_frames} for c in clips]
+    path = run_dir / CLIPS_FILE
+    if check and path.exists():
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            before = None
+        if before is not None and before != record:
+            old = {r["path"] for r in before}
+            new = {r["path"] for r in record}
+            what = (f"{len(new - old)} added, {len(old - new)} gone" if old != new
+                    else "identities or frame counts differ")
+            raise ConfigError(f"the clips named by data.clips changed since the run started ({what})", path,
+                              "restore the original clips (the file lists them) or start a new run folder "
+                              "(-o NEW_DIR)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, record)
 
 
 def _given(data: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +213,7 @@ def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path, cls: 
                           "drop --method or start a new run folder (-o NEW_DIR)")
     if to_dict(saved.data) != to_dict(new.data):
         raise ConfigError("--resume with different data (clips) than the run was started with", path,
-                          "use the original --target/--unpaired clips or start a new run folder")
+                          "use the original --target/--unpaired/--clips data or start a new run folder")
     sm, nm = saved.model, new.model
     if cls is not None:
         sm = to_dict(method_config(cls, sm))

@@ -1,0 +1,192 @@
+"""Frame pairs of one identity over many clips: the training items of reference methods.
+
+A reference method learns to redraw a person seen in one frame (the *source*: the appearance) in the pose of
+another frame of the same person (the *target*: pose and ground truth). :class:`FramePairs` has one item per
+usable target frame (``person`` true) over all clips; for each it draws a source frame:
+
+* from the target's own clip, among its usable frames at most ``max_distance`` frames away (0: any frame
+  of the clip; the single-shot paper pairs frames of one video at most 250 frames apart);
+* with ``across_clips``, also from every usable frame of the other clips of the same identity (frame
+  numbers of two clips are unrelated, so the distance bound applies within the target's clip only);
+* never the target frame itself while another candidate exists (a photo clip, one frame, with no other clip
+  of its identity pairs with itself).
+
+Pairs never cross identities. The draw uses NumPy's global RNG at item time only, so under the trainer
+(which seeds it from the sample's position in the run, ``reenactor.train.trainer._PositionedDataset``) the
+pairs depend on the position alone: the same in every run with the same seed, and after a ``--resume``.
+
+Items (:meth:`FramePairs.item`; S = the stored frame size, or ``size``), all tensors::
+
+    source_frame, target_frame   (3, S, S) float32 in [-1, 1], RGB
+    source_<kp>, target_<kp>     (K, 3) float32 [x, y, conf] in pixels of the S x S frame, for each keypoint
+                                 array all clips have (body (25), face (68), hand_left / hand_right (21))
+    clip, source_clip            () int64 index into ``clips`` of the target's / the source's clip
+    target_t, source_t           () int64 frame numbers in those clips
+
+A method adds what it needs by subclassing and overriding :meth:`FramePairs.item` (or wrapping an instance
+and calling :meth:`FramePairs.pair`); any further randomness (augmentations) also comes from NumPy's global
+RNG (or ``random`` / torch's default generator, seeded the same way) inside ``item``::
+
+    class MyPairs(FramePairs):
+        def item(self, p: FramePair) -> dict[str, torch.Tensor]:
+            out = super().item(p)
+            out["source_mask"] = torch.from_numpy(self.array(p.source_clip, "mask", p.source_t).copy())
+            return out
+
+    def build_dataset(self, clips: list[TrainingClip], pairs: PairOptions = PairOptions()) -> MyPairs:
+        return MyPairs(clips, pairs, size=self.cfg.size)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..pose.skeleton import KEYPOINT_ARRAYS
+from .clips import TrainingClip
+
+
+@dataclass(frozen=True)
+class PairOptions:
+    """How :class:`FramePairs` draws a source frame for a target frame (``data.pair_*`` of the run config)."""
+
+    max_distance: int = 250  # frames between source and target within one clip at most (0 = any frame)
+    across_clips: bool = False  # also draw sources from the other clips of the same identity
+
+
+class FramePair(NamedTuple):
+    """One training pair: the target frame ``target_t`` of clip ``clip`` and the source frame ``source_t`` of
+    clip ``source_clip`` (the same clip unless :attr:`PairOptions.across_clips`; always the same identity)."""
+
+    clip: int
+    source_t: int
+    target_t: int
+    source_clip: int
+
+
+class FramePairs(torch.utils.data.Dataset):
+    """Source/target frame pairs of one identity over many clips (see the module docstring).
+
+    clips:  the run's clips (:func:`reenactor.data.clips.open_clips`).
+    pairs:  how sources are drawn (:class:`PairOptions`; default: same clip, at most 250 frames apart).
+    size:   resize frames to ``size`` x ``size`` (keypoints scaled alike); None: the clips' stored size,
+            which must then be the same for every clip.
+    """
+
+    def __init__(self, clips: list[TrainingClip], pairs: PairOptions | None = None, size: int | None = None):
+        self.clips = list(clips)
+        self.options = pairs or PairOptions()
+        if self.options.max_distance < 0:
+            raise ValueError("max_distance must be >= 0 (0 = any frame of the clip)")
+        if not self.clips:
+            raise InputError("no training clips", fix="pass --clips CLIP_DIR|CLIPS_FOLDER|LIST.txt")
+        sizes = {c.store.size for c in self.clips}
+        if size is None and len(sizes) > 1:
+            by = ", ".join(f"{c.path} {c.store.size[0]}x{c.store.size[1]}" for c in self.clips[:4])
+            raise InputError(f"the clips have different frame sizes ({by}{', ...' if len(self.clips) > 4 else ''})",
+                             fix="re-extract them with one --size (reenactor extract --size S), or let the method "
+                                 "resize them")
+        self.size: tuple[int, int] = (size, size) if size is not None else next(iter(sizes))
+        #: per clip: the sorted frame numbers that show the person, (U_c,) int64
+        self.usable = [np.flatnonzero(c.store.person_present()).astype(np.int64) for c in self.clips]
+        self.starts = np.concatenate([[0], np.cumsum([len(u) for u in self.usable])]).astype(np.int64)
+        if self.starts[-1] == 0:
+            raise InputError("no clip has a frame with a person (`person` is false everywhere)",
+                             self.clips[0].path, "extract clips of footage where the person is visible")
+        self.keypoint_names = [k for k in KEYPOINT_ARRAYS if all(c.store.has(k) for c in self.clips)]
+        # clips of each identity, for across-clip sources
+        by_id: dict[str, list[int]] = {}
+        for i, c in enumerate(self.clips):
+            by_id.setdefault(c.identity, []).append(i)
+        self.partners = [[j for j in by_id[c.identity] if j != i and len(self.usable[j])]
+                         for i, c in enumerate(self.clips)]
+        self._arrays: dict[tuple[int, str], np.ndarray] = {}
+
+    # ------------------------------------------------------------------ pairs
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def target(self, i: int) -> tuple[int, int]:
+        """``(clip index, frame number)`` of item ``i``'s target frame (no randomness)."""
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        c = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return c, int(self.usable[c][i - self.starts[c]])
+
+    def candidates(self, c: int, t: int) -> tuple[int, int, int]:
+        """``(lo, hi, k)``: the usable frames of clip ``c`` in the distance window around ``t`` are
+        ``usable[c][lo:hi]``, and ``t`` itself is ``usable[c][k]``."""
+        u, d = self.usable[c], self.options.max_distance
+        lo, hi = (int(np.searchsorted(u, t - d, "left")), int(np.searchsorted(u, t + d, "right"))) if d else (0, len(u))
+        return lo, hi, int(np.searchsorted(u, t))
+
+    def pair(self, i: int) -> FramePair:
+        """Item ``i``'s pair: its target frame and a source frame drawn with NumPy's global RNG (one draw)."""
+        c, t = self.target(i)
+        lo, hi, k = self.candidates(c, t)
+        n_same = hi - lo - 1  # the window without the target itself
+        others = self.partners[c] if self.options.across_clips else []
+        n_other = [len(self.usable[j]) for j in others]
+        total = n_same + sum(n_other)
+        if total == 0:
+            return FramePair(c, t, t, c)
+        r = int(np.random.randint(total))
+        if r < n_same:
+            j = lo + r
+            return FramePair(c, int(self.usable[c][j + (j >= k)]), t, c)
+        r -= n_same
+        for j, n in zip(others, n_other):
+            if r < n:
+                return FramePair(c, int(self.usable[j][r]), t, j)
+            r -= n
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ per-frame data
+    def array(self, clip: int, name: str, t: int) -> np.ndarray:
+        """Frame ``t`` of the clip's array ``name`` at its stored size (read-only, memory-mapped)."""
+        key = (clip, name)
+        if key not in self._arrays:
+            self._arrays[key] = self.clips[clip].store.load(name)
+        return self._arrays[key][t]
+
+    def frame(self, clip: int, t: int) -> np.ndarray:
+        """(S, S, 3) uint8 RGB frame, resized to :attr:`size` (a writable copy)."""
+        f = np.array(self.array(clip, "frames", t))
+        h, w = self.size
+        if f.shape[:2] != (h, w):
+            interp = cv2.INTER_AREA if f.shape[0] > h else cv2.INTER_LINEAR
+            f = cv2.resize(f, (w, h), interpolation=interp)
+        return f
+
+    def keypoints(self, clip: int, t: int) -> dict[str, np.ndarray]:
+        """``{name: (K, 3) float32 [x, y, conf]}`` in pixels of the :attr:`size` frame (missing joints stay 0)."""
+        sh, sw = self.clips[clip].store.size
+        scale = np.array([self.size[1] / sw, self.size[0] / sh, 1.0], np.float32)
+        return {k: np.asarray(self.array(clip, k, t), np.float32) * scale for k in self.keypoint_names}
+
+    def item(self, p: FramePair) -> dict[str, torch.Tensor]:
+        """The tensors of pair ``p`` (see the module docstring); subclasses extend this."""
+        out: dict[str, torch.Tensor] = {
+            "clip": torch.tensor(p.clip), "source_clip": torch.tensor(p.source_clip),
+            "target_t": torch.tensor(p.target_t), "source_t": torch.tensor(p.source_t)}
+        for side, c, t in (("source", p.source_clip, p.source_t), ("target", p.clip, p.target_t)):
+            out[f"{side}_frame"] = torch.from_numpy(self.frame(c, t)).permute(2, 0, 1).float() / 127.5 - 1
+            for k, v in self.keypoints(c, t).items():
+                out[f"{side}_{k}"] = torch.from_numpy(v)
+        return out
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.item(self.pair(i))
+
+    def __getstate__(self) -> dict[str, Any]:  # DataLoader workers reopen the memory maps themselves
+        state = dict(self.__dict__)
+        state["_arrays"] = {}
+        return state
+
+
+__all__ = ["FramePair", "FramePairs", "PairOptions"]
