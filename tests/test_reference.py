@@ -43,7 +43,11 @@ def test_reference_from_photo_has_pose_mask_and_plate(astronaut):
     person = r.mask >= 128
     assert 0.2 < person.mean() < 0.8
     # the plate differs from the photo on the person (inpainted) and equals it far from the person
-    far = ~np.asarray(__import__("cv2").dilate(person.astype(np.uint8), np.ones((31, 31), np.uint8)), bool)
+    import cv2
+
+    soft = (r.mask >= 64).astype(np.uint8)  # the plate removes the mask's soft edge too
+    far = ~cv2.dilate(soft, np.ones((31, 31), np.uint8)).astype(bool)
+    assert far.mean() > 0.1
     assert np.abs(r.background[far].astype(int) - r.image[far].astype(int)).max() == 0
     assert np.abs(r.background[person].astype(int) - r.image[person].astype(int)).mean() > 20
 
@@ -201,11 +205,11 @@ def test_reference_normalizations(carphone_clip, tmp_path, capsys):
     """auto runs first_frame onto the reference; global_alignment uses the driving and reference masks; edn is refused."""
     for kind, expect in (("auto", "first_frame"), ("edn_upper", "edn_upper"), ("global_alignment", "global_alignment")):
         res = transfer(None, carphone_clip.root, tmp_path / f"{kind}.mp4", method="pose_warp", normalization=kind,
-                       target_image=f"{carphone_clip.root}:80", max_frames=3, progress=False)
+                       target_image=f"{carphone_clip.root}:80", max_frames=3, progress=False, size=128)
         assert res.normalizer == expect
         saved = json.loads(res.normalizer_path.read_text())["normalizer"]
         # the reference is a frame of the same clip at the same size: the fit is close to the identity
-        assert saved["params"]["scale"] == pytest.approx(1.0, abs=0.15)
+        assert saved["params"]["scale"] == pytest.approx(1.0, abs=0.25)
     assert "coverage is not computed for a reference" in capsys.readouterr().out
     with pytest.raises(InputError, match="a reference is one photo"):
         transfer(None, carphone_clip.root, tmp_path / "edn.mp4", method="pose_warp", normalization="edn",

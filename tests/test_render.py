@@ -135,3 +135,6 @@ def test_demo_v1_writes_side_by_side(carphone_clip, tmp_path, monkeypatch):
     assert any("nothing to do" in m for m in msgs)
     info = probe(out["pose_video"])
     assert (info.n_frames, info.width, info.height) == (120, 256, 128)
+    # the single-photo part: the astronaut animated by carphone's poses through pose_warp, side by side
+    photo = probe(out["photo_video"])
+    assert (photo.n_frames, photo.width, photo.height) == (120, 3 * 256, 256)

@@ -6,7 +6,9 @@
 3. train performance cloning (paper 004) briefly on the CPU (the unpaired branch on the driving part's poses
    and optical flow) - or reuse/resume the model a previous demo run left in OUT/runs/cloning;
 4. transfer: drive the trained model with carphone's own later frames (or ``--driving bikes`` / any video or
-   clip) and write OUT/carphone_cloning.mp4, side by side (driving | pose | result).
+   clip) and write OUT/carphone_cloning.mp4, side by side (driving | pose | result);
+5. the single-photo path: the bundled astronaut photo performs carphone's motion through ``pose_warp`` (a
+   reference method: nothing to train) -> OUT/astronaut_pose_warp.mp4, side by side.
 
 Re-running reuses finished work (extraction, training, flow).
 """
@@ -20,9 +22,9 @@ from pathlib import Path
 
 def run_demo(out_dir: str | Path, size: int = 256, progress: bool = True, log=print, clone: bool = False,
              train_steps: int = 600, train_frames: int = 90, model_size: int = 128, precision: str = "auto",
-             driving: str | None = None) -> dict[str, Path]:
-    """Run the demo into ``out_dir``; returns the paths it made (``clip``, ``pose_video``, and with ``clone``
-    also ``model`` and ``video``)."""
+             driving: str | None = None, photo: bool = True) -> dict[str, Path]:
+    """Run the demo into ``out_dir``; returns the paths it made (``clip``, ``pose_video``, with ``photo``
+    ``photo_video``, and with ``clone`` also ``model`` and ``video``)."""
     from ..extract import extract
     from ..pose.render import write_pose_video
     from ..samples import sample_path
@@ -36,11 +38,27 @@ def run_demo(out_dir: str | Path, size: int = 256, progress: bool = True, log=pr
     write_pose_video(clip, video, style="side_by_side", progress=progress)
     log(f"[demo] wrote {video} (frame | pose overlay, {clip.n_frames} frames at {clip.fps:.2f} fps)")
     made = {"clip": clip.root, "pose_video": video}
+    if photo:
+        made["photo_video"] = run_photo_demo(out, clip, progress=progress, log=log)
     if clone:
         made.update(run_cloning_demo(out, clip, train_steps=train_steps, train_frames=train_frames,
                                      model_size=model_size, precision=precision, driving=driving,
                                      progress=progress, log=log))
     return made
+
+
+def run_photo_demo(out: Path, clip, progress: bool = True, log=print) -> Path:
+    """Step 5: the astronaut photo driven by carphone's poses through pose_warp (a few seconds)."""
+    from ..transfer import transfer
+
+    video = out / "astronaut_pose_warp.mp4"
+    log("[demo] single photo: the astronaut (scikit-image) performs carphone's motion through pose_warp "
+        "(a reference method: nothing to train)")
+    res = transfer(None, clip.root, video, method="pose_warp", target_image="sample:astronaut", side_by_side=True,
+                   progress=progress)
+    log(f"[demo] wrote {video} (driving | pose | result, {res.n_frames} frames; rendering {res.render_fps:.1f} "
+        "frames/s)")
+    return video
 
 
 def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int = 90, model_size: int = 128,
@@ -117,10 +135,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Extract poses from the bundled carphone clip (OUT/carphone_pose.mp4: frame | "
                                    "pose overlay), train performance cloning briefly on its first frames, drive it "
                                    "with its later frames and write OUT/carphone_cloning.mp4 (driving | pose | "
-                                   "result). Re-running reuses finished work.")
+                                   "result); and animate the bundled astronaut photo with carphone's motion through "
+                                   "pose_warp (OUT/astronaut_pose_warp.mp4). Re-running reuses finished work.")
     p.add_argument("-o", "--output", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--size", type=int, default=256, help="stored frame size in pixels (default: 256)")
-    p.add_argument("--no-clone", action="store_true", help="only extract and write the pose video (demo v1)")
+    p.add_argument("--no-clone", action="store_true", help="skip training and transferring performance cloning")
+    p.add_argument("--no-photo", action="store_true",
+                   help="skip the single-photo part (the astronaut animated through pose_warp)")
     p.add_argument("--train-steps", type=int, default=600,
                    help="cloning training steps (default: 600, a few minutes on a 2-core CPU)")
     p.add_argument("--train-frames", type=int, default=90,
@@ -158,5 +179,5 @@ def run(args: argparse.Namespace) -> int:
     choose_threads(args.threads)
     run_demo(args.output, size=args.size, progress=not args.quiet, clone=not args.no_clone,
              train_steps=args.train_steps, train_frames=args.train_frames, model_size=args.model_size,
-             precision=args.precision, driving=args.driving)
+             precision=args.precision, driving=args.driving, photo=not args.no_photo)
     return 0

@@ -131,7 +131,7 @@ def load_poses(path: str | Path) -> PoseSequence:
     ours, theirs = skeleton_spec(), meta.get("skeleton") or {}
     if theirs.get("name") != ours["name"] or list(theirs.get("body", [])) != ours["body"]:
         raise InputError(f"pose file uses skeleton {theirs.get('name')!r} with {len(theirs.get('body', []))} body "
-                         f"joints; reenactor drives {ours['name']} ({len(ours['body'])} joints)", path,
+                         f"joints; reenactor drives BODY_25 bodies ({ours['name']}, {len(ours['body'])} body joints)", path,
                          f"convert the poses to {ours['name']} (joint order in reenactor.pose.skeleton) or export "
                          "them from a clip store")
     for k, n in KEYPOINTS.items():
