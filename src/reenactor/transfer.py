@@ -112,7 +112,7 @@ class TransferOptions:
         if self.size is not None and not 16 <= self.size <= 4096:
             raise InputError(f"--size must be between 16 and 4096 pixels, got {self.size}")
         if self.hold is not None and self.hold < 1:
-            raise InputError(f"--hold must be at least 1, got {self.hold}")
+            raise InputError(f"a photo cannot be held for {self.hold} frames", fix="give --hold N with N >= 1")
 
 
 def check_kind(model: InferenceModel, opts: TransferOptions) -> None:
