@@ -9,10 +9,10 @@ import torch
 
 from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip  # noqa: F401 - autouse fixture
 from reenactor.methods import get_method
+from reenactor.modelfile import open_model
 from reenactor.train.checkpoint import load_model
 from reenactor.train.config import build_run_config, method_config
 from reenactor.train.trainer import Trainer
-from reenactor.modelfile import open_model
 from reenactor.transfer import transfer
 
 TRAINER = {"batch_size": 2, "ema": 0.0, "tensorboard": False, "image_every": 0, "progress": False, "device": "cpu"}

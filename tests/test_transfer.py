@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from _cloning_fixtures import _one_torch_thread, export_untrained, make_clip  # noqa: F401 - autouse fixture
+from reenactor.driving import NpyRows, _Spool
 from reenactor.errors import CheckpointError, InputError, NoPersonError
 from reenactor.io.video import iter_frames, probe, write_video
-from reenactor.driving import NpyRows, _Spool
 from reenactor.modelfile import open_model
 from reenactor.transfer import transfer
 

@@ -563,8 +563,8 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
 
     from reenactor.benchmarking.expression import run_expression_benchmark
     from reenactor.errors import InputError
-    from reenactor.train.run import run_training
     from reenactor.modelfile import open_model
+    from reenactor.train.run import run_training
 
     path = run_training(tiny_run(clip_copy, steps=1, batch_size=1), run_dir=tmp_path / "run")
     res = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "expr", max_frames=6,

@@ -120,7 +120,7 @@ def check_kind(model: InferenceModel, opts: TransferOptions) -> None:
     kind = model.kind
     if kind == POSE_SEQUENCE:
         raise InputError(f"method {model.method} writes driving pose sequences, not frames", model.name,
-                         f"generate poses with it (`reenactor poses generate --model ...`), then drive a per-person "
+                         "generate poses with it (`reenactor poses generate --model ...`), then drive a per-person "
                          "or reference model with the .poses.npz file")
     if kind == PER_PERSON:
         if opts.target_image is not None:

@@ -296,11 +296,11 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
 
 def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     """Run the protocol; returns one row per method (also written to ``out_dir``)."""
-    from ..io.video import VideoWriter
-    from ..pose.render import draw_pose
     from ..driving import ClipSource
+    from ..io.video import VideoWriter
     from ..methods import get_method
     from ..modelfile import open_model
+    from ..pose.render import draw_pose
     from ..transfer import transfer
 
     out = Path(opts.out_dir)

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 
-
 #: the method kinds shared code reads from :attr:`Method.kind`
 PER_PERSON, REFERENCE, POSE_SEQUENCE = "per-person", "reference", "pose-sequence"
 KINDS: tuple[str, ...] = (PER_PERSON, REFERENCE, POSE_SEQUENCE)
