@@ -170,6 +170,13 @@ def method_class(name: str, where: Path | None = None) -> type:
                               "pass a model trained by `reenactor train` with a registered method") from None
 
 
+def untrained_methods() -> list[str]:
+    """Registered methods with nothing to train (usable by name, without a model file)."""
+    from .methods import get_method, method_names
+
+    return [n for n in method_names() if not get_method(n).needs_training]
+
+
 def check_precision(cls: type, precision: str) -> None:
     """One message when ``cls`` does not honour ``precision`` (its declared :attr:`Method.precisions`)."""
     if precision not in cls.precisions:
@@ -195,11 +202,11 @@ def open_model(model: str | Path | None = None, method: str | None = None, devic
     if model is None:
         if method is None:
             raise InputError("no model given", fix="pass --model RUN_DIR/model.safetensors, or --method NAME for "
-                                                   "a method with nothing to train (pose_warp)")
+                                                   f"a method with nothing to train ({', '.join(untrained_methods())})")
         cls = method_class(method)
         if cls.needs_training:
             raise InputError(f"method {method} must be trained first: --method alone works only for a method "
-                             "with nothing to train (pose_warp)",
+                             f"with nothing to train ({', '.join(untrained_methods())})",
                              fix=f"train it with `reenactor train --method {method} ...` and pass --model "
                                  "RUN_DIR/model.safetensors")
         check_precision(cls, precision)

@@ -126,7 +126,7 @@ def check_kind(model: InferenceModel, opts: TransferOptions) -> None:
         if opts.target_image is not None:
             raise InputError(f"--target-image applies to reference methods; {model.method} is a per-person model "
                              "that draws the person it was trained on", model.name,
-                             "drop --target-image, or use a reference method (e.g. --method pose_warp)")
+                             "drop --target-image, or use a reference method (see `reenactor info --method NAME`)")
         if opts.background is not None:
             raise InputError(f"--background applies to reference methods; {model.method} draws the background "
                              "it was trained on", model.name, "drop --background")
