@@ -215,6 +215,8 @@ def test_bf16_on_a_cpu_without_native_bf16_is_said(monkeypatch, capsys):
 
 def test_ema_tracks_and_export_uses_it(tmp_path):
     tr = _trainer(ema=0.5, ema_start=0)
+    tr.ema.start = -20  # past the warm-up (min(0.5, (1 + n) / (10 + n)) = 0.5 for n >= 8)
+    assert tr.ema.decay_at(tr.step) == 0.5
     p0 = [p.detach().clone() for p in tr.g_params]
     tr.train_step([_batch()])
     p1 = [p.detach().clone() for p in tr.g_params]
@@ -224,6 +226,15 @@ def test_ema_tracks_and_export_uses_it(tmp_path):
     t = load_model(path).tensors
     torch.testing.assert_close(t["G.decoder.out.conv.weight"], tr.ema.shadow[-2])  # the EMA, not the live weights
     assert torch.equal(tr.method.G.decoder.out.conv.weight, p1[-2])  # live weights restored after export
+
+
+def test_ema_decay_warms_up():
+    from reenactor.train.trainer import EMA
+
+    e = EMA([], 0.999, start=100)
+    assert e.decay_at(50) == e.decay_at(100) == pytest.approx(0.1)
+    assert e.decay_at(300) == pytest.approx(201 / 210)  # a 300-step run averages its last ~20 steps
+    assert e.decay_at(100 + 9000) == 0.999 and e.decay_at(10**6) == 0.999
 
 
 def test_divergence_is_reported():

@@ -30,7 +30,7 @@ class TrainerConfig:
     grad_clip: float = 0.0  # clip the global gradient norm of each network group to this value (0 = off)
     d_every: int = 1  # update the discriminator(s) every N steps
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype for forward passes (weights stay fp32)
-    ema: float = 0.999  # exponential moving average of G's weights (0 = off); the export uses the EMA weights
+    ema: float = 0.999  # EMA of G's weights (0 = off), decay warmed up as min(ema, (1+n)/(10+n)); the export uses it
     ema_start: int = 100  # step at which the EMA starts tracking (before that it copies G)
     seed: int = 0  # seeds Python, NumPy and torch (networks, data order, augmentations): runs are repeatable
     device: str = "auto"  # "auto" (cuda:LOCAL_RANK when CUDA is available, else cpu), "cpu", "cuda", "cuda:1"

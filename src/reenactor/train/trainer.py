@@ -222,9 +222,16 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 
 # ------------------------------------------------------------------------------------------ EMA
 class EMA:
-    """Exponential moving average of parameters: ``shadow = decay * shadow + (1 - decay) * param``; before
-    ``start`` the shadow copies the parameters. :meth:`swapped` puts the averages into the parameters (e.g.
-    for export) and restores the trained values afterwards."""
+    """Exponential moving average of parameters: ``shadow = d * shadow + (1 - d) * param``; before ``start`` the
+    shadow copies the parameters. :meth:`swapped` puts the averages into the parameters (e.g. for export) and
+    restores the trained values afterwards.
+
+    The decay warms up with the number of updates ``n`` since ``start``: ``d = min(decay, (1 + n) / (10 + n))``
+    (the warm-up of TensorFlow's ExponentialMovingAverage with ``num_updates`` and of timm's ModelEmaV2), so a
+    short run averages over its last few dozen steps and exports weights close to the trained ones, and a long
+    run reaches the full ``decay`` (0.999 after ~9,000 updates). Without it, 300 steps at 0.999 from step 100
+    exported 82 % step-100 weights (a grey field). A function of the step only, so a resumed run continues it
+    exactly."""
 
     def __init__(self, params: list[nn.Parameter], decay: float, start: int = 0):
         self.params = params
@@ -238,7 +245,12 @@ class EMA:
             for s, p in zip(self.shadow, self.params):
                 s.copy_(p.detach())
         else:
-            torch._foreach_lerp_(self.shadow, [p.detach().float() for p in self.params], 1.0 - self.decay)
+            torch._foreach_lerp_(self.shadow, [p.detach().float() for p in self.params], 1.0 - self.decay_at(step))
+
+    def decay_at(self, step: int) -> float:
+        """The decay applied at ``step`` (warm-up, see the class docstring)."""
+        n = max(step - self.start, 0)
+        return min(self.decay, (1.0 + n) / (10.0 + n))
 
     @contextlib.contextmanager
     def swapped(self) -> Iterator[None]:
