@@ -60,7 +60,8 @@ def _train(clip, run_dir, steps, resume=False, callbacks=None, overrides=(), **t
 
 # ------------------------------------------------------------------------------------------ resume
 def test_resume_after_interruption_is_exact(clip, tmp_path):
-    """20 straight steps == 10 steps, an interruption at step 13 (mid-run, after checkpoint 10), resume to 20."""
+    """20 straight steps == 10 steps, an interruption at step 13 (mid-run, after checkpoint 10; Ctrl-C saves
+    step 13 too), resume to 20."""
     straight = _train(clip, tmp_path / "a", 20, lr_decay=0.5)  # the schedule is a function of the step
 
     def interrupt(trainer, logs):
@@ -69,7 +70,7 @@ def test_resume_after_interruption_is_exact(clip, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         _train(clip, tmp_path / "b", 20, callbacks=[interrupt], lr_decay=0.5)
-    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [10]
+    assert [s for s, _ in list_checkpoints(tmp_path / "b")] == [10, 13]
     at10 = load_model(list_checkpoints(tmp_path / "b")[0][1] / "model.safetensors").tensors
     resumed = _train(clip, tmp_path / "b", 20, resume=True, lr_decay=0.5)
     _assert_same(_weights(straight), _weights(resumed))
@@ -119,8 +120,8 @@ def test_resume_after_real_kill_is_exact(clip, tmp_path):
 
 def test_run_folder_guards(clip, tmp_path):
     _train(clip, tmp_path / "r", 2)
-    with pytest.raises(ConfigError, match="already holds"):
-        _train(clip, tmp_path / "r", 4)
+    with pytest.raises(ConfigError, match="already holds a training run with another config"):
+        _train(clip, tmp_path / "r", 4, lr=1e-2)  # (the same config continues: see the test below)
     with pytest.raises(ConfigError, match="different model config"):
         _train(clip, tmp_path / "r", 4, resume=True, overrides=["model.ngf=8"])
     # a model key added by a later version (absent from the saved config, at its default) does not block a resume
@@ -322,3 +323,56 @@ def test_frozen_feature_net_left_out_of_checkpoints_and_recorded():
     tr2.load_state_dict(state)  # strict on everything but the frozen net
     for k, v in state["method"].items():
         assert torch.equal(tr2.method.state_dict()[k], v)
+
+
+def test_wall_clock_budget_ends_with_checkpoint_and_export(clip, tmp_path, capsys):
+    import time as _time
+
+    def slow(trainer, logs):
+        _time.sleep(0.05)
+
+    path = _train(clip, tmp_path / "run", 10_000, callbacks=[slow], max_seconds=0.5)
+    out = capsys.readouterr().out
+    assert "wall-clock budget of 0.5 s spent at step" in out
+    from reenactor.train.checkpoint import list_checkpoints
+
+    (step, _), = list_checkpoints(tmp_path / "run")[-1:]
+    assert 1 <= step < 100 and path.exists() and load_model(path).run["step"] == step
+    # the budget is per invocation: --resume continues from the checkpoint
+    _train(clip, tmp_path / "run", step + 3, resume=True)
+    assert list_checkpoints(tmp_path / "run")[-1][0] == step + 3
+
+
+def test_no_step_taken_exports_nothing(clip, tmp_path):
+    with pytest.raises(ReenactorError, match="no training step was taken"):
+        _train(clip, tmp_path / "run", 0)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_interrupt_saves_a_checkpoint_of_the_finished_steps(clip, tmp_path):
+    from reenactor.train.checkpoint import list_checkpoints
+
+    def stop_at_7(trainer, logs):
+        if trainer.step == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(clip, tmp_path / "run", 50, callbacks=[stop_at_7])  # checkpoint_every 10: none due yet
+    assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [7]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_same_command_on_its_folder_resumes_and_a_changed_config_asks_for_resume(clip, tmp_path, capsys):
+    from reenactor.train.checkpoint import list_checkpoints
+
+    def stop_at_4(trainer, logs):
+        if trainer.step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(clip, tmp_path / "run", 12, callbacks=[stop_at_4])
+    with pytest.raises(ConfigError, match="another config"):
+        _train(clip, tmp_path / "run", 12, lr=1e-2)
+    _train(clip, tmp_path / "run", 12)  # the same command: continues from step 4
+    assert "continuing from its newest checkpoint" in capsys.readouterr().out
+    assert list_checkpoints(tmp_path / "run")[-1][0] == 12

@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("interrupted; re-run the same command to resume where it stopped", file=sys.stderr)
+        if getattr(args, "resumable", False):  # extract and train keep their finished work
+            print("interrupted; re-run the same command to continue where it stopped", file=sys.stderr)
+        else:
+            print("interrupted; its output was not written (nothing half-written is left); re-run the command to "
+                  "start again", file=sys.stderr)
         return 130
     return int(rc or 0)
 

@@ -220,10 +220,6 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
     return "\n".join(lines) + "\n"
 
 
-class _BudgetReached(Exception):
-    """Raised by the trainer callback when the wall-clock budget is spent."""
-
-
 def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None = None, size: int = 128,
                 max_seconds: float = 180.0, overrides: list[str] | None = None, seed: int = 0,
                 device: str = "cpu", progress: bool = True, config: str | Path | None = None,
@@ -250,7 +246,7 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
     base.setdefault("model", {})["size"] = size
     tr = base.setdefault("trainer", {})
     tr.update({"steps": 10 ** 9, "seed": seed, "device": device, "ema": 0.0, "tensorboard": False,
-               "image_every": 0, "checkpoint_every": 10 ** 9, "progress": False})
+               "image_every": 0, "checkpoint_every": 10 ** 9, "keep_checkpoints": 1, "progress": False})
     run_cfg = build_run_config(base, overrides or [])
     cls = get_method(method)
     m = cls(method_config(cls, run_cfg.model))
@@ -276,15 +272,13 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
         if bar is not None:
             bar.n = min(int(spent), int(max_seconds))
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("vgg", "tc", "g_total")}, refresh=True)
-        if spent >= max_seconds:
-            raise _BudgetReached
 
+    # the trainer's own wall-clock budget (trainer.max_seconds) ends the run, with what the data set-up left of it;
+    # trainer.lr_decay then runs on the budget
+    run_cfg.trainer.max_seconds = max(max_seconds - (time.perf_counter() - t0), 1.0)
     trainer = Trainer(m, run_cfg, run_dir, device=device, callbacks=[budget])
-    trainer.run_fraction = lambda: (time.perf_counter() - t0) / max_seconds  # trainer.lr_decay runs on the budget
     try:
         path = trainer.fit(dataset)
-    except _BudgetReached:
-        path = trainer.export()
     finally:
         if bar is not None:
             bar.close()

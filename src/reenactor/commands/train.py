@@ -53,6 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=None,
                    help="square frame size the model trains at (sets model.size; default: the method's, 128)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (trainer.steps, default 2000)")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="wall-clock budget of this run in seconds (trainer.max_seconds): it stops there, saves a "
+                        "checkpoint and exports the model; `--resume` continues it (default: none)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", default=None,
                    help="run folder for checkpoints, logs and the exported model (default runs/METHOD-CLIP)")
     p.add_argument("--config", metavar="YAML", default=None,
@@ -65,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="autocast precision (trainer.precision; bf16 is ~1.8x faster on a modern CPU)")
     p.add_argument("--batch-size", type=int, default=None, help="global batch per step (trainer.batch_size, default 4)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N (trainer.device)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, resumable=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         flags["data"]["clips"] = args.clips
     if args.steps is not None:
         flags["trainer"]["steps"] = args.steps
+    if args.budget is not None:
+        flags["trainer"]["max_seconds"] = args.budget
     if args.precision:
         flags["trainer"]["precision"] = args.precision
     if args.batch_size is not None:

@@ -19,6 +19,7 @@ class TrainerConfig:
     """What the one training loop does (see configs/trainer.yaml for every key)."""
 
     steps: int = 2000  # optimizer steps to train for (a resumed run continues up to this number)
+    max_seconds: float = 0.0  # wall-clock budget of this invocation (0 = none): stop there with a checkpoint and an export
     batch_size: int = 4  # global batch per optimizer step (split over processes and accumulation micro-steps)
     grad_accum: int = 1  # micro-steps whose gradients are summed before each optimizer step
     lr: float = 2e-4  # Adam learning rate of the generator(s)
@@ -71,6 +72,7 @@ def validate_trainer(t: TrainerConfig) -> None:
     """Range checks with messages naming the key."""
     checks = [
         (t.steps >= 0, "trainer.steps must be >= 0"),
+        (t.max_seconds >= 0, "trainer.max_seconds must be >= 0 (0 = no budget)"),
         (t.batch_size >= 1, "trainer.batch_size must be >= 1"),
         (t.grad_accum >= 1, "trainer.grad_accum must be >= 1"),
         (t.lr > 0, "trainer.lr must be > 0"),

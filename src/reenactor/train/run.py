@@ -17,7 +17,7 @@ from .config import RunConfig, build_run_config, method_config
 CLIPS_FILE = "clips.json"
 
 #: trainer keys that may change on --resume without breaking the exact continuation
-RESUME_FREE_KEYS = {"steps", "log_every", "image_every", "checkpoint_every", "keep_checkpoints", "progress",
+RESUME_FREE_KEYS = {"steps", "max_seconds", "log_every", "image_every", "checkpoint_every", "keep_checkpoints", "progress",
                     "tensorboard", "num_workers", "device"}
 
 
@@ -112,8 +112,13 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
     if saved is not None:
         _check_resume_compatible(from_dict(RunConfig, saved), cfg, run_dir / "config.yaml", cls)
     elif not resume and has_ckpt:
-        raise ConfigError("this run folder already holds a training run", run_dir,
-                          "pass --resume to continue it, or -o NEW_DIR to start a new one")
+        # the same command re-run on its own folder continues it; only a changed config needs --resume
+        on_disk = load_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").exists() else None
+        if on_disk is None or not _same_run(from_dict(RunConfig, on_disk), cfg, cls):
+            raise ConfigError("this run folder already holds a training run with another config", run_dir,
+                              "pass --resume to continue it with its saved config, or -o NEW_DIR to start a new one")
+        resume = True
+        print(f"[train] {run_dir} holds this run (same config): continuing from its newest checkpoint", flush=True)
     check_data(cfg, cls)
 
     dist = init_distributed(cfg.trainer.device)
@@ -202,6 +207,18 @@ def _given(data: dict[str, Any]) -> dict[str, Any]:
         elif v not in (None, [], ""):
             out[k] = v
     return out
+
+
+def _same_run(saved: RunConfig, new: RunConfig, cls: type | None) -> bool:
+    """Whether ``new`` is the run ``saved`` describes (method, data, model and trainer alike; the trainer keys
+    that may change on a resume aside)."""
+    if saved.method != new.method or to_dict(saved.data) != to_dict(new.data):
+        return False
+    sm = to_dict(method_config(cls, saved.model)) if cls is not None else saved.model
+    if sm != new.model:
+        return False
+    st, nt = to_dict(saved.trainer), to_dict(new.trainer)
+    return all(st[k] == nt[k] for k in st if k not in RESUME_FREE_KEYS)
 
 
 def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path, cls: type | None = None) -> None:

@@ -355,7 +355,8 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         # share of the run done, for the learning-rate decay: step / trainer.steps unless a caller that stops
         # on something else (a wall-clock budget) sets its own
-        self.run_fraction: Callable[[], float] = lambda: self.step / max(self.cfg.steps, 1)
+        self.run_fraction: Callable[[], float] = self._run_fraction
+        self._t_fit: float | None = None  # wall clock at the start of fit() (trainer.max_seconds)
         self.method = method.to(self.device)
         self.step = 0
         self.amp_dtype = AMP_DTYPES[self.cfg.precision]
@@ -653,11 +654,33 @@ class Trainer:
         write_image(self.run_dir / "samples" / f"step_{self.step:07d}.png", img)
 
     # ------------------------------------------------------------------ the loop
+    def _run_fraction(self) -> float:
+        """How far the run is, 0..1: by steps, or by the wall-clock budget when it ends first."""
+        f = self.step / max(self.cfg.steps, 1)
+        if self.cfg.max_seconds > 0 and self._t_fit is not None:
+            f = max(f, (time.perf_counter() - self._t_fit) / self.cfg.max_seconds)
+        return min(f, 1.0)
+
+    def _budget_spent(self) -> bool:
+        """Whether ``trainer.max_seconds`` has passed (the same answer on every rank)."""
+        if self.cfg.max_seconds <= 0 or self._t_fit is None:
+            return False
+        spent = time.perf_counter() - self._t_fit >= self.cfg.max_seconds
+        if self.dist.distributed:
+            flag = torch.tensor([1.0 if spent else 0.0], device=self.device)
+            torch.distributed.all_reduce(flag)
+            spent = bool(flag.item() > 0)
+        return spent
+
     def fit(self, dataset: Dataset, resume: bool = False) -> Path | None:
-        """Train to ``trainer.steps`` (continuing from the newest checkpoint with ``resume``), checkpoint every
-        ``checkpoint_every`` steps, export the model at the end. Returns the exported path (rank 0)."""
+        """Train to ``trainer.steps`` (continuing from the newest checkpoint with ``resume``) or until
+        ``trainer.max_seconds`` of wall clock, checkpoint every ``checkpoint_every`` steps and at the end, export
+        the model. Returns the exported path (rank 0). A run that takes no step exports nothing (an untrained
+        generator is not a model): :class:`ReenactorError`. Ctrl-C saves a checkpoint of the finished steps and
+        re-raises."""
         from tqdm.auto import tqdm
 
+        self._t_fit = time.perf_counter()
         main = self.dist.is_main
         self.method.fit_data(dataset)
         if self.run_dir is not None and main:
@@ -682,8 +705,14 @@ class Trainer:
         bar = tqdm(total=steps, initial=self.step, desc=f"train {self.method.name}", unit="step",
                    disable=not (main and self.cfg.progress), dynamic_ncols=True)
         t_last, s_last = time.perf_counter(), self.step
+        saved_at = first = self.step
         try:
             while self.step < steps:
+                if self.step > first and self._budget_spent():  # a budget never stops a run before its first step
+                    if main:
+                        print(f"[train] wall-clock budget of {self.cfg.max_seconds:g} s spent at step {self.step} "
+                              f"(of {steps})", flush=True)
+                    break
                 micro = [_to_device(next(batches), self.device) for _ in range(self.cfg.grad_accum)]
                 logs = self.train_step(micro)
                 self.step += 1
@@ -704,12 +733,25 @@ class Trainer:
                     self._log_images()
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == steps:
                     self.save_checkpoint()
+                    saved_at = self.step
                 for cb in self.callbacks:
                     cb(self, logs)
+        except KeyboardInterrupt:
+            if self.step > saved_at and not self.dist.distributed:
+                bar.close()
+                self.save_checkpoint()
+                if main:
+                    print(f"\n[train] interrupted: checkpoint saved at step {self.step}", flush=True)
+            raise
         finally:
             bar.close()
             if self.writer is not None:
                 self.writer.flush()
+        if self.step == 0:
+            raise ReenactorError("no training step was taken, so there is no model to export",
+                                 self.run_dir, "pass --steps N with N >= 1 (and a --budget long enough for one step)")
+        if self.step > saved_at:  # stopped by the budget: keep the finished steps resumable
+            self.save_checkpoint()
         path = self.export()
         if self.run_dir is not None and main:
             write_json(self.run_dir / "run.json", {**self.run_info(), "status": "done", "target_steps": steps,
