@@ -257,8 +257,8 @@ def _recorder(into: dict[int, torch.Tensor], stop_at: int | None = None):
 
 
 def test_resumed_run_sees_the_same_pairs(people, tmp_path):
-    """8 straight steps vs 6 steps + an interruption + --resume (from the checkpoint at step 4) to 8: the same
-    pairs at every step, pairs within one identity and distance, and the same weights."""
+    """8 straight steps vs 6 steps + an interruption (Ctrl-C saves step 6) + --resume to 8: the same pairs at
+    every step, pairs within one identity and distance, and the same weights."""
     from reenactor.train import load_model
 
     entries = [people / "people.txt"]
@@ -269,11 +269,10 @@ def test_resumed_run_sees_the_same_pairs(people, tmp_path):
         _train(entries, tmp_path / "b", 8, callbacks=[_recorder(first, stop_at=6)], pair_across_clips=True)
     resumed: dict[int, torch.Tensor] = {}
     b = _train(entries, tmp_path / "b", 8, resume=True, callbacks=[_recorder(resumed)], pair_across_clips=True)
-    assert sorted(straight) == list(range(1, 9)) and sorted(resumed) == [5, 6, 7, 8]
+    assert sorted(straight) == list(range(1, 9)) and sorted(resumed) == [7, 8]
     for step in range(1, 9):
-        again = first[step] if step <= 4 else resumed[step]
+        again = first[step] if step <= 6 else resumed[step]
         assert torch.equal(straight[step], again), step
-    assert torch.equal(first[6], resumed[6])  # the steps redone after the checkpoint drew the same pairs
     ident = [c.identity for c in open_clips(entries)]
     rows = torch.cat(list(straight.values()))
     assert len({tuple(r) for r in rows.tolist()}) > 8  # not one pair over and over

@@ -158,10 +158,32 @@ def _deepcopy(d: Any) -> Any:
     return d
 
 
+#: the method configs shipped inside the package (``configs/<method>/<name>.yaml``; ``configs/`` at the top of a
+#: checkout links here)
+PACKAGED_CONFIGS = Path(__file__).parent / "configs"
+
+
+def packaged_configs() -> list[str]:
+    """Names of the shipped configs, ``METHOD/NAME`` (e.g. ``upper_body/small``)."""
+    return sorted(str(p.relative_to(PACKAGED_CONFIGS).with_suffix("")) for p in PACKAGED_CONFIGS.glob("*/*.yaml"))
+
+
+def config_path(spec: str | Path) -> Path:
+    """A config file: a path that exists, else a shipped config named ``METHOD/NAME`` (``cloning/default``) or by
+    its checkout path (``configs/upper_body/small.yaml``), so the same names work from an installed wheel."""
+    p = Path(spec)
+    if p.exists():
+        return p
+    name = str(spec).removeprefix("configs/").removesuffix(".yaml")
+    cand = PACKAGED_CONFIGS / f"{name}.yaml"
+    if cand.is_file():
+        return cand
+    raise ConfigError("config file not found", p, "pass a YAML file, or a shipped config by name: "
+                      + ", ".join(packaged_configs()))
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError("config file not found", path, "pass a YAML file from configs/")
+    path = config_path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:

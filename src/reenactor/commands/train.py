@@ -59,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="RUN_DIR", default=None,
                    help="run folder for checkpoints, logs and the exported model (default runs/METHOD-CLIP)")
     p.add_argument("--config", metavar="YAML", default=None,
-                   help="run config file (sections method/model/trainer/data; see configs/trainer.yaml)")
+                   help="run config file (sections method/model/trainer/data; see configs/trainer.yaml), or a shipped "
+                        "one by name: cloning/default, pix2pix/default, upper_body/small, ...")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set trainer.lr=1e-4 --set model.generator.ngf=32 (repeatable)")
     p.add_argument("--resume", action="store_true",
