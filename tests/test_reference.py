@@ -231,3 +231,20 @@ def test_several_people_in_a_photo_is_refused(tmp_path):
         blank = tmp_path / "blank.png"
         write_image(blank, np.full((64, 64, 3), 200, np.uint8))
         load_reference(blank, 128)
+
+
+def test_transfer_and_render_check_the_output_path_first(carphone_clip, tmp_path, capsys):
+    drive = ["transfer", "--method", "pose_warp", "--target-image", ASTRONAUT, "--driving", str(carphone_clip.root),
+             "--max-frames", "2", "--no-progress"]
+    assert main([*drive, "-o", str(tmp_path)]) == 2  # a folder
+    assert "is a folder" in capsys.readouterr().err
+    assert main([*drive, "-o", str(tmp_path / "r.png")]) == 2  # a format it does not write
+    assert "writes .mp4 here, not .png" in capsys.readouterr().err
+    out = tmp_path / "o.mp4"
+    assert main([*drive, "-o", str(out)]) == 0
+    before = out.stat().st_mtime_ns
+    assert main([*drive, "-o", str(out)]) == 2  # never overwritten silently
+    assert "--force" in capsys.readouterr().err and out.stat().st_mtime_ns == before
+    assert main([*drive, "-o", str(out), "--force"]) == 0
+    assert main(["render", str(carphone_clip.root), "-o", str(out), "-q"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "o.normalizer.json"]

@@ -30,18 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..errors import InputError
     from ..pose.posefile import SUFFIX, export_clip
+    from ._output import check_output_file
 
-    out = Path(args.output)
-    if not str(out).endswith(SUFFIX):
-        raise InputError(f"a pose file must end in {SUFFIX}", out, f"name it e.g. walk{SUFFIX}")
-    if out.is_dir():
-        raise InputError("output is a folder", out, f"pass a file name ending in {SUFFIX}")
-    if out.exists() and not args.force:
-        raise InputError("output file exists", out, "pass --force to replace it, or choose another -o")
+    out = check_output_file(args.output, (SUFFIX,), args.force, "pose file")
     seq = export_clip(args.clip, out, args.start, args.stop)
     print(f"wrote {out} ({seq.n_frames} frames at {seq.fps:g} fps, {seq.size[1]}x{seq.size[0]} px, "
           f"arrays: {', '.join(sorted(seq.arrays))})")

@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--labels", action="store_true", help="the part label map (one colour per limb/contour/finger)")
     p.add_argument("--thresh", type=float, default=0.05,
                    help="keypoints with confidence at or below this are not drawn (default: 0.05)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", "--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -27,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from ..data.clipstore import ClipStore
     from ..pose.posefile import is_pose_file, load_poses
     from ..pose.render import write_pose_video
+    from ._output import check_output_file
 
+    check_output_file(args.output, (".mp4",), args.force)
     clip = load_poses(args.clip) if is_pose_file(args.clip) else ClipStore.open(args.clip)
     style = "overlay" if args.overlay else "side_by_side" if args.side_by_side else "labels" if args.labels else "pose"
     n = write_pose_video(clip, args.output, style=style, thresh=args.thresh, progress=not args.quiet)

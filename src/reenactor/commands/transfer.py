@@ -72,6 +72,7 @@ def add_parser(sub: argparse._SubParsersAction, detailed: bool = True) -> None:
     p.add_argument("--hold", type=int, metavar="N",
                    help="a photo as the driver: repeat it for N frames (default: with --body target one pass over the "
                         "target's training poses, at most 120 frames; else 1). Ignored for a video")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     if detailed:
         add_method_options(p)
@@ -104,7 +105,9 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..transfer import TransferOptions, transfer
+    from ._output import check_output_file
 
+    check_output_file(args.output, (".mp4",), args.force)
     method_options = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
     opts = TransferOptions(side_by_side=args.side_by_side, normalization=args.normalization,
                            normalizer=args.normalizer, device=args.device, precision=args.precision,
