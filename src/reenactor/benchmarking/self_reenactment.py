@@ -46,6 +46,7 @@ class SelfReenactmentOptions:
     device: str = "cpu"
     precision: str = "fp32"
     overrides: dict[str, list[str]] = field(default_factory=dict)  # method -> --set overrides
+    configs: dict[str, str] = field(default_factory=dict)  # method -> config file or shipped name (upper_body/small)
     progress: bool = True
     expression: bool = True  # FAUP columns: re-extract the generated faces and compare with the real ones
     repeats: int = 1  # trainings per learned method (seeds seed .. seed+repeats-1); rows give their mean
@@ -177,7 +178,8 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
              f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their "
              f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
              f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}"
-             f"{' (poses unaligned, as they are rendered)' if opts.unpaired == 'driving' else ''}; config overrides: "
+             f"{' (poses unaligned, as they are rendered)' if opts.unpaired == 'driving' else ''}; config files: "
+             f"{ {m: c for m, c in opts.configs.items() if m in opts.methods} or 'method defaults'}; overrides: "
              f"{ {m: v for m, v in opts.overrides.items() if v} }.", "",
              "| method | MSE (RGB 0-255) | SSIM | PSNR (dB) | train steps | train s |" + (
                  " AU error | AU r | head pose error (deg) | face found |" if expr else ""),
@@ -334,7 +336,8 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
             run_dir = out / "runs" / (name if k == 0 else f"{name}_seed{opts.seed + k}")
             info = train_model(name, [train], run_dir, unpaired=unpaired if name == "cloning" else None,
                                size=opts.size, max_seconds=opts.budget_s, overrides=overrides,
-                               seed=opts.seed + k, device=opts.device, progress=opts.progress)
+                               seed=opts.seed + k, device=opts.device, progress=opts.progress,
+                               config=opts.configs.get(name))
             train_s = time.perf_counter() - t0
             got: list[np.ndarray] = []
             precision = opts.precision if opts.precision in get_method(name).precisions else "fp32"

@@ -164,12 +164,10 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     for m in ("pix2pix", "cloning"):
         overrides[m][:0] = [f"trainer.precision={args.precision}", f"trainer.lr={args.lr}"]
-    # upper_body (paper 000): its small CPU variant (configs/upper_body/small.yaml), one window per step
+    # upper_body (Liu et al.): its small CPU variant, read from the shipped configs/upper_body/small.yaml, one
+    # window per step
     overrides.setdefault("upper_body", [])[:0] = [
-        f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=1e-3", "model.frame.ngf=16",
-        "model.frame.n_blocks=3", "model.frame.ndf=16", "model.frame.num_D=2",
-        "model.landmark.pretrain_steps=1500", "model.frame.lambda_l1=10", "model.frame.lambda_face=50",
-        "model.frame.face_gan=1"]
+        f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=1e-3"]
     if args.budget <= 0:
         raise InputError("--budget must be positive (seconds)")
     if args.repeats < 1:
@@ -178,5 +176,5 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
                                test_frames=args.test_frames, size=args.size, budget_s=args.budget,
                                methods=tuple(args.methods), unpaired=args.unpaired, seed=args.seed, repeats=args.repeats,
                                device=args.device, overrides=overrides, progress=not args.no_progress,
-                               expression=args.expression))
+                               expression=args.expression, configs={"upper_body": "upper_body/small"}))
     return 0
