@@ -1,5 +1,5 @@
 """Perceptual loss over a pluggable frozen feature network (:mod:`reenactor.nn.backbones`):
-``sum_i w_i * mean |phi_i(x) - phi_i(y)|`` over chosen layers (pix2pixHD's VGG loss; 001 eq. 14).
+``sum_i w_i * mean |phi_i(x) - phi_i(y)|`` over chosen layers (pix2pixHD's VGG loss; the single-shot dance reenactment paper's eq. 16).
 
 Default network: efficientnet_lite0 with its packaged ImageNet weights (offline); VGG19 when the user gives
 a weights file. Which one ran is printed when it is built and available as :attr:`PerceptualLoss.description`

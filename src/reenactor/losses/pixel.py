@@ -26,7 +26,7 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps:
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
                   ignore_index: int = -100) -> torch.Tensor:
-    """Per-pixel cross-entropy (e.g. a generated semantic map against the parsing, 001 eq. 9).
+    """Per-pixel cross-entropy (e.g. a generated semantic map against the parsing, the single-shot dance reenactment paper's eq. 12).
 
     logits (B, C, H, W); target either (B, H, W) int64 class indices or (B, C, H, W) soft probabilities;
     weight: optional (C,) class weights.
