@@ -50,7 +50,9 @@ def detect_chunks(
     ``first_chunk``) once it is done, from the worker's thread, so chunks may arrive out of order. Chunks for
     which ``skip(c)`` is true are not processed (their frames still count). At most ``max_buffered`` frames
     (at least two chunks) wait between decoding and processing. ``on_frame`` sees every decoded frame, in
-    order; ``progress(k)`` is called as frames are done. The first error of any thread is raised here.
+    order; ``progress(k)`` is called as frames are done. The first error of any thread is raised here; an
+    interrupt (KeyboardInterrupt in the calling thread) stops every thread within one frame's processing (the
+    unfinished chunks are dropped, finished ones were handed to ``on_chunk``).
     """
     workers = max(1, int(workers))
     slots = threading.Semaphore(max(2 * chunk, int(max_buffered)))
@@ -73,6 +75,8 @@ def detect_chunks(
                 ex.reset()  # each chunk starts fresh
                 recs = []
                 while (frame := take(frames_q)) is not None:
+                    if stop.is_set():  # an interrupt (Ctrl-C) or another thread's error: stop within a frame
+                        raise _Stop
                     recs.append(process(ex, frame))
                     slots.release()
                     if progress is not None:
