@@ -38,6 +38,7 @@ class SelfReenactmentOptions:
     out_dir: Path
     train_frames: int = 80
     test_frames: int = 40
+    test_first: bool = False  # the split the other way round: test on the first test_frames, train on the last
     size: int = 128
     budget_s: float = 180.0  # wall-clock training budget of each learned method
     methods: tuple[str, ...] = METHODS
@@ -82,11 +83,16 @@ def slice_clip(store: ClipStore, root: Path, start: int, stop: int) -> ClipStore
     return out
 
 
-def split(store: ClipStore, work: Path, n_train: int, n_test: int) -> tuple[ClipStore, ClipStore]:
+def split(store: ClipStore, work: Path, n_train: int, n_test: int, test_first: bool = False
+          ) -> tuple[ClipStore, ClipStore]:
+    """(train, test) clip stores: the first ``n_train`` frames and the last ``n_test`` (``test_first``: the first
+    ``n_test`` frames are the test part and the last ``n_train`` the training part)."""
     n = store.n_frames
     if n_train + n_test > n or n_train < 2 or n_test < 1:
         raise InputError(f"clip has {n} frames; {n_train} training + {n_test} test frames do not fit", store.root,
                          "pass smaller --train-frames / --test-frames")
+    if test_first:
+        return (slice_clip(store, work / "train", n - n_train, n), slice_clip(store, work / "test", 0, n_test))
     return (slice_clip(store, work / "train", 0, n_train), slice_clip(store, work / "test", n - n_test, n))
 
 
@@ -175,8 +181,10 @@ def mean_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, clip_name: str) -> str:
     expr = any("au_mae" in r for r in rows)
     lines = [f"# Self-reenactment on {clip_name} (paper 004, Table 1 protocol)", "",
-             f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their "
-             f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
+             (f"Trained on the last {opts.train_frames} frames, rendered the first {opts.test_frames} frames from their "
+              if opts.test_first else
+              f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their ")
+             + f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
              f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}"
              f"{' (poses unaligned, as they are rendered)' if opts.unpaired == 'driving' else ''}; config files: "
              f"{ {m: c for m, c in opts.configs.items() if m in opts.methods} or 'method defaults'}; overrides: "
@@ -302,7 +310,8 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clip = prepare_clip(opts.clip, out, opts.size, opts.progress)
-    train, test = split(clip, out / "split", opts.train_frames, opts.test_frames)
+    train, test = split(clip, out / ("split_test_first" if opts.test_first else "split"), opts.train_frames,
+                        opts.test_frames, opts.test_first)
     unpaired: list = []
     if opts.unpaired == "driving":
         from ..data.flow import add_flow_stage
