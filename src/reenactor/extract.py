@@ -389,6 +389,8 @@ def extract(
     info = probe(src)
     sha = file_hash(src)
     params = {**asdict(opts), "source_sha256": sha}
+    if info.rotation:  # frames are decoded upright: a clip or chunks made before rotation was honoured differ
+        params["source_rotation"] = info.rotation
 
     if clip_dir.exists():
         if ClipStore.is_clip(clip_dir):
@@ -476,7 +478,7 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
     store = ClipStore.create(
         work, source=str(src.resolve()), source_name=src.name, source_sha256=params["source_sha256"],
         fps=info.fps, n_frames=n, size=[opts.size, opts.size], source_size=[info.height, info.width],
-        is_image=info.is_image,
+        is_image=info.is_image, source_rotation=info.rotation,
         crop={"mode": opts.crop, "box": [x0, y0, x0 + side, y0 + side], "scale": s,
               "note": "stored = (source - box[:2]) * scale; box may reach outside the frame (black padding)"},
         backend=BACKEND, backend_version=backend_version(), skeleton=skeleton_spec(), extract_params=params,
@@ -512,7 +514,8 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
                     seconds_store=round(time.perf_counter() - t1, 2))
     log(f"extracted {n} frames: person in {counts['frames_detected']} detected + "
         f"{counts['frames_interpolated']} interpolated, {counts['frames_flagged']} flagged; "
-        f"crop {side}px at ({x0}, {y0}) -> {opts.size}px")
+        f"crop {side}px at ({x0}, {y0}) -> {opts.size}px"
+        + (f"; frames turned {info.rotation} degrees clockwise (the video's display rotation)" if info.rotation else ""))
     return store
 
 
