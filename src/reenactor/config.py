@@ -168,6 +168,13 @@ def packaged_configs() -> list[str]:
     return sorted(str(p.relative_to(PACKAGED_CONFIGS).with_suffix("")) for p in PACKAGED_CONFIGS.glob("*/*.yaml"))
 
 
+def method_defaults(method: str | None) -> dict[str, Any]:
+    """The shipped ``configs/<method>/default.yaml`` (the CPU-sensible settings `reenactor train`, the demo and
+    the benchmarks all start from), or ``{}`` for a method without one."""
+    p = PACKAGED_CONFIGS / str(method or "") / "default.yaml"
+    return load_yaml(p) if method and p.is_file() else {}
+
+
 def config_path(spec: str | Path) -> Path:
     """A config file: a path that exists, else a shipped config named ``METHOD/NAME`` (``cloning/default``) or by
     its checkout path (``configs/upper_body/small.yaml``), so the same names work from an installed wheel."""

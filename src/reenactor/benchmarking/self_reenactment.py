@@ -237,25 +237,26 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
     """Train ``method`` with the one trainer (:class:`reenactor.train.trainer.Trainer`) until ``max_seconds`` of
     wall clock have passed (data set-up included), then export ``run_dir/model.safetensors``.
 
-    The run config is ``config`` (a YAML like configs/cloning/default.yaml) or the method's defaults, with
-    ``model.size`` = ``size``, no EMA, no TensorBoard, then ``overrides`` (``--set`` style). Returns
+    The run config is ``config`` (a file or shipped name such as ``upper_body/small``) or the method's shipped
+    ``configs/<method>/default.yaml`` - what ``reenactor train --method METHOD`` runs - with ``model.size`` =
+    ``size``, no TensorBoard, then ``overrides`` (``--set`` style). Returns
     ``{"model": path, "steps": n, "seconds": s}``.
 
     A method with the paired-only schedule of section 3.2 (``model.loss.paired_only_steps``) gets it in
     wall-clock terms: the unpaired branch joins once ``paired_only_share`` of the budget is spent (or at the
     configured step, whichever comes first), since the number of steps a budget buys is not known ahead.
     """
-    from ..config import load_yaml
+    from ..config import load_yaml, method_defaults
     from ..methods import get_method
     from ..train.config import build_run_config, method_config
     from ..train.trainer import Trainer
 
     t0 = time.perf_counter()
-    base: dict[str, Any] = load_yaml(config) if config else {}
+    base: dict[str, Any] = load_yaml(config) if config else method_defaults(method)
     base["method"] = method
     base.setdefault("model", {})["size"] = size
     tr = base.setdefault("trainer", {})
-    tr.update({"steps": 10 ** 9, "seed": seed, "device": device, "ema": 0.0, "tensorboard": False,
+    tr.update({"steps": 10 ** 9, "seed": seed, "device": device, "tensorboard": False,
                "image_every": 0, "checkpoint_every": 10 ** 9, "keep_checkpoints": 1, "progress": False})
     run_cfg = build_run_config(base, overrides or [])
     cls = get_method(method)

@@ -4,10 +4,11 @@ dataset, and hand them to the :class:`~reenactor.train.trainer.Trainer` (single 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
-from ..config import from_dict, load_yaml, merge, to_dict
+from ..config import from_dict, load_yaml, merge, method_defaults, to_dict
 from ..data.clips import LIST_SUFFIXES
 from ..errors import ConfigError
 from ..methods.base import PER_PERSON, REFERENCE
@@ -99,6 +100,13 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
     if resume and run_dir is not None and (Path(run_dir) / "config.yaml").exists():
         saved = load_yaml(Path(run_dir) / "config.yaml")
         data = merge(saved, _given(data))
+    if saved is None and data.get("method"):
+        # defaults < the method's shipped configs/<method>/default.yaml < --config < flags < --set
+        defaults = method_defaults(data["method"])
+        if defaults:
+            data = merge(defaults, data)
+            if os.environ.get("RANK", "0") == "0":
+                print(f"[train] starting from the shipped configs/{data['method']}/default.yaml", flush=True)
     cfg, cls, model_cfg = _resolve(data, overrides, method_cls, size)
     if run_dir is None:
         run_dir = default_run_dir(cfg)
