@@ -13,6 +13,7 @@ import os
 import sys
 
 from . import __version__
+from .commands._args import check_required
 from .errors import ReenactorError
 
 # Order is the order shown in --help.
@@ -59,11 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in given if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else "")
     args = parser.parse_args(argv)
+    check_required(args)
     try:
         rc = args.func(args)
     except ReenactorError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        # the commands check their output paths up front; this is the net under a path that changed meanwhile
+        where = e.filename or ""
+        print(f"error: {where}{': ' if where else ''}{e.strerror or e}\n  fix: check that path (a file where a "
+              "folder is wanted, or the reverse, or no permission); for an output, choose another -o path",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         if getattr(args, "resumable", False):  # extract and train keep their finished work
             print("interrupted; re-run the same command to continue where it stopped", file=sys.stderr)

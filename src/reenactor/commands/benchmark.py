@@ -4,8 +4,26 @@ from __future__ import annotations
 
 import argparse
 
+#: files each protocol writes at the top of its output folder: an earlier run's are replaced only with --force
+RESULTS = ("results.json", "table.md", "side_by_side.mp4", "contrast.md", "contrast.json")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ._args import (
+        PRECISION_TRAINING_NOTE,
+        add_device,
+        add_force,
+        add_normalization,
+        add_output,
+        add_precision,
+        add_progress,
+        frame_size,
+        int_range,
+        nonneg_int,
+        positive_float,
+        positive_int,
+    )
+
     p = sub.add_parser("benchmark", help="evaluation protocols (self-reenactment, single-image, expression)",
                        description="Evaluation protocols of the papers.")
     bsub = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
@@ -18,21 +36,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "side_by_side.mp4 (real | pose | one column per method).")
     s.add_argument("--clip", default="carphone",
                    help="a sample name (carphone), a video file or a clip folder from `reenactor extract` (default: carphone)")
-    s.add_argument("-o", "--output", default="runs/self_reenactment", help="output folder (default: runs/self_reenactment)")
+    add_output(s, default="runs/self_reenactment", metavar="DIR",
+               help="output folder; its clip and split are reused by a re-run (default: runs/self_reenactment)")
     s.add_argument("--methods", nargs="+", default=["nearest_neighbor", "pix2pix", "cloning"],
                    help="methods to compare (default: nearest_neighbor pix2pix cloning; add upper_body for paper "
                         "000's FAUP-driven upper body, run with configs/upper_body/small.yaml's sizes)")
-    s.add_argument("--budget", type=float, default=180.0,
-                   help="wall-clock training seconds per learned method, data set-up included (default: 180)")
-    s.add_argument("--train-frames", type=int, default=80, help="training frames from the start (default: 80)")
-    s.add_argument("--test-frames", type=int, default=40, help="test frames from the end (default: 40)")
-    s.add_argument("--size", type=int, default=128, help="square frame size (default: 128)")
+    s.add_argument("--budget", type=positive_float, default=180.0, metavar="SECONDS",
+                   help="wall-clock training seconds per learned method, data set-up included, more than 0 "
+                        "(default: 180)")
+    s.add_argument("--train-frames", type=int_range(2), default=80, metavar="N",
+                   help="training frames from the start, at least 2 (default: 80)")
+    s.add_argument("--test-frames", type=positive_int, default=40, metavar="N",
+                   help="test frames from the end, at least 1 (default: 40)")
+    s.add_argument("--size", type=frame_size, default=128, metavar="PX",
+                   help="square frame size, at least 16 (default: 128)")
     s.add_argument("--joints", default="upper_body", choices=["body", "upper_body"],
                    help="pose-volume joints of pix2pix/cloning (default: upper_body, for head-and-shoulders footage)")
     s.add_argument("--face", action=argparse.BooleanOptionalAction, default=False,
                    help="add the 5 face-landmark channels to the pose volumes of pix2pix/cloning (default: off, "
                         "the paper's body joints only)")
-    s.add_argument("--lr", type=float, default=1e-3,
+    s.add_argument("--lr", type=positive_float, default=1e-3,
                    help="Adam learning rate of pix2pix/cloning (default: 1e-3; the paper's 2e-4 is for 150 epochs "
                         "on a GPU, far more steps than a few CPU minutes buy)")
     s.add_argument("--unpaired", default="driving",
@@ -43,16 +66,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--expression", action=argparse.BooleanOptionalAction, default=True,
                    help="face columns: re-extract every generated face and compare its action units and head pose "
                         "with the real frame's (reenactor.metrics.expression; default: on)")
-    s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                   help="training autocast of the learned methods (bf16: ~1.7x more steps per budget on CPUs "
-                        "with AVX512-BF16/AMX; default: fp32)")
-    s.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add_precision(s, "training autocast of the learned methods (bf16: ~1.7x more steps per budget on CPUs with "
+                     "AVX512-BF16/AMX); their inference runs in it where the method declares it, else in fp32",
+                  note=PRECISION_TRAINING_NOTE)
+    s.add_argument("--threads", type=positive_int, metavar="N",
+                   help="torch CPU threads, at least 1 (default: torch's choice)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    s.add_argument("--repeats", type=int, default=1,
+    s.add_argument("--repeats", type=positive_int, default=1, metavar="N",
                    help="train each learned method this many times (seeds SEED, SEED+1, ...) and report the mean "
                         "and standard deviation: at a few CPU minutes a single run varies by +-15 %% (default: 1)")
-    s.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device(s)
+    add_force(s, help="replace the results of an earlier run in the output folder")
+    add_progress(s)
     s.set_defaults(func=run_self_reenactment)
     e = bsub.add_parser(
         "expression", help="cross-identity: does the target's generated face show the driver's expression?",
@@ -68,21 +93,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--target", required=True, metavar="CLIP_DIR",
                    help="the target person's clip folder (the model's training clip): its faces give the target's "
                         "neutral reference and typical face")
-    e.add_argument("-o", "--output", default="runs/expression", help="output folder (default: runs/expression)")
-    e.add_argument("--max-frames", type=int, help="stop after this many driving frames")
+    add_output(e, default="runs/expression", metavar="DIR", help="output folder (default: runs/expression)")
+    e.add_argument("--max-frames", type=positive_int, metavar="N",
+                   help="stop after this many driving frames, at least 1")
     e.add_argument("--body", default="driver", choices=["driver", "target"],
                    help="driver: the driver's body poses normalized onto the target (default); target: the target's "
                         "own training poses, looped, so only the face is driven (for drivers whose body lies outside "
                         "every training pose, e.g. a photo)")
-    e.add_argument("--hold", type=int, metavar="N",
+    e.add_argument("--hold", type=positive_int, metavar="N",
                    help="a photo as the driver: repeat it for N frames and measure them all (default: with --body "
                         "target one pass over the target's training poses, at most 120; else 1)")
     e.add_argument("--no-expression-warp", action="store_true",
                    help="upper_body: measure the networks' frames alone, without the face warp by the driver's "
                         "expression that follows them (the model's warp_expression)")
-    e.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="generator precision (default: fp32)")
-    e.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    e.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_precision(e, "generator precision")
+    add_device(e)
+    add_force(e, help="replace the results of an earlier run in the output folder")
+    add_progress(e)
     e.set_defaults(func=run_expression)
     si = bsub.add_parser(
         "single-image", help="one frame as the target photo, the next frames as the driver, the real frames as truth",
@@ -93,20 +120,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "distance to the reference face; writes table.md, results.json and side_by_side.mp4.")
     si.add_argument("--clip", default="carphone",
                     help="a sample name, a video file or a clip folder extracted at --size (default: carphone)")
-    si.add_argument("-o", "--output", default="runs/single_image", help="output folder (default: runs/single_image)")
+    add_output(si, default="runs/single_image", metavar="DIR",
+               help="output folder; its clip is reused by a re-run (default: runs/single_image)")
     si.add_argument("--methods", nargs="+", default=["hold", "pose_warp"],
                     help="hold and reference methods to compare (default: hold pose_warp)")
     si.add_argument("--model", action="append", default=[], metavar="METHOD=FILE",
                     help="a trained model for a learned reference method, e.g. single_shot=runs/ss/model.safetensors")
-    si.add_argument("--reference-frame", type=int, default=80, help="the frame used as the target photo (default: 80)")
-    si.add_argument("--first-driving", type=int, default=81, help="first driving frame; all later frames drive (default: 81)")
-    si.add_argument("--size", type=int, default=128, help="square frame size (default: 128)")
-    si.add_argument("--normalization", default="auto", choices=["auto", "edn_upper", "first_frame", "global_alignment", "none"],
-                    help="driving -> reference normalization (default: auto, what `reenactor transfer` runs)")
+    si.add_argument("--reference-frame", type=nonneg_int, default=80, metavar="N",
+                    help="the frame used as the target photo, 0 or more (default: 80)")
+    si.add_argument("--first-driving", type=nonneg_int, default=81, metavar="N",
+                    help="first driving frame, 0 or more; all later frames drive (default: 81)")
+    si.add_argument("--size", type=frame_size, default=128, metavar="PX",
+                    help="square frame size, at least 16 (default: 128)")
+    add_normalization(si, help="driving -> reference normalization (default: auto, what `reenactor transfer` runs; "
+                               "edn is for per-person models and is refused here with a message)")
     si.add_argument("--no-pose", action="store_true", help="skip the pose-accuracy columns (re-extraction)")
     si.add_argument("--no-identity", action="store_true", help="skip the face-identity columns (dlib)")
-    si.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    si.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device(si)
+    add_force(si, help="replace the results of an earlier run in the output folder")
+    add_progress(si)
     si.set_defaults(func=run_single_image)
 
 
@@ -114,8 +146,16 @@ def run_single_image(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..benchmarking.single_image import SingleImageOptions, run
+    from ..devices import resolve_device
     from ..errors import InputError
+    from ._output import check_output_dir
 
+    check_output_dir(args.output, args.force, results=RESULTS)
+    if args.normalization == "edn":
+        raise InputError("edn normalization needs the target's range of positions over a video; the single-image "
+                         "protocol's target is one photo", fix="use --normalization auto (edn_upper), first_frame "
+                         "or global_alignment")
+    device = resolve_device(args.device)
     models = {}
     for text in args.model:
         if "=" not in text:
@@ -124,16 +164,19 @@ def run_single_image(args: argparse.Namespace) -> int:
         models[m] = f
     run(SingleImageOptions(clip=args.clip, out_dir=Path(args.output), reference_frame=args.reference_frame,
                            first_driving=args.first_driving, size=args.size, methods=tuple(args.methods),
-                           models=models, normalization=args.normalization, device=args.device,
+                           models=models, normalization=args.normalization, device=device,
                            progress=not args.no_progress, pose=not args.no_pose, identity=not args.no_identity))
     return 0
 
 
 def run_expression(args: argparse.Namespace) -> int:
     from ..benchmarking.expression import run_expression_benchmark, run_expression_contrast
+    from ..devices import resolve_device
     from ..samples import resolve_input
+    from ._output import check_output_dir
 
-    kw = dict(device=args.device, precision=args.precision, max_frames=args.max_frames,
+    check_output_dir(args.output, args.force, results=RESULTS)
+    kw = dict(device=resolve_device(args.device), precision=args.precision, max_frames=args.max_frames,
               progress=not args.no_progress, body=args.body, hold=args.hold,
               expression_warp=not args.no_expression_warp)
     drivings = [resolve_input(d) for d in args.driving]
@@ -148,8 +191,12 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..benchmarking.self_reenactment import SelfReenactmentOptions, run
+    from ..devices import resolve_device
     from ..errors import InputError
+    from ._output import check_output_dir
 
+    check_output_dir(args.output, args.force, results=RESULTS)
+    device = resolve_device(args.device)
     overrides: dict[str, list[str]] = {}
     for m in ("pix2pix", "cloning"):
         overrides[m] = [f"model.volume.joints={args.joints}", f"model.volume.face={str(args.face).lower()}"]
@@ -168,13 +215,9 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
     # window per step
     overrides.setdefault("upper_body", [])[:0] = [
         f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=1e-3"]
-    if args.budget <= 0:
-        raise InputError("--budget must be positive (seconds)")
-    if args.repeats < 1:
-        raise InputError("--repeats must be at least 1")
     run(SelfReenactmentOptions(clip=args.clip, out_dir=Path(args.output), train_frames=args.train_frames,
                                test_frames=args.test_frames, size=args.size, budget_s=args.budget,
                                methods=tuple(args.methods), unpaired=args.unpaired, seed=args.seed, repeats=args.repeats,
-                               device=args.device, overrides=overrides, progress=not args.no_progress,
+                               device=device, overrides=overrides, progress=not args.no_progress,
                                expression=args.expression, configs={"upper_body": "upper_body/small"}))
     return 0

@@ -70,6 +70,7 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
     from ..data.flow import add_flow_stage
     from ..methods import get_method
     from ..train.checkpoint import read_metadata
+    from ..config import merge, method_defaults
     from ..train.config import build_run_config, method_config
     from ..train.trainer import Trainer, cpu_has_bf16
     from ..transfer import transfer
@@ -108,12 +109,14 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
     if reuse:
         log(f"[demo] reusing the model a previous demo run left: {model}")
     else:
-        data = {"method": "cloning",
-                "model": {"size": model_size, "volume": {"joints": "upper_body"},
-                          "loss": {"paired_only_steps": train_steps // 2}},
-                "trainer": {"steps": train_steps, "batch_size": 4, "ema": 0.0, "precision": precision, "lr": 1e-3,
-                            "device": "cpu", "checkpoint_every": max(train_steps // 4, 1), "image_every": 0,
-                            "tensorboard": False, "progress": progress}}
+        # the shipped configs/cloning/default.yaml, as `reenactor train --method cloning` runs it, with the demo's
+        # length, size and carphone's head-and-shoulders joints
+        data = merge(method_defaults("cloning"), {
+            "model": {"size": model_size, "volume": {"joints": "upper_body"},
+                      "loss": {"paired_only_steps": train_steps // 2}},
+            "trainer": {"steps": train_steps, "precision": precision, "device": "cpu",
+                        "checkpoint_every": max(train_steps // 4, 1), "image_every": 0, "tensorboard": False,
+                        "progress": progress}})
         cfg = build_run_config(data)
         cls = get_method("cloning")
         method = cls(method_config(cls, cfg.model))
@@ -130,31 +133,53 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
     return {"model": model, "video": video}
 
 
+def _is_demo_folder(p: Path) -> bool:
+    """An earlier demo's folder (finished or interrupted): a re-run reuses its finished work, resumes what was
+    interrupted (extraction, training) and writes its videos again."""
+    return (p / "clips").is_dir() or (p / "runs" / "cloning").is_dir() or (p / "carphone_pose.mp4").exists()
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ._args import (
+        PRECISION_TRAINING_NOTE,
+        add_force,
+        add_output,
+        add_precision,
+        add_progress,
+        frame_size,
+        int_range,
+        nonneg_int,
+        positive_int,
+    )
+
     p = sub.add_parser("demo", help="run the demo on bundled real footage (offline, CPU)",
                        description="Extract poses from the bundled carphone clip (OUT/carphone_pose.mp4: frame | "
                                    "pose overlay), train performance cloning briefly on its first frames, drive it "
                                    "with its later frames and write OUT/carphone_cloning.mp4 (driving | pose | "
                                    "result); and animate the bundled astronaut photo with carphone's motion through "
                                    "pose_warp (OUT/astronaut_pose_warp.mp4). Re-running reuses finished work.")
-    p.add_argument("-o", "--output", default="demo_out", help="output folder (default: demo_out)")
-    p.add_argument("--size", type=int, default=256, help="stored frame size in pixels (default: 256)")
+    add_output(p, default="demo_out", metavar="DIR",
+               help="output folder; a re-run on it reuses its finished work (default: demo_out)")
+    p.add_argument("--size", type=frame_size, default=256, metavar="PX",
+                   help="stored frame size in pixels, at least 16 (default: 256)")
     p.add_argument("--no-clone", action="store_true", help="skip training and transferring performance cloning")
     p.add_argument("--no-photo", action="store_true",
                    help="skip the single-photo part (the astronaut animated through pose_warp)")
-    p.add_argument("--train-steps", type=int, default=600,
-                   help="cloning training steps (default: 600, a few minutes on a 2-core CPU)")
-    p.add_argument("--train-frames", type=int, default=90,
-                   help="carphone frames the target is trained on; the rest drive it (default: 90)")
-    p.add_argument("--model-size", type=int, default=128, help="square size the model trains at (default: 128)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="training precision: auto = bf16 on CPUs with native bf16, else fp32 (default: auto)")
+    p.add_argument("--train-steps", type=positive_int, default=600, metavar="N",
+                   help="cloning training steps, at least 1 (default: 600, a few minutes on a 2-core CPU)")
+    p.add_argument("--train-frames", type=int_range(2), default=90, metavar="N",
+                   help="carphone frames the target is trained on, at least 2; the rest drive it (default: 90)")
+    p.add_argument("--model-size", type=frame_size, default=128, metavar="PX",
+                   help="square size the model trains at, at least 16 (default: 128)")
+    add_precision(p, "training precision (the demo trains on the CPU)", default=None,
+                  default_text="bf16 on CPUs with native bf16, else fp32", note=PRECISION_TRAINING_NOTE)
     p.add_argument("--driving", help="drive the model with this video, clip folder or sample (e.g. bikes) instead "
                                      "of carphone's later frames")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=nonneg_int, default=0, metavar="N",
                    help="torch CPU threads; 0 = auto: torch's default, or 1 when the machine is already busy "
                         "(load average >= cores), where more threads thrash (default: 0)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_force(p, help="run in an output folder that exists and holds other files (not an earlier demo's)")
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -176,8 +201,11 @@ def choose_threads(requested: int, log=print) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ._output import check_output_dir
+
+    check_output_dir(args.output, args.force, what="demo folder", own=_is_demo_folder)
     choose_threads(args.threads)
-    run_demo(args.output, size=args.size, progress=not args.quiet, clone=not args.no_clone,
+    run_demo(args.output, size=args.size, progress=not args.no_progress, clone=not args.no_clone,
              train_steps=args.train_steps, train_frames=args.train_frames, model_size=args.model_size,
-             precision=args.precision, driving=args.driving, photo=not args.no_photo)
+             precision=args.precision or "auto", driving=args.driving, photo=not args.no_photo)
     return 0

@@ -28,22 +28,35 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ._args import (
+        add_force,
+        add_min_confidence,
+        add_output,
+        add_progress,
+        float_range,
+        frame_size,
+        int_range,
+        nonneg_int,
+        positive_int,
+    )
+
     p = sub.add_parser("extract", help="video/image -> clip store of frames, keypoints and masks",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="video file (mp4, mov, avi, ...), image (png, jpg), sample:NAME, or a folder of "
                                  "videos / images (one clip store each)")
-    p.add_argument("-o", "--output", required=True, metavar="CLIP_DIR",
-                   help="clip folder to create; for a folder INPUT, the folder receiving one clip folder per file")
-    p.add_argument("--size", type=int, default=256,
-                   help="side in pixels of the stored square frames; keypoints are stored in these pixels "
-                        "(default: 256)")
+    add_output(p, required=True, metavar="CLIP_DIR",
+               help="clip folder to create (an unfinished one resumes, a finished one of the same input and options "
+                    "is left as it is); for a folder INPUT, the folder receiving one clip folder per file")
+    p.add_argument("--size", type=frame_size, default=256, metavar="PX",
+                   help="side in pixels of the stored square frames, at least 16; keypoints are stored in these "
+                        "pixels (default: 256)")
     p.add_argument("--crop", choices=("person", "full"), default="person",
                    help="person: a square around the person's box over the whole clip (plus --margin), kept "
                         "inside the frame where it fits; full: the whole frame letterboxed to a square "
                         "(default: person)")
-    p.add_argument("--margin", type=float, default=0.15,
-                   help="person crop: margin on each side, as a fraction of the person box (default: 0.15)")
-    p.add_argument("--max-gap", type=int, default=5, metavar="N",
+    p.add_argument("--margin", type=float_range(0.0, 2.0), default=0.15, metavar="F",
+                   help="person crop: margin on each side, as a fraction of the person box, 0 to 2 (default: 0.15)")
+    p.add_argument("--max-gap", type=nonneg_int, default=5, metavar="N",
                    help="runs of at most N frames without a detected person (face, hand) are linearly "
                         "interpolated from the frames around them; longer runs stay flagged in `person` "
                         "(default: 5; 0 turns interpolation off)")
@@ -54,32 +67,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="MediaPipe mode: tracking (each frame seeded by the last; for video) or static "
                         "(every frame detected afresh; for images or unrelated frames); auto picks tracking "
                         "for videos and static for images (default: auto)")
-    p.add_argument("--chunk", type=int, default=64, metavar="N",
-                   help="frames per resumable chunk; each starts from a fresh tracker, so results do not "
+    p.add_argument("--chunk", type=positive_int, default=64, metavar="N",
+                   help="frames per resumable chunk, at least 1; each starts from a fresh tracker, so results do not "
                         "depend on interruptions (default: 64)")
-    p.add_argument("--min-confidence", type=float, default=0.5,
-                   help="MediaPipe minimum detection and tracking confidence (default: 0.5)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
+    add_min_confidence(p, default=0.5, help="MediaPipe minimum detection and tracking confidence")
+    p.add_argument("--workers", type=int_range(0), default=0, metavar="N",
                    help="MediaPipe graphs running chunks side by side, in threads; changes the speed, never the "
                         "arrays (default: 0 = one per CPU core, at most 4)")
-    p.add_argument("--force", action="store_true",
-                   help="replace CLIP_DIR if it already holds a clip from another input or other options (for a folder "
-                        "INPUT: every clip of OUT that differs)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_force(p, help="replace CLIP_DIR if it already holds a clip from another input or other options (for a folder "
+                      "INPUT: every clip of OUT that differs); a file or a folder that is not a clip store is never "
+                      "replaced")
+    add_progress(p, help="no progress bar")
     p.set_defaults(func=run, resumable=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..samples import resolve_input
+    from ._output import check_output_dir
 
+    # a file, or a folder that cannot be made, is refused before any work; an existing folder is extraction's
+    # business (a finished clip of the same input is a no-op, an unfinished one resumes, another is refused)
+    out = check_output_dir(args.output, args.force, what="clip folder", nonempty_ok=True)
     src = resolve_input(args.input)
     if src.is_dir():
         return _run_folder(args, src)
+    check_output_dir(out.parent / f"{out.name}.partial", what="clip folder's work folder", nonempty_ok=True)
     from ..extract import extract
 
     store = extract(src, args.output, size=args.size, crop=args.crop, margin=args.margin,
                     max_gap=args.max_gap, smoothing=args.smoothing, mode=args.mode, chunk=args.chunk,
-                    min_confidence=args.min_confidence, force=args.force, progress=not args.quiet,
+                    min_confidence=args.min_confidence, force=args.force, progress=not args.no_progress,
                     workers=args.workers)
     print(f"clip store: {store.root} ({store.n_frames} frames, {store.size[0]}x{store.size[1]})")
     return 0
@@ -92,7 +109,7 @@ def _run_folder(args: argparse.Namespace, folder: Path) -> int:
                           smoothing=args.smoothing, mode=args.mode, chunk=args.chunk,
                           min_confidence=args.min_confidence)
     res = extract_folder(folder, args.output, opts, force=args.force, workers=args.workers,
-                         progress=not args.quiet, log=lambda m: print(m, flush=True))
+                         progress=not args.no_progress, log=lambda m: print(m, flush=True))
     n = len(res.done) + len(res.failed)
     if res.failed:
         print(f"extract: {len(res.done)} of {n} files extracted into {args.output}; {len(res.failed)} failed: "

@@ -14,6 +14,8 @@ its fps and frame size, and the skeleton: the format is documented in reenactor.
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ._args import add_force, add_output, nonneg_int, positive_int
+
     p = sub.add_parser("poses", help="pose-sequence files: export a clip's poses (driving without frames)",
                        description="Driving poses without frames, in one documented file format (.poses.npz).",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -22,10 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          description="Write the keypoints of a clip store (frames START..STOP) to a pose file that "
                                      "`reenactor transfer --driving` and `reenactor render` read.")
     e.add_argument("clip", metavar="CLIP_DIR", help="a clip folder made by `reenactor extract`")
-    e.add_argument("-o", "--output", required=True, help="pose file to write (must end in .poses.npz)")
-    e.add_argument("--start", type=int, default=0, help="first frame (default: 0)")
-    e.add_argument("--stop", type=int, default=None, help="one past the last frame (default: the clip's end)")
-    e.add_argument("--force", action="store_true", help="replace an existing output file")
+    add_output(e, required=True, metavar="OUT.poses.npz", help="pose file to write (must end in .poses.npz)")
+    e.add_argument("--start", type=nonneg_int, default=0, metavar="N", help="first frame, 0 or more (default: 0)")
+    e.add_argument("--stop", type=positive_int, default=None, metavar="N",
+                   help="one past the last frame, 1 or more (default: the clip's end)")
+    add_force(e, help="replace an existing output file")
     e.set_defaults(func=run_export)
 
 

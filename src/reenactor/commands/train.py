@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 EPILOG = """\
 config: the run config has four sections - `method`, `model` (the method's own settings, see
@@ -32,6 +33,17 @@ examples:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..methods import method_names
+    from ._args import (
+        PRECISION_TRAINING_NOTE,
+        add_device,
+        add_force,
+        add_output,
+        add_precision,
+        add_progress,
+        frame_size,
+        positive_float,
+        positive_int,
+    )
 
     names = ", ".join(method_names()) or "(none registered)"
     p = sub.add_parser(
@@ -50,14 +62,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "CLIPS_DIR` makes one), or .txt files of `CLIP_PATH [IDENTITY]` lines. A clip's identity "
                         "(the person it shows; pairs of frames are drawn within one identity, at most "
                         "data.pair_max_distance frames apart) is its folder name unless a list names it")
-    p.add_argument("--size", type=int, default=None,
-                   help="square frame size the model trains at (sets model.size; default: the method's, 128)")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps (trainer.steps, default 2000)")
-    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                   help="wall-clock budget of this run in seconds (trainer.max_seconds): it stops there, saves a "
-                        "checkpoint and exports the model; `--resume` continues it (default: none)")
-    p.add_argument("-o", "--output", metavar="RUN_DIR", default=None,
-                   help="run folder for checkpoints, logs and the exported model (default runs/METHOD-CLIP)")
+    p.add_argument("--size", type=frame_size, default=None, metavar="PX",
+                   help="square frame size the model trains at, at least 16 (sets model.size; default: the "
+                        "method's, 128)")
+    p.add_argument("--steps", type=positive_int, default=None, metavar="N",
+                   help="optimizer steps, at least 1 (trainer.steps, default 2000)")
+    p.add_argument("--budget", type=positive_float, default=None, metavar="SECONDS",
+                   help="wall-clock budget of this run in seconds, more than 0 (trainer.max_seconds): it stops "
+                        "there, saves a checkpoint and exports the model; `--resume` continues it (default: none)")
+    add_output(p, metavar="RUN_DIR",
+               help="run folder for checkpoints, logs and the exported model (default runs/METHOD-CLIP); the same "
+                    "command re-run on its own run folder continues it")
     p.add_argument("--config", metavar="YAML", default=None,
                    help="run config file (sections method/model/trainer/data; see configs/trainer.yaml), or a shipped "
                         "one by name: cloning/default, pix2pix/default, upper_body/small, ...")
@@ -65,16 +80,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="override one config key, e.g. --set trainer.lr=1e-4 --set model.generator.ngf=32 (repeatable)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in RUN_DIR from its newest checkpoint (exact continuation)")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=None,
-                   help="autocast precision (trainer.precision; bf16 is ~1.8x faster on a modern CPU)")
-    p.add_argument("--batch-size", type=int, default=None, help="global batch per step (trainer.batch_size, default 4)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N (trainer.device)")
+    add_precision(p, "autocast precision (trainer.precision; bf16 is ~1.8x faster on a CPU with native bf16)",
+                  default=None, default_text="the config's, fp32", note=PRECISION_TRAINING_NOTE)
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                   help="global batch per step, at least 1 (trainer.batch_size, default 4)")
+    add_device(p, what="training device (trainer.device)",
+               note="; without --device the config's trainer.device, itself auto unless set; under torchrun each "
+                    "process takes cuda:LOCAL_RANK")
+    add_force(p, help="write into a RUN_DIR that exists and holds other files (not a run folder); a run folder "
+                      "is continued (same config) or needs --resume, never replaced")
+    add_progress(p)
     p.set_defaults(func=run, resumable=True)
+
+
+def _is_run_folder(p: Path) -> bool:
+    """A folder `reenactor train` made: continued or refused by the trainer itself (reenactor.train.run)."""
+    return any((p / n).exists() for n in ("config.yaml", "checkpoints", "run.json", "model.safetensors", "clips.json"))
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_yaml, merge
     from ..train.run import run_training
+    from ._args import given
+    from ._output import check_output_dir
+
+    if args.output is not None:
+        check_output_dir(args.output, args.force, what="run folder", own=_is_run_folder)
 
     data = load_yaml(args.config) if args.config else {}
     flags: dict = {"trainer": {}, "data": {}}
@@ -94,8 +125,10 @@ def run(args: argparse.Namespace) -> int:
         flags["trainer"]["precision"] = args.precision
     if args.batch_size is not None:
         flags["trainer"]["batch_size"] = args.batch_size
-    if args.device:
+    if given(args.device):  # the default (auto) leaves the config's trainer.device as it is
         flags["trainer"]["device"] = args.device
+    if args.no_progress:
+        flags["trainer"]["progress"] = False
     data = merge(data, flags)
     run_dir = args.output
     if run_dir is None and args.resume and not (args.method and (args.target or args.clips)):
