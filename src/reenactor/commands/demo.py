@@ -66,11 +66,11 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
                      ) -> dict[str, Path]:
     """Steps 2-4 of the module docstring. Returns ``model`` and ``video`` paths."""
     from ..benchmarking.self_reenactment import slice_clip
+    from ..config import merge, method_defaults
     from ..data.clipstore import ClipStore
     from ..data.flow import add_flow_stage
     from ..methods import get_method
     from ..train.checkpoint import read_metadata
-    from ..config import merge, method_defaults
     from ..train.config import build_run_config, method_config
     from ..train.trainer import Trainer, cpu_has_bf16
     from ..transfer import transfer
