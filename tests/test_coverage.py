@@ -61,21 +61,70 @@ def test_coverage_command_flags_unseen_arm_poses(tmp_path, capsys):
     drv = make_clip(tmp_path / "drv", upper_body(18, drv_angles))
     out = tmp_path / "report"
     rc = main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
-               "--gamma", "1.0", "--worst", "3"])
+               "--max-distance", "1.0", "--worst", "3"])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "share of frames under gamma" in printed and "edn_upper" in printed
+    verdict = "33 % of the 18 driving frames (6 of 18) lie outside what the model has seen: expect artifacts there"
+    assert f"verdict: {verdict}" in printed and "edn_upper" in printed
+    assert "r_forearm" not in printed and len(max(printed.splitlines(), key=len)) < 300  # limb detail: JSON only
     summary = json.loads((out / "summary.json").read_text())
     report = json.loads((out / "coverage.json").read_text())
+    assert summary["verdict"] == verdict
     assert summary["n_frames"] == 18 and len(report["frames"]) == 18
+    assert summary["counts"] == {"no_person": 0, "off_screen": 0, "no_limb": 0, "unseen": 6, "covered": 12}
     assert summary["share_under_gamma"] == pytest.approx(12 / 18)
-    assert {w["frame"] for w in summary["worst"]} <= set(range(12, 18))
-    assert all(w["flagged_limbs"] == ["r_forearm"] for w in summary["worst"])
+    assert [f["status"] for f in report["frames"]] == ["covered"] * 12 + ["unseen"] * 6
+    # the worst frames are at least len / (2 K) = 3 frames apart; the first two lie in the raised stretch
+    rows = [w["frame"] for w in summary["worst"]]
+    assert summary["worst_min_gap"] == 3 and all(abs(a - b) >= 3 for a in rows for b in rows if a != b)
+    assert {rows[0], rows[1]} <= set(range(12, 18))
+    assert all(w["flagged_limbs"] == ["r_forearm"] for w in summary["worst"][:2])
     assert report["frames"][0]["flagged_limbs"] == [] and report["frames"][17]["flagged_limbs"] == ["r_forearm"]
     assert report["frames"][0]["distance"] < 0.5 < report["frames"][17]["distance"]
     assert summary["never_seen_limbs"] == []  # legs are missing in both clips: not counted
     img = read_image(out / "coverage.png")
     assert img.ndim == 3 and img.shape[0] >= 400 and img.shape[1] >= 600 and img.std() > 10
+    # the old spelling of the limit still works, and the report folder is not overwritten without --force
+    assert main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
+                 "--gamma", "1.0"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
+                 "--gamma", "1.0", "--force"]) == 0
+    assert json.loads((out / "summary.json").read_text())["verdict"] == verdict
+
+
+def test_worst_frames_differ_in_time(tmp_path):
+    """One long bad stretch and a short one: the worst frames are spread over both, not four neighbours."""
+    angles = np.full(60, 1.5)
+    angles[10:30] = np.linspace(-0.6, -0.4, 20)  # a long stretch of a raised forearm ...
+    angles[45:48] = -0.3  # ... and a short one
+    ref = make_clip(tmp_path / "ref", upper_body(40, np.linspace(1.2, 2.0, 40)))
+    drv = make_clip(tmp_path / "drv", upper_body(60, angles))
+    out = tmp_path / "r"
+    assert main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
+                 "--worst", "4"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    frames = [w["frame"] for w in s["worst"]]
+    assert s["worst_min_gap"] == 60 // 8 and len(frames) == 4
+    assert all(abs(a - b) >= s["worst_min_gap"] for a in frames for b in frames if a != b)
+    assert any(45 <= f < 48 for f in frames) and sum(10 <= f < 30 for f in frames) >= 2
+
+
+def test_off_screen_and_empty_frames_are_counted_and_said(tmp_path, capsys):
+    """Frames without a person, or with one only outside the frame, are counted in the headline, not dropped."""
+    body = upper_body(20, np.full(20, 1.5))
+    body[:4, :, 2] = 0  # 4 frames without a person
+    body[4:7, :, 0] += 400  # 3 frames whose person is far to the right of a 64 px frame
+    drv = make_clip(tmp_path / "drv", body)
+    ref = make_clip(tmp_path / "ref", upper_body(30, np.linspace(1.2, 2.0, 30)))
+    out = tmp_path / "r"
+    assert main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["counts"]["no_person"] == 4 and s["counts"]["off_screen"] == 3 and s["n_frames"] == 20
+    assert s["verdict"].startswith("4 of 20 driving frames show no person; 3 more show a person only outside")
+    assert "the rest (13 of 20) lie within what the model has seen" in s["verdict"]
+    frames = json.loads((out / "coverage.json").read_text())["frames"]
+    assert [f["status"] for f in frames[:8]] == ["no_person"] * 4 + ["off_screen"] * 3 + ["covered"]
 
 
 def test_coverage_frame_ranges_of_one_clip_and_bad_input(tmp_path, capsys):
@@ -83,7 +132,8 @@ def test_coverage_frame_ranges_of_one_clip_and_bad_input(tmp_path, capsys):
     clip = make_clip(tmp_path / "clip", upper_body(30, angles))
     out = tmp_path / "r"
     assert main(["coverage", "--reference", str(clip.root), "--driving", str(clip.root), "--reference-frames",
-                 ":2/3", "--driving-frames", "2/3:", "-o", str(out), "--normalize", "none"]) == 0
+                 ":2/3", "--driving-frames", "2/3:", "-o", str(out), "--normalize", "none", "--conf-thresh",
+                 "0.05"]) == 0  # the old spellings still work
     s = json.loads((out / "summary.json").read_text())
     assert s["reference_frames"] == [0, 20] and s["driving_frames"] == [20, 30]
     assert s["share_all_limbs_covered"] == 0.0

@@ -86,6 +86,47 @@ def test_identical_videos_perfect_scores(identical_report, tmp_path):
         assert {"name", "value", "backbone", "higher_is_better"} <= set(m)
 
 
+def test_every_metric_says_how_to_read_it(identical_report, tmp_path):
+    """metrics.json (and report.md / metrics.png) carry, per metric, how to read it and the references computed
+    in the same run: the ground truth against itself and the ground truth blurred (Gaussian sigma 2)."""
+    files = write_report(identical_report, tmp_path / "rep")
+    data = json.loads(files["json"].read_text())
+    for name, m in data["metrics"].items():
+        assert len(m["reading"]) > 40 and m["direction"], name
+    tcm = data["metrics"]["tcm"]
+    assert tcm["higher_is_better"] is None and "0.368" in tcm["direction"] and "flicker" in tcm["reading"]
+    assert tcm["reference"]["ground_truth"] == pytest.approx(math.exp(-1))
+    assert tcm["reference"]["ground_truth_blurred"] > 0.5  # a blurred copy scores far above the ground truth
+    for name in ("lpips_effnet", "fid_effnet"):
+        m = data["metrics"][name]
+        assert m["reading"].startswith("NOT ") and m["direction"] == "lower is better"
+        assert m["reference"]["ground_truth"] == 0 and m["reference"]["ground_truth_blurred"] > 0.1
+        assert m["reference"]["blur_sigma"] == 2.0
+    assert data["metrics"]["fid_effnet"]["reference"]["frames"] == T  # FID's reference: the same frame count
+    assert 0.3 < data["metrics"]["ssim"]["reference"]["ground_truth_blurred"] < 1
+    assert 15 < data["metrics"]["psnr"]["reference"]["ground_truth_blurred"] < 40
+    cost = data["cost"]
+    assert cost["fast_set"] == ["ssim", "psnr", "tcm"] and cost["fast_flag"] == "--fast"
+    assert {"lpips_effnet", "fid_effnet", "ssim", "tcm"} <= set(cost["seconds"])
+    assert sum(cost["share"].values()) == pytest.approx(1.0, abs=0.02)
+    md = files["md"].read_text()
+    assert "how to read it" in md and "compare with the ground truth's 0.368" in md and "--fast" in md
+    assert files["table"].stat().st_size > 0 and "Cost" in files["html"].read_text()
+
+
+def test_worst_frames_are_spread_over_the_video():
+    """A long bad stretch does not fill the worst-frames panel with near-copies: picks are >= n / (2 K) apart."""
+    rng = np.random.default_rng(3)
+    gt = rng.integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
+    pred = gt.copy()
+    pred[10:25] = 255 - pred[10:25]  # a long stretch of bad frames ...
+    pred[33] = 0  # ... and one more, later
+    r = evaluate_videos(pred, gt, metrics=["ssim"], worst_k=4, progress=False, verbose=False)
+    frames = [w["frame"] for w in r["worst_frames"]]
+    assert r["worst_min_gap"] == 5 and len(frames) == 4
+    assert all(abs(a - b) >= 5 for a in frames for b in frames if a != b) and 33 in frames
+
+
 @pytest.mark.parametrize("kind", ["noise", "shift"])
 def test_degradation_makes_every_metric_worse(identical_report, clip_data, carphone_clip, kind):
     """Three increasing levels of per-frame noise (or of frame shifts) worsen every metric monotonically.
@@ -175,6 +216,7 @@ def test_cli_writes_report(carphone_clip, clip_videos, tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     assert "mask_ssim" in printed and "report:" in printed
+    assert "compare with the ground truth's 0.368" in printed  # TCM is not labelled "higher is better"
     for name in ("metrics.json", "per_frame.csv", "per_frame.png", "worst_frames.png", "index.html"):
         assert (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader((out / "per_frame.csv").open()))
@@ -185,6 +227,12 @@ def test_cli_writes_report(carphone_clip, clip_videos, tmp_path, capsys):
     assert data["worst_frames"][0]["ssim"] == pytest.approx(min(float(r["ssim"]) for r in rows), abs=1e-5)
     html = (out / "index.html").read_text()
     assert "per_frame.png" in html and "worst_frames.png" in html and "mask-SSIM" in html
+    # --fast: the metrics without a network, the same as --metrics ssim,psnr,tcm
+    rc = main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fast", "-o", str(tmp_path / "fast"), "--quiet"])
+    assert rc == 0
+    fast = json.loads((tmp_path / "fast" / "metrics.json").read_text())
+    assert set(fast["metrics"]) == {"ssim", "psnr", "tcm"}
+    capsys.readouterr()
     # a clip of another length is refused with a message and a non-zero exit
     short = tmp_path / "short.mp4"
     write_video(short, frames[:3], fps=25)

@@ -15,7 +15,11 @@ given one photo of the target), runs in bounded memory:
    ``global_alignment``, ``none``), or a saved one (``--normalizer FILE``); saved next to the output as
    ``OUT.normalizer.json``.
 4. **coverage** (Aberman et al. 2019, eq. 8; per-person models only): how well the training poses cover the
-   normalized driving poses; a summary is printed, with a warning when many frames are poorly covered.
+   normalized driving poses, computed by :func:`reenactor.pose.metrics.assess_coverage` exactly as
+   ``reenactor coverage`` does; one sentence is printed ("38 of 250 driving frames show no person; 30 % of the
+   rest lie outside what the model has seen: expect artifacts there"). A plainly broken normalization fit, or a
+   driver more than half of whose frames show no person or one only outside the frame after normalization, is
+   refused here (``InputError``, nothing written) unless ``force``.
 5. **render** (second streaming pass): decode again, normalize, ``Synthesizer.step`` (batched when the
    synthesizer offers ``step_batch``), optionally compose driving | pose | result, encode.
 
@@ -98,6 +102,8 @@ class TransferOptions:
     target_image: str | None = None  # reference methods: PHOTO, CLIP_DIR:INDEX or VIDEO:INDEX
     background: str | None = None  # reference methods: target | driving | FILE | #rrggbb (None: target)
     method_options: dict[str, Any] = field(default_factory=dict)  # the method's declared inference options
+    force: bool = False  # render even a driver most of whose frames cannot be rendered, or a broken-looking fit
+    audio: str = "driving"  # driving: the driving video's soundtrack, trimmed to the frames rendered | none
 
     def check(self) -> None:
         if self.normalization not in NORMALIZATIONS:
@@ -113,6 +119,8 @@ class TransferOptions:
             raise InputError(f"--size must be between 16 and 4096 pixels, got {self.size}")
         if self.hold is not None and self.hold < 1:
             raise InputError(f"a photo cannot be held for {self.hold} frames", fix="give --hold N with N >= 1")
+        if self.audio not in ("driving", "none"):
+            raise InputError(f"unknown --audio {self.audio!r}", fix="use --audio driving or --audio none")
 
 
 def check_kind(model: InferenceModel, opts: TransferOptions) -> None:
@@ -234,9 +242,13 @@ def load_normalizer(path: str | Path):
 
 
 def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: InferenceModel,
-                           source_size: tuple[int, int] | None = None):
+                           source_size: tuple[int, int] | None = None, force: bool = False, check: bool = True,
+                           conf_thresh: float | None = None):
     """Fit the driving -> target normalizer on body poses (``kind`` as ``--normalization``), onto a per-person
-    model's stored training poses."""
+    model's stored training poses. A plainly broken fit (:func:`reenactor.pose.normalize.check_fit`) is refused
+    with the numbers and the fix, or only warned about with ``force`` (``check=False``: not judged here).
+    ``reenactor coverage`` fits with this same function (``model`` may be any object with ``train_poses``,
+    ``size`` and ``name``); ``conf_thresh``: its --min-confidence (default: the normalizer's 0.05)."""
     from .pose.normalize import Normalizer, fit_normalizer
 
     if kind == "none":
@@ -245,13 +257,41 @@ def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: Inference
         raise InputError("global_alignment needs the target's person masks, which a per-person model does not "
                          "store", model.name, "use --normalization auto, edn, edn_upper or first_frame")
     if "body" not in model.train_poses:
-        raise InputError(f"model has no stored training poses, cannot fit a {kind!r} normalization", model.path,
+        raise InputError(f"model has no stored training poses, cannot fit a {kind!r} normalization", model.name,
                          "pass --normalization none, or --normalizer FILE")
-    opts = {"source_size": source_size} if kind in ("edn", "auto") and source_size is not None else {}
-    try:
-        return fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]}, **opts)
-    except TypeError:  # kinds that take no source_size
-        return fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]})
+    opts: dict[str, Any] = {"source_size": source_size} if kind in ("edn", "auto") and source_size is not None else {}
+    if conf_thresh is not None:
+        opts["conf_thresh"] = conf_thresh
+    norm = fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]}, **opts)
+    if check:
+        refuse_broken_fit(norm, driving_body, source_size, tuple(model.size), force, kind)
+    return norm
+
+
+def driver_fix(used: str) -> str:
+    """The fix a refused fit or driver names: a cleaner driver, another --normalization than ``used``, --force."""
+    others = [k for k in ("first_frame", "edn_upper") if k != used]
+    alt = " or ".join(others) + ("" if used == "identity" else ", or none when the two videos frame the person alike")
+    return ("drive with a video of one person, framed roughly as in the training video and without scene cuts, or "
+            f"try another --normalization ({alt}); --force renders anyway")
+
+
+def refuse_broken_fit(norm, driving_body: np.ndarray, source_size, target_size, force: bool = False,
+                      asked: str = "auto") -> list[str]:
+    """Raise :class:`InputError` naming the numbers when ``norm`` is plainly broken
+    (:func:`reenactor.pose.normalize.check_fit`); with ``force`` print them as a warning instead. Returns the
+    problems found."""
+    from .pose.normalize import check_fit
+
+    problems = check_fit(norm, driving_body, source_size, target_size)
+    if not problems:
+        return problems
+    how = f"{norm.kind}" + (" (auto)" if asked == "auto" else "")
+    text = f"the {how} normalization fitted on this driver looks broken: {'; '.join(problems)}"
+    if force:
+        print(f"[transfer] WARNING (--force): {text}; rendering anyway")
+        return problems
+    raise InputError(f"{text}; nothing was written", fix=driver_fix(norm.kind))
 
 
 #: what ``--normalization auto`` runs onto a reference (one pose): EDN needs the target's range of positions.
@@ -262,12 +302,20 @@ def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: Inference
 REFERENCE_AUTO = "first_frame"
 
 
-def fit_reference_normalizer(kind: str, source: DrivingSource, driving_body: np.ndarray, reference: Reference):
+def fit_reference_normalizer(kind: str, source: DrivingSource, driving_body: np.ndarray, reference: Reference,
+                             force: bool = False):
     """Fit the driving -> reference normalizer: onto the reference's single pose (``first_frame``, the default:
     the first usable driving frame's torso onto the reference's; ``edn_upper``: the driver's median torso size
     and neck onto the reference's) or its
     person mask (``global_alignment``: heights and centres of the driving masks' boxes, median over the video,
-    onto the reference's, Yang et al. 2022 eq. 4)."""
+    onto the reference's, Yang et al. 2022 eq. 4). A plainly broken fit is refused (see
+    :func:`refuse_broken_fit`; ``force``: a warning only)."""
+    norm = _fit_reference(kind, source, driving_body, reference)
+    refuse_broken_fit(norm, driving_body, source.frame_size(), tuple(reference.size), force, kind)
+    return norm
+
+
+def _fit_reference(kind: str, source: DrivingSource, driving_body: np.ndarray, reference: Reference):
     from .pose.normalize import Normalizer, fit_normalizer
 
     if kind == "none":
@@ -291,22 +339,52 @@ def fit_reference_normalizer(kind: str, source: DrivingSource, driving_body: np.
 
 
 # ---------------------------------------------------------------------------------------------- coverage
-def coverage(driving_body: np.ndarray, train_body: np.ndarray, frame_height: float, chunk: int = 2048
-             ) -> dict[str, Any]:
-    """Pose-to-sequence coverage (eq. 8, :mod:`reenactor.pose.metrics`) of the normalized driving poses
-    (T, 25, 3) by the training poses (S, 25, 3), in chunks of driving frames; returns B's coverage summary plus
-    ``share_poor`` (frames above the limb threshold gamma, scaled to the model's frame height)."""
-    from .pose.metrics import CoverageResult, coverage_summary, default_gamma, pose_to_sequence
+#: share of the driving frames that may show no person, or one only outside the frame after normalization,
+#: before transfer refuses the driver (without --force)
+MAX_UNRENDERABLE = 0.5
 
-    gamma = default_gamma(frame_height)
-    parts = [pose_to_sequence(driving_body[i:i + chunk], train_body, gamma=gamma)
-             for i in range(0, len(driving_body), chunk)]
-    res = CoverageResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                           ("distance", "limb_distance", "nearest", "flagged", "n_limbs")), parts[0].gamma)
-    summary = coverage_summary(res)
-    under = summary.get("share_under_gamma")
-    summary["share_poor"] = None if under is None else 1.0 - under
-    return summary
+
+def coverage(driving_body: np.ndarray, train_body: np.ndarray, frame_size: tuple[int, int] | int,
+             chunk: int = 2048, **kw: Any):
+    """The coverage of the normalized driving poses (T, 25, 3) by the training poses (S, 25, 3) in the model's
+    frame ``frame_size`` (H, W) (an int: a square frame): :func:`reenactor.pose.metrics.assess_coverage`, the
+    same computation ``reenactor coverage`` runs. Returns its :class:`~reenactor.pose.metrics.CoverageReport`
+    (``.summary["verdict"]`` is the sentence both print; ``.summary["share_poor"]``: the share of the measured
+    frames outside what the model has seen)."""
+    from .pose.metrics import assess_coverage
+
+    if isinstance(frame_size, (int, float, np.integer)):
+        frame_size = (int(frame_size), int(frame_size))
+    rep = assess_coverage(driving_body, train_body, frame_size, chunk=chunk, **kw)
+    rep.summary["share_poor"] = rep.summary["share_unseen"]
+    return rep
+
+
+def refuse_unrenderable(no_person: int, off_screen: int, n: int, frame_size: tuple[int, int], norm,
+                        force: bool = False) -> None:
+    """Refuse (:class:`InputError`, before anything is written) a driver more than :data:`MAX_UNRENDERABLE` of
+    whose ``n`` frames show no person (``no_person``) or one only outside the ``frame_size`` frame after
+    normalization (``off_screen``); with ``force`` print a warning instead."""
+    bad = no_person + off_screen
+    if n <= 0 or bad / n <= MAX_UNRENDERABLE:
+        return
+    from .pose.normalize import fit_numbers
+
+    parts = []
+    if no_person:
+        parts.append(f"{no_person} of {n} driving frames show no person")
+    if off_screen:
+        s, tx, ty = fit_numbers(norm)
+        how = (f"{norm.kind}: scale {s:.3g}, translation ({tx:.0f}, {ty:.0f})" if norm.kind != "identity"
+               else "no normalization")
+        parts.append(f"{off_screen} {'more' if no_person else f'of {n} driving frames'} show a person only outside "
+                     f"the model's {frame_size[1]}x{frame_size[0]} frame after normalization ({how})")
+    text = f"{'; '.join(parts)}: {100 * bad / n:.0f} % of the result would be rendered from an empty pose"
+    if force:
+        print(f"[transfer] WARNING (--force): {text}; rendering anyway")
+        return
+    raise InputError(f"most driving frames cannot be rendered: {text}; nothing was written",
+                     fix=driver_fix(norm.kind))
 
 
 # ---------------------------------------------------------------------------------------------- composition
@@ -428,30 +506,41 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
             norm = load_normalizer(opts.normalizer)
             print(f"[transfer] normalization from {opts.normalizer}: {norm.describe()}")
         elif reference is not None:
-            norm = fit_reference_normalizer(opts.normalization, src, driving_body, reference)
+            norm = fit_reference_normalizer(opts.normalization, src, driving_body, reference, force=opts.force)
             how = " (auto for a reference)" if opts.normalization == "auto" else ""
             print(f"[transfer] normalization onto the reference{how}: {norm.describe()}")
         else:
-            norm = fit_driving_normalizer(opts.normalization, driving_body, tm, src.frame_size())
+            norm = fit_driving_normalizer(opts.normalization, driving_body, tm, src.frame_size(), force=opts.force)
             print(f"[transfer] normalization: {norm.describe()}")
+        times["normalize"] = time.perf_counter() - t0
+        # ---- coverage (eq. 8) and the verdict; a driver most of whose frames cannot be rendered is refused here,
+        # before anything is written
+        cov = None
+        if driving_body is not None:
+            t0 = time.perf_counter()
+            moved = norm.apply({"body": driving_body})["body"]
+            norm.reset()
+            out_hw = tuple(int(v) for v in (reference.size if reference is not None else tm.size))
+            if reference is None and check_coverage and "body" in tm.train_poses:
+                rep = coverage(moved, tm.train_poses["body"], out_hw)
+                cov = rep.summary
+                no_person, off_screen = cov["counts"]["no_person"], cov["counts"]["off_screen"]
+            else:
+                from .pose.metrics import presence
+
+                no_person, off_screen = (int(m.sum()) for m in presence(moved, out_hw))
+                if reference is not None and check_coverage:
+                    print("[transfer] coverage is not computed for a reference target: one photo has no training "
+                          "poses to compare the driving poses with")
+            refuse_unrenderable(no_person, off_screen, len(moved), out_hw, norm, opts.force)
+            if cov is not None:
+                _print_coverage(cov, tm, driving)
+            times["coverage"] = time.perf_counter() - t0
+            del moved
         norm_path = None
         if save_normalizer:
             norm_path = normalizer_path_for(out_path)
             write_json(norm_path, {"normalizer": norm.to_dict(), "model": tm.name, "driving": src.name})
-        times["normalize"] = time.perf_counter() - t0
-        # ---- coverage (eq. 8)
-        cov = None
-        if reference is not None:
-            if check_coverage:
-                print("[transfer] coverage is not computed for a reference target: one photo has no training "
-                      "poses to compare the driving poses with")
-        elif check_coverage and "body" in tm.train_poses:
-            t0 = time.perf_counter()
-            moved = norm.apply({"body": driving_body})["body"]
-            norm.reset()
-            cov = coverage(moved, tm.train_poses["body"], tm.size[0])
-            times["coverage"] = time.perf_counter() - t0
-            _print_coverage(cov)
         del driving_body
         if backgrounds is not None:
             print(f"[transfer] background: {backgrounds.describe}")
@@ -533,6 +622,19 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
                     emit(writer, group, results)
         bar.close()
         times["render"] = time.perf_counter() - t0
+        # ---- sound: a driving video's soundtrack over the frames rendered (a held photo, clip, pose file: none)
+        if opts.audio == "driving" and isinstance(src, VideoSource) and not src.info.is_image and written:
+            from .io.video import mux_audio
+
+            t0 = time.perf_counter()
+            try:
+                what = mux_audio(out_path, src.path, duration=written / src.fps)
+            except InputError as e:
+                print(f"[transfer] WARNING: the result is silent: {e}")
+            else:
+                print(f"[transfer] audio: {what} from {src.path.name}" if what else
+                      f"[transfer] audio: {src.path.name} has no sound; the result is silent")
+            times["audio"] = time.perf_counter() - t0
     except BaseException:
         if norm_path_written(out_path):
             normalizer_path_for(out_path).unlink(missing_ok=True)
@@ -636,18 +738,12 @@ def _run_pipelined(synth, groups: Iterator[list], emit) -> None:
         raise errors[0]
 
 
-def _print_coverage(cov: dict[str, Any]) -> None:
-    """Print the coverage summary; warn when many driving poses are poorly covered by the training video."""
+def _print_coverage(cov: dict[str, Any], model: InferenceModel | None = None, driving: Any = None) -> None:
+    """Print the one-sentence verdict (the same ``reenactor coverage`` prints); when many driving frames lie
+    outside what the model has seen, where the per-frame and per-limb detail is (the coverage command)."""
+    print(f"[transfer] coverage: {cov['verdict']}")
     poor = cov.get("share_poor")
-    if poor is None:
-        print("[transfer] coverage: no driving frame has a usable pose")
-        return
-    print(f"[transfer] coverage (eq. 8, gamma {cov['gamma'][0]:.1f} px): {1 - poor:.0%} of "
-          f"{cov['n_frames_with_pose']} driving poses are covered by the training poses; distance mean "
-          f"{cov['distance_mean']:.2f} px, median {cov['distance_median']:.2f}, max {cov['distance_max']:.2f}")
-    if poor > POOR_COVERAGE_WARN:
-        worst = ", ".join(f"{w['frame']} ({w['distance']:.1f} px: {'/'.join(w['flagged_limbs']) or '-'})"
-                          for w in cov.get("worst", []))
-        print(f"[transfer] WARNING: {poor:.0%} of the driving poses are poorly covered by the training video "
-              f"(worst frames: {worst}); expect artifacts there - train on a video with more varied poses, or "
-              "drive with motions closer to the training video's")
+    if poor is not None and poor > POOR_COVERAGE_WARN and model is not None and model.path is not None \
+            and isinstance(driving, (str, Path)):
+        print(f"[transfer] which frames and limbs: reenactor coverage --reference {model.path} --driving {driving} "
+              "-o COVERAGE_DIR")

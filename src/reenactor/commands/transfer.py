@@ -19,6 +19,17 @@ photo given with --target-image.
 
 
 def add_parser(sub: argparse._SubParsersAction, detailed: bool = True) -> None:
+    from ._args import (
+        add_device,
+        add_force,
+        add_normalization,
+        add_output,
+        add_precision,
+        add_progress,
+        frame_size,
+        positive_int,
+    )
+
     p = sub.add_parser(
         "transfer", help="make the target perform a driving video's motion (writes an mp4)",
         description="Streaming motion transfer: read the driving poses (a video's are extracted with MediaPipe "
@@ -36,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction, detailed: bool = True) -> None:
     p.add_argument("--driving", required=True,
                    help="driving video or image, a clip folder from `reenactor extract`, a pose file (.poses.npz from "
                         "`reenactor poses export`), or a sample name (sample:carphone)")
-    p.add_argument("-o", "--output", required=True, help="output video path (.mp4)")
+    add_output(p, required=True, metavar="OUT.mp4", help="output video path (.mp4; reenactor writes mp4 only)")
     p.add_argument("--side-by-side", action="store_true",
                    help="write driving | pose | result side by side (pose: the generator's input as drawn, e.g. "
                    "upper_body's generated face landmarks over its stick figure; a pose file's driving panel is its "
@@ -45,35 +56,39 @@ def add_parser(sub: argparse._SubParsersAction, detailed: bool = True) -> None:
                    help="reference methods: what the person is composited over: target (the photo's own scene, the "
                         "person inpainted away; default), driving (the driving frames as they are), an image file, or "
                         "a colour #rrggbb")
-    p.add_argument("--normalization", default="auto",
-                   choices=["auto", "edn", "edn_upper", "first_frame", "global_alignment", "none"],
-                   help="how driving poses are moved onto the target. Per-person models: auto picks edn when feet "
-                        "are visible, else edn_upper. A reference: auto = first_frame (the first driving frame's torso "
-                        "onto the photo's, then the motion as it is), edn_upper (the driver's median torso size and "
-                        "neck onto the photo's), global_alignment "
-                        "(person-mask height and centre, REMOT eq. 4). none: as they are (default: auto)")
+    add_normalization(p, help="how driving poses are moved onto the target. Per-person models: auto picks edn when "
+                              "feet are visible, else edn_upper. A reference: auto = first_frame (the first driving "
+                              "frame's torso onto the photo's, then the motion as it is), edn_upper (the driver's "
+                              "median torso size and neck onto the photo's), global_alignment (person-mask height and "
+                              "centre, REMOT eq. 4). none: as they are (default: auto)")
     p.add_argument("--normalizer", metavar="JSON",
                    help="reuse a saved normalizer (the .normalizer.json a previous transfer wrote) instead of fitting one")
-    p.add_argument("--size", type=int, metavar="PX",
-                   help="a method with nothing to train (--method pose_warp): square output size in pixels (default: "
-                        "the method's, 256); a model file renders at the size it was trained at")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default: cpu)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                   help="generator precision, for methods that declare it (cloning, pix2pix): bf16 autocast is faster "
-                        "on CPUs with AVX512-BF16/AMX; any other method refuses bf16 with a message (default: fp32)")
-    p.add_argument("--batch-size", type=int, default=8,
-                   help="frames generated per forward pass when the method allows it (default: 8)")
-    p.add_argument("--max-frames", type=int, help="stop after this many driving frames")
+    p.add_argument("--size", type=frame_size, metavar="PX",
+                   help="a method with nothing to train (--method pose_warp): square output size in pixels, at least "
+                        "16 (default: the method's, 256); a model file renders at the size it was trained at")
+    # resolved when parsed: `auto` reaches the library as cuda or cpu
+    add_device(p, what="torch device of the generator", resolve_when_parsed=True)
+    add_precision(p, "generator precision (cloning and pix2pix declare bf16: autocast, faster on CPUs with "
+                     "AVX512-BF16/AMX)")
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
+                   help="frames generated per forward pass when the method allows it, at least 1 (default: 8)")
+    p.add_argument("--max-frames", type=positive_int, metavar="N",
+                   help="stop after this many driving frames, at least 1")
     p.add_argument("--body", default="driver", choices=["driver", "target"],
                    help="driver: the driving body poses, normalized onto the target (default); target (per-person "
                         "models): the target's own training poses stored in the model, in order and looped, so the "
                         "driver gives only what the method reads beyond keypoints (upper_body: the face's "
                         "expression and head pose)")
-    p.add_argument("--hold", type=int, metavar="N",
+    p.add_argument("--hold", type=positive_int, metavar="N",
                    help="a photo as the driver: repeat it for N frames (default: with --body target one pass over the "
                         "target's training poses, at most 120 frames; else 1). Ignored for a video")
-    p.add_argument("--force", action="store_true", help="replace an existing output file")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--audio", choices=["driving", "none"], default=None,
+                   help="the result's sound. driving: the driving video's soundtrack, in sync and trimmed to the "
+                        "frames rendered (AAC/MP3 copied as they are, other codecs re-encoded to AAC); a driver "
+                        "without sound, and a clip store, pose file or photo, give a silent result. none: a silent "
+                        "result (default: driving)")
+    add_force(p, help="replace an existing output file")
+    add_progress(p)
     if detailed:
         add_method_options(p)
     p.set_defaults(func=run)
@@ -103,6 +118,25 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
             g.add_argument(o.flag, dest=f"opt_{key}", type=o.type, default=None, help=f"{who}: {o.help}")
 
 
+def _silent_driver(driving: str) -> str | None:
+    """What kind of soundless driver ``driving`` is (a clip store, a pose file, a photo), or None for a video
+    (or a path that does not exist: the run itself reports that)."""
+    from ..errors import InputError
+    from ..io.video import is_image_path
+    from ..pose.posefile import is_pose_file
+    from ..samples import resolve_input
+
+    try:
+        p = resolve_input(str(driving))
+    except InputError:  # an unknown sample name: the run itself reports it
+        return None
+    if p.is_dir():
+        return "a clip store"
+    if is_pose_file(p):
+        return "a pose file"
+    return "a photo" if is_image_path(p) and p.exists() else None
+
+
 def run(args: argparse.Namespace) -> int:
     from ..transfer import TransferOptions, transfer
     from ._output import check_output_file
@@ -113,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
                            normalizer=args.normalizer, device=args.device, precision=args.precision,
                            batch_size=args.batch_size, max_frames=args.max_frames, size=args.size, progress=not args.no_progress,
                            body=args.body, hold=args.hold, method=args.method, target_image=args.target_image,
-                           background=args.background, method_options=method_options)
+                           background=args.background, method_options=method_options, audio=args.audio or "driving",
+                           force=args.force)
+    if args.audio == "driving" and (kind := _silent_driver(args.driving)):
+        print(f"note: --audio driving: {args.driving} is {kind}, which has no sound; the result is silent")
     res = transfer(args.model, args.driving, args.output, opts)
     print(f"wrote {res.out_path} ({res.n_frames} frames at {res.fps:g} fps; rendering ran at "
           f"{res.render_fps:.1f} frames/s)")

@@ -17,6 +17,20 @@ pose_*              re-extracted keypoints vs ``pose_ref`` (per body part)      
 identity_distance   dlib face descriptors vs ``identity_ref``                    :mod:`.identity`
 ==================  ==========================================================  =====================
 
+How to read each metric is in the report (``metrics[name]["reading"]``, :data:`READING`), with reference values
+computed in the same run (``metrics[name]["reference"]``): what the ground truth scores against itself, and what
+the ground truth blurred with a Gaussian of sigma :data:`REFERENCE_BLUR_SIGMA` scores against it — a plainly
+blurry copy, which gives the variants lpips_effnet / fid_effnet (scales of their own) and TCM a scale. LPIPS's
+reference runs on at most about :data:`REFERENCE_LPIPS_FRAMES` frames spread over the video, FID's on every frame
+(FID depends on the frame count). ``reference=False`` skips them.
+
+Cost (``report["cost"]``, also printed): the default set runs two feature networks, and they take nearly all the
+time. The carphone sample against its blurred copy (120 frames, 176x144, this 2-core CPU): 10-11 frames/s with
+the references (13-16 without them) on an otherwise idle machine, and down to 1.4 frames/s while other work
+shares the cores; fid_effnet takes 65-70 % (frames resized to 224x224, and its reference needs every frame),
+lpips_effnet 20-25 %, SSIM + PSNR + TCM a few %. :data:`FAST_METRICS` (``reenactor evaluate --fast``) leaves the
+networks out: 60 frames/s end to end on the same video (decoding included).
+
 The report dict (JSON-able through :func:`reenactor.metrics.report.json_safe`; ``inf`` PSNR of identical
 frames stays ``math.inf`` in Python and is written as the string ``"inf"``)::
 
@@ -41,9 +55,43 @@ import numpy as np
 from ..errors import InputError
 from . import image as im
 
-__all__ = ["evaluate_videos", "THUMB_HEIGHT"]
+__all__ = ["evaluate_videos", "THUMB_HEIGHT", "DEFAULT_METRICS", "FAST_METRICS", "READING", "REFERENCE_BLUR_SIGMA",
+           "direction"]
 
 THUMB_HEIGHT = 128
+DEFAULT_METRICS: tuple[str, ...] = ("ssim", "psnr", "lpips", "fid", "tcm")
+#: the metrics without a neural network (``reenactor evaluate --fast``)
+FAST_METRICS: tuple[str, ...] = ("ssim", "psnr", "tcm")
+#: the reference copy: the ground truth blurred with a Gaussian of this sigma (pixels)
+REFERENCE_BLUR_SIGMA = 2.0
+#: LPIPS's reference is computed on about this many frames spread over the video (a mean; FID's needs them all)
+REFERENCE_LPIPS_FRAMES = 32
+_SSIM_READ = ("1 = identical to the ground truth, lower is worse; structural similarity of luminance, contrast "
+              "and structure in small windows, averaged over the frames. Small misalignments lower it a lot")
+_PSNR_READ = ("peak signal-to-noise ratio of the pixel error in dB: higher is better, infinite for identical frames; "
+              "every +6 dB halves the RMS error")
+#: how to read each metric (the report shows it beside the value); the network metrics' own modules add theirs
+READING: dict[str, str] = {
+    "ssim": _SSIM_READ,
+    "psnr": _PSNR_READ,
+    "mask_ssim": _SSIM_READ + "; here inside the person mask only (background zeroed in both)",
+    "mask_psnr": _PSNR_READ + "; here inside the person mask only (background zeroed in both)",
+    "pose_error_px": ("mean distance in pixels between the keypoints MediaPipe finds in the generated frames and "
+                      "the reference keypoints (the pose the output should show): lower is better; per body part "
+                      "in `parts`"),
+    "pose_pck": ("share of keypoints found within 0.05 x the body height of where they should be: 1 = all, higher "
+                 "is better"),
+    "identity_distance": ("dlib face-descriptor distance between the generated faces and the target's: lower is "
+                          "better; below 0.6 dlib calls two faces the same person (`same_person_share`)"),
+}
+
+
+def direction(m: dict) -> str:
+    """``"higher is better"``, ``"lower is better"``, or for a metric that is neither (TCM) what to compare with."""
+    if m.get("higher_is_better") is None:
+        ref = (m.get("reference") or {}).get("ground_truth")
+        return f"compare with the ground truth's {ref:.3f}" if isinstance(ref, float) else "see its reading"
+    return "higher is better" if m["higher_is_better"] else "lower is better"
 FrameSource = str | Path | np.ndarray | Sequence[np.ndarray]
 
 
@@ -110,7 +158,7 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
                     lpips_weights: str | Path | None = None, inception_weights: str | Path | None = None,
                     metrics: Sequence[str] | None = None, device: str = "cpu", batch_size: int = 8,
                     ssim_gaussian: bool = False, worst_k: int = 6, progress: bool = True,
-                    verbose: bool = True, pose_extractor: Any = None) -> dict:
+                    verbose: bool = True, pose_extractor: Any = None, reference: bool = True) -> dict:
     """Evaluate a generated video against its ground truth; returns the report dict (see module doc).
 
     pred, gt:          video/image paths, or (T, H, W, 3) uint8 arrays / sequences of frames; same T and size.
@@ -121,13 +169,16 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
     identity_ref:      image / video / clip of the target person -> face identity distance (dlib).
     lpips_weights:     torchvision AlexNet/VGG16 state dict -> ``lpips``; else ``lpips_effnet`` (printed).
     inception_weights: torchvision/pytorch-fid Inception-v3 state dict -> ``fid``; else ``fid_effnet``.
-    metrics:           subset of {"ssim", "psnr", "lpips", "fid", "tcm"} (default all; the mask, pose and
-                       identity metrics run whenever their inputs are given).
+    metrics:           subset of {"ssim", "psnr", "lpips", "fid", "tcm"} (default all, :data:`DEFAULT_METRICS`;
+                       :data:`FAST_METRICS` leaves the networks out; the mask, pose and identity metrics run
+                       whenever their inputs are given).
+    reference:         also score the ground truth blurred (Gaussian sigma :data:`REFERENCE_BLUR_SIGMA`) against
+                       itself with ssim, psnr, tcm, lpips and fid, as the scale each metric is read against.
     """
     from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
-    want = set(metrics or ("ssim", "psnr", "lpips", "fid", "tcm"))
+    want = set(metrics or DEFAULT_METRICS)
     unknown = want - {"ssim", "psnr", "lpips", "fid", "tcm"}
     if unknown:
         raise InputError(f"unknown metric(s) {', '.join(sorted(unknown))}; choose from ssim, psnr, lpips, fid, tcm")
@@ -190,7 +241,7 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
     if "tcm" in want:
         from .tcm import TCMAccumulator
 
-        tcm_acc = TCMAccumulator()
+        tcm_acc = TCMAccumulator(n_also=1 if reference else 0)
     pose_acc = pose_ref_kp = None
     if pose_ref is not None:
         from .pose import PoseAccumulator, load_pose_reference
@@ -228,7 +279,18 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
     if id_acc is not None:
         per_frame["identity_distance"] = []
 
+    # the reference copy: the ground truth blurred, scored against the ground truth by every metric that has one
+    ref_vals: dict[str, list[float]] = {k: [] for k in ("ssim", "psnr") if reference and k in want}
+    lp_every = max(1, math.ceil((n_expected or REFERENCE_LPIPS_FRAMES * 4) / REFERENCE_LPIPS_FRAMES))
+    lp_ref_name = f"{lpips_name}_reference" if lpips_name else None
+    fid_ref = FeatureStats(fid_net.dim) if reference and fid_net is not None else None
+    need_blur = reference and (ref_vals or tcm_acc is not None or lpips_metric is not None or fid_net is not None)
+    batch_b: list[np.ndarray] = []  # FID's reference: the blurred ground truth of the batch
+    lp_q: list[tuple[np.ndarray, np.ndarray]] = []  # LPIPS's reference: (blurred, ground truth) of every lp_every-th
     worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # max-heap on -score (lowest SSIM kept)
+    # worst frames at least worst_gap frames apart, so one bad stretch does not fill the panel with near-copies
+    worst_gap = max(1, (n_expected or 0) // (2 * worst_k)) if worst_k > 0 else 1
+    buckets: dict[int, tuple[float, int, np.ndarray, np.ndarray]] = {}
     rank_key = "ssim" if "ssim" in want else ("psnr" if "psnr" in want else None)
     batch_p: list[np.ndarray] = []
     batch_g: list[np.ndarray] = []
@@ -249,8 +311,26 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
                 fid_stats[0].update(fid_net(tp))
                 fid_stats[1].update(fid_net(tg))
                 timed(fid_net.name, t0)
+            if batch_b:
+                t0 = time.perf_counter()
+                fid_ref.update(fid_net(_to_tensor(batch_b, device)))
+                timed(f"{fid_net.name}_reference", t0)
         batch_p.clear()
         batch_g.clear()
+        batch_b.clear()
+
+    def flush_lp_ref() -> None:
+        """LPIPS of the queued blurred frames against their ground truth, in batches of their own."""
+        if not lp_q:
+            return
+        import torch
+
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            tb, tg = _to_tensor([b for b, _ in lp_q], device), _to_tensor([g for _, g in lp_q], device)
+            ref_vals.setdefault(lpips_name, []).extend(lpips_metric(tb, tg).cpu().double().tolist())
+        timed(lp_ref_name, t0)
+        lp_q.clear()
 
     bar = tqdm(total=n_expected, desc="evaluate", unit="frame", disable=not progress, leave=False)
     i = 0
@@ -266,6 +346,15 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
                 raise InputError(f"frame {i}: sizes differ (pred {p.shape}, gt {g.shape})", pinfo["path"],
                                  "both videos must keep one frame size")
             per_frame["frame"].append(i)
+            blur = cv2.GaussianBlur(g, (0, 0), REFERENCE_BLUR_SIGMA) if need_blur else None
+            if "ssim" in ref_vals:
+                t0 = time.perf_counter()
+                ref_vals["ssim"].append(im.ssim(blur, g, ssim_gaussian))
+                timed("ssim_reference", t0)
+            if "psnr" in ref_vals:
+                t0 = time.perf_counter()
+                ref_vals["psnr"].append(im.psnr(blur, g))
+                timed("psnr_reference", t0)
             t0 = time.perf_counter()
             s = im.ssim(p, g, ssim_gaussian) if "ssim" in want else math.nan
             if "ssim" in want:
@@ -290,7 +379,7 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
                 timed("mask", t0)
             if tcm_acc is not None:
                 t0 = time.perf_counter()
-                per_frame["tcm"].append(tcm_acc.update(p, g))
+                per_frame["tcm"].append(tcm_acc.update(p, g, also=[blur] if reference else []))
                 timed("tcm", t0)
             if pose_acc is not None:
                 t0 = time.perf_counter()
@@ -303,18 +392,30 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
             if lpips_metric is not None or fid_net is not None:
                 batch_p.append(p)
                 batch_g.append(g)
+                if fid_ref is not None:
+                    batch_b.append(blur)
                 if len(batch_p) >= batch_size:
                     flush()
+                if reference and lpips_metric is not None and i % lp_every == 0:
+                    lp_q.append((blur, g))
+                    if len(lp_q) >= batch_size:
+                        flush_lp_ref()
             if rank_key is not None and worst_k > 0:
                 score = s if rank_key == "ssim" else ps
-                item = (-score, i, _thumb(p), _thumb(g))
-                if len(worst) < worst_k:
-                    heapq.heappush(worst, item)
-                elif -score > worst[0][0]:
-                    heapq.heapreplace(worst, item)
+                if worst_gap > 1:  # the worst frame of each stretch of worst_gap frames (spread over the video)
+                    cur = buckets.get(i // worst_gap)
+                    if cur is None or -score > cur[0]:
+                        buckets[i // worst_gap] = (-score, i, _thumb(p), _thumb(g))
+                else:
+                    item = (-score, i, _thumb(p), _thumb(g))
+                    if len(worst) < worst_k:
+                        heapq.heappush(worst, item)
+                    elif -score > worst[0][0]:
+                        heapq.heapreplace(worst, item)
             i += 1
             bar.update(1)
         flush()
+        flush_lp_ref()
     finally:
         bar.close()
         if pose_acc is not None:
@@ -331,26 +432,47 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
     # ------------------------------------------------------------------ summary
     out_metrics: dict[str, dict] = {}
 
-    def add(name: str, value: float, higher: bool, backbone: str | None, **extra: Any) -> None:
+    def add(name: str, value: float, higher: bool | None, backbone: str | None, **extra: Any) -> None:
         out_metrics[name] = {"name": name, "value": value, "higher_is_better": higher, "backbone": backbone,
                              **extra}
+        out_metrics[name]["direction"] = direction(out_metrics[name])
+
+    def ref_of(name: str, itself: float, blurred: float | None, n_used: int | None = None) -> dict[str, Any] | None:
+        if not reference:
+            return {"ground_truth": itself}
+        return {"ground_truth": itself, "ground_truth_blurred": blurred, "blur_sigma": REFERENCE_BLUR_SIGMA,
+                "frames": n if n_used is None else n_used,
+                "what": f"the ground truth scored against itself, and the ground truth blurred with a Gaussian of "
+                        f"sigma {REFERENCE_BLUR_SIGMA:g} px scored against it (a plainly blurry copy), this run"}
+
+    from .fid import READING as FID_READING
+    from .lpips import READING as LPIPS_READING
+    from .tcm import READING as TCM_READING
+
+    reading = {**READING, **LPIPS_READING, **FID_READING, "tcm": TCM_READING}
 
     settings = im.ssim_settings(ssim_gaussian)
     if "ssim" in per_frame:
-        add("ssim", _mean(per_frame["ssim"]), True, None, settings=settings)
+        add("ssim", _mean(per_frame["ssim"]), True, None, settings=settings, reading=reading["ssim"],
+            reference=ref_of("ssim", 1.0, _mean(ref_vals.get("ssim", []))))
     if "psnr" in per_frame:
         n_inf = int(np.isinf(per_frame["psnr"]).sum())
         add("psnr", _mean(per_frame["psnr"]), True, None, unit="dB", identical_frames=n_inf,
-            note="mean of per-frame PSNR (10 log10(255^2/MSE)); inf when a frame is identical")
+            note="mean of per-frame PSNR (10 log10(255^2/MSE)); inf when a frame is identical",
+            reading=reading["psnr"], reference=ref_of("psnr", math.inf, _mean(ref_vals.get("psnr", []))))
     if "mask_ssim" in per_frame:
         add("mask_ssim", _mean(per_frame["mask_ssim"]), True, None, mask=mask_src, settings=settings,
-            note="background of both frames zeroed by the person mask (>=128), then SSIM")
+            note="background of both frames zeroed by the person mask (>=128), then SSIM",
+            reading=reading["mask_ssim"], reference={"ground_truth": 1.0})
     if "mask_psnr" in per_frame:
         add("mask_psnr", _mean(per_frame["mask_psnr"]), True, None, unit="dB", mask=mask_src,
-            note="background of both frames zeroed by the person mask (>=128), then PSNR")
+            note="background of both frames zeroed by the person mask (>=128), then PSNR",
+            reading=reading["mask_psnr"], reference={"ground_truth": math.inf})
     if lpips_metric is not None:
+        lp_ref = ref_vals.get(lpips_name, [])
         add(lpips_name, _mean(per_frame[lpips_name]), False, lpips_metric.backbone,
-            comparable_with_papers=lpips_name == "lpips")
+            comparable_with_papers=lpips_name == "lpips", reading=reading[lpips_name],
+            reference=ref_of(lpips_name, 0.0, _mean(lp_ref), len(lp_ref)))
     if fid_net is not None:
         t0 = time.perf_counter()
         if n >= 2:
@@ -359,15 +481,24 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
             value = math.nan
             notice("FID needs at least 2 frames; reported as nan")
         timed(fid_net.name, t0)
+        fid_blurred = None
+        if fid_ref is not None and n >= 2:
+            t0 = time.perf_counter()
+            fid_blurred = fid_ref.distance(fid_stats[1])
+            timed(f"{fid_net.name}_reference", t0)
         add(fid_net.name, value, False, fid_net.backbone, n_frames=n, feature_dim=fid_net.dim,
+            reading=reading[fid_net.name], reference=ref_of(fid_net.name, 0.0, fid_blurred),
             comparable_with_papers=fid_net.name == "fid",
             note=("pred frames vs gt frames of this video; N < feature dim makes the covariances rank-deficient "
                   "and FID biased upwards - compare only at equal N") if n < fid_net.dim else None)
     if tcm_acc is not None:
-        from .tcm import DEFINITION, FLOW_ESTIMATOR
+        from .tcm import DEFINITION, FLOW_ESTIMATOR, GROUND_TRUTH_VALUE
 
-        add("tcm", tcm_acc.result(), True, "pixels + OpenCV DIS flow", definition=DEFINITION, flow=FLOW_ESTIMATOR,
-            reference_value=math.exp(-1), note="identical videos give exp(-1); see reenactor.metrics.tcm")
+        also = tcm_acc.also_results()
+        add("tcm", tcm_acc.result(), None, "pixels + OpenCV DIS flow", definition=DEFINITION, flow=FLOW_ESTIMATOR,
+            reference_value=GROUND_TRUTH_VALUE, reading=reading["tcm"],
+            reference=ref_of("tcm", GROUND_TRUTH_VALUE, also[0] if also else None),
+            note="the ground truth itself scores exp(-1) = 0.368; see reenactor.metrics.tcm")
     pose_result = None
     if pose_acc is not None:
         t0 = time.perf_counter()
@@ -377,11 +508,12 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
         per_frame["pose_pck"] = pose_result["per_frame"]["pose_pck"].tolist()
         backbone = "MediaPipe Holistic (reenactor.pose.holistic), tracking mode"
         add("pose_error_px", pose_result["body"]["mean_px_error"], False, backbone,
-            parts={k: v["mean_px_error"] for k, v in pose_result["parts"].items()}, unit="px")
+            parts={k: v["mean_px_error"] for k, v in pose_result["parts"].items()}, unit="px",
+            reading=reading["pose_error_px"])
         add("pose_pck", pose_result["body"]["pck"], True, backbone,
             parts={k: v["pck"] for k, v in pose_result["parts"].items()},
             alpha=pose_result["alpha"], threshold="0.05 x body height (reference keypoints' vertical extent)",
-            detected=pose_result["body"]["detected"])
+            detected=pose_result["body"]["detected"], reading=reading["pose_pck"])
     if id_acc is not None:
         from ..face.identity import FaceDescriber
 
@@ -389,13 +521,18 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
         add("identity_distance", r["mean_distance"], False, id_acc.describer.description if isinstance(
             id_acc.describer, FaceDescriber) else "face describer", face_detected=r["face_detected"],
             same_person_share=r["same_person_share"], threshold=r["threshold"],
-            reference=str(id_acc.reference_path), reference_frames=r["reference_frames"])
+            reference_path=str(id_acc.reference_path), reference_frames=r["reference_frames"],
+            reading=reading["identity_distance"])
 
-    worst_sorted = sorted(worst, key=lambda t: (-t[0], t[1]))
+    worst_sorted = []
+    for item in sorted(worst if worst_gap <= 1 else buckets.values(), key=lambda t: (-t[0], t[1])):
+        if len(worst_sorted) < worst_k and all(abs(item[1] - c[1]) >= worst_gap for c in worst_sorted):
+            worst_sorted.append(item)
     worst_frames = []
     for _, idx, _, _ in worst_sorted:
         worst_frames.append({k: per_frame[k][idx] for k in per_frame if len(per_frame[k]) == n})
     total = time.perf_counter() - t_start
+    cost = _cost(timing, total, n, want, verbose)
     return {
         "inputs": {"pred": pinfo["path"], "gt": ginfo["path"], "clip": mask_src,
                    "pose_ref": None if pose_ref is None or isinstance(pose_ref, dict) else str(pose_ref),
@@ -409,8 +546,41 @@ def evaluate_videos(pred: FrameSource, gt: FrameSource, clip: Any = None, *, mas
         "per_frame": per_frame,
         "worst_frames": worst_frames,
         "worst_by": rank_key,
+        "worst_min_gap": worst_gap,
         "notices": notices,
         "timing": {"total_s": total, "frames_per_s": n / total if total > 0 else math.nan,
                    "per_metric_s": timing},
+        "cost": cost,
         "_thumbnails": {idx: (tp, tg) for _, idx, tp, tg in worst_sorted},
     }
+
+
+def _cost(timing: dict[str, float], total: float, n: int, want: set[str], verbose: bool) -> dict[str, Any]:
+    """What each metric cost in this run (seconds, share of the total, with its reference), and how fast the
+    :data:`FAST_METRICS` set would have been (decoding and the rest + SSIM + PSNR + TCM and their references);
+    printed when ``verbose``."""
+    per: dict[str, float] = {}
+    for k, v in timing.items():
+        if k == "load":
+            continue
+        base = k[: -len("_reference")] if k.endswith("_reference") else k
+        per[base] = per.get(base, 0.0) + v
+    rest = max(0.0, total - sum(timing.values()))
+    per["loading networks"] = timing.get("load", 0.0)
+    per["decoding and the rest"] = rest
+    fast = sum(v for k, v in per.items() if k in FAST_METRICS or k in ("decoding and the rest", "mask"))
+    share = {k: (v / total if total > 0 else math.nan) for k, v in per.items()}
+    networks = [k for k in per if k.startswith(("lpips", "fid"))]
+    out: dict[str, Any] = {
+        "seconds": per, "share": share, "frames_per_s": n / total if total > 0 else math.nan,
+        "fast_set": list(FAST_METRICS), "fast_flag": "--fast",
+        "fast_frames_per_s_estimate": n / fast if fast > 0 else math.nan,
+        "note": ("the default set runs two feature networks (LPIPS and FID, or their offline variants); they take "
+                 "nearly all the time. --fast (= --metrics " + ",".join(FAST_METRICS) + ") leaves them out"),
+    }
+    if verbose and networks and total > 0:
+        parts = ", ".join(f"{k} {100 * share[k]:.0f} %" for k in sorted(networks, key=lambda k: -per[k]))
+        print(f"[evaluate] cost: {n} frames in {total:.1f} s ({n / total:.2f} frames/s); {parts} of the time (with "
+              f"their blurred-copy references); --fast ({', '.join(FAST_METRICS)}: no networks) would run at about "
+              f"{out['fast_frames_per_s_estimate']:.0f} frames/s", flush=True)
+    return out

@@ -34,7 +34,23 @@ from torch import nn
 
 from ..io.weights import load_matching_state, load_state_dict_file, optional_weights_file
 
-__all__ = ["frechet_distance", "FeatureStats", "InceptionV3Pool", "EffNetPool", "load_fid_extractor"]
+#: how to read each variant (the evaluation report shows it beside the value, with the blurred-copy reference)
+READING = {
+    "fid": ("Frechet distance between the Inception-v3 features of all generated frames and of all real frames "
+            "(Heusel et al. 2017): 0 = the same distribution, lower is better. It compares the two sets of frames, "
+            "not each frame with its match: real-looking frames in the wrong pose can score well. With one video "
+            "the frame count is below the 2048 features, which biases it upwards: compare FIDs only at equal frame "
+            "counts, e.g. with the reference beside it (the ground truth blurred, Gaussian sigma 2, against the "
+            "ground truth: same frames, this run)"),
+    "fid_effnet": ("NOT FID: the same distance on EfficientNet-Lite0's pooled features, on a scale of its own (not "
+                   "comparable with published FID). 0 = the same distribution, lower is better. It compares the two "
+                   "sets of frames, not each frame with its match: real-looking frames in the wrong pose can score "
+                   "well. Biased upwards when the frames are fewer than its 1280 features: compare it only at equal "
+                   "frame counts, e.g. with the reference beside it (the ground truth blurred, Gaussian sigma 2, "
+                   "against the ground truth: same frames, this run)"),
+}
+
+__all__ = ["READING", "frechet_distance", "FeatureStats", "InceptionV3Pool", "EffNetPool", "load_fid_extractor"]
 
 
 # ----------------------------------------------------------------------------------------------- distance

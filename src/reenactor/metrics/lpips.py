@@ -35,7 +35,20 @@ from ..errors import CheckpointError
 from ..io.weights import load_matching_state, load_state_dict_file, optional_weights_file
 from ..nn.backbones import load_feature_net, vgg_layers
 
-__all__ = ["AlexNetFeatures", "VGG16Features", "LPIPS", "LPIPSEffNet", "load_lpips", "lpips_lin_path",
+#: how to read each variant (the evaluation report shows it beside the value, with the blurred-copy reference)
+READING = {
+    "lpips": ("perceptual distance (Zhang et al. 2018), frame by frame: 0 = the network sees no difference, lower "
+              "is better; compare with published LPIPS only for the same backbone and resolution. Beside it: the "
+              "ground truth blurred (Gaussian sigma 2) scored against the ground truth in this run, the value of a "
+              "plainly blurry copy"),
+    "lpips_effnet": ("NOT LPIPS: LPIPS's formula on EfficientNet-Lite0 features with unlearned, uniform channel "
+                     "weights, on a scale of its own (not comparable with published LPIPS). Frame by frame: 0 = the "
+                     "network sees no difference, lower is better. Read it against the reference beside it, the "
+                     "ground truth blurred (Gaussian sigma 2) scored against the ground truth in this run: a value "
+                     "above it is further from the real frames than that blurry copy"),
+}
+
+__all__ = ["READING", "AlexNetFeatures", "VGG16Features", "LPIPS", "LPIPSEffNet", "load_lpips", "lpips_lin_path",
            "load_lin_layers", "normalize_channels", "shared_effnet"]
 
 LPIPS_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}

@@ -26,6 +26,14 @@ such a limb is not in the pose image). Missing joints make the limbs that use th
 
 The paper shows limbs above ``gamma = 8`` as problematic (Fig. 4) for its 256-pixel frames;
 :func:`default_gamma` scales that to the clip's frame height.
+
+The verdict (:func:`assess_coverage`, shared by ``reenactor coverage`` and ``reenactor transfer``)
+    Every driving frame gets one status, in this order: ``no_person`` (no body joint above the confidence
+    threshold), ``off_screen`` (a person, but after normalization none of its visible joints lies inside the
+    model's frame: nothing of it would be drawn), ``no_limb`` (in the frame, but no limb to compare), ``unseen``
+    (eq.-8 distance above the threshold, or a limb the training poses never show) or ``covered``. The verdict
+    is one sentence over *all* driving frames, e.g. "38 of 250 driving frames show no person; 30 % of the rest
+    lie outside what the model has seen: expect artifacts there"; the per-limb detail stays in the JSON / PNG.
 """
 
 from __future__ import annotations
@@ -209,14 +217,42 @@ def nearest_pose(driving_pose: np.ndarray, reference: np.ndarray, conf_thresh: f
     return j, float(d[j])
 
 
+def pick_worst(score: np.ndarray, k: int, frame_index: Sequence[int] | np.ndarray | None = None,
+               min_gap: int = 1) -> list[int]:
+    """Rows of the ``k`` highest finite-or-+inf ``score`` values (NaN rows are never picked), highest first,
+    each at least ``min_gap`` frames (of ``frame_index``) from every row picked before it: non-maximum
+    suppression in time, so the worst frames of one bad stretch do not crowd out the others. Ties keep the
+    earlier row. ``min_gap`` 1 picks plain top-k."""
+    score = np.asarray(score, np.float64)
+    idx = np.arange(len(score)) if frame_index is None else np.asarray(frame_index)
+    cand = np.where(~np.isnan(score))[0]
+    order = cand[np.argsort(-score[cand], kind="stable")]
+    chosen: list[int] = []
+    for i in order:
+        if len(chosen) >= k:
+            break
+        if all(abs(int(idx[i]) - int(idx[j])) >= max(1, min_gap) for j in chosen):
+            chosen.append(int(i))
+    return chosen
+
+
+def _worst_score(result: CoverageResult) -> np.ndarray:
+    """Per frame, what "worst" ranks by: the eq.-8 distance; +inf for a frame whose only limbs are ones the
+    reference never shows (its eq.-8 average is empty); NaN (never picked) for a frame with no limb."""
+    never = np.isinf(result.limb_distance).any(1)
+    return np.where(np.isfinite(result.distance), result.distance, np.where(never, np.inf, np.nan))
+
+
 def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.ndarray | None = None,
-                     worst: int = 5) -> dict[str, Any]:
+                     worst: int = 5, min_gap: int = 1) -> dict[str, Any]:
     """Summary of a :class:`CoverageResult`: shares of frames under the threshold and the worst frames.
 
     ``share_under_gamma``: frames whose eq.-8 distance is at most the mean ``gamma``, over frames with a pose;
     ``share_all_limbs_covered``: frames with no flagged limb; ``limb_flag_share``: per limb, the share of
-    frames (where the limb is present) in which it is flagged; ``worst``: the ``worst`` frames by distance,
-    with their flagged limbs. ``frame_index`` maps result rows to clip frame numbers (default 0..T-1).
+    frames (where the limb is present) in which it is flagged; ``worst``: the ``worst`` frames by distance
+    (:func:`pick_worst`, at least ``min_gap`` frames apart), with their flagged limbs; a frame whose limbs are
+    all never seen in the reference ranks first, with distance None. ``frame_index`` maps result rows to clip
+    frame numbers (default 0..T-1).
     """
     t = len(result.distance)
     idx = np.arange(t) if frame_index is None else np.asarray(frame_index)
@@ -224,7 +260,7 @@ def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.nda
     g = float(result.gamma.mean())
     d = result.distance[has]
     present = ~np.isnan(result.limb_distance)
-    order = np.argsort(np.where(has, -result.distance, np.inf), kind="stable")[: min(worst, int(has.sum()))]
+    order = pick_worst(_worst_score(result), worst, idx, min_gap)
     summary: dict[str, Any] = {
         "n_frames": t,
         "n_frames_with_pose": int(has.sum()),
@@ -240,7 +276,8 @@ def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.nda
         },
         "never_seen_limbs": [n for k, n in enumerate(LIMB_NAMES) if np.isinf(result.limb_distance[:, k]).any()],
         "worst": [
-            {"frame": int(idx[i]), "row": int(i), "distance": float(result.distance[i]),
+            {"frame": int(idx[i]), "row": int(i),
+             "distance": float(result.distance[i]) if np.isfinite(result.distance[i]) else None,
              "flagged_limbs": [n for n, f in zip(LIMB_NAMES, result.flagged[i]) if f]}
             for i in order
         ],
@@ -248,5 +285,147 @@ def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.nda
     return summary
 
 
+# ------------------------------------------------------------------------------------------ the verdict
+NO_PERSON, OFF_SCREEN, NO_LIMB, UNSEEN, COVERED = "no_person", "off_screen", "no_limb", "unseen", "covered"
+#: every status a driving frame can get (:func:`frame_status`), in order of precedence
+STATUSES: tuple[str, ...] = (NO_PERSON, OFF_SCREEN, NO_LIMB, UNSEEN, COVERED)
+#: what each status means, in words (the JSON and the PNG carry this)
+STATUS_TEXT = {
+    NO_PERSON: "no person: no body joint was found in the driving frame",
+    OFF_SCREEN: "off-screen: a person was found, but after normalization none of it lies inside the model's frame",
+    NO_LIMB: "no limb: inside the frame, but no shoulder, arm, hip or leg to compare (e.g. a head only)",
+    UNSEEN: "outside what the model has seen: the pose is further than the threshold from every training pose, "
+            "or shows a limb no training frame shows",
+    COVERED: "covered: a training pose lies within the threshold",
+}
+
+
+def frame_status(driving_body: np.ndarray, result: CoverageResult, frame_size: Sequence[int] | None = None,
+                 conf_thresh: float = VISIBLE) -> np.ndarray:
+    """One of :data:`STATUSES` per driving frame (``(T,)`` str array); ``driving_body (T, 25, 3)`` normalized
+    into the frame ``frame_size (H, W)`` of the reference (None: no frame test), ``result`` its eq.-8 result."""
+    no_person, off_screen = presence(driving_body, frame_size, conf_thresh)
+    present = ~np.isnan(result.limb_distance)
+    with np.errstate(invalid="ignore"):
+        unseen = (result.distance > float(result.gamma.mean())) | np.isinf(result.limb_distance).any(1)
+    status = np.full(len(no_person), COVERED, dtype=object)
+    status[unseen] = UNSEEN
+    status[~present.any(1)] = NO_LIMB
+    status[off_screen] = OFF_SCREEN
+    status[no_person] = NO_PERSON
+    return status.astype(str)
+
+
+def presence(driving_body: np.ndarray, frame_size: Sequence[int] | None = None,
+             conf_thresh: float = VISIBLE) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of ``driving_body (T, 25, 3)`` (normalized into ``frame_size (H, W)``): ``no_person (T,)``
+    (no body joint above ``conf_thresh``) and ``off_screen (T,)`` (a person, but no visible joint inside the
+    frame: nothing of it is drawn)."""
+    b = np.asarray(driving_body, np.float64).reshape(-1, 25, 3)
+    vis = b[..., 2] > conf_thresh
+    if frame_size is not None:
+        h, w = float(frame_size[0]), float(frame_size[1])
+        inside = vis & (b[..., 0] >= 0) & (b[..., 0] < w) & (b[..., 1] >= 0) & (b[..., 1] < h)
+    else:
+        inside = vis
+    return ~vis.any(1), vis.any(1) & ~inside.any(1)
+
+
+@dataclass
+class CoverageReport:
+    """What :func:`assess_coverage` returns: the eq.-8 ``result``, a ``status`` per driving frame
+    (:data:`STATUSES`) and the JSON-able ``summary`` (with ``"verdict"``, the one sentence both commands print)."""
+
+    result: CoverageResult
+    status: np.ndarray
+    summary: dict[str, Any]
+
+    @property
+    def verdict(self) -> str:
+        return self.summary["verdict"]
+
+
+def assess_coverage(driving_body: np.ndarray, reference_body: np.ndarray, frame_size: Sequence[int],
+                    gamma: float | Sequence[float] | None = None, conf_thresh: float = VISIBLE,
+                    keep_offscreen: bool = False, frame_index: Sequence[int] | np.ndarray | None = None,
+                    worst: int = 4, min_gap: int | None = None, chunk: int = 2048,
+                    workers: int = -1) -> CoverageReport:
+    """The one coverage computation of ``reenactor coverage`` and ``reenactor transfer``.
+
+    ``driving_body (T, 25, 3)``: the driving poses already normalized into the reference's frame
+    ``frame_size (H, W)``; ``reference_body (S, 25, 3)``: the training poses. ``gamma``: default
+    :func:`default_gamma` of ``H``. Limbs entirely outside the frame are not measured (they are not in the pose
+    image) unless ``keep_offscreen``. ``worst`` frames at least ``min_gap`` frames apart (default: the number
+    of driving frames over twice ``worst``, at least 1). Eq. 8 runs in chunks of ``chunk`` driving frames.
+    """
+    drv = np.asarray(driving_body).reshape(-1, 25, 3)
+    g = _gamma_vector(default_gamma(frame_size[0]) if gamma is None else gamma)
+    fs = None if keep_offscreen else frame_size
+    parts = [pose_to_sequence(drv[i:i + chunk], reference_body, gamma=g, conf_thresh=conf_thresh, frame_size=fs,
+                              workers=workers) for i in range(0, max(len(drv), 1), chunk)]
+    res = CoverageResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                           ("distance", "limb_distance", "nearest", "flagged", "n_limbs")), g)
+    t = len(drv)
+    if min_gap is None:
+        min_gap = max(1, t // (2 * max(worst, 1)))
+    status = frame_status(drv, res, frame_size, conf_thresh)
+    summary = coverage_summary(res, frame_index, worst, min_gap)
+    counts = {s: int((status == s).sum()) for s in STATUSES}
+    measured = counts[UNSEEN] + counts[COVERED]
+    summary.update({
+        "n_frames_with_pose": t - counts[NO_PERSON],  # frames showing a person (on screen or not)
+        "frame_size": [int(frame_size[0]), int(frame_size[1])],
+        "conf_thresh": float(conf_thresh),
+        "offscreen_limbs_skipped": not keep_offscreen,
+        "counts": counts,
+        "n_measured": measured,
+        "share_unseen": counts[UNSEEN] / measured if measured else None,
+        "n_unrenderable": counts[NO_PERSON] + counts[OFF_SCREEN],
+        "share_unrenderable": (counts[NO_PERSON] + counts[OFF_SCREEN]) / t if t else None,
+        "worst_min_gap": int(min_gap),
+        "status_meaning": dict(STATUS_TEXT),
+    })
+    for w in summary["worst"]:
+        w["status"] = str(status[w["row"]])
+    summary["verdict"] = verdict_text(summary)
+    return CoverageReport(res, status, summary)
+
+
+def _frames(n: int) -> str:
+    return f"{n} frame" if n == 1 else f"{n} frames"
+
+
+def verdict_text(summary: dict[str, Any]) -> str:
+    """The one plain sentence over all driving frames, from an :func:`assess_coverage` summary."""
+    c, t = summary["counts"], summary["n_frames"]
+    said: list[str] = []
+    if c[NO_PERSON]:
+        said.append(f"{c[NO_PERSON]} of {t} driving frames show no person" if t > 1 else
+                    "the driving frame shows no person")
+    if c[OFF_SCREEN]:
+        lead = f"{c[OFF_SCREEN]} {'more' if said else f'of {t} driving frames'}"
+        said.append(f"{lead} show a person only outside the model's frame after normalization")
+    if c[NO_LIMB]:
+        lead = f"{c[NO_LIMB]} {'more' if said else f'of {t} driving frames'}"
+        said.append(f"{lead} show too little of the body to compare (no shoulder, arm, hip or leg)")
+    measured = c[UNSEEN] + c[COVERED]
+    rest = "the rest" if said else (f"the {t} driving frames" if t > 1 else "the driving frame")
+    if not measured:
+        said.append("no driving frame can be compared with the training poses")
+    elif not c[UNSEEN]:
+        if not said:
+            said.append(f"all {t} driving frames lie within what the model has seen" if t > 1 else
+                        "the driving frame lies within what the model has seen")
+        else:
+            said.append(f"the rest ({measured} of {t}) lie within what the model has seen")
+    else:
+        pct = 100.0 * c[UNSEEN] / measured
+        said.append(f"{pct:.0f} % of {rest} ({c[UNSEEN]} of {measured}) lie outside what the model has seen: "
+                    "expect artifacts there")
+    text = "; ".join(said)
+    return text[0].upper() + text[1:]
+
+
 __all__ = ["VISIBLE", "LIMBS", "LIMB_NAMES", "N_LIMBS", "GAMMA_AT_256", "default_gamma", "limb_descriptors", "pose_to_pose",
-           "pose_to_sequence", "nearest_pose", "CoverageResult", "coverage_summary"]
+           "pose_to_sequence", "nearest_pose", "CoverageResult", "coverage_summary", "pick_worst", "STATUSES",
+           "STATUS_TEXT", "frame_status", "presence", "CoverageReport", "assess_coverage", "verdict_text"]

@@ -62,6 +62,16 @@ Kinds
     passed as ``source["mask"]`` / ``source["layout"]`` or ``source_layout=`` / ``target_layout=``; heights and
     centres come from the bounding box in pixel-edge coordinates (rows ``r0..r1`` span ``[r0, r1 + 1)``), and
     over a sequence from the median of the per-frame values (``layout_frame="median"``) or one frame (an int).
+
+Plausibility
+------------
+:func:`check_fit` says when a fitted transform is plainly broken, in sentences that name the numbers. It judges
+the outcome, not the fitted number (a small, far-away driver scaled up onto a close-up target, or a full-body
+driver onto an upper-body model, is what normalization is for): the moved driving person's median size (the
+longer side of the body joints' box) outside :data:`PLAUSIBLE_SCALE` (0.02 to 10 times the target frame's longer
+side), or a translation that puts their median centre more than :data:`CENTRE_SLACK` frame sizes outside the
+target frame. ``reenactor transfer`` refuses such a fit unless ``--force``, and separately refuses a driver most of
+whose frames would render an empty pose (bikes.mp4, a montage with scene cuts, onto a carphone model).
 """
 
 from __future__ import annotations
@@ -76,6 +86,11 @@ from ..errors import CheckpointError, InputError
 from .skeleton import J
 
 KINDS: tuple[str, ...] = ("edn", "edn_upper", "first_frame", "global_alignment")
+#: the moved driving person's size (longer side of the body joints' box) as a share of the target frame's longer
+#: side (see :func:`check_fit`): outside this range a fit is plainly broken
+PLAUSIBLE_SCALE: tuple[float, float] = (0.02, 10.0)
+#: the driving person's normalized median centre may lie at most this many frame sizes outside the frame
+CENTRE_SLACK = 0.5
 VISIBLE = 0.05  # confidence above which a joint counts as visible for measuring (render.draw_pose's default)
 FORMAT_VERSION = 1
 
@@ -621,10 +636,96 @@ def _fit_global_alignment(source: Mapping[str, Any], target: Mapping[str, Any], 
                                                      "target_centre": ct}))
 
 
+# ------------------------------------------------------------------------------------------ plausibility
+def body_extents(body: np.ndarray, conf_thresh: float = VISIBLE) -> np.ndarray:
+    """Per-frame person size ``(T,)``: the longer side of the visible body joints' bounding box (pixels); NaN for a
+    frame with fewer than two visible joints."""
+    b = _body({"body": body}, "driving")
+    vis = b[..., 2] > conf_thresh
+    out = np.full(len(b), np.nan)
+    for t in range(len(b)):
+        if vis[t].sum() >= 2:
+            p = b[t, vis[t], :2]
+            out[t] = float((p.max(0) - p.min(0)).max())
+    return out
+
+
+def body_centres(body: np.ndarray, conf_thresh: float = VISIBLE) -> np.ndarray:
+    """Per-frame person centre ``(T, 2)``: the mean of the visible torso joints (neck, shoulders, hips), else of
+    all visible body joints; NaN for a frame without any."""
+    b = _body({"body": body}, "driving")
+    vis = b[..., 2] > conf_thresh
+    out = np.full((len(b), 2), np.nan)
+    torso = np.zeros(25, bool)
+    torso[list(TORSO)] = True
+    for t in range(len(b)):
+        sel = vis[t] & torso if (vis[t] & torso).any() else vis[t]
+        if sel.any():
+            out[t] = b[t, sel, :2].mean(0)
+    return out
+
+
+def fit_numbers(norm: Normalizer, body: np.ndarray | None = None) -> tuple[float, float, float]:
+    """``(scale, tx, ty)`` of a fitted normalizer: its own, or for ``edn`` (per frame) the medians over
+    ``body``'s frames."""
+    if norm.kind == "identity":
+        return 1.0, 0.0, 0.0
+    if norm.kind != "edn":
+        return float(norm.params["scale"]), float(norm.params["tx"]), float(norm.params["ty"])
+    fp = norm.frame_params(None if body is None else _body({"body": body}, "driving"))
+    norm.reset()
+    return tuple(float(v) for v in np.median(fp, axis=0))  # type: ignore[return-value]
+
+
+def check_fit(norm: Normalizer, driving_body: np.ndarray, source_size: Any = None, target_size: Any = None,
+              conf_thresh: float = VISIBLE, scale_range: tuple[float, float] = PLAUSIBLE_SCALE,
+              centre_slack: float = CENTRE_SLACK) -> list[str]:
+    """What is plainly wrong with ``norm`` fitted on ``driving_body (T, 25, 3)``: one sentence per problem,
+    naming the numbers; ``[]`` when it is plausible (and always for ``identity``, a choice rather than a fit).
+
+    ``source_size`` / ``target_size`` ``(H, W)``: the driving and the target frames. The scale is judged
+    relative to them (``scale x max(source) / max(target)``: how much larger, relative to the frame, the
+    driving person is drawn than the driving video shows them), against ``scale_range``; the driving person's
+    median centre after the transform (:func:`body_centres`) must lie within ``centre_slack`` frame sizes of
+    the target frame.
+    """
+    if norm.kind == "identity":
+        return []
+    body = _body({"body": driving_body}, "driving")
+    problems: list[str] = []
+    s, tx, ty = fit_numbers(norm, body)
+    lo, hi = scale_range
+    if not (np.isfinite(s) and s > 0):
+        problems.append(f"scale {s:.3g} is not a usable scale")
+        return problems
+    if target_size is not None:
+        h, w = float(target_size[0]), float(target_size[1])
+        moved = norm.apply({"body": body})["body"]
+        norm.reset()
+        # the outcome, not the fitted number: how large the moved driving person is in the target frame (a small
+        # far-away driver scaled up onto a close-up target is what normalization is for)
+        size = body_extents(moved, conf_thresh) / max(h, w)
+        ok_size = np.isfinite(size)
+        if ok_size.any():
+            rel = float(np.median(size[ok_size]))
+            if not lo <= rel <= hi:
+                problems.append(f"scale {s:.3g} draws the driving person {rel:.3g} times the {int(w)}x{int(h)} frame's "
+                                f"size (a plausible fit stays within {lo:g} to {hi:g})")
+        c = body_centres(moved, conf_thresh)
+        ok = np.isfinite(c).all(1)
+        if ok.any():
+            cx, cy = np.median(c[ok], axis=0)
+            if not (-centre_slack * w <= cx <= (1 + centre_slack) * w and -centre_slack * h <= cy <= (1 + centre_slack) * h):
+                problems.append(f"translation ({tx:.0f}, {ty:.0f}) puts the driving person's median centre at "
+                                f"({cx:.0f}, {cy:.0f}), far outside the {int(w)}x{int(h)} frame")
+    return problems
+
+
 def _no_unused(kind: str, unused: Mapping[str, Any]) -> None:
     unused = {k: v for k, v in unused.items() if k not in ("source_size", "target_size")}  # shared options
     if unused:
         raise InputError(f"{kind} normalization got unknown options {sorted(unused)}")
 
 
-__all__ = ["KINDS", "VISIBLE", "Normalizer", "fit_normalizer", "auto_kind", "edn_frame_stats", "feet_visible", "layout_box"]
+__all__ = ["KINDS", "VISIBLE", "Normalizer", "fit_normalizer", "auto_kind", "edn_frame_stats", "feet_visible", "layout_box",
+           "PLAUSIBLE_SCALE", "CENTRE_SLACK", "check_fit", "fit_numbers", "body_centres", "body_extents"]
