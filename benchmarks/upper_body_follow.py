@@ -1,4 +1,4 @@
-"""Does a trained upper_body frame generator follow its landmark input? (paper 000, section 5)
+"""Does a trained upper_body frame generator follow its landmark input? (Liu et al. 2019, section 5)
 
 The frame generator draws the frame from the body keypoints (UBKP) and the face-landmark image. On a short
 target video both describe the same few frames, so it can recall a frame from the body pose alone and ignore the

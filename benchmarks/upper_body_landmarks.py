@@ -1,4 +1,4 @@
-"""upper_body's landmark generator (paper 000, section 4) on held-out frames: plain eq.-2 L1 against the
+"""upper_body's landmark generator (Liu et al. 2019, section 4) on held-out frames: plain eq.-2 L1 against the
 foreground-weighted L1 (``landmark.fg_weight``), trained side by side in one run.
 
 The FAUP image -> 68-point landmark image generator of ``configs/upper_body/small.yaml`` (with its 3-scale

@@ -1,4 +1,4 @@
-"""The baselines of paper 004 as methods of their own: nearest_neighbor (eq. 7 lookup) and pix2pix (the
+"""The baselines of Aberman et al. 2019 as methods of their own: nearest_neighbor (eq. 7 lookup) and pix2pix (the
 paired branch alone), each trained through the one trainer and exported as one model file."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Performance cloning (paper 004): pose volumes, alignment, dataset, losses (eqs. 1-6), schedule, synthesizer,
+"""Performance cloning (Aberman et al. 2019): pose volumes, alignment, dataset, losses (eqs. 1-6), schedule, synthesizer,
 and train -> save -> load -> transfer through the one trainer on a tiny clip."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The upper_body method (paper 000): dataset windows, landmark + frame generators with temporal smoothing,
+"""The upper_body method (Liu et al. 2019): dataset windows, landmark + frame generators with temporal smoothing,
 eq. 2 / eq. 4 losses, export -> synthesizer, and train -> save -> load -> transfer at tiny size on the CPU."""
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Evaluation protocols of the papers (e.g. paper 004's self-reenactment, Table 1)."""
+"""Evaluation protocols of the papers (e.g. Aberman et al.'s self-reenactment, Table 1)."""

@@ -1,4 +1,4 @@
-"""Self-reenactment on real video (paper 004, section 5.2, Table 1).
+"""Self-reenactment on real video (Aberman et al. 2019, section 5.2, Table 1).
 
 Every method is trained on the first ``train_frames`` frames of one clip (the same wall-clock training budget
 each), then renders the last ``test_frames`` frames from their own poses (no normalization: same person, same
@@ -11,7 +11,7 @@ The unpaired branch of ``cloning`` trains, as performance cloning does at transf
 targets) unless ``unpaired="none"``. Those poses are rendered unnormalized (same person, same camera), so the
 unpaired branch takes them unaligned too (``model.unpaired_align=none``).
 
-``upper_body`` (paper 000) can join the comparison (``methods=(..., "upper_body")``): its test frames are driven
+``upper_body`` (Liu et al. 2019) can join the comparison (``methods=(..., "upper_body")``): its test frames are driven
 by their own keypoints and their own FAUP (the ``faup`` stage is added to the test slice).
 """
 
@@ -180,7 +180,7 @@ def mean_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, clip_name: str) -> str:
     expr = any("au_mae" in r for r in rows)
-    lines = [f"# Self-reenactment on {clip_name} (paper 004, Table 1 protocol)", "",
+    lines = [f"# Self-reenactment on {clip_name} (Aberman et al. 2019, Table 1 protocol)", "",
              (f"Trained on the last {opts.train_frames} frames, rendered the first {opts.test_frames} frames from their "
               if opts.test_first else
               f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their ")
@@ -224,7 +224,7 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
                   "frames' neutral face, then compared with the real test frame's: AU error = mean |difference| of "
                   "the action units, AU r = their correlation over time (units that move), head pose error = mean "
                   "|yaw, pitch, roll difference|; frames where no face is found are left out (face found)."]
-    if "upper_body" in by and "cloning" in by:  # paper 000 (upper body + FAUP face) beside cloning
+    if "upper_body" in by and "cloning" in by:  # Liu et al. 2019 (upper body + FAUP face) beside cloning
         lines.append(f"upper_body MSE / cloning MSE = {by['upper_body']['mse'] / max(by['cloning']['mse'], 1e-9):.3f}"
                      " (upper_body renders the test frames from their own FAUP and keypoints)")
     return "\n".join(lines) + "\n"

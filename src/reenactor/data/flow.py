@@ -1,6 +1,6 @@
 """Dense optical flow between consecutive stored frames (OpenCV DIS), cached once in the clip store.
 
-The temporal coherence loss (004_c76885bde6b92b38.txt eq. 4, :func:`reenactor.losses.temporal_warp_loss`)
+The temporal coherence loss (Aberman et al. 2019 eq. 4, :func:`reenactor.losses.temporal_warp_loss`)
 needs the flow of the *driving* (unpaired) frames; it is computed once at preprocessing by
 :func:`add_flow_stage` and stored as ``flow.npy`` (T-1, H, W, 2) float32, where ``flow[t]`` is the forward
 flow from frame t to frame t+1 in pixels: pixel (x, y) of frame t moves to (x + u, y + v) in frame t+1.

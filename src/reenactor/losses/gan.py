@@ -1,5 +1,5 @@
 """Adversarial losses for G and D (vanilla/BCE, LSGAN, hinge) and discriminator feature matching
-(001_f505a76ba992361a.txt eq. 11; pix2pixHD eq. 4).
+(Gafni et al. 2021 eq. 11; pix2pixHD eq. 4).
 
 Discriminator outputs may be a tensor of patch logits, a list of feature maps (last = logits), or a list
 over scales of such lists (:class:`reenactor.nn.MultiscaleDiscriminator`); losses are averaged over scales.
@@ -81,7 +81,7 @@ def gan_loss_d(real_out: DOut, fake_out: DOut, mode: GanMode = "lsgan") -> torch
 
 
 def feature_matching(real_out: DOut, fake_out: DOut) -> torch.Tensor:
-    """Discriminator feature matching, 001_f505a76ba992361a.txt eq. 11:
+    """Discriminator feature matching, Gafni et al. 2021 eq. 11:
 
         L_FM(D_k) = sum_j 1/N_j || D_k^(j)(real) - D_k^(j)(fake) ||_1
 

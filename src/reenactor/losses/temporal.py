@@ -1,5 +1,5 @@
 """Temporal coherence: backward warping with ``grid_sample`` and the eq.-4 loss of
-004_c76885bde6b92b38.txt,
+Aberman et al. 2019,
 
     L_tc(G) = E || alpha(y_{i+1}) * ( W(G(y_i), f_i) - G(y_{i+1}) ) ||_1          (4)
 
@@ -52,7 +52,7 @@ def temporal_warp_loss(prev: torch.Tensor, nxt: torch.Tensor, flow: torch.Tensor
                        weight: torch.Tensor | None = None,
                        flow_direction: Literal["forward", "backward"] = "forward",
                        eps: float = 1e-6) -> torch.Tensor:
-    """Eq. 4 of 004_c76885bde6b92b38.txt: weighted L1 between one generated frame warped by the driving
+    """Eq. 4 of Aberman et al. 2019: weighted L1 between one generated frame warped by the driving
     video's optical flow and the next generated frame.
 
     prev, nxt: G(y_i), G(y_{i+1}) (B, C, H, W); flow (B, 2, H, W) pixels; weight: alpha (B, 1, H, W) or None.

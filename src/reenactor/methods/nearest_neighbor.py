@@ -1,4 +1,4 @@
-"""The nearest-neighbour baseline of paper 004 (section 5.2, Table 1): no learning at all.
+"""The nearest-neighbour baseline of Aberman et al. 2019 (section 5.2, Table 1): no learning at all.
 
 "Training" stores the target's poses and frames; for each driving pose it returns the training frame whose
 pose is nearest by the pose-to-pose metric of eq. 7 (mean over the 12 limbs of the distance between limb

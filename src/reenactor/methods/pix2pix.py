@@ -1,4 +1,4 @@
-"""The pix2pix baseline of paper 004 (section 5.1): the paired branch of performance cloning alone.
+"""The pix2pix baseline of Aberman et al. 2019 (section 5.1): the paired branch of performance cloning alone.
 
 pix2pix (Isola et al. 2017) extended to take part-confidence-map volumes instead of images, trained on the
 target's pose/frame pairs only: one pose volume in, one frame out (N = 1), L_rec of eq. 3 (feature L1 +

@@ -1,4 +1,4 @@
-"""TCM, the temporal consistency metric of REMOT (003_f3bcecf9faad3a1c.txt, Tables 1–4) and C2F-FWN, after
+"""TCM, the temporal consistency metric of REMOT (Yang et al. 2022, Tables 1–4) and C2F-FWN, after
 Yao et al., "Occlusion-aware Video Temporal Consistency", ACM MM 2017.
 
 **Working definition** (shared/papers/README.md; the original text could not be consulted, so this is the

@@ -1,7 +1,7 @@
 """Discriminators: the PatchGAN (pix2pix / pix2pixHD) returning every intermediate feature map (for the
-feature-matching loss, 001_f505a76ba992361a.txt eq. 11), its multi-scale version (pix2pixHD sec. 3.2), and a
+feature-matching loss, Gafni et al. 2021 eq. 11), its multi-scale version (pix2pixHD sec. 3.2), and a
 space-time variant that judges N consecutive frames stacked on channels (vid2vid's temporal D; the
-upper-body method's sequence D, 000_be49364003627dee.txt Fig. 3).
+upper-body method's sequence D, Liu et al. 2019 Fig. 3).
 
 Output convention (what :mod:`reenactor.losses` expects): a :class:`MultiscaleDiscriminator` returns a list
 over scales, each a list of feature maps whose **last** element is the patch logits (B, 1, h, w).

@@ -1,6 +1,6 @@
 """Generators: pix2pixHD's GlobalGenerator and LocalEnhancer (Wang et al. 2018, sec. 3.2), the pix2pix U-Net
 (Isola et al. 2017), an encoder-decoder with skips, and a SPADE decoder that starts from a vector (the
-single-shot method's Body2Frame, 001_f505a76ba992361a.txt sec. 3.2).
+single-shot method's Body2Frame, Gafni et al. 2021 sec. 3.2).
 
 All take ``(B, input_nc, H, W)`` condition maps (pose renderings, part confidence maps, label maps, previous
 frames stacked on channels) and return ``(B, output_nc, H, W)`` in [-1, 1] (tanh) unless ``out_act`` says
@@ -173,7 +173,7 @@ class EncoderDecoder(nn.Module):
 
 class SPADEDecoder(nn.Module):
     """A SPADE generator that starts from a vector (SPADE's VAE-mode generator; the single-shot method's
-    Body2Frame, 001_f505a76ba992361a.txt sec. 3.2): z (B, z_dim) -> linear -> (B, 16 ngf, h0, w0), then
+    Body2Frame, Gafni et al. 2021 sec. 3.2): z (B, z_dim) -> linear -> (B, 16 ngf, h0, w0), then
     ``n_up`` [SPADEResBlock, x2 upsample] stages conditioned on ``seg``, and a 3x3 output conv.
 
     size: output (H, W); h0, w0 = H / 2**n_up, W / 2**n_up. With ``out_mask=True`` a second head predicts a

@@ -1,4 +1,4 @@
-"""Pose metrics of "Deep Video-Based Performance Cloning" (Aberman et al., 004_c76885bde6b92b38, sec. 4).
+"""Pose metrics of "Deep Video-Based Performance Cloning" (Aberman et al. 2019, sec. 4).
 
 Limb descriptor
     12 limbs, 3 for each arm with its shoulder and 3 for each leg with its hip (:data:`LIMBS`, BODY_25

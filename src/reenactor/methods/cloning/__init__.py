@@ -1,4 +1,4 @@
-"""Performance cloning (paper 004): pose volumes, the two-branch method and its synthesizer."""
+"""Performance cloning (Aberman et al. 2019): pose volumes, the two-branch method and its synthesizer."""
 
 from .config import CloningConfig
 from .method import CloningMethod

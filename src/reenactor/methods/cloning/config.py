@@ -1,4 +1,4 @@
-"""Typed config of performance cloning (paper 004, sections 3.1-3.2). ``pix2pix`` is the same method with
+"""Typed config of performance cloning (Aberman et al. 2019, sections 3.1-3.2). ``pix2pix`` is the same method with
 ``frames=1`` and the unpaired branch off (see configs/pix2pix/default.yaml); every key is commented in
 configs/cloning/default.yaml."""
 

@@ -1,4 +1,4 @@
-"""The datasets of performance cloning (paper 004, sections 3.1-3.2).
+"""The datasets of performance cloning (Aberman et al. 2019, sections 3.1-3.2).
 
 Paired items come from the target's clip(s): N consecutive pose volumes and the N frames they were extracted
 from. When unpaired clips are given, every item also carries N consecutive pose volumes of another person,

@@ -1,4 +1,4 @@
-"""Performance cloning (Aberman et al., "Deep Video-Based Performance Cloning", paper 004, sections 3-4).
+"""Performance cloning (Aberman et al. 2019, "Deep Video-Based Performance Cloning", sections 3-4).
 
 One generator G (pix2pix's U-Net, section 3.2) maps N = 2 stacked pose volumes (J*N channels) to N frames
 (3*N channels). Two branches train it:

@@ -1,4 +1,4 @@
-"""Pose volumes (paper 004, section 3.1): per-joint part-confidence maps, one channel per joint, each channel
+"""Pose volumes (Aberman et al. 2019, section 3.1): per-joint part-confidence maps, one channel per joint, each channel
 normalized to zero mean and unit variance; rough per-clip alignment (one scale + one translation per video).
 
 All maps are drawn by :func:`reenactor.pose.render.part_confidence_maps`, the one renderer shared by training

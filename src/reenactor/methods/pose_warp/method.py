@@ -4,7 +4,7 @@ The target is one photo (a :class:`~reenactor.reference.Reference`). Its person 
 parts (torso, head, upper arms, forearms with hands, thighs, shins with feet) by the reference keypoints, and
 each part is moved onto every driving pose (normalized onto the reference) by the affine / similarity map of its
 joints (:mod:`.warp`), then composited over the chosen background. It is the "Pose Warping" baseline of the
-single-shot dance reenactment paper's Table 1 (Chan et al., single-shot freestyle dance reenactment): the floor
+single-shot dance reenactment paper's Table 1 (Gafni et al. 2021, single-shot freestyle dance reenactment): the floor
 every single-image method must beat. No network, so no precision choice beyond fp32 and no training.
 
 Use: ``reenactor transfer --method pose_warp --target-image PHOTO --driving VIDEO -o out.mp4``.

@@ -1,4 +1,4 @@
-"""Upper-body video synthesis with a realistic face (paper 000): FAUP -> facial landmarks -> frame."""
+"""Upper-body video synthesis with a realistic face (Liu et al. 2019): FAUP -> facial landmarks -> frame."""
 
 from .config import FrameGenConfig, LandmarkGenConfig, UpperBodyConfig
 from .method import UpperBodyMethod, UpperBodySynthesizer

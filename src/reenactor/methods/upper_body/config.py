@@ -1,4 +1,4 @@
-"""Typed config of the upper-body method (Liu et al., paper 000, sections 4-5); every key is commented in
+"""Typed config of the upper-body method (Liu et al. 2019, sections 4-5); every key is commented in
 configs/upper_body/default.yaml."""
 
 from __future__ import annotations

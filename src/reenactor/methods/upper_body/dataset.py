@@ -1,4 +1,4 @@
-"""Training windows for the upper-body method (paper 000, sections 4-5), from the target's clip store(s).
+"""Training windows for the upper-body method (Liu et al. 2019, sections 4-5), from the target's clip store(s).
 
 Each item is a window of L + 1 consecutive frames t-L .. t of the target (all with a person), the L inputs
 before it (for the "past L source frames" of the first frames, zeros before the clip start), and per frame

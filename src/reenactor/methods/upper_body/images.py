@@ -1,4 +1,4 @@
-"""The images the two generators see (paper 000, Fig. 1 stage 2): the UBKP image (upper-body stick figure),
+"""The images the two generators see (Liu et al. 2019, Fig. 1 stage 2): the UBKP image (upper-body stick figure),
 the face-landmark crop (the 68 points around the face anchor) and the UBKP-FL pair (UBKP image and the
 landmark crop pasted where the body keypoints put the face). One module for training and inference, drawn
 with reenactor.pose.render so the two can never drift apart.

@@ -1,4 +1,4 @@
-"""Upper-body video synthesis with a realistic face (Liu et al., paper 000).
+"""Upper-body video synthesis with a realistic face (Liu et al. 2019).
 
 Two pix2pixHD generators (reenactor.nn.GlobalGenerator), trained together on the target's own video:
 
