@@ -9,7 +9,7 @@ from ..errors import ReenactorError
 #: name -> "module:Class" (relative to reenactor.methods). Add one line per method.
 REGISTRY: dict[str, str] = {}
 REGISTRY["cloning"] = "cloning:CloningMethod"
-REGISTRY["pix2pix"] = "pix2pix:Pix2PixMethod"
+REGISTRY["pix2pix"] = "cloning.pix2pix:Pix2PixMethod"  # a preset of cloning, in its package
 REGISTRY["nearest_neighbor"] = "nearest_neighbor:NearestNeighborMethod"
 REGISTRY["upper_body"] = "upper_body:UpperBodyMethod"
 REGISTRY["pose_warp"] = "pose_warp:PoseWarpMethod"

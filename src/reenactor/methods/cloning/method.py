@@ -11,7 +11,7 @@ One generator G (pix2pix's U-Net, section 3.2) maps N = 2 stacked pose volumes (
   and an unconditional PatchGAN D_s over 3N channels.
 
 Total (eq. 6): L = L_rec + lambda_s * (L_gan_s + lambda_tc * L_tc), lambda_s = 0 for the first
-``loss.paired_only_steps`` steps, then 0.1 (lambda_tc = 10). ``pix2pix`` (reenactor.methods.pix2pix) is this
+``loss.paired_only_steps`` steps, then 0.1 (lambda_tc = 10). ``pix2pix`` (reenactor.methods.cloning.pix2pix) is this
 class configured with N = 1 and no unpaired branch.
 """
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .cloning.config import CloningConfig, VolumeConfig
-from .cloning.method import CloningMethod
+from .config import CloningConfig, VolumeConfig
+from .method import CloningMethod
 
 
 def _single_frame() -> VolumeConfig:
