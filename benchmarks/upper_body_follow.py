@@ -29,10 +29,11 @@ from reenactor.data.clipstore import ClipStore
 from reenactor.errors import ReenactorError
 from reenactor.face.expression_warp import ExpressionField
 from reenactor.face.faup import AU_NAMES, add_faup_stage, clip_neutral, faup_from_mesh
-from reenactor.methods.upper_body.dataset import KEYPOINTS, scale_kp
+from reenactor.methods.upper_body.dataset import KEYPOINTS
 from reenactor.methods.upper_body.images import landmark_crop
 from reenactor.metrics.expression import faup_of_frames
 from reenactor.modelfile import open_model
+from reenactor.pose.skeleton import scale_keypoints as scale_kp
 
 #: the action unit each mode moves (see reenactor.face.expression_warp)
 MODE_UNIT = {"jaw": "AU26", "smile": "AU12", "brow": "AU2"}

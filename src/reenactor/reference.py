@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError, NoPersonError
+from .pose.skeleton import scale_keypoints
 
 KEYPOINT_KEYS = ("body", "face", "hand_left", "hand_right")
 #: a second face at least this large (relative to the largest) and this sure means "several people"
@@ -108,8 +109,7 @@ def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
         s = size / float(h)
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
-        for v in kp.values():
-            v[:, :2] *= s
+        kp = {k: scale_keypoints(v, (h, w), (size, size)) for k, v in kp.items()}
         box *= s
     if "body" not in kp or not (kp["body"][:, 2] > 0.05).any():
         raise NoPersonError(f"frame {t} of the clip has no body keypoints", store.root, "pick another frame")

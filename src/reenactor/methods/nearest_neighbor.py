@@ -18,7 +18,7 @@ from torch import nn
 from ..config import to_dict
 from ..data.clipstore import ClipStore
 from ..errors import CheckpointError, InputError
-from ..pose.skeleton import skeleton_spec
+from ..pose.skeleton import scale_keypoints, skeleton_spec
 from .base import Method, StepOutput, Synthesizer, export_tensors
 
 STORED_KEYPOINTS = ("body", "face", "hand_left", "hand_right")
@@ -30,13 +30,6 @@ class NearestNeighborConfig:
 
     size: int = 128  # square frame size the stored frames are resized to
     max_frames: int = 5000  # most training frames stored (evenly subsampled beyond that)
-
-
-def _scale(kp: np.ndarray, frm: tuple[int, int], to: tuple[int, int]) -> np.ndarray:
-    out = np.array(kp, dtype=np.float32, copy=True)
-    out[..., 0] *= to[1] / frm[1]
-    out[..., 1] *= to[0] / frm[0]
-    return out
 
 
 class FrameDataset(torch.utils.data.Dataset):
@@ -56,7 +49,7 @@ class FrameDataset(torch.utils.data.Dataset):
                 f = np.asarray(fr[t])
                 frames.append(f if f.shape[:2] == s else cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA))
             for k, v in store.keypoints().items():
-                kps.setdefault(k, []).append(_scale(v[keep], store.size, s))
+                kps.setdefault(k, []).append(scale_keypoints(v[keep], store.size, s))
         if not frames:
             raise InputError("no frame with a person in the target clip(s)", fix="extract a clip of the target")
         sel = np.arange(len(frames))

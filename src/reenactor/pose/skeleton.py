@@ -61,6 +61,15 @@ KEYPOINT_ARRAYS: dict[str, int] = {"body": N_BODY, "face": N_FACE, "hand_left": 
 SKELETON_NAME = "body25+face68+hands21"
 
 
+def scale_keypoints(kp: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """Rescale pixel keypoints ``(..., K, 3)`` (or ``(..., K, 2)``) between frame sizes (H, W); a float32 copy,
+    confidences untouched."""
+    out = np.array(kp, dtype=np.float32, copy=True)
+    out[..., 0] *= to_size[1] / from_size[1]
+    out[..., 1] *= to_size[0] / from_size[0]
+    return out
+
+
 def skeleton_spec() -> dict:
     """A JSON-able description stored in manifests and checkpoints, so consumers can check compatibility."""
     return {"name": SKELETON_NAME, "body": list(BODY_NAMES), "n_face": N_FACE, "n_hand": N_HAND}

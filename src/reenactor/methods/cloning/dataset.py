@@ -19,9 +19,9 @@ from ...data.augment import PersonMover, affine_keypoints, random_similarity
 from ...data.clipstore import ClipStore
 from ...errors import InputError
 from ...losses import limb_weight_map
-from ...pose.skeleton import BODY_LIMBS
+from ...pose.skeleton import BODY_LIMBS, scale_keypoints
 from .config import CloningConfig
-from .volumes import Alignment, VolumeEncoder, fit_alignment, scale_keypoints
+from .volumes import Alignment, VolumeEncoder, fit_alignment
 
 
 @dataclass

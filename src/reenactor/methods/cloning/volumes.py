@@ -233,9 +233,3 @@ def fit_alignment(source: np.ndarray, target: np.ndarray) -> Alignment:
     return Alignment(float(scale), float(t[0]), float(t[1]))
 
 
-def scale_keypoints(kp: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
-    """Rescale pixel keypoints ``(..., K, 3)`` between stored frame sizes (H, W)."""
-    out = np.array(kp, dtype=np.float32, copy=True)
-    out[..., 0] *= to_size[1] / from_size[1]
-    out[..., 1] *= to_size[0] / from_size[0]
-    return out

@@ -20,21 +20,13 @@ from ...data.clipstore import ClipStore
 from ...errors import InputError
 from ...face.expression_warp import BASIS_COLUMNS, ExpressionField, column_amplitudes, draw_expression
 from ...face.faup import N_AU, add_faup_stage, clip_neutral, faup_from_mesh, faup_image
-from ...pose.skeleton import N_BODY, J
+from ...pose.skeleton import N_BODY, J, scale_keypoints
 from .config import UpperBodyConfig
 from .images import NOSE, face_anchor, face_centre, landmark_crop, paste, to_unit, ubkp_image
 
 KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 #: body joints ``body_jitter`` leaves alone: nose, eyes, ears (the landmark crop is pasted from the nose)
 HEAD_JOINTS = tuple(J[n] for n in ("Nose", "REye", "LEye", "REar", "LEar"))
-
-
-def scale_kp(kp: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
-    """Rescale pixel keypoints (..., K, 3) between frame sizes (H, W)."""
-    out = np.array(kp, np.float32, copy=True)
-    out[..., 0] *= to_size[1] / from_size[1]
-    out[..., 1] *= to_size[0] / from_size[0]
-    return out
 
 
 def placement(body: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +78,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             if not store.has("face_raw"):
                 raise InputError("clip has no `face_raw` array (the MediaPipe face mesh)", store.root,
                                  "re-run `reenactor extract` with this version of reenactor")
-            kp = {k: scale_kp(store.load(k, mmap=False), store.size, self.size) for k in KEYPOINTS if store.has(k)}
+            kp = {k: scale_keypoints(store.load(k, mmap=False), store.size, self.size) for k in KEYPOINTS if store.has(k)}
             if "body" not in kp or "face" not in kp:
                 raise InputError("clip has no body/face keypoints", store.root, "re-run `reenactor extract`")
             ci = len(self.stores)
