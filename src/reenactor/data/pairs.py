@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..nn.convert import to_unit
 from ..pose.skeleton import KEYPOINT_ARRAYS
 from .clips import TrainingClip
 
@@ -175,7 +176,7 @@ class FramePairs(torch.utils.data.Dataset):
             "clip": torch.tensor(p.clip), "source_clip": torch.tensor(p.source_clip),
             "target_t": torch.tensor(p.target_t), "source_t": torch.tensor(p.source_t)}
         for side, c, t in (("source", p.source_clip, p.source_t), ("target", p.clip, p.target_t)):
-            out[f"{side}_frame"] = torch.from_numpy(self.frame(c, t)).permute(2, 0, 1).float() / 127.5 - 1
+            out[f"{side}_frame"] = torch.from_numpy(to_unit(self.frame(c, t)))
             for k, v in self.keypoints(c, t).items():
                 out[f"{side}_{k}"] = torch.from_numpy(v)
         return out

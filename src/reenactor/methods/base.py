@@ -171,6 +171,14 @@ def export_tensors(modules: dict[str, nn.Module], extra: dict[str, np.ndarray] |
     return tensors
 
 
+def subsample_poses(kp: dict[str, np.ndarray], max_n: int) -> dict[str, np.ndarray]:
+    """At most ``max_n`` frames of per-frame keypoint arrays ``{key: (T, K, 3)}``, evenly spaced over the clip
+    (the training poses a model file stores for normalization and coverage at transfer), float32, contiguous."""
+    t = len(next(iter(kp.values()))) if kp else 0
+    keep = np.linspace(0, t - 1, min(t, max_n)).round().astype(int) if t > max_n else np.arange(t)
+    return {k: np.ascontiguousarray(v[keep], dtype=np.float32) for k, v in kp.items()}
+
+
 class Synthesizer(abc.ABC):
     """Inference: turns a stream of driving poses (already normalized onto the target) into frames.
 

@@ -129,10 +129,9 @@ def _mask_source(clip: Any, masks: np.ndarray | None) -> tuple[np.ndarray | None
 
 
 def _to_tensor(frames: list[np.ndarray], device):
-    import torch
+    from ..nn.convert import frames_to_tensor
 
-    x = torch.from_numpy(np.stack(frames)).to(device)
-    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return frames_to_tensor(frames, device)
 
 
 def _thumb(frame: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from torch import nn
 
 from ...config import to_dict
 from ...pose.skeleton import skeleton_spec
-from ..base import Method, StepOutput, Synthesizer, export_tensors
+from ..base import Method, StepOutput, Synthesizer, export_tensors, subsample_poses
 from .config import CloningConfig
 from .dataset import PoseVolumeDataset
 from .synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
@@ -78,11 +78,7 @@ class CloningMethod(Method):
 
     def fit_data(self, dataset: PoseVolumeDataset) -> None:
         """Record the target's training poses (stored in the model for coverage and normalization)."""
-        kp = dataset.target_keypoints()
-        m = self.cfg.max_stored_poses
-        t = len(kp["body"])
-        keep = np.linspace(0, t - 1, min(t, m)).round().astype(int) if t > m else np.arange(t)
-        self._train_kp = {k: np.ascontiguousarray(v[keep], dtype=np.float32) for k, v in kp.items()}
+        self._train_kp = subsample_poses(dataset.target_keypoints(), self.cfg.max_stored_poses)
         self._dataset_has_unpaired = dataset.has_unpaired
 
     # ------------------------------------------------------------------ training

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...nn.convert import to_uint8
 from ..base import Synthesizer
 from .config import CloningConfig
 from .volumes import VolumeEncoder
@@ -37,14 +38,6 @@ def volume_encoder(cfg: CloningConfig) -> VolumeEncoder:
     """The pose-volume encoder a config describes."""
     v = cfg.volume
     return VolumeEncoder((cfg.size, cfg.size), v.joints, v.sigma, v.face, v.face_sigma)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [-1, 1] -> contiguous (B, H, W, 3) uint8, rounded half up: (x + 1) * 127.5 + 0.5 truncated,
-    in place on a float copy (one pass each; half the time of clamp/shift/scale/round as separate tensors)."""
-    y = x.float() if x.dtype != torch.float32 else x.clone()
-    y = y.mul_(127.5).add_(128.0).clamp_(0.0, 255.0).to(torch.uint8)
-    return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 class PoseVolumeSynthesizer(Synthesizer):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...nn.convert import to_unit  # re-exported: the upper_body modules import it from here
 from ...pose.render import draw_pose
 from ...pose.skeleton import N_BODY, UPPER_BODY_JOINTS
 
@@ -20,9 +21,6 @@ RIGID_FACE = np.arange(27, 48)
 NOSE = 0
 
 
-def to_unit(img: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1]."""
-    return img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
 
 
 def face_anchor(face: np.ndarray) -> np.ndarray | None:

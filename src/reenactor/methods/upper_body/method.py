@@ -50,8 +50,9 @@ from ...face.faup import (
     faup_image,
     has_face,
 )
+from ...nn.convert import to_uint8
 from ...pose.skeleton import skeleton_spec
-from ..base import InferenceOption, Method, StepOutput, Synthesizer, export_tensors
+from ..base import InferenceOption, Method, StepOutput, Synthesizer, export_tensors, subsample_poses
 from .config import UpperBodyConfig
 from .dataset import KEYPOINTS, UpperBodyDataset
 from .images import face_centre, paste, ubkp_image
@@ -277,11 +278,7 @@ class UpperBodyMethod(Method):
         FAUP range of training (1st-99th percentile, the transfer-time clamp) and the target's expression basis
         (the transfer-time expression warp)."""
         self._offset, self._fallback = dataset.offset, dataset.fallback
-        kp = dataset.target_keypoints()
-        t = len(kp["body"])
-        m = self.cfg.max_stored_poses
-        keep = np.linspace(0, t - 1, min(t, m)).round().astype(int)
-        self._train_kp = {k: np.ascontiguousarray(v[keep], np.float32) for k, v in kp.items()}
+        self._train_kp = subsample_poses(dataset.target_keypoints(), self.cfg.max_stored_poses)
         faup = dataset.training_faup()  # with expression warps, their FAUP widen the range the clamp keeps
         self._faup_range = np.stack([np.percentile(faup, 1, 0), np.percentile(faup, 99, 0)]).astype(np.float32)
         self._expr_basis = dataset.expression_basis()
@@ -477,7 +474,7 @@ class UpperBodySynthesizer(Synthesizer):
         """The last UBKP-FL input as one picture: the generated landmark crop over the UBKP stick figure."""
         if self._last_x is None:
             return None
-        from ..cloning.synthesizer import to_uint8
+        from ...nn.convert import to_uint8
 
         ub, fl = self._last_x[:, :3], self._last_x[:, 3:]
         return to_uint8(torch.where((fl > -1.0).any(1, keepdim=True), fl, ub))[0]
@@ -548,7 +545,7 @@ class UpperBodySynthesizer(Synthesizer):
         kept as ``last_landmarks`` (uint8) for the side-by-side view."""
         f_img = torch.from_numpy(faup_image(faup, (self.crop, self.crop), self.cfg.landmark.cell))[None]
         lm = self.G_lm(f_img.to(self.device))[0]
-        self.last_landmarks = ((lm.permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        self.last_landmarks = to_uint8(lm[None])[0]
         return lm
 
     @torch.inference_mode()
@@ -574,4 +571,4 @@ class UpperBodySynthesizer(Synthesizer):
         if self.L:
             self._past_x.append(x)
             self._past_y.append(y)
-        return ((y[0].permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        return to_uint8(y[:1])[0]

@@ -1,0 +1,31 @@
+"""Image <-> network value conversions shared by every method and metric: uint8 RGB images and float tensors in
+[-1, 1] (the range every generator here outputs, tanh)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def to_unit(img: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1]."""
+    return img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
+
+
+def frames_to_tensor(frames: Sequence[np.ndarray] | np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(B, H, W, 3) uint8 frames (a list or an array) -> (B, 3, H, W) float32 in [-1, 1] on ``device``."""
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(list(frames)) if not isinstance(frames, np.ndarray) else frames))
+    return x.to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> contiguous (B, H, W, 3) uint8, rounded half up: (x + 1) * 127.5 + 0.5 truncated,
+    in place on a float copy (one pass each; half the time of clamp/shift/scale/round as separate tensors)."""
+    y = x.float() if x.dtype != torch.float32 else x.clone()
+    y = y.mul_(127.5).add_(128.0).clamp_(0.0, 255.0).to(torch.uint8)
+    return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+__all__ = ["to_unit", "frames_to_tensor", "to_uint8"]
