@@ -27,6 +27,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: install
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -42,8 +42,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default 3)")
     args = ap.parse_args()
     drv, ref = synthetic_poses(args.driving, 0), synthetic_poses(args.reference, 1)
-    print(f"pose-to-sequence (eq. 8), 12 limbs: {args.driving} driving x {args.reference} reference frames, "
-          f"{os.cpu_count()} CPU cores")
+    print(
+        f"pose-to-sequence (eq. 8), 12 limbs: {args.driving} driving x {args.reference} reference frames, "
+        f"{os.cpu_count()} CPU cores"
+    )
     pose_to_sequence(drv[:10], ref[:10])  # warm-up: imports
     rows = []
     t_kd1, _ = timed(lambda: pose_to_sequence(drv, ref, method="kdtree", workers=1), args.repeats)
@@ -56,9 +58,13 @@ def main() -> None:
     print(f"{'method':32s} {'seconds':>9s} {'frames/s':>11s} {'vs matrix':>10s}")
     for name, t in rows:
         print(f"{name:32s} {t:9.3f} {args.driving / t:11.0f} {t_mx / t:9.1f}x")
-    print(f"kdtree and matrix distances agree: {agree}; mean eq.-8 distance {np.nanmean(res_kd.distance):.3f} px")
-    print(f"headline: eq. 8 for {args.driving} x {args.reference} frames in {t_kd:.3f} s (target < 2 s), "
-          f"{t_mx / t_kd:.1f}x faster than brute force")
+    print(
+        f"kdtree and matrix distances agree: {agree}; mean eq.-8 distance {np.nanmean(res_kd.distance):.3f} px"
+    )
+    print(
+        f"headline: eq. 8 for {args.driving} x {args.reference} frames in {t_kd:.3f} s (target < 2 s), "
+        f"{t_mx / t_kd:.1f}x faster than brute force"
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=120, help="frames of carphone to use (default 120, all)")
     ap.add_argument("--device", default="cpu", help="torch device for the networks (default cpu)")
-    ap.add_argument("--no-papers-nets", action="store_true", help="skip the AlexNet-LPIPS / Inception-FID row")
+    ap.add_argument(
+        "--no-papers-nets", action="store_true", help="skip the AlexNet-LPIPS / Inception-FID row"
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
     if args.threads:
@@ -49,8 +51,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     gt_path, pred_path = tmp / "gt.mp4", tmp / "pred.mp4"
     write_video(gt_path, gt_frames, fps=30)
-    write_video(pred_path, (np.clip(f + rng.normal(0, 6, f.shape), 0, 255).astype(np.uint8) for f in gt_frames),
-                fps=30)
+    write_video(
+        pred_path,
+        (np.clip(f + rng.normal(0, 6, f.shape), 0, 255).astype(np.uint8) for f in gt_frames),
+        fps=30,
+    )
 
     # set-up (untimed): masks and reference keypoints of the ground truth as decoded from the mp4
     from reenactor.pose.holistic import HolisticExtractor
@@ -79,15 +84,25 @@ def main() -> None:
         torch.manual_seed(0)
         torch.save(AlexNetFeatures().state_dict(), tmp / "alexnet_random.pth")
         torch.save(InceptionV3Pool(fid=True).state_dict(), tmp / "inception_random.pth")
-        configs.append(("papers-nets", dict(metrics=["ssim", "psnr", "lpips", "fid"],
-                                            lpips_weights=tmp / "alexnet_random.pth",
-                                            inception_weights=tmp / "inception_random.pth")))
+        configs.append(
+            (
+                "papers-nets",
+                dict(
+                    metrics=["ssim", "psnr", "lpips", "fid"],
+                    lpips_weights=tmp / "alexnet_random.pth",
+                    inception_weights=tmp / "inception_random.pth",
+                ),
+            )
+        )
     # warm-up: load the shared models once so that no row pays for loading
-    evaluate_videos(pred_path, gt_path, metrics=["lpips", "fid"], progress=False, verbose=False,
-                    device=args.device)
+    evaluate_videos(
+        pred_path, gt_path, metrics=["lpips", "fid"], progress=False, verbose=False, device=args.device
+    )
 
-    print(f"carphone {w}x{h}, {n} frames, noisy copy (sigma 6) vs original; device {args.device}, "
-          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
+    print(
+        f"carphone {w}x{h}, {n} frames, noisy copy (sigma 6) vs original; device {args.device}, "
+        f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs"
+    )
     print(f"{'config':<12} {'seconds':>8} {'frames/s':>9} {'x pixels':>9}   per-metric seconds / values")
     rows = {}
     for name, kw in configs:
@@ -99,11 +114,15 @@ def main() -> None:
         ratio = dt / rows["pixels"][0]
         print(f"{name:<12} {dt:8.2f} {n / dt:9.2f} {ratio:9.1f}   {per}")
     full = rows["full"][1]
-    print("values (full):", ", ".join(f"{k} {v:.4g}" if v is not None else f"{k} n/a"
-                                      for k, v in full["summary"].items()))
+    print(
+        "values (full):",
+        ", ".join(f"{k} {v:.4g}" if v is not None else f"{k} n/a" for k, v in full["summary"].items()),
+    )
     dt = rows["full"][0]
-    print(f"headline: full metric set (ssim, psnr, mask-ssim/psnr, tcm, lpips_effnet, fid_effnet, pose, identity) "
-          f"at {n / dt:.2f} frames/s on {w}x{h} carphone ({args.device}, {torch.get_num_threads()} torch threads)")
+    print(
+        f"headline: full metric set (ssim, psnr, mask-ssim/psnr, tcm, lpips_effnet, fid_effnet, pose, identity) "
+        f"at {n / dt:.2f} frames/s on {w}x{h} carphone ({args.device}, {torch.get_num_threads()} torch threads)"
+    )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,14 @@ def bare_fps(frames: list[np.ndarray]) -> tuple[float, float]:
     import mediapipe as mp
 
     with quiet_native_stderr():
-        h = mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-                                           enable_segmentation=True, smooth_segmentation=True,
-                                           refine_face_landmarks=True)
+        h = mp.solutions.holistic.Holistic(
+            static_image_mode=False,
+            model_complexity=1,
+            smooth_landmarks=True,
+            enable_segmentation=True,
+            smooth_segmentation=True,
+            refine_face_landmarks=True,
+        )
         t, c = time.perf_counter(), time.process_time()
         for f in frames:
             h.process(f)
@@ -68,7 +73,10 @@ def extract_fps(video: Path, work: Path, n: int, workers: int = 0) -> tuple[floa
 
 
 def main() -> int:
-    frames = [cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC) for f in iter_frames(sample_path("carphone"))]
+    frames = [
+        cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
+        for f in iter_frames(sample_path("carphone"))
+    ]
     n = len(frames)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -90,20 +98,36 @@ def main() -> int:
     bc, ec = statistics.median(bare_cpu), statistics.median(ext_cpu)
     det = statistics.median(s["seconds_detect"] for s in stages)
     store = statistics.median(s["seconds_store"] for s in stages)
-    print(f"carphone scaled to {SIZE}x{SIZE}, {n} frames, tracking mode, {os.cpu_count()} CPU cores, "
-          f"{ROUNDS} rounds (median); 1-min load average {load0:.1f} -> {load1:.1f}"
-          + ("  (machine busy: wall-clock figures are low; compare the ratios)" if max(load0, load1) > 1.5 else ""))
+    print(
+        f"carphone scaled to {SIZE}x{SIZE}, {n} frames, tracking mode, {os.cpu_count()} CPU cores, "
+        f"{ROUNDS} rounds (median); 1-min load average {load0:.1f} -> {load1:.1f}"
+        + (
+            "  (machine busy: wall-clock figures are low; compare the ratios)"
+            if max(load0, load1) > 1.5
+            else ""
+        )
+    )
     print(f"{'what':<44}{'frames/s':>10}{'rounds':>28}")
-    print(f"{'bare MediaPipe Holistic (frames in memory)':<44}{b:>10.1f}{'  '.join(f'{x:.1f}' for x in bare):>28}")
-    print(f"{'reenactor extract (end to end, size 256)':<44}{e:>10.1f}{'  '.join(f'{x:.1f}' for x in ext):>28}")
+    print(
+        f"{'bare MediaPipe Holistic (frames in memory)':<44}{b:>10.1f}{'  '.join(f'{x:.1f}' for x in bare):>28}"
+    )
+    print(
+        f"{'reenactor extract (end to end, size 256)':<44}{e:>10.1f}{'  '.join(f'{x:.1f}' for x in ext):>28}"
+    )
     e1 = statistics.median(ext1)
-    print(f"{'reenactor extract, 1 detection thread':<44}{e1:>10.1f}{'  '.join(f'{x:.1f}' for x in ext1):>28}")
-    print(f"  default: {default_workers()} detection threads; of which detection pass {det:.2f} s ({n / det:.1f} frames/s), store pass {store:.2f} s")
+    print(
+        f"{'reenactor extract, 1 detection thread':<44}{e1:>10.1f}{'  '.join(f'{x:.1f}' for x in ext1):>28}"
+    )
+    print(
+        f"  default: {default_workers()} detection threads; of which detection pass {det:.2f} s ({n / det:.1f} frames/s), store pass {store:.2f} s"
+    )
     print(f"{'frames per CPU-second: bare':<44}{bc:>10.1f}{'  '.join(f'{x:.1f}' for x in bare_cpu):>28}")
     print(f"{'frames per CPU-second: extract':<44}{ec:>10.1f}{'  '.join(f'{x:.1f}' for x in ext_cpu):>28}")
     print(f"CPU-time ratio extract / bare: {ec / bc:.2f}; 1 thread / bare: {e1 / b:.2f}")
-    print(f"extract {e:.1f} fps at {SIZE}x{SIZE} = {e / b:.2f} x bare MediaPipe ({b:.1f} fps); "
-          f"targets: >= 30 fps {'met' if e >= 30 else 'NOT met'}, >= 0.9 x bare {'met' if e / b >= 0.9 else 'NOT met'}")
+    print(
+        f"extract {e:.1f} fps at {SIZE}x{SIZE} = {e / b:.2f} x bare MediaPipe ({b:.1f} fps); "
+        f"targets: >= 30 fps {'met' if e >= 30 else 'NOT met'}, >= 0.9 x bare {'met' if e / b >= 0.9 else 'NOT met'}"
+    )
     return 0
 
 

@@ -26,7 +26,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", help="driving clip store (default: carphone extracted at 256)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--frames", type=int, default=120, help="driving frames per run (the clip looped if shorter)")
+    ap.add_argument(
+        "--frames", type=int, default=120, help="driving frames per run (the clip looped if shorter)"
+    )
     args = ap.parse_args()
 
     from reenactor.data.clipstore import ClipStore
@@ -40,16 +42,23 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clip = ClipStore.open(args.clip) if args.clip else extract(
-            sample_path("carphone"), work / "carphone", size=256, progress=False, log=lambda *_: None)
+        clip = (
+            ClipStore.open(args.clip)
+            if args.clip
+            else extract(
+                sample_path("carphone"), work / "carphone", size=256, progress=False, log=lambda *_: None
+            )
+        )
         n = min(args.frames, clip.n_frames)
         rows = []
         for size in (128, 256, 512):
             ref = load_reference("sample:astronaut", size)
             src = ClipSource(clip, max_frames=n)
             norm = fit_reference_normalizer("auto", src, src.bodies(), ref)
-            poses = [norm.apply({k: rec[k] for k in ("body", "face", "hand_left", "hand_right") if k in rec})
-                     for _, rec in src.iter_frames(frames=False)]
+            poses = [
+                norm.apply({k: rec[k] for k in ("body", "face", "hand_left", "hand_right") if k in rec})
+                for _, rec in src.iter_frames(frames=False)
+            ]
             src.close()
             warper = PoseWarper(ref.image, ref.mask, ref.keypoints)
             warp_ms, render_fps, total_fps = [], [], []
@@ -60,20 +69,38 @@ def main() -> None:
                 warp_ms.append((time.perf_counter() - t0) / len(poses) * 1e3)
                 tm = open_model(method="pose_warp", config={"size": size})
                 t0 = time.perf_counter()
-                res = transfer(tm, ClipSource(clip, max_frames=n), work / f"o{size}.mp4", target_image="sample:astronaut",
-                               progress=False, save_normalizer=False)
+                res = transfer(
+                    tm,
+                    ClipSource(clip, max_frames=n),
+                    work / f"o{size}.mp4",
+                    target_image="sample:astronaut",
+                    progress=False,
+                    save_normalizer=False,
+                )
                 total = time.perf_counter() - t0
                 render_fps.append(res.render_fps)
                 total_fps.append(res.n_frames / total)
-            rows.append((size, n, statistics.median(warp_ms), statistics.median(render_fps), statistics.median(total_fps)))
+            rows.append(
+                (
+                    size,
+                    n,
+                    statistics.median(warp_ms),
+                    statistics.median(render_fps),
+                    statistics.median(total_fps),
+                )
+            )
     print()
-    print("| size | frames | warp alone ms/frame | render frames/s | whole call frames/s (reference set-up included) |")
+    print(
+        "| size | frames | warp alone ms/frame | render frames/s | whole call frames/s (reference set-up included) |"
+    )
     print("|---|---|---|---|---|")
     for size, n, w, r, t in rows:
         print(f"| {size} | {n} | {w:.2f} | {r:.1f} | {t:.1f} |")
     r256 = next(r for r in rows if r[0] == 256)
-    print(f"pose_warp at 256x256 end to end from a clip store: {r256[3]:.1f} frames/s render "
-          f"({r256[4]:.1f} frames/s including the reference set-up); target >= 30")
+    print(
+        f"pose_warp at 256x256 end to end from a clip store: {r256[3]:.1f} frames/s render "
+        f"({r256[4]:.1f} frames/s including the reference set-up); target >= 30"
+    )
 
 
 if __name__ == "__main__":

@@ -87,18 +87,25 @@ class BenchMethod(Method):
     def discriminator_parameters(self):
         return list(self.D.parameters())
 
-    def g_losses(self, cond: torch.Tensor, real: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def g_losses(
+        self, cond: torch.Tensor, real: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         c = self.cfg
         fake = self.G(cond)
         df, dr = self.D(torch.cat([cond, fake], 1)), self.D(torch.cat([cond, real], 1))
-        out = {"gan": gan_loss_g(df, "lsgan"), "fm": c.lambda_fm * feature_matching(dr, df),
-               "l1": c.lambda_l1 * l1(fake, real)}
+        out = {
+            "gan": gan_loss_g(df, "lsgan"),
+            "fm": c.lambda_fm * feature_matching(dr, df),
+            "l1": c.lambda_l1 * l1(fake, real),
+        }
         if c.lambda_perc > 0:
             out["perc"] = c.lambda_perc * self.perc(fake, real)
         return out, fake
 
     def d_losses(self, cond: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"d": gan_loss_d(self.D(torch.cat([cond, real], 1)), self.D(torch.cat([cond, fake], 1)), "lsgan")}
+        return {
+            "d": gan_loss_d(self.D(torch.cat([cond, real], 1)), self.D(torch.cat([cond, fake], 1)), "lsgan")
+        }
 
     def generator_step(self, batch, step):
         losses, fake = self.g_losses(batch["cond"], batch["image"])
@@ -121,9 +128,25 @@ def make(size: int, precision: str, ema: float, feature_net, perceptual: bool = 
 
     torch.manual_seed(0)
     method = BenchMethod(BenchConfig(size=size, lambda_perc=10.0 if perceptual else 0.0), feature_net)
-    cfg = from_dict(RunConfig, {"method": "bench", "trainer": {
-        "batch_size": 1, "precision": precision, "ema": ema, "ema_start": 0, "device": "cpu", "progress": False,
-        "tensorboard": False, "image_every": 0, "log_every": 10, "checkpoint_every": 10**9, "steps": 0}})
+    cfg = from_dict(
+        RunConfig,
+        {
+            "method": "bench",
+            "trainer": {
+                "batch_size": 1,
+                "precision": precision,
+                "ema": ema,
+                "ema_start": 0,
+                "device": "cpu",
+                "progress": False,
+                "tensorboard": False,
+                "image_every": 0,
+                "log_every": 10,
+                "checkpoint_every": 10**9,
+                "steps": 0,
+            },
+        },
+    )
     return method, Trainer(method, cfg, run_dir=None)
 
 
@@ -173,11 +196,15 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     rounds, steps = (2, 2) if args.quick else (args.rounds, args.steps)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
-          f"{os.getloadavg()[0]:.2f} (before)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+        f"{os.getloadavg()[0]:.2f} (before)"
+    )
     if os.getloadavg()[0] > (os.cpu_count() or 1):
-        print(f"WARNING: the machine is busy (load {os.getloadavg()[0]:.1f} > {os.cpu_count()} cores): absolute times "
-              "are inflated; with several intra-op threads they can be far worse (try --threads 1)")
+        print(
+            f"WARNING: the machine is busy (load {os.getloadavg()[0]:.1f} > {os.cpu_count()} cores): absolute times "
+            "are inflated; with several intra-op threads they can be far worse (try --threads 1)"
+        )
     fnet = load_feature_net("effnet")
 
     # ---- 1. overhead: trainer vs bare loop, interleaved
@@ -219,9 +246,13 @@ def main() -> None:
     print(f"| 128x128 | fp32, no perceptual loss | {s:.3f} | {3600 / s:,.0f} |")
     sp128 = results[(128, "fp32")] / results[(128, "bf16")]
     sp256 = results[(256, "fp32")] / results[(256, "bf16")]
-    print(f"\nbf16 speed-up: {sp128:.2f}x at 128^2, {sp256:.2f}x at 256^2; load average {os.getloadavg()[0]:.2f} (after)")
-    print(f"trainer overhead {ratio:.3f}x a bare loop (target <= 1.15x); 128^2 fp32 {3600 / results[(128, 'fp32')]:,.0f} "
-          f"steps/h, bf16 {3600 / results[(128, 'bf16')]:,.0f} steps/h")
+    print(
+        f"\nbf16 speed-up: {sp128:.2f}x at 128^2, {sp256:.2f}x at 256^2; load average {os.getloadavg()[0]:.2f} (after)"
+    )
+    print(
+        f"trainer overhead {ratio:.3f}x a bare loop (target <= 1.15x); 128^2 fp32 {3600 / results[(128, 'fp32')]:,.0f} "
+        f"steps/h, bf16 {3600 / results[(128, 'bf16')]:,.0f} steps/h"
+    )
 
 
 if __name__ == "__main__":

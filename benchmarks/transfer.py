@@ -40,7 +40,9 @@ def get_clip(path: str | None, work: Path):
 
     if path:
         return ClipStore.open(path)
-    return extract(sample_path("carphone"), work / "carphone128", size=128, progress=False, log=lambda *_: None)
+    return extract(
+        sample_path("carphone"), work / "carphone128", size=128, progress=False, log=lambda *_: None
+    )
 
 
 def make_model(clip, work: Path) -> Path:
@@ -52,9 +54,21 @@ def make_model(clip, work: Path) -> Path:
     path = work / "cloning_bench" / "model.safetensors"
     if path.exists():
         return path
-    run = build_run_config({"method": "cloning", "model": {"size": 128},
-                            "trainer": {"steps": 1, "batch_size": 2, "ema": 0.0, "tensorboard": False,
-                                        "image_every": 0, "progress": False, "device": "cpu"}})
+    run = build_run_config(
+        {
+            "method": "cloning",
+            "model": {"size": 128},
+            "trainer": {
+                "steps": 1,
+                "batch_size": 2,
+                "ema": 0.0,
+                "tensorboard": False,
+                "image_every": 0,
+                "progress": False,
+                "device": "cpu",
+            },
+        }
+    )
     cls = get_method("cloning")
     m = cls(method_config(cls, run.model))
     return Trainer(m, run, path.parent).fit(m.build_dataset([clip]))
@@ -105,10 +119,17 @@ def transfer_fps(model: Path, driving, out: Path, precision: str, max_frames: in
     from reenactor.transfer import transfer
 
     t0 = time.perf_counter()
-    res = transfer(model, driving, out, precision=precision, batch_size=8, progress=False, max_frames=max_frames)
+    res = transfer(
+        model, driving, out, precision=precision, batch_size=8, progress=False, max_frames=max_frames
+    )
     total = time.perf_counter() - t0
-    return {"frames": res.n_frames, "render_fps": res.n_frames / res.seconds["render"],
-            "total_fps": res.n_frames / total, "poses_s": res.seconds.get("poses", 0.0), "seconds": res.seconds}
+    return {
+        "frames": res.n_frames,
+        "render_fps": res.n_frames / res.seconds["render"],
+        "total_fps": res.n_frames / total,
+        "poses_s": res.seconds.get("poses", 0.0),
+        "seconds": res.seconds,
+    }
 
 
 def peak_rss_mib() -> float:
@@ -132,7 +153,11 @@ def child_memory(model: str, clip: str, n_frames: int, out: str) -> None:
     src = LoopedSource(ClipStore.open(clip), n_frames)
     t0 = time.perf_counter()
     res = transfer(model, src, out, precision="bf16", batch_size=8, progress=False)
-    print(json.dumps({"frames": res.n_frames, "peak_rss_mib": peak_rss_mib(), "seconds": time.perf_counter() - t0}))
+    print(
+        json.dumps(
+            {"frames": res.n_frames, "peak_rss_mib": peak_rss_mib(), "seconds": time.perf_counter() - t0}
+        )
+    )
 
 
 def main() -> None:
@@ -156,8 +181,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     clip = get_clip(args.clip, work)
     model = make_model(clip, work)
-    print(f"model {model}; clip {clip.root} ({clip.n_frames} frames, {clip.size[0]}x{clip.size[1]}); "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"model {model}; clip {clip.root} ({clip.n_frames} frames, {clip.size[0]}x{clip.size[1]}); "
+        f"torch threads {torch.get_num_threads()}"
+    )
 
     rows = []
     gen: dict[str, float] = {}
@@ -171,8 +198,10 @@ def main() -> None:
         k = int(np.argsort(ratios)[len(ratios) // 2])  # the median round
         gen[p] = float(np.median(gs))
         fmt = lambda xs, d=1: " ".join(f"{x:.{d}f}" for x in xs)  # noqa: E731
-        print(f"{p}: generator alone {fmt(gs)} fps; transfer {fmt([r['render_fps'] for r in rs])} fps; "
-              f"ratios {fmt(ratios, 2)}")
+        print(
+            f"{p}: generator alone {fmt(gs)} fps; transfer {fmt([r['render_fps'] for r in rs])} fps; "
+            f"ratios {fmt(ratios, 2)}"
+        )
         rows.append((f"clip looped to {n_short} frames", p, gs[k], rs[k]))
     from reenactor.samples import sample_path
 
@@ -180,17 +209,23 @@ def main() -> None:
     rows.append(("video (carphone.mp4)", "bf16", gen["bf16"], r))
 
     print()
-    print("| driving | precision | generator alone fps | transfer render fps | ratio | whole command fps | pose extraction s |")
+    print(
+        "| driving | precision | generator alone fps | transfer render fps | ratio | whole command fps | pose extraction s |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for drv, p, g, r in rows:
-        print(f"| {drv} | {p} | {g:.1f} | {r['render_fps']:.1f} | {r['render_fps'] / g:.2f} | {r['total_fps']:.1f} | "
-              f"{r['poses_s']:.1f} |")
+        print(
+            f"| {drv} | {p} | {g:.1f} | {r['render_fps']:.1f} | {r['render_fps'] / g:.2f} | {r['total_fps']:.1f} | "
+            f"{r['poses_s']:.1f} |"
+        )
 
     best = max(rows[:2], key=lambda x: x[3]["render_fps"])  # the median round of the faster precision
     if args.no_memory:
         print()
-        print(f"headline: transfer from a clip at 128x128 renders {best[3]['render_fps']:.1f} frames/s ({best[1]}), "
-              f"{best[3]['render_fps'] / best[2]:.2f}x the generator alone")
+        print(
+            f"headline: transfer from a clip at 128x128 renders {best[3]['render_fps']:.1f} frames/s ({best[1]}), "
+            f"{best[3]['render_fps'] / best[2]:.2f}x the generator alone"
+        )
         return
     # ---- memory: fresh processes, same streaming path, short vs long looped driving input
     fps = clip.fps
@@ -198,14 +233,29 @@ def main() -> None:
     for secs in (args.short_seconds, args.long_seconds):
         n = int(round(secs * fps))
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, __file__, "--child", str(model), str(clip.root), str(n), str(Path(tmp) / "o.mp4")]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(model),
+                str(clip.root),
+                str(n),
+                str(Path(tmp) / "o.mp4"),
+            ]
             if args.threads:
                 cmd[2:2] = ["--threads", str(args.threads)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            out = (
+                subprocess.run(cmd, check=True, capture_output=True, text=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
         rec = json.loads(out)
         mem.append((secs, rec))
-        print(f"memory: {secs:g} s driving ({rec['frames']} frames) -> peak RSS {rec['peak_rss_mib']:.0f} MiB "
-              f"in {rec['seconds']:.0f} s ({rec['frames'] / rec['seconds']:.1f} frames/s)", flush=True)
+        print(
+            f"memory: {secs:g} s driving ({rec['frames']} frames) -> peak RSS {rec['peak_rss_mib']:.0f} MiB "
+            f"in {rec['seconds']:.0f} s ({rec['frames'] / rec['seconds']:.1f} frames/s)",
+            flush=True,
+        )
     growth = mem[1][1]["peak_rss_mib"] / mem[0][1]["peak_rss_mib"] - 1.0
     print()
     print("| driving length | frames | peak RSS (MiB) |")
@@ -213,9 +263,11 @@ def main() -> None:
     for secs, rec in mem:
         print(f"| {secs:g} s | {rec['frames']} | {rec['peak_rss_mib']:.0f} |")
     print()
-    print(f"headline: transfer from a clip at 128x128 renders {best[3]['render_fps']:.1f} frames/s ({best[1]}), "
-          f"{best[3]['render_fps'] / best[2]:.2f}x the generator alone; peak RSS {mem[0][1]['peak_rss_mib']:.0f} MiB "
-          f"({mem[0][0]:g} s) vs {mem[1][1]['peak_rss_mib']:.0f} MiB ({mem[1][0]:g} s): {growth:+.1%}")
+    print(
+        f"headline: transfer from a clip at 128x128 renders {best[3]['render_fps']:.1f} frames/s ({best[1]}), "
+        f"{best[3]['render_fps'] / best[2]:.2f}x the generator alone; peak RSS {mem[0][1]['peak_rss_mib']:.0f} MiB "
+        f"({mem[0][0]:g} s) vs {mem[1][1]['peak_rss_mib']:.0f} MiB ({mem[1][0]:g} s): {growth:+.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,14 +42,31 @@ MODE_UNIT = {"jaw": "AU26", "smile": "AU12", "brow": "AU2"}
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="exported upper_body model (RUN_DIR/model.safetensors)")
-    ap.add_argument("--clip", required=True, help="a clip of the model's target person (its training clip or "
-                    "held-out frames of it): body poses, landmarks and face meshes")
-    ap.add_argument("--neutral-clip", default=None, help="clip whose neutral face reference measures FAUP "
-                    "(default: --clip)")
-    ap.add_argument("--modes", nargs="+", default=["jaw", "smile"], choices=sorted(MODE_UNIT),
-                    help="expression modes to warp the landmarks by (jaw: AU26, smile: AU12, brow: AU2)")
-    ap.add_argument("--amplitudes", nargs="+", type=float, default=[-0.1, 0.0, 0.15, 0.3],
-                    help="warp amplitudes, fractions of the inter-ocular distance (jaw: negatives are skipped)")
+    ap.add_argument(
+        "--clip",
+        required=True,
+        help="a clip of the model's target person (its training clip or "
+        "held-out frames of it): body poses, landmarks and face meshes",
+    )
+    ap.add_argument(
+        "--neutral-clip",
+        default=None,
+        help="clip whose neutral face reference measures FAUP (default: --clip)",
+    )
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        default=["jaw", "smile"],
+        choices=sorted(MODE_UNIT),
+        help="expression modes to warp the landmarks by (jaw: AU26, smile: AU12, brow: AU2)",
+    )
+    ap.add_argument(
+        "--amplitudes",
+        nargs="+",
+        type=float,
+        default=[-0.1, 0.0, 0.15, 0.3],
+        help="warp amplitudes, fractions of the inter-ocular distance (jaw: negatives are skipped)",
+    )
     ap.add_argument("--frames", type=int, default=20, help="frames measured, evenly spaced over the clip")
     ap.add_argument("--hold", type=int, default=6, help="renders per frame (the generator's past fills up)")
     args = ap.parse_args()
@@ -92,19 +109,31 @@ def main() -> None:
                 bar.update()
             got, ok = faup_of_frames(out, neutral)
             want = np.asarray(want)
-            lm_v, gen_v = float(want[ok, unit].mean()), float(got[ok, unit].mean()) if ok.any() else float("nan")
+            lm_v, gen_v = (
+                float(want[ok, unit].mean()),
+                float(got[ok, unit].mean()) if ok.any() else float("nan"),
+            )
             xs.append(lm_v)
             ys.append(gen_v)
-            tqdm.write(f"| {mode} | {amp:+.2f} | {MODE_UNIT[mode]} | {lm_v:.2f} | {gen_v:.2f} | {int(ok.sum())}/{len(out)} |")
+            tqdm.write(
+                f"| {mode} | {amp:+.2f} | {MODE_UNIT[mode]} | {lm_v:.2f} | {gen_v:.2f} | {int(ok.sum())}/{len(out)} |"
+            )
         x, y = np.asarray(xs), np.asarray(ys)
-        slopes[mode] = float(np.polyfit(x, y, 1)[0]) if len(x) > 1 and np.ptp(x) > 1e-6 and np.isfinite(y).all() \
+        slopes[mode] = (
+            float(np.polyfit(x, y, 1)[0])
+            if len(x) > 1 and np.ptp(x) > 1e-6 and np.isfinite(y).all()
             else float("nan")
+        )
     bar.close()
     print()
     for mode, s in slopes.items():
-        print(f"{mode}: generated {MODE_UNIT[mode]} changes {s:+.2f} per unit of the landmarks' {MODE_UNIT[mode]}")
-    print(f"landmark following (mean slope over {', '.join(slopes)}; 1 = follows, 0 = ignores): "
-          f"{np.nanmean(list(slopes.values())):+.2f}")
+        print(
+            f"{mode}: generated {MODE_UNIT[mode]} changes {s:+.2f} per unit of the landmarks' {MODE_UNIT[mode]}"
+        )
+    print(
+        f"landmark following (mean slope over {', '.join(slopes)}; 1 = follows, 0 = ignores): "
+        f"{np.nanmean(list(slopes.values())):+.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,11 @@ def records(ds: UpperBodyDataset) -> tuple[torch.Tensor, torch.Tensor, np.ndarra
     """(T, 1, c, c) FAUP images, (T, 3, c, c) real landmark crops and (T, 20) FAUP of every frame of clip 0."""
     T = ds.stores[0].n_frames
     recs = [ds._frame(0, t) for t in range(T)]
-    return (torch.from_numpy(np.stack([r["faup"] for r in recs])), torch.from_numpy(np.stack([r["lm"] for r in recs])),
-            ds.faup[0])
+    return (
+        torch.from_numpy(np.stack([r["faup"] for r in recs])),
+        torch.from_numpy(np.stack([r["lm"] for r in recs])),
+        ds.faup[0],
+    )
 
 
 def line_scores(pred: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
@@ -49,13 +52,18 @@ def line_scores(pred: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
     p = (pred > -0.5).any(1, keepdim=True).float()
     r = (real > -0.5).any(1, keepdim=True).float()
     grow = lambda m: F.max_pool2d(m, 3, 1, 1)  # noqa: E731
-    return {"l1": float((pred - real).abs().mean()), "drawn": float(p.mean()), "real": float(r.mean()),
-            "recall": float((grow(p) * r).sum() / r.sum().clamp(min=1)),
-            "precision": float((grow(r) * p).sum() / p.sum().clamp(min=1))}
+    return {
+        "l1": float((pred - real).abs().mean()),
+        "drawn": float(p.mean()),
+        "real": float(r.mean()),
+        "recall": float((grow(p) * r).sum() / r.sum().clamp(min=1)),
+        "precision": float((grow(r) * p).sum() / p.sum().clamp(min=1)),
+    }
 
 
-def train_one(cfg_dict: dict, fg: float, train_ds: UpperBodyDataset, steps: int, lr: float, seed: int
-              ) -> tuple[UpperBodyMethod, float]:
+def train_one(
+    cfg_dict: dict, fg: float, train_ds: UpperBodyDataset, steps: int, lr: float, seed: int
+) -> tuple[UpperBodyMethod, float]:
     cfg = method_config(UpperBodyMethod, cfg_dict)
     cfg.landmark.fg_weight = float(fg)
     cfg.landmark.pretrain_steps = steps + 1  # landmark phase throughout
@@ -69,7 +77,7 @@ def train_one(cfg_dict: dict, fg: float, train_ds: UpperBodyDataset, steps: int,
     t0 = time.perf_counter()
     for step in tqdm(range(steps), desc=f"landmark G, fg_weight {fg:g}", unit="step"):
         t = int(rng.integers(L, len(faup)))  # one window of L + 1 frames, as a training step sees it
-        batch = {"faup": faup[None, t - L:t + 1], "lm": lm[None, t - L:t + 1]}
+        batch = {"faup": faup[None, t - L : t + 1], "lm": lm[None, t - L : t + 1]}
         out = m.generator_step(batch, step)
         opt_g.zero_grad(set_to_none=True)
         sum(out.losses.values()).backward()
@@ -82,16 +90,30 @@ def train_one(cfg_dict: dict, fg: float, train_ds: UpperBodyDataset, steps: int,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clip", default="sample:carphone", help="clip folder, video or sample (default sample:carphone)")
+    ap.add_argument(
+        "--clip", default="sample:carphone", help="clip folder, video or sample (default sample:carphone)"
+    )
     ap.add_argument("--work", default="/tmp/reenactor_bench_lm", help="work folder for the extracted clip")
     ap.add_argument("--train-frames", type=int, default=80, help="first frames to train on (default 80)")
-    ap.add_argument("--steps", type=int, default=3000, help="landmark-generator steps per weight (default 3000)")
+    ap.add_argument(
+        "--steps", type=int, default=3000, help="landmark-generator steps per weight (default 3000)"
+    )
     ap.add_argument("--fg", type=float, nargs="+", default=[0.0, 4.0], help="fg_weight values (default 0 4)")
-    ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G and D (default 1e-3, as the "
-                    "self-reenactment benchmark)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the networks and the frame order (default 0)")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice); 1 on a "
-                    "machine busy with another job")
+    ap.add_argument(
+        "--lr",
+        type=float,
+        default=1e-3,
+        help="Adam learning rate of G and D (default 1e-3, as the self-reenactment benchmark)",
+    )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seed of the networks and the frame order (default 0)"
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (default: torch's choice); 1 on a machine busy with another job",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -100,7 +122,9 @@ def main() -> None:
     add_faup_stage(clip)  # the whole clip's neutral face for both parts
     n = clip.n_frames
     train, test = split(clip, work / "split", args.train_frames, n - args.train_frames)
-    cfg_dict = dict(build_run_config(load_yaml(ROOT / "configs/upper_body/small.yaml"), ["model.augment.prob=0"]).model)
+    cfg_dict = dict(
+        build_run_config(load_yaml(ROOT / "configs/upper_body/small.yaml"), ["model.augment.prob=0"]).model
+    )
     cfg0 = method_config(UpperBodyMethod, cfg_dict)
     train_ds, test_ds = UpperBodyDataset(cfg0, [train]), UpperBodyDataset(cfg0, [test])
     tr_faup_img, tr_lm, tr_faup = records(train_ds)
@@ -115,17 +139,23 @@ def main() -> None:
     rows.append(("mean training crop (reference)", line_scores(mean, te_lm), "-"))
     nn_idx = np.argmin(((te_faup[:, None] - tr_faup[None]) ** 2).sum(-1), 1)
     rows.append(("training crop of the nearest FAUP (reference)", line_scores(tr_lm[nn_idx], te_lm), "-"))
-    print(f"\nheld-out frames {args.train_frames}-{n - 1} of {clip.root} ({n - args.train_frames}), {args.steps} "
-          f"landmark steps per row, lr {args.lr:g}, seed {args.seed}\n")
+    print(
+        f"\nheld-out frames {args.train_frames}-{n - 1} of {clip.root} ({n - args.train_frames}), {args.steps} "
+        f"landmark steps per row, lr {args.lr:g}, seed {args.seed}\n"
+    )
     print("| generator | L1 | drawn share | real share | line recall | line precision | speed |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, s, speed in rows:
-        print(f"| {name} | {s['l1']:.3f} | {100 * s['drawn']:.1f} % | {100 * s['real']:.1f} % | "
-              f"{100 * s['recall']:.1f} % | {100 * s['precision']:.1f} % | {speed} |")
+        print(
+            f"| {name} | {s['l1']:.3f} | {100 * s['drawn']:.1f} % | {100 * s['real']:.1f} % | "
+            f"{100 * s['recall']:.1f} % | {100 * s['precision']:.1f} % | {speed} |"
+        )
     plain = next((s for name, s, _ in rows if name == f"G_lm, fg_weight {min(args.fg):g}"), None)
     best = next(s for name, s, _ in rows if name == f"G_lm, fg_weight {max(args.fg):g}")
-    print(f"\nline recall on held-out frames: fg_weight {max(args.fg):g} {100 * best['recall']:.1f} % vs "
-          f"fg_weight {min(args.fg):g} {100 * plain['recall']:.1f} %")
+    print(
+        f"\nline recall on held-out frames: fg_weight {max(args.fg):g} {100 * best['recall']:.1f} % vs "
+        f"fg_weight {min(args.fg):g} {100 * plain['recall']:.1f} %"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,12 @@ from reenactor.methods.upper_body.images import face_centre, landmark_crop, to_u
 from reenactor.methods.upper_body.method import build_face_refiner, crop_squares, jitter_squares, refine_patch
 
 #: single-mode warps the follow is measured on (fractions of the inter-ocular distance)
-PROBES = {"jaw +0.25": {"jaw": 0.25}, "smile +0.25": {"smile": 0.25}, "smile -0.12": {"smile": -0.12},
-          "brow +0.10": {"brow": 0.10}}
+PROBES = {
+    "jaw +0.25": {"jaw": 0.25},
+    "smile +0.25": {"smile": 0.25},
+    "smile -0.12": {"smile": -0.12},
+    "brow +0.10": {"brow": 0.10},
+}
 
 
 class ZeroFlow(torch.nn.Module):
@@ -77,15 +81,31 @@ class Squares:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clip", required=True, help="clip folder of the target person (`reenactor extract ... --size 128`)")
-    ap.add_argument("--config", default="configs/upper_body/small.yaml", help="upper_body config (its landmark crop, "
-                    "expression warp ranges and refiner width)")
+    ap.add_argument(
+        "--clip", required=True, help="clip folder of the target person (`reenactor extract ... --size 128`)"
+    )
+    ap.add_argument(
+        "--config",
+        default="configs/upper_body/small.yaml",
+        help="upper_body config (its landmark crop, expression warp ranges and refiner width)",
+    )
     ap.add_argument("--ngf", type=int, default=16, help="refiner width (frame.face_refine)")
-    ap.add_argument("--train-frames", type=int, default=80, help="the first frames train, the rest are measured")
-    ap.add_argument("--warps", type=int, default=40, help="random expression warps per training frame in the bank")
-    ap.add_argument("--steps", type=int, default=2000, help="optimizer steps per form (Adam, lr 1e-3, batch 16)")
-    ap.add_argument("--forms", nargs="+", default=["residual", "residual+jitter", "flow", "flow+jitter"],
-                    choices=["residual", "residual+jitter", "flow", "flow+jitter"], help="refiner forms to compare")
+    ap.add_argument(
+        "--train-frames", type=int, default=80, help="the first frames train, the rest are measured"
+    )
+    ap.add_argument(
+        "--warps", type=int, default=40, help="random expression warps per training frame in the bank"
+    )
+    ap.add_argument(
+        "--steps", type=int, default=2000, help="optimizer steps per form (Adam, lr 1e-3, batch 16)"
+    )
+    ap.add_argument(
+        "--forms",
+        nargs="+",
+        default=["residual", "residual+jitter", "flow", "flow+jitter"],
+        choices=["residual", "residual+jitter", "flow", "flow+jitter"],
+        help="refiner forms to compare",
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -102,7 +122,9 @@ def main() -> None:
     items += [(t, draw_expression(always, rng)) for t in range(args.train_frames) for _ in range(args.warps)]
     t0 = time.perf_counter()
     src, tgt, lm = squares(items)
-    print(f"bank: {len(items)} face squares of frames 0-{args.train_frames - 1} ({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"bank: {len(items)} face squares of frames 0-{args.train_frames - 1} ({time.perf_counter() - t0:.0f} s)"
+    )
     held = range(args.train_frames, n)
     base = squares([(t, None) for t in held])
     probes = {k: squares([(t, a) for t in held]) for k, a in PROBES.items()}
@@ -131,13 +153,18 @@ def main() -> None:
                 d_real, d_gen = t - base[1], refine_patch(g, m, s) - own
                 row[k] = float((d_gen * d_real).sum() / (d_real * d_real).sum())
         rows.append(row)
-    print(f"\nheld-out follow (frames {args.train_frames}-{n - 1}; 1 = moves as the real warp, 0 = ignores it)")
+    print(
+        f"\nheld-out follow (frames {args.train_frames}-{n - 1}; 1 = moves as the real warp, 0 = ignores it)"
+    )
     print("| form | " + " | ".join(PROBES) + " | mean |")
     print("|---|" + "---:|" * (len(PROBES) + 1))
     for r in rows:
         vals = [r[k] for k in PROBES]
         print(f"| {r['form']} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {np.mean(vals):.3f} |")
-    print("mean held-out follow: " + ", ".join(f"{r['form']} {np.mean([r[k] for k in PROBES]):.3f}" for r in rows))
+    print(
+        "mean held-out follow: "
+        + ", ".join(f"{r['form']} {np.mean([r[k] for k in PROBES]):.3f}" for r in rows)
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,15 @@ def skeleton(t: float, size: int, phase: float = 0.0, scale: float = 1.0) -> np.
     return body
 
 
-def make_clip(root: Path, n: int = 12, size: int = 32, phase: float = 0.0, scale: float = 1.0,
-              seed: int = 0, mask: bool = False) -> ClipStore:
+def make_clip(
+    root: Path,
+    n: int = 12,
+    size: int = 32,
+    phase: float = 0.0,
+    scale: float = 1.0,
+    seed: int = 0,
+    mask: bool = False,
+) -> ClipStore:
     """A clip store whose frames are coloured stick figures of its own poses (a learnable pose -> image map)."""
     rng = np.random.default_rng(seed)
     bodies = np.stack([skeleton(0.5 * i, size, phase, scale) for i in range(n)])
@@ -56,7 +63,9 @@ def make_clip(root: Path, n: int = 12, size: int = 32, phase: float = 0.0, scale
         import cv2
 
         drawn = np.stack([draw_pose((size, size), {"body": b}).max(-1) > 0 for b in bodies]).astype(np.uint8)
-        store.save("mask", np.stack([cv2.dilate(d, np.ones((3, 3), np.uint8)) * 255 for d in drawn]), stage="extract")
+        store.save(
+            "mask", np.stack([cv2.dilate(d, np.ones((3, 3), np.uint8)) * 255 for d in drawn]), stage="extract"
+        )
     store.set_stage("extract", n_frames=n)
     return store
 
@@ -64,16 +73,19 @@ def make_clip(root: Path, n: int = 12, size: int = 32, phase: float = 0.0, scale
 TINY_MODEL = {"size": 32, "generator": {"ngf": 8, "num_downs": 3}, "discriminator": {"ndf": 8, "n_layers": 2}}
 
 
-def export_untrained(method: str, path: Path, clips: list, conf: dict | None = None, unpaired: list | None = None
-                     ) -> Path:
+def export_untrained(
+    method: str, path: Path, clips: list, conf: dict | None = None, unpaired: list | None = None
+) -> Path:
     """Build ``method`` at a tiny size, fit its data, export it with the trainer's save_model (no training)."""
     from reenactor.config import from_dict, to_dict
     from reenactor.methods import get_method
     from reenactor.train.checkpoint import save_model
 
     cls = get_method(method)
-    cfg = from_dict(cls.Config, conf if conf is not None else (TINY_MODEL if method != "nearest_neighbor"
-                                                              else {"size": 32}))
+    cfg = from_dict(
+        cls.Config,
+        conf if conf is not None else (TINY_MODEL if method != "nearest_neighbor" else {"size": 32}),
+    )
     m = cls(cfg)
     m.fit_data(m.build_dataset(clips, unpaired))
     tensors, meta = m.inference_state()

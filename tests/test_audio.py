@@ -28,8 +28,9 @@ def sweep(n: int, rate: int) -> np.ndarray:
     return (0.4 * np.sin(2 * np.pi * np.cumsum(200 + 1500 * t) / rate)).astype(np.float32)
 
 
-def make_driving(path: Path, frames: np.ndarray, audio: str | None = "aac", rate: int = RATE, seconds: float = 2.0
-                 ) -> np.ndarray | None:
+def make_driving(
+    path: Path, frames: np.ndarray, audio: str | None = "aac", rate: int = RATE, seconds: float = 2.0
+) -> np.ndarray | None:
     """Write ``frames`` at 29.97 fps with ``seconds`` of :func:`sweep` (``audio``: aac, mono, in mp4;
     pcm_s16le, stereo, in mov; None: no sound). Returns the sweep."""
     fmt = "mov" if path.suffix == ".mov" else "mp4"
@@ -45,7 +46,7 @@ def make_driving(path: Path, frames: np.ndarray, audio: str | None = "aac", rate
             st = out.add_stream(audio, rate=rate)
             st.layout = layout
             for i in range(0, len(x), 1000):
-                seg = x[None, i:i + 1000]
+                seg = x[None, i : i + 1000]
                 if audio == "aac":
                     fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(seg), format="fltp", layout=layout)
                 else:  # packed 16-bit stereo: (1, 2 * n) interleaved
@@ -74,7 +75,7 @@ def best_lag(x: np.ndarray, ref: np.ndarray, max_lag: int = 300) -> int:
     """The delay (samples) of ``x`` against ``ref`` with the highest cross-correlation: 0 when in sync."""
     n = min(len(x), len(ref))
     c = np.fft.irfft(np.fft.rfft(x[:n], 2 * n) * np.conj(np.fft.rfft(ref[:n], 2 * n)), 2 * n)
-    return int(np.argmax(np.concatenate([c[-max_lag:], c[:max_lag + 1]]))) - max_lag
+    return int(np.argmax(np.concatenate([c[-max_lag:], c[: max_lag + 1]]))) - max_lag
 
 
 def assert_in_sync(path: Path, ref: np.ndarray, duration: float, rate: int = RATE, start: int = 0) -> str:
@@ -102,13 +103,16 @@ def driving_with_sound(tmp_path_factory, carphone_frames) -> tuple[Path, np.ndar
     return path, make_driving(path, carphone_frames)
 
 
-def test_transfer_carries_the_driving_sound_in_sync_trimmed_to_the_frames(tmp_path, driving_with_sound, capsys):
+def test_transfer_carries_the_driving_sound_in_sync_trimmed_to_the_frames(
+    tmp_path, driving_with_sound, capsys
+):
     from reenactor.transfer import transfer
 
     driving, ref = driving_with_sound
     out = tmp_path / "out.mp4"
-    res = transfer(None, driving, out, method="pose_warp", target_image="sample:astronaut", max_frames=20,
-                   progress=False)
+    res = transfer(
+        None, driving, out, method="pose_warp", target_image="sample:astronaut", max_frames=20, progress=False
+    )
     assert res.n_frames == 20 and "audio" in res.seconds
     assert "[transfer] audio: aac, 44100 Hz, mono, copied from talk.mp4" in capsys.readouterr().out
     assert assert_in_sync(out, ref, 20 / float(FPS)) == "aac"
@@ -118,7 +122,10 @@ def test_transfer_carries_the_driving_sound_in_sync_trimmed_to_the_frames(tmp_pa
         assert c.streams.video[0].codec_context.name == "h264" and len(c.streams.audio) == 1
     data = out.read_bytes()
     assert 0 <= data.find(b"moov") < data.find(b"mdat")  # still plays while downloading
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "out.normalizer.json"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "out.mp4",
+        "out.normalizer.json",
+    ]  # no temporary left
 
 
 def test_no_audio_when_asked_or_when_the_driver_has_none(tmp_path, driving_with_sound, carphone_frames):
@@ -145,12 +152,26 @@ def test_cli_audio_flag_notes_a_driver_without_sound(tmp_path, capsys):
     from reenactor.cli import build_parser, main
     from reenactor.samples import sample_path
 
-    assert build_parser().parse_args(["transfer", "--driving", "d.mp4", "-o", "o.mp4"]).audio is None  # = driving
+    assert (
+        build_parser().parse_args(["transfer", "--driving", "d.mp4", "-o", "o.mp4"]).audio is None
+    )  # = driving
     with pytest.raises(SystemExit) as e:
         main(["transfer", "--driving", "d.mp4", "-o", str(tmp_path / "o.mp4"), "--audio", "music"])
     assert e.value.code == 2 and "--audio" in capsys.readouterr().err
-    base = ["transfer", "--method", "pose_warp", "--target-image", "sample:astronaut", "--size", "64",
-            "--driving", str(sample_path("astronaut")), "--no-progress", "--device", "cpu"]
+    base = [
+        "transfer",
+        "--method",
+        "pose_warp",
+        "--target-image",
+        "sample:astronaut",
+        "--size",
+        "64",
+        "--driving",
+        str(sample_path("astronaut")),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main([*base, "-o", str(tmp_path / "a.mp4")]) == 0
     assert "note: --audio" not in capsys.readouterr().out  # the default: silent, no message
     assert main([*base, "-o", str(tmp_path / "b.mp4"), "--audio", "driving"]) == 0

@@ -24,8 +24,8 @@ def test_background_plate_recovers_the_scene_behind_a_moving_person():
     frames, masks = [], []
     for t in range(10):  # a 14 px wide block moving right 1 px a frame: columns 19-23 are always covered
         f, m = bg.copy(), np.zeros(bg.shape[:2], np.uint8)
-        f[8:28, 10 + t:24 + t] = (250, 20, 20)
-        m[8:28, 10 + t:24 + t] = 255
+        f[8:28, 10 + t : 24 + t] = (250, 20, 20)
+        m[8:28, 10 + t : 24 + t] = 255
         frames.append(f)
         masks.append(m)
     plate, seen = background_plate(np.stack(frames), np.stack(masks))
@@ -55,7 +55,9 @@ def _dataset(clip, **augment):
 
 
 def _image(item, k: int = 0) -> np.ndarray:
-    return np.round((item["image"][3 * k:3 * k + 3].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(np.int16)
+    return np.round((item["image"][3 * k : 3 * k + 3].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(
+        np.int16
+    )
 
 
 @pytest.mark.parametrize("background", ["plate", "warp"])
@@ -75,7 +77,7 @@ def test_augmentation_moves_poses_and_frames_together(masked_clip, background):
         for k in range(ds.n):
             # every visible joint's channel peaks where the transform sent the joint
             kp = affine_keypoints(body[t + k], m)
-            vol = item["pose"][25 * k:25 * (k + 1)].numpy()
+            vol = item["pose"][25 * k : 25 * (k + 1)].numpy()
             for j in np.nonzero(body[t + k, :, 2] > 0.5)[0]:
                 x, y = kp[j, :2]
                 if 1 <= x <= size[1] - 2 and 1 <= y <= size[0] - 2:
@@ -84,8 +86,9 @@ def test_augmentation_moves_poses_and_frames_together(masked_clip, background):
             # the frame moved by the same transform: the person exactly so; the scene moves along (warp) or
             # stays still as the clip's background plate (plate)
             img = _image(item, k)
-            moved = cv2.warpAffine(frames[t + k], m, size[::-1], flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE).astype(np.int16)
+            moved = cv2.warpAffine(
+                frames[t + k], m, size[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            ).astype(np.int16)
             alpha = cv2.warpAffine(masks[t + k], m, size[::-1], flags=cv2.INTER_LINEAR, borderValue=0)
             person = alpha == 255
             assert person.sum() > 20

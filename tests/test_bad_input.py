@@ -26,7 +26,9 @@ def _garbled(src, dst):
 def _bad_files(tmp_path, carphone_path, blank_video):
     data = carphone_path.read_bytes()
     (tmp_path / "zero.mp4").write_bytes(b"")
-    (tmp_path / "random.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, np.uint8).tobytes())
+    (tmp_path / "random.mp4").write_bytes(
+        np.random.default_rng(0).integers(0, 256, 50_000, np.uint8).tobytes()
+    )
     (tmp_path / "truncated.mp4").write_bytes(data[: len(data) // 2])
     (tmp_path / "notes.png").write_text("this is not an image\n")
     return {

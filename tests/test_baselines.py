@@ -15,7 +15,14 @@ from reenactor.train.config import build_run_config, method_config
 from reenactor.train.trainer import Trainer
 from reenactor.transfer import transfer
 
-TRAINER = {"batch_size": 2, "ema": 0.0, "tensorboard": False, "image_every": 0, "progress": False, "device": "cpu"}
+TRAINER = {
+    "batch_size": 2,
+    "ema": 0.0,
+    "tensorboard": False,
+    "image_every": 0,
+    "progress": False,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +62,9 @@ def test_nearest_neighbor_stores_the_training_set_and_looks_up_by_eq7(clips, tmp
     assert np.allclose(body[tm.synthesizer.last_index, :, :2], body[5, :, :2], atol=1e-3)
     # transfer returns training frames only
     outs: list[np.ndarray] = []
-    res = transfer(path, other.root, tmp_path / "nn.mp4", normalization="none", progress=False, frame_sink=outs.append)
+    res = transfer(
+        path, other.root, tmp_path / "nn.mp4", normalization="none", progress=False, frame_sink=outs.append
+    )
     assert res.n_frames == 8 and all(any(np.array_equal(o, f) for f in frames) for o in outs)
 
 
@@ -97,26 +106,49 @@ def test_self_reenactment_protocol_end_to_end(clips, tmp_path):
     train_part, test_part = split(target, tmp_path / "split", 8, 4)
     assert train_part.n_frames == 8 and test_part.n_frames == 4
     assert np.array_equal(np.asarray(test_part.frames()), np.asarray(target.frames())[8:])
-    tiny = ["model.generator.ngf=8", "model.generator.num_downs=3", "model.discriminator.ndf=8",
-            "model.discriminator.n_layers=2", "trainer.batch_size=2"]
-    rows = run(SelfReenactmentOptions(clip=str(target.root), out_dir=tmp_path / "out", train_frames=8,
-                                      test_frames=4, size=32, budget_s=3.0,
-                                      overrides={"pix2pix": tiny, "cloning": tiny}, progress=False))
-    assert [r["method"] for r in rows] == ["nearest_neighbor", "pix2pix", "cloning", "oracle retrieval (reference)",
-                                           "mean training frame (reference)"]
+    tiny = [
+        "model.generator.ngf=8",
+        "model.generator.num_downs=3",
+        "model.discriminator.ndf=8",
+        "model.discriminator.n_layers=2",
+        "trainer.batch_size=2",
+    ]
+    rows = run(
+        SelfReenactmentOptions(
+            clip=str(target.root),
+            out_dir=tmp_path / "out",
+            train_frames=8,
+            test_frames=4,
+            size=32,
+            budget_s=3.0,
+            overrides={"pix2pix": tiny, "cloning": tiny},
+            progress=False,
+        )
+    )
+    assert [r["method"] for r in rows] == [
+        "nearest_neighbor",
+        "pix2pix",
+        "cloning",
+        "oracle retrieval (reference)",
+        "mean training frame (reference)",
+    ]
     assert all(r["mse"] > 0 and 0 < r["ssim"] <= 1 and r["psnr"] > 0 for r in rows)
     # the oracle picks the pixel-closest training frame per test frame: no retrieval of training frames beats it
     assert rows[3]["mse"] <= rows[0]["mse"] + 1e-6
     assert rows[1]["steps"] >= 1 and rows[2]["steps"] >= 1
     table = (tmp_path / "out" / "table.md").read_text()
     assert "| cloning |" in table and "nearest_neighbor MSE" in table
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["rows"][0]["method"] == "nearest_neighbor"
+    assert (
+        json.loads((tmp_path / "out" / "results.json").read_text())["rows"][0]["method"] == "nearest_neighbor"
+    )
     info = probe(tmp_path / "out" / "side_by_side.mp4")
     assert (info.width, info.height, info.n_frames) == (5 * 32, 32, 4)  # real | pose | 3 methods
     # the held-out poses are rendered unnormalized: cloning's unpaired branch took them unaligned too
     from reenactor.config import load_yaml
 
-    assert load_yaml(tmp_path / "out" / "runs" / "cloning" / "config.yaml")["model"]["unpaired_align"] == "none"
+    assert (
+        load_yaml(tmp_path / "out" / "runs" / "cloning" / "config.yaml")["model"]["unpaired_align"] == "none"
+    )
     assert "poses unaligned" in table
 
 
@@ -126,12 +158,29 @@ def test_self_reenactment_repeats_average_seeded_runs(clips, tmp_path):
     from reenactor.benchmarking.self_reenactment import SelfReenactmentOptions, run
 
     _, target, _ = clips
-    tiny = ["model.generator.ngf=8", "model.generator.num_downs=3", "model.discriminator.ndf=8",
-            "model.discriminator.n_layers=2", "trainer.batch_size=2"]
-    rows = run(SelfReenactmentOptions(clip=str(target.root), out_dir=tmp_path / "out", train_frames=8,
-                                      test_frames=4, size=32, budget_s=2.0, methods=("nearest_neighbor", "pix2pix"),
-                                      overrides={"pix2pix": tiny}, progress=False, expression=False, repeats=2,
-                                      seed=5))
+    tiny = [
+        "model.generator.ngf=8",
+        "model.generator.num_downs=3",
+        "model.discriminator.ndf=8",
+        "model.discriminator.n_layers=2",
+        "trainer.batch_size=2",
+    ]
+    rows = run(
+        SelfReenactmentOptions(
+            clip=str(target.root),
+            out_dir=tmp_path / "out",
+            train_frames=8,
+            test_frames=4,
+            size=32,
+            budget_s=2.0,
+            methods=("nearest_neighbor", "pix2pix"),
+            overrides={"pix2pix": tiny},
+            progress=False,
+            expression=False,
+            repeats=2,
+            seed=5,
+        )
+    )
     nn, p2p = rows[0], rows[1]
     assert "runs" not in nn and "mse_sd" not in nn
     assert [r["seed"] for r in p2p["runs"]] == [5, 6]

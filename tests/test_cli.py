@@ -95,8 +95,10 @@ def test_every_command_speaks_the_shared_vocabulary():
                 if opts != ["--precision"] or tuple(a.choices or ()) != PRECISIONS:
                     problems.append(f"{where}: --precision with choices {PRECISIONS}")
                 elif "fp16 is for GPUs" not in a.help or not ("refuse" in a.help or "training" in a.help):
-                    problems.append(f"{where}: --precision's help says who refuses it (or that training applies "
-                                    "it to every method) and what fp16 is for")
+                    problems.append(
+                        f"{where}: --precision's help says who refuses it (or that training applies "
+                        "it to every method) and what fp16 is for"
+                    )
             if a.dest == "normalization" or {"--normalize", "--normalization"} & set(opts):
                 if opts != ["--normalization"] or tuple(a.choices or ()) != NORMALIZATIONS:
                     problems.append(f"{where}: --normalization with choices {NORMALIZATIONS}")
@@ -197,9 +199,16 @@ BAD_VALUES = [
     (["benchmark", "self-reenactment", "--repeats", "0"], "--repeats", ">= 1"),
     (["benchmark", "self-reenactment", "--threads", "0"], "--threads", ">= 1"),
     (["benchmark", "self-reenactment", "--lr", "0"], "--lr", "> 0"),
-    (["benchmark", "expression", "--model", "m", "--driving", "d", "--target", "t", "--max-frames", "0"],
-     "--max-frames", ">= 1"),
-    (["benchmark", "expression", "--model", "m", "--driving", "d", "--target", "t", "--hold", "0"], "--hold", ">= 1"),
+    (
+        ["benchmark", "expression", "--model", "m", "--driving", "d", "--target", "t", "--max-frames", "0"],
+        "--max-frames",
+        ">= 1",
+    ),
+    (
+        ["benchmark", "expression", "--model", "m", "--driving", "d", "--target", "t", "--hold", "0"],
+        "--hold",
+        ">= 1",
+    ),
     (["benchmark", "single-image", "--size", "0"], "--size", ">= 16"),
     (["benchmark", "single-image", "--reference-frame", "-1"], "--reference-frame", ">= 0"),
     (["demo", "--train-steps", "0"], "--train-steps", ">= 1"),
@@ -217,7 +226,9 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize("argv,flag,allowed", BAD_VALUES, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "argv,flag,allowed", BAD_VALUES, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
 def test_bad_value_refused_when_parsed(argv, flag, allowed, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     err = _parse_error(argv, capsys)
@@ -244,9 +255,16 @@ def test_extract_into_a_file(work, capsys):
     _refused(["extract", "sample:carphone", "-o", "notes.txt", "-q", "--force"], capsys, work, "notes.txt")
 
 
-@pytest.mark.parametrize("argv", [["extract", "sample:carphone", "-q"], ["train", "--method", "pix2pix"],
-                                  ["evaluate", "--pred", "a.mp4", "--gt", "b.mp4"], ["demo"],
-                                  ["benchmark", "self-reenactment"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["extract", "sample:carphone", "-q"],
+        ["train", "--method", "pix2pix"],
+        ["evaluate", "--pred", "a.mp4", "--gt", "b.mp4"],
+        ["demo"],
+        ["benchmark", "self-reenactment"],
+    ],
+)
 def test_a_folder_output_named_like_a_file(argv, work, capsys):
     err = _refused([*argv, "-o", "out.mp4"], capsys, work, "out.mp4", "-o out")
     assert "writes a folder" in err
@@ -264,13 +282,20 @@ def test_extract_into_a_foreign_folder(work, capsys):
 
 
 def test_train_into_a_file(work, capsys):
-    err = _refused(["train", "--method", "pix2pix", "--target", "clip", "-o", "notes.txt"], capsys, work, "notes.txt")
+    err = _refused(
+        ["train", "--method", "pix2pix", "--target", "clip", "-o", "notes.txt"], capsys, work, "notes.txt"
+    )
     assert "is a file" in err
 
 
 def test_train_into_a_foreign_folder(work, capsys):
-    err = _refused(["train", "--method", "pix2pix", "--target", "clip", "-o", "folder"], capsys, work, "folder",
-                   "--force")
+    err = _refused(
+        ["train", "--method", "pix2pix", "--target", "clip", "-o", "folder"],
+        capsys,
+        work,
+        "folder",
+        "--force",
+    )
     assert "not empty" in err
     # with --force it goes on to the next check (here: the target clip is missing), still nothing made
     before = _tree(work)
@@ -296,8 +321,11 @@ def test_evaluate_into_a_file_or_an_earlier_report(work, capsys):
 
 @pytest.mark.parametrize("command", ["render", "transfer"])
 def test_video_outputs(command, work, capsys):
-    argv = (["render", "clip"] if command == "render"
-            else ["transfer", "--method", "pose_warp", "--target-image", "sample:astronaut", "--driving", "clip"])
+    argv = (
+        ["render", "clip"]
+        if command == "render"
+        else ["transfer", "--method", "pose_warp", "--target-image", "sample:astronaut", "--driving", "clip"]
+    )
     (work / "old.mp4").write_bytes(b"old")
     assert "is a folder" in _refused([*argv, "-o", "folder"], capsys, work, "folder", "fix")
     for name in ("r.png", "x.avi"):
@@ -312,8 +340,14 @@ def test_pose_file_output(work, capsys):
     assert "is a folder" in _refused(["poses", "export", "clip", "-o", "folder"], capsys, work, "folder")
 
 
-@pytest.mark.parametrize("protocol", [["self-reenactment"], ["single-image"],
-                                      ["expression", "--model", "m", "--driving", "d", "--target", "t"]])
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        ["self-reenactment"],
+        ["single-image"],
+        ["expression", "--model", "m", "--driving", "d", "--target", "t"],
+    ],
+)
 def test_benchmark_outputs(protocol, work, capsys):
     base = ["benchmark", *protocol, "--no-progress"]
     assert "is a file" in _refused([*base, "-o", "notes.txt"], capsys, work, "notes.txt")

@@ -16,7 +16,11 @@ from reenactor.methods.cloning.volumes import FACE_GROUPS, VolumeEncoder, fit_al
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     root = tmp_path_factory.mktemp("cloning")
-    return root, make_clip(root / "target", n=12), make_clip(root / "other", n=10, phase=1.0, scale=0.8, seed=1)
+    return (
+        root,
+        make_clip(root / "target", n=12),
+        make_clip(root / "other", n=10, phase=1.0, scale=0.8, seed=1),
+    )
 
 
 def tiny(method: str = "cloning", **model):
@@ -57,7 +61,9 @@ def test_one_pass_standardized_maps_equal_the_two_step_form():
         assert got.shape == ref.shape and np.abs(got - ref).max() < 2e-4 * max(1.0, np.abs(ref).max())
         live = ref.std(axis=(1, 2)) > 0.5
         assert not got[0].any() and not got[1].any() and live.sum() >= 10
-        assert np.allclose(got[live].std(axis=(1, 2)), 1, atol=1e-3) and np.allclose(got[live].mean(axis=(1, 2)), 0, atol=1e-4)
+        assert np.allclose(got[live].std(axis=(1, 2)), 1, atol=1e-3) and np.allclose(
+            got[live].mean(axis=(1, 2)), 0, atol=1e-4
+        )
 
 
 def test_recycled_batch_buffers_give_the_same_inputs(clips):
@@ -71,7 +77,7 @@ def test_recycled_batch_buffers_give_the_same_inputs(clips):
     s.reset()
     parts = []
     for i in range(0, 9, 3):  # same shapes: each batch after the first reuses a released buffer
-        x = s.prepare(poses[i:i + 3])
+        x = s.prepare(poses[i : i + 3])
         parts.append(x.numpy().copy())
         s.release(x)
     assert np.array_equal(np.concatenate(parts), whole)
@@ -126,7 +132,7 @@ def test_upper_body_and_face_channels():
     vol = enc({"body": body, "face": face})
     assert vol.shape == (15 + len(FACE_GROUPS), 32, 32) and enc.n_channels == vol.shape[0]
     mouth = list(FACE_GROUPS).index("mouth")
-    assert vol[15 + mouth].std() > 0.5 and not vol[15:15 + mouth].any()
+    assert vol[15 + mouth].std() > 0.5 and not vol[15 : 15 + mouth].any()
 
 
 def test_alignment_recovers_scale_and_translation():
@@ -153,7 +159,11 @@ def test_dataset_items(clips):
     assert it["pose"].shape == (50, 32, 32) and it["image"].shape == (6, 32, 32)
     assert it["image"].min() >= -1 and it["image"].max() <= 1
     assert it["u_pose"].shape == (50, 32, 32) and it["u_flow"].shape == (2, 32, 32)
-    assert it["u_alpha"].shape == (1, 32, 32) and 0 <= float(it["u_alpha"].min()) and float(it["u_alpha"].max()) <= 1
+    assert (
+        it["u_alpha"].shape == (1, 32, 32)
+        and 0 <= float(it["u_alpha"].min())
+        and float(it["u_alpha"].max()) <= 1
+    )
     # the image channels are the two consecutive target frames
     f = target.frames()
     assert np.allclose((it["image"][3:].numpy().transpose(1, 2, 0) + 1) * 127.5, f[1], atol=0.51)
@@ -240,7 +250,7 @@ def test_pix2pix_is_the_paired_branch_alone(clips, capsys):
     assert "unpaired clips are not used" in capsys.readouterr().out
     it = ds[0]
     assert it["pose"].shape == (25, 32, 32) and it["image"].shape == (3, 32, 32) and "u_pose" not in it
-    out = m.generator_step(torch.utils.data.default_collate([it]), step=10 ** 6)
+    out = m.generator_step(torch.utils.data.default_collate([it]), step=10**6)
     assert set(out.losses) == {"vgg", "l1", "gan_p"}
 
 
@@ -252,17 +262,30 @@ def test_train_save_load_transfer(clips, tmp_path):
     from reenactor.transfer import transfer
 
     _, target, other = clips
-    run = build_run_config({"method": "cloning", "model": {**TINY_MODEL, "loss": {"paired_only_steps": 2}},
-                            "trainer": {"steps": 4, "batch_size": 2, "ema": 0.0, "tensorboard": False,
-                                        "image_every": 0, "progress": False, "device": "cpu"}})
+    run = build_run_config(
+        {
+            "method": "cloning",
+            "model": {**TINY_MODEL, "loss": {"paired_only_steps": 2}},
+            "trainer": {
+                "steps": 4,
+                "batch_size": 2,
+                "ema": 0.0,
+                "tensorboard": False,
+                "image_every": 0,
+                "progress": False,
+                "device": "cpu",
+            },
+        }
+    )
     cls = get_method("cloning")
     m = cls(method_config(cls, run.model))
     path = Trainer(m, run, tmp_path / "run").fit(m.build_dataset([target], [other]))
     loaded = load_model(path, expect_method="cloning")
     assert loaded.meta["unpaired_branch"] and loaded.meta["n_train_poses"] == 12
     got: list[np.ndarray] = []
-    res = transfer(path, other.root, tmp_path / "out.mp4", side_by_side=True, progress=False,
-                   frame_sink=got.append)
+    res = transfer(
+        path, other.root, tmp_path / "out.mp4", side_by_side=True, progress=False, frame_sink=got.append
+    )
     assert res.n_frames == other.n_frames == len(got) and got[0].shape == (32, 32, 3)
     assert (tmp_path / "out.mp4").stat().st_size > 0 and res.normalizer_path.exists()
 
@@ -278,12 +301,28 @@ def test_a_short_default_run_exports_weights_close_to_the_trained_ones(clips, tm
     frames = np.asarray(target.load("frames"))
     mse = {}
     for ema in (0.999, 0.0):
-        trainer = {"steps": 200, "tensorboard": False, "image_every": 0, "progress": False, "ema": ema,
-                   "ema_start": 100, "lr": 2e-4, "checkpoint_every": 500}
-        path = run_training({"method": "cloning", "model": TINY_MODEL, "trainer": trainer,
-                             "data": {"target": [str(target.root)]}}, run_dir=tmp_path / f"ema{ema}")
+        trainer = {
+            "steps": 200,
+            "tensorboard": False,
+            "image_every": 0,
+            "progress": False,
+            "ema": ema,
+            "ema_start": 100,
+            "lr": 2e-4,
+            "checkpoint_every": 500,
+        }
+        path = run_training(
+            {
+                "method": "cloning",
+                "model": TINY_MODEL,
+                "trainer": trainer,
+                "data": {"target": [str(target.root)]},
+            },
+            run_dir=tmp_path / f"ema{ema}",
+        )
         synth = open_model(path).synthesizer
-        got = synth.step_batch([{k: np.asarray(target.load(k)[t]) for k in ("body", "face")}
-                                for t in range(target.n_frames)])
+        got = synth.step_batch(
+            [{k: np.asarray(target.load(k)[t]) for k in ("body", "face")} for t in range(target.n_frames)]
+        )
         mse[ema] = float(np.mean([(np.asarray(g, float) - f) ** 2 for g, f in zip(got, frames)]))
     assert mse[0.999] <= 1.1 * mse[0.0], mse

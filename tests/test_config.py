@@ -32,30 +32,43 @@ def test_trainer_yaml_documents_every_key_and_matches_defaults():
         for f in dataclasses.fields(cls):
             assert f.name in data[section], f"configs/trainer.yaml lacks {section}.{f.name}"
             line = next(ln for ln in text.splitlines() if re.match(rf"\s+{f.name}:", ln))
-            assert "#" in line and len(line.split("#", 1)[1].strip()) > 10, f"{section}.{f.name} is not commented"
+            assert "#" in line and len(line.split("#", 1)[1].strip()) > 10, (
+                f"{section}.{f.name} is not commented"
+            )
     for key in ("method", "model"):
         line = next(ln for ln in text.splitlines() if ln.startswith(f"{key}:"))
         assert "#" in line
 
 
 def test_overrides_and_types():
-    cfg = build_run_config({"method": "tiny"}, ["trainer.lr=1e-4", "trainer.precision=bf16", "trainer.steps=7",
-                                                "data.target=[a, b]", "trainer.lr_d=null"])
+    cfg = build_run_config(
+        {"method": "tiny"},
+        [
+            "trainer.lr=1e-4",
+            "trainer.precision=bf16",
+            "trainer.steps=7",
+            "data.target=[a, b]",
+            "trainer.lr_d=null",
+        ],
+    )
     assert cfg.trainer.lr == pytest.approx(1e-4) and isinstance(cfg.trainer.lr, float)
     assert cfg.trainer.precision == "bf16" and cfg.trainer.steps == 7 and cfg.data.target == ["a", "b"]
     assert cfg.trainer.lr_d is None
 
 
-@pytest.mark.parametrize("override, message", [
-    ("trainer.lrr=1", "trainer.lrr"),
-    ("trainer.precision=fp8", "trainer.precision"),
-    ("trainer.steps=many", "trainer.steps"),
-    ("trainer.ema=1.5", "trainer.ema"),
-    ("trainer.batch_size=0", "trainer.batch_size"),
-    ("bogus.key=1", "bogus"),
-    ("trainer.tensorboard=maybe", "trainer.tensorboard"),
-    ("noequals", "key.sub=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.lrr=1", "trainer.lrr"),
+        ("trainer.precision=fp8", "trainer.precision"),
+        ("trainer.steps=many", "trainer.steps"),
+        ("trainer.ema=1.5", "trainer.ema"),
+        ("trainer.batch_size=0", "trainer.batch_size"),
+        ("bogus.key=1", "bogus"),
+        ("trainer.tensorboard=maybe", "trainer.tensorboard"),
+        ("noequals", "key.sub=value"),
+    ],
+)
 def test_bad_config_values_name_the_key(override, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         build_run_config({"method": "tiny"}, [override])
@@ -91,10 +104,37 @@ def test_cli_errors_exit_nonzero(tmp_path, capsys, monkeypatch):
     assert "not valid YAML" in capsys.readouterr().err
     # a good YAML config + flags + --set, saved with the run
     good = tmp_path / "good.yaml"
-    good.write_text(yaml.safe_dump({"method": "tiny", "model": {"ngf": 8},
-                                    "trainer": {"steps": 5, "progress": False, "tensorboard": False}}))
-    assert main(["train", "--config", str(good), "--target", str(clip.root), "-o", str(tmp_path / "ok"),
-                 "--steps", "2", "--batch-size", "2", "--set", "trainer.lr=1e-3", "--size", "32"]) == 0
+    good.write_text(
+        yaml.safe_dump(
+            {
+                "method": "tiny",
+                "model": {"ngf": 8},
+                "trainer": {"steps": 5, "progress": False, "tensorboard": False},
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(good),
+                "--target",
+                str(clip.root),
+                "-o",
+                str(tmp_path / "ok"),
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--set",
+                "trainer.lr=1e-3",
+                "--size",
+                "32",
+            ]
+        )
+        == 0
+    )
     saved = from_dict(RunConfig, load_yaml(tmp_path / "ok" / "config.yaml"))
     assert saved.trainer.steps == 2 and saved.trainer.lr == pytest.approx(1e-3) and saved.model["ngf"] == 8
     assert saved.model["size"] == 32 and saved.trainer.batch_size == 2
@@ -106,6 +146,18 @@ def test_train_help_explains_everything(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = capsys.readouterr().out
-    for word in ("--method", "--target", "--unpaired", "--size", "--steps", "--resume", "--precision", "--set",
-                 "--config", "torchrun", "model.safetensors", "tensorboard"):
+    for word in (
+        "--method",
+        "--target",
+        "--unpaired",
+        "--size",
+        "--steps",
+        "--resume",
+        "--precision",
+        "--set",
+        "--config",
+        "torchrun",
+        "model.safetensors",
+        "tensorboard",
+    ):
         assert word in out

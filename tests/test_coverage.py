@@ -20,9 +20,18 @@ def upper_body(n: int, arm_angles: np.ndarray, size: int = 64) -> np.ndarray:
     u = size / 16
     b = np.zeros((n, 25, 3), np.float32)
     c = size / 2
-    pts = {"Nose": (0, -3), "Neck": (0, -1.5), "RShoulder": (-2, -1.5), "LShoulder": (2, -1.5),
-           "RElbow": (-3, 1), "LElbow": (3, 1), "LWrist": (3.5, 3.5), "MidHip": (0, 5), "RHip": (-1, 5),
-           "LHip": (1, 5)}
+    pts = {
+        "Nose": (0, -3),
+        "Neck": (0, -1.5),
+        "RShoulder": (-2, -1.5),
+        "LShoulder": (2, -1.5),
+        "RElbow": (-3, 1),
+        "LElbow": (3, 1),
+        "LWrist": (3.5, 3.5),
+        "MidHip": (0, 5),
+        "RHip": (-1, 5),
+        "LHip": (1, 5),
+    }
     for name, (x, y) in pts.items():
         b[:, J[name]] = (c + x * u, c + y * u, 1.0)
     el = b[:, J["RElbow"], :2]
@@ -60,13 +69,30 @@ def test_coverage_command_flags_unseen_arm_poses(tmp_path, capsys):
     drv_angles = np.concatenate([np.linspace(1.3, 1.9, 12), np.linspace(-0.5, 0.2, 6)])  # last 6: raised
     drv = make_clip(tmp_path / "drv", upper_body(18, drv_angles))
     out = tmp_path / "report"
-    rc = main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
-               "--max-distance", "1.0", "--worst", "3"])
+    rc = main(
+        [
+            "coverage",
+            "--reference",
+            str(ref.root),
+            "--driving",
+            str(drv.root),
+            "-o",
+            str(out),
+            "--max-distance",
+            "1.0",
+            "--worst",
+            "3",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
-    verdict = "33 % of the 18 driving frames (6 of 18) lie outside what the model has seen: expect artifacts there"
+    verdict = (
+        "33 % of the 18 driving frames (6 of 18) lie outside what the model has seen: expect artifacts there"
+    )
     assert f"verdict: {verdict}" in printed and "edn_upper" in printed
-    assert "r_forearm" not in printed and len(max(printed.splitlines(), key=len)) < 300  # limb detail: JSON only
+    assert (
+        "r_forearm" not in printed and len(max(printed.splitlines(), key=len)) < 300
+    )  # limb detail: JSON only
     summary = json.loads((out / "summary.json").read_text())
     report = json.loads((out / "coverage.json").read_text())
     assert summary["verdict"] == verdict
@@ -79,17 +105,48 @@ def test_coverage_command_flags_unseen_arm_poses(tmp_path, capsys):
     assert summary["worst_min_gap"] == 3 and all(abs(a - b) >= 3 for a in rows for b in rows if a != b)
     assert {rows[0], rows[1]} <= set(range(12, 18))
     assert all(w["flagged_limbs"] == ["r_forearm"] for w in summary["worst"][:2])
-    assert report["frames"][0]["flagged_limbs"] == [] and report["frames"][17]["flagged_limbs"] == ["r_forearm"]
+    assert report["frames"][0]["flagged_limbs"] == [] and report["frames"][17]["flagged_limbs"] == [
+        "r_forearm"
+    ]
     assert report["frames"][0]["distance"] < 0.5 < report["frames"][17]["distance"]
     assert summary["never_seen_limbs"] == []  # legs are missing in both clips: not counted
     img = read_image(out / "coverage.png")
     assert img.ndim == 3 and img.shape[0] >= 400 and img.shape[1] >= 600 and img.std() > 10
     # the old spelling of the limit still works, and the report folder is not overwritten without --force
-    assert main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
-                 "--gamma", "1.0"]) == 2
+    assert (
+        main(
+            [
+                "coverage",
+                "--reference",
+                str(ref.root),
+                "--driving",
+                str(drv.root),
+                "-o",
+                str(out),
+                "--gamma",
+                "1.0",
+            ]
+        )
+        == 2
+    )
     assert "--force" in capsys.readouterr().err
-    assert main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
-                 "--gamma", "1.0", "--force"]) == 0
+    assert (
+        main(
+            [
+                "coverage",
+                "--reference",
+                str(ref.root),
+                "--driving",
+                str(drv.root),
+                "-o",
+                str(out),
+                "--gamma",
+                "1.0",
+                "--force",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "summary.json").read_text())["verdict"] == verdict
 
 
@@ -101,8 +158,22 @@ def test_worst_frames_differ_in_time(tmp_path):
     ref = make_clip(tmp_path / "ref", upper_body(40, np.linspace(1.2, 2.0, 40)))
     drv = make_clip(tmp_path / "drv", upper_body(60, angles))
     out = tmp_path / "r"
-    assert main(["coverage", "--reference", str(ref.root), "--driving", str(drv.root), "-o", str(out),
-                 "--worst", "4"]) == 0
+    assert (
+        main(
+            [
+                "coverage",
+                "--reference",
+                str(ref.root),
+                "--driving",
+                str(drv.root),
+                "-o",
+                str(out),
+                "--worst",
+                "4",
+            ]
+        )
+        == 0
+    )
     s = json.loads((out / "summary.json").read_text())
     frames = [w["frame"] for w in s["worst"]]
     assert s["worst_min_gap"] == 60 // 8 and len(frames) == 4
@@ -131,25 +202,60 @@ def test_coverage_frame_ranges_of_one_clip_and_bad_input(tmp_path, capsys):
     angles = np.concatenate([np.linspace(1.2, 2.0, 20), np.linspace(-0.6, -0.2, 10)])
     clip = make_clip(tmp_path / "clip", upper_body(30, angles))
     out = tmp_path / "r"
-    assert main(["coverage", "--reference", str(clip.root), "--driving", str(clip.root), "--reference-frames",
-                 ":2/3", "--driving-frames", "2/3:", "-o", str(out), "--normalize", "none", "--conf-thresh",
-                 "0.05"]) == 0  # the old spellings still work
+    assert (
+        main(
+            [
+                "coverage",
+                "--reference",
+                str(clip.root),
+                "--driving",
+                str(clip.root),
+                "--reference-frames",
+                ":2/3",
+                "--driving-frames",
+                "2/3:",
+                "-o",
+                str(out),
+                "--normalize",
+                "none",
+                "--conf-thresh",
+                "0.05",
+            ]
+        )
+        == 0
+    )  # the old spellings still work
     s = json.loads((out / "summary.json").read_text())
     assert s["reference_frames"] == [0, 20] and s["driving_frames"] == [20, 30]
     assert s["share_all_limbs_covered"] == 0.0
     frames = json.loads((out / "coverage.json").read_text())["frames"]
-    assert frames[0]["frame"] == 20 and all(0 <= v < 20 for v in frames[0]["nearest_reference"].values()
-                                            if v >= 0)
+    assert frames[0]["frame"] == 20 and all(
+        0 <= v < 20 for v in frames[0]["nearest_reference"].values() if v >= 0
+    )
     assert main(["coverage", "--reference", str(clip.root), "--driving", str(tmp_path / "nope")]) != 0
     assert "clip folder not found" in capsys.readouterr().err
-    assert main(["coverage", "--reference", str(clip.root), "--driving", str(clip.root), "--gamma", "1,2"]) != 0
+    assert (
+        main(["coverage", "--reference", str(clip.root), "--driving", str(clip.root), "--gamma", "1,2"]) != 0
+    )
 
 
 @pytest.mark.slow
 def test_coverage_carphone_last_third_against_first_two(carphone_clip, tmp_path, capsys):
     out = tmp_path / "carphone_coverage"
-    rc = main(["coverage", "--reference", str(carphone_clip.root), "--driving", str(carphone_clip.root),
-               "--reference-frames", ":2/3", "--driving-frames", "2/3:", "-o", str(out)])
+    rc = main(
+        [
+            "coverage",
+            "--reference",
+            str(carphone_clip.root),
+            "--driving",
+            str(carphone_clip.root),
+            "--reference-frames",
+            ":2/3",
+            "--driving-frames",
+            "2/3:",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     print(capsys.readouterr().out)
     s = json.loads((out / "summary.json").read_text())

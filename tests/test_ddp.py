@@ -26,13 +26,18 @@ pytestmark = pytest.mark.slow
 
 def _global_batch() -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(1)
-    return {"cond": torch.randn(4, 4, 32, 32, generator=g), "image": torch.rand(4, 3, 32, 32, generator=g) * 2 - 1}
+    return {
+        "cond": torch.randn(4, 4, 32, 32, generator=g),
+        "image": torch.rand(4, 3, 32, 32, generator=g) * 2 - 1,
+    }
 
 
 def _make_trainer() -> Trainer:
     torch.manual_seed(0)
-    cfg = from_dict(RunConfig, {"method": "tiny", "trainer": {"device": "cpu", "progress": False, "batch_size": 4,
-                                                               "ema": 0.0}})
+    cfg = from_dict(
+        RunConfig,
+        {"method": "tiny", "trainer": {"device": "cpu", "progress": False, "batch_size": 4, "ema": 0.0}},
+    )
     return Trainer(TinyMethod(TinyConfig(dropout=0.0)), cfg, run_dir=None)
 
 
@@ -47,11 +52,18 @@ def _worker(rank: int, world: int, store: str, out: str) -> None:
         tr = _make_trainer()
         assert tr.dist.world == world and tr.dist.rank == rank
         batch = _global_batch()
-        share = {k: v[rank * 2:(rank + 1) * 2] for k, v in batch.items()}  # this rank's half of the global batch
+        share = {
+            k: v[rank * 2 : (rank + 1) * 2] for k, v in batch.items()
+        }  # this rank's half of the global batch
         logs = tr.train_step([share])
-        torch.save({"grads": _grads(tr), "logs": logs,
-                    "weights": {n: p.detach().clone() for n, p in tr.method.named_parameters()}},
-                   f"{out}/rank{rank}.pt")
+        torch.save(
+            {
+                "grads": _grads(tr),
+                "logs": logs,
+                "weights": {n: p.detach().clone() for n, p in tr.method.named_parameters()},
+            },
+            f"{out}/rank{rank}.pt",
+        )
     finally:
         dist.destroy_process_group()
 
@@ -82,10 +94,33 @@ def test_torchrun_train_end_to_end(tmp_path):
     clip = make_clip(tmp_path / "clip", n=8, size=32)
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(HERE / "train_entry.py"), "train", "--method", "tiny", "--target", str(clip.root), "--steps", "4",
-           "--batch-size", "4", "-o", str(run), "--set", "trainer.checkpoint_every=2", "--set", "trainer.log_every=2",
-           "--set", "trainer.image_every=2", "--set", "trainer.progress=false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(HERE / "train_entry.py"),
+        "train",
+        "--method",
+        "tiny",
+        "--target",
+        str(clip.root),
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+        "-o",
+        str(run),
+        "--set",
+        "trainer.checkpoint_every=2",
+        "--set",
+        "trainer.log_every=2",
+        "--set",
+        "trainer.image_every=2",
+        "--set",
+        "trainer.progress=false",
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "2 process(es) (gloo)" in out.stdout

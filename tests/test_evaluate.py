@@ -37,9 +37,16 @@ def clip_videos(tmp_path_factory, clip_data):
 
 def _full(pred, clip_data, carphone_clip, pose=True, identity=True, **kw):
     gt, masks, kp = clip_data
-    return evaluate_videos(pred, gt, masks=masks, pose_ref=kp if pose else None,
-                           identity_ref=carphone_clip.root if identity else None, progress=False, verbose=False,
-                           **kw)
+    return evaluate_videos(
+        pred,
+        gt,
+        masks=masks,
+        pose_ref=kp if pose else None,
+        identity_ref=carphone_clip.root if identity else None,
+        progress=False,
+        verbose=False,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -144,16 +151,23 @@ def test_degradation_makes_every_metric_worse(identical_report, clip_data, carph
         levels = (1, 3, 6)
         preds = [np.stack([np.roll(f, d if t % 2 else -d, axis=1) for t, f in enumerate(gt)]) for d in levels]
         names = [n for n in HIGHER + LOWER if n != "identity_distance"]
-    reports = [identical_report] + [_full(p, clip_data, carphone_clip, pose=kind == "shift",
-                                          identity=kind == "noise") for p in preds]
+    reports = [identical_report] + [
+        _full(p, clip_data, carphone_clip, pose=kind == "shift", identity=kind == "noise") for p in preds
+    ]
     for a, b in zip(reports, reports[1:]):
         _assert_worse(a, b, names)
 
 
 def test_missing_weights_fall_back_with_notice(clip_videos, capsys, tmp_path):
     _, gt = clip_videos
-    r = evaluate_videos(gt, gt, lpips_weights=tmp_path / "alexnet.pth", inception_weights=tmp_path / "inc.pth",
-                        metrics=["lpips", "fid"], progress=False)
+    r = evaluate_videos(
+        gt,
+        gt,
+        lpips_weights=tmp_path / "alexnet.pth",
+        inception_weights=tmp_path / "inc.pth",
+        metrics=["lpips", "fid"],
+        progress=False,
+    )
     out = capsys.readouterr().out
     assert "[lpips]" in out and "lpips_effnet" in out and "not found" in out
     assert "[fid]" in out and "fid_effnet" in out
@@ -178,7 +192,10 @@ def test_lpips_with_backbone_file_is_named_lpips(clip_data, tmp_path):
     noisy = np.clip(gt + np.random.default_rng(0).normal(0, 10, gt.shape), 0, 255).astype(np.uint8)
     r = evaluate_videos(noisy, gt, lpips_weights=path, metrics=["lpips"], progress=False, verbose=False)
     assert list(r["metrics"]) == ["lpips"]
-    assert "alexnet" in r["metrics"]["lpips"]["backbone"] and "learned linear layers" in r["metrics"]["lpips"]["backbone"]
+    assert (
+        "alexnet" in r["metrics"]["lpips"]["backbone"]
+        and "learned linear layers" in r["metrics"]["lpips"]["backbone"]
+    )
     assert r["summary"]["lpips"] > 0 and len(r["per_frame"]["lpips"]) == 4
 
 
@@ -211,8 +228,24 @@ def test_cli_writes_report(carphone_clip, clip_videos, tmp_path, capsys):
     pred = tmp_path / "pred.mp4"
     write_video(pred, [np.clip(f.astype(int) + 12, 0, 255).astype(np.uint8) for f in frames], fps=25)
     out = tmp_path / "report"
-    rc = main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--clip", str(carphone_clip.root),
-               "--metrics", "ssim,psnr,tcm", "-o", str(out), "--quiet", "--worst", "3"])
+    rc = main(
+        [
+            "evaluate",
+            "--pred",
+            str(pred),
+            "--gt",
+            str(gt),
+            "--clip",
+            str(carphone_clip.root),
+            "--metrics",
+            "ssim,psnr,tcm",
+            "-o",
+            str(out),
+            "--quiet",
+            "--worst",
+            "3",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "mask_ssim" in printed and "report:" in printed
@@ -228,7 +261,9 @@ def test_cli_writes_report(carphone_clip, clip_videos, tmp_path, capsys):
     html = (out / "index.html").read_text()
     assert "per_frame.png" in html and "worst_frames.png" in html and "mask-SSIM" in html
     # --fast: the metrics without a network, the same as --metrics ssim,psnr,tcm
-    rc = main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fast", "-o", str(tmp_path / "fast"), "--quiet"])
+    rc = main(
+        ["evaluate", "--pred", str(pred), "--gt", str(gt), "--fast", "-o", str(tmp_path / "fast"), "--quiet"]
+    )
     assert rc == 0
     fast = json.loads((tmp_path / "fast" / "metrics.json").read_text())
     assert set(fast["metrics"]) == {"ssim", "psnr", "tcm"}
@@ -239,6 +274,8 @@ def test_cli_writes_report(carphone_clip, clip_videos, tmp_path, capsys):
     rc = main(["evaluate", "--pred", str(short), "--gt", str(gt), "-o", str(tmp_path / "r2"), "--quiet"])
     assert rc != 0
     assert "frame counts differ" in capsys.readouterr().err
-    rc = main(["evaluate", "--pred", str(tmp_path / "missing.mp4"), "--gt", str(gt), "-o", str(tmp_path / "r3")])
+    rc = main(
+        ["evaluate", "--pred", str(tmp_path / "missing.mp4"), "--gt", str(gt), "-o", str(tmp_path / "r3")]
+    )
     assert rc != 0
     assert "not found" in capsys.readouterr().err

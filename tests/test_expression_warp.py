@@ -28,14 +28,14 @@ def _blobs(shape: tuple[int, int], pts: np.ndarray, sigma: float = 1.2) -> np.nd
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     img = np.zeros((h, w), np.float32)
     for x, y in pts:
-        img += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2))
+        img += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
     return img
 
 
 def _centroid(img: np.ndarray, near: np.ndarray, r: int = 4) -> np.ndarray:
     x, y = np.round(near).astype(int)
-    win = img[y - r:y + r + 1, x - r:x + r + 1]
-    yy, xx = np.mgrid[y - r:y + r + 1, x - r:x + r + 1]
+    win = img[y - r : y + r + 1, x - r : x + r + 1]
+    yy, xx = np.mgrid[y - r : y + r + 1, x - r : x + r + 1]
     return np.array([(win * xx).sum(), (win * yy).sum()]) / win.sum()
 
 
@@ -45,7 +45,10 @@ def test_pixels_follow_the_points_and_the_rest_stays(face):
         one = ExpressionField(face, {mode: amp[mode]})
         got = np.hypot(*one.at(face[list(pts), :2]).T)
         # the blend with the still neighbours (lip centre, eyes, nose) shrinks a point's move, never enlarges it
-        assert (got > 0.25 * amp[mode] * one.iod).all() and (got <= amp[mode] * one.iod + 1e-4).all(), (mode, got)
+        assert (got > 0.25 * amp[mode] * one.iod).all() and (got <= amp[mode] * one.iod + 1e-4).all(), (
+            mode,
+            got,
+        )
     field = ExpressionField(face, amp)
     assert field.ok and field.iod > 5
     moved = field.move_points(face)
@@ -63,7 +66,9 @@ def test_pixels_follow_the_points_and_the_rest_stays(face):
         got = _centroid(out, moved[i, :2])
         assert np.hypot(*(got - moved[i, :2])) < 0.3, (i, got, moved[i, :2])
     # far from the face nothing moves
-    d_face = np.hypot(*(np.mgrid[0:128, 0:128][::-1].reshape(2, -1).T[:, None] - face[None, :, :2]).transpose(2, 0, 1))
+    d_face = np.hypot(
+        *(np.mgrid[0:128, 0:128][::-1].reshape(2, -1).T[:, None] - face[None, :, :2]).transpose(2, 0, 1)
+    )
     far = (d_face.min(1) > 3 * field.sigma + 2 + shift.max()).reshape(128, 128)
     noise = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
     warped = field.warp_image(noise)
@@ -86,8 +91,16 @@ def test_no_warp_without_amplitude_or_eyes(face):
     assert all(0 <= a["jaw"] <= 0.3 and -0.05 <= a["brow"] <= 0.1 for a in amps)
 
 
-@pytest.mark.parametrize("mode,au,amp", [("smile", "AU12", 0.25), ("smile", "AU12", -0.12), ("jaw", "AU26", 0.25),
-                                         ("brow", "AU2", 0.1), ("brow", "AU1", -0.05)])
+@pytest.mark.parametrize(
+    "mode,au,amp",
+    [
+        ("smile", "AU12", 0.25),
+        ("smile", "AU12", -0.12),
+        ("jaw", "AU26", 0.25),
+        ("brow", "AU2", 0.1),
+        ("brow", "AU1", -0.05),
+    ],
+)
 def test_each_mode_moves_its_action_unit(carphone_clip, face, mode, au, amp):
     """The mesh moved with the field (as the training set moves it) reads as the action unit the mode is named
     for, up or down with the amplitude's sign by a clear margin; the other modes' units hardly move."""
@@ -111,7 +124,11 @@ def test_fit_expression_recovers_amplitudes_and_stays_in_range():
     cfg = ExpressionWarpConfig()
     rng = np.random.RandomState(0)
     basis = np.abs(rng.normal(0.0, 0.1, (17, len(BASIS_COLUMNS))))
-    basis[11, 0], basis[15, 2], basis[0, 3] = 0.3, 0.55, 0.2  # smile -> one unit, jaw -> another, brow -> a third
+    basis[11, 0], basis[15, 2], basis[0, 3] = (
+        0.3,
+        0.55,
+        0.2,
+    )  # smile -> one unit, jaw -> another, brow -> a third
     w = np.array([0.6, 0.0, 0.4, 0.0, 0.5])  # smile lift 0.6, jaw 0.4, brow lowering 0.5 of their extents
     amp = fit_expression(basis, basis @ w, cfg)
     assert amp["smile"] == pytest.approx(0.6 * cfg.smile, abs=1e-5)

@@ -17,11 +17,19 @@ from reenactor.pose import smoothing
 from reenactor.pose.skeleton import J
 
 PER_FRAME = {
-    "frames": ((128, 128, 3), np.uint8), "body": ((25, 3), np.float32), "face": ((68, 3), np.float32),
-    "hand_left": ((21, 3), np.float32), "hand_right": ((21, 3), np.float32), "mask": ((128, 128), np.uint8),
-    "face_box": ((4,), np.float32), "person": ((), np.bool_), "detected": ((), np.bool_),
-    "pose_raw": ((33, 4), np.float32), "face_raw": ((478, 3), np.float32),
-    "hand_left_raw": ((21, 3), np.float32), "hand_right_raw": ((21, 3), np.float32),
+    "frames": ((128, 128, 3), np.uint8),
+    "body": ((25, 3), np.float32),
+    "face": ((68, 3), np.float32),
+    "hand_left": ((21, 3), np.float32),
+    "hand_right": ((21, 3), np.float32),
+    "mask": ((128, 128), np.uint8),
+    "face_box": ((4,), np.float32),
+    "person": ((), np.bool_),
+    "detected": ((), np.bool_),
+    "pose_raw": ((33, 4), np.float32),
+    "face_raw": ((478, 3), np.float32),
+    "hand_left_raw": ((21, 3), np.float32),
+    "hand_right_raw": ((21, 3), np.float32),
 }
 
 
@@ -115,8 +123,9 @@ E.extract(sys.argv[1], sys.argv[2], size=64, chunk=16, progress=False, workers=2
 @pytest.mark.slow
 def test_killed_run_resumes_to_identical_arrays_whatever_the_threads(tmp_path, carphone_path):
     killed = tmp_path / "killed"
-    p = subprocess.run([sys.executable, "-c", _KILLER, str(carphone_path), str(killed)], capture_output=True,
-                       timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", _KILLER, str(carphone_path), str(killed)], capture_output=True, timeout=120
+    )
     assert p.returncode == -signal.SIGKILL
     partial = tmp_path / "killed.partial"
     assert not killed.exists() and partial.is_dir()
@@ -129,21 +138,32 @@ def test_killed_run_resumes_to_identical_arrays_whatever_the_threads(tmp_path, c
     resumed = extract(carphone_path, killed, size=64, chunk=16, progress=False, log=msgs.append, workers=1)
     assert any("resuming" in m for m in msgs)
     assert not partial.exists() and not (killed / ".chunks").exists()
-    fresh = extract(carphone_path, tmp_path / "fresh", size=64, chunk=16, progress=False, log=lambda *_: None,
-                    workers=3)
+    fresh = extract(
+        carphone_path, tmp_path / "fresh", size=64, chunk=16, progress=False, log=lambda *_: None, workers=3
+    )
     assert time.time() - t0 < 100
     assert resumed.arrays() == fresh.arrays()
     for name in fresh.arrays():
         assert np.array_equal(resumed.load(name), fresh.load(name)), name
-    a, b = json.loads((killed / "manifest.json").read_text()), json.loads((tmp_path / "fresh/manifest.json").read_text())
+    a, b = (
+        json.loads((killed / "manifest.json").read_text()),
+        json.loads((tmp_path / "fresh/manifest.json").read_text()),
+    )
     assert a["crop"] == b["crop"] and a["stages"]["extract"]["frames"] == b["stages"]["extract"]["frames"]
 
 
 def test_image_static_mode_with_smoothing_keeps_raw(tmp_path):
     from reenactor.samples import sample_path
 
-    clip = extract(sample_path("astronaut"), tmp_path / "astro", size=64, smoothing="one_euro", crop="full",
-                   progress=False, log=lambda *_: None)
+    clip = extract(
+        sample_path("astronaut"),
+        tmp_path / "astro",
+        size=64,
+        smoothing="one_euro",
+        crop="full",
+        progress=False,
+        log=lambda *_: None,
+    )
     assert clip.n_frames == 1 and clip.manifest["is_image"]
     assert clip.person_present().all()
     assert clip.manifest["crop"]["box"] == [0, 0, 512, 512]
@@ -152,8 +172,15 @@ def test_image_static_mode_with_smoothing_keeps_raw(tmp_path):
     nose = body[0, J["Nose"]]
     assert nose[2] > 0.5 and 10 < nose[0] < 54 and 5 < nose[1] < 40
     # --force replaces the clip with one of other options.
-    clip2 = extract(sample_path("astronaut"), tmp_path / "astro", size=32, crop="full", force=True,
-                    progress=False, log=lambda *_: None)
+    clip2 = extract(
+        sample_path("astronaut"),
+        tmp_path / "astro",
+        size=32,
+        crop="full",
+        force=True,
+        progress=False,
+        log=lambda *_: None,
+    )
     assert clip2.size == (32, 32) and not clip2.has("body_unsmoothed")
     assert np.allclose(clip2.load("body")[0, :, :2], body[0, :, :2] / 2, atol=1e-3)
     assert not any(p.name.startswith("astro.") for p in tmp_path.iterdir())
@@ -215,10 +242,24 @@ def test_smoothing_reduces_jitter_and_respects_gaps():
 
 
 def test_extract_help_lists_every_option():
-    out = subprocess.run([sys.executable, "-m", "reenactor", "extract", "--help"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": "200"})
+    out = subprocess.run(
+        [sys.executable, "-m", "reenactor", "extract", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert out.returncode == 0
-    for opt in ("--size", "--crop", "--max-gap", "--smoothing", "--mode", "--force", "--chunk", "--margin", "--workers"):
+    for opt in (
+        "--size",
+        "--crop",
+        "--max-gap",
+        "--smoothing",
+        "--mode",
+        "--force",
+        "--chunk",
+        "--margin",
+        "--workers",
+    ):
         assert opt in out.stdout
 
 

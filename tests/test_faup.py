@@ -53,10 +53,12 @@ def test_same_expression_two_faces_close_faup_different_landmarks(meshes):
     other = np.stack([_reshape_identity(m) for m in meshes])
     a = F.faup_sequence(meshes)
     b = F.faup_sequence(other)
+
     # the landmarks differ a lot (in IOD units, after removing translation and scale)
     def shape(x):
         x = x[:, :, :2] - x[:, :, :2].mean(1, keepdims=True)
         return x / np.linalg.norm(x[:, 263, :2] - x[:, 33, :2], axis=-1)[:, None, None]
+
     landmark_gap = float(np.abs(shape(meshes) - shape(other)).mean())
     assert landmark_gap > 0.03
     # ... while the expression units agree (each identity measured against its own neutral)
@@ -79,7 +81,7 @@ def test_neutral_frame_is_near_zero(meshes):
     assert seq["faup"][i, EXPR].mean() < 0.06
     # the neutral reference itself has exactly zero expression, whatever its head pose
     f = F.faup_from_measures(seq["neutral"], np.array([0.3, -0.1, 0.2], np.float32), seq["neutral"])
-    assert np.all(f[EXPR] == 0) and np.allclose(f[F.N_AU:], [0.3, -0.1, 0.2])
+    assert np.all(f[EXPR] == 0) and np.allclose(f[F.N_AU :], [0.3, -0.1, 0.2])
     # expressive frames are not near zero: the clip moves its mouth and brows
     assert seq["faup"][:, F.AU_NAMES.index("AU25")].max() > 0.5
     assert seq["faup"][:, EXPR].max(0).mean() > 0.5
@@ -108,7 +110,28 @@ def test_units_respond_to_their_geometry(meshes):
     assert raised[i1] > f0[i1] + 0.5 and raised[i2] > f0[i2] + 0.5
     # raising the brows does not open the mouth
     assert abs(raised[i25] - f0[i25]) < 0.05
-    upper_lids = [159, 158, 160, 386, 385, 387, 157, 161, 384, 388, 56, 28, 27, 29, 30, 257, 258, 259, 260, 286]
+    upper_lids = [
+        159,
+        158,
+        160,
+        386,
+        385,
+        387,
+        157,
+        161,
+        384,
+        388,
+        56,
+        28,
+        27,
+        29,
+        30,
+        257,
+        258,
+        259,
+        260,
+        286,
+    ]
     closed = F.faup_from_mesh(_perturb(base, upper_lids, 0.08), neutral)
     i45 = F.AU_NAMES.index("AU45")
     assert closed[i45] > f0[i45] + 0.5

@@ -26,7 +26,7 @@ def _photo(size: int = 96) -> np.ndarray:
 
 def _shifted_frames(n: int = 4, dx: int = 2, dy: int = 1, size: int = 96) -> np.ndarray:
     big = _photo(size)
-    return np.stack([big[8 - i * dy: 8 - i * dy + size, 8 - i * dx: 8 - i * dx + size] for i in range(n)])
+    return np.stack([big[8 - i * dy : 8 - i * dy + size, 8 - i * dx : 8 - i * dx + size] for i in range(n)])
 
 
 def test_dis_flow_recovers_translation_and_warps_back():

@@ -18,7 +18,9 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "GLOG_minl
 pytestmark = pytest.mark.slow
 
 
-def _interrupt(cmd: list[str], ready, timeout: float = 60.0, env: dict | None = None) -> tuple[int, str, float]:
+def _interrupt(
+    cmd: list[str], ready, timeout: float = 60.0, env: dict | None = None
+) -> tuple[int, str, float]:
     """Start ``cmd``, wait until ``ready()`` is true, send one SIGINT; returns (exit code, stderr, seconds from
     the signal to the exit)."""
     proc = subprocess.Popen(cmd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -41,8 +43,20 @@ def test_extract_stops_promptly_and_resumes(tmp_path):
     from reenactor.data.clipstore import ClipStore
 
     out = tmp_path / "bikes"
-    cmd = [sys.executable, "-m", "reenactor", "extract", "sample:bikes", "-o", str(out), "--size", "128",
-           "--chunk", "32", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reenactor",
+        "extract",
+        "sample:bikes",
+        "-o",
+        str(out),
+        "--size",
+        "128",
+        "--chunk",
+        "32",
+        "-q",
+    ]
     chunks = out.parent / "bikes.partial" / ".chunks"
     rc, err, took = _interrupt(cmd, lambda: chunks.is_dir() and any(chunks.glob("chunk_*")))
     assert rc == 130 and took < 2.0, (rc, took, err)
@@ -59,9 +73,27 @@ def test_train_saves_a_checkpoint_and_the_same_command_continues(tmp_path):
 
     clip = make_clip(tmp_path / "clip", n=8, size=32)
     run = tmp_path / "run"
-    cmd = [sys.executable, str(HERE / "train_entry.py"), "train", "--method", "tiny", "--target", str(clip.root),
-           "--steps", "8", "--batch-size", "2", "-o", str(run), "--set", "trainer.progress=false",
-           "--set", "trainer.tensorboard=false", "--set", "trainer.image_every=0"]
+    cmd = [
+        sys.executable,
+        str(HERE / "train_entry.py"),
+        "train",
+        "--method",
+        "tiny",
+        "--target",
+        str(clip.root),
+        "--steps",
+        "8",
+        "--batch-size",
+        "2",
+        "-o",
+        str(run),
+        "--set",
+        "trainer.progress=false",
+        "--set",
+        "trainer.tensorboard=false",
+        "--set",
+        "trainer.image_every=0",
+    ]
     rc, err, took = _interrupt(cmd, lambda: (run / "stalled").exists(), env={**ENV, "TINY_STALL_AFTER": "3"})
     assert rc == 130 and took < 2.0, (rc, took, err)
     assert "re-run the same command to continue" in err and "Traceback" not in err
@@ -73,8 +105,20 @@ def test_train_saves_a_checkpoint_and_the_same_command_continues(tmp_path):
 
 def test_transfer_stops_promptly_and_writes_nothing(tmp_path):
     out = tmp_path / "out.mp4"
-    cmd = [sys.executable, "-m", "reenactor", "transfer", "--method", "pose_warp", "--target-image",
-           "sample:astronaut", "--driving", "sample:bikes", "-o", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reenactor",
+        "transfer",
+        "--method",
+        "pose_warp",
+        "--target-image",
+        "sample:astronaut",
+        "--driving",
+        "sample:bikes",
+        "-o",
+        str(out),
+    ]
     # interrupted while the driving poses are extracted (the progress bar has started)
     started = time.monotonic()
     rc, err, took = _interrupt(cmd, lambda: time.monotonic() - started > 4.0)

@@ -126,11 +126,22 @@ def test_atomic_write_leaves_old_file_on_error(tmp_path):
 def test_json_default_numpy_paths_tuples_and_errors(tmp_path):
     import json
 
-    obj = {"n": np.float32(0.5), "i": np.int64(3), "a": np.arange(3, dtype=np.uint8), "p": tmp_path / "x",
-           "t": (1, np.int32(2))}
+    obj = {
+        "n": np.float32(0.5),
+        "i": np.int64(3),
+        "a": np.arange(3, dtype=np.uint8),
+        "p": tmp_path / "x",
+        "t": (1, np.int32(2)),
+    }
     p = tmp_path / "o.json"
     atomic.write_json(p, obj)
-    assert json.loads(p.read_text()) == {"n": 0.5, "i": 3, "a": [0, 1, 2], "p": str(tmp_path / "x"), "t": [1, 2]}
+    assert json.loads(p.read_text()) == {
+        "n": 0.5,
+        "i": 3,
+        "a": [0, 1, 2],
+        "p": str(tmp_path / "x"),
+        "t": [1, 2],
+    }
     with pytest.raises(TypeError, match="set is not JSON serialisable"):
         json.dumps({"s": {1}}, default=atomic.json_default)
     import torch
@@ -138,8 +149,13 @@ def test_json_default_numpy_paths_tuples_and_errors(tmp_path):
     from reenactor.errors import CheckpointError
     from reenactor.train.checkpoint import load_model, save_model
 
-    m = save_model(tmp_path / "m.safetensors", "tiny", {"size": (32, 32)}, {"w": torch.zeros(2)},
-                   meta={"loss": np.float64(0.25), "clip": tmp_path})
+    m = save_model(
+        tmp_path / "m.safetensors",
+        "tiny",
+        {"size": (32, 32)},
+        {"w": torch.zeros(2)},
+        meta={"loss": np.float64(0.25), "clip": tmp_path},
+    )
     got = load_model(m)
     assert got.config == {"size": [32, 32]} and got.meta == {"loss": 0.25, "clip": str(tmp_path)}
     with pytest.raises(CheckpointError, match=r"model meta is not JSON-serialisable \(set is not"):
@@ -157,15 +173,19 @@ def test_atomic_files_get_umask_permissions_not_mkstemp_0600(tmp_path):
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-def test_without_pyav_images_still_work_and_video_names_the_missing_package(tmp_path, monkeypatch, carphone_path):
+def test_without_pyav_images_still_work_and_video_names_the_missing_package(
+    tmp_path, monkeypatch, carphone_path
+):
     """PyAV is imported on first video use: training (images, clip stores) runs without it, e.g. on a GPU image."""
     import sys
 
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails as if not installed
     write_image(tmp_path / "a.png", np.zeros((4, 6, 3), np.uint8))
     assert read_image(tmp_path / "a.png").shape == (4, 6, 3)
-    for name, call in ((carphone_path.name, lambda: probe(carphone_path)),
-                       ("v.mp4", lambda: VideoWriter(tmp_path / "v.mp4", 10).__enter__())):
+    for name, call in (
+        (carphone_path.name, lambda: probe(carphone_path)),
+        ("v.mp4", lambda: VideoWriter(tmp_path / "v.mp4", 10).__enter__()),
+    ):
         with pytest.raises(InputError, match="PyAV is not installed") as e:
             call()
         assert "pip install av" in str(e.value) and name in str(e.value)  # names the file and the fix

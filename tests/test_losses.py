@@ -41,10 +41,14 @@ def test_gan_losses_golden():
 
 
 def test_feature_matching_eq11():
-    real = [[torch.zeros(1, 2, 4, 4), torch.zeros(1, 4, 2, 2), torch.zeros(1, 1, 2, 2)],
-            [torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 1, 1), torch.zeros(1, 1, 1, 1)]]
-    fake = [[torch.full((1, 2, 4, 4), 1.0), torch.full((1, 4, 2, 2), 2.0), torch.full((1, 1, 2, 2), 9.0)],
-            [torch.full((1, 2, 2, 2), 3.0), torch.zeros(1, 4, 1, 1), torch.full((1, 1, 1, 1), 9.0)]]
+    real = [
+        [torch.zeros(1, 2, 4, 4), torch.zeros(1, 4, 2, 2), torch.zeros(1, 1, 2, 2)],
+        [torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 1, 1), torch.zeros(1, 1, 1, 1)],
+    ]
+    fake = [
+        [torch.full((1, 2, 4, 4), 1.0), torch.full((1, 4, 2, 2), 2.0), torch.full((1, 1, 2, 2), 9.0)],
+        [torch.full((1, 2, 2, 2), 3.0), torch.zeros(1, 4, 1, 1), torch.full((1, 1, 1, 1), 9.0)],
+    ]
     # scale 1: 1 + 2, scale 2: 3 + 0 (logits excluded); mean over scales = 3
     assert L.feature_matching(real, fake).item() == pytest.approx(3.0)
     real[0][0].requires_grad_(True)
@@ -66,7 +70,9 @@ def test_pixel_losses():
     logits = torch.randn(2, 4, 3, 3)
     target = torch.randint(0, 4, (2, 3, 3))
     soft = torch.nn.functional.one_hot(target, 4).permute(0, 3, 1, 2).float()
-    assert L.cross_entropy(logits, target).item() == pytest.approx(L.cross_entropy(logits, soft).item(), rel=1e-5)
+    assert L.cross_entropy(logits, target).item() == pytest.approx(
+        L.cross_entropy(logits, soft).item(), rel=1e-5
+    )
     perfect = soft * 50
     assert L.cross_entropy(perfect, target).item() < 1e-6
 
@@ -120,7 +126,9 @@ def test_temporal_warp_loss_eq4():
     w = torch.zeros(1, 1, 24, 24)
     w[..., 10] = 1.0
     golden = (nxt[..., 10] - prev[..., 10]).abs().mean()
-    assert L.temporal_warp_loss(prev, nxt, torch.zeros_like(fwd), weight=w).item() == pytest.approx(golden.item(), rel=1e-5)
+    assert L.temporal_warp_loss(prev, nxt, torch.zeros_like(fwd), weight=w).item() == pytest.approx(
+        golden.item(), rel=1e-5
+    )
 
 
 def test_limb_weight_map():
@@ -153,8 +161,12 @@ def test_generator_learns_with_all_losses(effnet):
         fake = g(cond)
         df = d(torch.cat([cond, fake], 1))
         dr = d(torch.cat([cond, real], 1))
-        terms = {"l1": 10 * L.l1(fake, real), "gan": L.gan_loss_g(df, "lsgan"),
-                 "fm": 10 * L.feature_matching(dr, df), "perc": 10 * perc(fake, real)}
+        terms = {
+            "l1": 10 * L.l1(fake, real),
+            "gan": L.gan_loss_g(df, "lsgan"),
+            "fm": 10 * L.feature_matching(dr, df),
+            "perc": 10 * perc(fake, real),
+        }
         return sum(terms.values()), terms
 
     with torch.no_grad():

@@ -20,7 +20,7 @@ def _natural(h: int = 64, w: int = 80) -> np.ndarray:
     from reenactor.samples import sample_path
 
     a = read_image(sample_path("astronaut"))
-    return np.ascontiguousarray(a[40:40 + 4 * h:4, 150:150 + 4 * w:4])
+    return np.ascontiguousarray(a[40 : 40 + 4 * h : 4, 150 : 150 + 4 * w : 4])
 
 
 # ----------------------------------------------------------------------------------------------- SSIM / PSNR
@@ -32,7 +32,10 @@ def test_ssim_matches_skimage(gaussian):
     kw = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False) if gaussian else {}
     nat = _natural()
     cases = [
-        (rng.integers(0, 256, (40, 56, 3), dtype=np.uint8), rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)),
+        (
+            rng.integers(0, 256, (40, 56, 3), dtype=np.uint8),
+            rng.integers(0, 256, (40, 56, 3), dtype=np.uint8),
+        ),
         (nat, np.clip(nat + rng.normal(0, 12, nat.shape), 0, 255).astype(np.uint8)),
         (nat, np.roll(nat, 2, axis=1)),
         (nat, (nat * 0.7 + 30).astype(np.uint8)),
@@ -44,8 +47,9 @@ def test_ssim_matches_skimage(gaussian):
     mask = np.zeros(nat.shape[:2], np.uint8)
     mask[10:50, 20:60] = 255
     b = cases[1][1]
-    ref = structural_similarity(nat * (mask[..., None] > 0), b * (mask[..., None] > 0), channel_axis=-1,
-                                data_range=255, **kw)
+    ref = structural_similarity(
+        nat * (mask[..., None] > 0), b * (mask[..., None] > 0), channel_axis=-1, data_range=255, **kw
+    )
     assert abs(im.masked_ssim(nat, b, mask, gaussian) - ref) < 1e-4
 
 
@@ -212,8 +216,12 @@ def test_lpips_on_backbone_file(tmp_path, net_cls, suffix):
     scale = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
     fa, fb = backbone((a - shift) / scale), backbone((b - shift) / scale)
     want = sum(
-        ((w.view(1, -1, 1, 1)) * (x / (x.norm(dim=1, keepdim=True) + 1e-10)
-                                  - y / (y.norm(dim=1, keepdim=True) + 1e-10)) ** 2).sum(1).mean((1, 2))
+        (
+            (w.view(1, -1, 1, 1))
+            * (x / (x.norm(dim=1, keepdim=True) + 1e-10) - y / (y.norm(dim=1, keepdim=True) + 1e-10)) ** 2
+        )
+        .sum(1)
+        .mean((1, 2))
         for x, y, w in zip(fa, fb, lp.load_lin_layers(metric.net_name))
     )
     torch.testing.assert_close(metric(a, b), want, rtol=1e-5, atol=1e-7)
@@ -247,7 +255,7 @@ def _moving_frames(n: int = 8, h: int = 48, w: int = 64) -> list[np.ndarray]:
     """A textured scene panned by a varying amount per frame (non-uniform motion)."""
     nat = _natural(h, w + 24)
     shifts = np.cumsum([0, 2, 1, 3, 2, 1, 2, 3, 1, 2][:n])
-    return [np.ascontiguousarray(nat[:, s:s + w]) for s in shifts]
+    return [np.ascontiguousarray(nat[:, s : s + w]) for s in shifts]
 
 
 def test_tcm_reference_points_and_monotonic():
@@ -263,8 +271,10 @@ def test_tcm_reference_points_and_monotonic():
     const = [np.full_like(f, 90) for f in gt]
     assert tcm(const, gt) == pytest.approx(1.0, abs=1e-6)  # exactly flow-consistent: the maximum
     rng = np.random.default_rng(0)
-    noisy = [tcm([np.clip(f + rng.normal(0, s, f.shape), 0, 255).astype(np.uint8) for f in gt], gt)
-             for s in (2, 6, 15)]
+    noisy = [
+        tcm([np.clip(f + rng.normal(0, s, f.shape), 0, 255).astype(np.uint8) for f in gt], gt)
+        for s in (2, 6, 15)
+    ]
     assert math.exp(-1) > noisy[0] > noisy[1] > noisy[2] > 0
 
 
@@ -335,7 +345,9 @@ def test_face_descriptors_distinguish_people():
     man0, man1 = fd.describe(frames[0]), fd.describe(frames[39])
     assert astro is not None and man0 is not None and man1 is not None
     assert astro.descriptor.shape == (128,)
-    assert descriptor_distance(man0.descriptor, fd.describe(frames[0]).descriptor) == pytest.approx(0.0, abs=1e-6)
+    assert descriptor_distance(man0.descriptor, fd.describe(frames[0]).descriptor) == pytest.approx(
+        0.0, abs=1e-6
+    )
     assert descriptor_distance(man0.descriptor, man1.descriptor) < 0.6  # same person
     assert descriptor_distance(man0.descriptor, astro.descriptor) > 0.6  # different people
     assert fd.describe(np.full((96, 96, 3), 128, np.uint8)) is None

@@ -59,8 +59,9 @@ def people(tmp_path_factory) -> Path:
     make_clip(root / "ann_b", 12, 2)
     make_clip(root / "bob", 16, 3)
     make_clip(root / "ann_photo", 1, 4)
-    (root / "people.txt").write_text("# clip identity\nann_a ann\nann_b   ann\n\n"
-                                     "bob  # identity: the folder name\n\"ann_photo\" ann\n")
+    (root / "people.txt").write_text(
+        '# clip identity\nann_a ann\nann_b   ann\n\nbob  # identity: the folder name\n"ann_photo" ann\n'
+    )
     return root
 
 
@@ -80,8 +81,12 @@ def test_resolve_clips_entry_forms(people, tmp_path):
     # a single clip store; a list file with identities, comments, blank lines and quoting, relative to the file
     assert resolve_clips([str(people / "bob")]) == [(people / "bob", "bob")]
     listed = resolve_clips([people / "people.txt"])
-    assert listed == [(people / "ann_a", "ann"), (people / "ann_b", "ann"), (people / "bob", "bob"),
-                      (people / "ann_photo", "ann")]
+    assert listed == [
+        (people / "ann_a", "ann"),
+        (people / "ann_b", "ann"),
+        (people / "bob", "bob"),
+        (people / "ann_photo", "ann"),
+    ]
     # a list elsewhere with absolute paths, an identity for a whole folder, and duplicates (removed with a note)
     other = tmp_path / "more.list"
     other.write_text(f"{people.parent / 'extra'} crowd\n{people / 'bob'}\n")
@@ -101,7 +106,9 @@ def test_resolve_clips_errors(people, tmp_path):
     (tmp_path / "empty" / "video.mp4").write_bytes(b"x")
     with pytest.raises(InputError, match="no clip stores") as e:
         resolve_clips([tmp_path / "empty"])
-    assert str(tmp_path / "empty") in str(e.value) and "reenactor extract VIDEO_OR_FOLDER -o CLIPS_DIR" in str(e.value)
+    assert str(tmp_path / "empty") in str(
+        e.value
+    ) and "reenactor extract VIDEO_OR_FOLDER -o CLIPS_DIR" in str(e.value)
     bad = tmp_path / "bad.txt"
     bad.write_text(f"{people / 'bob'}\n# fine so far\nmissing_clip carl\n")
     with pytest.raises(InputError, match="line 3 names a clip that does not exist") as e:
@@ -150,7 +157,10 @@ def test_frame_pairs_stay_within_identity_and_distance(people):
     seen = set()
     for seed in range(4):
         for p in _all_pairs(wide, seed):
-            assert ident[p.source_clip] == ident[p.clip] and (p.source_clip, p.source_t) != (p.clip, p.target_t)
+            assert ident[p.source_clip] == ident[p.clip] and (p.source_clip, p.source_t) != (
+                p.clip,
+                p.target_t,
+            )
             seen.add((p.clip, p.source_clip))
     assert seen == {(a, b) for a in (0, 1, 3) for b in (0, 1, 3) if (a, b) != (3, 3)} | {(2, 2)}
     # the draw depends on NumPy's global RNG alone: the same seed, the same pairs
@@ -162,8 +172,16 @@ def test_frame_pairs_items_and_sizes(people, tmp_path):
     ds = FramePairs(clips, PairOptions(max_distance=2))
     np.random.seed(0)
     item = ds[20]
-    assert sorted(item) == ["clip", "source_body", "source_clip", "source_frame", "source_t", "target_body",
-                            "target_frame", "target_t"]
+    assert sorted(item) == [
+        "clip",
+        "source_body",
+        "source_clip",
+        "source_frame",
+        "source_t",
+        "target_body",
+        "target_frame",
+        "target_t",
+    ]
     assert item["source_frame"].shape == (3, 16, 16) and item["source_frame"].dtype == torch.float32
     assert item["target_body"].shape == (25, 3)
     c, s, t = int(item["clip"]), int(item["source_t"]), int(item["target_t"])
@@ -207,7 +225,9 @@ class TinyRefMethod(Method):
 
     def __init__(self, cfg: TinyRefConfig):
         super().__init__(cfg)
-        self.G = nn.Sequential(nn.Conv2d(3, cfg.width, 3, padding=1), nn.ReLU(), nn.Conv2d(cfg.width, 3, 3, padding=1))
+        self.G = nn.Sequential(
+            nn.Conv2d(3, cfg.width, 3, padding=1), nn.ReLU(), nn.Conv2d(cfg.width, 3, 3, padding=1)
+        )
         self.seen: list[torch.Tensor] = []
 
     def build_dataset(self, clips: list[TrainingClip], pairs: PairOptions | None = None) -> FramePairs:
@@ -217,16 +237,23 @@ class TinyRefMethod(Method):
         return list(self.G.parameters())
 
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
-        self.seen.append(torch.stack([batch["clip"], batch["source_clip"], batch["source_t"], batch["target_t"]],
-                                     1).cpu())
+        self.seen.append(
+            torch.stack([batch["clip"], batch["source_clip"], batch["source_t"], batch["target_t"]], 1).cpu()
+        )
         return StepOutput({"l1": l1(self.G(batch["source_frame"]), batch["target_frame"])})
 
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return {f"G.{k}": v for k, v in self.G.state_dict().items()}, {"size": [self.cfg.size] * 2}
 
     @classmethod
-    def synthesizer(cls, cfg: Any, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu", **kwargs: Any) -> Synthesizer:
+    def synthesizer(
+        cls,
+        cfg: Any,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        **kwargs: Any,
+    ) -> Synthesizer:
         raise NotImplementedError
 
 
@@ -238,13 +265,22 @@ class TinyWarpMethod(TinyRefMethod):
 
 
 def _data(clips: list, steps: int, method: str = "tinyref", **data) -> dict:
-    return {"method": method, "data": {"clips": [str(c) for c in clips], "pair_max_distance": 4, **data},
-            "trainer": {"steps": steps, "batch_size": 2, "checkpoint_every": 4, "ema": 0.0, "seed": 3}}
+    return {
+        "method": method,
+        "data": {"clips": [str(c) for c in clips], "pair_max_distance": 4, **data},
+        "trainer": {"steps": steps, "batch_size": 2, "checkpoint_every": 4, "ema": 0.0, "seed": 3},
+    }
 
 
 def _train(clips, run_dir, steps, resume=False, callbacks=None, cls=TinyRefMethod, **data):
-    return run_training(_data(clips, steps, cls.name, **data), QUIET, run_dir=run_dir, resume=resume, method_cls=cls,
-                        callbacks=callbacks)
+    return run_training(
+        _data(clips, steps, cls.name, **data),
+        QUIET,
+        run_dir=run_dir,
+        resume=resume,
+        method_cls=cls,
+        callbacks=callbacks,
+    )
 
 
 def _recorder(into: dict[int, torch.Tensor], stop_at: int | None = None):
@@ -268,7 +304,9 @@ def test_resumed_run_sees_the_same_pairs(people, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _train(entries, tmp_path / "b", 8, callbacks=[_recorder(first, stop_at=6)], pair_across_clips=True)
     resumed: dict[int, torch.Tensor] = {}
-    b = _train(entries, tmp_path / "b", 8, resume=True, callbacks=[_recorder(resumed)], pair_across_clips=True)
+    b = _train(
+        entries, tmp_path / "b", 8, resume=True, callbacks=[_recorder(resumed)], pair_across_clips=True
+    )
     assert sorted(straight) == list(range(1, 9)) and sorted(resumed) == [7, 8]
     for step in range(1, 9):
         again = first[step] if step <= 6 else resumed[step]
@@ -288,15 +326,21 @@ def test_run_refuses_wrong_data_for_the_kind(people, tmp_path):
     clip = str(people / "bob")
     # per-person method given --clips
     with pytest.raises(ConfigError, match=r"--clips .* per-person") as e:
-        run_training({"method": "tiny", "data": {"clips": [clip]}}, QUIET, run_dir=tmp_path / "r1",
-                     method_cls=TinyMethod)
+        run_training(
+            {"method": "tiny", "data": {"clips": [clip]}},
+            QUIET,
+            run_dir=tmp_path / "r1",
+            method_cls=TinyMethod,
+        )
     assert "--target CLIP_DIR" in str(e.value)
     with pytest.raises(ConfigError, match="no target clip"):
         run_training({"method": "tiny"}, QUIET, run_dir=tmp_path / "r1", method_cls=TinyMethod)
     # reference method given --target (with or without --clips), or nothing
     for data in ({"target": [clip]}, {"target": [clip], "clips": [clip]}):
         with pytest.raises(ConfigError, match=r"--target \(data.target\) does not apply") as e:
-            run_training({"method": "tinyref", "data": data}, QUIET, run_dir=tmp_path / "r2", method_cls=TinyRefMethod)
+            run_training(
+                {"method": "tinyref", "data": data}, QUIET, run_dir=tmp_path / "r2", method_cls=TinyRefMethod
+            )
         assert "--clips" in str(e.value)
     with pytest.raises(ConfigError, match="no training clips given") as e:
         run_training({"method": "tinyref"}, QUIET, run_dir=tmp_path / "r2", method_cls=TinyRefMethod)
@@ -335,14 +379,40 @@ def test_train_cli_clips_flag(people, tmp_path, capsys, monkeypatch):
     from reenactor.cli import main
 
     orig = methods.get_method
-    monkeypatch.setattr(methods, "get_method", lambda n: {"tinyref": TinyRefMethod, "tiny": TinyMethod}.get(n) or orig(n))
-    assert main(["train", "--method", "tinyref", "--target", str(people / "bob"), "-o", str(tmp_path / "x")]) == 2
+    monkeypatch.setattr(
+        methods, "get_method", lambda n: {"tinyref": TinyRefMethod, "tiny": TinyMethod}.get(n) or orig(n)
+    )
+    assert (
+        main(["train", "--method", "tinyref", "--target", str(people / "bob"), "-o", str(tmp_path / "x")])
+        == 2
+    )
     err = capsys.readouterr().err
-    assert "does not apply to 'tinyref', a reference method" in err and "fix: pass the training clips with --clips" in err
+    assert (
+        "does not apply to 'tinyref', a reference method" in err
+        and "fix: pass the training clips with --clips" in err
+    )
     assert main(["train", "--method", "tiny", "--clips", str(people), "-o", str(tmp_path / "x")]) == 2
     assert "per-person method" in capsys.readouterr().err
-    assert main(["train", "--method", "tinyref", "--clips", str(people / "ann_a"), str(people / "bob"), "--steps", "1",
-                 "--batch-size", "2", "-o", str(tmp_path / "ok"), *sum((["--set", s] for s in QUIET), [])]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "tinyref",
+                "--clips",
+                str(people / "ann_a"),
+                str(people / "bob"),
+                "--steps",
+                "1",
+                "--batch-size",
+                "2",
+                "-o",
+                str(tmp_path / "ok"),
+                *sum((["--set", s] for s in QUIET), []),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "[train] data: 2 clips of 2 identities, 36 frames" in out
     with pytest.raises(SystemExit):
@@ -370,23 +440,42 @@ def test_extract_a_folder_of_videos_and_photos(tmp_path, capsys):
     assert main(args) == 2
     text = capsys.readouterr().out
     lines = [ln for ln in text.splitlines() if ln.startswith("[")]
-    assert [ln.split(" ", 2)[1].rstrip(":") for ln in lines] == ["broken.mp4", "empty_room.mp4", "person.jpg", "person.png",
-                                                     "talk.mp4"]
+    assert [ln.split(" ", 2)[1].rstrip(":") for ln in lines] == [
+        "broken.mp4",
+        "empty_room.mp4",
+        "person.jpg",
+        "person.png",
+        "talk.mp4",
+    ]
     assert "FAILED" in lines[0] and "FAILED" in lines[1] and "no person" in lines[1]
-    assert "person_jpg: 1 frame(s) at 64 px" in lines[2] and "person_png" in lines[3] and "talk: 4 frame(s)" in lines[4]
+    assert (
+        "person_jpg: 1 frame(s) at 64 px" in lines[2]
+        and "person_png" in lines[3]
+        and "talk: 4 frame(s)" in lines[4]
+    )
     assert "notes.txt" in text and text.rstrip().splitlines()[-1] == (
-        f"extract: 3 of 5 files extracted into {out}; 2 failed: broken.mp4, empty_room.mp4")
-    assert sorted(p.name for p in out.iterdir()) == ["person_jpg", "person_png", "talk"]  # nothing half-written
+        f"extract: 3 of 5 files extracted into {out}; 2 failed: broken.mp4, empty_room.mp4"
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "person_jpg",
+        "person_png",
+        "talk",
+    ]  # nothing half-written
     # re-running finishes nothing twice; without the bad files the batch succeeds
     (src / "broken.mp4").unlink()
     (src / "empty_room.mp4").unlink()
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert text.count("(already extracted)") == 3 and text.rstrip().endswith(f"3 of 3 files extracted into {out}")
+    assert text.count("(already extracted)") == 3 and text.rstrip().endswith(
+        f"3 of 3 files extracted into {out}"
+    )
     # the output folder is many-clip training data as it is
     clips = resolve_clips([out])
     assert [i for _, i in clips] == ["person_jpg", "person_png", "talk"]
-    assert clip_names([Path("a.mp4"), Path("a.MP4"), Path("a.png"), Path("a_png.mov"), Path("x.partial.gif")]) == [
-        "a_mp4", "a_mp4-2", "a_png-2", "a_png", "x_partial"]
-    assert main(["extract", str(tmp_path / "clips" / "talk"), "-o", str(tmp_path / "o")]) == 2  # no media inside
+    assert clip_names(
+        [Path("a.mp4"), Path("a.MP4"), Path("a.png"), Path("a_png.mov"), Path("x.partial.gif")]
+    ) == ["a_mp4", "a_mp4-2", "a_png-2", "a_png", "x_partial"]
+    assert (
+        main(["extract", str(tmp_path / "clips" / "talk"), "-o", str(tmp_path / "o")]) == 2
+    )  # no media inside
     assert "holds no video or image files" in capsys.readouterr().err

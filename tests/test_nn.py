@@ -112,7 +112,11 @@ from reenactor import nn as rnn  # noqa: E402
 def _grads_reach_all(module: torch.nn.Module, loss: torch.Tensor) -> None:
     module.zero_grad(set_to_none=True)
     loss.backward()
-    missing = [n for n, p in module.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    missing = [
+        n
+        for n, p in module.named_parameters()
+        if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)
+    ]
     assert not missing, f"no gradient reached: {missing}"
 
 
@@ -120,8 +124,9 @@ def _grads_reach_all(module: torch.nn.Module, loss: torch.Tensor) -> None:
 @pytest.mark.parametrize("act", ["relu", "lrelu", "tanh"])
 def test_conv_block_norms(norm, act):
     torch.manual_seed(0)
-    blk = rnn.ConvBlock(4, 8, 3, stride=2, norm=norm, act=act, label_nc=5 if norm == "spade" else None,
-                        pad_mode="reflect")
+    blk = rnn.ConvBlock(
+        4, 8, 3, stride=2, norm=norm, act=act, label_nc=5 if norm == "spade" else None, pad_mode="reflect"
+    )
     x, seg = torch.randn(2, 4, 16, 16), torch.rand(2, 5, 32, 32)
     y = blk(x, seg if norm == "spade" else None)
     assert y.shape == (2, 8, 8, 8)
@@ -177,8 +182,9 @@ def test_generators_shapes_and_grads(kind):
     if kind == "global":
         g = rnn.GlobalGenerator(6, 3, ngf=4, n_downsampling=2, n_blocks=2)
     elif kind == "local":
-        g = rnn.LocalEnhancer(6, 3, ngf=4, n_downsample_global=2, n_blocks_global=1, n_local_enhancers=1,
-                              n_blocks_local=1)
+        g = rnn.LocalEnhancer(
+            6, 3, ngf=4, n_downsample_global=2, n_blocks_global=1, n_local_enhancers=1, n_blocks_local=1
+        )
     elif kind == "unet":
         g = rnn.UNetGenerator(6, 3, num_downs=5, ngf=4, dropout=0.5)
     else:

@@ -17,11 +17,27 @@ def standing(cx: float, toe: float, height: float, arm: float = 0.0) -> np.ndarr
     u = height / 8.0
     b = np.zeros((25, 3))
     pts = {
-        "Nose": (0, -8), "Neck": (0, -7), "RShoulder": (-1, -7), "LShoulder": (1, -7), "MidHip": (0, -4),
-        "RHip": (-0.5, -4), "LHip": (0.5, -4), "RKnee": (-0.5, -2), "LKnee": (0.5, -2), "RAnkle": (-0.5, -0.3),
-        "LAnkle": (0.5, -0.3), "RHeel": (-0.6, -0.1), "LHeel": (0.6, -0.1), "RBigToe": (-0.8, 0),
-        "LBigToe": (0.8, 0), "RSmallToe": (-0.9, 0), "LSmallToe": (0.9, 0), "REye": (-0.2, -8.2),
-        "LEye": (0.2, -8.2), "REar": (-0.4, -8.0), "LEar": (0.4, -8.0),
+        "Nose": (0, -8),
+        "Neck": (0, -7),
+        "RShoulder": (-1, -7),
+        "LShoulder": (1, -7),
+        "MidHip": (0, -4),
+        "RHip": (-0.5, -4),
+        "LHip": (0.5, -4),
+        "RKnee": (-0.5, -2),
+        "LKnee": (0.5, -2),
+        "RAnkle": (-0.5, -0.3),
+        "LAnkle": (0.5, -0.3),
+        "RHeel": (-0.6, -0.1),
+        "LHeel": (0.6, -0.1),
+        "RBigToe": (-0.8, 0),
+        "LBigToe": (0.8, 0),
+        "RSmallToe": (-0.9, 0),
+        "LSmallToe": (0.9, 0),
+        "REye": (-0.2, -8.2),
+        "LEye": (0.2, -8.2),
+        "REar": (-0.4, -8.0),
+        "LEar": (0.4, -8.0),
     }
     for name, (x, y) in pts.items():
         b[J[name]] = (cx + x * u, toe + y * u, 1.0)
@@ -36,9 +52,13 @@ def standing(cx: float, toe: float, height: float, arm: float = 0.0) -> np.ndarr
 def with_extras(body: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A keypoint dict: body plus a face and hands near the head/wrists, some points missing."""
     t = len(body)
-    face = np.concatenate([body[:, J["Nose"], None, :2] + rng.normal(0, 3, (t, 68, 2)), np.ones((t, 68, 1))], -1)
+    face = np.concatenate(
+        [body[:, J["Nose"], None, :2] + rng.normal(0, 3, (t, 68, 2)), np.ones((t, 68, 1))], -1
+    )
     face[:, 5:9, 2] = 0  # missing points keep conf 0
-    hl = np.concatenate([body[:, J["LWrist"], None, :2] + rng.normal(0, 2, (t, 21, 2)), np.ones((t, 21, 1))], -1)
+    hl = np.concatenate(
+        [body[:, J["LWrist"], None, :2] + rng.normal(0, 2, (t, 21, 2)), np.ones((t, 21, 1))], -1
+    )
     hr = np.zeros((t, 21, 3))  # right hand never seen
     return {"body": body, "face": face, "hand_left": hl, "hand_right": hr}
 
@@ -145,8 +165,20 @@ def test_edn_frames_without_feet_reuse_previous_transform_and_streaming_matches(
     tgt = np.stack([standing(60, 100 + 2 * i, 50 + i) for i in range(8)])
     norm = fit_normalizer("edn", {"body": src}, {"body": tgt}, source_size=(240, 200))
     drv = src.copy()
-    drv[4, [J["RAnkle"], J["LAnkle"], J["RHeel"], J["LHeel"], J["RBigToe"], J["LBigToe"], J["RSmallToe"],
-            J["LSmallToe"]], 2] = 0
+    drv[
+        4,
+        [
+            J["RAnkle"],
+            J["LAnkle"],
+            J["RHeel"],
+            J["LHeel"],
+            J["RBigToe"],
+            J["LBigToe"],
+            J["RSmallToe"],
+            J["LSmallToe"],
+        ],
+        2,
+    ] = 0
     fp = norm.frame_params(drv)
     np.testing.assert_allclose(fp[4], fp[3])
     seq = norm.apply({"body": drv})["body"]
@@ -159,8 +191,25 @@ def test_edn_frames_without_feet_reuse_previous_transform_and_streaming_matches(
 def test_edn_without_feet_is_a_clear_error_and_auto_picks_upper():
     full = np.stack([standing(100, 150 + i, 80) for i in range(5)])
     upper = full.copy()
-    upper[:, [J[n] for n in ("RKnee", "LKnee", "RAnkle", "LAnkle", "RHeel", "LHeel", "RBigToe", "LBigToe",
-                             "RSmallToe", "LSmallToe")], 2] = 0
+    upper[
+        :,
+        [
+            J[n]
+            for n in (
+                "RKnee",
+                "LKnee",
+                "RAnkle",
+                "LAnkle",
+                "RHeel",
+                "LHeel",
+                "RBigToe",
+                "LBigToe",
+                "RSmallToe",
+                "LSmallToe",
+            )
+        ],
+        2,
+    ] = 0
     assert auto_kind({"body": full}, {"body": full}) == "edn"
     assert auto_kind({"body": upper}, {"body": full}) == "edn_upper"
     with pytest.raises(InputError, match="edn_upper"):
@@ -174,8 +223,23 @@ def upper_body_clip(rng: np.random.Generator, n: int = 12, hips: bool = False) -
     base = standing(88, 200, 160)
     b = np.repeat(base[None], n, 0)
     b[..., :2] += rng.normal(0, 2.0, (n, 25, 2))
-    keep = [J[k] for k in ("Nose", "Neck", "RShoulder", "LShoulder", "RElbow", "LElbow", "RWrist", "LWrist",
-                           "REye", "LEye", "REar", "LEar")] + ([J["MidHip"], J["RHip"], J["LHip"]] if hips else [])
+    keep = [
+        J[k]
+        for k in (
+            "Nose",
+            "Neck",
+            "RShoulder",
+            "LShoulder",
+            "RElbow",
+            "LElbow",
+            "RWrist",
+            "LWrist",
+            "REye",
+            "LEye",
+            "REar",
+            "LEar",
+        )
+    ] + ([J["MidHip"], J["RHip"], J["LHip"]] if hips else [])
     mask = np.zeros(25, bool)
     mask[keep] = True
     b[:, ~mask] = 0
@@ -201,7 +265,9 @@ def test_first_frame_recovers_scale_and_translation():
     src[0] = 0  # first frame without a person: the first usable one is frame 1
     kp = with_extras(src, rng)
     tgt = similarity(kp, 0.55, 20.0, -7.0)
-    tgt = {k: v[2:] for k, v in tgt.items()}  # the target is another clip: its first usable frame = src frame 2
+    tgt = {
+        k: v[2:] for k, v in tgt.items()
+    }  # the target is another clip: its first usable frame = src frame 2
     tgt["body"][0] = similarity({"body": src[1:2]}, 0.55, 20.0, -7.0)["body"][0]
     norm = fit_normalizer("first_frame", kp, tgt)
     assert norm.params["source_frame"] == 1 and norm.params["target_frame"] == 0
@@ -235,13 +301,17 @@ def test_global_alignment_recovers_scale_and_translation_from_masks():
     tgt_mask[5:45, 40:60] = 255
     h, c = layout_box(tgt_mask)
     assert h[0] == 40 and tuple(c[0]) == (50.0, 25.0)
-    src = with_extras(np.stack([standing(25, 30, 20, arm=0.4 * i) for i in range(3)]), np.random.default_rng(5))
+    src = with_extras(
+        np.stack([standing(25, 30, 20, arm=0.4 * i) for i in range(3)]), np.random.default_rng(5)
+    )
     src["mask"] = src_mask
     norm = fit_normalizer("global_alignment", src, {"body": np.zeros((1, 25, 3)), "mask": tgt_mask})
     s, tx, ty = 2.0, 50 - 2 * 25, 25 - 2 * 20
     assert (norm.params["scale"], norm.params["tx"], norm.params["ty"]) == (s, tx, ty)
     out = norm.apply(src)
-    assert_kp_equal(out, similarity({k: src[k] for k in ("body", "face", "hand_left", "hand_right")}, s, tx, ty))
+    assert_kp_equal(
+        out, similarity({k: src[k] for k in ("body", "face", "hand_left", "hand_right")}, s, tx, ty)
+    )
     assert out["mask"] is src["mask"]  # images/masks pass through
 
 
@@ -249,8 +319,11 @@ def test_global_alignment_part_label_layout_and_missing_layout_error():
     lab = np.zeros((32, 32), np.uint8)
     lab[4:12, 8:16] = 3  # label ids, not a 0..255 mask: any label > 0 is person
     lab[12:20, 10:14] = 7
-    norm = fit_normalizer("global_alignment", {"body": np.zeros((25, 3)), "layout": lab},
-                          {"body": np.zeros((25, 3)), "layout": np.roll(lab, 8, axis=0)})
+    norm = fit_normalizer(
+        "global_alignment",
+        {"body": np.zeros((25, 3)), "layout": lab},
+        {"body": np.zeros((25, 3)), "layout": np.roll(lab, 8, axis=0)},
+    )
     assert norm.params["source_height"] == 16  # both labels count (a 0..255 mask threshold would see none)
     assert (norm.params["scale"], norm.params["tx"], norm.params["ty"]) == (1.0, 0.0, 8.0)
     with pytest.raises(InputError, match="layout"):
@@ -293,9 +366,13 @@ def test_roundtrip_json_and_extras_transform():
 def test_soft_confidence_feet_are_not_visible():
     """Off-screen feet with MediaPipe visibilities ~1e-5 must not trigger full-body EDN."""
     body = np.stack([standing(100, 150 + i, 80) for i in range(5)])
-    feet = [J[n] for n in ("RAnkle", "LAnkle", "RHeel", "LHeel", "RBigToe", "LBigToe", "RSmallToe", "LSmallToe")]
+    feet = [
+        J[n] for n in ("RAnkle", "LAnkle", "RHeel", "LHeel", "RBigToe", "LBigToe", "RSmallToe", "LSmallToe")
+    ]
     body[:, feet, 2] = 2e-5
     assert auto_kind({"body": body}, {"body": body}) == "edn_upper"
     assert auto_kind({"body": body}, {"body": body}, conf_thresh=0.0) == "edn"
-    moved = fit_normalizer("edn_upper", {"body": body}, similarity({"body": body}, 2.0, 1.0, 1.0)).apply({"body": body})
+    moved = fit_normalizer("edn_upper", {"body": body}, similarity({"body": body}, 2.0, 1.0, 1.0)).apply(
+        {"body": body}
+    )
     np.testing.assert_allclose(moved["body"][:, feet, :2], 2 * body[:, feet, :2] + 1)  # still moved along

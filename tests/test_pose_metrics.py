@@ -66,8 +66,9 @@ def test_identical_sequences_have_zero_distance():
     assert not res.flagged.any()
     # the nearest neighbour of each limb is a frame with the very same limb
     rows = np.arange(50)[:, None].repeat(12, 1)
-    np.testing.assert_allclose(limb_descriptors(poses)[res.nearest, np.arange(12)],
-                               limb_descriptors(poses)[rows, np.arange(12)])
+    np.testing.assert_allclose(
+        limb_descriptors(poses)[res.nearest, np.arange(12)], limb_descriptors(poses)[rows, np.arange(12)]
+    )
 
 
 def test_translation_invariance():

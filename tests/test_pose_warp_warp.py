@@ -25,14 +25,37 @@ S = 160  # synthetic frame size
 
 # Synthetic person (BODY_25 joints in a 160 x 160 frame); person's right side is image left.
 _JOINTS = {
-    "Neck": (80, 44), "RShoulder": (58, 46), "LShoulder": (102, 46), "RElbow": (50, 76), "RWrist": (46, 104),
-    "LElbow": (110, 76), "LWrist": (114, 104), "MidHip": (80, 100), "RHip": (69, 100), "LHip": (91, 100),
-    "RKnee": (67, 128), "LKnee": (93, 128), "RAnkle": (66, 152), "LAnkle": (94, 152), "Nose": (80, 24),
-    "REye": (75, 20), "LEye": (85, 20), "REar": (70, 22), "LEar": (90, 22),
+    "Neck": (80, 44),
+    "RShoulder": (58, 46),
+    "LShoulder": (102, 46),
+    "RElbow": (50, 76),
+    "RWrist": (46, 104),
+    "LElbow": (110, 76),
+    "LWrist": (114, 104),
+    "MidHip": (80, 100),
+    "RHip": (69, 100),
+    "LHip": (91, 100),
+    "RKnee": (67, 128),
+    "LKnee": (93, 128),
+    "RAnkle": (66, 152),
+    "LAnkle": (94, 152),
+    "Nose": (80, 24),
+    "REye": (75, 20),
+    "LEye": (85, 20),
+    "REar": (70, 22),
+    "LEar": (90, 22),
 }
 _HEAD_C, _HEAD_R = (80.0, 22.0), 13.0
-_LIMBS = (("RShoulder", "RElbow"), ("RElbow", "RWrist"), ("LShoulder", "LElbow"), ("LElbow", "LWrist"),
-          ("RHip", "RKnee"), ("RKnee", "RAnkle"), ("LHip", "LKnee"), ("LKnee", "LAnkle"))
+_LIMBS = (
+    ("RShoulder", "RElbow"),
+    ("RElbow", "RWrist"),
+    ("LShoulder", "LElbow"),
+    ("LElbow", "LWrist"),
+    ("RHip", "RKnee"),
+    ("RKnee", "RAnkle"),
+    ("LHip", "LKnee"),
+    ("LKnee", "LAnkle"),
+)
 
 
 def _face68(cx: float, cy: float, r: float) -> np.ndarray:
@@ -45,9 +68,18 @@ def _face68(cx: float, cy: float, r: float) -> np.ndarray:
     pts += [(cx, cy - 0.3 * r + 0.12 * r * i) for i in range(4)]  # nose bridge
     pts += [(cx - 0.2 * r + 0.1 * r * i, cy + 0.25 * r) for i in range(5)]  # nostrils
     for ex in (cx - 0.35 * r, cx + 0.35 * r):  # eyes, 6 points each
-        pts += [(ex + 0.15 * r * np.cos(a), cy - 0.2 * r + 0.07 * r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 6, endpoint=False)]
-    pts += [(cx + 0.35 * r * np.cos(a), cy + 0.5 * r + 0.12 * r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 12, endpoint=False)]
-    pts += [(cx + 0.25 * r * np.cos(a), cy + 0.5 * r + 0.05 * r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
+        pts += [
+            (ex + 0.15 * r * np.cos(a), cy - 0.2 * r + 0.07 * r * np.sin(a))
+            for a in np.linspace(0, 2 * np.pi, 6, endpoint=False)
+        ]
+    pts += [
+        (cx + 0.35 * r * np.cos(a), cy + 0.5 * r + 0.12 * r * np.sin(a))
+        for a in np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    ]
+    pts += [
+        (cx + 0.25 * r * np.cos(a), cy + 0.5 * r + 0.05 * r * np.sin(a))
+        for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    ]
     out = np.ones((68, 3), np.float32)
     out[:, :2] = np.asarray(pts, np.float32)
     return out
@@ -74,8 +106,12 @@ def synthetic_person(seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, n
     img = np.full((S, S, 3), (40, 120, 60), np.uint8)
     img = (0.5 * img + 0.5 * tex).astype(np.uint8)
     img[mask > 0] = (0.4 * tex[mask > 0] + 0.6 * np.array([220, 150, 90])).astype(np.uint8)
-    kp = {"body": body, "face": _face68(*_HEAD_C, _HEAD_R), "hand_left": np.zeros((21, 3), np.float32),
-          "hand_right": np.zeros((21, 3), np.float32)}
+    kp = {
+        "body": body,
+        "face": _face68(*_HEAD_C, _HEAD_R),
+        "hand_left": np.zeros((21, 3), np.float32),
+        "hand_right": np.zeros((21, 3), np.float32),
+    }
     return img, mask, kp
 
 
@@ -112,8 +148,13 @@ def astronaut(tmp_path_factory):
     from reenactor.extract import extract
     from reenactor.samples import resolve_input
 
-    clip = extract(resolve_input("sample:astronaut"), tmp_path_factory.mktemp("astro") / "clip", size=128,
-                   progress=False, log=lambda *_: None)
+    clip = extract(
+        resolve_input("sample:astronaut"),
+        tmp_path_factory.mktemp("astro") / "clip",
+        size=128,
+        progress=False,
+        log=lambda *_: None,
+    )
     img = np.asarray(clip.frames()[0])
     mask = np.asarray(clip.load("mask")[0])
     kp = {k: v[0] for k, v in clip.keypoints().items()}
@@ -176,7 +217,9 @@ def test_scale_scales_the_person(case):
 
 
 # ------------------------------------------------------------------------------------------------ (c)
-def _raise_forearm(kp: dict[str, np.ndarray], side: str = "R", angle_deg: float = -110.0) -> dict[str, np.ndarray]:
+def _raise_forearm(
+    kp: dict[str, np.ndarray], side: str = "R", angle_deg: float = -110.0
+) -> dict[str, np.ndarray]:
     out = {k: np.array(v, copy=True) for k, v in kp.items()}
     b = out["body"]
     e, wr = b[J[f"{side}Elbow"], :2].astype(np.float64), b[J[f"{side}Wrist"], :2].astype(np.float64)

@@ -81,8 +81,18 @@ def test_pose_warp_astronaut_driven_by_carphone(carphone_clip, astronaut, tmp_pa
         write_image(bg, img)
     out = tmp_path / "out.mp4"
     got: list[np.ndarray] = []
-    res = transfer(None, carphone_clip.root, out, method="pose_warp", target_image=ASTRONAUT, side_by_side=True,
-                   max_frames=8, background=bg, progress=False, frame_sink=got.append)
+    res = transfer(
+        None,
+        carphone_clip.root,
+        out,
+        method="pose_warp",
+        target_image=ASTRONAUT,
+        side_by_side=True,
+        max_frames=8,
+        background=bg,
+        progress=False,
+        frame_sink=got.append,
+    )
     info = probe(out)
     assert res.n_frames == info.n_frames == len(got) == 8
     assert (info.height, info.width) == (S, 3 * S)  # driving | pose | result, each at the result's height
@@ -98,7 +108,7 @@ def test_pose_warp_astronaut_driven_by_carphone(carphone_clip, astronaut, tmp_pa
         drv = np.asarray(carphone_clip.load("frames")[:8])[:, :6, :6].reshape(-1, 3).mean(0)
         assert np.abs(corner - drv).max() < 12
     # the left panel shows the driving frame, the middle one the drawn normalized pose (mostly black)
-    assert frames[0][:, S:2 * S].mean() < 40
+    assert frames[0][:, S : 2 * S].mean() < 40
     # the person moves with the driver: consecutive results differ on the person
     assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(got, got[1:])) > 0.05
 
@@ -108,11 +118,30 @@ def test_pose_warp_driven_by_bikes(astronaut, tmp_path):
     anchor, so the default first_frame fit is refused with the numbers and the fix; edn_upper (the driver's median
     torso and neck) renders it."""
     out = tmp_path / "bikes.mp4"
-    with pytest.raises(InputError, match="first_frame .auto. normalization fitted on this driver looks broken"):
-        transfer(None, "sample:bikes", out, method="pose_warp", target_image=ASTRONAUT, max_frames=12, progress=False)
+    with pytest.raises(
+        InputError, match="first_frame .auto. normalization fitted on this driver looks broken"
+    ):
+        transfer(
+            None,
+            "sample:bikes",
+            out,
+            method="pose_warp",
+            target_image=ASTRONAUT,
+            max_frames=12,
+            progress=False,
+        )
     assert not out.exists()
-    res = transfer(None, "sample:bikes", out, method="pose_warp", target_image=ASTRONAUT, side_by_side=True,
-                   max_frames=12, progress=False, normalization="edn_upper")
+    res = transfer(
+        None,
+        "sample:bikes",
+        out,
+        method="pose_warp",
+        target_image=ASTRONAUT,
+        side_by_side=True,
+        max_frames=12,
+        progress=False,
+        normalization="edn_upper",
+    )
     info = probe(out)
     assert res.n_frames == info.n_frames == 12 and info.height == S
 
@@ -130,9 +159,24 @@ def test_pose_file_round_trip_gives_identical_frames(carphone_clip, tmp_path):
     a: list[np.ndarray] = []
     b: list[np.ndarray] = []
     ref = f"{carphone_clip.root}:79"
-    transfer(None, pf, tmp_path / "a.mp4", method="pose_warp", target_image=ref, progress=False, frame_sink=a.append)
-    transfer(None, ClipSource(carphone_clip, start=80), tmp_path / "b.mp4", method="pose_warp", target_image=ref,
-             progress=False, frame_sink=b.append)
+    transfer(
+        None,
+        pf,
+        tmp_path / "a.mp4",
+        method="pose_warp",
+        target_image=ref,
+        progress=False,
+        frame_sink=a.append,
+    )
+    transfer(
+        None,
+        ClipSource(carphone_clip, start=80),
+        tmp_path / "b.mp4",
+        method="pose_warp",
+        target_image=ref,
+        progress=False,
+        frame_sink=b.append,
+    )
     assert len(a) == len(b) == 40
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     # and render draws it
@@ -160,10 +204,20 @@ def test_cli_kind_errors_exit_2_and_write_nothing(cloning_model, carphone_clip, 
     err = capsys.readouterr().err
     assert "no person found in the target image" in err and str(blank) in err
     # a precision the method does not declare
-    assert main(["transfer", "--method", "pose_warp", "--target-image", ASTRONAUT, "--precision", "bf16", *drive]) == 2
+    assert (
+        main(
+            ["transfer", "--method", "pose_warp", "--target-image", ASTRONAUT, "--precision", "bf16", *drive]
+        )
+        == 2
+    )
     assert "fp32 only" in capsys.readouterr().err
     # a bad background
-    assert main(["transfer", "--method", "pose_warp", "--target-image", ASTRONAUT, "--background", "#12", *drive]) == 2
+    assert (
+        main(
+            ["transfer", "--method", "pose_warp", "--target-image", ASTRONAUT, "--background", "#12", *drive]
+        )
+        == 2
+    )
     assert "#rrggbb" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == [blank]
 
@@ -172,14 +226,31 @@ def test_pose_file_of_another_skeleton_is_one_clear_error(tmp_path, capsys):
     from reenactor.pose.posefile import FORMAT, load_poses
 
     bad = tmp_path / "coco.poses.npz"
-    meta = {"format": FORMAT, "version": 1, "fps": 25, "size": [64, 64],
-            "skeleton": {"name": "COCO_18", "body": [f"j{i}" for i in range(18)]}}
+    meta = {
+        "format": FORMAT,
+        "version": 1,
+        "fps": 25,
+        "size": [64, 64],
+        "skeleton": {"name": "COCO_18", "body": [f"j{i}" for i in range(18)]},
+    }
     np.savez(bad, meta=np.array(json.dumps(meta)), body=np.zeros((4, 18, 3), np.float32))
     with pytest.raises(InputError, match="skeleton 'COCO_18' with 18 body joints"):
         load_poses(bad)
     out = tmp_path / "o.mp4"
-    rc = main(["transfer", "--method", "pose_warp", "--target-image", ASTRONAUT, "--driving", str(bad), "-o",
-               str(out), "--no-progress"])
+    rc = main(
+        [
+            "transfer",
+            "--method",
+            "pose_warp",
+            "--target-image",
+            ASTRONAUT,
+            "--driving",
+            str(bad),
+            "-o",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 2 and not out.exists()
     err = capsys.readouterr().err
     assert str(bad) in err and "BODY_25" in err
@@ -209,17 +280,37 @@ def test_info_describes_kinds(cloning_model, capsys):
 
 def test_reference_normalizations(carphone_clip, tmp_path, capsys):
     """auto runs first_frame onto the reference; global_alignment uses the driving and reference masks; edn is refused."""
-    for kind, expect in (("auto", "first_frame"), ("edn_upper", "edn_upper"), ("global_alignment", "global_alignment")):
-        res = transfer(None, carphone_clip.root, tmp_path / f"{kind}.mp4", method="pose_warp", normalization=kind,
-                       target_image=f"{carphone_clip.root}:80", max_frames=3, progress=False, size=128)
+    for kind, expect in (
+        ("auto", "first_frame"),
+        ("edn_upper", "edn_upper"),
+        ("global_alignment", "global_alignment"),
+    ):
+        res = transfer(
+            None,
+            carphone_clip.root,
+            tmp_path / f"{kind}.mp4",
+            method="pose_warp",
+            normalization=kind,
+            target_image=f"{carphone_clip.root}:80",
+            max_frames=3,
+            progress=False,
+            size=128,
+        )
         assert res.normalizer == expect
         saved = json.loads(res.normalizer_path.read_text())["normalizer"]
         # the reference is a frame of the same clip at the same size: the fit is close to the identity
         assert saved["params"]["scale"] == pytest.approx(1.0, abs=0.25)
     assert "coverage is not computed for a reference" in capsys.readouterr().out
     with pytest.raises(InputError, match="a reference is one photo"):
-        transfer(None, carphone_clip.root, tmp_path / "edn.mp4", method="pose_warp", normalization="edn",
-                 target_image=f"{carphone_clip.root}:80", progress=False)
+        transfer(
+            None,
+            carphone_clip.root,
+            tmp_path / "edn.mp4",
+            method="pose_warp",
+            normalization="edn",
+            target_image=f"{carphone_clip.root}:80",
+            progress=False,
+        )
 
 
 def test_several_people_in_a_photo_is_refused(tmp_path):
@@ -240,8 +331,18 @@ def test_several_people_in_a_photo_is_refused(tmp_path):
 
 
 def test_transfer_and_render_check_the_output_path_first(carphone_clip, tmp_path, capsys):
-    drive = ["transfer", "--method", "pose_warp", "--target-image", ASTRONAUT, "--driving", str(carphone_clip.root),
-             "--max-frames", "2", "--no-progress"]
+    drive = [
+        "transfer",
+        "--method",
+        "pose_warp",
+        "--target-image",
+        ASTRONAUT,
+        "--driving",
+        str(carphone_clip.root),
+        "--max-frames",
+        "2",
+        "--no-progress",
+    ]
     assert main([*drive, "-o", str(tmp_path)]) == 2  # a folder
     assert "is a folder" in capsys.readouterr().err
     assert main([*drive, "-o", str(tmp_path / "r.png")]) == 2  # a format it does not write

@@ -22,7 +22,8 @@ N_FRAMES = 30  # extraction has no frame limit: the tagged copies are cut short
 
 needs_display_matrix = pytest.mark.skipif(
     not hasattr(av.video.stream.VideoStream, "set_display_rotation"),
-    reason="this PyAV cannot write a display matrix (VideoStream.set_display_rotation is recent)")
+    reason="this PyAV cannot write a display matrix (VideoStream.set_display_rotation is recent)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,9 @@ def test_display_rotation_is_applied_at_every_angle(tmp_path, carphone_frames, c
     assert info.n_frames == N_FRAMES and info.frames_exact
     back = np.stack(list(iter_frames(path)))
     assert back.shape == carphone_frames.shape
-    assert np.abs(back.astype(np.int16) - carphone_frames).mean() < 3  # codec noise only: upright, not mirrored
+    assert (
+        np.abs(back.astype(np.int16) - carphone_frames).mean() < 3
+    )  # codec noise only: upright, not mirrored
     part = list(iter_frames(path, start=5, stop=7))
     assert len(part) == 2 and np.array_equal(part[0], back[5])
 
@@ -106,11 +109,21 @@ def test_extraction_of_a_portrait_phone_video_is_upright(tmp_path, carphone_fram
     nose, neck = body[:, 0], body[:, 1]
     seen = (nose[:, 2] > 0) & (neck[:, 2] > 0)
     assert seen.sum() >= N_FRAMES // 2
-    upright = (nose[seen, 1] < neck[seen, 1]) & (np.abs(nose[seen, 0] - neck[seen, 0]) < neck[seen, 1] - nose[seen, 1])
+    upright = (nose[seen, 1] < neck[seen, 1]) & (
+        np.abs(nose[seen, 0] - neck[seen, 0]) < neck[seen, 1] - nose[seen, 1]
+    )
     assert upright.mean() > 0.9, (nose[seen], neck[seen])  # y grows downwards: the nose above the neck
     # the same frames stored unrotated give the same person, where the clip store stores it
-    plain = extract(_portrait_copy(carphone_frames, tmp_path / "plain.mp4"), tmp_path / "plain", size=128,
-                    progress=False, log=lambda *_: None, workers=1)
-    assert plain.manifest["source_rotation"] == 0 and "source_rotation" not in plain.manifest["extract_params"]
+    plain = extract(
+        _portrait_copy(carphone_frames, tmp_path / "plain.mp4"),
+        tmp_path / "plain",
+        size=128,
+        progress=False,
+        log=lambda *_: None,
+        workers=1,
+    )
+    assert (
+        plain.manifest["source_rotation"] == 0 and "source_rotation" not in plain.manifest["extract_params"]
+    )
     both = seen & (plain.load("body")[:, 0, 2] > 0)
     assert np.median(np.abs(plain.load("body")[both, 0, :2] - nose[both, :2])) < 4  # pixels at 128 px

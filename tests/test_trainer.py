@@ -38,9 +38,18 @@ def clip(tmp_path_factory):
 
 
 def _data(clip, steps: int, **trainer) -> dict:
-    return {"method": "tiny", "data": {"target": [str(clip.root)]},
-            "trainer": {"steps": steps, "batch_size": 2, "checkpoint_every": 10, "ema": 0.9, "ema_start": 3,
-                        **trainer}}
+    return {
+        "method": "tiny",
+        "data": {"target": [str(clip.root)]},
+        "trainer": {
+            "steps": steps,
+            "batch_size": 2,
+            "checkpoint_every": 10,
+            "ema": 0.9,
+            "ema_start": 3,
+            **trainer,
+        },
+    }
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -54,8 +63,14 @@ def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None
 
 
 def _train(clip, run_dir, steps, resume=False, callbacks=None, overrides=(), **trainer):
-    return run_training(_data(clip, steps, **trainer), [*QUIET, *overrides], run_dir=run_dir, resume=resume,
-                        method_cls=TinyMethod, callbacks=callbacks)
+    return run_training(
+        _data(clip, steps, **trainer),
+        [*QUIET, *overrides],
+        run_dir=run_dir,
+        resume=resume,
+        method_cls=TinyMethod,
+        callbacks=callbacks,
+    )
 
 
 # ------------------------------------------------------------------------------------------ resume
@@ -88,13 +103,36 @@ def test_resume_after_interruption_is_exact(clip, tmp_path):
 def test_resume_after_real_kill_is_exact(clip, tmp_path):
     """A real SIGKILL of `reenactor train` mid-run (after checkpoint 10), then `--resume`: identical weights."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    base = [sys.executable, str(HERE / "train_entry.py"), "train", "--method", "tiny", "--target", str(clip.root),
-            "--steps", "20", "--batch-size", "2", "--set", "trainer.checkpoint_every=10", "--set", "trainer.ema=0.9",
-            "--set", "trainer.progress=false", "--set", "trainer.image_every=5"]
-    subprocess.run([*base, "-o", str(tmp_path / "straight")], env=env, check=True, timeout=240,
-                   capture_output=True)
-    proc = subprocess.Popen([*base, "-o", str(tmp_path / "killed")], env={**env, "TINY_STALL_AFTER": "12"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = [
+        sys.executable,
+        str(HERE / "train_entry.py"),
+        "train",
+        "--method",
+        "tiny",
+        "--target",
+        str(clip.root),
+        "--steps",
+        "20",
+        "--batch-size",
+        "2",
+        "--set",
+        "trainer.checkpoint_every=10",
+        "--set",
+        "trainer.ema=0.9",
+        "--set",
+        "trainer.progress=false",
+        "--set",
+        "trainer.image_every=5",
+    ]
+    subprocess.run(
+        [*base, "-o", str(tmp_path / "straight")], env=env, check=True, timeout=240, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [*base, "-o", str(tmp_path / "killed")],
+        env={**env, "TINY_STALL_AFTER": "12"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + 240
         stalled = tmp_path / "killed" / "stalled"
@@ -110,12 +148,19 @@ def test_resume_after_real_kill_is_exact(clip, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not (tmp_path / "killed" / "model.safetensors").exists()
     assert [s for s, _ in list_checkpoints(tmp_path / "killed")] == [10]
-    out = subprocess.run([*base[:2], "train", "-o", str(tmp_path / "killed"), "--resume", "--set",
-                          "trainer.progress=false"], env=env, timeout=240, capture_output=True, text=True)
+    out = subprocess.run(
+        [*base[:2], "train", "-o", str(tmp_path / "killed"), "--resume", "--set", "trainer.progress=false"],
+        env=env,
+        timeout=240,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "resumed from" in out.stdout and "step 10" in out.stdout
-    _assert_same(_weights(tmp_path / "straight" / "model.safetensors"),
-                 _weights(tmp_path / "killed" / "model.safetensors"))
+    _assert_same(
+        _weights(tmp_path / "straight" / "model.safetensors"),
+        _weights(tmp_path / "killed" / "model.safetensors"),
+    )
 
 
 def test_run_folder_guards(clip, tmp_path):
@@ -139,14 +184,19 @@ def test_run_folder_guards(clip, tmp_path):
 # ------------------------------------------------------------------------------------------ the step
 def _trainer(precision="fp32", **kw) -> Trainer:
     torch.manual_seed(0)
-    cfg = from_dict(RunConfig, {"method": "tiny", "trainer": {"precision": precision, "device": "cpu",
-                                                               "progress": False, **kw}})
+    cfg = from_dict(
+        RunConfig,
+        {"method": "tiny", "trainer": {"precision": precision, "device": "cpu", "progress": False, **kw}},
+    )
     return Trainer(TinyMethod(TinyConfig(dropout=0.0)), cfg, run_dir=None)
 
 
 def _batch(n=4, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {"cond": torch.randn(n, 4, 32, 32, generator=g), "image": torch.rand(n, 3, 32, 32, generator=g) * 2 - 1}
+    return {
+        "cond": torch.randn(n, 4, 32, 32, generator=g),
+        "image": torch.rand(n, 3, 32, 32, generator=g) * 2 - 1,
+    }
 
 
 def test_gradients_reach_every_parameter_and_losses_fall():
@@ -225,7 +275,9 @@ def test_ema_tracks_and_export_uses_it(tmp_path):
         torch.testing.assert_close(s, 0.5 * a + 0.5 * b)
     path = tr.export(tmp_path / "m.safetensors")
     t = load_model(path).tensors
-    torch.testing.assert_close(t["G.decoder.out.conv.weight"], tr.ema.shadow[-2])  # the EMA, not the live weights
+    torch.testing.assert_close(
+        t["G.decoder.out.conv.weight"], tr.ema.shadow[-2]
+    )  # the EMA, not the live weights
     assert torch.equal(tr.method.G.decoder.out.conv.weight, p1[-2])  # live weights restored after export
 
 
@@ -248,8 +300,21 @@ def test_divergence_is_reported():
 
 def test_logging_and_outputs(clip, tmp_path):
     run = tmp_path / "run"
-    run_training(_data(clip, 4, log_every=2, image_every=2, checkpoint_every=2, keep_checkpoints=1,
-                       tensorboard=True, progress=False), [], run_dir=run, method_cls=TinyMethod)
+    run_training(
+        _data(
+            clip,
+            4,
+            log_every=2,
+            image_every=2,
+            checkpoint_every=2,
+            keep_checkpoints=1,
+            tensorboard=True,
+            progress=False,
+        ),
+        [],
+        run_dir=run,
+        method_cls=TinyMethod,
+    )
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     ev = EventAccumulator(str(run / "tb"))
@@ -274,7 +339,12 @@ def test_model_file_roundtrip_and_errors(tmp_path, monkeypatch):
     tensors, meta = m.inference_state()
     path = save_model(tmp_path / "model.safetensors", "tiny", {"ngf": 4}, tensors, meta, run={"step": 3})
     lm = load_model(path, expect_method="tiny")
-    assert lm.method == "tiny" and lm.config == {"ngf": 4} and lm.meta["size"] == [32, 32] and lm.run["step"] == 3
+    assert (
+        lm.method == "tiny"
+        and lm.config == {"ngf": 4}
+        and lm.meta["size"] == [32, 32]
+        and lm.run["step"] == 3
+    )
     for k in tensors:
         assert torch.equal(lm.tensors[k], tensors[k])
     with pytest.raises(CheckpointError, match="trained with method 'tiny', not 'pix2pix'"):
@@ -309,7 +379,9 @@ def test_frozen_feature_net_left_out_of_checkpoints_and_recorded():
     class WithPerc(TinyMethod):
         def __init__(self, cfg):
             super().__init__(cfg)
-            self.perc = PerceptualLoss(load_feature_net("effnet", verbose=False), layers=[0, 1], weights=[1, 1])
+            self.perc = PerceptualLoss(
+                load_feature_net("effnet", verbose=False), layers=[0, 1], weights=[1, 1]
+            )
             self.alias = self.perc.net  # the same frozen net under a second name
 
     torch.manual_seed(0)
@@ -318,7 +390,10 @@ def test_frozen_feature_net_left_out_of_checkpoints_and_recorded():
     state = tr.state_dict()
     assert state["method"] and not any(k.startswith(("perc.", "alias.")) for k in state["method"])
     assert any(k.startswith("perc.net.") for k in tr.method.state_dict())
-    assert tr.feature_nets == [tr.method.perc.description] and "efficientnet_lite0" in tr.run_info()["feature_nets"][0]
+    assert (
+        tr.feature_nets == [tr.method.perc.description]
+        and "efficientnet_lite0" in tr.run_info()["feature_nets"][0]
+    )
     tr2 = Trainer(WithPerc(TinyConfig()), cfg)
     tr2.load_state_dict(state)  # strict on everything but the frozen net
     for k, v in state["method"].items():
@@ -336,7 +411,7 @@ def test_wall_clock_budget_ends_with_checkpoint_and_export(clip, tmp_path, capsy
     assert "wall-clock budget of 0.5 s spent at step" in out
     from reenactor.train.checkpoint import list_checkpoints
 
-    (step, _), = list_checkpoints(tmp_path / "run")[-1:]
+    ((step, _),) = list_checkpoints(tmp_path / "run")[-1:]
     assert 1 <= step < 100 and path.exists() and load_model(path).run["step"] == step
     # the budget is per invocation: --resume continues from the checkpoint
     _train(clip, tmp_path / "run", step + 3, resume=True)

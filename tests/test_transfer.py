@@ -18,7 +18,11 @@ from reenactor.transfer import transfer
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     root = tmp_path_factory.mktemp("transfer")
-    return root, make_clip(root / "target", n=12), make_clip(root / "driving", n=10, phase=1.0, scale=0.8, seed=1)
+    return (
+        root,
+        make_clip(root / "target", n=12),
+        make_clip(root / "driving", n=10, phase=1.0, scale=0.8, seed=1),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,9 @@ def test_transfer_clip_writes_video_and_reusable_normalizer(clips, cloning_model
     _, target, driving = clips
     got: list[np.ndarray] = []
     out = tmp_path / "out.mp4"
-    res = transfer(cloning_model, driving.root, out, normalization="auto", progress=False, frame_sink=got.append)
+    res = transfer(
+        cloning_model, driving.root, out, normalization="auto", progress=False, frame_sink=got.append
+    )
     assert res.n_frames == driving.n_frames == len(got)
     assert probe(out).n_frames == driving.n_frames and (probe(out).width, probe(out).height) == (32, 32)
     saved = json.loads(res.normalizer_path.read_text())
@@ -41,8 +47,14 @@ def test_transfer_clip_writes_video_and_reusable_normalizer(clips, cloning_model
     assert "coverage" in capsys.readouterr().out
     # reusing the saved normalizer gives the same frames
     again: list[np.ndarray] = []
-    transfer(cloning_model, driving.root, tmp_path / "again.mp4", normalizer=res.normalizer_path, progress=False,
-             frame_sink=again.append)
+    transfer(
+        cloning_model,
+        driving.root,
+        tmp_path / "again.mp4",
+        normalizer=res.normalizer_path,
+        progress=False,
+        frame_sink=again.append,
+    )
     assert all(np.array_equal(a, b) for a, b in zip(got, again))
 
 
@@ -50,8 +62,12 @@ def test_batched_equals_frame_by_frame(clips, cloning_model, tmp_path):
     _, _, driving = clips
     a: list[np.ndarray] = []
     b: list[np.ndarray] = []
-    transfer(cloning_model, driving.root, tmp_path / "a.mp4", batch_size=4, progress=False, frame_sink=a.append)
-    transfer(cloning_model, driving.root, tmp_path / "b.mp4", batch_size=1, progress=False, frame_sink=b.append)
+    transfer(
+        cloning_model, driving.root, tmp_path / "a.mp4", batch_size=4, progress=False, frame_sink=a.append
+    )
+    transfer(
+        cloning_model, driving.root, tmp_path / "b.mp4", batch_size=1, progress=False, frame_sink=b.append
+    )
     assert len(a) == len(b) == driving.n_frames
     assert max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(a, b)) <= 1
 
@@ -72,11 +88,24 @@ def test_transfer_from_a_video_file_runs_pose_extraction(clips, cloning_model, t
     a: list[np.ndarray] = []
     b: list[np.ndarray] = []
     seen: list[tuple] = []
-    res = transfer(cloning_model, sample_path("carphone"), tmp_path / "v.mp4", max_frames=6, progress=False,
-                   frame_sink=a.append)  # batched: the keypoints come from the spool, no second decode
+    res = transfer(
+        cloning_model,
+        sample_path("carphone"),
+        tmp_path / "v.mp4",
+        max_frames=6,
+        progress=False,
+        frame_sink=a.append,
+    )  # batched: the keypoints come from the spool, no second decode
     assert res.n_frames == 6 and res.seconds["poses"] > 0
-    transfer(cloning_model, sample_path("carphone"), tmp_path / "w.mp4", max_frames=6, progress=False,
-             frame_sink=b.append, driving_sink=lambda fr, rec: seen.append((fr.shape, set(rec))))
+    transfer(
+        cloning_model,
+        sample_path("carphone"),
+        tmp_path / "w.mp4",
+        max_frames=6,
+        progress=False,
+        frame_sink=b.append,
+        driving_sink=lambda fr, rec: seen.append((fr.shape, set(rec))),
+    )
     assert max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(a, b)) <= 1
     # a driving_sink gets every decoded frame with its whole record
     assert len(seen) == 6 and seen[0][0] == (144, 176, 3) and {"body", "face_raw", "pose_raw"} <= seen[0][1]
@@ -97,8 +126,12 @@ def test_video_poses_in_parallel_chunks_come_back_in_order(carphone_path, monkey
             runs.append((src.bodies(), np.stack([src._spool.record(t)["face_raw"] for t in range(20)])))  # noqa: SLF001
         finally:
             src.close()
-    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][0][:, 0, 2].min() > 0.5  # nose seen in every frame
-    assert np.array_equal(runs[0][1], runs[1][1]) and np.abs(np.diff(runs[0][1][:, 1, 0])).max() < 10  # in order
+    assert (
+        np.array_equal(runs[0][0], runs[1][0]) and runs[0][0][:, 0, 2].min() > 0.5
+    )  # nose seen in every frame
+    assert (
+        np.array_equal(runs[0][1], runs[1][1]) and np.abs(np.diff(runs[0][1][:, 1, 0])).max() < 10
+    )  # in order
 
 
 def test_video_without_a_person_is_one_clear_error(cloning_model, tmp_path):
@@ -135,12 +168,34 @@ def test_cli_reports_one_error_line(clips, cloning_model, tmp_path, capsys):
     from reenactor.cli import main
 
     _, _, driving = clips
-    rc = main(["transfer", "--model", str(tmp_path / "missing.safetensors"), "--driving", str(driving.root),
-               "-o", str(tmp_path / "o.mp4"), "--no-progress"])
+    rc = main(
+        [
+            "transfer",
+            "--model",
+            str(tmp_path / "missing.safetensors"),
+            "--driving",
+            str(driving.root),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error:") and "missing.safetensors" in err and "Traceback" not in err
-    rc = main(["transfer", "--model", str(cloning_model), "--method", "pix2pix", "--driving", str(driving.root),
-               "-o", str(tmp_path / "o.mp4"), "--no-progress"])
+    rc = main(
+        [
+            "transfer",
+            "--model",
+            str(cloning_model),
+            "--method",
+            "pix2pix",
+            "--driving",
+            str(driving.root),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--no-progress",
+        ]
+    )
     assert rc == 2 and "cloning" in capsys.readouterr().err
 
 
@@ -172,10 +227,24 @@ def test_pipelined_equals_serial_and_surfaces_errors(clips, cloning_model, tmp_p
     _, _, driving = clips
     a: list[np.ndarray] = []
     b: list[np.ndarray] = []
-    transfer(cloning_model, driving.root, tmp_path / "a.mp4", batch_size=3, pipeline=True, progress=False,
-             frame_sink=a.append)
-    transfer(cloning_model, driving.root, tmp_path / "b.mp4", batch_size=3, pipeline=False, progress=False,
-             frame_sink=b.append)
+    transfer(
+        cloning_model,
+        driving.root,
+        tmp_path / "a.mp4",
+        batch_size=3,
+        pipeline=True,
+        progress=False,
+        frame_sink=a.append,
+    )
+    transfer(
+        cloning_model,
+        driving.root,
+        tmp_path / "b.mp4",
+        batch_size=3,
+        pipeline=False,
+        progress=False,
+        frame_sink=b.append,
+    )
     assert len(a) == len(b) == driving.n_frames and all(np.array_equal(x, y) for x, y in zip(a, b))
 
     def boom(_frame):
@@ -192,8 +261,14 @@ def test_body_target_plays_the_target_poses_whatever_the_driver(clips, cloning_m
     held: dict[str, list[np.ndarray]] = {}
     for name, drv in (("a", driving), ("b", target)):
         held[name] = []
-        res = transfer(cloning_model, drv.root, tmp_path / f"{name}.mp4", body="target", progress=False,
-                       frame_sink=held[name].append)
+        res = transfer(
+            cloning_model,
+            drv.root,
+            tmp_path / f"{name}.mp4",
+            body="target",
+            progress=False,
+            frame_sink=held[name].append,
+        )
         assert res.n_frames == drv.n_frames and res.normalizer_path is None
         assert not (tmp_path / f"{name}.normalizer.json").exists()
     out = capsys.readouterr().out

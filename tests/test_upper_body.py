@@ -20,8 +20,12 @@ S, C = 32, 16
 def tiny_cfg(**kw) -> UpperBodyConfig:
     return UpperBodyConfig(
         size=S,
-        landmark=LandmarkGenConfig(crop=C, cell=1, ngf=4, n_downsampling=2, n_blocks=1, ndf=4, n_layers=1, num_D=2),
-        frame=FrameGenConfig(past=2, ngf=8, n_downsampling=2, n_blocks=1, ndf=4, n_layers=2, num_D=2, lambda_l1=1.0),
+        landmark=LandmarkGenConfig(
+            crop=C, cell=1, ngf=4, n_downsampling=2, n_blocks=1, ndf=4, n_layers=1, num_D=2
+        ),
+        frame=FrameGenConfig(
+            past=2, ngf=8, n_downsampling=2, n_blocks=1, ndf=4, n_layers=2, num_D=2, lambda_l1=1.0
+        ),
         **kw,
     )
 
@@ -30,9 +34,21 @@ def tiny_run(clip, steps: int, batch_size: int) -> dict:
     """A run config (as `reenactor train` builds it) of the tiny model on ``clip``, checkpointed at the end."""
     cfg = tiny_cfg()
     model = {"size": S, "landmark": vars(cfg.landmark), "frame": vars(cfg.frame)}
-    return {"method": "upper_body", "model": model, "data": {"target": [str(clip.root)]},
-            "trainer": {"steps": steps, "batch_size": batch_size, "device": "cpu", "ema": 0.0, "tensorboard": False,
-                        "image_every": 0, "checkpoint_every": steps, "progress": False}}
+    return {
+        "method": "upper_body",
+        "model": model,
+        "data": {"target": [str(clip.root)]},
+        "trainer": {
+            "steps": steps,
+            "batch_size": batch_size,
+            "device": "cpu",
+            "ema": 0.0,
+            "tensorboard": False,
+            "image_every": 0,
+            "checkpoint_every": steps,
+            "progress": False,
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +129,11 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
     state = np.random.get_state()[1].copy()
     seen, own = ds.training_faup(max_warped=60), ref.training_faup()
     assert np.array_equal(np.random.get_state()[1], state)
-    assert np.array_equal(own, ref.faup[0]) and np.array_equal(seen[:len(own)], own) and len(seen) == len(own) + 60
+    assert (
+        np.array_equal(own, ref.faup[0])
+        and np.array_equal(seen[: len(own)], own)
+        and len(seen) == len(own) + 60
+    )
     assert np.percentile(seen[:, au12], 99) > np.percentile(own[:, au12], 99) + 0.05
     # the past inputs carry the same expression
     s = t - 3
@@ -128,7 +148,9 @@ def test_body_jitter_moves_only_the_body_input(clip_copy):
     from reenactor.methods.upper_body.dataset import HEAD_JOINTS
     from reenactor.methods.upper_body.images import ubkp_image
 
-    ds = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0), body_jitter=2.0)).build_dataset([clip_copy])
+    ds = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0), body_jitter=2.0)).build_dataset(
+        [clip_copy]
+    )
     ref = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
     i = 30
     np.random.seed(5)
@@ -139,7 +161,9 @@ def test_body_jitter_moves_only_the_body_input(clip_copy):
     assert np.abs(jit["body"][list(HEAD_JOINTS)]).max() == 0 and np.abs(jit["body"]).max() > 0.5
     for k in ("image", "lm", "faup", "centre"):
         assert torch.equal(item[k], plain[k])
-    assert torch.equal(item["x"][:, 3:], plain["x"][:, 3:]) and not torch.equal(item["x"][:, :3], plain["x"][:, :3])
+    assert torch.equal(item["x"][:, 3:], plain["x"][:, 3:]) and not torch.equal(
+        item["x"][:, :3], plain["x"][:, :3]
+    )
     _, t = ds.index[i]
     for j, s in enumerate(range(t - 2, t + 1)):
         kp = {n: v[s].copy() for n, v in ds.kp[0].items()}
@@ -181,9 +205,15 @@ def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_cop
         assert np.allclose(item["centre"][j].numpy(), kp["body"][NOSE, :2] + ds.offset, atol=1e-4)
         # the frame: the person moved as the keypoints, the rest the still plate
         img = np.round((item["image"][j].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(np.int16)
-        moved = cv2.warpAffine(cv2.resize(frames[s], (S, S), interpolation=cv2.INTER_AREA), m, (S, S),
-                               borderMode=cv2.BORDER_REPLICATE).astype(np.int16)
-        alpha = cv2.warpAffine(cv2.resize(masks[s], (S, S), interpolation=cv2.INTER_AREA), m, (S, S), borderValue=0)
+        moved = cv2.warpAffine(
+            cv2.resize(frames[s], (S, S), interpolation=cv2.INTER_AREA),
+            m,
+            (S, S),
+            borderMode=cv2.BORDER_REPLICATE,
+        ).astype(np.int16)
+        alpha = cv2.warpAffine(
+            cv2.resize(masks[s], (S, S), interpolation=cv2.INTER_AREA), m, (S, S), borderValue=0
+        )
         assert (alpha == 255).sum() > 20 and (alpha == 0).sum() > 20
         assert np.abs(img[alpha == 255] - moved[alpha == 255]).max() <= 1
         assert np.abs(img[alpha == 0] - ds.mover.plates[0][alpha == 0].astype(np.int16)).max() <= 1
@@ -244,7 +274,7 @@ def test_face_square_loss_weights_the_pasted_landmark_square(dataset):
     cfg.frame.lambda_l1, cfg.frame.lambda_face = 0.0, 5.0
     meth = UpperBodyMethod(cfg)
     meth.fit_data(dataset)
-    out = meth.generator_step(_batch(dataset), 10 ** 6)
+    out = meth.generator_step(_batch(dataset), 10**6)
     assert "face" in out.losses and out.losses["face"] > 0 and "l1" not in out.losses
 
 
@@ -272,9 +302,9 @@ def test_face_discriminator_sees_the_face_square_with_its_landmark_lines(dataset
     meth = UpperBodyMethod(cfg)
     meth.fit_data(dataset)
     batch = _batch(dataset)
-    out = meth.generator_step(batch, 10 ** 6)
+    out = meth.generator_step(batch, 10**6)
     assert {"face_gan", "face_fm"} <= set(out.losses) and out.losses["face_fm"] > 0
-    d = meth.discriminator_step(batch, 10 ** 6, out.cache)
+    d = meth.discriminator_step(batch, 10**6, out.cache)
     assert "d_face" in d
     d["d_face"].backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in meth.D_face.parameters())
@@ -289,7 +319,9 @@ def test_landmark_l1_foreground_weight_makes_an_empty_image_expensive():
     real[0, :, 2, 3:8] = 1.0  # 5 of 100 pixels drawn
     empty = torch.full_like(real, -1.0)
     assert torch.isclose(landmark_l1(empty, real, 0.0), torch.tensor(2 * 5 / 100))
-    assert torch.isclose(landmark_l1(empty, real, 19.0), torch.tensor(2 * 5 * 20 / (100 + 19 * 5)))  # 10x plain
+    assert torch.isclose(
+        landmark_l1(empty, real, 19.0), torch.tensor(2 * 5 * 20 / (100 + 19 * 5))
+    )  # 10x plain
     assert landmark_l1(real, real, 19.0) == 0
     noise = real.clone()
     noise[0, :, 7, 0] = 1.0  # one stray pixel on the background costs the same as plain L1's share of it
@@ -375,7 +407,7 @@ def test_face_refiner_corrects_only_the_face_square(clip_copy):
     inside = torch.zeros(3, 1, S, S, dtype=torch.bool)
     for i in range(3):
         x0, y0 = int(round(float(centre[i, 0]) - C / 2)), int(round(float(centre[i, 1]) - C / 2))
-        inside[i, :, max(y0, 0):y0 + C, max(x0, 0):x0 + C] = True
+        inside[i, :, max(y0, 0) : y0 + C, max(x0, 0) : x0 + C] = True
     assert (five == 5).eq(inside.expand_as(five)).all()
 
     torch.manual_seed(0)
@@ -405,8 +437,10 @@ def test_face_refiner_corrects_only_the_face_square(clip_copy):
     tensors, meta = method.inference_state()
     assert any(k.startswith("G_face.") for k in tensors)
     syn = UpperBodyMethod.synthesizer(method.cfg, tensors, meta)
-    assert torch.equal(syn.G_face.state_dict()[[k for k in syn.G_face.state_dict()][-2]],
-                       method.G_face.state_dict()[[k for k in method.G_face.state_dict()][-2]])
+    assert torch.equal(
+        syn.G_face.state_dict()[[k for k in syn.G_face.state_dict()][-2]],
+        method.G_face.state_dict()[[k for k in method.G_face.state_dict()][-2]],
+    )
     kp = ds.target_keypoints()
     frame = syn.step({k: v[0] for k, v in kp.items()}, {"faup": ds.faup[0][0]})
     syn.G_face = None
@@ -455,7 +489,7 @@ def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphon
     lm_b = syn.last_landmarks
     drawn = lm_b.max(-1) > 0
     assert drawn.any() and 0 <= x0 and 0 <= y0 and x0 + C <= S and y0 + C <= S
-    panel = view[y0:y0 + C, x0:x0 + C].astype(int)
+    panel = view[y0 : y0 + C, x0 : x0 + C].astype(int)
     assert np.abs(panel[drawn] - lm_b[drawn].astype(int)).max() <= 1
     syn.reset()
     assert syn.input_view() is None
@@ -473,7 +507,11 @@ def test_expression_basis_and_the_transfer_warp(method, dataset):
 
     eb = dataset.expression_basis()
     au = AU_NAMES.index
-    assert eb["basis"][au("AU12"), 0] > 0.1 and eb["basis"][au("AU26"), 2] > 0.1 and eb["basis"][au("AU2"), 3] > 0.05
+    assert (
+        eb["basis"][au("AU12"), 0] > 0.1
+        and eb["basis"][au("AU26"), 2] > 0.1
+        and eb["basis"][au("AU2"), 3] > 0.05
+    )
     assert eb["basis"][au("AU12"), 0] > 3 * abs(eb["basis"][au("AU12"), 2])  # the jaw drop is not a smile
     assert eb["shape"][[36, 45, 48, 54], 2].all() and eb["ref"].shape == (N_AU,)
     tensors, meta = method.inference_state()
@@ -500,8 +538,9 @@ def test_expression_basis_and_the_transfer_warp(method, dataset):
     iod = np.linalg.norm(face[42:48].mean(0) - face[36:42].mean(0))
     d_mouth = np.linalg.norm(changed[:, None, :] - face[None, 48:68], axis=-1).min(1)
     assert d_mouth.max() <= (3 * method.cfg.expression.sigma + method.cfg.expression.smile) * iod + 2.0
-    np.testing.assert_array_equal(syn.express(noise, np.concatenate([syn.expression_basis["ref"], np.zeros(3)])),
-                                  noise)  # the target's typical face: no warp
+    np.testing.assert_array_equal(
+        syn.express(noise, np.concatenate([syn.expression_basis["ref"], np.zeros(3)])), noise
+    )  # the target's typical face: no warp
     # a model without a basis (exported before it existed) or with modes this version lacks: no warp, a note
     for eb in (None, dict(meta["expression_basis"], columns=[["grin", 1.0]] * 5)):
         old = UpperBodyMethod.synthesizer(method.cfg, tensors, dict(meta, expression_basis=eb))
@@ -520,7 +559,9 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     path = run_training(tiny_run(clip_copy, steps=3, batch_size=2), run_dir=tmp_path / "run")
     assert path is not None and path.name == "model.safetensors"
     loaded = load_model(path, expect_method="upper_body")
-    assert any(k.startswith("G_lm.") for k in loaded.tensors) and any(k.startswith("G.") for k in loaded.tensors)
+    assert any(k.startswith("G_lm.") for k in loaded.tensors) and any(
+        k.startswith("G.") for k in loaded.tensors
+    )
     assert loaded.meta["crop"] == C and "face_offset" in loaded.meta
     with pytest.raises(CheckpointError):
         load_model(path, expect_method="cloning")
@@ -531,20 +572,44 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     out = tmp_path / "out.mp4"
     # the clip is 128 px, the tiny model 32 px: without normalization the poses lie off its frame (--force renders
     # anyway; this test is about the model file's round trip)
-    res = transfer(path, ClipSource(clip_copy, max_frames=6), out, normalization="none", progress=False, force=True,
-                   save_normalizer=False, check_coverage=False, frame_sink=frames.append, batch_size=1)
+    res = transfer(
+        path,
+        ClipSource(clip_copy, max_frames=6),
+        out,
+        normalization="none",
+        progress=False,
+        force=True,
+        save_normalizer=False,
+        check_coverage=False,
+        frame_sink=frames.append,
+        batch_size=1,
+    )
     assert res.n_frames == 6 and len(frames) == 6 and frames[0].shape == (S, S, 3)
     assert probe(out).n_frames == 6
     # the expression basis travels in the model file; expression_warp=False switches the warp off
     from reenactor.modelfile import open_model
 
     tm = open_model(path)
-    assert tm.synthesizer.warp_expression and set(loaded.meta["expression_basis"]) == {"ref", "basis", "shape", "columns"}
+    assert tm.synthesizer.warp_expression and set(loaded.meta["expression_basis"]) == {
+        "ref",
+        "basis",
+        "shape",
+        "columns",
+    }
     plain: list[np.ndarray] = []
-    transfer(path, ClipSource(clip_copy, max_frames=6), tmp_path / "plain.mp4", normalization="none", progress=False,
-             force=True,
-             save_normalizer=False, check_coverage=False, frame_sink=plain.append, batch_size=1,
-             method_options={"expression_warp": False})
+    transfer(
+        path,
+        ClipSource(clip_copy, max_frames=6),
+        tmp_path / "plain.mp4",
+        normalization="none",
+        progress=False,
+        force=True,
+        save_normalizer=False,
+        check_coverage=False,
+        frame_sink=plain.append,
+        batch_size=1,
+        method_options={"expression_warp": False},
+    )
     assert len(plain) == 6
     assert not open_model(path, options={"expression_warp": False}).synthesizer.warp_expression
 
@@ -552,8 +617,10 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
 def test_self_reenactment_table_reports_upper_body_beside_cloning(tmp_path):
     from reenactor.benchmarking.self_reenactment import SelfReenactmentOptions, markdown_table
 
-    rows = [{"method": "cloning", "mse": 400.0, "ssim": 0.6, "psnr": 22.0},
-            {"method": "upper_body", "mse": 300.0, "ssim": 0.7, "psnr": 23.5}]
+    rows = [
+        {"method": "cloning", "mse": 400.0, "ssim": 0.6, "psnr": 22.0},
+        {"method": "upper_body", "mse": 300.0, "ssim": 0.7, "psnr": 23.5},
+    ]
     table = markdown_table(rows, SelfReenactmentOptions(clip="carphone", out_dir=tmp_path), "carphone")
     assert "| upper_body | 300.0 | 0.7000 | 23.50 |" in table
     assert "upper_body MSE / cloning MSE = 0.750" in table
@@ -570,20 +637,26 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     from reenactor.train.run import run_training
 
     path = run_training(tiny_run(clip_copy, steps=1, batch_size=1), run_dir=tmp_path / "run")
-    res = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "expr", max_frames=6,
-                                   progress=False)
+    res = run_expression_benchmark(
+        path, clip_copy.root, clip_copy.root, tmp_path / "expr", max_frames=6, progress=False
+    )
     assert res["n_frames"] == 6 and res["driving_faces"] == 6
     assert "fixed face proportions" in res["driver_neutral"]  # 6 faces < MIN_NEUTRAL_FRAMES
     ref = [r for r in res["rows"] if r["compared"].startswith("target's typical")]
     assert ref and all(np.isfinite(r["au_mae"]) and np.isfinite(r["pose_mae_deg"]) for r in ref)
-    assert len(res["top_units"]) == 6 and {p["angle"] for p in res["head_pose_deg"]} == {"yaw", "pitch", "roll"}
+    assert len(res["top_units"]) == 6 and {p["angle"] for p in res["head_pose_deg"]} == {
+        "yaw",
+        "pitch",
+        "roll",
+    }
     saved = json.loads((tmp_path / "expr" / "results.json").read_text())
     assert saved["n_frames"] == 6
     assert "| generated | driver |" in (tmp_path / "expr" / "table.md").read_text()
     assert (tmp_path / "expr" / "side_by_side.mp4").stat().st_size > 0
     # --body target: the target's own poses, only the face driven; the driver's FAUP is still what is measured
-    held = run_expression_benchmark(path, clip_copy.root, clip_copy.root, tmp_path / "held", max_frames=6,
-                                    progress=False, body="target")
+    held = run_expression_benchmark(
+        path, clip_copy.root, clip_copy.root, tmp_path / "held", max_frames=6, progress=False, body="target"
+    )
     assert held["body"] == "target" and held["driving_faces"] == 6 and held["n_frames"] == 6
     assert "Body: the target's own training poses" in (tmp_path / "held" / "table.md").read_text()
     with pytest.raises(InputError, match="clip folder"):
@@ -591,27 +664,64 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     # a photo with --body target is held (default: one pass over the training poses), and stays one face
     from reenactor.samples import sample_path
 
-    photo = run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo",
-                                     progress=False, body="target")
+    photo = run_expression_benchmark(
+        path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo", progress=False, body="target"
+    )
     n_poses = len(open_model(path).train_poses["body"])
     assert photo["n_frames"] == min(n_poses, 120) > 1 and photo["driving_faces"] == photo["n_frames"]
     assert "only 1 distinct driving face" in photo["driver_neutral"]
-    held = run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo3",
-                                    progress=False, body="target", hold=3)
+    held = run_expression_benchmark(
+        path,
+        sample_path("astronaut"),
+        clip_copy.root,
+        tmp_path / "photo3",
+        progress=False,
+        body="target",
+        hold=3,
+    )
     assert held["n_frames"] == 3
     with pytest.raises(InputError, match="cannot be held for 0 frames"):
-        run_expression_benchmark(path, sample_path("astronaut"), clip_copy.root, tmp_path / "photo0",
-                                 progress=False, body="target", hold=0)
+        run_expression_benchmark(
+            path,
+            sample_path("astronaut"),
+            clip_copy.root,
+            tmp_path / "photo0",
+            progress=False,
+            body="target",
+            hold=0,
+        )
     # two drivers: one folder each and the contrast table
     from reenactor.cli import main
 
-    rc = main(["benchmark", "expression", "--model", str(path), "--driving", str(clip_copy.root), str(clip_copy.root),
-               "--target", str(clip_copy.root), "-o", str(tmp_path / "two"), "--max-frames", "3", "--no-progress"])
+    rc = main(
+        [
+            "benchmark",
+            "expression",
+            "--model",
+            str(path),
+            "--driving",
+            str(clip_copy.root),
+            str(clip_copy.root),
+            "--target",
+            str(clip_copy.root),
+            "-o",
+            str(tmp_path / "two"),
+            "--max-frames",
+            "3",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     name = clip_copy.root.name
-    assert (tmp_path / "two" / name / "table.md").exists() and (tmp_path / "two" / f"{name}_1" / "table.md").exists()
+    assert (tmp_path / "two" / name / "table.md").exists() and (
+        tmp_path / "two" / f"{name}_1" / "table.md"
+    ).exists()
     two = json.loads((tmp_path / "two" / "contrast.json").read_text())
-    assert two["folders"] == [name, f"{name}_1"] and len(two["pairs"]) == 1 and len(two["pairs"][0]["units"]) == 17
+    assert (
+        two["folders"] == [name, f"{name}_1"]
+        and len(two["pairs"]) == 1
+        and len(two["pairs"][0]["units"]) == 17
+    )
     assert all(u["driven_diff"] == 0 for u in two["pairs"][0]["units"])  # the same driver twice
     assert f"## {name} minus {name}_1" in (tmp_path / "two" / "contrast.md").read_text()
 
@@ -624,7 +734,10 @@ def test_expression_contrast_compares_what_two_drivers_change():
     base = np.zeros(FAUP_DIM)
     a_drv, b_drv = base.copy(), base.copy()
     a_drv[AU_NAMES.index("AU12")], a_drv[AU_NAMES.index("AU25")] = 1.0, 0.5  # A smiles with parted lips
-    follows = {"as_driven": a_drv, "generated": 0.5 * a_drv + 0.2}  # half as strong, plus the target's own bias
+    follows = {
+        "as_driven": a_drv,
+        "generated": 0.5 * a_drv + 0.2,
+    }  # half as strong, plus the target's own bias
     ignores = {"as_driven": a_drv, "generated": base + 0.2}
     b = {"driving": "b.png", "mean_faup": {"as_driven": b_drv.tolist(), "generated": (b_drv + 0.2).tolist()}}
     pair = contrast({"driving": "a.png", "mean_faup": follows}, b)

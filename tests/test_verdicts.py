@@ -62,7 +62,9 @@ def test_coverage_and_transfer_agree_on_the_same_pair(setup, tmp_path, capsys):
     line = next(x for x in printed.splitlines() if x.startswith("[transfer] coverage: "))
     assert line == f"[transfer] coverage: {cov['verdict']}" and len(line) < 300
     assert cov["counts"]["no_person"] == 3 and cov["counts"]["off_screen"] == 2 and cov["n_frames"] == 24
-    assert cov["verdict"].startswith("3 of 24 driving frames show no person; 2 more show a person only outside")
+    assert cov["verdict"].startswith(
+        "3 of 24 driving frames show no person; 2 more show a person only outside"
+    )
     saved = json.loads((tmp_path / "out.normalizer.json").read_text())["normalizer"]
     for ref in (str(model), str(target.root)):
         out = tmp_path / f"cov_{Path(ref).stem}"
@@ -105,13 +107,25 @@ def test_a_plainly_broken_normalization_is_refused(setup, tmp_path, capsys):
     out = tmp_path / "o" / "out.mp4"
     (tmp_path / "o").mkdir()
     res = transfer(model, drv.root, out, progress=False)
-    assert res.n_frames == 10 and json.loads(res.normalizer_path.read_text())["normalizer"]["params"]["scale"] > 15
+    assert (
+        res.n_frames == 10
+        and json.loads(res.normalizer_path.read_text())["normalizer"]["params"]["scale"] > 15
+    )
     body = waving(5)
-    assert check_fit(Normalizer("edn_upper", {"scale": 1.2, "tx": 3.0, "ty": -2.0}), body, (32, 32), (32, 32)) == []
-    assert check_fit(Normalizer("edn_upper", {"scale": 20.0, "tx": 0.0, "ty": 0.0}), body * 0.05, (32, 32),
-                     (32, 32)) == []
+    assert (
+        check_fit(Normalizer("edn_upper", {"scale": 1.2, "tx": 3.0, "ty": -2.0}), body, (32, 32), (32, 32))
+        == []
+    )
+    assert (
+        check_fit(
+            Normalizer("edn_upper", {"scale": 20.0, "tx": 0.0, "ty": 0.0}), body * 0.05, (32, 32), (32, 32)
+        )
+        == []
+    )
     assert check_fit(Normalizer.identity(), body * 50, (32, 32), (32, 32)) == []
-    tiny = check_fit(Normalizer("edn_upper", {"scale": 0.001, "tx": 16.0, "ty": 16.0}), body, (32, 32), (32, 32))
+    tiny = check_fit(
+        Normalizer("edn_upper", {"scale": 0.001, "tx": 16.0, "ty": 16.0}), body, (32, 32), (32, 32)
+    )
     assert len(tiny) == 1 and "scale 0.001 draws the driving person" in tiny[0] and "0.02 to 10" in tiny[0]
     far = check_fit(Normalizer("edn_upper", {"scale": 1.0, "tx": 200.0, "ty": 0.0}), body, (32, 32), (32, 32))
     assert len(far) == 1 and "translation (200, 0)" in far[0] and "far outside the 32x32 frame" in far[0]
@@ -123,11 +137,24 @@ def test_the_readme_bikes_example_is_refused_with_the_fix(carphone_clip, tmp_pat
     README's headline example): bikes.mp4 is a montage of far-away people with scene cuts, which used to render a
     noise texture with exit 0. Now: exit 2, one message naming the numbers, --normalization and --force, no
     traceback, nothing written; its first 60 frames, rendered, get one plain verdict."""
-    model = export_untrained("nearest_neighbor", tmp_path / "nn.safetensors", [carphone_clip], conf={"size": 128})
+    model = export_untrained(
+        "nearest_neighbor", tmp_path / "nn.safetensors", [carphone_clip], conf={"size": 128}
+    )
     out = tmp_path / "out" / "bikes.mp4"
     out.parent.mkdir()
-    rc = main(["transfer", "--model", str(model), "--driving", "sample:bikes", "-o", str(out), "--side-by-side",
-               "--no-progress"])
+    rc = main(
+        [
+            "transfer",
+            "--model",
+            str(model),
+            "--driving",
+            "sample:bikes",
+            "-o",
+            str(out),
+            "--side-by-side",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err and err.startswith("error: ")
     assert "most driving frames cannot be rendered: 121 of 250 driving frames show no person" in err

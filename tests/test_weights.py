@@ -68,6 +68,9 @@ def test_optional_weights_file_returns_the_file_or_prints_why_it_falls_back(tmp_
     assert optional_weights_file(None, "toy", "--toy-weights", "using the variant") is None
     assert capsys.readouterr().out == "[toy] no --toy-weights file given; using the variant\n"
     assert optional_weights_file(tmp_path / "nope.pth", "toy", "--toy-weights", "using the variant") is None
-    assert capsys.readouterr().out == f"[toy] --toy-weights file {tmp_path / 'nope.pth'} not found; using the variant\n"
+    assert (
+        capsys.readouterr().out
+        == f"[toy] --toy-weights file {tmp_path / 'nope.pth'} not found; using the variant\n"
+    )
     assert optional_weights_file(None, "toy", "--toy-weights", "using the variant", verbose=False) is None
     assert capsys.readouterr().out == ""

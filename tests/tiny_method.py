@@ -82,25 +82,43 @@ class TinyMethod(Method):
         fake = self.G(self.drop(cond))
         d_fake = self.D(torch.cat([cond, fake], 1))
         d_real = self.D(torch.cat([cond, real], 1))
-        losses = {"l1": c.lambda_l1 * l1(fake, real), "gan": gan_loss_g(d_fake, c.gan_mode),
-                  "fm": c.lambda_fm * feature_matching(d_real, d_fake)}
-        return StepOutput(losses, visuals={"cond": cond[:, :1], "fake": fake, "real": real},
-                          cache={"fake": fake.detach()})
+        losses = {
+            "l1": c.lambda_l1 * l1(fake, real),
+            "gan": gan_loss_g(d_fake, c.gan_mode),
+            "fm": c.lambda_fm * feature_matching(d_real, d_fake),
+        }
+        return StepOutput(
+            losses, visuals={"cond": cond[:, :1], "fake": fake, "real": real}, cache={"fake": fake.detach()}
+        )
 
-    def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
-                           ) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
         cond, real = batch["cond"], batch["image"]
-        return {"d": gan_loss_d(self.D(torch.cat([cond, real], 1)), self.D(torch.cat([cond, cache["fake"]], 1)),
-                                self.cfg.gan_mode)}
+        return {
+            "d": gan_loss_d(
+                self.D(torch.cat([cond, real], 1)),
+                self.D(torch.cat([cond, cache["fake"]], 1)),
+                self.cfg.gan_mode,
+            )
+        }
 
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        return ({f"G.{k}": v for k, v in self.G.state_dict().items()},
-                {"size": [self.cfg.size, self.cfg.size], "fitted": self.fitted})
+        return (
+            {f"G.{k}": v for k, v in self.G.state_dict().items()},
+            {"size": [self.cfg.size, self.cfg.size], "fitted": self.fitted},
+        )
 
     @classmethod
-    def synthesizer(cls, cfg: TinyConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu", precision: str = "fp32",
-                    options: dict[str, Any] | None = None) -> Synthesizer:
+    def synthesizer(
+        cls,
+        cfg: TinyConfig,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        options: dict[str, Any] | None = None,
+    ) -> Synthesizer:
         return TinySynth(cfg, tensors, device)
 
 
@@ -128,7 +146,7 @@ def make_clip(root: str | Path, n: int = 8, size: int = 32, seed: int = 0) -> Cl
 
     img = np.asarray(read_image(sample_path("astronaut")))[..., :3]
     big = cv2.resize(img, (size + 2 * n, size + 2 * n), interpolation=cv2.INTER_AREA)
-    frames = np.stack([big[i: i + size, 2 * i: 2 * i + size] for i in range(n)])
+    frames = np.stack([big[i : i + size, 2 * i : 2 * i + size] for i in range(n)])
     store = ClipStore.create(root, n_frames=n, fps=25.0, size=[size, size])
     store.save("frames", frames, stage="extract")
     return store

@@ -69,16 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
         # the commands check their output paths up front; this is the net under a path that changed meanwhile
         where = e.filename or ""
-        print(f"error: {where}{': ' if where else ''}{e.strerror or e}\n  fix: check that path (a file where a "
-              "folder is wanted, or the reverse, or no permission); for an output, choose another -o path",
-              file=sys.stderr)
+        print(
+            f"error: {where}{': ' if where else ''}{e.strerror or e}\n  fix: check that path (a file where a "
+            "folder is wanted, or the reverse, or no permission); for an output, choose another -o path",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         if getattr(args, "resumable", False):  # extract and train keep their finished work
             print("interrupted; re-run the same command to continue where it stopped", file=sys.stderr)
         else:
-            print("interrupted; its output was not written (nothing half-written is left); re-run the command to "
-                  "start again", file=sys.stderr)
+            print(
+                "interrupted; its output was not written (nothing half-written is left); re-run the command to "
+                "start again",
+                file=sys.stderr,
+            )
         return 130
     return int(rc or 0)
 

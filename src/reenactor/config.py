@@ -91,8 +91,10 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown config key(s): {', '.join(prefix + k for k in unknown)}; "
-                          f"known keys under `{prefix or '(top)'}`: {', '.join(sorted(fields))}")
+        raise ConfigError(
+            f"unknown config key(s): {', '.join(prefix + k for k in unknown)}; "
+            f"known keys under `{prefix or '(top)'}`: {', '.join(sorted(fields))}"
+        )
     kwargs = {k: _convert(hints[k], v, prefix + k) for k, v in data.items()}
     try:
         return cls(**kwargs)
@@ -165,7 +167,9 @@ PACKAGED_CONFIGS = Path(__file__).parent / "configs"
 
 def packaged_configs() -> list[str]:
     """Names of the shipped configs, ``METHOD/NAME`` (e.g. ``upper_body/small``)."""
-    return sorted(str(p.relative_to(PACKAGED_CONFIGS).with_suffix("")) for p in PACKAGED_CONFIGS.glob("*/*.yaml"))
+    return sorted(
+        str(p.relative_to(PACKAGED_CONFIGS).with_suffix("")) for p in PACKAGED_CONFIGS.glob("*/*.yaml")
+    )
 
 
 def method_defaults(method: str | None) -> dict[str, Any]:
@@ -185,8 +189,11 @@ def config_path(spec: str | Path) -> Path:
     cand = PACKAGED_CONFIGS / f"{name}.yaml"
     if cand.is_file():
         return cand
-    raise ConfigError("config file not found", p, "pass a YAML file, or a shipped config by name: "
-                      + ", ".join(packaged_configs()))
+    raise ConfigError(
+        "config file not found",
+        p,
+        "pass a YAML file, or a shipped config by name: " + ", ".join(packaged_configs()),
+    )
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

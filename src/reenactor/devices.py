@@ -22,12 +22,16 @@ def resolve_device(spec: str | None) -> str:
         from .errors import ConfigError
 
         if not torch.cuda.is_available():
-            raise ConfigError(f"--device {text}: CUDA is not available on this machine",
-                              fix="pass --device cpu (or auto: cuda when available, else cpu)")
+            raise ConfigError(
+                f"--device {text}: CUDA is not available on this machine",
+                fix="pass --device cpu (or auto: cuda when available, else cpu)",
+            )
         index = text.partition(":")[2]
         if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-            raise ConfigError(f"--device {text}: this machine has {torch.cuda.device_count()} CUDA device(s)",
-                              fix=f"pass --device cuda:0 .. cuda:{torch.cuda.device_count() - 1} (or auto)")
+            raise ConfigError(
+                f"--device {text}: this machine has {torch.cuda.device_count()} CUDA device(s)",
+                fix=f"pass --device cuda:0 .. cuda:{torch.cuda.device_count() - 1} (or auto)",
+            )
     return text
 
 

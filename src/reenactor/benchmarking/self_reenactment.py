@@ -38,7 +38,9 @@ class SelfReenactmentOptions:
     out_dir: Path
     train_frames: int = 80
     test_frames: int = 40
-    test_first: bool = False  # the split the other way round: test on the first test_frames, train on the last
+    test_first: bool = (
+        False  # the split the other way round: test on the first test_frames, train on the last
+    )
     size: int = 128
     budget_s: float = 180.0  # wall-clock training budget of each learned method
     methods: tuple[str, ...] = METHODS
@@ -47,7 +49,9 @@ class SelfReenactmentOptions:
     device: str = "cpu"
     precision: str = "fp32"
     overrides: dict[str, list[str]] = field(default_factory=dict)  # method -> --set overrides
-    configs: dict[str, str] = field(default_factory=dict)  # method -> config file or shipped name (upper_body/small)
+    configs: dict[str, str] = field(
+        default_factory=dict
+    )  # method -> config file or shipped name (upper_body/small)
     progress: bool = True
     expression: bool = True  # FAUP columns: re-extract the generated faces and compare with the real ones
     repeats: int = 1  # trainings per learned method (seeds seed .. seed+repeats-1); rows give their mean
@@ -68,31 +72,48 @@ def prepare_clip(spec: str, work: Path, size: int, progress: bool = True) -> Cli
 def slice_clip(store: ClipStore, root: Path, start: int, stop: int) -> ClipStore:
     """A new clip store holding frames ``[start, stop)`` of ``store`` (every per-frame array; ``flow`` too)."""
     n = store.n_frames
-    out = ClipStore.create(root, source=f"{store.root}[{start}:{stop}]", fps=store.fps, n_frames=stop - start,
-                           size=list(store.size), parent=str(store.root))
+    out = ClipStore.create(
+        root,
+        source=f"{store.root}[{start}:{stop}]",
+        fps=store.fps,
+        n_frames=stop - start,
+        size=list(store.size),
+        parent=str(store.root),
+    )
     for name in store.arrays():
         a = store.load(name)
         if len(a) == n:
-            out.save(name, np.ascontiguousarray(a[start:stop]), stage=store.manifest["arrays"][name].get("stage"),
-                     write_manifest=False)
+            out.save(
+                name,
+                np.ascontiguousarray(a[start:stop]),
+                stage=store.manifest["arrays"][name].get("stage"),
+                write_manifest=False,
+            )
         elif name == "flow" and len(a) == n - 1:
-            out.save(name, np.ascontiguousarray(a[start:stop - 1]), stage="flow", write_manifest=False)
+            out.save(name, np.ascontiguousarray(a[start : stop - 1]), stage="flow", write_manifest=False)
     for st, rec in store.manifest.get("stages", {}).items():
         out.manifest["stages"][st] = dict(rec)
     out.write_manifest()
     return out
 
 
-def split(store: ClipStore, work: Path, n_train: int, n_test: int, test_first: bool = False
-          ) -> tuple[ClipStore, ClipStore]:
+def split(
+    store: ClipStore, work: Path, n_train: int, n_test: int, test_first: bool = False
+) -> tuple[ClipStore, ClipStore]:
     """(train, test) clip stores: the first ``n_train`` frames and the last ``n_test`` (``test_first``: the first
     ``n_test`` frames are the test part and the last ``n_train`` the training part)."""
     n = store.n_frames
     if n_train + n_test > n or n_train < 2 or n_test < 1:
-        raise InputError(f"clip has {n} frames; {n_train} training + {n_test} test frames do not fit", store.root,
-                         "pass smaller --train-frames / --test-frames")
+        raise InputError(
+            f"clip has {n} frames; {n_train} training + {n_test} test frames do not fit",
+            store.root,
+            "pass smaller --train-frames / --test-frames",
+        )
     if test_first:
-        return (slice_clip(store, work / "train", n - n_train, n), slice_clip(store, work / "test", 0, n_test))
+        return (
+            slice_clip(store, work / "train", n - n_train, n),
+            slice_clip(store, work / "test", 0, n_test),
+        )
     return (slice_clip(store, work / "train", 0, n_train), slice_clip(store, work / "test", n - n_test, n))
 
 
@@ -103,13 +124,16 @@ def frame_metrics(pred: list[np.ndarray], real: list[np.ndarray]) -> dict[str, f
 
     if len(pred) != len(real):
         raise ValueError(f"{len(pred)} generated frames vs {len(real)} real ones")
-    return {"mse": float(np.mean([mse(p, r) for p, r in zip(pred, real)])),
-            "ssim": float(np.mean([ssim(p, r) for p, r in zip(pred, real)])),
-            "psnr": float(np.mean([psnr(p, r) for p, r in zip(pred, real)]))}
+    return {
+        "mse": float(np.mean([mse(p, r) for p, r in zip(pred, real)])),
+        "ssim": float(np.mean([ssim(p, r) for p, r in zip(pred, real)])),
+        "psnr": float(np.mean([psnr(p, r) for p, r in zip(pred, real)])),
+    }
 
 
-def reference_rows(train_frames: list[np.ndarray], real: list[np.ndarray]
-                   ) -> tuple[list[dict[str, Any]], list[list[np.ndarray]]]:
+def reference_rows(
+    train_frames: list[np.ndarray], real: list[np.ndarray]
+) -> tuple[list[dict[str, Any]], list[list[np.ndarray]]]:
     """Two pose-free reference points that show how far the test frames are from anything in training:
 
     * ``oracle retrieval``: per test frame, the training frame with the lowest pixel MSE (it peeks at the answer,
@@ -117,11 +141,19 @@ def reference_rows(train_frames: list[np.ndarray], real: list[np.ndarray]
     * ``mean training frame``: the same (blurry) average frame for every test frame.
     """
     tr = np.stack([np.asarray(f, np.float32) for f in train_frames])
-    best = [train_frames[int(np.argmin(((tr - np.asarray(r, np.float32)) ** 2).mean(axis=(1, 2, 3))))] for r in real]
+    best = [
+        train_frames[int(np.argmin(((tr - np.asarray(r, np.float32)) ** 2).mean(axis=(1, 2, 3))))]
+        for r in real
+    ]
     mean = np.clip(np.round(tr.mean(0)), 0, 255).astype(np.uint8)
     rows, frames = [], []
-    for name, pred in (("oracle retrieval (reference)", best), ("mean training frame (reference)", [mean] * len(real))):
-        rows.append({"method": name, **frame_metrics(pred, real), "steps": 0, "train_seconds": 0.0, "reference": True})
+    for name, pred in (
+        ("oracle retrieval (reference)", best),
+        ("mean training frame (reference)", [mean] * len(real)),
+    ):
+        rows.append(
+            {"method": name, **frame_metrics(pred, real), "steps": 0, "train_seconds": 0.0, "reference": True}
+        )
         frames.append(pred)
     return rows, frames
 
@@ -154,8 +186,12 @@ class ExpressionColumns:
 
         faup, valid = faup_of_frames(frames, self.neutral)
         e = expression_errors(faup, self.real_faup, valid & self.real_valid)
-        return {"au_mae": e["au_mae"], "pose_mae_deg": e["pose_mae_deg"], "au_corr": e["au_corr"],
-                "face_detected": float(valid.mean())}
+        return {
+            "au_mae": e["au_mae"],
+            "pose_mae_deg": e["pose_mae_deg"],
+            "au_corr": e["au_corr"],
+            "face_detected": float(valid.mean()),
+        }
 
 
 #: methods without training randomness: one run whatever ``repeats`` says
@@ -180,60 +216,94 @@ def mean_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, clip_name: str) -> str:
     expr = any("au_mae" in r for r in rows)
-    lines = [f"# Self-reenactment on {clip_name} (Aberman et al. 2019, Table 1 protocol)", "",
-             (f"Trained on the last {opts.train_frames} frames, rendered the first {opts.test_frames} frames from their "
-              if opts.test_first else
-              f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their ")
-             + f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
-             f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}"
-             f"{' (poses unaligned, as they are rendered)' if opts.unpaired == 'driving' else ''}; config files: "
-             f"{ {m: c for m, c in opts.configs.items() if m in opts.methods} or 'method defaults'}; overrides: "
-             f"{ {m: v for m, v in opts.overrides.items() if v} }.", "",
-             "| method | MSE (RGB 0-255) | SSIM | PSNR (dB) | train steps | train s |" + (
-                 " AU error | AU r | head pose error (deg) | face found |" if expr else ""),
-             "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: | ---: |" if expr else "")]
+    lines = [
+        f"# Self-reenactment on {clip_name} (Aberman et al. 2019, Table 1 protocol)",
+        "",
+        (
+            f"Trained on the last {opts.train_frames} frames, rendered the first {opts.test_frames} frames from their "
+            if opts.test_first
+            else f"Trained on frames 0-{opts.train_frames - 1}, rendered the last {opts.test_frames} frames from their "
+        )
+        + f"own poses at {opts.size}x{opts.size}; training budget {opts.budget_s:g} s wall clock per learned "
+        f"method ({opts.device}); cloning's unpaired branch: {opts.unpaired}"
+        f"{' (poses unaligned, as they are rendered)' if opts.unpaired == 'driving' else ''}; config files: "
+        f"{ {m: c for m, c in opts.configs.items() if m in opts.methods} or 'method defaults' }; overrides: "
+        f"{ {m: v for m, v in opts.overrides.items() if v} }.",
+        "",
+        "| method | MSE (RGB 0-255) | SSIM | PSNR (dB) | train steps | train s |"
+        + (" AU error | AU r | head pose error (deg) | face found |" if expr else ""),
+        "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: | ---: |" if expr else ""),
+    ]
     for r in rows:
         mse = f"{r['mse']:.1f}" + (f" ± {r['mse_sd']:.1f}" if "mse_sd" in r else "")
-        line = (f"| {r['method']} | {mse} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
-                f"{r.get('steps', 0)} | {r.get('train_seconds', 0.0):.0f} |")
+        line = (
+            f"| {r['method']} | {mse} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
+            f"{r.get('steps', 0)} | {r.get('train_seconds', 0.0):.0f} |"
+        )
         if expr:
-            line += (f" {r.get('au_mae', float('nan')):.3f} | {r.get('au_corr', float('nan')):.2f} | "
-                     f"{r.get('pose_mae_deg', float('nan')):.1f} | {r.get('face_detected', float('nan')):.0%} |")
+            line += (
+                f" {r.get('au_mae', float('nan')):.3f} | {r.get('au_corr', float('nan')):.2f} | "
+                f"{r.get('pose_mae_deg', float('nan')):.1f} | {r.get('face_detected', float('nan')):.0%} |"
+            )
         lines.append(line)
     by = {r["method"]: r for r in rows}
     repeated = [r for r in rows if "runs" in r]
     if repeated:
-        lines += ["", f"Learned methods trained {len(repeated[0]['runs'])} times (seeds "
-                  f"{', '.join(str(x['seed']) for x in repeated[0]['runs'])}): their rows are means (MSE ± sample "
-                  "standard deviation) and the ratios below compare means. MSE per run: " + "; ".join(
-                      f"{r['method']} " + ", ".join(f"{x['mse']:.1f}" for x in r["runs"]) for r in repeated) + "."]
+        lines += [
+            "",
+            f"Learned methods trained {len(repeated[0]['runs'])} times (seeds "
+            f"{', '.join(str(x['seed']) for x in repeated[0]['runs'])}): their rows are means (MSE ± sample "
+            "standard deviation) and the ratios below compare means. MSE per run: "
+            + "; ".join(f"{r['method']} " + ", ".join(f"{x['mse']:.1f}" for x in r["runs"]) for r in repeated)
+            + ".",
+        ]
     if any(r.get("reference") for r in rows):
-        lines += ["", "Reference rows are not methods: oracle retrieval picks, per test frame, the training frame closest "
-                  "in pixels (it sees the answer); the mean training frame is one average image. When they score "
-                  "close to nearest_neighbor, the test frames hold content no training frame has (here: the "
-                  "scenery through the window and poses outside the training range)."]
+        lines += [
+            "",
+            "Reference rows are not methods: oracle retrieval picks, per test frame, the training frame closest "
+            "in pixels (it sees the answer); the mean training frame is one average image. When they score "
+            "close to nearest_neighbor, the test frames hold content no training frame has (here: the "
+            "scenery through the window and poses outside the training range).",
+        ]
     if "cloning" in by and "nearest_neighbor" in by:
         ratio = by["cloning"]["mse"] / max(by["nearest_neighbor"]["mse"], 1e-9)
         lines += ["", f"cloning MSE / nearest_neighbor MSE = {ratio:.3f} (target <= 0.6)"]
     if "cloning" in by and "pix2pix" in by:
-        lines.append(f"cloning MSE / pix2pix MSE = {by['cloning']['mse'] / max(by['pix2pix']['mse'], 1e-9):.3f} "
-                     "(target < 1)")
+        lines.append(
+            f"cloning MSE / pix2pix MSE = {by['cloning']['mse'] / max(by['pix2pix']['mse'], 1e-9):.3f} "
+            "(target < 1)"
+        )
     if expr:
-        lines += ["", "Face columns (reenactor.metrics.expression): the face mesh of every generated frame is "
-                  "re-extracted and turned into FAUP (17 action units, 0-3, and head pose) against the training "
-                  "frames' neutral face, then compared with the real test frame's: AU error = mean |difference| of "
-                  "the action units, AU r = their correlation over time (units that move), head pose error = mean "
-                  "|yaw, pitch, roll difference|; frames where no face is found are left out (face found)."]
+        lines += [
+            "",
+            "Face columns (reenactor.metrics.expression): the face mesh of every generated frame is "
+            "re-extracted and turned into FAUP (17 action units, 0-3, and head pose) against the training "
+            "frames' neutral face, then compared with the real test frame's: AU error = mean |difference| of "
+            "the action units, AU r = their correlation over time (units that move), head pose error = mean "
+            "|yaw, pitch, roll difference|; frames where no face is found are left out (face found).",
+        ]
     if "upper_body" in by and "cloning" in by:  # Liu et al. 2019 (upper body + FAUP face) beside cloning
-        lines.append(f"upper_body MSE / cloning MSE = {by['upper_body']['mse'] / max(by['cloning']['mse'], 1e-9):.3f}"
-                     " (upper_body renders the test frames from their own FAUP and keypoints)")
+        lines.append(
+            f"upper_body MSE / cloning MSE = {by['upper_body']['mse'] / max(by['cloning']['mse'], 1e-9):.3f}"
+            " (upper_body renders the test frames from their own FAUP and keypoints)"
+        )
     return "\n".join(lines) + "\n"
 
 
-def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None = None, size: int = 128,
-                max_seconds: float = 180.0, overrides: list[str] | None = None, seed: int = 0,
-                device: str = "cpu", progress: bool = True, config: str | Path | None = None,
-                paired_only_share: float = 0.5) -> dict[str, Any]:
+def train_model(
+    method: str,
+    targets: list,
+    run_dir: Path,
+    unpaired: list | None = None,
+    size: int = 128,
+    max_seconds: float = 180.0,
+    overrides: list[str] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+    config: str | Path | None = None,
+    paired_only_share: float = 0.5,
+) -> dict[str, Any]:
     """Train ``method`` with the one trainer (:class:`reenactor.train.trainer.Trainer`) until ``max_seconds`` of
     wall clock have passed (data set-up included), then export ``run_dir/model.safetensors``.
 
@@ -256,8 +326,18 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
     base["method"] = method
     base.setdefault("model", {})["size"] = size
     tr = base.setdefault("trainer", {})
-    tr.update({"steps": 10 ** 9, "seed": seed, "device": device, "tensorboard": False,
-               "image_every": 0, "checkpoint_every": 10 ** 9, "keep_checkpoints": 1, "progress": False})
+    tr.update(
+        {
+            "steps": 10**9,
+            "seed": seed,
+            "device": device,
+            "tensorboard": False,
+            "image_every": 0,
+            "checkpoint_every": 10**9,
+            "keep_checkpoints": 1,
+            "progress": False,
+        }
+    )
     run_cfg = build_run_config(base, overrides or [])
     cls = get_method(method)
     m = cls(method_config(cls, run_cfg.model))
@@ -277,12 +357,16 @@ def train_model(method: str, targets: list, run_dir: Path, unpaired: list | None
         if not switch["done"] and spent >= paired_only_share * max_seconds:
             if trainer.step < loss_cfg.paired_only_steps:
                 loss_cfg.paired_only_steps = trainer.step
-                print(f"[train] {method}: unpaired branch on from step {trainer.step} "
-                      f"({paired_only_share:.0%} of the budget)")
+                print(
+                    f"[train] {method}: unpaired branch on from step {trainer.step} "
+                    f"({paired_only_share:.0%} of the budget)"
+                )
             switch["done"] = True
         if bar is not None:
             bar.n = min(int(spent), int(max_seconds))
-            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("vgg", "tc", "g_total")}, refresh=True)
+            bar.set_postfix(
+                {k: f"{v:.3g}" for k, v in logs.items() if k in ("vgg", "tc", "g_total")}, refresh=True
+            )
 
     # the trainer's own wall-clock budget (trainer.max_seconds) ends the run, with what the data set-up left of it;
     # trainer.lr_decay then runs on the budget
@@ -311,8 +395,13 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clip = prepare_clip(opts.clip, out, opts.size, opts.progress)
-    train, test = split(clip, out / ("split_test_first" if opts.test_first else "split"), opts.train_frames,
-                        opts.test_frames, opts.test_first)
+    train, test = split(
+        clip,
+        out / ("split_test_first" if opts.test_first else "split"),
+        opts.train_frames,
+        opts.test_frames,
+        opts.test_first,
+    )
     unpaired: list = []
     if opts.unpaired == "driving":
         from ..data.flow import add_flow_stage
@@ -344,29 +433,57 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
         for k in range(n_runs):
             t0 = time.perf_counter()
             run_dir = out / "runs" / (name if k == 0 else f"{name}_seed{opts.seed + k}")
-            info = train_model(name, [train], run_dir, unpaired=unpaired if name == "cloning" else None,
-                               size=opts.size, max_seconds=opts.budget_s, overrides=overrides,
-                               seed=opts.seed + k, device=opts.device, progress=opts.progress,
-                               config=opts.configs.get(name))
+            info = train_model(
+                name,
+                [train],
+                run_dir,
+                unpaired=unpaired if name == "cloning" else None,
+                size=opts.size,
+                max_seconds=opts.budget_s,
+                overrides=overrides,
+                seed=opts.seed + k,
+                device=opts.device,
+                progress=opts.progress,
+                config=opts.configs.get(name),
+            )
             train_s = time.perf_counter() - t0
             got: list[np.ndarray] = []
             precision = opts.precision if opts.precision in get_method(name).precisions else "fp32"
             if precision != opts.precision and k == 0:
                 print(f"[self-reenactment] {name} runs in fp32 (it declares no {opts.precision})")
             tm = open_model(info["model"], device=opts.device, precision=precision)
-            transfer(tm, ClipSource(test), out / f"{name}.mp4" if k == 0 else run_dir / "test.mp4",
-                     normalization="none", progress=opts.progress, save_normalizer=False, check_coverage=False,
-                     frame_sink=got.append)
+            transfer(
+                tm,
+                ClipSource(test),
+                out / f"{name}.mp4" if k == 0 else run_dir / "test.mp4",
+                normalization="none",
+                progress=opts.progress,
+                save_normalizer=False,
+                check_coverage=False,
+                frame_sink=got.append,
+            )
             res = frame_metrics(got, [_resize(r, tm.size) for r in real])
-            r = {"method": name, **res, "steps": int(info.get("steps", 0)), "train_seconds": train_s,
-                 "model": str(info["model"]), "paired_only_steps": info.get("paired_only_steps"),
-                 "seed": opts.seed + k}
+            r = {
+                "method": name,
+                **res,
+                "steps": int(info.get("steps", 0)),
+                "train_seconds": train_s,
+                "model": str(info["model"]),
+                "paired_only_steps": info.get("paired_only_steps"),
+                "seed": opts.seed + k,
+            }
             if expression is not None:
                 r |= expression(got)
-            print(f"[self-reenactment] {name}{f' (seed {opts.seed + k})' if n_runs > 1 else ''}: MSE {res['mse']:.1f}  "
-                  f"SSIM {res['ssim']:.4f}  PSNR {res['psnr']:.2f} dB ({r['steps']} steps, {train_s:.0f} s)" + (
-                      f"; face: AU error {r['au_mae']:.3f}, AU r {r['au_corr']:.2f}, head pose error "
-                      f"{r['pose_mae_deg']:.1f} deg" if "au_mae" in r else ""))
+            print(
+                f"[self-reenactment] {name}{f' (seed {opts.seed + k})' if n_runs > 1 else ''}: MSE {res['mse']:.1f}  "
+                f"SSIM {res['ssim']:.4f}  PSNR {res['psnr']:.2f} dB ({r['steps']} steps, {train_s:.0f} s)"
+                + (
+                    f"; face: AU error {r['au_mae']:.3f}, AU r {r['au_corr']:.2f}, head pose error "
+                    f"{r['pose_mae_deg']:.1f} deg"
+                    if "au_mae" in r
+                    else ""
+                )
+            )
             runs.append(r)
             if k == 0:
                 frames = got  # the side-by-side video shows the first seed
@@ -389,10 +506,14 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
             w.write(np.concatenate(panels, axis=1))
     table = markdown_table(rows, opts, Path(opts.clip).name)
     write_text(out / "table.md", table)
-    write_json(out / "results.json", {"options": json.loads(json.dumps(asdict(opts), default=str)), "rows": rows})
+    write_json(
+        out / "results.json", {"options": json.loads(json.dumps(asdict(opts), default=str)), "rows": rows}
+    )
     print(table)
-    print(f"[self-reenactment] wrote {out / 'table.md'}, {out / 'results.json'} and {out / 'side_by_side.mp4'} "
-          f"(real | pose | {' | '.join(opts.methods)})")
+    print(
+        f"[self-reenactment] wrote {out / 'table.md'}, {out / 'results.json'} and {out / 'side_by_side.mp4'} "
+        f"(real | pose | {' | '.join(opts.methods)})"
+    )
     return rows
 
 

@@ -44,7 +44,9 @@ class SingleImageOptions:
     first_driving: int = 81  # driving frames first_driving .. the clip's end
     size: int = 128
     methods: tuple[str, ...] = ("hold", "pose_warp")
-    models: dict[str, str] = field(default_factory=dict)  # method -> trained model file (learned reference methods)
+    models: dict[str, str] = field(
+        default_factory=dict
+    )  # method -> trained model file (learned reference methods)
     normalization: str = "auto"
     device: str = "cpu"
     progress: bool = True
@@ -56,11 +58,13 @@ def _metrics(pred: list[np.ndarray], real: list[np.ndarray], masks: list[np.ndar
     from ..metrics import psnr, ssim
     from ..metrics.image import masked_psnr, masked_ssim, mse
 
-    return {"mse": float(np.mean([mse(p, r) for p, r in zip(pred, real)])),
-            "ssim": float(np.mean([ssim(p, r) for p, r in zip(pred, real)])),
-            "psnr": float(np.mean([psnr(p, r) for p, r in zip(pred, real)])),
-            "masked_ssim": float(np.mean([masked_ssim(p, r, m) for p, r, m in zip(pred, real, masks)])),
-            "masked_psnr": float(np.mean([masked_psnr(p, r, m) for p, r, m in zip(pred, real, masks)]))}
+    return {
+        "mse": float(np.mean([mse(p, r) for p, r in zip(pred, real)])),
+        "ssim": float(np.mean([ssim(p, r) for p, r in zip(pred, real)])),
+        "psnr": float(np.mean([psnr(p, r) for p, r in zip(pred, real)])),
+        "masked_ssim": float(np.mean([masked_ssim(p, r, m) for p, r, m in zip(pred, real, masks)])),
+        "masked_psnr": float(np.mean([masked_psnr(p, r, m) for p, r, m in zip(pred, real, masks)])),
+    }
 
 
 def _pose_accuracy(pred: list[np.ndarray], ref_kp: dict[str, np.ndarray]) -> dict[str, float]:
@@ -73,8 +77,11 @@ def _pose_accuracy(pred: list[np.ndarray], ref_kp: dict[str, np.ndarray]) -> dic
         r = acc.result(ref_kp)
     finally:
         acc.close()
-    return {"pose_error_px": r["body"]["mean_px_error"], "pose_pck": r["body"]["pck"],
-            "pose_detected": r["body"]["detected"]}
+    return {
+        "pose_error_px": r["body"]["mean_px_error"],
+        "pose_pck": r["body"]["pck"],
+        "pose_detected": r["body"]["detected"],
+    }
 
 
 def _identity(pred: list[np.ndarray], reference_png: Path) -> dict[str, float]:
@@ -101,17 +108,27 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
     clip = prepare_clip(opts.clip, out, opts.size, opts.progress)
     n = clip.n_frames
     if not 0 <= opts.reference_frame < n or not 0 <= opts.first_driving < n:
-        raise InputError(f"reference frame {opts.reference_frame} / first driving frame {opts.first_driving} lie "
-                         f"outside the clip ({n} frames)", clip.root, "pass --reference-frame / --first-driving inside it")
+        raise InputError(
+            f"reference frame {opts.reference_frame} / first driving frame {opts.first_driving} lie "
+            f"outside the clip ({n} frames)",
+            clip.root,
+            "pass --reference-frame / --first-driving inside it",
+        )
     ref_spec = f"{clip.root}:{opts.reference_frame}"
     idx = range(opts.first_driving, n)
     real = [np.asarray(clip.load("frames")[t]) for t in idx]
     if real[0].shape[:2] != (opts.size, opts.size):
-        raise InputError(f"the clip's frames are {real[0].shape[:2]}, not {opts.size}", clip.root,
-                         f"extract it at --size {opts.size}, or pass --size {real[0].shape[0]}")
+        raise InputError(
+            f"the clip's frames are {real[0].shape[:2]}, not {opts.size}",
+            clip.root,
+            f"extract it at --size {opts.size}, or pass --size {real[0].shape[0]}",
+        )
     masks = [np.asarray(clip.load("mask")[t]) for t in idx]
-    ref_kp = {k: np.asarray(clip.load(k)[opts.first_driving:], np.float32) for k in
-              ("body", "face", "hand_left", "hand_right") if clip.has(k)}
+    ref_kp = {
+        k: np.asarray(clip.load(k)[opts.first_driving :], np.float32)
+        for k in ("body", "face", "hand_left", "hand_right")
+        if clip.has(k)
+    }
     ref_png = out / "reference.png"
     write_image(ref_png, np.asarray(clip.load("frames")[opts.reference_frame]))
     driving = _DrivingSlice(clip, opts.first_driving)
@@ -127,34 +144,59 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
 
             cls = get_method(name)
             if cls.kind != REFERENCE:
-                raise InputError(f"{name} is a {cls.kind} method; this protocol compares reference methods",
-                                 fix="pass reference methods (pose_warp, ...) to --methods")
+                raise InputError(
+                    f"{name} is a {cls.kind} method; this protocol compares reference methods",
+                    fix="pass reference methods (pose_warp, ...) to --methods",
+                )
             model = opts.models.get(name)
-            tm = open_model(model, method=name, device=opts.device,
-                            config=None if model else {"size": opts.size})
+            tm = open_model(
+                model, method=name, device=opts.device, config=None if model else {"size": opts.size}
+            )
             if tm.size != (opts.size, opts.size):
-                raise InputError(f"{name} renders {tm.size}, the protocol runs at {opts.size}", model or name,
-                                 f"pass --size {tm.size[0]}")
+                raise InputError(
+                    f"{name} renders {tm.size}, the protocol runs at {opts.size}",
+                    model or name,
+                    f"pass --size {tm.size[0]}",
+                )
             pred = []
-            transfer(tm, driving.source(), out / f"{name}.mp4", target_image=ref_spec,
-                     normalization=opts.normalization, progress=opts.progress, save_normalizer=False,
-                     frame_sink=pred.append)
+            transfer(
+                tm,
+                driving.source(),
+                out / f"{name}.mp4",
+                target_image=ref_spec,
+                normalization=opts.normalization,
+                progress=opts.progress,
+                save_normalizer=False,
+                frame_sink=pred.append,
+            )
         seconds = time.perf_counter() - t0
-        row = {"method": name, **_metrics(pred, real, masks), "frames": len(pred),
-               "frames_per_second": math.nan if name == "hold" else len(pred) / max(seconds, 1e-9)}
+        row = {
+            "method": name,
+            **_metrics(pred, real, masks),
+            "frames": len(pred),
+            "frames_per_second": math.nan if name == "hold" else len(pred) / max(seconds, 1e-9),
+        }
         if opts.pose:
             row.update(_pose_accuracy(pred, ref_kp))
         if opts.identity:
             row.update(_identity(pred, ref_png))
         rows.append(row)
         outputs[name] = pred
-        print("[single-image] " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "method"), flush=True)
+        print(
+            "[single-image] " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "method"),
+            flush=True,
+        )
     with VideoWriter(out / "side_by_side.mp4", fps=clip.fps) as vw:
         for i, r in enumerate(real):
             vw.write(np.concatenate([r] + [outputs[m][i] for m in opts.methods], axis=1))
-    write_json(out / "results.json", {"options": {k: str(v) if isinstance(v, Path) else v
-                                                  for k, v in opts.__dict__.items()},
-                                      "clip": str(clip.root), "rows": rows})
+    write_json(
+        out / "results.json",
+        {
+            "options": {k: str(v) if isinstance(v, Path) else v for k, v in opts.__dict__.items()},
+            "clip": str(clip.root),
+            "rows": rows,
+        },
+    )
     write_text(out / "table.md", markdown_table(rows, opts, clip))
     print(markdown_table(rows, opts, clip))
     return rows
@@ -166,20 +208,32 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-COLUMNS = (("mse", "MSE ↓"), ("ssim", "SSIM ↑"), ("psnr", "PSNR ↑"), ("masked_ssim", "mask-SSIM ↑"),
-           ("masked_psnr", "mask-PSNR ↑"), ("pose_error_px", "pose err px ↓"), ("pose_pck", "PCK@0.05 ↑"),
-           ("identity_distance", "id dist ↓"), ("face_found", "face found"), ("frames_per_second", "frames/s"))
+COLUMNS = (
+    ("mse", "MSE ↓"),
+    ("ssim", "SSIM ↑"),
+    ("psnr", "PSNR ↑"),
+    ("masked_ssim", "mask-SSIM ↑"),
+    ("masked_psnr", "mask-PSNR ↑"),
+    ("pose_error_px", "pose err px ↓"),
+    ("pose_pck", "PCK@0.05 ↑"),
+    ("identity_distance", "id dist ↓"),
+    ("face_found", "face found"),
+    ("frames_per_second", "frames/s"),
+)
 
 
 def markdown_table(rows: list[dict[str, Any]], opts: SingleImageOptions, clip: ClipStore) -> str:
     cols = [(k, h) for k, h in COLUMNS if any(k in r for r in rows)]
-    lines = [f"Single-image self-reenactment on {Path(str(clip.root)).name} at {opts.size}x{opts.size}: frame "
-             f"{opts.reference_frame} as the target photo, frames {opts.first_driving}-{clip.n_frames - 1} driving "
-             f"(normalization {opts.normalization}), the real frames as ground truth.", "",
-             "| method | " + " | ".join(h for _, h in cols) + " |",
-             "|---|" + "---|" * len(cols)]
+    lines = [
+        f"Single-image self-reenactment on {Path(str(clip.root)).name} at {opts.size}x{opts.size}: frame "
+        f"{opts.reference_frame} as the target photo, frames {opts.first_driving}-{clip.n_frames - 1} driving "
+        f"(normalization {opts.normalization}), the real frames as ground truth.",
+        "",
+        "| method | " + " | ".join(h for _, h in cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
     for r in rows:
-        lines.append(f"| {r['method']} | " + " | ".join(_fmt(r.get(k, float('nan'))) for k, _ in cols) + " |")
+        lines.append(f"| {r['method']} | " + " | ".join(_fmt(r.get(k, float("nan"))) for k, _ in cols) + " |")
     return "\n".join(lines) + "\n"
 
 

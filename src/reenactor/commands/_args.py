@@ -43,7 +43,11 @@ def _bounds(lo: float | None, hi: float | None, lo_open: bool = False) -> str:
 
 def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
     """An argparse ``type``: an integer in ``[lo, hi]`` (either end open when None)."""
-    want = f"must be an integer {_bounds(lo, hi)}" if (lo is not None or hi is not None) else "must be an integer"
+    want = (
+        f"must be an integer {_bounds(lo, hi)}"
+        if (lo is not None or hi is not None)
+        else "must be an integer"
+    )
 
     def parse(text: str) -> int:
         try:
@@ -58,7 +62,9 @@ def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], i
     return parse
 
 
-def float_range(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Callable[[str], float]:
+def float_range(
+    lo: float | None = None, hi: float | None = None, lo_open: bool = False
+) -> Callable[[str], float]:
     """An argparse ``type``: a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
     want = f"must be a number {_bounds(lo, hi, lo_open)}"
 
@@ -67,7 +73,11 @@ def float_range(lo: float | None = None, hi: float | None = None, lo_open: bool 
             v = float(str(text).strip())
         except ValueError:
             raise argparse.ArgumentTypeError(f"{want}, got {text!r}") from None
-        if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+        if (
+            not math.isfinite(v)
+            or (lo is not None and (v <= lo if lo_open else v < lo))
+            or (hi is not None and v > hi)
+        ):
             raise argparse.ArgumentTypeError(f"{want}, got {text}")
         return v
 
@@ -123,17 +133,31 @@ def resolved_device(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ shared options
-def add_output(p: argparse.ArgumentParser, help: str, metavar: str | None = None, required: bool = False,
-               default: str | None = None, hidden_aliases: tuple[str, ...] = ()) -> None:
+def add_output(
+    p: argparse.ArgumentParser,
+    help: str,
+    metavar: str | None = None,
+    required: bool = False,
+    default: str | None = None,
+    hidden_aliases: tuple[str, ...] = (),
+) -> None:
     """``-o/--output``; ``hidden_aliases`` (old spellings such as ``--out``) still work but are not shown. A
     required output with hidden aliases is checked after parsing (:func:`check_required`), with argparse's own
     message."""
-    p.add_argument("-o", "--output", metavar=metavar, required=required and not hidden_aliases, default=default,
-                   help=help)
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar=metavar,
+        required=required and not hidden_aliases,
+        default=default,
+        help=help,
+    )
     if hidden_aliases:
-        p.add_argument(*hidden_aliases, dest="output", metavar=metavar, default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
+        p.add_argument(
+            *hidden_aliases, dest="output", metavar=metavar, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
         if required:
+
             def check(args: argparse.Namespace) -> None:
                 if getattr(args, "output", None) is None:
                     p.error("the following arguments are required: -o/--output")
@@ -150,37 +174,62 @@ def check_required(args: argparse.Namespace) -> None:
 
 def add_progress(p: argparse.ArgumentParser, help: str = "no progress bars") -> None:
     """``--no-progress`` (``-q`` and ``--quiet`` are the same option); sets ``args.no_progress``."""
-    p.add_argument("--no-progress", "-q", "--quiet", dest="no_progress", action="store_true",
-                   help=help)
+    p.add_argument("--no-progress", "-q", "--quiet", dest="no_progress", action="store_true", help=help)
 
 
-def add_device(p: argparse.ArgumentParser, what: str = "torch device", resolve_when_parsed: bool = False,
-               note: str = "") -> None:
+def add_device(
+    p: argparse.ArgumentParser, what: str = "torch device", resolve_when_parsed: bool = False, note: str = ""
+) -> None:
     """``--device`` with default ``auto`` (cuda when available, else cpu); ``note`` ends the help."""
-    p.add_argument("--device", default=default("auto"), metavar="DEVICE",
-                   type=resolved_device if resolve_when_parsed else device_spec,
-                   help=f"{what}: auto (cuda when available, else cpu), cpu, cuda or cuda:N (default: auto{note})")
+    p.add_argument(
+        "--device",
+        default=default("auto"),
+        metavar="DEVICE",
+        type=resolved_device if resolve_when_parsed else device_spec,
+        help=f"{what}: auto (cuda when available, else cpu), cpu, cuda or cuda:N (default: auto{note})",
+    )
 
 
 PRECISION_TRAINING_NOTE = "training autocast applies to every method; fp16 is for GPUs (slow on a CPU)"
 
 
-def add_precision(p: argparse.ArgumentParser, what: str, default: str | None = "fp32",
-                  default_text: str | None = None, note: str = PRECISION_NOTE) -> None:
+def add_precision(
+    p: argparse.ArgumentParser,
+    what: str,
+    default: str | None = "fp32",
+    default_text: str | None = None,
+    note: str = PRECISION_NOTE,
+) -> None:
     """``--precision`` with the shared choices (``default_text`` describes a ``None`` default). ``note``: at
     inference, :data:`PRECISION_NOTE`; for training, :data:`PRECISION_TRAINING_NOTE`."""
-    p.add_argument("--precision", choices=PRECISIONS, default=default,
-                   help=f"{what}; {note} (default: {default_text or default})")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=default,
+        help=f"{what}; {note} (default: {default_text or default})",
+    )
 
 
-def add_min_confidence(p: argparse.ArgumentParser, help: str, default: float,
-                       hidden_aliases: tuple[str, ...] = ()) -> None:
+def add_min_confidence(
+    p: argparse.ArgumentParser, help: str, default: float, hidden_aliases: tuple[str, ...] = ()
+) -> None:
     """``--min-confidence`` in [0, 1]; ``hidden_aliases`` (``--thresh``, ...) still work but are not shown."""
-    p.add_argument("--min-confidence", dest="min_confidence", type=unit_float, default=default, metavar="C",
-                   help=f"{help} (0 to 1; default: {default:g})")
+    p.add_argument(
+        "--min-confidence",
+        dest="min_confidence",
+        type=unit_float,
+        default=default,
+        metavar="C",
+        help=f"{help} (0 to 1; default: {default:g})",
+    )
     if hidden_aliases:
-        p.add_argument(*hidden_aliases, dest="min_confidence", type=unit_float, default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
+        p.add_argument(
+            *hidden_aliases,
+            dest="min_confidence",
+            type=unit_float,
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
 
 
 def add_normalization(p: argparse.ArgumentParser, help: str, default: str = "auto") -> None:
@@ -192,7 +241,28 @@ def add_force(p: argparse.ArgumentParser, help: str = "replace an existing outpu
     p.add_argument("--force", action="store_true", help=help)
 
 
-__all__ = ["PRECISIONS", "NORMALIZATIONS", "PRECISION_NOTE", "PRECISION_TRAINING_NOTE", "int_range", "float_range",
-           "frame_size", "positive_int", "nonneg_int", "positive_float", "unit_float", "default", "given",
-           "device_spec", "resolved_device", "add_output", "check_required", "add_progress", "add_device",
-           "add_precision", "add_min_confidence", "add_normalization", "add_force"]
+__all__ = [
+    "PRECISIONS",
+    "NORMALIZATIONS",
+    "PRECISION_NOTE",
+    "PRECISION_TRAINING_NOTE",
+    "int_range",
+    "float_range",
+    "frame_size",
+    "positive_int",
+    "nonneg_int",
+    "positive_float",
+    "unit_float",
+    "default",
+    "given",
+    "device_spec",
+    "resolved_device",
+    "add_output",
+    "check_required",
+    "add_progress",
+    "add_device",
+    "add_precision",
+    "add_min_confidence",
+    "add_normalization",
+    "add_force",
+]

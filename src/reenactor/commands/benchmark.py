@@ -24,119 +24,253 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         positive_int,
     )
 
-    p = sub.add_parser("benchmark", help="evaluation protocols (self-reenactment, single-image, expression)",
-                       description="Evaluation protocols of the papers.")
+    p = sub.add_parser(
+        "benchmark",
+        help="evaluation protocols (self-reenactment, single-image, expression)",
+        description="Evaluation protocols of the papers.",
+    )
     bsub = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
     s = bsub.add_parser(
-        "self-reenactment", help="train each method on a clip's first frames, render its last frames, compare",
+        "self-reenactment",
+        help="train each method on a clip's first frames, render its last frames, compare",
         description="Paper 004's self-reenactment test (section 5.2, Table 1): every method trains on the first "
-                    "--train-frames frames of one clip under the same wall-clock budget, then renders the last "
-                    "--test-frames frames from their own poses; reports MSE on RGB 0-255 (as the paper), SSIM and "
-                    "PSNR against the real frames (reenactor.metrics); writes table.md, results.json and "
-                    "side_by_side.mp4 (real | pose | one column per method).")
-    s.add_argument("--clip", default="carphone",
-                   help="a sample name (carphone), a video file or a clip folder from `reenactor extract` (default: carphone)")
-    add_output(s, default="runs/self_reenactment", metavar="DIR",
-               help="output folder; its clip and split are reused by a re-run (default: runs/self_reenactment)")
-    s.add_argument("--methods", nargs="+", default=["nearest_neighbor", "pix2pix", "cloning"],
-                   help="methods to compare (default: nearest_neighbor pix2pix cloning; add upper_body for paper "
-                        "000's FAUP-driven upper body, run with configs/upper_body/small.yaml's sizes)")
-    s.add_argument("--budget", type=positive_float, default=180.0, metavar="SECONDS",
-                   help="wall-clock training seconds per learned method, data set-up included, more than 0 "
-                        "(default: 180)")
-    s.add_argument("--train-frames", type=int_range(2), default=80, metavar="N",
-                   help="training frames from the start, at least 2 (default: 80)")
-    s.add_argument("--test-frames", type=positive_int, default=40, metavar="N",
-                   help="test frames from the end, at least 1 (default: 40)")
-    s.add_argument("--size", type=frame_size, default=128, metavar="PX",
-                   help="square frame size, at least 16 (default: 128)")
-    s.add_argument("--joints", default="upper_body", choices=["body", "upper_body"],
-                   help="pose-volume joints of pix2pix/cloning (default: upper_body, for head-and-shoulders footage)")
-    s.add_argument("--face", action=argparse.BooleanOptionalAction, default=False,
-                   help="add the 5 face-landmark channels to the pose volumes of pix2pix/cloning (default: off, "
-                        "the paper's body joints only)")
-    s.add_argument("--lr", type=positive_float, default=None,
-                   help="Adam learning rate of pix2pix/cloning (default: their shipped default.yaml's, 1e-3, what "
-                        "`reenactor train` uses; the paper's 2e-4 is for 150 epochs on a GPU)")
-    s.add_argument("--test-first", action="store_true",
-                   help="the split the other way round: train on the last --train-frames frames, test on the first "
-                        "--test-frames")
-    s.add_argument("--unpaired", default="driving",
-                   help="poses for cloning's unpaired branch: driving (the held-out part's poses and optical flow, "
-                        "as performance cloning trains on its driving video), none, or a clip folder (default: driving)")
-    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD:KEY=VALUE",
-                   help="config override for one method, e.g. cloning:model.loss.paired_only_steps=100 (repeatable)")
-    s.add_argument("--expression", action=argparse.BooleanOptionalAction, default=True,
-                   help="face columns: re-extract every generated face and compare its action units and head pose "
-                        "with the real frame's (reenactor.metrics.expression; default: on)")
-    add_precision(s, "training autocast of the learned methods (bf16: ~1.7x more steps per budget on CPUs with "
-                     "AVX512-BF16/AMX); their inference runs in it where the method declares it, else in fp32",
-                  note=PRECISION_TRAINING_NOTE)
-    s.add_argument("--threads", type=positive_int, metavar="N",
-                   help="torch CPU threads, at least 1 (default: torch's choice)")
+        "--train-frames frames of one clip under the same wall-clock budget, then renders the last "
+        "--test-frames frames from their own poses; reports MSE on RGB 0-255 (as the paper), SSIM and "
+        "PSNR against the real frames (reenactor.metrics); writes table.md, results.json and "
+        "side_by_side.mp4 (real | pose | one column per method).",
+    )
+    s.add_argument(
+        "--clip",
+        default="carphone",
+        help="a sample name (carphone), a video file or a clip folder from `reenactor extract` (default: carphone)",
+    )
+    add_output(
+        s,
+        default="runs/self_reenactment",
+        metavar="DIR",
+        help="output folder; its clip and split are reused by a re-run (default: runs/self_reenactment)",
+    )
+    s.add_argument(
+        "--methods",
+        nargs="+",
+        default=["nearest_neighbor", "pix2pix", "cloning"],
+        help="methods to compare (default: nearest_neighbor pix2pix cloning; add upper_body for paper "
+        "000's FAUP-driven upper body, run with configs/upper_body/small.yaml's sizes)",
+    )
+    s.add_argument(
+        "--budget",
+        type=positive_float,
+        default=180.0,
+        metavar="SECONDS",
+        help="wall-clock training seconds per learned method, data set-up included, more than 0 "
+        "(default: 180)",
+    )
+    s.add_argument(
+        "--train-frames",
+        type=int_range(2),
+        default=80,
+        metavar="N",
+        help="training frames from the start, at least 2 (default: 80)",
+    )
+    s.add_argument(
+        "--test-frames",
+        type=positive_int,
+        default=40,
+        metavar="N",
+        help="test frames from the end, at least 1 (default: 40)",
+    )
+    s.add_argument(
+        "--size",
+        type=frame_size,
+        default=128,
+        metavar="PX",
+        help="square frame size, at least 16 (default: 128)",
+    )
+    s.add_argument(
+        "--joints",
+        default="upper_body",
+        choices=["body", "upper_body"],
+        help="pose-volume joints of pix2pix/cloning (default: upper_body, for head-and-shoulders footage)",
+    )
+    s.add_argument(
+        "--face",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="add the 5 face-landmark channels to the pose volumes of pix2pix/cloning (default: off, "
+        "the paper's body joints only)",
+    )
+    s.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="Adam learning rate of pix2pix/cloning (default: their shipped default.yaml's, 1e-3, what "
+        "`reenactor train` uses; the paper's 2e-4 is for 150 epochs on a GPU)",
+    )
+    s.add_argument(
+        "--test-first",
+        action="store_true",
+        help="the split the other way round: train on the last --train-frames frames, test on the first "
+        "--test-frames",
+    )
+    s.add_argument(
+        "--unpaired",
+        default="driving",
+        help="poses for cloning's unpaired branch: driving (the held-out part's poses and optical flow, "
+        "as performance cloning trains on its driving video), none, or a clip folder (default: driving)",
+    )
+    s.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="METHOD:KEY=VALUE",
+        help="config override for one method, e.g. cloning:model.loss.paired_only_steps=100 (repeatable)",
+    )
+    s.add_argument(
+        "--expression",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="face columns: re-extract every generated face and compare its action units and head pose "
+        "with the real frame's (reenactor.metrics.expression; default: on)",
+    )
+    add_precision(
+        s,
+        "training autocast of the learned methods (bf16: ~1.7x more steps per budget on CPUs with "
+        "AVX512-BF16/AMX); their inference runs in it where the method declares it, else in fp32",
+        note=PRECISION_TRAINING_NOTE,
+    )
+    s.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="torch CPU threads, at least 1 (default: torch's choice)",
+    )
     s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    s.add_argument("--repeats", type=positive_int, default=1, metavar="N",
-                   help="train each learned method this many times (seeds SEED, SEED+1, ...) and report the mean "
-                        "and standard deviation: at a few CPU minutes a single run varies by +-15 %% (default: 1)")
+    s.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="train each learned method this many times (seeds SEED, SEED+1, ...) and report the mean "
+        "and standard deviation: at a few CPU minutes a single run varies by +-15 %% (default: 1)",
+    )
     add_device(s)
     add_force(s, help="replace the results of an earlier run in the output folder")
     add_progress(s)
     s.set_defaults(func=run_self_reenactment)
     e = bsub.add_parser(
-        "expression", help="cross-identity: does the target's generated face show the driver's expression?",
+        "expression",
+        help="cross-identity: does the target's generated face show the driver's expression?",
         description="Transfer a driving video or photo onto a trained model's target person (side_by_side.mp4), then "
-                    "re-extract the generated faces and compare their action units and head pose (FAUP, "
-                    "reenactor.face.faup) with the driver's, beside a reference that holds the target's typical face "
-                    "constant; writes table.md and results.json (reenactor.benchmarking.expression).")
+        "re-extract the generated faces and compare their action units and head pose (FAUP, "
+        "reenactor.face.faup) with the driver's, beside a reference that holds the target's typical face "
+        "constant; writes table.md and results.json (reenactor.benchmarking.expression).",
+    )
     e.add_argument("--model", required=True, help="exported model file (RUN_DIR/model.safetensors)")
-    e.add_argument("--driving", required=True, nargs="+",
-                   help="driving video, photo, clip folder or sample name (sample:carphone); two or more (e.g. "
-                        "sample:astronaut sample:hopper) also write contrast.md: where the drivers' expressions "
-                        "differ, do the generated faces differ the same way?")
-    e.add_argument("--target", required=True, metavar="CLIP_DIR",
-                   help="the target person's clip folder (the model's training clip): its faces give the target's "
-                        "neutral reference and typical face")
+    e.add_argument(
+        "--driving",
+        required=True,
+        nargs="+",
+        help="driving video, photo, clip folder or sample name (sample:carphone); two or more (e.g. "
+        "sample:astronaut sample:hopper) also write contrast.md: where the drivers' expressions "
+        "differ, do the generated faces differ the same way?",
+    )
+    e.add_argument(
+        "--target",
+        required=True,
+        metavar="CLIP_DIR",
+        help="the target person's clip folder (the model's training clip): its faces give the target's "
+        "neutral reference and typical face",
+    )
     add_output(e, default="runs/expression", metavar="DIR", help="output folder (default: runs/expression)")
-    e.add_argument("--max-frames", type=positive_int, metavar="N",
-                   help="stop after this many driving frames, at least 1")
-    e.add_argument("--body", default="driver", choices=["driver", "target"],
-                   help="driver: the driver's body poses normalized onto the target (default); target: the target's "
-                        "own training poses, looped, so only the face is driven (for drivers whose body lies outside "
-                        "every training pose, e.g. a photo)")
-    e.add_argument("--hold", type=positive_int, metavar="N",
-                   help="a photo as the driver: repeat it for N frames and measure them all (default: with --body "
-                        "target one pass over the target's training poses, at most 120; else 1)")
-    e.add_argument("--no-expression-warp", action="store_true",
-                   help="upper_body: measure the networks' frames alone, without the face warp by the driver's "
-                        "expression that follows them (the model's warp_expression)")
+    e.add_argument(
+        "--max-frames", type=positive_int, metavar="N", help="stop after this many driving frames, at least 1"
+    )
+    e.add_argument(
+        "--body",
+        default="driver",
+        choices=["driver", "target"],
+        help="driver: the driver's body poses normalized onto the target (default); target: the target's "
+        "own training poses, looped, so only the face is driven (for drivers whose body lies outside "
+        "every training pose, e.g. a photo)",
+    )
+    e.add_argument(
+        "--hold",
+        type=positive_int,
+        metavar="N",
+        help="a photo as the driver: repeat it for N frames and measure them all (default: with --body "
+        "target one pass over the target's training poses, at most 120; else 1)",
+    )
+    e.add_argument(
+        "--no-expression-warp",
+        action="store_true",
+        help="upper_body: measure the networks' frames alone, without the face warp by the driver's "
+        "expression that follows them (the model's warp_expression)",
+    )
     add_precision(e, "generator precision")
     add_device(e)
     add_force(e, help="replace the results of an earlier run in the output folder")
     add_progress(e)
     e.set_defaults(func=run_expression)
     si = bsub.add_parser(
-        "single-image", help="one frame as the target photo, the next frames as the driver, the real frames as truth",
+        "single-image",
+        help="one frame as the target photo, the next frames as the driver, the real frames as truth",
         description="The single-image self-reenactment protocol (reenactor.benchmarking.single_image): frame "
-                    "--reference-frame of a clip is the target photo, frames --first-driving.. drive it through each "
-                    "method (and `hold`, the photo repeated), and the real frames are the ground truth. Reports MSE, "
-                    "SSIM, PSNR, masked SSIM/PSNR, pose accuracy of the output (re-extracted) and the dlib identity "
-                    "distance to the reference face; writes table.md, results.json and side_by_side.mp4.")
-    si.add_argument("--clip", default="carphone",
-                    help="a sample name, a video file or a clip folder extracted at --size (default: carphone)")
-    add_output(si, default="runs/single_image", metavar="DIR",
-               help="output folder; its clip is reused by a re-run (default: runs/single_image)")
-    si.add_argument("--methods", nargs="+", default=["hold", "pose_warp"],
-                    help="hold and reference methods to compare (default: hold pose_warp)")
-    si.add_argument("--model", action="append", default=[], metavar="METHOD=FILE",
-                    help="a trained model for a learned reference method, e.g. single_shot=runs/ss/model.safetensors")
-    si.add_argument("--reference-frame", type=nonneg_int, default=80, metavar="N",
-                    help="the frame used as the target photo, 0 or more (default: 80)")
-    si.add_argument("--first-driving", type=nonneg_int, default=81, metavar="N",
-                    help="first driving frame, 0 or more; all later frames drive (default: 81)")
-    si.add_argument("--size", type=frame_size, default=128, metavar="PX",
-                    help="square frame size, at least 16 (default: 128)")
-    add_normalization(si, help="driving -> reference normalization (default: auto, what `reenactor transfer` runs; "
-                               "edn is for per-person models and is refused here with a message)")
+        "--reference-frame of a clip is the target photo, frames --first-driving.. drive it through each "
+        "method (and `hold`, the photo repeated), and the real frames are the ground truth. Reports MSE, "
+        "SSIM, PSNR, masked SSIM/PSNR, pose accuracy of the output (re-extracted) and the dlib identity "
+        "distance to the reference face; writes table.md, results.json and side_by_side.mp4.",
+    )
+    si.add_argument(
+        "--clip",
+        default="carphone",
+        help="a sample name, a video file or a clip folder extracted at --size (default: carphone)",
+    )
+    add_output(
+        si,
+        default="runs/single_image",
+        metavar="DIR",
+        help="output folder; its clip is reused by a re-run (default: runs/single_image)",
+    )
+    si.add_argument(
+        "--methods",
+        nargs="+",
+        default=["hold", "pose_warp"],
+        help="hold and reference methods to compare (default: hold pose_warp)",
+    )
+    si.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="METHOD=FILE",
+        help="a trained model for a learned reference method, e.g. single_shot=runs/ss/model.safetensors",
+    )
+    si.add_argument(
+        "--reference-frame",
+        type=nonneg_int,
+        default=80,
+        metavar="N",
+        help="the frame used as the target photo, 0 or more (default: 80)",
+    )
+    si.add_argument(
+        "--first-driving",
+        type=nonneg_int,
+        default=81,
+        metavar="N",
+        help="first driving frame, 0 or more; all later frames drive (default: 81)",
+    )
+    si.add_argument(
+        "--size",
+        type=frame_size,
+        default=128,
+        metavar="PX",
+        help="square frame size, at least 16 (default: 128)",
+    )
+    add_normalization(
+        si,
+        help="driving -> reference normalization (default: auto, what `reenactor transfer` runs; "
+        "edn is for per-person models and is refused here with a message)",
+    )
     si.add_argument("--no-pose", action="store_true", help="skip the pose-accuracy columns (re-extraction)")
     si.add_argument("--no-identity", action="store_true", help="skip the face-identity columns (dlib)")
     add_device(si)
@@ -155,9 +289,11 @@ def run_single_image(args: argparse.Namespace) -> int:
 
     check_output_dir(args.output, args.force, results=RESULTS)
     if args.normalization == "edn":
-        raise InputError("edn normalization needs the target's range of positions over a video; the single-image "
-                         "protocol's target is one photo", fix="use --normalization auto (edn_upper), first_frame "
-                         "or global_alignment")
+        raise InputError(
+            "edn normalization needs the target's range of positions over a video; the single-image "
+            "protocol's target is one photo",
+            fix="use --normalization auto (edn_upper), first_frame or global_alignment",
+        )
     device = resolve_device(args.device)
     models = {}
     for text in args.model:
@@ -165,10 +301,22 @@ def run_single_image(args: argparse.Namespace) -> int:
             raise InputError(f"--model {text!r} must look like METHOD=FILE")
         m, f = text.split("=", 1)
         models[m] = f
-    run(SingleImageOptions(clip=args.clip, out_dir=Path(args.output), reference_frame=args.reference_frame,
-                           first_driving=args.first_driving, size=args.size, methods=tuple(args.methods),
-                           models=models, normalization=args.normalization, device=device,
-                           progress=not args.no_progress, pose=not args.no_pose, identity=not args.no_identity))
+    run(
+        SingleImageOptions(
+            clip=args.clip,
+            out_dir=Path(args.output),
+            reference_frame=args.reference_frame,
+            first_driving=args.first_driving,
+            size=args.size,
+            methods=tuple(args.methods),
+            models=models,
+            normalization=args.normalization,
+            device=device,
+            progress=not args.no_progress,
+            pose=not args.no_pose,
+            identity=not args.no_identity,
+        )
+    )
     return 0
 
 
@@ -179,9 +327,15 @@ def run_expression(args: argparse.Namespace) -> int:
     from ._output import check_output_dir
 
     check_output_dir(args.output, args.force, results=RESULTS)
-    kw = dict(device=resolve_device(args.device), precision=args.precision, max_frames=args.max_frames,
-              progress=not args.no_progress, body=args.body, hold=args.hold,
-              expression_warp=not args.no_expression_warp)
+    kw = dict(
+        device=resolve_device(args.device),
+        precision=args.precision,
+        max_frames=args.max_frames,
+        progress=not args.no_progress,
+        body=args.body,
+        hold=args.hold,
+        expression_warp=not args.no_expression_warp,
+    )
     drivings = [resolve_input(d) for d in args.driving]
     if len(drivings) == 1:
         run_expression_benchmark(args.model, drivings[0], args.target, args.output, **kw)
@@ -213,15 +367,34 @@ def run_self_reenactment(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     for m in ("pix2pix", "cloning"):
-        overrides[m][:0] = [f"trainer.precision={args.precision}"] + ([f"trainer.lr={args.lr}"] if args.lr else [])
+        overrides[m][:0] = [f"trainer.precision={args.precision}"] + (
+            [f"trainer.lr={args.lr}"] if args.lr else []
+        )
     # upper_body (Liu et al.): its small CPU variant, read from the shipped configs/upper_body/small.yaml, one
     # window per step
     overrides.setdefault("upper_body", [])[:0] = [
-        f"trainer.precision={args.precision}", "trainer.batch_size=1", "trainer.lr=1e-3"]
-    run(SelfReenactmentOptions(clip=args.clip, out_dir=Path(args.output), train_frames=args.train_frames,
-                               test_frames=args.test_frames, size=args.size, budget_s=args.budget,
-                               methods=tuple(args.methods), unpaired=args.unpaired, seed=args.seed, repeats=args.repeats,
-                               device=device, overrides=overrides, progress=not args.no_progress,
-                               expression=args.expression, configs={"upper_body": "upper_body/small"},
-                               test_first=args.test_first))
+        f"trainer.precision={args.precision}",
+        "trainer.batch_size=1",
+        "trainer.lr=1e-3",
+    ]
+    run(
+        SelfReenactmentOptions(
+            clip=args.clip,
+            out_dir=Path(args.output),
+            train_frames=args.train_frames,
+            test_frames=args.test_frames,
+            size=args.size,
+            budget_s=args.budget,
+            methods=tuple(args.methods),
+            unpaired=args.unpaired,
+            seed=args.seed,
+            repeats=args.repeats,
+            device=device,
+            overrides=overrides,
+            progress=not args.no_progress,
+            expression=args.expression,
+            configs={"upper_body": "upper_body/small"},
+            test_first=args.test_first,
+        )
+    )
     return 0

@@ -20,9 +20,19 @@ import time
 from pathlib import Path
 
 
-def run_demo(out_dir: str | Path, size: int = 256, progress: bool = True, log=print, clone: bool = False,
-             train_steps: int = 600, train_frames: int = 90, model_size: int = 128, precision: str = "auto",
-             driving: str | None = None, photo: bool = True) -> dict[str, Path]:
+def run_demo(
+    out_dir: str | Path,
+    size: int = 256,
+    progress: bool = True,
+    log=print,
+    clone: bool = False,
+    train_steps: int = 600,
+    train_frames: int = 90,
+    model_size: int = 128,
+    precision: str = "auto",
+    driving: str | None = None,
+    photo: bool = True,
+) -> dict[str, Path]:
     """Run the demo into ``out_dir``; returns the paths it made (``clip``, ``pose_video``, with ``photo``
     ``photo_video``, and with ``clone`` also ``model`` and ``video``)."""
     from ..extract import extract
@@ -41,9 +51,19 @@ def run_demo(out_dir: str | Path, size: int = 256, progress: bool = True, log=pr
     if photo:
         made["photo_video"] = run_photo_demo(out, clip, progress=progress, log=log)
     if clone:
-        made.update(run_cloning_demo(out, clip, train_steps=train_steps, train_frames=train_frames,
-                                     model_size=model_size, precision=precision, driving=driving,
-                                     progress=progress, log=log))
+        made.update(
+            run_cloning_demo(
+                out,
+                clip,
+                train_steps=train_steps,
+                train_frames=train_frames,
+                model_size=model_size,
+                precision=precision,
+                driving=driving,
+                progress=progress,
+                log=log,
+            )
+        )
     return made
 
 
@@ -52,18 +72,37 @@ def run_photo_demo(out: Path, clip, progress: bool = True, log=print) -> Path:
     from ..transfer import transfer
 
     video = out / "astronaut_pose_warp.mp4"
-    log("[demo] single photo: the astronaut (scikit-image) performs carphone's motion through pose_warp "
-        "(a reference method: nothing to train)")
-    res = transfer(None, clip.root, video, method="pose_warp", target_image="sample:astronaut", side_by_side=True,
-                   progress=progress)
-    log(f"[demo] wrote {video} (driving | pose | result, {res.n_frames} frames; rendering {res.render_fps:.1f} "
-        "frames/s)")
+    log(
+        "[demo] single photo: the astronaut (scikit-image) performs carphone's motion through pose_warp "
+        "(a reference method: nothing to train)"
+    )
+    res = transfer(
+        None,
+        clip.root,
+        video,
+        method="pose_warp",
+        target_image="sample:astronaut",
+        side_by_side=True,
+        progress=progress,
+    )
+    log(
+        f"[demo] wrote {video} (driving | pose | result, {res.n_frames} frames; rendering {res.render_fps:.1f} "
+        "frames/s)"
+    )
     return video
 
 
-def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int = 90, model_size: int = 128,
-                     precision: str = "auto", driving: str | None = None, progress: bool = True, log=print
-                     ) -> dict[str, Path]:
+def run_cloning_demo(
+    out: Path,
+    clip,
+    train_steps: int = 600,
+    train_frames: int = 90,
+    model_size: int = 128,
+    precision: str = "auto",
+    driving: str | None = None,
+    progress: bool = True,
+    log=print,
+) -> dict[str, Path]:
     """Steps 2-4 of the module docstring. Returns ``model`` and ``video`` paths."""
     from ..benchmarking.self_reenactment import slice_clip
     from ..config import merge, method_defaults
@@ -93,7 +132,9 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
 
     if precision == "auto":
         precision = "bf16" if cpu_has_bf16() else "fp32"
-        log(f"[demo] training precision: {precision} ({'CPU has native bf16' if precision == 'bf16' else 'no native bf16 on this CPU'})")
+        log(
+            f"[demo] training precision: {precision} ({'CPU has native bf16' if precision == 'bf16' else 'no native bf16 on this CPU'})"
+        )
     run_dir = out / "runs" / "cloning"
     model = run_dir / "model.safetensors"
     reuse = False
@@ -111,25 +152,50 @@ def run_cloning_demo(out: Path, clip, train_steps: int = 600, train_frames: int 
     else:
         # the shipped configs/cloning/default.yaml, as `reenactor train --method cloning` runs it, with the demo's
         # length, size and carphone's head-and-shoulders joints
-        data = merge(method_defaults("cloning"), {
-            "model": {"size": model_size, "volume": {"joints": "upper_body"},
-                      "loss": {"paired_only_steps": train_steps // 2}},
-            "trainer": {"steps": train_steps, "precision": precision, "device": "cpu",
-                        "checkpoint_every": max(train_steps // 4, 1), "image_every": 0, "tensorboard": False,
-                        "progress": progress}})
+        data = merge(
+            method_defaults("cloning"),
+            {
+                "model": {
+                    "size": model_size,
+                    "volume": {"joints": "upper_body"},
+                    "loss": {"paired_only_steps": train_steps // 2},
+                },
+                "trainer": {
+                    "steps": train_steps,
+                    "precision": precision,
+                    "device": "cpu",
+                    "checkpoint_every": max(train_steps // 4, 1),
+                    "image_every": 0,
+                    "tensorboard": False,
+                    "progress": progress,
+                },
+            },
+        )
         cfg = build_run_config(data)
         cls = get_method("cloning")
         method = cls(method_config(cls, cfg.model))
-        log(f"[demo] training performance cloning for {train_steps} steps at {model_size}x{model_size} on the CPU "
-            f"(paired branch first, the unpaired branch from step {train_steps // 2}); resumes if interrupted")
+        log(
+            f"[demo] training performance cloning for {train_steps} steps at {model_size}x{model_size} on the CPU "
+            f"(paired branch first, the unpaired branch from step {train_steps // 2}); resumes if interrupted"
+        )
         Trainer(method, cfg, run_dir).fit(method.build_dataset([target], [later]), resume=True)
-    log(f"[demo] transferring: {'carphone frames ' + str(train_frames) + '-' + str(n - 1) if driving is None else driving}"
-        " -> the trained target")
+    log(
+        f"[demo] transferring: {'carphone frames ' + str(train_frames) + '-' + str(n - 1) if driving is None else driving}"
+        " -> the trained target"
+    )
     video = out / "carphone_cloning.mp4"
-    res = transfer(model, later.root if driving is None else driving, video, side_by_side=True,
-                   normalization="auto", progress=progress)
-    log(f"[demo] wrote {video} (driving | pose | result, {res.n_frames} frames; rendering {res.render_fps:.1f} "
-        f"frames/s); demo cloning stages took {time.perf_counter() - t_start:.0f} s")
+    res = transfer(
+        model,
+        later.root if driving is None else driving,
+        video,
+        side_by_side=True,
+        normalization="auto",
+        progress=progress,
+    )
+    log(
+        f"[demo] wrote {video} (driving | pose | result, {res.n_frames} frames; rendering {res.render_fps:.1f} "
+        f"frames/s); demo cloning stages took {time.perf_counter() - t_start:.0f} s"
+    )
     return {"model": model, "video": video}
 
 
@@ -152,32 +218,77 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         positive_int,
     )
 
-    p = sub.add_parser("demo", help="run the demo on bundled real footage (offline, CPU)",
-                       description="Extract poses from the bundled carphone clip (OUT/carphone_pose.mp4: frame | "
-                                   "pose overlay), train performance cloning briefly on its first frames, drive it "
-                                   "with its later frames and write OUT/carphone_cloning.mp4 (driving | pose | "
-                                   "result); and animate the bundled astronaut photo with carphone's motion through "
-                                   "pose_warp (OUT/astronaut_pose_warp.mp4). Re-running reuses finished work.")
-    add_output(p, default="demo_out", metavar="DIR",
-               help="output folder; a re-run on it reuses its finished work (default: demo_out)")
-    p.add_argument("--size", type=frame_size, default=256, metavar="PX",
-                   help="stored frame size in pixels, at least 16 (default: 256)")
-    p.add_argument("--no-clone", action="store_true", help="skip training and transferring performance cloning")
-    p.add_argument("--no-photo", action="store_true",
-                   help="skip the single-photo part (the astronaut animated through pose_warp)")
-    p.add_argument("--train-steps", type=positive_int, default=600, metavar="N",
-                   help="cloning training steps, at least 1 (default: 600, a few minutes on a 2-core CPU)")
-    p.add_argument("--train-frames", type=int_range(2), default=90, metavar="N",
-                   help="carphone frames the target is trained on, at least 2; the rest drive it (default: 90)")
-    p.add_argument("--model-size", type=frame_size, default=128, metavar="PX",
-                   help="square size the model trains at, at least 16 (default: 128)")
-    add_precision(p, "training precision (the demo trains on the CPU)", default=None,
-                  default_text="bf16 on CPUs with native bf16, else fp32", note=PRECISION_TRAINING_NOTE)
-    p.add_argument("--driving", help="drive the model with this video, clip folder or sample (e.g. bikes) instead "
-                                     "of carphone's later frames")
-    p.add_argument("--threads", type=nonneg_int, default=0, metavar="N",
-                   help="torch CPU threads; 0 = auto: torch's default, or 1 when the machine is already busy "
-                        "(load average >= cores), where more threads thrash (default: 0)")
+    p = sub.add_parser(
+        "demo",
+        help="run the demo on bundled real footage (offline, CPU)",
+        description="Extract poses from the bundled carphone clip (OUT/carphone_pose.mp4: frame | "
+        "pose overlay), train performance cloning briefly on its first frames, drive it "
+        "with its later frames and write OUT/carphone_cloning.mp4 (driving | pose | "
+        "result); and animate the bundled astronaut photo with carphone's motion through "
+        "pose_warp (OUT/astronaut_pose_warp.mp4). Re-running reuses finished work.",
+    )
+    add_output(
+        p,
+        default="demo_out",
+        metavar="DIR",
+        help="output folder; a re-run on it reuses its finished work (default: demo_out)",
+    )
+    p.add_argument(
+        "--size",
+        type=frame_size,
+        default=256,
+        metavar="PX",
+        help="stored frame size in pixels, at least 16 (default: 256)",
+    )
+    p.add_argument(
+        "--no-clone", action="store_true", help="skip training and transferring performance cloning"
+    )
+    p.add_argument(
+        "--no-photo",
+        action="store_true",
+        help="skip the single-photo part (the astronaut animated through pose_warp)",
+    )
+    p.add_argument(
+        "--train-steps",
+        type=positive_int,
+        default=600,
+        metavar="N",
+        help="cloning training steps, at least 1 (default: 600, a few minutes on a 2-core CPU)",
+    )
+    p.add_argument(
+        "--train-frames",
+        type=int_range(2),
+        default=90,
+        metavar="N",
+        help="carphone frames the target is trained on, at least 2; the rest drive it (default: 90)",
+    )
+    p.add_argument(
+        "--model-size",
+        type=frame_size,
+        default=128,
+        metavar="PX",
+        help="square size the model trains at, at least 16 (default: 128)",
+    )
+    add_precision(
+        p,
+        "training precision (the demo trains on the CPU)",
+        default=None,
+        default_text="bf16 on CPUs with native bf16, else fp32",
+        note=PRECISION_TRAINING_NOTE,
+    )
+    p.add_argument(
+        "--driving",
+        help="drive the model with this video, clip folder or sample (e.g. bikes) instead "
+        "of carphone's later frames",
+    )
+    p.add_argument(
+        "--threads",
+        type=nonneg_int,
+        default=0,
+        metavar="N",
+        help="torch CPU threads; 0 = auto: torch's default, or 1 when the machine is already busy "
+        "(load average >= cores), where more threads thrash (default: 0)",
+    )
     add_force(p, help="run in an output folder that exists and holds other files (not an earlier demo's)")
     add_progress(p)
     p.set_defaults(func=run)
@@ -196,8 +307,10 @@ def choose_threads(requested: int, log=print) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if cores > 1 and load >= cores:
         torch.set_num_threads(1)
-        log(f"[demo] the machine is busy (load average {load:.1f} on {cores} cores): using 1 torch thread, "
-            "which is faster than oversubscribed threads; pass --threads N to override")
+        log(
+            f"[demo] the machine is busy (load average {load:.1f} on {cores} cores): using 1 torch thread, "
+            "which is faster than oversubscribed threads; pass --threads N to override"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,7 +318,16 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_dir(args.output, args.force, what="demo folder", own=_is_demo_folder)
     choose_threads(args.threads)
-    run_demo(args.output, size=args.size, progress=not args.no_progress, clone=not args.no_clone,
-             train_steps=args.train_steps, train_frames=args.train_frames, model_size=args.model_size,
-             precision=args.precision or "auto", driving=args.driving, photo=not args.no_photo)
+    run_demo(
+        args.output,
+        size=args.size,
+        progress=not args.no_progress,
+        clone=not args.no_clone,
+        train_steps=args.train_steps,
+        train_frames=args.train_frames,
+        model_size=args.model_size,
+        precision=args.precision or "auto",
+        driving=args.driving,
+        photo=not args.no_photo,
+    )
     return 0

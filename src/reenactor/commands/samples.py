@@ -6,9 +6,12 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("samples", help="list bundled real footage (offline) and where it lies",
-                       description="List the real footage shipped inside installed packages. Any command that "
-                                   "takes a video also accepts `sample:NAME` (e.g. sample:carphone).")
+    p = sub.add_parser(
+        "samples",
+        help="list bundled real footage (offline) and where it lies",
+        description="List the real footage shipped inside installed packages. Any command that "
+        "takes a video also accepts `sample:NAME` (e.g. sample:carphone).",
+    )
     p.add_argument("name", nargs="?", help="print only this sample's path (for scripts)")
     p.set_defaults(func=run)
 

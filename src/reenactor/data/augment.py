@@ -70,8 +70,13 @@ class PersonMover:
     keeps its memory-mapped masks; a clip without person masks gets no augmentation, with a printed notice.
     """
 
-    def __init__(self, cfg: AugmentConfig, stores: Sequence, size: tuple[int, int],
-                 frame: Callable[[int, int], np.ndarray]):
+    def __init__(
+        self,
+        cfg: AugmentConfig,
+        stores: Sequence,
+        size: tuple[int, int],
+        frame: Callable[[int, int], np.ndarray],
+    ):
         self.cfg = cfg
         self.size = (int(size[0]), int(size[1]))
         self.plates: list[np.ndarray | None] = [None] * len(stores)
@@ -82,16 +87,23 @@ class PersonMover:
 
         for ci, store in enumerate(stores):
             if not store.has("mask"):
-                print(f"[augment] NOTICE: {store.root} has no person masks (`mask`): no pose augmentation on its "
-                      "frames (re-extract it with `reenactor extract`, or set model.augment.background=warp)")
+                print(
+                    f"[augment] NOTICE: {store.root} has no person masks (`mask`): no pose augmentation on its "
+                    "frames (re-extract it with `reenactor extract`, or set model.augment.background=warp)"
+                )
                 continue
             masks = store.load("mask")  # memory-mapped; resized per item
-            keep = np.unique(np.linspace(0, store.n_frames - 1, min(store.n_frames, PLATE_FRAMES)).round().astype(int))
-            self.plates[ci], seen = background_plate(np.stack([frame(ci, int(t)) for t in keep]),
-                                                     np.stack([self.mask(masks[t]) for t in keep]))
+            keep = np.unique(
+                np.linspace(0, store.n_frames - 1, min(store.n_frames, PLATE_FRAMES)).round().astype(int)
+            )
+            self.plates[ci], seen = background_plate(
+                np.stack([frame(ci, int(t)) for t in keep]), np.stack([self.mask(masks[t]) for t in keep])
+            )
             self.masks[ci] = masks
-            print(f"[augment] pose augmentation over a background plate of {store.root.name}: "
-                  f"{seen.mean():.0%} of its pixels seen behind the person, the rest inpainted")
+            print(
+                f"[augment] pose augmentation over a background plate of {store.root.name}: "
+                f"{seen.mean():.0%} of its pixels seen behind the person, the rest inpainted"
+            )
 
     def mask(self, m: np.ndarray) -> np.ndarray:
         """A stored person mask resized to the model size."""
@@ -105,15 +117,28 @@ class PersonMover:
             return None
         return random_similarity(self.cfg, self.size)  # None with probability 1 - prob
 
-    def move(self, ci: int, frames: Sequence[np.ndarray], ts: Sequence[int], m: np.ndarray) -> list[np.ndarray]:
+    def move(
+        self, ci: int, frames: Sequence[np.ndarray], ts: Sequence[int], m: np.ndarray
+    ) -> list[np.ndarray]:
         """Frames ``ts`` of clip ``ci`` (already read, at model size) moved by ``m``: warped whole (edges:
         replicated pixels), then, with a plate, the warped person laid over the still plate."""
         h, w = self.size
-        out = [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-               for f in frames]
+        out = [
+            cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            for f in frames
+        ]
         plate = self.plates[ci]
         if plate is None:
             return out
-        alphas = [cv2.warpAffine(self.mask(self.masks[ci][t]), m, (w, h), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) for t in ts]
+        alphas = [
+            cv2.warpAffine(
+                self.mask(self.masks[ci][t]),
+                m,
+                (w, h),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            for t in ts
+        ]
         return [over(f, a, plate) for f, a in zip(out, alphas)]

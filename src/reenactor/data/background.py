@@ -17,15 +17,18 @@ import numpy as np
 BACKGROUND_THRESH = 0.2
 
 
-def background_plate(frames: np.ndarray, masks: np.ndarray, thresh: float = BACKGROUND_THRESH,
-                     inpaint_radius: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+def background_plate(
+    frames: np.ndarray, masks: np.ndarray, thresh: float = BACKGROUND_THRESH, inpaint_radius: float = 5.0
+) -> tuple[np.ndarray, np.ndarray]:
     """``frames`` (T, H, W, 3) uint8 and ``masks`` (T, H, W) uint8 0..255 (or float 0..1) -> ``(plate (H, W, 3)
     uint8, seen (H, W) bool)``: ``seen`` marks the pixels some frame shows as background (the rest is inpainted).
     """
     frames = np.asarray(frames)
     masks = np.asarray(masks)
     if frames.ndim != 4 or masks.shape != frames.shape[:3]:
-        raise ValueError(f"frames (T, H, W, 3) and masks (T, H, W) expected, got {frames.shape} and {masks.shape}")
+        raise ValueError(
+            f"frames (T, H, W, 3) and masks (T, H, W) expected, got {frames.shape} and {masks.shape}"
+        )
     m = masks.astype(np.float32) / (255.0 if masks.dtype == np.uint8 else 1.0)
     bg = m < thresh  # (T, H, W)
     seen = bg.any(axis=0)

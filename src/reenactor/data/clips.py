@@ -53,8 +53,10 @@ def _clips_in_folder(folder: Path, log: Callable[[str], None]) -> list[Path]:
         elif ClipStore.is_clip(sub):
             found.append(sub)
     if partial:
-        log(f"note: {folder}: skipping {len(partial)} unfinished extraction(s) ({', '.join(partial[:3])}"
-            f"{', ...' if len(partial) > 3 else ''}); re-run `reenactor extract` to finish them")
+        log(
+            f"note: {folder}: skipping {len(partial)} unfinished extraction(s) ({', '.join(partial[:3])}"
+            f"{', ...' if len(partial) > 3 else ''}); re-run `reenactor extract` to finish them"
+        )
     return found
 
 
@@ -63,43 +65,65 @@ def _read_list(path: Path) -> list[tuple[Path, str | None, int]]:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read the clip list ({e.__class__.__name__})", path,
-                         "pass a UTF-8 text file with one `CLIP_PATH [IDENTITY]` per line") from None
+        raise InputError(
+            f"cannot read the clip list ({e.__class__.__name__})",
+            path,
+            "pass a UTF-8 text file with one `CLIP_PATH [IDENTITY]` per line",
+        ) from None
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         try:
             words = shlex.split(line, comments=True)
         except ValueError as e:  # an unclosed quote
-            raise InputError(f"line {n} cannot be parsed ({e})", path,
-                             "write `CLIP_PATH [IDENTITY]`, quoting a path that has spaces") from None
+            raise InputError(
+                f"line {n} cannot be parsed ({e})",
+                path,
+                "write `CLIP_PATH [IDENTITY]`, quoting a path that has spaces",
+            ) from None
         if not words:
             continue
         if len(words) > 2:
-            raise InputError(f"line {n} has {len(words)} words, expected `CLIP_PATH [IDENTITY]`", path,
-                             'quote a path that has spaces: "my clips/ann" ann')
+            raise InputError(
+                f"line {n} has {len(words)} words, expected `CLIP_PATH [IDENTITY]`",
+                path,
+                'quote a path that has spaces: "my clips/ann" ann',
+            )
         p = Path(words[0]).expanduser()
         out.append((p if p.is_absolute() else path.parent / p, words[1] if len(words) == 2 else None, n))
     return out
 
 
-def _expand(path: Path, identity: str | None, log: Callable[[str], None],
-            listed: tuple[Path, int] | None = None) -> list[tuple[Path, str]]:
+def _expand(
+    path: Path, identity: str | None, log: Callable[[str], None], listed: tuple[Path, int] | None = None
+) -> list[tuple[Path, str]]:
     """One entry (clip, folder of clips or clip list) -> ``(clip path, identity)`` pairs. ``listed``: the
     clip list file and line that named ``path`` (None for a top-level entry)."""
     if not path.exists():
         if listed is not None:
-            raise InputError(f"line {listed[1]} names a clip that does not exist: {path}", listed[0],
-                             f"correct or remove that line, or {_EXTRACT_HINT}")
-        raise InputError("not found", path, "pass a clip store, a folder of clip stores or a .txt list of them; "
-                                            + _EXTRACT_HINT)
+            raise InputError(
+                f"line {listed[1]} names a clip that does not exist: {path}",
+                listed[0],
+                f"correct or remove that line, or {_EXTRACT_HINT}",
+            )
+        raise InputError(
+            "not found",
+            path,
+            "pass a clip store, a folder of clip stores or a .txt list of them; " + _EXTRACT_HINT,
+        )
     if path.is_file():
         if listed is not None:
-            raise InputError(f"line {listed[1]} names a file, not a clip store or a folder of them: {path}",
-                             listed[0], "a clip list names clip stores or folders of them, not other files")
+            raise InputError(
+                f"line {listed[1]} names a file, not a clip store or a folder of them: {path}",
+                listed[0],
+                "a clip list names clip stores or folders of them, not other files",
+            )
         if path.suffix.lower() not in LIST_SUFFIXES:
-            raise InputError("is a file that is not a clip list", path,
-                             f"pass clip stores, folders of them, or a {'/'.join(LIST_SUFFIXES)} file of "
-                             f"`CLIP_PATH [IDENTITY]` lines; for videos, {_EXTRACT_HINT}")
+            raise InputError(
+                "is a file that is not a clip list",
+                path,
+                f"pass clip stores, folders of them, or a {'/'.join(LIST_SUFFIXES)} file of "
+                f"`CLIP_PATH [IDENTITY]` lines; for videos, {_EXTRACT_HINT}",
+            )
         out = []
         for p, ident, line in _read_list(path):
             out += _expand(p, ident, log, listed=(path, line))
@@ -111,8 +135,11 @@ def _expand(path: Path, identity: str | None, log: Callable[[str], None],
     clips = _clips_in_folder(path, log)
     if not clips:
         where = f" (line {listed[1]} of {listed[0]})" if listed is not None else ""
-        raise InputError(f"folder holds no clip stores (no sub-folder with a manifest.json){where}", path,
-                         f"pass clip stores or a folder of them; {_EXTRACT_HINT}")
+        raise InputError(
+            f"folder holds no clip stores (no sub-folder with a manifest.json){where}",
+            path,
+            f"pass clip stores or a folder of them; {_EXTRACT_HINT}",
+        )
     return [(c, identity or c.name) for c in clips]
 
 
@@ -132,8 +159,11 @@ def resolve_clips(entries: list[str | Path], log: Callable[[str], None] = print)
             key = clip.resolve()
             if key in seen:
                 if seen[key][0] != ident:
-                    raise InputError(f"clip named twice with two identities ({seen[key][0]!r} and {ident!r})",
-                                     clip, "give each clip one identity in the clip lists")
+                    raise InputError(
+                        f"clip named twice with two identities ({seen[key][0]!r} and {ident!r})",
+                        clip,
+                        "give each clip one identity in the clip lists",
+                    )
                 dropped += 1
                 continue
             seen[key] = (ident, clip)
@@ -152,8 +182,10 @@ def describe(clips: list[TrainingClip]) -> str:
     """One line for the log, e.g. ``12 clips of 5 identities, 3400 frames``."""
     ids = {c.identity for c in clips}
     frames = sum(c.store.n_frames for c in clips)
-    return (f"{len(clips)} clip{'s' * (len(clips) != 1)} of {len(ids)} identit{'ies' if len(ids) != 1 else 'y'}, "
-            f"{frames} frames")
+    return (
+        f"{len(clips)} clip{'s' * (len(clips) != 1)} of {len(ids)} identit{'ies' if len(ids) != 1 else 'y'}, "
+        f"{frames} frames"
+    )
 
 
 __all__ = ["LIST_SUFFIXES", "TrainingClip", "describe", "open_clips", "resolve_clips"]

@@ -46,8 +46,13 @@ class ClipStore:
         """Make ``root`` (if needed) and write a fresh manifest holding ``fields`` (source, fps, size, ...)."""
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
-        manifest = {"schema": SCHEMA_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields,
-                    "stages": {}, "arrays": {}}
+        manifest = {
+            "schema": SCHEMA_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **fields,
+            "stages": {},
+            "arrays": {},
+        }
         store = cls(root, manifest)
         store.write_manifest()
         return store
@@ -58,18 +63,28 @@ class ClipStore:
         root = Path(root)
         mpath = root / MANIFEST
         if not root.exists():
-            raise InputError("clip folder not found", root, "make one with `reenactor extract VIDEO -o CLIP_DIR`")
+            raise InputError(
+                "clip folder not found", root, "make one with `reenactor extract VIDEO -o CLIP_DIR`"
+            )
         if not mpath.exists():
-            raise InputError("not a clip folder (no manifest.json)", root,
-                             "make one with `reenactor extract VIDEO -o CLIP_DIR`")
+            raise InputError(
+                "not a clip folder (no manifest.json)",
+                root,
+                "make one with `reenactor extract VIDEO -o CLIP_DIR`",
+            )
         try:
             manifest = json.loads(mpath.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"manifest.json is corrupt ({e})", root, "re-run `reenactor extract` into a new folder") from None
+            raise InputError(
+                f"manifest.json is corrupt ({e})", root, "re-run `reenactor extract` into a new folder"
+            ) from None
         schema = manifest.get("schema")
         if schema != SCHEMA_VERSION:
-            raise InputError(f"clip store schema {schema} is not supported (this reenactor reads {SCHEMA_VERSION})",
-                             root, "re-extract the clip with this version of reenactor")
+            raise InputError(
+                f"clip store schema {schema} is not supported (this reenactor reads {SCHEMA_VERSION})",
+                root,
+                "re-extract the clip with this version of reenactor",
+            )
         return cls(root, manifest)
 
     @staticmethod
@@ -123,16 +138,23 @@ class ClipStore:
     def has(self, name: str) -> bool:
         return name in self.manifest["arrays"] and self.path(name).exists()
 
-    def save(self, name: str, array: np.ndarray, stage: str | None = None, write_manifest: bool = True) -> None:
+    def save(
+        self, name: str, array: np.ndarray, stage: str | None = None, write_manifest: bool = True
+    ) -> None:
         """Write array ``name`` atomically and index it in the manifest (first axis is time for per-frame data)."""
         save_npy(self.path(name), array)
-        self.manifest["arrays"][name] = {"shape": list(array.shape), "dtype": str(array.dtype), "stage": stage}
+        self.manifest["arrays"][name] = {
+            "shape": list(array.shape),
+            "dtype": str(array.dtype),
+            "stage": stage,
+        }
         if write_manifest:
             self.write_manifest()
 
     @contextlib.contextmanager
-    def writer(self, name: str, shape: tuple[int, ...], dtype, stage: str | None = None,
-               write_manifest: bool = True) -> Iterator[np.ndarray]:
+    def writer(
+        self, name: str, shape: tuple[int, ...], dtype, stage: str | None = None, write_manifest: bool = True
+    ) -> Iterator[np.ndarray]:
         """Yield a writable memory-mapped ``.npy`` for array ``name`` to fill frame by frame (never the whole
         array in RAM); on success it is flushed, renamed into place and indexed, on error nothing is left."""
         with atomic_path(self.path(name)) as tmp:
@@ -150,13 +172,18 @@ class ClipStore:
         """Load array ``name`` (memory-mapped by default: frames are read lazily)."""
         if not self.has(name):
             stage = self.manifest["arrays"].get(name, {}).get("stage")
-            hint = f"run the `{stage}` stage" if stage else "re-run `reenactor extract` (or the stage that makes it)"
+            hint = (
+                f"run the `{stage}` stage"
+                if stage
+                else "re-run `reenactor extract` (or the stage that makes it)"
+            )
             raise InputError(f"clip has no `{name}` array", self.root, hint)
         try:
             return np.load(self.path(name), mmap_mode="r" if mmap else None, allow_pickle=False)
         except (ValueError, OSError) as e:
-            raise InputError(f"{name}.npy is corrupt ({e})", self.root,
-                             "delete the clip folder and extract again") from None
+            raise InputError(
+                f"{name}.npy is corrupt ({e})", self.root, "delete the clip folder and extract again"
+            ) from None
 
     def arrays(self) -> list[str]:
         return sorted(self.manifest["arrays"])
@@ -166,7 +193,9 @@ class ClipStore:
         """``{"body", "face", "hand_left", "hand_right"}`` -> (T, K, 3) float32 arrays (loaded into memory)."""
         from ..pose.skeleton import KEYPOINT_ARRAYS
 
-        return {k: np.asarray(self.load(k, mmap=False), dtype=np.float32) for k in KEYPOINT_ARRAYS if self.has(k)}
+        return {
+            k: np.asarray(self.load(k, mmap=False), dtype=np.float32) for k in KEYPOINT_ARRAYS if self.has(k)
+        }
 
     def frames(self) -> np.ndarray:
         """(T, H, W, 3) uint8 RGB, memory-mapped."""
@@ -177,4 +206,6 @@ class ClipStore:
         return np.asarray(self.load("person", mmap=False)).astype(bool)
 
     def __repr__(self) -> str:
-        return f"ClipStore({str(self.root)!r}, n_frames={self.manifest.get('n_frames')}, arrays={self.arrays()})"
+        return (
+            f"ClipStore({str(self.root)!r}, n_frames={self.manifest.get('n_frames')}, arrays={self.arrays()})"
+        )

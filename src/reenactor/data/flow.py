@@ -63,8 +63,9 @@ def add_flow_stage(clip, preset: str = "medium", force: bool = False, progress: 
     frames = clip.load("frames")
     t, h, w = frames.shape[:3]
     if t < 2:
-        raise InputError("a clip needs at least 2 frames for optical flow", clip.root,
-                         "extract a longer clip")
+        raise InputError(
+            "a clip needs at least 2 frames for optical flow", clip.root, "extract a longer clip"
+        )
     want = (t - 1, h, w, 2)
     if not force and clip.stage_done(STAGE) and clip.has("flow"):
         cached = clip.load("flow")
@@ -80,6 +81,12 @@ def add_flow_stage(clip, preset: str = "medium", force: bool = False, progress: 
         prev = nxt
     clip.save("flow", out, stage=STAGE, write_manifest=False)
     mag = np.linalg.norm(out, axis=-1)
-    clip.set_stage(STAGE, status="done", preset=preset, n_pairs=t - 1, mean_magnitude=float(mag.mean()),
-                   max_magnitude=float(mag.max()))
+    clip.set_stage(
+        STAGE,
+        status="done",
+        preset=preset,
+        n_pairs=t - 1,
+        mean_magnitude=float(mag.mean()),
+        max_magnitude=float(mag.max()),
+    )
     return out

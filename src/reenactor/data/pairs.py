@@ -89,23 +89,29 @@ class FramePairs(torch.utils.data.Dataset):
         sizes = {c.store.size for c in self.clips}
         if size is None and len(sizes) > 1:
             by = ", ".join(f"{c.path} {c.store.size[0]}x{c.store.size[1]}" for c in self.clips[:4])
-            raise InputError(f"the clips have different frame sizes ({by}{', ...' if len(self.clips) > 4 else ''})",
-                             fix="re-extract them with one --size (reenactor extract --size S), or let the method "
-                                 "resize them")
+            raise InputError(
+                f"the clips have different frame sizes ({by}{', ...' if len(self.clips) > 4 else ''})",
+                fix="re-extract them with one --size (reenactor extract --size S), or let the method "
+                "resize them",
+            )
         self.size: tuple[int, int] = (size, size) if size is not None else next(iter(sizes))
         #: per clip: the sorted frame numbers that show the person, (U_c,) int64
         self.usable = [np.flatnonzero(c.store.person_present()).astype(np.int64) for c in self.clips]
         self.starts = np.concatenate([[0], np.cumsum([len(u) for u in self.usable])]).astype(np.int64)
         if self.starts[-1] == 0:
-            raise InputError("no clip has a frame with a person (`person` is false everywhere)",
-                             self.clips[0].path, "extract clips of footage where the person is visible")
+            raise InputError(
+                "no clip has a frame with a person (`person` is false everywhere)",
+                self.clips[0].path,
+                "extract clips of footage where the person is visible",
+            )
         self.keypoint_names = [k for k in KEYPOINT_ARRAYS if all(c.store.has(k) for c in self.clips)]
         # clips of each identity, for across-clip sources
         by_id: dict[str, list[int]] = {}
         for i, c in enumerate(self.clips):
             by_id.setdefault(c.identity, []).append(i)
-        self.partners = [[j for j in by_id[c.identity] if j != i and len(self.usable[j])]
-                         for i, c in enumerate(self.clips)]
+        self.partners = [
+            [j for j in by_id[c.identity] if j != i and len(self.usable[j])] for i, c in enumerate(self.clips)
+        ]
         self._arrays: dict[tuple[int, str], np.ndarray] = {}
 
     # ------------------------------------------------------------------ pairs
@@ -123,7 +129,11 @@ class FramePairs(torch.utils.data.Dataset):
         """``(lo, hi, k)``: the usable frames of clip ``c`` in the distance window around ``t`` are
         ``usable[c][lo:hi]``, and ``t`` itself is ``usable[c][k]``."""
         u, d = self.usable[c], self.options.max_distance
-        lo, hi = (int(np.searchsorted(u, t - d, "left")), int(np.searchsorted(u, t + d, "right"))) if d else (0, len(u))
+        lo, hi = (
+            (int(np.searchsorted(u, t - d, "left")), int(np.searchsorted(u, t + d, "right")))
+            if d
+            else (0, len(u))
+        )
         return lo, hi, int(np.searchsorted(u, t))
 
     def pair(self, i: int) -> FramePair:
@@ -173,8 +183,11 @@ class FramePairs(torch.utils.data.Dataset):
     def item(self, p: FramePair) -> dict[str, torch.Tensor]:
         """The tensors of pair ``p`` (see the module docstring); subclasses extend this."""
         out: dict[str, torch.Tensor] = {
-            "clip": torch.tensor(p.clip), "source_clip": torch.tensor(p.source_clip),
-            "target_t": torch.tensor(p.target_t), "source_t": torch.tensor(p.source_t)}
+            "clip": torch.tensor(p.clip),
+            "source_clip": torch.tensor(p.source_clip),
+            "target_t": torch.tensor(p.target_t),
+            "source_t": torch.tensor(p.source_t),
+        }
         for side, c, t in (("source", p.source_clip, p.source_t), ("target", p.clip, p.target_t)):
             out[f"{side}_frame"] = torch.from_numpy(to_unit(self.frame(c, t)))
             for k, v in self.keypoints(c, t).items():

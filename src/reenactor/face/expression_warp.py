@@ -51,7 +51,10 @@ class ExpressionWarpConfig:
 
 def _modes() -> dict[str, dict[int, tuple[float, float]]]:
     """Per mode: 68-point index -> unit displacement (x along the eye line, y down)."""
-    smile = {48: (-0.5, -1.0), 54: (0.5, -1.0)}  # the lip line bends up towards the corners: the nearer, the more
+    smile = {
+        48: (-0.5, -1.0),
+        54: (0.5, -1.0),
+    }  # the lip line bends up towards the corners: the nearer, the more
     smile |= {i: (-0.3, -0.65) for i in (49, 59, 60)} | {i: (0.3, -0.65) for i in (53, 55, 64)}
     smile |= {i: (-0.1, -0.3) for i in (50, 58, 61, 67)} | {i: (0.1, -0.3) for i in (52, 56, 63, 65)}
     jaw = {i: (0.0, 1.0) for i in (56, 57, 58, 65, 66, 67, 7, 8, 9)}
@@ -64,14 +67,19 @@ def _modes() -> dict[str, dict[int, tuple[float, float]]]:
 MODES = _modes()
 
 
-def draw_expression(cfg: ExpressionWarpConfig, rng: np.random.RandomState | None = None) -> dict[str, float] | None:
+def draw_expression(
+    cfg: ExpressionWarpConfig, rng: np.random.RandomState | None = None
+) -> dict[str, float] | None:
     """Random mode amplitudes for one window (None with probability ``1 - cfg.prob``), from NumPy's global
     generator (the trainer seeds it per sample position, so a resumed run draws the same warps) or ``rng``."""
     r = np.random if rng is None else rng
     if cfg.prob <= 0 or r.random_sample() >= cfg.prob:
         return None
-    return {"smile": float(r.uniform(-0.5, 1.0)) * cfg.smile, "jaw": float(r.uniform(0.0, 1.0)) * cfg.jaw,
-            "brow": float(r.uniform(-0.5, 1.0)) * cfg.brow}
+    return {
+        "smile": float(r.uniform(-0.5, 1.0)) * cfg.smile,
+        "jaw": float(r.uniform(0.0, 1.0)) * cfg.jaw,
+        "brow": float(r.uniform(-0.5, 1.0)) * cfg.brow,
+    }
 
 
 class ExpressionField:
@@ -106,7 +114,7 @@ class ExpressionField:
             return np.zeros_like(xy)
         c = self.centres
         d2 = (xy * xy).sum(1, keepdims=True) + (c * c).sum(1)[None] - 2.0 * (xy @ c.T)
-        g = np.exp(-np.maximum(d2, 0.0) / (2.0 * self.sigma ** 2))
+        g = np.exp(-np.maximum(d2, 0.0) / (2.0 * self.sigma**2))
         g[d2 > (3.0 * self.sigma) ** 2] = 0.0  # cut at 3 sigma: pixels away from the face stay exactly
         return (g @ self.disp) / (g.sum(1, keepdims=True) + G0)
 
@@ -138,8 +146,14 @@ class ExpressionField:
         # inverse of p -> p + d(p): q = p - d(q), by fixed-point steps sampling the field grid (0 outside it)
         qx, qy = gx - field[..., 0], gy - field[..., 1]
         for _ in range(2):
-            d = cv2.remap(field, (qx - x0).astype(np.float32), (qy - y0).astype(np.float32), cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            d = cv2.remap(
+                field,
+                (qx - x0).astype(np.float32),
+                (qy - y0).astype(np.float32),
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
             qx, qy = gx - d[..., 0], gy - d[..., 1]
         mx, my = np.ascontiguousarray(qx, np.float32), np.ascontiguousarray(qy, np.float32)
         out = np.array(img, copy=True)
@@ -150,8 +164,13 @@ class ExpressionField:
 # ----------------------------------------------------------------------------- expression transfer (transfer time)
 #: Columns of a target's expression basis: (mode, signed fraction of the mode's configured largest amplitude).
 #: Lifting and lowering are separate columns because they move different units (AU12 up, AU15 down).
-BASIS_COLUMNS: tuple[tuple[str, float], ...] = (("smile", 1.0), ("smile", -0.5), ("jaw", 1.0), ("brow", 1.0),
-                                                ("brow", -0.5))
+BASIS_COLUMNS: tuple[tuple[str, float], ...] = (
+    ("smile", 1.0),
+    ("smile", -0.5),
+    ("jaw", 1.0),
+    ("brow", 1.0),
+    ("brow", -0.5),
+)
 
 
 def column_amplitudes(cfg: ExpressionWarpConfig, columns=BASIS_COLUMNS) -> list[dict[str, float]]:
@@ -160,8 +179,9 @@ def column_amplitudes(cfg: ExpressionWarpConfig, columns=BASIS_COLUMNS) -> list[
     return [{str(mode): float(frac) * float(getattr(cfg, str(mode)))} for mode, frac in columns]
 
 
-def fit_expression(basis: np.ndarray, delta: np.ndarray, cfg: ExpressionWarpConfig,
-                   columns=BASIS_COLUMNS) -> dict[str, float]:
+def fit_expression(
+    basis: np.ndarray, delta: np.ndarray, cfg: ExpressionWarpConfig, columns=BASIS_COLUMNS
+) -> dict[str, float]:
     """Mode amplitudes whose FAUP change best matches ``delta``.
 
     ``basis`` (D, K): the FAUP change of each of the K ``columns`` at full extent on the target's face

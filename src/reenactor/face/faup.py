@@ -69,8 +69,21 @@ CHEEK = (50, 280)
 
 #: dimensionless measures, in order (see the module docstring)
 MEASURES: tuple[str, ...] = (
-    "brow_inner", "brow_outer", "brow_gap", "upper_lid", "lower_lid", "cheek", "ala", "upper_lip",
-    "mouth_width", "corner_elev", "corner_depth", "chin", "lip_thick", "lip_gap", "jaw",
+    "brow_inner",
+    "brow_outer",
+    "brow_gap",
+    "upper_lid",
+    "lower_lid",
+    "cheek",
+    "ala",
+    "upper_lip",
+    "mouth_width",
+    "corner_elev",
+    "corner_depth",
+    "chin",
+    "lip_thick",
+    "lip_gap",
+    "jaw",
 )
 M = {n: i for i, n in enumerate(MEASURES)}
 
@@ -106,10 +119,26 @@ AU_MAX = 3.0
 
 #: neutral measures for a single image (no clip to take a per-identity reference from): the neutral
 #: reference of the bundled carphone clip measured with this module (see the module docstring)
-DEFAULT_NEUTRAL = np.array([
-    0.3183, 0.2735, 0.4764, 0.0896, -0.0750, -0.5577, 0.6915, 0.2417, 0.7944, 0.0209, 0.2701, 0.5843,
-    0.3174, 0.0621, 1.3764,
-], dtype=np.float32)
+DEFAULT_NEUTRAL = np.array(
+    [
+        0.3183,
+        0.2735,
+        0.4764,
+        0.0896,
+        -0.0750,
+        -0.5577,
+        0.6915,
+        0.2417,
+        0.7944,
+        0.0209,
+        0.2701,
+        0.5843,
+        0.3174,
+        0.0621,
+        1.3764,
+    ],
+    dtype=np.float32,
+)
 
 
 def has_face(face_raw: np.ndarray) -> np.ndarray:
@@ -186,7 +215,9 @@ def neutral_reference(measures: np.ndarray, valid: np.ndarray | None = None) -> 
     return np.array([np.percentile(measures[:, i], q[i]) for i in range(len(MEASURES))], np.float32)
 
 
-def faup_from_measures(measures: np.ndarray, pose: np.ndarray, neutral: np.ndarray | None = None) -> np.ndarray:
+def faup_from_measures(
+    measures: np.ndarray, pose: np.ndarray, neutral: np.ndarray | None = None
+) -> np.ndarray:
     """(..., 20) FAUP from (..., 15) measures and (..., 3) pose (see the module docstring's AU formulas)."""
     measures = np.asarray(measures, np.float32)
     neutral = DEFAULT_NEUTRAL if neutral is None else np.asarray(neutral, np.float32)
@@ -239,8 +270,13 @@ def faup_sequence(face_raw: np.ndarray, neutral: np.ndarray | None = None) -> di
     faup = faup_from_measures(meas, pose, neutral)
     if not valid.any():
         faup[:] = 0.0
-    return {"faup": faup, "measures": meas, "pose": pose, "neutral": np.asarray(neutral, np.float32),
-            "valid": valid}
+    return {
+        "faup": faup,
+        "measures": meas,
+        "pose": pose,
+        "neutral": np.asarray(neutral, np.float32),
+        "valid": valid,
+    }
 
 
 class RunningNeutral:
@@ -266,7 +302,7 @@ class RunningNeutral:
         m = np.asarray(measures, np.float32)
         if not (self._seen and np.array_equal(self._seen[-1], m)):
             self._seen.append(m)
-            self._seen = self._seen[-self.window:]
+            self._seen = self._seen[-self.window :]
         data = np.stack(self._seen + [DEFAULT_NEUTRAL] * self.prior_frames)
         return neutral_reference(data)
 
@@ -297,7 +333,7 @@ def faup_image(faup: np.ndarray, size: tuple[int, int], cell: int = 2) -> np.nda
     grid = f[:, : rows * cols].reshape(-1, rows, cols)
     grid = np.repeat(np.repeat(grid, cell, 1), cell, 2)
     y0, x0 = (h - gh) // 2, (w - gw) // 2
-    img[:, 0, y0:y0 + gh, x0:x0 + gw] = grid
+    img[:, 0, y0 : y0 + gh, x0 : x0 + gw] = grid
     return img[0] if single else img
 
 
@@ -316,8 +352,12 @@ def add_faup_stage(clip, force: bool = False) -> np.ndarray:
     res = faup_sequence(face_raw)
     clip.save("faup_measures", res["measures"], stage="faup", write_manifest=False)
     clip.save("faup", res["faup"], stage="faup", write_manifest=False)
-    clip.set_stage("faup", frames_with_face=int(res["valid"].sum()), neutral=[float(v) for v in res["neutral"]],
-                   names=list(FAUP_NAMES))
+    clip.set_stage(
+        "faup",
+        frames_with_face=int(res["valid"].sum()),
+        neutral=[float(v) for v in res["neutral"]],
+        names=list(FAUP_NAMES),
+    )
     return res["faup"]
 
 

@@ -31,20 +31,23 @@ import numpy as np
 MESH_IDS: tuple[int, ...] = (33, 133, 362, 263, 168, 6, 1, 2, 234, 454, 10, 151)
 
 #: (12, 3) float64 canonical 3D face, camera-aligned (x right, y down, z away), inter-ocular distance 100.
-MODEL_POINTS_3D = np.array([
-    [-71.89, -2.06, 3.93],    # 33  right eye, outer corner (image left)
-    [-28.11, 2.06, -3.93],    # 133 right eye, inner corner
-    [28.11, 2.06, -3.93],     # 362 left eye, inner corner
-    [71.89, -2.06, 3.93],     # 263 left eye, outer corner
-    [0.0, -7.06, -32.05],     # 168 nose bridge, between the eyes
-    [0.0, 5.08, -38.29],      # 6   nose bridge
-    [0.0, 63.10, -60.42],     # 1   nose tip
-    [0.0, 68.84, -34.15],     # 2   subnasale
-    [-107.90, 21.95, 90.54],  # 234 right temple / face side
-    [107.90, 21.95, 90.54],   # 454 left temple / face side
-    [0.0, -75.35, -31.28],    # 10  forehead, top
-    [0.0, -53.53, -34.13],    # 151 forehead, middle
-], dtype=np.float64)
+MODEL_POINTS_3D = np.array(
+    [
+        [-71.89, -2.06, 3.93],  # 33  right eye, outer corner (image left)
+        [-28.11, 2.06, -3.93],  # 133 right eye, inner corner
+        [28.11, 2.06, -3.93],  # 362 left eye, inner corner
+        [71.89, -2.06, 3.93],  # 263 left eye, outer corner
+        [0.0, -7.06, -32.05],  # 168 nose bridge, between the eyes
+        [0.0, 5.08, -38.29],  # 6   nose bridge
+        [0.0, 63.10, -60.42],  # 1   nose tip
+        [0.0, 68.84, -34.15],  # 2   subnasale
+        [-107.90, 21.95, 90.54],  # 234 right temple / face side
+        [107.90, 21.95, 90.54],  # 454 left temple / face side
+        [0.0, -75.35, -31.28],  # 10  forehead, top
+        [0.0, -53.53, -34.13],  # 151 forehead, middle
+    ],
+    dtype=np.float64,
+)
 
 
 def camera_matrix(face_raw: np.ndarray) -> np.ndarray:

@@ -30,12 +30,17 @@ def model_path(key: str) -> Path:
     """Path of a dlib model shipped in ``face-recognition-models`` (``key``: "shape5" | "resnet")."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError("the package face-recognition-models (dlib face models) is not installed",
-                              fix="pip install face-recognition-models")
+        raise CheckpointError(
+            "the package face-recognition-models (dlib face models) is not installed",
+            fix="pip install face-recognition-models",
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "models" / MODEL_FILES[key]
     if not path.is_file():
-        raise CheckpointError("dlib model file missing from face-recognition-models", path,
-                              "pip install --force-reinstall face-recognition-models")
+        raise CheckpointError(
+            "dlib model file missing from face-recognition-models",
+            path,
+            "pip install --force-reinstall face-recognition-models",
+        )
     return path
 
 
@@ -67,7 +72,9 @@ class FaceDescriber:
         self.net = dlib.face_recognition_model_v1(str(model_path("resnet")))
         self.min_size = min_size
         self.jitter = jitter
-        self.description = "dlib HOG face detector + 5-point alignment + dlib_face_recognition_resnet_model_v1 (128-d)"
+        self.description = (
+            "dlib HOG face detector + 5-point alignment + dlib_face_recognition_resnet_model_v1 (128-d)"
+        )
 
     def _upsample(self, img: np.ndarray) -> int:
         n, side = 0, min(img.shape[:2])

@@ -37,7 +37,9 @@ _ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTA
 #: audio codecs :func:`mux_audio` copies into an mp4 as they are (browsers play them); others are re-encoded
 COPY_AUDIO_CODECS = frozenset({"aac", "mp3"})
 #: sample rates the AAC encoder takes; another source rate is resampled to 48 kHz
-AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350})
+AAC_RATES = frozenset(
+    {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError("file not found", path, "check the path; `reenactor samples` lists bundled footage")
     if path.is_dir():
-        raise InputError("is a folder, not a video or image file", path, "pass a video (.mp4, .mov, ...) or an image")
+        raise InputError(
+            "is a folder, not a video or image file", path, "pass a video (.mp4, .mov, ...) or an image"
+        )
     if path.stat().st_size == 0:
         raise InputError("file is empty (0 bytes)", path, "re-copy or re-export the video")
 
@@ -84,8 +88,11 @@ def _av(path: Path | None = None):
     try:
         import av
     except ImportError:
-        raise InputError("PyAV is not installed, so this video cannot be read or written", path,
-                         "pip install av (or `make install`)") from None
+        raise InputError(
+            "PyAV is not installed, so this video cannot be read or written",
+            path,
+            "pip install av (or `make install`)",
+        ) from None
     return av
 
 
@@ -140,8 +147,11 @@ def probe(path: str | Path) -> MediaInfo:
                 raise InputError("has no video stream", path, "pass a video file or an image")
             st = container.streams.video[0]
             if st.codec_context is None:
-                raise InputError("video stream cannot be decoded (corrupt header or unknown codec)", path,
-                                 "re-encode the video (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`) or re-download it")
+                raise InputError(
+                    "video stream cannot be decoded (corrupt header or unknown codec)",
+                    path,
+                    "re-encode the video (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`) or re-download it",
+                )
             fps = float(st.average_rate or st.guessed_rate or DEFAULT_IMAGE_FPS)
             n = st.frames
             exact = bool(n)
@@ -158,8 +168,11 @@ def probe(path: str | Path) -> MediaInfo:
         try:
             img = _read_image(path)
         except InputError:
-            raise InputError(f"not a video or image file ({e.__class__.__name__})", path,
-                             "pass an mp4/mov/avi video or a PNG/JPEG image") from None
+            raise InputError(
+                f"not a video or image file ({e.__class__.__name__})",
+                path,
+                "pass an mp4/mov/avi video or a PNG/JPEG image",
+            ) from None
         return MediaInfo(path, img.shape[1], img.shape[0], DEFAULT_IMAGE_FPS, 1, True)
     if w <= 0 or h <= 0:
         raise InputError("video stream has no frame size", path, "re-encode the video (e.g. with ffmpeg)")
@@ -195,10 +208,15 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None) -> It
                     yield rgb if turn is None else cv2.rotate(rgb, turn)
                 i += 1
     except av.error.FFmpegError as e:
-        raise InputError(f"corrupt video stream at frame {i}: {e}", path,
-                         "re-encode or re-download the video; frames before the error were readable") from None
+        raise InputError(
+            f"corrupt video stream at frame {i}: {e}",
+            path,
+            "re-encode or re-download the video; frames before the error were readable",
+        ) from None
     if i == 0:
-        raise InputError("no frame could be decoded", path, "the file is truncated or not a video; re-export it")
+        raise InputError(
+            "no frame could be decoded", path, "the file is truncated or not a video; re-export it"
+        )
 
 
 def file_hash(path: str | Path, limit: int | None = None) -> str:
@@ -231,8 +249,15 @@ class VideoWriter:
     ...     for frame in frames: w.write(frame)
     """
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 20, preset: str = "veryfast", threads: int = 0,
-                 background: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        crf: int = 20,
+        preset: str = "veryfast",
+        threads: int = 0,
+        background: bool = False,
+    ):
         self.path = Path(path)
         self.background = bool(background)
         self._queue: queue.Queue | None = None
@@ -251,7 +276,9 @@ class VideoWriter:
         self._av = _av(self.path)
         self._ctx = atomic_path(self.path, suffix=".mp4")
         self._tmp = self._ctx.__enter__()
-        self._container = self._av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        self._container = self._av.open(
+            str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"}
+        )
         return self
 
     def _open_stream(self, h: int, w: int) -> None:
@@ -259,7 +286,11 @@ class VideoWriter:
         st = self._container.add_stream("libx264", rate=rate)
         st.width, st.height = w + (w % 2), h + (h % 2)
         st.pix_fmt = "yuv420p"
-        st.options = {"crf": str(self.crf), "preset": self.preset, **({"threads": str(self.threads)} if self.threads else {})}
+        st.options = {
+            "crf": str(self.crf),
+            "preset": self.preset,
+            **({"threads": str(self.threads)} if self.threads else {}),
+        }
         self._stream = st
 
     def write(self, frame: np.ndarray) -> None:
@@ -270,7 +301,9 @@ class VideoWriter:
         if self._stream is None:
             self._open_stream(h, w)
         if (h + h % 2, w + w % 2) != (self._stream.height, self._stream.width):
-            raise ValueError(f"frame size {w}x{h} differs from the video's {self._stream.width}x{self._stream.height}")
+            raise ValueError(
+                f"frame size {w}x{h} differs from the video's {self._stream.width}x{self._stream.height}"
+            )
         if h % 2 or w % 2:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         if not self.background:
@@ -364,7 +397,7 @@ def _copied_audio(container, stream, out_stream, start: float, end: float) -> It
         if t + float((packet.duration or 0) * tb) <= start:
             prev = packet
             continue
-        for p in ((prev, packet) if not started and prev is not None else (packet,)):
+        for p in (prev, packet) if not started and prev is not None else (packet,):
             p.pts -= shift
             p.dts -= shift
             p.stream = out_stream
@@ -390,8 +423,9 @@ def _encoded_audio(container, stream, out_stream, start: float, end: float) -> I
             done += x.shape[1]
             lo, hi = max(a, k0), min(b, k0 + x.shape[1])
             if hi > lo:
-                out = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, lo - k0 : hi - k0]), format="fltp",
-                                                 layout=layout)
+                out = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(x[:, lo - k0 : hi - k0]), format="fltp", layout=layout
+                )
                 out.sample_rate = rate
                 out.pts = lo - a
                 out.time_base = Fraction(1, rate)
@@ -405,14 +439,18 @@ class _NoAudio(Exception):
     """The audio source holds no audio within the window: nothing to carry."""
 
 
-def _remux_with_audio(video_path: Path, audio_source: Path, out_path: Path, start: float, end: float,
-                      copy: bool) -> str:
+def _remux_with_audio(
+    video_path: Path, audio_source: Path, out_path: Path, start: float, end: float, copy: bool
+) -> str:
     """Write ``out_path`` (mp4): ``video_path``'s video stream copied, plus ``audio_source``'s first audio stream
     over ``[start, end)`` seconds of its timeline, copied (``copy``) or re-encoded to AAC; packets interleaved
     by time. Returns a description of the audio written."""
     av = _av(out_path)
-    with av.open(str(video_path)) as vin, av.open(str(audio_source)) as ain, \
-            av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+    with (
+        av.open(str(video_path)) as vin,
+        av.open(str(audio_source)) as ain,
+        av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
         vst, ast = vin.streams.video[0], ain.streams.audio[0]
         ovs = out.add_stream_from_template(vst)
         src = ast.codec_context
@@ -443,8 +481,13 @@ def _remux_with_audio(video_path: Path, audio_source: Path, out_path: Path, star
     return what
 
 
-def mux_audio(video_path: str | Path, audio_source: str | Path, out_path: str | Path | None = None,
-              duration: float | None = None, offset: float | None = None) -> str | None:
+def mux_audio(
+    video_path: str | Path,
+    audio_source: str | Path,
+    out_path: str | Path | None = None,
+    duration: float | None = None,
+    offset: float | None = None,
+) -> str | None:
     """Carry ``audio_source``'s soundtrack (its first audio stream) into the video ``video_path``, in sync and
     trimmed to the video, and write the result to ``out_path`` (default: replace ``video_path``) atomically:
     a temporary file renamed over it, so nothing half-written is ever there.
@@ -471,16 +514,22 @@ def mux_audio(video_path: str | Path, audio_source: str | Path, out_path: str | 
                 return None
             ast = c.streams.audio[0]
             if ast.codec_context is None or not ast.codec_context.sample_rate:
-                raise InputError("audio stream cannot be decoded (unknown codec or corrupt header)", audio_source,
-                                 "re-encode its audio (e.g. `ffmpeg -i IN -c:v copy -c:a aac OUT.mp4`), or leave "
-                                 "the audio out")
+                raise InputError(
+                    "audio stream cannot be decoded (unknown codec or corrupt header)",
+                    audio_source,
+                    "re-encode its audio (e.g. `ffmpeg -i IN -c:v copy -c:a aac OUT.mp4`), or leave "
+                    "the audio out",
+                )
             codec = ast.codec_context.name
             if offset is None:
                 frame = _first_frame(c, c.streams.video[0]) if c.streams.video else None
                 offset = float(frame.time) if frame is not None and frame.time is not None else 0.0
     except (av.error.FFmpegError, UnicodeDecodeError) as e:
-        raise InputError(f"not a readable media file ({e.__class__.__name__}: {e})", audio_source,
-                         "pass a video or audio file that plays, or leave the audio out") from None
+        raise InputError(
+            f"not a readable media file ({e.__class__.__name__}: {e})",
+            audio_source,
+            "pass a video or audio file that plays, or leave the audio out",
+        ) from None
     if duration is None:
         info = probe(video_path)
         duration = info.n_frames / info.fps if info.fps else 0.0
@@ -488,7 +537,7 @@ def mux_audio(video_path: str | Path, audio_source: str | Path, out_path: str | 
         return None
     start, end = float(offset), float(offset) + float(duration)
     failure: Exception | None = None
-    for copy in ((True, False) if codec in COPY_AUDIO_CODECS else (False,)):
+    for copy in (True, False) if codec in COPY_AUDIO_CODECS else (False,):
         try:
             with atomic_path(out_path, suffix=".mp4") as tmp:
                 what = _remux_with_audio(video_path, audio_source, tmp, start, end, copy)
@@ -497,9 +546,11 @@ def mux_audio(video_path: str | Path, audio_source: str | Path, out_path: str | 
             return None
         except (av.error.FFmpegError, ValueError) as e:  # a copy the mp4 muxer refuses is re-encoded
             failure = e
-    raise InputError(f"its audio could not be carried into {out_path.name} ({failure.__class__.__name__}: "
-                     f"{failure})", audio_source, "re-encode its audio (e.g. `ffmpeg -i IN -c:v copy -c:a aac "
-                     "OUT.mp4`), or leave the audio out")
+    raise InputError(
+        f"its audio could not be carried into {out_path.name} ({failure.__class__.__name__}: {failure})",
+        audio_source,
+        "re-encode its audio (e.g. `ffmpeg -i IN -c:v copy -c:a aac OUT.mp4`), or leave the audio out",
+    )
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
@@ -519,6 +570,17 @@ def read_image(path: str | Path) -> np.ndarray:
     return _read_image(path)
 
 
-__all__ = ["MediaInfo", "probe", "iter_frames", "VideoWriter", "write_video", "write_image", "read_image",
-           "file_hash", "is_image_path", "mux_audio", "IMAGE_SUFFIXES", "COPY_AUDIO_CODECS"]
-
+__all__ = [
+    "MediaInfo",
+    "probe",
+    "iter_frames",
+    "VideoWriter",
+    "write_video",
+    "write_image",
+    "read_image",
+    "file_hash",
+    "is_image_path",
+    "mux_audio",
+    "IMAGE_SUFFIXES",
+    "COPY_AUDIO_CODECS",
+]

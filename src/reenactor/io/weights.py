@@ -40,11 +40,12 @@ def load_state_dict_file(path: str | Path, what: str, fix: str) -> dict[str, tor
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"not a {what} state dict (expected a mapping of names to tensors)", path, fix)
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
-def load_matching_state(module: nn.Module, state: dict[str, torch.Tensor], path: str | Path, what: str,
-                        fix: str) -> None:
+def load_matching_state(
+    module: nn.Module, state: dict[str, torch.Tensor], path: str | Path, what: str, fix: str
+) -> None:
     """Load the entries of ``state`` whose names ``module`` has (others, e.g. a classifier, are ignored),
     strictly: every key of ``module.state_dict()`` must be there and fit. :class:`CheckpointError` naming
     ``path`` otherwise (the first missing keys, or the shape mismatch)."""
@@ -53,16 +54,23 @@ def load_matching_state(module: nn.Module, state: dict[str, torch.Tensor], path:
     missing = sorted(set(own) - set(ours))
     if missing:
         article = "an" if what[:1].lower() in "aeiou" else "a"
-        raise CheckpointError(f"not {article} {what} state dict: missing {', '.join(missing[:4])}"
-                              f"{' ...' if len(missing) > 4 else ''}", path, fix)
+        raise CheckpointError(
+            f"not {article} {what} state dict: missing {', '.join(missing[:4])}"
+            f"{' ...' if len(missing) > 4 else ''}",
+            path,
+            fix,
+        )
     try:
         module.load_state_dict(ours, strict=True)
     except RuntimeError as e:
-        raise CheckpointError(f"{what} weights do not fit ({str(e).splitlines()[-1].strip()})", path, fix) from None
+        raise CheckpointError(
+            f"{what} weights do not fit ({str(e).splitlines()[-1].strip()})", path, fix
+        ) from None
 
 
-def optional_weights_file(weights: str | Path | None, tag: str, option: str, fallback: str,
-                          verbose: bool = True) -> Path | None:
+def optional_weights_file(
+    weights: str | Path | None, tag: str, option: str, fallback: str, verbose: bool = True
+) -> Path | None:
     """``Path(weights)`` when that file exists; else ``None`` after printing ``[tag] <why>; <fallback>`` (when
     ``verbose``), where why is "no OPTION file given" or "OPTION file WEIGHTS not found". For metrics that
     report a clearly named variant when their reference network's weights are absent (never downloaded)."""

@@ -6,5 +6,16 @@ from .perceptual import PerceptualLoss
 from .pixel import cross_entropy, l1, masked_l1
 from .temporal import limb_weight_map, temporal_warp_loss, warp
 
-__all__ = ["GAN_MODES", "PerceptualLoss", "cross_entropy", "feature_matching", "gan_loss_d", "gan_loss_g",
-           "l1", "limb_weight_map", "masked_l1", "temporal_warp_loss", "warp"]
+__all__ = [
+    "GAN_MODES",
+    "PerceptualLoss",
+    "cross_entropy",
+    "feature_matching",
+    "gan_loss_d",
+    "gan_loss_g",
+    "l1",
+    "limb_weight_map",
+    "masked_l1",
+    "temporal_warp_loss",
+    "warp",
+]

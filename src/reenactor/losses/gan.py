@@ -70,10 +70,12 @@ def gan_loss_d(real_out: DOut, fake_out: DOut, mode: GanMode = "lsgan") -> torch
     for lr, lf in zip(_logits(real_out), _logits(fake_out)):
         lr, lf = lr.float(), lf.float()
         if mode == "vanilla":
-            t = 0.5 * (F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr))
-                       + F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf)))
+            t = 0.5 * (
+                F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr))
+                + F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))
+            )
         elif mode == "lsgan":
-            t = 0.5 * (((lr - 1) ** 2).mean() + (lf ** 2).mean())
+            t = 0.5 * (((lr - 1) ** 2).mean() + (lf**2).mean())
         else:
             t = F.relu(1 - lr).mean() + F.relu(1 + lf).mean()
         terms.append(t)
@@ -96,6 +98,8 @@ def feature_matching(real_out: DOut, fake_out: DOut) -> torch.Tensor:
             t = F.l1_loss(ff.float(), fr.detach().float())
             total = t if total is None else total + t
     if total is None:
-        raise ValueError("feature_matching needs discriminator outputs with intermediate features "
-                         "(a list of maps per scale, as MultiscaleDiscriminator returns)")
+        raise ValueError(
+            "feature_matching needs discriminator outputs with intermediate features "
+            "(a list of maps per scale, as MultiscaleDiscriminator returns)"
+        )
     return total / n_scales

@@ -30,16 +30,22 @@ class PerceptualLoss(nn.Module):
     The target's features are computed without gradient.
     """
 
-    def __init__(self, net: FeatureNet | None = None, layers: Sequence[int] | None = None,
-                 weights: Sequence[float] | None = None, name: str = "effnet",
-                 vgg_weights: str | Path | None = None, device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        net: FeatureNet | None = None,
+        layers: Sequence[int] | None = None,
+        weights: Sequence[float] | None = None,
+        name: str = "effnet",
+        vgg_weights: str | Path | None = None,
+        device: torch.device | str = "cpu",
+    ):
         super().__init__()
         self.net = net if net is not None else load_feature_net(name, vgg_weights, device=device)
         n = len(self.net.channels)
         self.layers = list(range(n)) if layers is None else list(layers)
         if any(i < 0 or i >= n for i in self.layers):
             raise ValueError(f"perceptual layers {self.layers} out of range for {self.net.name} ({n} maps)")
-        w = DEFAULT_WEIGHTS[-len(self.layers):] if weights is None else tuple(weights)
+        w = DEFAULT_WEIGHTS[-len(self.layers) :] if weights is None else tuple(weights)
         if len(w) != len(self.layers):
             raise ValueError("perceptual loss needs one weight per layer")
         self.weights = [float(v) for v in w]
@@ -48,7 +54,9 @@ class PerceptualLoss(nn.Module):
     def description(self) -> str:
         return self.net.description
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if mask is not None:
             pred, target = pred * mask, target * mask
         upto = max(self.layers)  # deeper maps are not computed (a first-block loss costs one block)

@@ -11,7 +11,9 @@ def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(pred.float(), target.float())
 
 
-def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def masked_l1(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor:
     """L1 restricted to a (soft) mask, normalized by the mask's area.
 
     pred, target (B, C, H, W); mask (B, 1, H, W) or (B, C, H, W) in [0, 1] (weights).
@@ -24,8 +26,9 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps:
     return diff.sum() / (denom + eps)
 
 
-def cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
-                  ignore_index: int = -100) -> torch.Tensor:
+def cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = -100
+) -> torch.Tensor:
     """Per-pixel cross-entropy (e.g. a generated semantic map against the parsing, the single-shot dance reenactment paper's eq. 12).
 
     logits (B, C, H, W); target either (B, H, W) int64 class indices or (B, C, H, W) soft probabilities;

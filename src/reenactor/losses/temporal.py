@@ -19,13 +19,17 @@ import torch.nn.functional as F
 
 
 def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype),
-                            torch.arange(w, device=device, dtype=dtype), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=device, dtype=dtype),
+        torch.arange(w, device=device, dtype=dtype),
+        indexing="ij",
+    )
     return torch.stack([xs, ys], 0)  # (2, H, W) [x, y]
 
 
-def warp(img: torch.Tensor, flow: torch.Tensor, return_valid: bool = False
-         ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def warp(
+    img: torch.Tensor, flow: torch.Tensor, return_valid: bool = False
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Backward warping: ``out[:, :, y, x] = img[:, :, y + v, x + u]`` (bilinear, border padding).
 
     img (B, C, H, W); flow (B, 2, H, W) in pixels, channel 0 = u (x), 1 = v (y).
@@ -48,10 +52,14 @@ def warp(img: torch.Tensor, flow: torch.Tensor, return_valid: bool = False
     return out, valid
 
 
-def temporal_warp_loss(prev: torch.Tensor, nxt: torch.Tensor, flow: torch.Tensor,
-                       weight: torch.Tensor | None = None,
-                       flow_direction: Literal["forward", "backward"] = "forward",
-                       eps: float = 1e-6) -> torch.Tensor:
+def temporal_warp_loss(
+    prev: torch.Tensor,
+    nxt: torch.Tensor,
+    flow: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    flow_direction: Literal["forward", "backward"] = "forward",
+    eps: float = 1e-6,
+) -> torch.Tensor:
     """Eq. 4 of Aberman et al. 2019: weighted L1 between one generated frame warped by the driving
     video's optical flow and the next generated frame.
 
@@ -77,9 +85,14 @@ def temporal_warp_loss(prev: torch.Tensor, nxt: torch.Tensor, flow: torch.Tensor
     return diff.sum() / (wmap.expand_as(diff).sum() + eps)
 
 
-def limb_weight_map(keypoints: np.ndarray | torch.Tensor, size: tuple[int, int],
-                    limbs: Sequence[tuple[int, int]] | None = None, sigma: float = 4.0,
-                    floor: float = 0.0, thresh: float = 0.05) -> torch.Tensor:
+def limb_weight_map(
+    keypoints: np.ndarray | torch.Tensor,
+    size: tuple[int, int],
+    limbs: Sequence[tuple[int, int]] | None = None,
+    sigma: float = 4.0,
+    floor: float = 0.0,
+    thresh: float = 0.05,
+) -> torch.Tensor:
     """alpha(y) of eq. 4: a Gaussian falloff from the limbs (segments between confident joints).
 
     keypoints: (K, 3) or (B, K, 3) [x, y, conf] in pixels; size: (H, W); limbs: joint index pairs
@@ -91,8 +104,9 @@ def limb_weight_map(keypoints: np.ndarray | torch.Tensor, size: tuple[int, int],
         from ..pose.skeleton import BODY_LIMBS
 
         limbs = BODY_LIMBS
-    kp = torch.as_tensor(np.asarray(keypoints) if not isinstance(keypoints, torch.Tensor) else keypoints,
-                         dtype=torch.float32)
+    kp = torch.as_tensor(
+        np.asarray(keypoints) if not isinstance(keypoints, torch.Tensor) else keypoints, dtype=torch.float32
+    )
     if kp.dim() == 2:
         kp = kp[None]
     h, w = size
@@ -113,5 +127,5 @@ def limb_weight_map(keypoints: np.ndarray | torch.Tensor, size: tuple[int, int],
         if torch.isinf(d2).all():
             out[bi, 0] = 1.0 if floor == 0 else floor
         else:
-            out[bi, 0] = floor + (1 - floor) * torch.exp(-d2 / (2 * sigma ** 2))
+            out[bi, 0] = floor + (1 - floor) * torch.exp(-d2 / (2 * sigma**2))
     return out

@@ -90,8 +90,7 @@ class Method(nn.Module, abc.ABC):
 
     # --------------------------------------------------------------- training
     @abc.abstractmethod
-    def generator_parameters(self) -> list[nn.Parameter]:
-        ...
+    def generator_parameters(self) -> list[nn.Parameter]: ...
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return []
@@ -100,8 +99,9 @@ class Method(nn.Module, abc.ABC):
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         """Forward the generator(s) and return weighted loss terms (paper equations cited in the subclass)."""
 
-    def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
-                           ) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
         """Weighted discriminator loss terms; ``cache`` is :attr:`StepOutput.cache` of the same step."""
         return {}
 
@@ -117,9 +117,15 @@ class Method(nn.Module, abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def synthesizer(cls, cfg: Any, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu", precision: str = "fp32",
-                    options: dict[str, Any] | None = None) -> Synthesizer:
+    def synthesizer(
+        cls,
+        cfg: Any,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        options: dict[str, Any] | None = None,
+    ) -> Synthesizer:
         """Rebuild the inference object from an exported model file's contents (for a method with nothing to
         train: from its default config, ``tensors`` and ``meta`` empty). ``precision`` is one of
         :attr:`precisions`; ``options`` holds every :attr:`inference_options` name, resolved by
@@ -154,18 +160,26 @@ def resolve_options(cls: type, given: dict[str, Any] | None) -> dict[str, Any]:
         if v is None:
             continue
         if k not in declared:
-            print(f"[transfer] note: {cls.name} has no inference option {k!r}; it changes nothing", flush=True)
+            print(
+                f"[transfer] note: {cls.name} has no inference option {k!r}; it changes nothing", flush=True
+            )
             continue
         out[k] = declared[k].type(v)
     return out
 
 
-def export_tensors(modules: dict[str, nn.Module], extra: dict[str, np.ndarray] | None = None,
-                   extra_prefix: str = "train_pose") -> dict[str, torch.Tensor]:
+def export_tensors(
+    modules: dict[str, nn.Module],
+    extra: dict[str, np.ndarray] | None = None,
+    extra_prefix: str = "train_pose",
+) -> dict[str, torch.Tensor]:
     """Flatten networks into one CPU tensor dict for a model file: ``{"<name>.<param>": tensor}`` per module,
     plus ``{"<extra_prefix>.<key>": array}`` for arrays inference needs (e.g. the training poses)."""
-    tensors = {f"{name}.{k}": v.detach().cpu().contiguous()
-               for name, m in modules.items() for k, v in m.state_dict().items()}
+    tensors = {
+        f"{name}.{k}": v.detach().cpu().contiguous()
+        for name, m in modules.items()
+        for k, v in m.state_dict().items()
+    }
     for k, v in (extra or {}).items():
         tensors[f"{extra_prefix}.{k}"] = torch.from_numpy(np.ascontiguousarray(v))
     return tensors

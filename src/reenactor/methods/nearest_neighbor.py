@@ -47,11 +47,15 @@ class FrameDataset(torch.utils.data.Dataset):
             fr = store.frames()
             for t in keep:
                 f = np.asarray(fr[t])
-                frames.append(f if f.shape[:2] == s else cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA))
+                frames.append(
+                    f if f.shape[:2] == s else cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)
+                )
             for k, v in store.keypoints().items():
                 kps.setdefault(k, []).append(scale_keypoints(v[keep], store.size, s))
         if not frames:
-            raise InputError("no frame with a person in the target clip(s)", fix="extract a clip of the target")
+            raise InputError(
+                "no frame with a person in the target clip(s)", fix="extract a clip of the target"
+            )
         sel = np.arange(len(frames))
         if len(frames) > max_frames:
             sel = np.linspace(0, len(frames) - 1, max_frames).round().astype(int)
@@ -62,7 +66,10 @@ class FrameDataset(torch.utils.data.Dataset):
         return len(self.frames)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"image": torch.from_numpy(self.frames[i]), "body": torch.from_numpy(self.keypoints["body"][i])}
+        return {
+            "image": torch.from_numpy(self.frames[i]),
+            "body": torch.from_numpy(self.keypoints["body"][i]),
+        }
 
 
 class NearestNeighborMethod(Method):
@@ -97,18 +104,30 @@ class NearestNeighborMethod(Method):
             raise RuntimeError("fit_data was not called: nothing to export")
         tensors = export_tensors({}, self.keypoints)
         tensors["frames"] = torch.from_numpy(np.ascontiguousarray(self.frames))
-        meta = {"size": [self.cfg.size, self.cfg.size], "skeleton": skeleton_spec(),
-                "train_poses": sorted(self.keypoints), "n_train_poses": int(len(self.frames)),
-                "config": to_dict(self.cfg)}
+        meta = {
+            "size": [self.cfg.size, self.cfg.size],
+            "skeleton": skeleton_spec(),
+            "train_poses": sorted(self.keypoints),
+            "n_train_poses": int(len(self.frames)),
+            "config": to_dict(self.cfg),
+        }
         return tensors, meta
 
     @classmethod
-    def synthesizer(cls, cfg: NearestNeighborConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu", precision: str = "fp32",
-                    options: dict[str, Any] | None = None) -> Synthesizer:
+    def synthesizer(
+        cls,
+        cfg: NearestNeighborConfig,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        options: dict[str, Any] | None = None,
+    ) -> Synthesizer:
         if "frames" not in tensors or "train_pose.body" not in tensors:
-            raise CheckpointError("nearest_neighbor model file lacks its stored frames/poses",
-                                  fix="re-export it with `reenactor train --method nearest_neighbor`")
+            raise CheckpointError(
+                "nearest_neighbor model file lacks its stored frames/poses",
+                fix="re-export it with `reenactor train --method nearest_neighbor`",
+            )
         return NearestNeighborSynthesizer(tensors["frames"].numpy(), tensors["train_pose.body"].numpy())
 
 

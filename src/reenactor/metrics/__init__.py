@@ -12,4 +12,13 @@ from .image import masked_psnr, masked_ssim, psnr, ssim
 from .report import json_safe, write_report
 from .tcm import tcm
 
-__all__ = ["evaluate_videos", "write_report", "json_safe", "ssim", "psnr", "masked_ssim", "masked_psnr", "tcm"]
+__all__ = [
+    "evaluate_videos",
+    "write_report",
+    "json_safe",
+    "ssim",
+    "psnr",
+    "masked_ssim",
+    "masked_psnr",
+    "tcm",
+]

@@ -54,28 +54,42 @@ def measure_faces(frames: Iterable[np.ndarray], extractor=None) -> dict[str, np.
         if own:
             extractor.close()
     if not valid:
-        return {"measures": np.zeros((0, 15), np.float32), "pose": np.zeros((0, 3), np.float32),
-                "valid": np.zeros(0, bool)}
+        return {
+            "measures": np.zeros((0, 15), np.float32),
+            "pose": np.zeros((0, 3), np.float32),
+            "valid": np.zeros(0, bool),
+        }
     return {"measures": np.stack(meas), "pose": np.stack(pose), "valid": np.asarray(valid, bool)}
 
 
-def faup_of_frames(frames: Iterable[np.ndarray], neutral: np.ndarray, extractor=None) -> tuple[np.ndarray, np.ndarray]:
+def faup_of_frames(
+    frames: Iterable[np.ndarray], neutral: np.ndarray, extractor=None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(faup (T, 20), valid (T,))`` of frames measured against ``neutral`` (the face's identity reference)."""
     r = measure_faces(frames, extractor)
     return faup_from_measures(r["measures"], r["pose"], neutral), r["valid"]
 
 
-def expression_errors(pred_faup: np.ndarray, ref_faup: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
+def expression_errors(
+    pred_faup: np.ndarray, ref_faup: np.ndarray, valid: np.ndarray | None = None
+) -> dict[str, float]:
     """Errors of ``pred_faup`` (T, 20) or (20,) (broadcast) against ``ref_faup`` (T, 20) over ``valid`` frames
     (see the module docstring). Returns au_mae, pose_mae_deg, au_corr, face_detected, n_frames, per_au_mae."""
     ref = np.asarray(ref_faup, np.float64)
     pred = np.broadcast_to(np.asarray(pred_faup, np.float64), ref.shape)
     T = ref.shape[0]
     valid = np.ones(T, bool) if valid is None else np.asarray(valid, bool)
-    out: dict[str, float | dict] = {"face_detected": float(valid.mean()) if T else float("nan"), "n_frames": T}
+    out: dict[str, float | dict] = {
+        "face_detected": float(valid.mean()) if T else float("nan"),
+        "n_frames": T,
+    }
     if not valid.any():
-        return out | {"au_mae": float("nan"), "pose_mae_deg": float("nan"), "au_corr": float("nan"),
-                      "per_au_mae": {}}
+        return out | {
+            "au_mae": float("nan"),
+            "pose_mae_deg": float("nan"),
+            "au_corr": float("nan"),
+            "per_au_mae": {},
+        }
     p, r = pred[valid], ref[valid]
     d_au = np.abs(p[:, :N_AU] - r[:, :N_AU])
     out["au_mae"] = float(d_au.mean())

@@ -36,21 +36,32 @@ from ..io.weights import load_matching_state, load_state_dict_file, optional_wei
 
 #: how to read each variant (the evaluation report shows it beside the value, with the blurred-copy reference)
 READING = {
-    "fid": ("Frechet distance between the Inception-v3 features of all generated frames and of all real frames "
-            "(Heusel et al. 2017): 0 = the same distribution, lower is better. It compares the two sets of frames, "
-            "not each frame with its match: real-looking frames in the wrong pose can score well. With one video "
-            "the frame count is below the 2048 features, which biases it upwards: compare FIDs only at equal frame "
-            "counts, e.g. with the reference beside it (the ground truth blurred, Gaussian sigma 2, against the "
-            "ground truth: same frames, this run)"),
-    "fid_effnet": ("NOT FID: the same distance on EfficientNet-Lite0's pooled features, on a scale of its own (not "
-                   "comparable with published FID). 0 = the same distribution, lower is better. It compares the two "
-                   "sets of frames, not each frame with its match: real-looking frames in the wrong pose can score "
-                   "well. Biased upwards when the frames are fewer than its 1280 features: compare it only at equal "
-                   "frame counts, e.g. with the reference beside it (the ground truth blurred, Gaussian sigma 2, "
-                   "against the ground truth: same frames, this run)"),
+    "fid": (
+        "Frechet distance between the Inception-v3 features of all generated frames and of all real frames "
+        "(Heusel et al. 2017): 0 = the same distribution, lower is better. It compares the two sets of frames, "
+        "not each frame with its match: real-looking frames in the wrong pose can score well. With one video "
+        "the frame count is below the 2048 features, which biases it upwards: compare FIDs only at equal frame "
+        "counts, e.g. with the reference beside it (the ground truth blurred, Gaussian sigma 2, against the "
+        "ground truth: same frames, this run)"
+    ),
+    "fid_effnet": (
+        "NOT FID: the same distance on EfficientNet-Lite0's pooled features, on a scale of its own (not "
+        "comparable with published FID). 0 = the same distribution, lower is better. It compares the two "
+        "sets of frames, not each frame with its match: real-looking frames in the wrong pose can score "
+        "well. Biased upwards when the frames are fewer than its 1280 features: compare it only at equal "
+        "frame counts, e.g. with the reference beside it (the ground truth blurred, Gaussian sigma 2, "
+        "against the ground truth: same frames, this run)"
+    ),
 }
 
-__all__ = ["READING", "frechet_distance", "FeatureStats", "InceptionV3Pool", "EffNetPool", "load_fid_extractor"]
+__all__ = [
+    "READING",
+    "frechet_distance",
+    "FeatureStats",
+    "InceptionV3Pool",
+    "EffNetPool",
+    "load_fid_extractor",
+]
 
 
 # ----------------------------------------------------------------------------------------------- distance
@@ -305,8 +316,19 @@ class InceptionV3Pool(nn.Module):
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, 3, stride=2)
-        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-                     "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+        for name in (
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        ):
             x = getattr(self, name)(x)
         return x.mean(dim=(2, 3))
 
@@ -314,8 +336,10 @@ class InceptionV3Pool(nn.Module):
     def from_file(cls, path: str | Path) -> InceptionV3Pool:
         """Load torchvision / pytorch-fid Inception-v3 weights (``.pth`` weights-only or ``.safetensors``)."""
         path = Path(path)
-        fix = ("give pytorch-fid's pt_inception-2015-12-05-6726825d.pth or torchvision's "
-               "inception_v3_google-0cc3c7bd.pth state dict (or a safetensors export)")
+        fix = (
+            "give pytorch-fid's pt_inception-2015-12-05-6726825d.pth or torchvision's "
+            "inception_v3_google-0cc3c7bd.pth state dict (or a safetensors export)"
+        )
         state = load_state_dict_file(path, "Inception-v3", fix)
         fc = state.get("fc.weight")
         fid = fc is None or fc.shape[0] == 1008
@@ -323,8 +347,10 @@ class InceptionV3Pool(nn.Module):
         # files converted from TF (pytorch-fid's) may lack the BN step counters; they are unused
         counters = {k: v for k, v in net.state_dict().items() if k.endswith("num_batches_tracked")}
         load_matching_state(net, {**counters, **state}, path, "Inception-v3", fix)
-        net.backbone = (f"inception_v3 pool3 2048-d ({path}; "
-                        f"{'pytorch-fid FID blocks' if fid else 'torchvision blocks'}), 299x299 bilinear")
+        net.backbone = (
+            f"inception_v3 pool3 2048-d ({path}; "
+            f"{'pytorch-fid FID blocks' if fid else 'torchvision blocks'}), 299x299 bilinear"
+        )
         for p in net.parameters():
             p.requires_grad_(False)
         return net.eval()
@@ -350,13 +376,19 @@ class EffNetPool(nn.Module):
         return self.net.pooled(x.contiguous(memory_format=torch.channels_last))
 
 
-def load_fid_extractor(weights: str | Path | None = None, device: torch.device | str = "cpu",
-                       verbose: bool = True) -> InceptionV3Pool | EffNetPool:
+def load_fid_extractor(
+    weights: str | Path | None = None, device: torch.device | str = "cpu", verbose: bool = True
+) -> InceptionV3Pool | EffNetPool:
     """Inception-v3 pool features from ``weights``; without a file, ``fid_effnet`` with a printed notice."""
-    path = optional_weights_file(weights, "fid", "--inception-weights",
-                                 "FID needs Inception-v3 weights (never downloaded). Reporting the variant "
-                                 "`fid_effnet` instead (EfficientNet-Lite0 pooled features) — it is NOT comparable "
-                                 "with published FID numbers.", verbose)
+    path = optional_weights_file(
+        weights,
+        "fid",
+        "--inception-weights",
+        "FID needs Inception-v3 weights (never downloaded). Reporting the variant "
+        "`fid_effnet` instead (EfficientNet-Lite0 pooled features) — it is NOT comparable "
+        "with published FID numbers.",
+        verbose,
+    )
     if path is None:
         return EffNetPool(device).to(device)
     net = InceptionV3Pool.from_file(path).to(device)

@@ -52,15 +52,20 @@ def reference_descriptor(path: str | Path, describer: FaceDescriber) -> tuple[np
     within the process, so repeated evaluations against one target describe it once."""
     path = Path(path)
     if not path.exists():
-        raise InputError("identity reference not found", path, "give an image, a video or a clip folder of the target")
+        raise InputError(
+            "identity reference not found", path, "give an image, a video or a clip folder of the target"
+        )
     stamp = path / "manifest.json" if path.is_dir() else path
     key = (str(path.resolve()), stamp.stat().st_mtime_ns if stamp.exists() else 0, describer.min_size)
     if key in _REF_CACHE:
         return _REF_CACHE[key]
     descs = [r.descriptor for f in _reference_frames(path) if (r := describer.describe(f)) is not None]
     if not descs:
-        raise InputError("no face found in the identity reference", path,
-                         "give a frontal image of the target's face (at least ~80 px wide)")
+        raise InputError(
+            "no face found in the identity reference",
+            path,
+            "give a frontal image of the target's face (at least ~80 px wide)",
+        )
     _REF_CACHE[key] = (np.mean(descs, axis=0), len(descs))
     return _REF_CACHE[key]
 
@@ -97,7 +102,9 @@ class IdentityAccumulator:
         return {
             "mean_distance": float(v[found].mean()) if found.any() else math.nan,
             "face_detected": float(found.mean()) if v.size else math.nan,
-            "same_person_share": float((v[found] < SAME_PERSON_THRESHOLD).mean()) if found.any() else math.nan,
+            "same_person_share": float((v[found] < SAME_PERSON_THRESHOLD).mean())
+            if found.any()
+            else math.nan,
             "threshold": SAME_PERSON_THRESHOLD,
             "reference_frames": self.ref_frames,
         }

@@ -31,8 +31,17 @@ UNIFORM_WIN = 7
 GAUSS_SIGMA = 1.5
 GAUSS_WIN = 2 * int(3.5 * GAUSS_SIGMA + 0.5) + 1  # 11 taps, as scikit-image (truncate=3.5)
 
-__all__ = ["ssim", "ssim_map", "psnr", "mse", "apply_mask", "binarize_mask", "masked_ssim", "masked_psnr",
-           "ssim_settings"]
+__all__ = [
+    "ssim",
+    "ssim_map",
+    "psnr",
+    "mse",
+    "apply_mask",
+    "binarize_mask",
+    "masked_ssim",
+    "masked_psnr",
+    "ssim_settings",
+]
 
 
 def _as_float(img: np.ndarray) -> np.ndarray:
@@ -47,15 +56,19 @@ def _as_float(img: np.ndarray) -> np.ndarray:
 def _filter(x: np.ndarray, gaussian: bool) -> np.ndarray:
     """Local (weighted) mean of each channel of ``x`` (H, W, C) float64, reflect border."""
     if gaussian:
-        out = cv2.GaussianBlur(x, (GAUSS_WIN, GAUSS_WIN), GAUSS_SIGMA, GAUSS_SIGMA, borderType=cv2.BORDER_REFLECT)
+        out = cv2.GaussianBlur(
+            x, (GAUSS_WIN, GAUSS_WIN), GAUSS_SIGMA, GAUSS_SIGMA, borderType=cv2.BORDER_REFLECT
+        )
     else:
-        out = cv2.boxFilter(x, cv2.CV_64F, (UNIFORM_WIN, UNIFORM_WIN), normalize=True,
-                            borderType=cv2.BORDER_REFLECT)
+        out = cv2.boxFilter(
+            x, cv2.CV_64F, (UNIFORM_WIN, UNIFORM_WIN), normalize=True, borderType=cv2.BORDER_REFLECT
+        )
     return out.reshape(x.shape)  # OpenCV drops a trailing channel axis of size 1
 
 
-def ssim_map(a: np.ndarray, b: np.ndarray, gaussian: bool = False,
-             data_range: float = DATA_RANGE) -> np.ndarray:
+def ssim_map(
+    a: np.ndarray, b: np.ndarray, gaussian: bool = False, data_range: float = DATA_RANGE
+) -> np.ndarray:
     """The SSIM map ``(H, W, C)`` float64 (uncropped) of two images of the same shape.
 
     SSIM(x, y) = (2 mu_x mu_y + C1)(2 sigma_xy + C2) / ((mu_x² + mu_y² + C1)(sigma_x² + sigma_y² + C2)),
@@ -85,7 +98,7 @@ def ssim(a: np.ndarray, b: np.ndarray, gaussian: bool = False, data_range: float
     """Mean SSIM of two RGB frames ``(H, W, 3)`` in [0, 255]; 1.0 for identical frames, higher is better."""
     m = ssim_map(a, b, gaussian, data_range)
     pad = ((GAUSS_WIN if gaussian else UNIFORM_WIN) - 1) // 2
-    cropped = m[pad:m.shape[0] - pad, pad:m.shape[1] - pad]
+    cropped = m[pad : m.shape[0] - pad, pad : m.shape[1] - pad]
     return float(cropped.reshape(-1, m.shape[2]).mean(axis=0).mean())
 
 
@@ -138,10 +151,20 @@ def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 def ssim_settings(gaussian: bool = False) -> dict:
     """The SSIM settings, recorded in the report so numbers can be compared with other tools."""
     if gaussian:
-        return {"window": f"gaussian {GAUSS_WIN}x{GAUSS_WIN}, sigma {GAUSS_SIGMA}", "covariance": "population",
-                "K1": K1, "K2": K2, "data_range": DATA_RANGE,
-                "equivalent": "skimage structural_similarity(gaussian_weights=True, sigma=1.5, "
-                              "use_sample_covariance=False, channel_axis=-1, data_range=255)"}
-    return {"window": f"uniform {UNIFORM_WIN}x{UNIFORM_WIN}", "covariance": "sample (N/(N-1))", "K1": K1, "K2": K2,
+        return {
+            "window": f"gaussian {GAUSS_WIN}x{GAUSS_WIN}, sigma {GAUSS_SIGMA}",
+            "covariance": "population",
+            "K1": K1,
+            "K2": K2,
             "data_range": DATA_RANGE,
-            "equivalent": "skimage structural_similarity(channel_axis=-1, data_range=255) (defaults)"}
+            "equivalent": "skimage structural_similarity(gaussian_weights=True, sigma=1.5, "
+            "use_sample_covariance=False, channel_axis=-1, data_range=255)",
+        }
+    return {
+        "window": f"uniform {UNIFORM_WIN}x{UNIFORM_WIN}",
+        "covariance": "sample (N/(N-1))",
+        "K1": K1,
+        "K2": K2,
+        "data_range": DATA_RANGE,
+        "equivalent": "skimage structural_similarity(channel_axis=-1, data_range=255) (defaults)",
+    }

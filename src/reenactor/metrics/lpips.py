@@ -37,19 +37,33 @@ from ..nn.backbones import load_feature_net, vgg_layers
 
 #: how to read each variant (the evaluation report shows it beside the value, with the blurred-copy reference)
 READING = {
-    "lpips": ("perceptual distance (Zhang et al. 2018), frame by frame: 0 = the network sees no difference, lower "
-              "is better; compare with published LPIPS only for the same backbone and resolution. Beside it: the "
-              "ground truth blurred (Gaussian sigma 2) scored against the ground truth in this run, the value of a "
-              "plainly blurry copy"),
-    "lpips_effnet": ("NOT LPIPS: LPIPS's formula on EfficientNet-Lite0 features with unlearned, uniform channel "
-                     "weights, on a scale of its own (not comparable with published LPIPS). Frame by frame: 0 = the "
-                     "network sees no difference, lower is better. Read it against the reference beside it, the "
-                     "ground truth blurred (Gaussian sigma 2) scored against the ground truth in this run: a value "
-                     "above it is further from the real frames than that blurry copy"),
+    "lpips": (
+        "perceptual distance (Zhang et al. 2018), frame by frame: 0 = the network sees no difference, lower "
+        "is better; compare with published LPIPS only for the same backbone and resolution. Beside it: the "
+        "ground truth blurred (Gaussian sigma 2) scored against the ground truth in this run, the value of a "
+        "plainly blurry copy"
+    ),
+    "lpips_effnet": (
+        "NOT LPIPS: LPIPS's formula on EfficientNet-Lite0 features with unlearned, uniform channel "
+        "weights, on a scale of its own (not comparable with published LPIPS). Frame by frame: 0 = the "
+        "network sees no difference, lower is better. Read it against the reference beside it, the "
+        "ground truth blurred (Gaussian sigma 2) scored against the ground truth in this run: a value "
+        "above it is further from the real frames than that blurry copy"
+    ),
 }
 
-__all__ = ["READING", "AlexNetFeatures", "VGG16Features", "LPIPS", "LPIPSEffNet", "load_lpips", "lpips_lin_path",
-           "load_lin_layers", "normalize_channels", "shared_effnet"]
+__all__ = [
+    "READING",
+    "AlexNetFeatures",
+    "VGG16Features",
+    "LPIPS",
+    "LPIPSEffNet",
+    "load_lpips",
+    "lpips_lin_path",
+    "load_lin_layers",
+    "normalize_channels",
+    "shared_effnet",
+]
 
 LPIPS_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
 
@@ -88,11 +102,18 @@ class AlexNetFeatures(_TappedFeatures):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-            nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(3, 64, 11, stride=4, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(64, 192, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(192, 384, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(384, 256, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(256, 256, 3, padding=1),
+            nn.ReLU(),
         )
 
 
@@ -115,15 +136,21 @@ class VGG16Features(_TappedFeatures):
 def _infer_net(state: dict[str, torch.Tensor], path: Path) -> str:
     w = state.get("features.0.weight")
     if w is None:
-        raise CheckpointError("not a torchvision AlexNet/VGG16 state dict (no features.0.weight)", path,
-                              "give torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth (or a "
-                              "safetensors export of one)")
+        raise CheckpointError(
+            "not a torchvision AlexNet/VGG16 state dict (no features.0.weight)",
+            path,
+            "give torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth (or a "
+            "safetensors export of one)",
+        )
     if tuple(w.shape) == (64, 3, 11, 11):
         return "alex"
     if tuple(w.shape) == (64, 3, 3, 3):
         return "vgg"
-    raise CheckpointError(f"features.0.weight has shape {tuple(w.shape)}, neither AlexNet nor VGG16", path,
-                          "give torchvision's alexnet or vgg16 ImageNet weights")
+    raise CheckpointError(
+        f"features.0.weight has shape {tuple(w.shape)}, neither AlexNet nor VGG16",
+        path,
+        "give torchvision's alexnet or vgg16 ImageNet weights",
+    )
 
 
 # ----------------------------------------------------------------------------------------------- lin layers
@@ -131,12 +158,17 @@ def lpips_lin_path(net: str, version: str = "0.1") -> Path:
     """Path of the learned linear layers shipped in the installed ``lpips`` package (never imported)."""
     spec = importlib.util.find_spec("lpips")
     if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError("the `lpips` package (for its learned linear layers) is not installed",
-                              fix="pip install --no-deps lpips  (only its weight files are used)")
+        raise CheckpointError(
+            "the `lpips` package (for its learned linear layers) is not installed",
+            fix="pip install --no-deps lpips  (only its weight files are used)",
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "weights" / f"v{version}" / f"{net}.pth"
     if not path.is_file():
-        raise CheckpointError("LPIPS linear-layer weights missing from the lpips package", path,
-                              "pip install --no-deps --force-reinstall lpips")
+        raise CheckpointError(
+            "LPIPS linear-layer weights missing from the lpips package",
+            path,
+            "pip install --no-deps --force-reinstall lpips",
+        )
     return path
 
 
@@ -147,8 +179,11 @@ def load_lin_layers(net: str, version: str = "0.1") -> list[torch.Tensor]:
     lins = [state[f"lin{i}.model.1.weight"].float() for i in range(5)]
     for w, c in zip(lins, LPIPS_CHANNELS[net]):
         if tuple(w.shape) != (1, c, 1, 1):
-            raise CheckpointError(f"unexpected LPIPS lin layer shape {tuple(w.shape)} (want (1, {c}, 1, 1))", path,
-                                  "reinstall the lpips package")
+            raise CheckpointError(
+                f"unexpected LPIPS lin layer shape {tuple(w.shape)} (want (1, {c}, 1, 1))",
+                path,
+                "reinstall the lpips package",
+            )
     return lins
 
 
@@ -161,24 +196,39 @@ class LPIPS(nn.Module):
 
     name = "lpips"
 
-    def __init__(self, net: str, backbone_state: dict[str, torch.Tensor] | None = None,
-                 weights_path: str | Path | None = None, version: str = "0.1"):
+    def __init__(
+        self,
+        net: str,
+        backbone_state: dict[str, torch.Tensor] | None = None,
+        weights_path: str | Path | None = None,
+        version: str = "0.1",
+    ):
         super().__init__()
         if net not in LPIPS_CHANNELS:
             raise ValueError(f"LPIPS backbone must be 'alex' or 'vgg', got {net!r}")
         self.net_name = net
         self.net = AlexNetFeatures() if net == "alex" else VGG16Features()
-        fix = ("give torchvision's ImageNet " + ("alexnet-owt-7be5be79.pth" if net == "alex" else "vgg16-397923af.pth")
-               + " state dict (or a safetensors export)")
+        fix = (
+            "give torchvision's ImageNet "
+            + ("alexnet-owt-7be5be79.pth" if net == "alex" else "vgg16-397923af.pth")
+            + " state dict (or a safetensors export)"
+        )
         if backbone_state is not None:
-            load_matching_state(self.net, backbone_state, Path(weights_path or "<state dict>"),
-                                "AlexNet" if net == "alex" else "VGG16", fix)
+            load_matching_state(
+                self.net,
+                backbone_state,
+                Path(weights_path or "<state dict>"),
+                "AlexNet" if net == "alex" else "VGG16",
+                fix,
+            )
         for i, w in enumerate(load_lin_layers(net, version)):
             self.register_buffer(f"lin{i}", w)
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
-        self.backbone = (f"{'alexnet' if net == 'alex' else 'vgg16'} ({weights_path or 'given state dict'}) + "
-                         f"LPIPS v{version} learned linear layers ({lpips_lin_path(net, version)})")
+        self.backbone = (
+            f"{'alexnet' if net == 'alex' else 'vgg16'} ({weights_path or 'given state dict'}) + "
+            f"LPIPS v{version} learned linear layers ({lpips_lin_path(net, version)})"
+        )
         for p in self.parameters():
             p.requires_grad_(False)
         self.eval()
@@ -220,8 +270,10 @@ class LPIPSEffNet(nn.Module):
     def __init__(self, device: torch.device | str = "cpu"):
         super().__init__()
         self.net = shared_effnet(device)
-        self.backbone = (f"{self.net.description}; 5 stage outputs, unit-normalised channels, uniform channel "
-                         "weights (unlearned), spatial mean, summed over layers")
+        self.backbone = (
+            f"{self.net.description}; 5 stage outputs, unit-normalised channels, uniform channel "
+            "weights (unlearned), spatial mean, summed over layers"
+        )
 
     @torch.no_grad()
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -234,15 +286,21 @@ class LPIPSEffNet(nn.Module):
         return total
 
 
-def load_lpips(weights: str | Path | None = None, device: torch.device | str = "cpu",
-               verbose: bool = True) -> LPIPS | LPIPSEffNet:
+def load_lpips(
+    weights: str | Path | None = None, device: torch.device | str = "cpu", verbose: bool = True
+) -> LPIPS | LPIPSEffNet:
     """LPIPS on the AlexNet/VGG16 backbone in ``weights``; without a file (``None`` or a path that does not
     exist) the ``lpips_effnet`` variant, with a printed notice. An unreadable or wrong file raises
     :class:`CheckpointError` (a file the user named that is *broken* is an error, not a fallback)."""
-    path = optional_weights_file(weights, "lpips", "--lpips-weights",
-                                 "LPIPS needs an ImageNet AlexNet or VGG16 backbone (never downloaded). "
-                                 "Reporting the variant `lpips_effnet` instead (EfficientNet-Lite0 features, uniform "
-                                 "channel weights) — it is NOT comparable with published LPIPS numbers.", verbose)
+    path = optional_weights_file(
+        weights,
+        "lpips",
+        "--lpips-weights",
+        "LPIPS needs an ImageNet AlexNet or VGG16 backbone (never downloaded). "
+        "Reporting the variant `lpips_effnet` instead (EfficientNet-Lite0 features, uniform "
+        "channel weights) — it is NOT comparable with published LPIPS numbers.",
+        verbose,
+    )
     if path is None:
         return LPIPSEffNet(device=device).to(device)
     fix = "give torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth (or a safetensors export of one)"

@@ -68,13 +68,16 @@ def _part_stats(pred: np.ndarray, ref: np.ndarray, height: np.ndarray, conf: flo
         "detected": float(both.sum() / n_ref) if n_ref else None,
     }
     with np.errstate(all="ignore"):
-        per_err = np.where(both.any(-1), np.where(both, dist, 0).sum(-1) / np.maximum(both.sum(-1), 1), np.nan)
+        per_err = np.where(
+            both.any(-1), np.where(both, dist, 0).sum(-1) / np.maximum(both.sum(-1), 1), np.nan
+        )
         per_pck = np.where(pck_den.any(-1), (hit & pck_den).sum(-1) / np.maximum(pck_den.sum(-1), 1), np.nan)
     return out | {"_per_frame_error": per_err, "_per_frame_pck": per_pck}
 
 
-def compare_keypoints(pred: dict[str, np.ndarray], ref: dict[str, np.ndarray],
-                      conf_threshold: float = CONF_THRESHOLD) -> dict:
+def compare_keypoints(
+    pred: dict[str, np.ndarray], ref: dict[str, np.ndarray], conf_threshold: float = CONF_THRESHOLD
+) -> dict:
     """Pose accuracy of re-extracted ``pred`` against ``ref`` keypoints (dicts of ``(T, K, 3)`` arrays, same T,
     same pixel frame). Returns ``{"parts": {part: {mean_px_error, pck, detected, n_reference_points}},
     "body": {...}, "per_frame": {"pose_error": (T,), "pose_pck": (T,)}, "alpha": 0.05, ...}``."""
@@ -90,8 +93,9 @@ def compare_keypoints(pred: dict[str, np.ndarray], ref: dict[str, np.ndarray],
         if st["n_reference_points"]:
             parts[name] = {k: v for k, v in st.items() if not k.startswith("_")}
     if "face" in ref and "face" in pred:
-        st = _part_stats(np.asarray(pred["face"], np.float32), np.asarray(ref["face"], np.float32), height,
-                         conf_threshold)
+        st = _part_stats(
+            np.asarray(pred["face"], np.float32), np.asarray(ref["face"], np.float32), height, conf_threshold
+        )
         if st["n_reference_points"]:
             parts["face"] = {k: v for k, v in st.items() if not k.startswith("_")}
     if all(k in ref and k in pred for k in ("hand_left", "hand_right")):
@@ -111,7 +115,9 @@ def compare_keypoints(pred: dict[str, np.ndarray], ref: dict[str, np.ndarray],
     }
 
 
-def load_pose_reference(path: str | Path, frame_size: tuple[int, int] | None = None) -> tuple[dict, list[str]]:
+def load_pose_reference(
+    path: str | Path, frame_size: tuple[int, int] | None = None
+) -> tuple[dict, list[str]]:
     """Reference keypoints from a clip store folder or an ``.npz`` with a ``body`` (T, 25, 3) array (optional
     ``face``, ``hand_left``, ``hand_right`` and ``size`` = (H, W) of the frame the pixels refer to).
 
@@ -130,19 +136,33 @@ def load_pose_reference(path: str | Path, frame_size: tuple[int, int] | None = N
     elif path.is_file() and path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as z:
-                kp = {k: np.asarray(z[k], np.float32) for k in ("body", "face", "hand_left", "hand_right") if k in z}
+                kp = {
+                    k: np.asarray(z[k], np.float32)
+                    for k in ("body", "face", "hand_left", "hand_right")
+                    if k in z
+                }
                 size = tuple(int(v) for v in z["size"]) if "size" in z else None
         except (ValueError, OSError) as e:
-            raise InputError(f"cannot read the pose reference ({e})", path, "give an .npz with a `body` array") from None
+            raise InputError(
+                f"cannot read the pose reference ({e})", path, "give an .npz with a `body` array"
+            ) from None
     elif not path.exists():
-        raise InputError("pose reference not found", path, "give a clip folder or an .npz with a `body` array")
+        raise InputError(
+            "pose reference not found", path, "give a clip folder or an .npz with a `body` array"
+        )
     else:
-        raise InputError("pose reference must be a clip folder or an .npz file", path,
-                         "give a clip folder (reenactor extract) or an .npz with a `body` (T, 25, 3) array")
+        raise InputError(
+            "pose reference must be a clip folder or an .npz file",
+            path,
+            "give a clip folder (reenactor extract) or an .npz with a `body` (T, 25, 3) array",
+        )
     body = kp.get("body")
     if body is None or body.ndim != 3 or body.shape[1:] != (25, 3):
-        raise InputError(f"pose reference has no `body` (T, 25, 3) array (got {None if body is None else body.shape})",
-                         path, "save the normalized driving keypoints as body=(T, 25, 3) [x, y, conf]")
+        raise InputError(
+            f"pose reference has no `body` (T, 25, 3) array (got {None if body is None else body.shape})",
+            path,
+            "save the normalized driving keypoints as body=(T, 25, 3) [x, y, conf]",
+        )
     if size is not None and frame_size is not None and tuple(size) != tuple(frame_size):
         sy, sx = frame_size[0] / size[0], frame_size[1] / size[1]
         for k, v in kp.items():
@@ -150,8 +170,10 @@ def load_pose_reference(path: str | Path, frame_size: tuple[int, int] | None = N
             v[..., 0] *= sx
             v[..., 1] *= sy
             kp[k] = v
-        notices.append(f"pose reference keypoints are for {size[1]}x{size[0]} frames; rescaled to the generated "
-                       f"video's {frame_size[1]}x{frame_size[0]}")
+        notices.append(
+            f"pose reference keypoints are for {size[1]}x{size[0]} frames; rescaled to the generated "
+            f"video's {frame_size[1]}x{frame_size[0]}"
+        )
     return kp, notices
 
 
@@ -178,8 +200,10 @@ class PoseAccumulator:
     def result(self, ref: dict[str, np.ndarray]) -> dict:
         n = len(self.frames["body"])
         if ref["body"].shape[0] < n:
-            raise InputError(f"pose reference has {ref['body'].shape[0]} frames, the generated video {n}",
-                             fix="give the normalized driving keypoints of the same clip the video was made from")
+            raise InputError(
+                f"pose reference has {ref['body'].shape[0]} frames, the generated video {n}",
+                fix="give the normalized driving keypoints of the same clip the video was made from",
+            )
         pred = {k: np.stack(v) for k, v in self.frames.items()}
         refn = {k: np.asarray(v[:n], np.float32) for k, v in ref.items()}
         return compare_keypoints(pred, refn)

@@ -34,10 +34,18 @@ from ..io.atomic import atomic_path, write_text
 __all__ = ["json_safe", "write_report", "format_value", "LABELS", "direction"]
 
 LABELS = {
-    "ssim": "SSIM", "psnr": "PSNR (dB)", "mask_ssim": "mask-SSIM", "mask_psnr": "mask-PSNR (dB)",
-    "lpips": "LPIPS", "lpips_effnet": "lpips_effnet (not LPIPS)", "fid": "FID",
-    "fid_effnet": "fid_effnet (not FID)", "tcm": "TCM", "pose_error_px": "pose error (px)",
-    "pose_pck": "PCK@0.05", "identity_distance": "face identity distance",
+    "ssim": "SSIM",
+    "psnr": "PSNR (dB)",
+    "mask_ssim": "mask-SSIM",
+    "mask_psnr": "mask-PSNR (dB)",
+    "lpips": "LPIPS",
+    "lpips_effnet": "lpips_effnet (not LPIPS)",
+    "fid": "FID",
+    "fid_effnet": "fid_effnet (not FID)",
+    "tcm": "TCM",
+    "pose_error_px": "pose error (px)",
+    "pose_pck": "PCK@0.05",
+    "identity_distance": "face identity distance",
 }
 
 
@@ -95,18 +103,28 @@ def _cost_text(report: dict) -> str:
         return ""
     secs = c.get("seconds", {})
     total = report.get("timing", {}).get("total_s") or 0.0
-    parts = ", ".join(f"{k} {v:.1f} s ({100 * c['share'][k]:.0f} %)"
-                      for k, v in sorted(secs.items(), key=lambda kv: -kv[1]) if v > 0.005 * max(total, 1e-9))
-    text = (f"{report['inputs']['n_frames']} frames in {total:.1f} s ({c.get('frames_per_s', 0):.2f} frames/s): "
-            f"{parts}.")
+    parts = ", ".join(
+        f"{k} {v:.1f} s ({100 * c['share'][k]:.0f} %)"
+        for k, v in sorted(secs.items(), key=lambda kv: -kv[1])
+        if v > 0.005 * max(total, 1e-9)
+    )
+    text = (
+        f"{report['inputs']['n_frames']} frames in {total:.1f} s ({c.get('frames_per_s', 0):.2f} frames/s): "
+        f"{parts}."
+    )
     nets = sum(v for k, v in secs.items() if k.startswith(("lpips", "fid")))
     fast = c.get("fast_frames_per_s_estimate")
     if nets > 0 and total > 0:
-        text += (f" The feature networks (LPIPS and FID, or their offline variants, each with its blurred-copy "
-                 f"reference) took {100 * nets / total:.0f} % of it; {c.get('fast_flag', '--fast')} (= --metrics "
-                 f"{','.join(c['fast_set'])}) leaves them out")
-        text += (f" and would have run at about {fast:.0f} frames/s." if isinstance(fast, float) and math.isfinite(fast)
-                 else ".")
+        text += (
+            f" The feature networks (LPIPS and FID, or their offline variants, each with its blurred-copy "
+            f"reference) took {100 * nets / total:.0f} % of it; {c.get('fast_flag', '--fast')} (= --metrics "
+            f"{','.join(c['fast_set'])}) leaves them out"
+        )
+        text += (
+            f" and would have run at about {fast:.0f} frames/s."
+            if isinstance(fast, float) and math.isfinite(fast)
+            else "."
+        )
     return text
 
 
@@ -121,7 +139,11 @@ def _write_csv(path: Path, per_frame: dict[str, list]) -> None:
         for k in keys:
             v = per_frame[k][i] if i < len(per_frame[k]) else None
             if isinstance(v, float):
-                v = "" if math.isnan(v) else ("inf" if v == math.inf else ("-inf" if v == -math.inf else f"{v:.6g}"))
+                v = (
+                    ""
+                    if math.isnan(v)
+                    else ("inf" if v == math.inf else ("-inf" if v == -math.inf else f"{v:.6g}"))
+                )
             row.append(v)
         wr.writerow(row)
     write_text(path, buf.getvalue())
@@ -159,8 +181,13 @@ def _plot_per_frame(path: Path, report: dict) -> bool:
         if k == "tcm" and isinstance(itself, float):
             ax.axhline(itself, color="tab:green", lw=1.2, label=f"the ground truth itself ({itself:.3f})")
         if isinstance(blurred, float) and math.isfinite(blurred):
-            ax.axhline(blurred, color="0.45", ls="--", lw=1.1,
-                       label=f"the ground truth blurred, sigma 2 ({format_value(blurred)})")
+            ax.axhline(
+                blurred,
+                color="0.45",
+                ls="--",
+                lw=1.1,
+                label=f"the ground truth blurred, sigma 2 ({format_value(blurred)})",
+            )
             wf = [f for f in worst if f < len(v) and np.isfinite(v[f])]
             if wf:
                 ax.plot(wf, v[wf], "o", ms=4, color="tab:red", label="worst frames")
@@ -203,24 +230,45 @@ def _plot_table(path: Path, report: dict) -> bool:
     for name, m in ms.items():
         ref = m.get("reference") or {}
         read = textwrap.wrap(str(m.get("reading") or ""), 100)
-        rows.append((LABELS.get(name, name), format_value(m["value"]), direction(m),
-                     format_value(ref["ground_truth"]) if "ground_truth" in ref else "",
-                     format_value(ref.get("ground_truth_blurred")) if "ground_truth_blurred" in ref else "",
-                     read))
+        rows.append(
+            (
+                LABELS.get(name, name),
+                format_value(m["value"]),
+                direction(m),
+                format_value(ref["ground_truth"]) if "ground_truth" in ref else "",
+                format_value(ref.get("ground_truth_blurred")) if "ground_truth_blurred" in ref else "",
+                read,
+            )
+        )
     cost = textwrap.wrap(_cost_text(report), 190)
     heights = [0.2 + 0.155 * max(1, len(r[5])) for r in rows]
     fh = 1.3 + sum(heights) + 0.17 * len(cost) + 0.3
     fig = plt.figure(figsize=(15, fh))
     inp = report["inputs"]
     y = fh - 0.25
-    fig.text(0.01, y / fh, "reenactor evaluation: how to read each number", fontsize=12, weight="bold", va="top")
+    fig.text(
+        0.01, y / fh, "reenactor evaluation: how to read each number", fontsize=12, weight="bold", va="top"
+    )
     y -= 0.3
-    fig.text(0.01, y / fh, f"generated {inp.get('pred')} vs ground truth {inp.get('gt')}: {inp.get('n_frames')} "
-             f"frames, {inp['size'][1]}x{inp['size'][0]}. References from this run: the ground truth against itself, "
-             "and the ground truth blurred (Gaussian sigma 2 px) against it.", fontsize=8.5, va="top", color="0.3")
+    fig.text(
+        0.01,
+        y / fh,
+        f"generated {inp.get('pred')} vs ground truth {inp.get('gt')}: {inp.get('n_frames')} "
+        f"frames, {inp['size'][1]}x{inp['size'][0]}. References from this run: the ground truth against itself, "
+        "and the ground truth blurred (Gaussian sigma 2 px) against it.",
+        fontsize=8.5,
+        va="top",
+        color="0.3",
+    )
     y -= 0.62
-    cols = [(0.01, "metric"), (0.145, "value"), (0.205, "direction"), (0.385, "ground truth\nitself"),
-            (0.455, "ground truth\nblurred (σ 2)"), (0.545, "how to read it")]
+    cols = [
+        (0.01, "metric"),
+        (0.145, "value"),
+        (0.205, "direction"),
+        (0.385, "ground truth\nitself"),
+        (0.455, "ground truth\nblurred (σ 2)"),
+        (0.545, "how to read it"),
+    ]
     for x, h in cols:
         fig.text(x, y / fh, h, fontsize=8.5, weight="bold", va="bottom")
     y -= 0.08
@@ -228,13 +276,26 @@ def _plot_table(path: Path, report: dict) -> bool:
     for r, h in zip(rows, heights):
         y -= 0.08
         for (x, _), v in zip(cols[:5], r[:5]):
-            fig.text(x, y / fh, v, fontsize=8.5, va="top", family="monospace" if x in (0.145, 0.385, 0.455) else None)
+            fig.text(
+                x,
+                y / fh,
+                v,
+                fontsize=8.5,
+                va="top",
+                family="monospace" if x in (0.145, 0.385, 0.455) else None,
+            )
         fig.text(0.545, y / fh, "\n".join(r[5]), fontsize=8, va="top", linespacing=1.25)
         y -= h - 0.08
         fig.add_artist(plt.Line2D([0.01, 0.99], [y / fh, y / fh], color="0.85", lw=0.6))
     y -= 0.12
-    fig.text(0.01, y / fh, "\n".join(["Cost: " + cost[0]] + cost[1:]) if cost else "", fontsize=8, va="top",
-             color="0.25")
+    fig.text(
+        0.01,
+        y / fh,
+        "\n".join(["Cost: " + cost[0]] + cost[1:]) if cost else "",
+        fontsize=8,
+        va="top",
+        color="0.25",
+    )
     _save_fig(fig, path)
     return True
 
@@ -263,16 +324,20 @@ def _plot_worst(path: Path, report: dict) -> bool:
         return False
     th, tw = next(iter(thumbs.values()))[0].shape[:2]
     cols = 3
-    fig, axes = plt.subplots(len(worst), cols, figsize=(cols * 2.6 * tw / th + 0.2, 2.6 * len(worst) + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(worst), cols, figsize=(cols * 2.6 * tw / th + 0.2, 2.6 * len(worst) + 0.4), squeeze=False
+    )
     metric_keys = [k for k in ("ssim", "psnr", "lpips", "lpips_effnet", "tcm") if k in worst[0]]
     diffs = {w["frame"]: _diff(*thumbs[w["frame"]]) for w in worst}
     # one colour scale for the whole grid: white = the 99th percentile of all shown differences
     top = float(np.percentile(np.concatenate([d.ravel() for d in diffs.values()]), 99))
     for r, w in enumerate(worst):
         p, g = thumbs[w["frame"]]
-        cells = ((p, "generated"), (g, "ground truth"),
-                 (_diff_image(diffs[w["frame"]], top), f"|difference| (white = {top:.0f} levels)"))
+        cells = (
+            (p, "generated"),
+            (g, "ground truth"),
+            (_diff_image(diffs[w["frame"]], top), f"|difference| (white = {top:.0f} levels)"),
+        )
         for c, (img, name) in enumerate(cells):
             ax = axes[r, c]
             ax.imshow(img)
@@ -282,11 +347,17 @@ def _plot_worst(path: Path, report: dict) -> bool:
                 ax.set_title(name, fontsize=9)
             if c == 0:
                 ax.set_ylabel(f"frame {w['frame']}", fontsize=9)
-                ax.set_xlabel("  ".join(f"{LABELS.get(k, k).split(' ')[0]} {format_value(w[k])}"
-                                        for k in metric_keys), fontsize=7.5, loc="left")
+                ax.set_xlabel(
+                    "  ".join(f"{LABELS.get(k, k).split(' ')[0]} {format_value(w[k])}" for k in metric_keys),
+                    fontsize=7.5,
+                    loc="left",
+                )
     gap = report.get("worst_min_gap") or 1
-    fig.suptitle(f"worst {len(worst)} frames by {LABELS.get(report.get('worst_by') or 'ssim', 'SSIM').split(' ')[0]}"
-                 + (f" (lowest first, at least {gap} frames apart)" if gap > 1 else " (lowest first)"), fontsize=10)
+    fig.suptitle(
+        f"worst {len(worst)} frames by {LABELS.get(report.get('worst_by') or 'ssim', 'SSIM').split(' ')[0]}"
+        + (f" (lowest first, at least {gap} frames apart)" if gap > 1 else " (lowest first)"),
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.6 * len(worst) + 0.4)))
     _save_fig(fig, path)
     return True
@@ -303,9 +374,11 @@ def _html(report: dict, files: dict[str, str]) -> str:
             if m.get(k):
                 extra.append(", ".join(f"{p}: {format_value(v)}" for p, v in m[k].items()))
         if m.get("face_detected") is not None:
-            extra.append(f"face found in {format_value(100 * m['face_detected'])}% of frames, "
-                         f"{format_value(100 * (m.get('same_person_share') or 0))}% of them under "
-                         f"{m.get('threshold')} (same person)")
+            extra.append(
+                f"face found in {format_value(100 * m['face_detected'])}% of frames, "
+                f"{format_value(100 * (m.get('same_person_share') or 0))}% of them under "
+                f"{m.get('threshold')} (same person)"
+            )
         if m.get("detected") is not None:
             extra.append(f"reference keypoints re-detected: {format_value(100 * m['detected'])}%")
         if m.get("note"):
@@ -317,11 +390,13 @@ def _html(report: dict, files: dict[str, str]) -> str:
         blurred = format_value(ref.get("ground_truth_blurred")) if "ground_truth_blurred" in ref else ""
         if blurred and ref.get("frames") and ref["frames"] != report["inputs"].get("n_frames"):
             blurred += f" ({ref['frames']} frames)"
-        rows.append(f"<tr><td><b>{e(LABELS.get(name, name))}</b> <code>{e(name)}</code></td>"
-                    f"<td class=v>{e(format_value(m['value']))}</td><td>{arrow} {e(direction(m))}</td>"
-                    f"<td class=v>{e(itself)}</td><td class=v>{e(blurred)}</td>"
-                    f"<td class=r>{e(str(m.get('reading') or ''))}</td>"
-                    f"<td class=s>{e(str(m.get('backbone') or 'pixels'))}{' | ' if extra else ''}{e(' | '.join(extra))}</td></tr>")
+        rows.append(
+            f"<tr><td><b>{e(LABELS.get(name, name))}</b> <code>{e(name)}</code></td>"
+            f"<td class=v>{e(format_value(m['value']))}</td><td>{arrow} {e(direction(m))}</td>"
+            f"<td class=v>{e(itself)}</td><td class=v>{e(blurred)}</td>"
+            f"<td class=r>{e(str(m.get('reading') or ''))}</td>"
+            f"<td class=s>{e(str(m.get('backbone') or 'pixels'))}{' | ' if extra else ''}{e(' | '.join(extra))}</td></tr>"
+        )
     notices = "".join(f"<li>{e(n)}</li>" for n in report.get("notices", []))
     inp = report["inputs"]
     timing = report.get("timing", {})
@@ -337,19 +412,19 @@ table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;padding:4px
 td.v{{font-family:monospace;text-align:right}}td.s{{font-size:80%;color:#666}}td.r{{font-size:88%}}img{{max-width:100%}}
 .notice{{background:#fff4d6;padding:0.5em 1em;border-left:4px solid #e0a800}}</style></head><body>
 <h1>reenactor evaluation</h1>
-<p>generated <code>{e(str(inp.get('pred')))}</code> vs ground truth <code>{e(str(inp.get('gt')))}</code>:
-{inp.get('n_frames')} frames, {inp['size'][1]}x{inp['size'][0]}{', masks from <code>' + e(str(inp['clip'])) + '</code>' if inp.get('clip') else ''}.
-{format_value(timing.get('frames_per_s'))} frames/s on {e(str(inp.get('device')))}.</p>
-{'<div class=notice><b>Notices</b><ul>' + notices + '</ul></div>' if notices else ''}
+<p>generated <code>{e(str(inp.get("pred")))}</code> vs ground truth <code>{e(str(inp.get("gt")))}</code>:
+{inp.get("n_frames")} frames, {inp["size"][1]}x{inp["size"][0]}{", masks from <code>" + e(str(inp["clip"])) + "</code>" if inp.get("clip") else ""}.
+{format_value(timing.get("frames_per_s"))} frames/s on {e(str(inp.get("device")))}.</p>
+{"<div class=notice><b>Notices</b><ul>" + notices + "</ul></div>" if notices else ""}
 <h2>Metrics</h2>
 <p>Each value with how to read it and two references computed in this run: what the ground truth scores against
 itself, and what the ground truth blurred with a Gaussian of sigma 2 px scores against it (a plainly blurry
 copy, which gives every number a scale).</p>
 <table><tr><th>metric</th><th>value</th><th>direction</th><th>ground truth itself</th>
-<th>ground truth blurred (σ 2)</th><th>how to read it</th><th>backbone, details</th></tr>{''.join(rows)}</table>
+<th>ground truth blurred (σ 2)</th><th>how to read it</th><th>backbone, details</th></tr>{"".join(rows)}</table>
 <h2>Cost</h2><p>{e(_cost_text(report))}</p>
-<p>Files: <a href="{e(files['json'])}">{e(files['json'])}</a> (everything, strict JSON),
-<a href="{e(files['csv'])}">{e(files['csv'])}</a> (per frame){', <a href="' + e(files['table']) + '">' + e(files['table']) + '</a> (this table as a picture)' if 'table' in files else ''},
+<p>Files: <a href="{e(files["json"])}">{e(files["json"])}</a> (everything, strict JSON),
+<a href="{e(files["csv"])}">{e(files["csv"])}</a> (per frame){', <a href="' + e(files["table"]) + '">' + e(files["table"]) + "</a> (this table as a picture)" if "table" in files else ""},
 <a href="report.md">report.md</a> (this table in Markdown).</p>
 {imgs}
 </body></html>
@@ -359,19 +434,28 @@ copy, which gives every number a scale).</p>
 def _markdown(report: dict) -> str:
     """The metrics table (value, direction, references, how to read it), the cost and the notices in Markdown."""
     inp = report["inputs"]
-    lines = ["# reenactor evaluation", "",
-             f"generated `{inp.get('pred')}` vs ground truth `{inp.get('gt')}`: {inp.get('n_frames')} frames, "
-             f"{inp['size'][1]}x{inp['size'][0]}.", "",
-             "References computed in this run: the ground truth scored against itself, and the ground truth blurred "
-             "with a Gaussian of sigma 2 px scored against it (a plainly blurry copy).", "",
-             "| metric | value | direction | ground truth itself | ground truth blurred (σ 2) | how to read it |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# reenactor evaluation",
+        "",
+        f"generated `{inp.get('pred')}` vs ground truth `{inp.get('gt')}`: {inp.get('n_frames')} frames, "
+        f"{inp['size'][1]}x{inp['size'][0]}.",
+        "",
+        "References computed in this run: the ground truth scored against itself, and the ground truth blurred "
+        "with a Gaussian of sigma 2 px scored against it (a plainly blurry copy).",
+        "",
+        "| metric | value | direction | ground truth itself | ground truth blurred (σ 2) | how to read it |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, m in report["metrics"].items():
         ref = m.get("reference") or {}
-        cells = [f"{LABELS.get(name, name)} (`{name}`)", format_value(m["value"]), direction(m),
-                 format_value(ref["ground_truth"]) if "ground_truth" in ref else "",
-                 format_value(ref.get("ground_truth_blurred")) if "ground_truth_blurred" in ref else "",
-                 str(m.get("reading") or "")]
+        cells = [
+            f"{LABELS.get(name, name)} (`{name}`)",
+            format_value(m["value"]),
+            direction(m),
+            format_value(ref["ground_truth"]) if "ground_truth" in ref else "",
+            format_value(ref.get("ground_truth_blurred")) if "ground_truth_blurred" in ref else "",
+            str(m.get("reading") or ""),
+        ]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     cost = _cost_text(report)
     if cost:

@@ -46,16 +46,28 @@ EPS = 1e-6
 FLOW_ESTIMATOR = "OpenCV DIS (preset medium) on the ground truth, flow t -> t-1, backward bilinear warping"
 #: the ground truth's own score (the ratio is 1 at every t)
 GROUND_TRUTH_VALUE = math.exp(-1)
-READING = ("not higher-is-better: the ground truth itself scores exp(-1) = 0.368. Below that, the output changes "
-           "more along the real motion than the real video does (flicker, jitter); above it, less (smoother, but "
-           "also blurred or frozen output: a constant video scores 1, the ground truth blurred scores higher than "
-           "the ground truth). Read it with SSIM/LPIPS: a good result is close to 0.368 or somewhat above while "
-           "they stay good")
-DEFINITION = ("TCM_t = exp(-||O_t - W(O_{t-1},F_t)||^2 / ||G_t - W(G_{t-1},F_t)||^2), mean over t>=1 "
-              "(Yao et al. 2017 as used by C2F-FWN/REMOT; project working definition)")
+READING = (
+    "not higher-is-better: the ground truth itself scores exp(-1) = 0.368. Below that, the output changes "
+    "more along the real motion than the real video does (flicker, jitter); above it, less (smoother, but "
+    "also blurred or frozen output: a constant video scores 1, the ground truth blurred scores higher than "
+    "the ground truth). Read it with SSIM/LPIPS: a good result is close to 0.368 or somewhat above while "
+    "they stay good"
+)
+DEFINITION = (
+    "TCM_t = exp(-||O_t - W(O_{t-1},F_t)||^2 / ||G_t - W(G_{t-1},F_t)||^2), mean over t>=1 "
+    "(Yao et al. 2017 as used by C2F-FWN/REMOT; project working definition)"
+)
 
-__all__ = ["warp_backward", "tcm_frame", "TCMAccumulator", "tcm", "FLOW_ESTIMATOR", "DEFINITION", "READING",
-           "GROUND_TRUTH_VALUE"]
+__all__ = [
+    "warp_backward",
+    "tcm_frame",
+    "TCMAccumulator",
+    "tcm",
+    "FLOW_ESTIMATOR",
+    "DEFINITION",
+    "READING",
+    "GROUND_TRUTH_VALUE",
+]
 
 
 def warp_backward(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -67,12 +79,19 @@ def warp_backward(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     mx = gx + flow[..., 0]
     my = gy + flow[..., 1]
-    out = cv2.remap(img.astype(np.float32), mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.remap(
+        img.astype(np.float32), mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return out.reshape(img.shape).astype(np.float32, copy=False)
 
 
-def tcm_frame(pred_prev: np.ndarray, pred: np.ndarray, gt_prev: np.ndarray, gt: np.ndarray,
-              flow: np.ndarray | None = None) -> float:
+def tcm_frame(
+    pred_prev: np.ndarray,
+    pred: np.ndarray,
+    gt_prev: np.ndarray,
+    gt: np.ndarray,
+    flow: np.ndarray | None = None,
+) -> float:
     """TCM_t for one pair of consecutive frames (each (H, W, 3) uint8). ``flow`` (t -> t−1 on the ground truth)
     is estimated with DIS when not given."""
     if flow is None:

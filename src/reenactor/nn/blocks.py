@@ -23,9 +23,15 @@ ACTS = ("relu", "lrelu", "relu6", "gelu", "tanh", "sigmoid", "none")
 
 def make_act(act: str) -> nn.Module:
     """Activation by name: relu, lrelu (slope 0.2, as in pix2pixHD's D), relu6, gelu, tanh, sigmoid, none."""
-    table = {"relu": lambda: nn.ReLU(inplace=False), "lrelu": lambda: nn.LeakyReLU(0.2, inplace=False),
-             "relu6": lambda: nn.ReLU6(), "gelu": lambda: nn.GELU(), "tanh": lambda: nn.Tanh(),
-             "sigmoid": lambda: nn.Sigmoid(), "none": lambda: nn.Identity()}
+    table = {
+        "relu": lambda: nn.ReLU(inplace=False),
+        "lrelu": lambda: nn.LeakyReLU(0.2, inplace=False),
+        "relu6": lambda: nn.ReLU6(),
+        "gelu": lambda: nn.GELU(),
+        "tanh": lambda: nn.Tanh(),
+        "sigmoid": lambda: nn.Sigmoid(),
+        "none": lambda: nn.Identity(),
+    }
     if act not in table:
         raise ValueError(f"unknown activation {act!r}; choose one of {', '.join(ACTS)}")
     return table[act]()
@@ -82,19 +88,34 @@ class ConvBlock(nn.Module):
     forward(x (B, cin, H, W), seg=None) -> (B, cout, H', W'); ``seg`` is required when norm is ``spade``.
     """
 
-    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, padding: int | None = None,
-                 norm: str = "instance", act: str = "relu", pad_mode: str = "zeros", transpose: bool = False,
-                 label_nc: int | None = None, bias: bool | None = None, spectral: bool = False):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        k: int = 3,
+        stride: int = 1,
+        padding: int | None = None,
+        norm: str = "instance",
+        act: str = "relu",
+        pad_mode: str = "zeros",
+        transpose: bool = False,
+        label_nc: int | None = None,
+        bias: bool | None = None,
+        spectral: bool = False,
+    ):
         super().__init__()
         padding = k // 2 if padding is None else padding
         bias = norm == "none" if bias is None else bias  # a norm right after the conv cancels a bias
         self.pad: nn.Module = nn.Identity()
         if transpose:
-            conv: nn.Module = nn.ConvTranspose2d(cin, cout, k, stride, padding=padding,
-                                                 output_padding=stride - 1, bias=bias)
+            conv: nn.Module = nn.ConvTranspose2d(
+                cin, cout, k, stride, padding=padding, output_padding=stride - 1, bias=bias
+            )
         else:
             if pad_mode != "zeros" and padding > 0:
-                self.pad = nn.ReflectionPad2d(padding) if pad_mode == "reflect" else nn.ReplicationPad2d(padding)
+                self.pad = (
+                    nn.ReflectionPad2d(padding) if pad_mode == "reflect" else nn.ReplicationPad2d(padding)
+                )
                 padding = 0
             conv = nn.Conv2d(cin, cout, k, stride, padding=padding, bias=bias)
         self.conv = nn.utils.spectral_norm(conv) if spectral else conv
@@ -119,8 +140,15 @@ class ResnetBlock(nn.Module):
     forward(x (B, dim, H, W), seg=None) -> (B, dim, H, W).
     """
 
-    def __init__(self, dim: int, norm: str = "instance", act: str = "relu", pad_mode: str = "reflect",
-                 dropout: float = 0.0, label_nc: int | None = None):
+    def __init__(
+        self,
+        dim: int,
+        norm: str = "instance",
+        act: str = "relu",
+        pad_mode: str = "reflect",
+        dropout: float = 0.0,
+        label_nc: int | None = None,
+    ):
         super().__init__()
         self.c1 = ConvBlock(dim, dim, 3, norm=norm, act=act, pad_mode=pad_mode, label_nc=label_nc)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -165,8 +193,16 @@ class Encoder(nn.Module):
     the last is the bottleneck. :attr:`channels` lists their channel counts.
     """
 
-    def __init__(self, cin: int, ngf: int = 64, n_down: int = 3, norm: str = "instance", act: str = "relu",
-                 max_ch: int = 512, pad_mode: str = "reflect"):
+    def __init__(
+        self,
+        cin: int,
+        ngf: int = 64,
+        n_down: int = 3,
+        norm: str = "instance",
+        act: str = "relu",
+        max_ch: int = 512,
+        pad_mode: str = "reflect",
+    ):
         super().__init__()
         self.stem = ConvBlock(cin, ngf, 7, norm=norm, act=act, pad_mode=pad_mode)
         chans = [ngf]
@@ -193,9 +229,18 @@ class Decoder(nn.Module):
     forward(x (B, cin, h, w), skips: list of encoder maps shallow->deep or None) -> (B, cout, h*2^n_up, w*2^n_up).
     """
 
-    def __init__(self, cin: int, cout: int, n_up: int = 3, norm: str = "instance", act: str = "relu",
-                 out_act: str = "tanh", skip_channels: Sequence[int] | None = None, pad_mode: str = "reflect",
-                 min_ch: int = 16):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        n_up: int = 3,
+        norm: str = "instance",
+        act: str = "relu",
+        out_act: str = "tanh",
+        skip_channels: Sequence[int] | None = None,
+        pad_mode: str = "reflect",
+        min_ch: int = 16,
+    ):
         super().__init__()
         self.skip_channels = list(skip_channels) if skip_channels is not None else None
         ups = []

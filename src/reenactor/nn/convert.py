@@ -14,9 +14,13 @@ def to_unit(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
 
 
-def frames_to_tensor(frames: Sequence[np.ndarray] | np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+def frames_to_tensor(
+    frames: Sequence[np.ndarray] | np.ndarray, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """(B, H, W, 3) uint8 frames (a list or an array) -> (B, 3, H, W) float32 in [-1, 1] on ``device``."""
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(list(frames)) if not isinstance(frames, np.ndarray) else frames))
+    x = torch.from_numpy(
+        np.ascontiguousarray(np.stack(list(frames)) if not isinstance(frames, np.ndarray) else frames)
+    )
     return x.to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 

@@ -25,21 +25,41 @@ class NLayerDiscriminator(nn.Module):
     forward(x (B, input_nc, H, W)) -> list of n_layers + 2 maps: features..., logits (B, 1, h, w).
     """
 
-    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
-                 spectral: bool = False, max_ch: int = 512):
+    def __init__(
+        self,
+        input_nc: int,
+        ndf: int = 64,
+        n_layers: int = 3,
+        norm: str = "instance",
+        spectral: bool = False,
+        max_ch: int = 512,
+    ):
         super().__init__()
         pad = math.ceil(3 / 2)
-        layers = [ConvBlock(input_nc, ndf, 4, stride=2, padding=pad, norm="none", act="lrelu", bias=True,
-                            spectral=spectral)]
+        layers = [
+            ConvBlock(
+                input_nc,
+                ndf,
+                4,
+                stride=2,
+                padding=pad,
+                norm="none",
+                act="lrelu",
+                bias=True,
+                spectral=spectral,
+            )
+        ]
         c = ndf
         for n in range(1, n_layers + 1):
             c_out = min(c * 2, max_ch)
             stride = 2 if n < n_layers else 1
-            layers.append(ConvBlock(c, c_out, 4, stride=stride, padding=pad, norm=norm, act="lrelu",
-                                    spectral=spectral))
+            layers.append(
+                ConvBlock(c, c_out, 4, stride=stride, padding=pad, norm=norm, act="lrelu", spectral=spectral)
+            )
             c = c_out
-        layers.append(ConvBlock(c, 1, 4, stride=1, padding=pad, norm="none", act="none", bias=True,
-                                spectral=spectral))
+        layers.append(
+            ConvBlock(c, 1, 4, stride=1, padding=pad, norm="none", act="none", bias=True, spectral=spectral)
+        )
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -58,11 +78,19 @@ class MultiscaleDiscriminator(nn.Module):
     logits). Inputs are usually ``cat([condition, image], 1)`` (conditional GAN).
     """
 
-    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, num_D: int = 3,  # noqa: N803
-                 norm: str = "instance", spectral: bool = False):
+    def __init__(
+        self,
+        input_nc: int,
+        ndf: int = 64,
+        n_layers: int = 3,
+        num_D: int = 3,  # noqa: N803
+        norm: str = "instance",
+        spectral: bool = False,
+    ):
         super().__init__()
-        self.nets = nn.ModuleList([NLayerDiscriminator(input_nc, ndf, n_layers, norm, spectral)
-                                   for _ in range(num_D)])
+        self.nets = nn.ModuleList(
+            [NLayerDiscriminator(input_nc, ndf, n_layers, norm, spectral) for _ in range(num_D)]
+        )
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         out = []
@@ -82,8 +110,16 @@ class SpaceTimeDiscriminator(nn.Module):
     forward(x (B, n_frames, frame_nc, H, W)) -> list over scales of lists of features (last = logits).
     """
 
-    def __init__(self, frame_nc: int, n_frames: int = 3, ndf: int = 64, n_layers: int = 3, num_D: int = 2,  # noqa: N803
-                 norm: str = "instance", spectral: bool = False):
+    def __init__(
+        self,
+        frame_nc: int,
+        n_frames: int = 3,
+        ndf: int = 64,
+        n_layers: int = 3,
+        num_D: int = 2,  # noqa: N803
+        norm: str = "instance",
+        spectral: bool = False,
+    ):
         super().__init__()
         self.n_frames = n_frames
         self.frame_nc = frame_nc
@@ -91,6 +127,8 @@ class SpaceTimeDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         if x.dim() != 5 or x.shape[1] != self.n_frames or x.shape[2] != self.frame_nc:
-            raise ValueError(f"SpaceTimeDiscriminator expects (B, {self.n_frames}, {self.frame_nc}, H, W), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"SpaceTimeDiscriminator expects (B, {self.n_frames}, {self.frame_nc}, H, W), "
+                f"got {tuple(x.shape)}"
+            )
         return self.net(x.flatten(1, 2))

@@ -19,8 +19,10 @@ from .blocks import ConvBlock, Decoder, Encoder, ResnetBlock, SPADEResBlock, mak
 def _check_size(x: torch.Tensor, factor: int, who: str) -> None:
     h, w = x.shape[-2:]
     if h % factor or w % factor:
-        raise ValueError(f"{who}: input size {h}x{w} must be divisible by {factor} "
-                         f"(use a frame size that is a multiple of {factor})")
+        raise ValueError(
+            f"{who}: input size {h}x{w} must be divisible by {factor} "
+            f"(use a frame size that is a multiple of {factor})"
+        )
 
 
 class GlobalGenerator(nn.Module):
@@ -32,19 +34,29 @@ class GlobalGenerator(nn.Module):
     :class:`LocalEnhancer`).
     """
 
-    def __init__(self, input_nc: int, output_nc: int = 3, ngf: int = 64, n_downsampling: int = 3,
-                 n_blocks: int = 9, norm: str = "instance", pad_mode: str = "reflect", out_act: str = "tanh",
-                 max_ch: int = 1024):
+    def __init__(
+        self,
+        input_nc: int,
+        output_nc: int = 3,
+        ngf: int = 64,
+        n_downsampling: int = 3,
+        n_blocks: int = 9,
+        norm: str = "instance",
+        pad_mode: str = "reflect",
+        out_act: str = "tanh",
+        max_ch: int = 1024,
+    ):
         super().__init__()
         self.n_downsampling = n_downsampling
         self.encoder = Encoder(input_nc, ngf, n_downsampling, norm=norm, max_ch=max_ch, pad_mode=pad_mode)
         c = self.encoder.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c, norm=norm, pad_mode=pad_mode) for _ in range(n_blocks)])
-        self.decoder = Decoder(c, output_nc, n_downsampling, norm=norm, out_act=out_act, pad_mode=pad_mode,
-                               min_ch=ngf)
+        self.decoder = Decoder(
+            c, output_nc, n_downsampling, norm=norm, out_act=out_act, pad_mode=pad_mode, min_ch=ngf
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        _check_size(x, 2 ** self.n_downsampling, type(self).__name__)
+        _check_size(x, 2**self.n_downsampling, type(self).__name__)
         h = self.blocks(self.encoder(x)[-1])
         for up in self.decoder.ups:
             h = up(h)
@@ -62,20 +74,42 @@ class LocalEnhancer(nn.Module):
     forward(x (B, input_nc, H, W)) -> (B, output_nc, H, W) in [-1, 1].
     """
 
-    def __init__(self, input_nc: int, output_nc: int = 3, ngf: int = 32, n_downsample_global: int = 3,
-                 n_blocks_global: int = 9, n_local_enhancers: int = 1, n_blocks_local: int = 3,
-                 norm: str = "instance", pad_mode: str = "reflect", out_act: str = "tanh"):
+    def __init__(
+        self,
+        input_nc: int,
+        output_nc: int = 3,
+        ngf: int = 32,
+        n_downsample_global: int = 3,
+        n_blocks_global: int = 9,
+        n_local_enhancers: int = 1,
+        n_blocks_local: int = 3,
+        norm: str = "instance",
+        pad_mode: str = "reflect",
+        out_act: str = "tanh",
+    ):
         super().__init__()
         self.n_local = n_local_enhancers
         self.factor = 2 ** (n_downsample_global + n_local_enhancers)
-        self.global_g = GlobalGenerator(input_nc, output_nc, ngf * 2 ** n_local_enhancers, n_downsample_global,
-                                        n_blocks_global, norm=norm, pad_mode=pad_mode, out_act=out_act)
+        self.global_g = GlobalGenerator(
+            input_nc,
+            output_nc,
+            ngf * 2**n_local_enhancers,
+            n_downsample_global,
+            n_blocks_global,
+            norm=norm,
+            pad_mode=pad_mode,
+            out_act=out_act,
+        )
         self.global_g.decoder.out = nn.Identity()  # G1's output conv is dropped (pix2pixHD sec. 3.2)
         fronts, backs = [], []
         for n in range(1, n_local_enhancers + 1):
             c = ngf * 2 ** (n_local_enhancers - n)
-            fronts.append(nn.Sequential(ConvBlock(input_nc, c, 7, norm=norm, pad_mode=pad_mode),
-                                        ConvBlock(c, 2 * c, 3, stride=2, norm=norm)))
+            fronts.append(
+                nn.Sequential(
+                    ConvBlock(input_nc, c, 7, norm=norm, pad_mode=pad_mode),
+                    ConvBlock(c, 2 * c, 3, stride=2, norm=norm),
+                )
+            )
             back = [ResnetBlock(2 * c, norm=norm, pad_mode=pad_mode) for _ in range(n_blocks_local)]
             back.append(ConvBlock(2 * c, c, 3, stride=2, norm=norm, transpose=True))
             if n == n_local_enhancers:
@@ -105,19 +139,37 @@ class UNetGenerator(nn.Module):
     forward(x (B, input_nc, H, W)) -> (B, output_nc, H, W) in [-1, 1]; H, W divisible by 2**num_downs.
     """
 
-    def __init__(self, input_nc: int, output_nc: int = 3, num_downs: int = 7, ngf: int = 64,
-                 norm: str = "batch", dropout: float = 0.0, out_act: str = "tanh"):
+    def __init__(
+        self,
+        input_nc: int,
+        output_nc: int = 3,
+        num_downs: int = 7,
+        ngf: int = 64,
+        norm: str = "batch",
+        dropout: float = 0.0,
+        out_act: str = "tanh",
+    ):
         super().__init__()
         if num_downs < 2:
             raise ValueError("UNetGenerator needs num_downs >= 2")
         self.num_downs = num_downs
-        chans = [min(ngf * 2 ** i, ngf * 8) for i in range(num_downs)]
+        chans = [min(ngf * 2**i, ngf * 8) for i in range(num_downs)]
         downs = []
         cin = input_nc
         for i, c in enumerate(chans):
             last = i == num_downs - 1
-            downs.append(ConvBlock(cin, c, 4, stride=2, padding=1, norm="none" if i == 0 or last else norm,
-                                   act="lrelu", bias=True))
+            downs.append(
+                ConvBlock(
+                    cin,
+                    c,
+                    4,
+                    stride=2,
+                    padding=1,
+                    norm="none" if i == 0 or last else norm,
+                    act="lrelu",
+                    bias=True,
+                )
+            )
             cin = c
         self.downs = nn.ModuleList(downs)
         ups = []
@@ -127,15 +179,21 @@ class UNetGenerator(nn.Module):
                 ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(c_in, output_nc, 4, 2, 1)))
             else:
                 drop = dropout > 0 and num_downs - 4 <= i <= num_downs - 2
-                ups.append(nn.Sequential(
-                    nn.ReLU(), nn.ConvTranspose2d(c_in, chans[i - 1], 4, 2, 1, bias=norm != "batch"),
-                    make_norm(norm, chans[i - 1]),
-                    nn.Dropout(dropout) if drop else nn.Identity()))
+                ups.append(
+                    nn.Sequential(
+                        nn.ReLU(),
+                        nn.ConvTranspose2d(c_in, chans[i - 1], 4, 2, 1, bias=norm != "batch"),
+                        make_norm(norm, chans[i - 1]),
+                        nn.Dropout(dropout) if drop else nn.Identity(),
+                    )
+                )
         self.ups = nn.ModuleList(ups)
-        self.out_act = nn.Tanh() if out_act == "tanh" else (nn.Sigmoid() if out_act == "sigmoid" else nn.Identity())
+        self.out_act = (
+            nn.Tanh() if out_act == "tanh" else (nn.Sigmoid() if out_act == "sigmoid" else nn.Identity())
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_size(x, 2 ** self.num_downs, type(self).__name__)
+        _check_size(x, 2**self.num_downs, type(self).__name__)
         skips = []
         h = x
         for d in self.downs:
@@ -154,18 +212,35 @@ class EncoderDecoder(nn.Module):
     forward(x (B, input_nc, H, W)) -> (B, output_nc, H, W).
     """
 
-    def __init__(self, input_nc: int, output_nc: int = 3, ngf: int = 32, n_down: int = 3, n_blocks: int = 3,
-                 norm: str = "instance", skips: bool = True, out_act: str = "tanh", max_ch: int = 512):
+    def __init__(
+        self,
+        input_nc: int,
+        output_nc: int = 3,
+        ngf: int = 32,
+        n_down: int = 3,
+        n_blocks: int = 3,
+        norm: str = "instance",
+        skips: bool = True,
+        out_act: str = "tanh",
+        max_ch: int = 512,
+    ):
         super().__init__()
         self.n_down = n_down
         self.encoder = Encoder(input_nc, ngf, n_down, norm=norm, max_ch=max_ch)
         c = self.encoder.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c, norm=norm) for _ in range(n_blocks)])
-        self.decoder = Decoder(c, output_nc, n_down, norm=norm, out_act=out_act,
-                               skip_channels=self.encoder.channels if skips else None, min_ch=ngf)
+        self.decoder = Decoder(
+            c,
+            output_nc,
+            n_down,
+            norm=norm,
+            out_act=out_act,
+            skip_channels=self.encoder.channels if skips else None,
+            min_ch=ngf,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_size(x, 2 ** self.n_down, type(self).__name__)
+        _check_size(x, 2**self.n_down, type(self).__name__)
         feats = self.encoder(x)
         h = self.blocks(feats[-1])
         return self.decoder(h, feats if self.decoder.skip_channels else None)
@@ -182,14 +257,23 @@ class SPADEDecoder(nn.Module):
     [, mask (B, 1, H, W) in [0, 1] when out_mask].
     """
 
-    def __init__(self, z_dim: int, label_nc: int, output_nc: int = 3, size: tuple[int, int] = (128, 128),
-                 ngf: int = 32, n_up: int = 5, max_mult: int = 16, spade_hidden: int = 64,
-                 out_mask: bool = False):
+    def __init__(
+        self,
+        z_dim: int,
+        label_nc: int,
+        output_nc: int = 3,
+        size: tuple[int, int] = (128, 128),
+        ngf: int = 32,
+        n_up: int = 5,
+        max_mult: int = 16,
+        spade_hidden: int = 64,
+        out_mask: bool = False,
+    ):
         super().__init__()
         h, w = size
-        if h % 2 ** n_up or w % 2 ** n_up:
-            raise ValueError(f"SPADEDecoder: size {h}x{w} must be divisible by 2**n_up = {2 ** n_up}")
-        self.h0, self.w0 = h // 2 ** n_up, w // 2 ** n_up
+        if h % 2**n_up or w % 2**n_up:
+            raise ValueError(f"SPADEDecoder: size {h}x{w} must be divisible by 2**n_up = {2**n_up}")
+        self.h0, self.w0 = h // 2**n_up, w // 2**n_up
         self.size = (h, w)
         mults = [min(2 ** (n_up - i - 1), max_mult) for i in range(n_up + 1)]
         self.c0 = ngf * max(mults[0], 1) * 2

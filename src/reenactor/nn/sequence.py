@@ -21,9 +21,16 @@ class SequenceModule(nn.Module):
     learns a correction to e.g. a pose sequence.
     """
 
-    def __init__(self, input_dim: int, hidden_dim: int = 128, output_dim: int | None = None,
-                 cell: Literal["gru", "lstm"] = "gru", num_layers: int = 1, dropout: float = 0.0,
-                 residual: bool = False):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dim: int = 128,
+        output_dim: int | None = None,
+        cell: Literal["gru", "lstm"] = "gru",
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        residual: bool = False,
+    ):
         super().__init__()
         output_dim = input_dim if output_dim is None else output_dim
         if residual and output_dim != input_dim:
@@ -34,8 +41,13 @@ class SequenceModule(nn.Module):
         self.residual = residual
         self.inp = nn.Linear(input_dim, hidden_dim)
         rnn = nn.GRU if cell == "gru" else nn.LSTM
-        self.rnn = rnn(hidden_dim, hidden_dim, num_layers=num_layers, batch_first=True,
-                       dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = rnn(
+            hidden_dim,
+            hidden_dim,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.out = nn.Linear(hidden_dim, output_dim)
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:

@@ -102,8 +102,9 @@ def detect_chunks(
                     if frames_q is not None:
                         tasks.put((c, frames_q))
                         if len(threads) < workers:  # graphs are made as chunks need them
-                            th = threading.Thread(target=worker, args=(stack.enter_context(make_extractor()),),
-                                                  daemon=True)
+                            th = threading.Thread(
+                                target=worker, args=(stack.enter_context(make_extractor()),), daemon=True
+                            )
                             th.start()
                             threads.append(th)
                 if frames_q is not None:

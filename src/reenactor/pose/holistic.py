@@ -49,13 +49,49 @@ import numpy as np
 from .face68 import mesh_to_68
 
 # BODY_25 index -> MediaPipe pose index (-1: computed or missing).
-_BODY25_FROM_MP: tuple[int, ...] = (0, -1, 12, 14, 16, 11, 13, 15, -1, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7,
-                                    31, -1, 29, 32, -1, 30)
+_BODY25_FROM_MP: tuple[int, ...] = (
+    0,
+    -1,
+    12,
+    14,
+    16,
+    11,
+    13,
+    15,
+    -1,
+    24,
+    26,
+    28,
+    23,
+    25,
+    27,
+    5,
+    2,
+    8,
+    7,
+    31,
+    -1,
+    29,
+    32,
+    -1,
+    30,
+)
 _DIRECT = np.array([i for i, m in enumerate(_BODY25_FROM_MP) if m >= 0])
 _DIRECT_MP = np.array([m for m in _BODY25_FROM_MP if m >= 0])
 
-FRAME_KEYS: tuple[str, ...] = ("body", "face", "hand_left", "hand_right", "mask", "face_box", "person",
-                               "pose_raw", "face_raw", "hand_left_raw", "hand_right_raw")
+FRAME_KEYS: tuple[str, ...] = (
+    "body",
+    "face",
+    "hand_left",
+    "hand_right",
+    "mask",
+    "face_box",
+    "person",
+    "pose_raw",
+    "face_raw",
+    "hand_left_raw",
+    "hand_right_raw",
+)
 BACKEND = "mediapipe-holistic"
 
 
@@ -171,8 +207,13 @@ class HolisticExtractor:
     from scratch. ``min_detection_confidence`` / ``min_tracking_confidence`` are MediaPipe's own.
     """
 
-    def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, segmentation: bool = True):
+    def __init__(
+        self,
+        static_image_mode: bool = False,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        segmentation: bool = True,
+    ):
         os.environ.setdefault("GLOG_minloglevel", "2")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import mediapipe as mp
@@ -181,8 +222,12 @@ class HolisticExtractor:
         self.segmentation = segmentation
         with quiet_native_stderr():
             self._h = mp.solutions.holistic.Holistic(
-                static_image_mode=static_image_mode, model_complexity=1, smooth_landmarks=True,
-                enable_segmentation=segmentation, smooth_segmentation=True, refine_face_landmarks=True,
+                static_image_mode=static_image_mode,
+                model_complexity=1,
+                smooth_landmarks=True,
+                enable_segmentation=segmentation,
+                smooth_segmentation=True,
+                refine_face_landmarks=True,
                 min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=min_tracking_confidence,
             )
@@ -208,12 +253,12 @@ class HolisticExtractor:
     def process(self, frame_rgb: np.ndarray) -> dict[str, Any]:
         """Extract one ``(H, W, 3) uint8`` RGB frame. Returns (x, y in pixels of this frame)::
 
-            body (25, 3), face (68, 3), hand_left (21, 3), hand_right (21, 3)   float32 [x, y, conf]
-            mask (H, W) uint8 0..255 person mask (zeros without a person)
-            face_box (4,) float32 x0, y0, x1, y1 of the face mesh (zeros if no face)
-            person bool
-            pose_raw (33, 4) [x, y, z, visibility]; face_raw (478, 3) [x, y, z];
-            hand_left_raw, hand_right_raw (21, 3) [x, y, z]   (zeros where not found)
+        body (25, 3), face (68, 3), hand_left (21, 3), hand_right (21, 3)   float32 [x, y, conf]
+        mask (H, W) uint8 0..255 person mask (zeros without a person)
+        face_box (4,) float32 x0, y0, x1, y1 of the face mesh (zeros if no face)
+        person bool
+        pose_raw (33, 4) [x, y, z, visibility]; face_raw (478, 3) [x, y, z];
+        hand_left_raw, hand_right_raw (21, 3) [x, y, z]   (zeros where not found)
         """
         h, w = frame_rgb.shape[:2]
         r = self.process_raw(frame_rgb)
@@ -226,11 +271,16 @@ class HolisticExtractor:
         if self.segmentation and r.segmentation_mask is not None:
             import cv2
 
-            mask = cv2.convertScaleAbs(np.asarray(r.segmentation_mask, np.float32), alpha=255.0)  # round + clip
+            mask = cv2.convertScaleAbs(
+                np.asarray(r.segmentation_mask, np.float32), alpha=255.0
+            )  # round + clip
         else:
             mask = np.zeros((h, w), np.uint8)
-        face_box = (np.array([*face_raw[:, :2].min(0), *face_raw[:, :2].max(0)], np.float32)
-                    if has_face else np.zeros(4, np.float32))
+        face_box = (
+            np.array([*face_raw[:, :2].min(0), *face_raw[:, :2].max(0)], np.float32)
+            if has_face
+            else np.zeros(4, np.float32)
+        )
         return {
             "body": body25_from_pose(pose_raw) if person else np.zeros((25, 3), np.float32),
             "face": mesh_to_68(face_raw, has_face),
@@ -266,4 +316,11 @@ def _hand(raw: np.ndarray, present: bool) -> np.ndarray:
     return out
 
 
-__all__ = ["HolisticExtractor", "body25_from_pose", "FRAME_KEYS", "BACKEND", "backend_version", "quiet_native_stderr"]
+__all__ = [
+    "HolisticExtractor",
+    "body25_from_pose",
+    "FRAME_KEYS",
+    "BACKEND",
+    "backend_version",
+    "quiet_native_stderr",
+]

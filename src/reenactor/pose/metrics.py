@@ -47,14 +47,32 @@ import numpy as np
 from .skeleton import J
 
 LIMBS: tuple[tuple[int, int], ...] = (
-    (J["Neck"], J["RShoulder"]), (J["RShoulder"], J["RElbow"]), (J["RElbow"], J["RWrist"]),
-    (J["Neck"], J["LShoulder"]), (J["LShoulder"], J["LElbow"]), (J["LElbow"], J["LWrist"]),
-    (J["MidHip"], J["RHip"]), (J["RHip"], J["RKnee"]), (J["RKnee"], J["RAnkle"]),
-    (J["MidHip"], J["LHip"]), (J["LHip"], J["LKnee"]), (J["LKnee"], J["LAnkle"]),
+    (J["Neck"], J["RShoulder"]),
+    (J["RShoulder"], J["RElbow"]),
+    (J["RElbow"], J["RWrist"]),
+    (J["Neck"], J["LShoulder"]),
+    (J["LShoulder"], J["LElbow"]),
+    (J["LElbow"], J["LWrist"]),
+    (J["MidHip"], J["RHip"]),
+    (J["RHip"], J["RKnee"]),
+    (J["RKnee"], J["RAnkle"]),
+    (J["MidHip"], J["LHip"]),
+    (J["LHip"], J["LKnee"]),
+    (J["LKnee"], J["LAnkle"]),
 )
 LIMB_NAMES: tuple[str, ...] = (
-    "r_shoulder", "r_upper_arm", "r_forearm", "l_shoulder", "l_upper_arm", "l_forearm",
-    "r_hip", "r_thigh", "r_shin", "l_hip", "l_thigh", "l_shin",
+    "r_shoulder",
+    "r_upper_arm",
+    "r_forearm",
+    "l_shoulder",
+    "l_upper_arm",
+    "l_forearm",
+    "r_hip",
+    "r_thigh",
+    "r_shin",
+    "l_hip",
+    "l_thigh",
+    "l_shin",
 )
 N_LIMBS = len(LIMBS)
 VISIBLE = 0.05  # joints with confidence above this are visible (render.draw_pose's default threshold)
@@ -66,8 +84,9 @@ def default_gamma(frame_height: float) -> float:
     return GAMMA_AT_256 * float(frame_height) / 256.0
 
 
-def limb_descriptors(body: np.ndarray, conf_thresh: float = VISIBLE,
-                     frame_size: Sequence[int] | None = None) -> np.ndarray:
+def limb_descriptors(
+    body: np.ndarray, conf_thresh: float = VISIBLE, frame_size: Sequence[int] | None = None
+) -> np.ndarray:
     """Limb descriptors of ``body (..., 25, 3)``: ``(..., 12, 2)`` float64 displacements ``x1 - x2``, pixels.
 
     NaN where either joint of the limb is missing (confidence <= ``conf_thresh``) and, when ``frame_size``
@@ -86,15 +105,21 @@ def limb_descriptors(body: np.ndarray, conf_thresh: float = VISIBLE,
     return np.where(ok[..., None], d, np.nan)
 
 
-def pose_to_pose(a: np.ndarray, b: np.ndarray, per_limb: bool = False, conf_thresh: float = VISIBLE,
-                 frame_size: Sequence[int] | None = None) -> np.ndarray | float:
+def pose_to_pose(
+    a: np.ndarray,
+    b: np.ndarray,
+    per_limb: bool = False,
+    conf_thresh: float = VISIBLE,
+    frame_size: Sequence[int] | None = None,
+) -> np.ndarray | float:
     """Eq. 7: mean limb distance between poses ``a`` and ``b`` (``(..., 25, 3)``, broadcastable).
 
     Averages over limbs present in both (NaN if none). ``per_limb=True`` returns the ``(..., 12)`` limb
     distances instead (NaN where missing).
     """
-    dl = np.linalg.norm(limb_descriptors(a, conf_thresh, frame_size) - limb_descriptors(b, conf_thresh, frame_size),
-                        axis=-1)
+    dl = np.linalg.norm(
+        limb_descriptors(a, conf_thresh, frame_size) - limb_descriptors(b, conf_thresh, frame_size), axis=-1
+    )
     if per_limb:
         return dl
     with np.errstate(invalid="ignore"):
@@ -135,8 +160,10 @@ class CoverageResult:
         return {
             "distance": None if not np.isfinite(self.distance[t]) else float(self.distance[t]),
             "n_limbs": int(self.n_limbs[t]),
-            "limb_distance": {n: (None if np.isnan(v) else ("inf" if np.isinf(v) else round(float(v), 4)))
-                              for n, v in zip(LIMB_NAMES, ld)},
+            "limb_distance": {
+                n: (None if np.isnan(v) else ("inf" if np.isinf(v) else round(float(v), 4)))
+                for n, v in zip(LIMB_NAMES, ld)
+            },
             "nearest_reference": {n: int(i) for n, i in zip(LIMB_NAMES, self.nearest[t])},
             "flagged_limbs": [n for n, f in zip(LIMB_NAMES, self.flagged[t]) if f],
         }
@@ -156,17 +183,23 @@ def _nn_matrix(q: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> tuple[np.nd
     idx = np.empty(len(q), np.int64)
     rx, ry = ref[:, 0][None], ref[:, 1][None]
     for s in range(0, len(q), chunk):
-        qq = q[s:s + chunk]
+        qq = q[s : s + chunk]
         d2 = (qq[:, :1] - rx) ** 2 + (qq[:, 1:] - ry) ** 2
         j = d2.argmin(1)
-        idx[s:s + chunk] = j
-        d[s:s + chunk] = np.sqrt(d2[np.arange(len(qq)), j])
+        idx[s : s + chunk] = j
+        d[s : s + chunk] = np.sqrt(d2[np.arange(len(qq)), j])
     return d, idx
 
 
-def pose_to_sequence(driving: np.ndarray, reference: np.ndarray, gamma: float | Sequence[float] = GAMMA_AT_256,
-                     method: str = "kdtree", workers: int = -1, conf_thresh: float = VISIBLE,
-                     frame_size: Sequence[int] | None = None) -> CoverageResult:
+def pose_to_sequence(
+    driving: np.ndarray,
+    reference: np.ndarray,
+    gamma: float | Sequence[float] = GAMMA_AT_256,
+    method: str = "kdtree",
+    workers: int = -1,
+    conf_thresh: float = VISIBLE,
+    frame_size: Sequence[int] | None = None,
+) -> CoverageResult:
     """Eq. 8 for every frame of ``driving (T, 25, 3)`` against ``reference (S, 25, 3)`` (pixels).
 
     ``gamma``: one threshold or 12 (per limb, order of :data:`LIMB_NAMES`), pixels. ``method``: "kdtree"
@@ -207,18 +240,24 @@ def pose_to_sequence(driving: np.ndarray, reference: np.ndarray, gamma: float | 
     return CoverageResult(dist, ld, nearest, flagged, n, g)
 
 
-def nearest_pose(driving_pose: np.ndarray, reference: np.ndarray, conf_thresh: float = VISIBLE,
-                 frame_size: Sequence[int] | None = None) -> tuple[int, float]:
+def nearest_pose(
+    driving_pose: np.ndarray,
+    reference: np.ndarray,
+    conf_thresh: float = VISIBLE,
+    frame_size: Sequence[int] | None = None,
+) -> tuple[int, float]:
     """The reference frame nearest to one driving pose ``(25, 3)`` by eq. 7 (whole pose), and its distance."""
-    d = pose_to_pose(np.asarray(driving_pose)[None], np.asarray(reference), conf_thresh=conf_thresh,
-                     frame_size=frame_size)
+    d = pose_to_pose(
+        np.asarray(driving_pose)[None], np.asarray(reference), conf_thresh=conf_thresh, frame_size=frame_size
+    )
     d = np.where(np.isfinite(d), d, np.inf)
     j = int(np.argmin(d))
     return j, float(d[j])
 
 
-def pick_worst(score: np.ndarray, k: int, frame_index: Sequence[int] | np.ndarray | None = None,
-               min_gap: int = 1) -> list[int]:
+def pick_worst(
+    score: np.ndarray, k: int, frame_index: Sequence[int] | np.ndarray | None = None, min_gap: int = 1
+) -> list[int]:
     """Rows of the ``k`` highest finite-or-+inf ``score`` values (NaN rows are never picked), highest first,
     each at least ``min_gap`` frames (of ``frame_index``) from every row picked before it: non-maximum
     suppression in time, so the worst frames of one bad stretch do not crowd out the others. Ties keep the
@@ -243,8 +282,12 @@ def _worst_score(result: CoverageResult) -> np.ndarray:
     return np.where(np.isfinite(result.distance), result.distance, np.where(never, np.inf, np.nan))
 
 
-def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.ndarray | None = None,
-                     worst: int = 5, min_gap: int = 1) -> dict[str, Any]:
+def coverage_summary(
+    result: CoverageResult,
+    frame_index: Sequence[int] | np.ndarray | None = None,
+    worst: int = 5,
+    min_gap: int = 1,
+) -> dict[str, Any]:
     """Summary of a :class:`CoverageResult`: shares of frames under the threshold and the worst frames.
 
     ``share_under_gamma``: frames whose eq.-8 distance is at most the mean ``gamma``, over frames with a pose;
@@ -274,11 +317,16 @@ def coverage_summary(result: CoverageResult, frame_index: Sequence[int] | np.nda
             n: (float(result.flagged[present[:, k], k].mean()) if present[:, k].any() else None)
             for k, n in enumerate(LIMB_NAMES)
         },
-        "never_seen_limbs": [n for k, n in enumerate(LIMB_NAMES) if np.isinf(result.limb_distance[:, k]).any()],
+        "never_seen_limbs": [
+            n for k, n in enumerate(LIMB_NAMES) if np.isinf(result.limb_distance[:, k]).any()
+        ],
         "worst": [
-            {"frame": int(idx[i]), "row": int(i),
-             "distance": float(result.distance[i]) if np.isfinite(result.distance[i]) else None,
-             "flagged_limbs": [n for n, f in zip(LIMB_NAMES, result.flagged[i]) if f]}
+            {
+                "frame": int(idx[i]),
+                "row": int(i),
+                "distance": float(result.distance[i]) if np.isfinite(result.distance[i]) else None,
+                "flagged_limbs": [n for n, f in zip(LIMB_NAMES, result.flagged[i]) if f],
+            }
             for i in order
         ],
     }
@@ -295,13 +343,17 @@ STATUS_TEXT = {
     OFF_SCREEN: "off-screen: a person was found, but after normalization none of it lies inside the model's frame",
     NO_LIMB: "no limb: inside the frame, but no shoulder, arm, hip or leg to compare (e.g. a head only)",
     UNSEEN: "outside what the model has seen: the pose is further than the threshold from every training pose, "
-            "or shows a limb no training frame shows",
+    "or shows a limb no training frame shows",
     COVERED: "covered: a training pose lies within the threshold",
 }
 
 
-def frame_status(driving_body: np.ndarray, result: CoverageResult, frame_size: Sequence[int] | None = None,
-                 conf_thresh: float = VISIBLE) -> np.ndarray:
+def frame_status(
+    driving_body: np.ndarray,
+    result: CoverageResult,
+    frame_size: Sequence[int] | None = None,
+    conf_thresh: float = VISIBLE,
+) -> np.ndarray:
     """One of :data:`STATUSES` per driving frame (``(T,)`` str array); ``driving_body (T, 25, 3)`` normalized
     into the frame ``frame_size (H, W)`` of the reference (None: no frame test), ``result`` its eq.-8 result."""
     no_person, off_screen = presence(driving_body, frame_size, conf_thresh)
@@ -316,8 +368,9 @@ def frame_status(driving_body: np.ndarray, result: CoverageResult, frame_size: S
     return status.astype(str)
 
 
-def presence(driving_body: np.ndarray, frame_size: Sequence[int] | None = None,
-             conf_thresh: float = VISIBLE) -> tuple[np.ndarray, np.ndarray]:
+def presence(
+    driving_body: np.ndarray, frame_size: Sequence[int] | None = None, conf_thresh: float = VISIBLE
+) -> tuple[np.ndarray, np.ndarray]:
     """Per frame of ``driving_body (T, 25, 3)`` (normalized into ``frame_size (H, W)``): ``no_person (T,)``
     (no body joint above ``conf_thresh``) and ``off_screen (T,)`` (a person, but no visible joint inside the
     frame: nothing of it is drawn)."""
@@ -345,11 +398,19 @@ class CoverageReport:
         return self.summary["verdict"]
 
 
-def assess_coverage(driving_body: np.ndarray, reference_body: np.ndarray, frame_size: Sequence[int],
-                    gamma: float | Sequence[float] | None = None, conf_thresh: float = VISIBLE,
-                    keep_offscreen: bool = False, frame_index: Sequence[int] | np.ndarray | None = None,
-                    worst: int = 4, min_gap: int | None = None, chunk: int = 2048,
-                    workers: int = -1) -> CoverageReport:
+def assess_coverage(
+    driving_body: np.ndarray,
+    reference_body: np.ndarray,
+    frame_size: Sequence[int],
+    gamma: float | Sequence[float] | None = None,
+    conf_thresh: float = VISIBLE,
+    keep_offscreen: bool = False,
+    frame_index: Sequence[int] | np.ndarray | None = None,
+    worst: int = 4,
+    min_gap: int | None = None,
+    chunk: int = 2048,
+    workers: int = -1,
+) -> CoverageReport:
     """The one coverage computation of ``reenactor coverage`` and ``reenactor transfer``.
 
     ``driving_body (T, 25, 3)``: the driving poses already normalized into the reference's frame
@@ -361,10 +422,24 @@ def assess_coverage(driving_body: np.ndarray, reference_body: np.ndarray, frame_
     drv = np.asarray(driving_body).reshape(-1, 25, 3)
     g = _gamma_vector(default_gamma(frame_size[0]) if gamma is None else gamma)
     fs = None if keep_offscreen else frame_size
-    parts = [pose_to_sequence(drv[i:i + chunk], reference_body, gamma=g, conf_thresh=conf_thresh, frame_size=fs,
-                              workers=workers) for i in range(0, max(len(drv), 1), chunk)]
-    res = CoverageResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                           ("distance", "limb_distance", "nearest", "flagged", "n_limbs")), g)
+    parts = [
+        pose_to_sequence(
+            drv[i : i + chunk],
+            reference_body,
+            gamma=g,
+            conf_thresh=conf_thresh,
+            frame_size=fs,
+            workers=workers,
+        )
+        for i in range(0, max(len(drv), 1), chunk)
+    ]
+    res = CoverageResult(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("distance", "limb_distance", "nearest", "flagged", "n_limbs")
+        ),
+        g,
+    )
     t = len(drv)
     if min_gap is None:
         min_gap = max(1, t // (2 * max(worst, 1)))
@@ -372,19 +447,21 @@ def assess_coverage(driving_body: np.ndarray, reference_body: np.ndarray, frame_
     summary = coverage_summary(res, frame_index, worst, min_gap)
     counts = {s: int((status == s).sum()) for s in STATUSES}
     measured = counts[UNSEEN] + counts[COVERED]
-    summary.update({
-        "n_frames_with_pose": t - counts[NO_PERSON],  # frames showing a person (on screen or not)
-        "frame_size": [int(frame_size[0]), int(frame_size[1])],
-        "conf_thresh": float(conf_thresh),
-        "offscreen_limbs_skipped": not keep_offscreen,
-        "counts": counts,
-        "n_measured": measured,
-        "share_unseen": counts[UNSEEN] / measured if measured else None,
-        "n_unrenderable": counts[NO_PERSON] + counts[OFF_SCREEN],
-        "share_unrenderable": (counts[NO_PERSON] + counts[OFF_SCREEN]) / t if t else None,
-        "worst_min_gap": int(min_gap),
-        "status_meaning": dict(STATUS_TEXT),
-    })
+    summary.update(
+        {
+            "n_frames_with_pose": t - counts[NO_PERSON],  # frames showing a person (on screen or not)
+            "frame_size": [int(frame_size[0]), int(frame_size[1])],
+            "conf_thresh": float(conf_thresh),
+            "offscreen_limbs_skipped": not keep_offscreen,
+            "counts": counts,
+            "n_measured": measured,
+            "share_unseen": counts[UNSEEN] / measured if measured else None,
+            "n_unrenderable": counts[NO_PERSON] + counts[OFF_SCREEN],
+            "share_unrenderable": (counts[NO_PERSON] + counts[OFF_SCREEN]) / t if t else None,
+            "worst_min_gap": int(min_gap),
+            "status_meaning": dict(STATUS_TEXT),
+        }
+    )
     for w in summary["worst"]:
         w["status"] = str(status[w["row"]])
     summary["verdict"] = verdict_text(summary)
@@ -400,8 +477,11 @@ def verdict_text(summary: dict[str, Any]) -> str:
     c, t = summary["counts"], summary["n_frames"]
     said: list[str] = []
     if c[NO_PERSON]:
-        said.append(f"{c[NO_PERSON]} of {t} driving frames show no person" if t > 1 else
-                    "the driving frame shows no person")
+        said.append(
+            f"{c[NO_PERSON]} of {t} driving frames show no person"
+            if t > 1
+            else "the driving frame shows no person"
+        )
     if c[OFF_SCREEN]:
         lead = f"{c[OFF_SCREEN]} {'more' if said else f'of {t} driving frames'}"
         said.append(f"{lead} show a person only outside the model's frame after normalization")
@@ -414,18 +494,42 @@ def verdict_text(summary: dict[str, Any]) -> str:
         said.append("no driving frame can be compared with the training poses")
     elif not c[UNSEEN]:
         if not said:
-            said.append(f"all {t} driving frames lie within what the model has seen" if t > 1 else
-                        "the driving frame lies within what the model has seen")
+            said.append(
+                f"all {t} driving frames lie within what the model has seen"
+                if t > 1
+                else "the driving frame lies within what the model has seen"
+            )
         else:
             said.append(f"the rest ({measured} of {t}) lie within what the model has seen")
     else:
         pct = 100.0 * c[UNSEEN] / measured
-        said.append(f"{pct:.0f} % of {rest} ({c[UNSEEN]} of {measured}) lie outside what the model has seen: "
-                    "expect artifacts there")
+        said.append(
+            f"{pct:.0f} % of {rest} ({c[UNSEEN]} of {measured}) lie outside what the model has seen: "
+            "expect artifacts there"
+        )
     text = "; ".join(said)
     return text[0].upper() + text[1:]
 
 
-__all__ = ["VISIBLE", "LIMBS", "LIMB_NAMES", "N_LIMBS", "GAMMA_AT_256", "default_gamma", "limb_descriptors", "pose_to_pose",
-           "pose_to_sequence", "nearest_pose", "CoverageResult", "coverage_summary", "pick_worst", "STATUSES",
-           "STATUS_TEXT", "frame_status", "presence", "CoverageReport", "assess_coverage", "verdict_text"]
+__all__ = [
+    "VISIBLE",
+    "LIMBS",
+    "LIMB_NAMES",
+    "N_LIMBS",
+    "GAMMA_AT_256",
+    "default_gamma",
+    "limb_descriptors",
+    "pose_to_pose",
+    "pose_to_sequence",
+    "nearest_pose",
+    "CoverageResult",
+    "coverage_summary",
+    "pick_worst",
+    "STATUSES",
+    "STATUS_TEXT",
+    "frame_status",
+    "presence",
+    "CoverageReport",
+    "assess_coverage",
+    "verdict_text",
+]

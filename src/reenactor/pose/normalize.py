@@ -108,7 +108,9 @@ def _say(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ per-frame stats
-def edn_frame_stats(body: np.ndarray, conf_thresh: float = VISIBLE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def edn_frame_stats(
+    body: np.ndarray, conf_thresh: float = VISIBLE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EDN's per-frame statistics of ``body (T, 25, 3)``.
 
     Returns ``height (T,)``, ``toe (T,)`` (pixels, y down) and ``valid (T,) bool``: frames with a head point
@@ -158,11 +160,13 @@ def feet_visible(body: np.ndarray, min_share: float = 0.5, conf_thresh: float = 
     return bool(valid.size and valid.mean() >= min_share)
 
 
-def auto_kind(source: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray],
-              conf_thresh: float = VISIBLE) -> str:
+def auto_kind(
+    source: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray], conf_thresh: float = VISIBLE
+) -> str:
     """``"edn"`` when feet are visible in at least half the frames of both clips, else ``"edn_upper"``."""
-    feet = (feet_visible(_body(source, "source"), conf_thresh=conf_thresh)
-            and feet_visible(_body(target, "target"), conf_thresh=conf_thresh))
+    feet = feet_visible(_body(source, "source"), conf_thresh=conf_thresh) and feet_visible(
+        _body(target, "target"), conf_thresh=conf_thresh
+    )
     return "edn" if feet else "edn_upper"
 
 
@@ -195,11 +199,15 @@ class Normalizer:
     def from_dict(cls, d: Mapping[str, Any]) -> Normalizer:
         """Inverse of :meth:`to_dict`; :class:`CheckpointError` when the record is not a normalizer."""
         if not isinstance(d, Mapping) or "kind" not in d or "params" not in d:
-            raise CheckpointError("saved pose normalizer is malformed (needs 'kind' and 'params')",
-                                  fix="re-fit it: reenactor transfer fits one when the checkpoint has none")
+            raise CheckpointError(
+                "saved pose normalizer is malformed (needs 'kind' and 'params')",
+                fix="re-fit it: reenactor transfer fits one when the checkpoint has none",
+            )
         if d.get("format", FORMAT_VERSION) != FORMAT_VERSION:
-            raise CheckpointError(f"saved pose normalizer has format {d.get('format')}, this reenactor reads "
-                                  f"{FORMAT_VERSION}", fix="re-fit the normalizer with this version")
+            raise CheckpointError(
+                f"saved pose normalizer has format {d.get('format')}, this reenactor reads {FORMAT_VERSION}",
+                fix="re-fit the normalizer with this version",
+            )
         kind = d["kind"]
         if kind not in KINDS and kind != "identity":
             raise CheckpointError(f"unknown pose normalizer kind {kind!r} (known: {', '.join(KINDS)})")
@@ -218,9 +226,11 @@ class Normalizer:
         """One line for logs: the kind and its main numbers."""
         p = self.params
         if self.kind == "edn":
-            return (f"edn: scale far {p['scale_far']:.4f} close {p['scale_close']:.4f}; source toe far/close "
-                    f"{p['source_far']:.1f}/{p['source_close']:.1f} -> target {p['target_far']:.1f}/"
-                    f"{p['target_close']:.1f}; anchor ({p['anchor'][0]:.1f}, {p['anchor'][1]:.1f})")
+            return (
+                f"edn: scale far {p['scale_far']:.4f} close {p['scale_close']:.4f}; source toe far/close "
+                f"{p['source_far']:.1f}/{p['source_close']:.1f} -> target {p['target_far']:.1f}/"
+                f"{p['target_close']:.1f}; anchor ({p['anchor'][0]:.1f}, {p['anchor'][1]:.1f})"
+            )
         if self.kind == "identity":
             return "identity (no normalization)"
         return f"{self.kind}: scale {p['scale']:.4f}, translation ({p['tx']:.2f}, {p['ty']:.2f})"
@@ -246,7 +256,9 @@ class Normalizer:
             _, toe, _ = edn_frame_stats(np.asarray(body), p.get("conf_thresh", VISIBLE))
         valid = np.isfinite(toe)
         if not valid.any():
-            fallback = self._last if self._last is not None else self._edn_params(p["source_median_toe"], ax, ay)
+            fallback = (
+                self._last if self._last is not None else self._edn_params(p["source_median_toe"], ax, ay)
+            )
             out = np.tile(fallback, (n, 1))
             return out
         out = np.empty((n, 3))
@@ -310,8 +322,16 @@ class Normalizer:
 
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "edn": ("scale_close", "scale_far", "source_close", "source_far", "target_close", "target_far", "anchor",
-            "source_median_toe"),
+    "edn": (
+        "scale_close",
+        "scale_far",
+        "source_close",
+        "source_far",
+        "target_close",
+        "target_far",
+        "anchor",
+        "source_median_toe",
+    ),
     "edn_upper": ("scale", "tx", "ty"),
     "first_frame": ("scale", "tx", "ty"),
     "global_alignment": ("scale", "tx", "ty"),
@@ -378,7 +398,9 @@ def _jsonable(obj: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ fitting
-def fit_normalizer(kind: str, source: Mapping[str, Any], target: Mapping[str, Any], **opts: Any) -> Normalizer:
+def fit_normalizer(
+    kind: str, source: Mapping[str, Any], target: Mapping[str, Any], **opts: Any
+) -> Normalizer:
     """Fit a :class:`Normalizer` that moves ``source`` (driving) keypoints onto ``target``'s scale and position.
 
     ``source`` / ``target``: keypoint dicts of ``(T, K, 3)`` arrays (``body`` required; a single image may be
@@ -393,7 +415,9 @@ def fit_normalizer(kind: str, source: Mapping[str, Any], target: Mapping[str, An
     """
     if kind == "auto":
         kind = auto_kind(source, target, opts.get("conf_thresh", VISIBLE))
-        _say(f"auto: using {kind!r} ({'feet visible' if kind == 'edn' else 'feet not visible in both clips'})")
+        _say(
+            f"auto: using {kind!r} ({'feet visible' if kind == 'edn' else 'feet not visible in both clips'})"
+        )
     if kind == "edn":
         return _fit_edn(_body(source, "source"), _body(target, "target"), **opts)
     if kind == "edn_upper":
@@ -404,7 +428,9 @@ def fit_normalizer(kind: str, source: Mapping[str, Any], target: Mapping[str, An
         return _fit_global_alignment(source, target, **opts)
     if kind in ("none", "identity"):
         return Normalizer.identity()
-    raise InputError(f"unknown normalization kind {kind!r}", fix=f"use one of: auto, {', '.join(KINDS)}, none")
+    raise InputError(
+        f"unknown normalization kind {kind!r}", fix=f"use one of: auto, {', '.join(KINDS)}, none"
+    )
 
 
 def _edn_positions(toe: np.ndarray, frac: float, name: str) -> tuple[float, float, float]:
@@ -417,8 +443,10 @@ def _edn_positions(toe: np.ndarray, frac: float, name: str) -> tuple[float, floa
         far = median - float(d[sel].max())
     else:
         far = median if median < close else close
-        _say(f"{name}: no frame lies above the median toe within median_frac of it; far position = "
-             f"{'median' if median < close else 'close (the feet never move in depth)'} ({far:.2f})")
+        _say(
+            f"{name}: no frame lies above the median toe within median_frac of it; far position = "
+            f"{'median' if median < close else 'close (the feet never move in depth)'} ({far:.2f})"
+        )
     return close, far, median
 
 
@@ -431,16 +459,25 @@ def _edn_height_at(toe: np.ndarray, height: np.ndarray, pos: float, window: floa
     return float(height[sel].max())
 
 
-def _fit_edn(src: np.ndarray, tgt: np.ndarray, median_frac: float = 0.5, source_size: Any = None,
-             close_window: float = 0.05, max_height_slack: float = 0.10, conf_thresh: float = VISIBLE,
-             **unused: Any) -> Normalizer:
+def _fit_edn(
+    src: np.ndarray,
+    tgt: np.ndarray,
+    median_frac: float = 0.5,
+    source_size: Any = None,
+    close_window: float = 0.05,
+    max_height_slack: float = 0.10,
+    conf_thresh: float = VISIBLE,
+    **unused: Any,
+) -> Normalizer:
     _no_unused("edn", unused)
     hs, ts, vs = edn_frame_stats(src, conf_thresh)
     ht, tt, vt = edn_frame_stats(tgt, conf_thresh)
     for name, v in (("source", vs), ("target", vt)):
         if not v.any():
-            raise InputError(f"edn normalization: no {name} frame shows a head and a foot",
-                             fix="use --normalize edn_upper (upper-body clips) or first_frame")
+            raise InputError(
+                f"edn normalization: no {name} frame shows a head and a foot",
+                fix="use --normalize edn_upper (upper-body clips) or first_frame",
+            )
     hs, ts, ht, tt = hs[vs], ts[vs], ht[vt], tt[vt]
     s_close, s_far, s_med = _edn_positions(ts, median_frac, "source")
     t_close, t_far, _ = _edn_positions(tt, median_frac, "target")
@@ -468,14 +505,27 @@ def _fit_edn(src: np.ndarray, tgt: np.ndarray, median_frac: float = 0.5, source_
         ok = src[first, :, 2] > conf_thresh
         xs = src[first, ok, 0]
         ax = 0.5 * float(xs.min() + xs.max())
-        _say(f"edn: no source_size given; anchor x = body-box centre of the first valid frame ({ax:.1f}) "
-             "instead of the image centre")
+        _say(
+            f"edn: no source_size given; anchor x = body-box centre of the first valid frame ({ax:.1f}) "
+            "instead of the image centre"
+        )
     params = {
-        "scale_close": ht_close / hs_close, "scale_far": ht_far / hs_far,
-        "source_close": s_close, "source_far": s_far, "target_close": t_close, "target_far": t_far,
-        "anchor": [ax, ay], "source_median_toe": s_med, "median_frac": median_frac, "conf_thresh": conf_thresh,
-        "heights": {"source_close": hs_close, "source_far": hs_far, "target_close": ht_close,
-                    "target_far": ht_far},
+        "scale_close": ht_close / hs_close,
+        "scale_far": ht_far / hs_far,
+        "source_close": s_close,
+        "source_far": s_far,
+        "target_close": t_close,
+        "target_far": t_far,
+        "anchor": [ax, ay],
+        "source_median_toe": s_med,
+        "median_frac": median_frac,
+        "conf_thresh": conf_thresh,
+        "heights": {
+            "source_close": hs_close,
+            "source_far": hs_far,
+            "target_close": ht_close,
+            "target_far": ht_far,
+        },
     }
     return Normalizer("edn", _jsonable(params))
 
@@ -496,13 +546,17 @@ def _torso_size(body: np.ndarray, measure: str, conf_thresh: float = VISIBLE) ->
 def _neck_anchor(body: np.ndarray, conf_thresh: float = VISIBLE) -> np.ndarray:
     """Per-frame anchor ``(T, 2)``: the neck, else the shoulders' midpoint (NaN if neither)."""
     xy, ok = body[..., :2], body[..., 2] > conf_thresh
-    mid = np.where((ok[:, J["RShoulder"]] & ok[:, J["LShoulder"]])[:, None],
-                   0.5 * (xy[:, J["RShoulder"]] + xy[:, J["LShoulder"]]), np.nan)
+    mid = np.where(
+        (ok[:, J["RShoulder"]] & ok[:, J["LShoulder"]])[:, None],
+        0.5 * (xy[:, J["RShoulder"]] + xy[:, J["LShoulder"]]),
+        np.nan,
+    )
     return np.where(ok[:, J["Neck"], None], xy[:, J["Neck"]], mid)
 
 
-def _fit_edn_upper(src: np.ndarray, tgt: np.ndarray, measure: str = "auto", conf_thresh: float = VISIBLE,
-                   **unused: Any) -> Normalizer:
+def _fit_edn_upper(
+    src: np.ndarray, tgt: np.ndarray, measure: str = "auto", conf_thresh: float = VISIBLE, **unused: Any
+) -> Normalizer:
     _no_unused("edn_upper", unused)
     if measure == "auto":
         ok_s = np.isfinite(_torso_size(src, "torso", conf_thresh)).mean()
@@ -516,19 +570,28 @@ def _fit_edn_upper(src: np.ndarray, tgt: np.ndarray, measure: str = "auto", conf
         good = np.isfinite(sz) & (sz > 0)
         if not good.any() or not np.isfinite(a).all(axis=1).any():
             what = "neck-to-hip length" if measure == "torso" else "shoulder width"
-            raise InputError(f"edn_upper normalization: no {name} frame shows the {what} and the neck",
-                             fix="check the clip has a visible person (reenactor extract) or use first_frame")
-    s = float(np.median(size_t[np.isfinite(size_t) & (size_t > 0)]) /
-              np.median(size_s[np.isfinite(size_s) & (size_s > 0)]))
+            raise InputError(
+                f"edn_upper normalization: no {name} frame shows the {what} and the neck",
+                fix="check the clip has a visible person (reenactor extract) or use first_frame",
+            )
+    s = float(
+        np.median(size_t[np.isfinite(size_t) & (size_t > 0)])
+        / np.median(size_s[np.isfinite(size_s) & (size_s > 0)])
+    )
     ms = np.median(a_s[np.isfinite(a_s).all(axis=1)], axis=0)
     mt = np.median(a_t[np.isfinite(a_t).all(axis=1)], axis=0)
     tx, ty = mt - s * ms
-    return Normalizer("edn_upper", _jsonable({"scale": s, "tx": tx, "ty": ty, "measure": measure,
-                                              "source_anchor": ms, "target_anchor": mt}))
+    return Normalizer(
+        "edn_upper",
+        _jsonable(
+            {"scale": s, "tx": tx, "ty": ty, "measure": measure, "source_anchor": ms, "target_anchor": mt}
+        ),
+    )
 
 
-def _first_usable(body: np.ndarray, joints: tuple[int, ...], frame: int | None, name: str,
-                  conf_thresh: float) -> int:
+def _first_usable(
+    body: np.ndarray, joints: tuple[int, ...], frame: int | None, name: str, conf_thresh: float
+) -> int:
     if frame is not None:
         if not -len(body) <= frame < len(body):
             raise InputError(f"first_frame: {name}_frame {frame} is outside the clip ({len(body)} frames)")
@@ -536,13 +599,21 @@ def _first_usable(body: np.ndarray, joints: tuple[int, ...], frame: int | None, 
     n_ok = (body[:, joints, 2] > conf_thresh).sum(axis=1)
     good = np.where(n_ok >= 2)[0]
     if not len(good):
-        raise InputError(f"first_frame normalization: no {name} frame shows two torso joints",
-                         fix="check the clip has a visible person (reenactor extract)")
+        raise InputError(
+            f"first_frame normalization: no {name} frame shows two torso joints",
+            fix="check the clip has a visible person (reenactor extract)",
+        )
     return int(good[0])
 
 
-def _fit_first_frame(src: np.ndarray, tgt: np.ndarray, source_frame: int | None = None,
-                     target_frame: int | None = None, conf_thresh: float = VISIBLE, **unused: Any) -> Normalizer:
+def _fit_first_frame(
+    src: np.ndarray,
+    tgt: np.ndarray,
+    source_frame: int | None = None,
+    target_frame: int | None = None,
+    conf_thresh: float = VISIBLE,
+    **unused: Any,
+) -> Normalizer:
     _no_unused("first_frame", unused)
     i = _first_usable(src, TORSO + HEAD, source_frame, "source", conf_thresh)
     j = _first_usable(tgt, TORSO + HEAD, target_frame, "target", conf_thresh)
@@ -552,8 +623,10 @@ def _fit_first_frame(src: np.ndarray, tgt: np.ndarray, source_frame: int | None 
         joints = [k for k in TORSO + HEAD if src[i, k, 2] > c and tgt[j, k, 2] > c]
         _say(f"first_frame: fewer than 2 torso joints shared; fitting on torso + head joints {joints}")
     if len(joints) < 2:
-        raise InputError("first_frame normalization: the two first frames share fewer than 2 torso/head joints",
-                         fix="choose other frames with source_frame= / target_frame=")
+        raise InputError(
+            "first_frame normalization: the two first frames share fewer than 2 torso/head joints",
+            fix="choose other frames with source_frame= / target_frame=",
+        )
     x, y = src[i, joints, :2], tgt[j, joints, :2]
     xm, ym = x.mean(0), y.mean(0)
     den = float(((x - xm) ** 2).sum())
@@ -562,8 +635,20 @@ def _fit_first_frame(src: np.ndarray, tgt: np.ndarray, source_frame: int | None 
     s = float(((x - xm) * (y - ym)).sum() / den)
     tx, ty = ym - s * xm
     resid = float(np.sqrt(((s * x + [tx, ty] - y) ** 2).sum(-1).mean()))
-    return Normalizer("first_frame", _jsonable({"scale": s, "tx": tx, "ty": ty, "joints": joints,
-                                                "source_frame": i, "target_frame": j, "rms_residual": resid}))
+    return Normalizer(
+        "first_frame",
+        _jsonable(
+            {
+                "scale": s,
+                "tx": tx,
+                "ty": ty,
+                "joints": joints,
+                "source_frame": i,
+                "target_frame": j,
+                "rms_residual": resid,
+            }
+        ),
+    )
 
 
 def layout_box(layout: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -599,28 +684,44 @@ def _layout_of(d: Mapping[str, Any], override: Any, name: str) -> tuple[np.ndarr
         return np.asarray(d["layout"]), 1
     if d.get("mask") is not None:
         return np.asarray(d["mask"]), None
-    raise InputError(f"global_alignment needs a {name} person layout ('mask' or 'layout' array)",
-                     fix="extract the clip with masks (reenactor extract) or pass source_layout=/target_layout=")
+    raise InputError(
+        f"global_alignment needs a {name} person layout ('mask' or 'layout' array)",
+        fix="extract the clip with masks (reenactor extract) or pass source_layout=/target_layout=",
+    )
 
 
-def _fit_global_alignment(source: Mapping[str, Any], target: Mapping[str, Any], source_layout: Any = None,
-                          target_layout: Any = None, layout_frame: str | int = "median",
-                          mask_threshold: float | None = None, source_boxes: Any = None, target_boxes: Any = None,
-                          **unused: Any) -> Normalizer:
+def _fit_global_alignment(
+    source: Mapping[str, Any],
+    target: Mapping[str, Any],
+    source_layout: Any = None,
+    target_layout: Any = None,
+    layout_frame: str | int = "median",
+    mask_threshold: float | None = None,
+    source_boxes: Any = None,
+    target_boxes: Any = None,
+    **unused: Any,
+) -> Normalizer:
     unused.pop("conf_thresh", None)
     _no_unused("global_alignment", unused)
     stats = {}
-    for name, d, ov, boxes in (("source", source, source_layout, source_boxes),
-                               ("target", target, target_layout, target_boxes)):
+    for name, d, ov, boxes in (
+        ("source", source, source_layout, source_boxes),
+        ("target", target, target_layout, target_boxes),
+    ):
         if boxes is not None:  # per-frame (heights (T,), centres (T, 2)) already measured (layout_box)
-            h, c = np.atleast_1d(np.asarray(boxes[0], np.float64)), np.asarray(boxes[1], np.float64).reshape(-1, 2)
+            h, c = (
+                np.atleast_1d(np.asarray(boxes[0], np.float64)),
+                np.asarray(boxes[1], np.float64).reshape(-1, 2),
+            )
         else:
             lay, thr = _layout_of(d, ov, name)
             h, c = layout_box(lay, mask_threshold if mask_threshold is not None else thr)
         good = np.isfinite(h)
         if not good.any():
-            raise InputError(f"global_alignment: the {name} layout is empty in every frame",
-                             fix="check the person mask (reenactor extract) or the mask threshold")
+            raise InputError(
+                f"global_alignment: the {name} layout is empty in every frame",
+                fix="check the person mask (reenactor extract) or the mask threshold",
+            )
         if layout_frame == "median":
             stats[name] = (float(np.median(h[good])), np.median(c[good], axis=0))
         else:
@@ -631,9 +732,20 @@ def _fit_global_alignment(source: Mapping[str, Any], target: Mapping[str, Any], 
     (hs, cs), (ht, ct) = stats["source"], stats["target"]
     s = ht / hs
     tx, ty = ct - s * cs
-    return Normalizer("global_alignment", _jsonable({"scale": s, "tx": tx, "ty": ty, "source_height": hs,
-                                                     "target_height": ht, "source_centre": cs,
-                                                     "target_centre": ct}))
+    return Normalizer(
+        "global_alignment",
+        _jsonable(
+            {
+                "scale": s,
+                "tx": tx,
+                "ty": ty,
+                "source_height": hs,
+                "target_height": ht,
+                "source_centre": cs,
+                "target_centre": ct,
+            }
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------------ plausibility
@@ -677,9 +789,15 @@ def fit_numbers(norm: Normalizer, body: np.ndarray | None = None) -> tuple[float
     return tuple(float(v) for v in np.median(fp, axis=0))  # type: ignore[return-value]
 
 
-def check_fit(norm: Normalizer, driving_body: np.ndarray, source_size: Any = None, target_size: Any = None,
-              conf_thresh: float = VISIBLE, scale_range: tuple[float, float] = PLAUSIBLE_SCALE,
-              centre_slack: float = CENTRE_SLACK) -> list[str]:
+def check_fit(
+    norm: Normalizer,
+    driving_body: np.ndarray,
+    source_size: Any = None,
+    target_size: Any = None,
+    conf_thresh: float = VISIBLE,
+    scale_range: tuple[float, float] = PLAUSIBLE_SCALE,
+    centre_slack: float = CENTRE_SLACK,
+) -> list[str]:
     """What is plainly wrong with ``norm`` fitted on ``driving_body (T, 25, 3)``: one sentence per problem,
     naming the numbers; ``[]`` when it is plausible (and always for ``identity``, a choice rather than a fit).
 
@@ -709,15 +827,22 @@ def check_fit(norm: Normalizer, driving_body: np.ndarray, source_size: Any = Non
         if ok_size.any():
             rel = float(np.median(size[ok_size]))
             if not lo <= rel <= hi:
-                problems.append(f"scale {s:.3g} draws the driving person {rel:.3g} times the {int(w)}x{int(h)} frame's "
-                                f"size (a plausible fit stays within {lo:g} to {hi:g})")
+                problems.append(
+                    f"scale {s:.3g} draws the driving person {rel:.3g} times the {int(w)}x{int(h)} frame's "
+                    f"size (a plausible fit stays within {lo:g} to {hi:g})"
+                )
         c = body_centres(moved, conf_thresh)
         ok = np.isfinite(c).all(1)
         if ok.any():
             cx, cy = np.median(c[ok], axis=0)
-            if not (-centre_slack * w <= cx <= (1 + centre_slack) * w and -centre_slack * h <= cy <= (1 + centre_slack) * h):
-                problems.append(f"translation ({tx:.0f}, {ty:.0f}) puts the driving person's median centre at "
-                                f"({cx:.0f}, {cy:.0f}), far outside the {int(w)}x{int(h)} frame")
+            if not (
+                -centre_slack * w <= cx <= (1 + centre_slack) * w
+                and -centre_slack * h <= cy <= (1 + centre_slack) * h
+            ):
+                problems.append(
+                    f"translation ({tx:.0f}, {ty:.0f}) puts the driving person's median centre at "
+                    f"({cx:.0f}, {cy:.0f}), far outside the {int(w)}x{int(h)} frame"
+                )
     return problems
 
 
@@ -727,5 +852,19 @@ def _no_unused(kind: str, unused: Mapping[str, Any]) -> None:
         raise InputError(f"{kind} normalization got unknown options {sorted(unused)}")
 
 
-__all__ = ["KINDS", "VISIBLE", "Normalizer", "fit_normalizer", "auto_kind", "edn_frame_stats", "feet_visible", "layout_box",
-           "PLAUSIBLE_SCALE", "CENTRE_SLACK", "check_fit", "fit_numbers", "body_centres", "body_extents"]
+__all__ = [
+    "KINDS",
+    "VISIBLE",
+    "Normalizer",
+    "fit_normalizer",
+    "auto_kind",
+    "edn_frame_stats",
+    "feet_visible",
+    "layout_box",
+    "PLAUSIBLE_SCALE",
+    "CENTRE_SLACK",
+    "check_fit",
+    "fit_numbers",
+    "body_centres",
+    "body_extents",
+]

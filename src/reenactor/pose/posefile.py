@@ -54,8 +54,14 @@ class PoseSequence:
     """Driving keypoints without frames, in memory. Offers the part of :class:`~reenactor.data.clipstore.ClipStore`
     that drawing and driving need (``n_frames``, ``fps``, ``size``, ``name``, ``has``, ``load``)."""
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], fps: float, size: Sequence[int], source: str = "",
-                 path: Path | None = None):
+    def __init__(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        fps: float,
+        size: Sequence[int],
+        source: str = "",
+        path: Path | None = None,
+    ):
         self.arrays = {k: np.asarray(v) for k, v in arrays.items()}
         if "body" not in self.arrays:
             raise InputError("a pose sequence needs `body` keypoints", path)
@@ -67,8 +73,11 @@ class PoseSequence:
         n = len(self.arrays["body"])
         for k, v in self.arrays.items():
             if len(v) != n:
-                raise InputError(f"pose file array {k!r} has {len(v)} frames, `body` has {n}", path,
-                                 "re-export it with `reenactor poses export`")
+                raise InputError(
+                    f"pose file array {k!r} has {len(v)} frames, `body` has {n}",
+                    path,
+                    "re-export it with `reenactor poses export`",
+                )
         if "person" not in self.arrays:
             self.arrays["person"] = (self.arrays["body"][..., 2] > 0).any(-1)
 
@@ -83,14 +92,22 @@ class PoseSequence:
         return self.arrays[key]
 
     def frames(self) -> np.ndarray:
-        raise InputError("a pose file holds no frames", self.path, "draw it without --overlay / --side-by-side")
+        raise InputError(
+            "a pose file holds no frames", self.path, "draw it without --overlay / --side-by-side"
+        )
 
     def keypoints(self) -> dict[str, np.ndarray]:
         return {k: self.arrays[k] for k in KEYPOINTS if k in self.arrays}
 
     def meta(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "fps": self.fps, "size": list(self.size),
-                "skeleton": skeleton_spec(), "source": self.source}
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "fps": self.fps,
+            "size": list(self.size),
+            "skeleton": skeleton_spec(),
+            "source": self.source,
+        }
 
 
 def save_poses(path: str | Path, seq: PoseSequence) -> Path:
@@ -111,35 +128,54 @@ def load_poses(path: str | Path) -> PoseSequence:
     other-skeleton file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("pose file not found", path, f"write one with `reenactor poses export CLIP -o NAME{SUFFIX}`")
+        raise InputError(
+            "pose file not found", path, f"write one with `reenactor poses export CLIP -o NAME{SUFFIX}`"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as e:  # noqa: BLE001 - any read failure means a corrupt or foreign file
-        raise InputError(f"not a readable pose file ({type(e).__name__}: {e})", path,
-                         f"write it again with `reenactor poses export CLIP -o NAME{SUFFIX}`") from None
+        raise InputError(
+            f"not a readable pose file ({type(e).__name__}: {e})",
+            path,
+            f"write it again with `reenactor poses export CLIP -o NAME{SUFFIX}`",
+        ) from None
     try:
         meta = json.loads(str(data.pop("meta")))
     except (KeyError, json.JSONDecodeError):
         meta = {}
     if meta.get("format") != FORMAT:
-        raise InputError("not a reenactor pose file (no reenactor metadata)", path,
-                         f"write one with `reenactor poses export CLIP -o NAME{SUFFIX}`")
+        raise InputError(
+            "not a reenactor pose file (no reenactor metadata)",
+            path,
+            f"write one with `reenactor poses export CLIP -o NAME{SUFFIX}`",
+        )
     if int(meta.get("version", 0)) > VERSION:
-        raise InputError(f"pose file version {meta.get('version')} is newer than this reenactor reads ({VERSION})",
-                         path, "upgrade reenactor")
+        raise InputError(
+            f"pose file version {meta.get('version')} is newer than this reenactor reads ({VERSION})",
+            path,
+            "upgrade reenactor",
+        )
     ours, theirs = skeleton_spec(), meta.get("skeleton") or {}
     if theirs.get("name") != ours["name"] or list(theirs.get("body", [])) != ours["body"]:
-        raise InputError(f"pose file uses skeleton {theirs.get('name')!r} with {len(theirs.get('body', []))} body "
-                         f"joints; reenactor drives BODY_25 bodies ({ours['name']}, {len(ours['body'])} body joints)", path,
-                         f"convert the poses to {ours['name']} (joint order in reenactor.pose.skeleton) or export "
-                         "them from a clip store")
+        raise InputError(
+            f"pose file uses skeleton {theirs.get('name')!r} with {len(theirs.get('body', []))} body "
+            f"joints; reenactor drives BODY_25 bodies ({ours['name']}, {len(ours['body'])} body joints)",
+            path,
+            f"convert the poses to {ours['name']} (joint order in reenactor.pose.skeleton) or export "
+            "them from a clip store",
+        )
     for k, n in KEYPOINTS.items():
         if k in data and (data[k].ndim != 3 or data[k].shape[1:] != (n, 3)):
-            raise InputError(f"pose file array {k!r} has shape {data[k].shape}, expected (T, {n}, 3)", path,
-                             "re-export it with `reenactor poses export`")
+            raise InputError(
+                f"pose file array {k!r} has shape {data[k].shape}, expected (T, {n}, 3)",
+                path,
+                "re-export it with `reenactor poses export`",
+            )
     if "body" not in data:
-        raise InputError("pose file has no `body` keypoints", path, "re-export it with `reenactor poses export`")
+        raise InputError(
+            "pose file has no `body` keypoints", path, "re-export it with `reenactor poses export`"
+        )
     try:
         fps, size = float(meta["fps"]), meta["size"]
     except (KeyError, TypeError, ValueError):
@@ -153,13 +189,18 @@ def poses_from_clip(clip: Any, start: int = 0, stop: int | None = None) -> PoseS
     n = clip.n_frames
     stop = n if stop is None else min(stop, n)
     if not 0 <= start < stop:
-        raise InputError(f"frame range {start}:{stop} is empty (the clip has {n} frames)", clip.root,
-                         "pass --start/--stop inside the clip")
+        raise InputError(
+            f"frame range {start}:{stop} is empty (the clip has {n} frames)",
+            clip.root,
+            "pass --start/--stop inside the clip",
+        )
     arrays = {k: np.asarray(clip.load(k)[start:stop]) for k in (*KEYPOINTS, *EXTRA_KEYS) if clip.has(k)}
     return PoseSequence(arrays, clip.fps, clip.size, f"clip {clip.root} frames {start}:{stop}")
 
 
-def export_clip(clip_dir: str | Path, out: str | Path, start: int = 0, stop: int | None = None) -> PoseSequence:
+def export_clip(
+    clip_dir: str | Path, out: str | Path, start: int = 0, stop: int | None = None
+) -> PoseSequence:
     """``reenactor poses export``: a clip store's poses -> a pose file."""
     from ..data.clipstore import ClipStore
 
@@ -188,8 +229,11 @@ class PoseFileSource(_source_base()):
         if not np.asarray(self.seq.arrays["person"][: self.n]).any():
             from ..errors import NoPersonError
 
-            raise NoPersonError("no frame of the pose file has a person's pose", self.name,
-                                "use a pose file with visible body joints")
+            raise NoPersonError(
+                "no frame of the pose file has a person's pose",
+                self.name,
+                "use a pose file with visible body joints",
+            )
 
     def __len__(self) -> int:
         return self.n
@@ -200,12 +244,22 @@ class PoseFileSource(_source_base()):
     def frame_size(self) -> tuple[int, int] | None:
         return self.seq.size
 
-    def iter_frames(self, frames: bool = True, keys: Sequence[str] | None = None
-                    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
+    def iter_frames(
+        self, frames: bool = True, keys: Sequence[str] | None = None
+    ) -> Iterator[tuple[np.ndarray | None, dict[str, Any]]]:
         names = list(self.seq.arrays) if keys is None else [k for k in keys if k in self.seq.arrays]
         for t in range(self.n):
             yield None, {k: np.array(self.seq.arrays[k][t]) for k in names}
 
 
-__all__ = ["PoseSequence", "PoseFileSource", "save_poses", "load_poses", "poses_from_clip", "export_clip",
-           "is_pose_file", "SUFFIX", "FORMAT"]
+__all__ = [
+    "PoseSequence",
+    "PoseFileSource",
+    "save_poses",
+    "load_poses",
+    "poses_from_clip",
+    "export_clip",
+    "is_pose_file",
+    "SUFFIX",
+    "FORMAT",
+]

@@ -31,7 +31,11 @@ from .skeleton import BODY_COLORS, BODY_LIMBS, FACE_CONTOURS, HAND_EDGES
 
 # OpenPose hand colours: one hue per finger (thumb, index, middle, ring, pinky), RGB.
 FINGER_COLORS: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0), (255, 153, 0), (76, 255, 0), (0, 255, 204), (0, 102, 255),
+    (255, 0, 0),
+    (255, 153, 0),
+    (76, 255, 0),
+    (0, 255, 204),
+    (0, 102, 255),
 )
 FACE_COLOR = (255, 255, 255)
 
@@ -45,7 +49,10 @@ LABEL_NAMES: tuple[str, ...] = (
 N_LABELS = len(LABEL_NAMES)
 _LIMB_LABEL0 = 1
 _FACE_LABEL0 = _LIMB_LABEL0 + len(BODY_LIMBS)
-_HAND_LABEL0 = {"hand_left": _FACE_LABEL0 + len(FACE_CONTOURS), "hand_right": _FACE_LABEL0 + len(FACE_CONTOURS) + 5}
+_HAND_LABEL0 = {
+    "hand_left": _FACE_LABEL0 + len(FACE_CONTOURS),
+    "hand_right": _FACE_LABEL0 + len(FACE_CONTOURS) + 5,
+}
 
 
 def _canvas(canvas_or_size: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -73,12 +80,15 @@ def _finger(edge_index: int) -> int:
 
 def _widths(size: Sequence[int], thickness: int | None) -> tuple[int, int]:
     """Line widths ``(body, face/hands)``: ``thickness`` or ``max(1, round(4 * min(H, W)/256))``, and half of it."""
-    t_body = thickness if thickness is not None else max(1, int(round(4 * _scale((int(size[0]), int(size[1]))))))
+    t_body = (
+        thickness if thickness is not None else max(1, int(round(4 * _scale((int(size[0]), int(size[1]))))))
+    )
     return t_body, max(1, int(round(t_body / 2)))
 
 
-def _segments(kp: Mapping[str, np.ndarray], part: str, thresh: float
-              ) -> Iterator[tuple[int, tuple[int, int], tuple[int, int]]]:
+def _segments(
+    kp: Mapping[str, np.ndarray], part: str, thresh: float
+) -> Iterator[tuple[int, tuple[int, int], tuple[int, int]]]:
     """The drawable edges of ``kp[part]`` in drawing order: ``(group, p, q)`` with pixel end points, for every
     edge whose two ends have ``conf > thresh``. ``group`` is the limb index in ``BODY_LIMBS`` ("body"), the
     contour index in ``FACE_CONTOURS`` ("face") or the finger 0..4 ("hand_left" / "hand_right"). Shared by
@@ -184,7 +194,9 @@ def one_hot(labels: np.ndarray, n_labels: int = N_LABELS) -> np.ndarray:
     return (labels[None, :, :] == np.arange(n_labels, dtype=labels.dtype)[:, None, None]).astype(np.float32)
 
 
-def overlay(frame: np.ndarray, kp: Mapping[str, np.ndarray], alpha: float = 0.75, thresh: float = 0.05) -> np.ndarray:
+def overlay(
+    frame: np.ndarray, kp: Mapping[str, np.ndarray], alpha: float = 0.75, thresh: float = 0.05
+) -> np.ndarray:
     """The pose drawn over ``frame`` ``(H, W, 3) uint8``: ``alpha`` blend where the figure has pixels."""
     frame = np.asarray(frame, np.uint8)
     fig = draw_pose(frame.shape[:2], kp, thresh=thresh)
@@ -255,5 +267,17 @@ def _label_palette() -> np.ndarray:
     return pal
 
 
-__all__ = ["draw_pose", "part_confidence_maps", "label_map", "one_hot", "overlay", "render_sequence", "write_pose_video", "clip_frame_pose",
-           "LABEL_NAMES", "N_LABELS", "FINGER_COLORS", "FACE_COLOR"]
+__all__ = [
+    "draw_pose",
+    "part_confidence_maps",
+    "label_map",
+    "one_hot",
+    "overlay",
+    "render_sequence",
+    "write_pose_video",
+    "clip_frame_pose",
+    "LABEL_NAMES",
+    "N_LABELS",
+    "FINGER_COLORS",
+    "FACE_COLOR",
+]

@@ -28,8 +28,9 @@ def _runs(valid: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def one_euro(kp: np.ndarray, fps: float, min_cutoff: float = 1.0, beta: float = 0.05,
-             d_cutoff: float = 1.0) -> np.ndarray:
+def one_euro(
+    kp: np.ndarray, fps: float, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0
+) -> np.ndarray:
     """One-Euro filter along time of ``(T, K, 3)`` keypoints; returns a new float32 array.
 
     ``min_cutoff`` (Hz) sets smoothing at rest, ``beta`` (1/pixel) how fast the cutoff rises with speed

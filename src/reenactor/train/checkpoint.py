@@ -21,8 +21,17 @@ import torch
 from ..errors import CheckpointError
 from ..modelfile import LoadedModel, load_model, read_metadata, save_model
 
-__all__ = ["LoadedModel", "load_model", "read_metadata", "save_model", "checkpoint_dir", "list_checkpoints",
-           "latest_checkpoint", "write_checkpoint", "read_checkpoint"]
+__all__ = [
+    "LoadedModel",
+    "load_model",
+    "read_metadata",
+    "save_model",
+    "checkpoint_dir",
+    "list_checkpoints",
+    "latest_checkpoint",
+    "write_checkpoint",
+    "read_checkpoint",
+]
 
 CKPT_RE = re.compile(r"^step_(\d{7,})$")
 
@@ -49,8 +58,9 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return ck[-1][1] if ck else None
 
 
-def write_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], model_args: dict[str, Any] | None,
-                     keep: int = 2) -> Path:
+def write_checkpoint(
+    run_dir: str | Path, step: int, state: dict[str, Any], model_args: dict[str, Any] | None, keep: int = 2
+) -> Path:
     """Write ``state`` (torch.save) and, if given, an exported model (``save_model(**model_args)``) into
     ``checkpoints/step_NNNNNNN/`` atomically (temporary folder + rename); keep only the newest ``keep``."""
     final = checkpoint_dir(run_dir, step)
@@ -80,9 +90,14 @@ def read_checkpoint(folder: str | Path, map_location: torch.device | str = "cpu"
     folder = Path(folder)
     p = folder / "state.pt" if folder.is_dir() else folder
     if not p.is_file():
-        raise CheckpointError("checkpoint state not found", p, "resume from a run folder written by `reenactor train`")
+        raise CheckpointError(
+            "checkpoint state not found", p, "resume from a run folder written by `reenactor train`"
+        )
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"checkpoint is unreadable ({type(e).__name__}: {e})", p,
-                              "delete this checkpoint folder to resume from the previous one") from None
+        raise CheckpointError(
+            f"checkpoint is unreadable ({type(e).__name__}: {e})",
+            p,
+            "delete this checkpoint folder to resume from the previous one",
+        ) from None

@@ -19,19 +19,27 @@ class TrainerConfig:
     """What the one training loop does (see configs/trainer.yaml for every key)."""
 
     steps: int = 2000  # optimizer steps to train for (a resumed run continues up to this number)
-    max_seconds: float = 0.0  # wall-clock budget of this invocation (0 = none): stop there with a checkpoint and an export
+    max_seconds: float = (
+        0.0  # wall-clock budget of this invocation (0 = none): stop there with a checkpoint and an export
+    )
     batch_size: int = 4  # global batch per optimizer step (split over processes and accumulation micro-steps)
     grad_accum: int = 1  # micro-steps whose gradients are summed before each optimizer step
     lr: float = 2e-4  # Adam learning rate of the generator(s)
     lr_d: float | None = None  # Adam learning rate of the discriminator(s); null = same as lr
-    lr_decay: float = 0.0  # share of the run at its end over which both lrs fall linearly to 0 (pix2pixHD: 0.5)
+    lr_decay: float = (
+        0.0  # share of the run at its end over which both lrs fall linearly to 0 (pix2pixHD: 0.5)
+    )
     beta1: float = 0.5  # Adam beta1 (0.5 as in pix2pix / pix2pixHD)
     beta2: float = 0.999  # Adam beta2
     weight_decay: float = 0.0  # Adam weight decay (L2) for all networks
     grad_clip: float = 0.0  # clip the global gradient norm of each network group to this value (0 = off)
     d_every: int = 1  # update the discriminator(s) every N steps
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype for forward passes (weights stay fp32)
-    ema: float = 0.999  # EMA of G's weights (0 = off), decay warmed up as min(ema, (1+n)/(10+n)); the export uses it
+    precision: Literal["fp32", "bf16", "fp16"] = (
+        "fp32"  # autocast dtype for forward passes (weights stay fp32)
+    )
+    ema: float = (
+        0.999  # EMA of G's weights (0 = off), decay warmed up as min(ema, (1+n)/(10+n)); the export uses it
+    )
     ema_start: int = 100  # step at which the EMA starts tracking (before that it copies G)
     seed: int = 0  # seeds Python, NumPy and torch (networks, data order, augmentations): runs are repeatable
     device: str = "auto"  # "auto" (cuda:LOCAL_RANK when CUDA is available, else cpu), "cpu", "cuda", "cuda:1"
@@ -50,10 +58,16 @@ class DataConfig:
     methods, ``clips`` for methods trained on many people (reference methods; see
     :mod:`reenactor.data.clips` for the entry forms and :mod:`reenactor.data.pairs` for the pairing)."""
 
-    target: list[str] = field(default_factory=list)  # clip folders of the target person (paired training data)
-    unpaired: list[str] = field(default_factory=list)  # clip folders of other people (unpaired branch, if any)
+    target: list[str] = field(
+        default_factory=list
+    )  # clip folders of the target person (paired training data)
+    unpaired: list[str] = field(
+        default_factory=list
+    )  # clip folders of other people (unpaired branch, if any)
     flow: bool = True  # compute/cached DIS optical flow (`flow` stage) for unpaired clips before training
-    clips: list[str] = field(default_factory=list)  # many-clip data: clip folders, folders of them, .txt lists
+    clips: list[str] = field(
+        default_factory=list
+    )  # many-clip data: clip folders, folders of them, .txt lists
     pair_max_distance: int = 250  # source and target frame of a pair at most this many frames apart (0 = any)
     pair_across_clips: bool = False  # also draw source frames from other clips of the same identity
 

@@ -18,8 +18,18 @@ from .config import RunConfig, build_run_config, method_config
 CLIPS_FILE = "clips.json"
 
 #: trainer keys that may change on --resume without breaking the exact continuation
-RESUME_FREE_KEYS = {"steps", "max_seconds", "log_every", "image_every", "checkpoint_every", "keep_checkpoints", "progress",
-                    "tensorboard", "num_workers", "device"}
+RESUME_FREE_KEYS = {
+    "steps",
+    "max_seconds",
+    "log_every",
+    "image_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "progress",
+    "tensorboard",
+    "num_workers",
+    "device",
+}
 
 
 def default_run_dir(cfg: RunConfig) -> Path:
@@ -41,35 +51,52 @@ def check_data(cfg: RunConfig, cls: type) -> None:
     and pose-sequence methods). One :class:`ConfigError` naming the flag and the fix otherwise."""
     name, kind = cfg.method, cls.kind
     if kind == REFERENCE and not cls.needs_training:
-        raise ConfigError(f"method {name!r} has nothing to train: it works on one photo of the target, given at "
-                          "transfer time",
-                          fix=f"reenactor transfer --method {name} --target-image PHOTO --driving VIDEO -o out.mp4")
+        raise ConfigError(
+            f"method {name!r} has nothing to train: it works on one photo of the target, given at "
+            "transfer time",
+            fix=f"reenactor transfer --method {name} --target-image PHOTO --driving VIDEO -o out.mp4",
+        )
     if kind == PER_PERSON:
         if cfg.data.clips:
-            raise ConfigError(f"--clips (data.clips) is for methods trained on many people; {name!r} is a "
-                              "per-person method, trained on the target person's own clips",
-                              fix="pass the target's clip folder(s) with --target CLIP_DIR instead of --clips")
+            raise ConfigError(
+                f"--clips (data.clips) is for methods trained on many people; {name!r} is a "
+                "per-person method, trained on the target person's own clips",
+                fix="pass the target's clip folder(s) with --target CLIP_DIR instead of --clips",
+            )
         if not cfg.data.target:
-            raise ConfigError("no target clip given", fix="pass --target CLIP_DIR (made by `reenactor extract`)")
+            raise ConfigError(
+                "no target clip given", fix="pass --target CLIP_DIR (made by `reenactor extract`)"
+            )
         return
     # A many-clip method is refused --target rather than taking it as clips: --target names the one person a
     # per-person model learns to render, which a general model has no notion of; silently reading it as
     # training clips would give `--target` two meanings and train a "general" model on one person unnoticed.
-    wrong = [flag for flag, given in (("--target (data.target)", cfg.data.target),
-                                      ("--unpaired (data.unpaired)", cfg.data.unpaired)) if given]
+    wrong = [
+        flag
+        for flag, given in (
+            ("--target (data.target)", cfg.data.target),
+            ("--unpaired (data.unpaired)", cfg.data.unpaired),
+        )
+        if given
+    ]
     if wrong:
-        raise ConfigError(f"{' and '.join(wrong)} do{'es' * (len(wrong) == 1)} not apply to {name!r}, a {kind} "
-                          "method trained on many people's clips (the target photo is given at transfer time)",
-                          fix="pass the training clips with --clips CLIP_DIR|CLIPS_FOLDER|LIST.txt (one person's "
-                              "clip works too: --clips CLIP_DIR)")
+        raise ConfigError(
+            f"{' and '.join(wrong)} do{'es' * (len(wrong) == 1)} not apply to {name!r}, a {kind} "
+            "method trained on many people's clips (the target photo is given at transfer time)",
+            fix="pass the training clips with --clips CLIP_DIR|CLIPS_FOLDER|LIST.txt (one person's "
+            "clip works too: --clips CLIP_DIR)",
+        )
     if not cfg.data.clips:
-        raise ConfigError(f"no training clips given for {name!r}, a {kind} method trained on many people",
-                          fix="pass --clips CLIP_DIR ..., a folder of clip stores (`reenactor extract VIDEOS_DIR "
-                              "-o CLIPS_DIR` makes one) or a .txt list of `CLIP_PATH [IDENTITY]` lines")
+        raise ConfigError(
+            f"no training clips given for {name!r}, a {kind} method trained on many people",
+            fix="pass --clips CLIP_DIR ..., a folder of clip stores (`reenactor extract VIDEOS_DIR "
+            "-o CLIPS_DIR` makes one) or a .txt list of `CLIP_PATH [IDENTITY]` lines",
+        )
 
 
-def _resolve(data: dict[str, Any], overrides: list[str], cls: type | None, size: int | None
-             ) -> tuple[RunConfig, type, Any]:
+def _resolve(
+    data: dict[str, Any], overrides: list[str], cls: type | None, size: int | None
+) -> tuple[RunConfig, type, Any]:
     from ..methods import get_method
 
     cfg = build_run_config(data, overrides)
@@ -85,9 +112,15 @@ def _resolve(data: dict[str, Any], overrides: list[str], cls: type | None, size:
     return cfg, cls, model_cfg
 
 
-def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_dir: str | Path | None = None,
-                 resume: bool = False, size: int | None = None, method_cls: type | None = None,
-                 callbacks: list | None = None) -> Path | None:
+def run_training(
+    data: dict[str, Any],
+    overrides: list[str] | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    size: int | None = None,
+    method_cls: type | None = None,
+    callbacks: list | None = None,
+) -> Path | None:
     """Train a method from a run-config mapping (YAML + flags) and ``--set`` overrides; returns the exported
     model path (rank 0; None on other ranks). ``method_cls`` bypasses the registry (tests)."""
     import torch
@@ -123,21 +156,31 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
         # the same command re-run on its own folder continues it; only a changed config needs --resume
         on_disk = load_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").exists() else None
         if on_disk is None or not _same_run(from_dict(RunConfig, on_disk), cfg, cls):
-            raise ConfigError("this run folder already holds a training run with another config", run_dir,
-                              "pass --resume to continue it with its saved config, or -o NEW_DIR to start a new one")
+            raise ConfigError(
+                "this run folder already holds a training run with another config",
+                run_dir,
+                "pass --resume to continue it with its saved config, or -o NEW_DIR to start a new one",
+            )
         resume = True
-        print(f"[train] {run_dir} holds this run (same config): continuing from its newest checkpoint", flush=True)
+        print(
+            f"[train] {run_dir} holds this run (same config): continuing from its newest checkpoint",
+            flush=True,
+        )
     check_data(cfg, cls)
 
     dist = init_distributed(cfg.trainer.device)
     main = dist.is_main
     try:
         if main:
-            print(f"[train] method {cfg.method}, run folder {run_dir}, {dist.world} process(es)"
-                  f"{' (' + dist.backend + ')' if dist.backend else ''}, precision {cfg.trainer.precision}",
-                  flush=True)
+            print(
+                f"[train] method {cfg.method}, run folder {run_dir}, {dist.world} process(es)"
+                f"{' (' + dist.backend + ')' if dist.backend else ''}, precision {cfg.trainer.precision}",
+                flush=True,
+            )
             if resume and not has_ckpt:
-                print("[train] --resume: no checkpoint in the run folder yet, starting from step 0", flush=True)
+                print(
+                    "[train] --resume: no checkpoint in the run folder yet, starting from step 0", flush=True
+                )
         if cls.kind == PER_PERSON:
             targets = [ClipStore.open(p) for p in cfg.data.target]
             unpaired = [ClipStore.open(p) for p in cfg.data.unpaired]
@@ -165,8 +208,9 @@ def run_training(data: dict[str, Any], overrides: list[str] | None = None, run_d
             method = cls(model_cfg)
             # many-clip methods get the clips with their identities, and how the run pairs their frames
             # (data.pair_*; reenactor.data.pairs.FramePairs draws the pairs)
-            dataset = method.build_dataset(clips, pairs=PairOptions(cfg.data.pair_max_distance,
-                                                                    cfg.data.pair_across_clips))
+            dataset = method.build_dataset(
+                clips, pairs=PairOptions(cfg.data.pair_max_distance, cfg.data.pair_across_clips)
+            )
         trainer = Trainer(method, cfg, run_dir, dist=dist, callbacks=callbacks)
         path = trainer.fit(dataset, resume=resume)
         if main and path is not None:
@@ -185,7 +229,9 @@ def _record_clips(run_dir: Path, clips: list, check: bool) -> None:
 
     from ..io.atomic import write_json
 
-    record = [{"path": str(c.path.resolve()), "identity": c.identity, "frames": c.store.n_frames} for c in clips]
+    record = [
+        {"path": str(c.path.resolve()), "identity": c.identity, "frames": c.store.n_frames} for c in clips
+    ]
     path = run_dir / CLIPS_FILE
     if check and path.exists():
         try:
@@ -195,11 +241,16 @@ def _record_clips(run_dir: Path, clips: list, check: bool) -> None:
         if before is not None and before != record:
             old = {r["path"] for r in before}
             new = {r["path"] for r in record}
-            what = (f"{len(new - old)} added, {len(old - new)} gone" if old != new
-                    else "identities or frame counts differ")
-            raise ConfigError(f"the clips named by data.clips changed since the run started ({what})", path,
-                              "restore the original clips (the file lists them) or start a new run folder "
-                              "(-o NEW_DIR)")
+            what = (
+                f"{len(new - old)} added, {len(old - new)} gone"
+                if old != new
+                else "identities or frame counts differ"
+            )
+            raise ConfigError(
+                f"the clips named by data.clips changed since the run started ({what})",
+                path,
+                "restore the original clips (the file lists them) or start a new run folder (-o NEW_DIR)",
+            )
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, record)
 
@@ -234,20 +285,32 @@ def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path, cls: 
     ``cls``, the saved model section is completed with the method's defaults first, so a key added by a later
     version of reenactor (at its default) does not block resuming a run started before it existed."""
     if saved.method != new.method:
-        raise ConfigError(f"the run was started with method {saved.method!r}, not {new.method!r}", path,
-                          "drop --method or start a new run folder (-o NEW_DIR)")
+        raise ConfigError(
+            f"the run was started with method {saved.method!r}, not {new.method!r}",
+            path,
+            "drop --method or start a new run folder (-o NEW_DIR)",
+        )
     if to_dict(saved.data) != to_dict(new.data):
-        raise ConfigError("--resume with different data (clips) than the run was started with", path,
-                          "use the original --target/--unpaired/--clips data or start a new run folder")
+        raise ConfigError(
+            "--resume with different data (clips) than the run was started with",
+            path,
+            "use the original --target/--unpaired/--clips data or start a new run folder",
+        )
     sm, nm = saved.model, new.model
     if cls is not None:
         sm = to_dict(method_config(cls, sm))
     changed = sorted(k for k in set(sm) | set(nm) if sm.get(k) != nm.get(k))
     if changed:
-        raise ConfigError(f"--resume with a different model config (model.{', model.'.join(changed)})", path,
-                          "drop those overrides or start a new run folder (-o NEW_DIR)")
+        raise ConfigError(
+            f"--resume with a different model config (model.{', model.'.join(changed)})",
+            path,
+            "drop those overrides or start a new run folder (-o NEW_DIR)",
+        )
     st, nt = to_dict(saved.trainer), to_dict(new.trainer)
     diff = sorted(k for k in st if st[k] != nt[k] and k not in RESUME_FREE_KEYS)
     if diff:
-        print(f"[train] note: resuming with changed trainer keys ({', '.join(diff)}): the run continues but is "
-              "no longer an exact continuation", flush=True)
+        print(
+            f"[train] note: resuming with changed trainer keys ({', '.join(diff)}): the run continues but is "
+            "no longer an exact continuation",
+            flush=True,
+        )

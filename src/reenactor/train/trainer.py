@@ -105,8 +105,12 @@ def current_dist() -> DistInfo:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())),
-                        dist.get_backend())
+        return DistInfo(
+            dist.get_rank(),
+            dist.get_world_size(),
+            int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+            dist.get_backend(),
+        )
     return DistInfo()
 
 
@@ -117,10 +121,14 @@ def resolve_device(pref: str, dist: DistInfo) -> torch.device:
     try:
         dev = torch.device(pref)
     except RuntimeError:
-        raise ConfigError(f"trainer.device: {pref!r} is not a device (use auto, cpu, cuda or cuda:N)") from None
+        raise ConfigError(
+            f"trainer.device: {pref!r} is not a device (use auto, cpu, cuda or cuda:N)"
+        ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError("trainer.device is cuda but CUDA is not available", fix="use --set trainer.device=cpu")
+            raise ConfigError(
+                "trainer.device is cuda but CUDA is not available", fix="use --set trainer.device=cpu"
+            )
         if dev.index is None:
             dev = torch.device(f"cuda:{dist.local_rank}")
     return dev
@@ -137,9 +145,17 @@ def seed_everything(seed: int) -> None:
 def get_rng_state() -> dict[str, Any]:
     """All RNG states as tensors / plain containers (loadable with ``torch.load(weights_only=True)``)."""
     np_state = np.random.get_state()
-    state = {"python": random.getstate(), "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
-                                                    int(np_state[2]), int(np_state[3]), float(np_state[4])],
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np_state[1].astype(np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -165,8 +181,9 @@ class _ResumableSampler(Sampler):
     ``seed + epoch``), starting at per-rank sample ``start`` - so a resumed run sees the same data order."""
 
     def __init__(self, dataset: Dataset, dist: DistInfo, seed: int, start: int = 0, shuffle: bool = True):
-        self.inner = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle,
-                                        seed=seed, drop_last=False)
+        self.inner = DistributedSampler(
+            dataset, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle, seed=seed, drop_last=False
+        )
         self.per_epoch = len(self.inner)
         self.start = start
 
@@ -245,7 +262,9 @@ class EMA:
             for s, p in zip(self.shadow, self.params):
                 s.copy_(p.detach())
         else:
-            torch._foreach_lerp_(self.shadow, [p.detach().float() for p in self.params], 1.0 - self.decay_at(step))
+            torch._foreach_lerp_(
+                self.shadow, [p.detach().float() for p in self.params], 1.0 - self.decay_at(step)
+            )
 
     def decay_at(self, step: int) -> float:
         """The decay applied at ``step`` (warm-up, see the class docstring)."""
@@ -284,8 +303,9 @@ class _StepModule(nn.Module):
         self.method = method
         self.last: StepOutput | None = None
 
-    def forward(self, phase: str, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any] | None = None
-                ) -> dict[str, torch.Tensor]:
+    def forward(
+        self, phase: str, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any] | None = None
+    ) -> dict[str, torch.Tensor]:
         if phase == "g":
             out = self.method.generator_step(batch, step)
             if not isinstance(out, StepOutput):
@@ -300,8 +320,11 @@ def frozen_prefixes(module: nn.Module) -> list[str]:
     leave them out)."""
     from ..nn.backbones import FeatureNet
 
-    return [name + "." for name, m in module.named_modules(remove_duplicate=False)
-            if isinstance(m, FeatureNet) and name]
+    return [
+        name + "."
+        for name, m in module.named_modules(remove_duplicate=False)
+        if isinstance(m, FeatureNet) and name
+    ]
 
 
 def feature_net_descriptions(module: nn.Module) -> list[str]:
@@ -344,13 +367,21 @@ class Trainer:
     D phase) until the next step.
     """
 
-    def __init__(self, method: Method, run_cfg: RunConfig, run_dir: str | Path | None = None,
-                 dist: DistInfo | None = None, device: torch.device | str | None = None,
-                 callbacks: list[Callable[[Trainer, dict[str, float]], None]] | None = None):
+    def __init__(
+        self,
+        method: Method,
+        run_cfg: RunConfig,
+        run_dir: str | Path | None = None,
+        dist: DistInfo | None = None,
+        device: torch.device | str | None = None,
+        callbacks: list[Callable[[Trainer, dict[str, float]], None]] | None = None,
+    ):
         self.run_cfg = run_cfg
         self.cfg: TrainerConfig = run_cfg.trainer
         self.dist = dist or current_dist()
-        self.device = torch.device(device) if device is not None else resolve_device(self.cfg.device, self.dist)
+        self.device = (
+            torch.device(device) if device is not None else resolve_device(self.cfg.device, self.dist)
+        )
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks or [])
         # share of the run done, for the learning-rate decay: step / trainer.steps unless a caller that stops
@@ -361,22 +392,42 @@ class Trainer:
         self.step = 0
         self.amp_dtype = AMP_DTYPES[self.cfg.precision]
         if self.cfg.precision == "fp16" and self.device.type == "cpu":
-            print("[train] note: fp16 autocast on the CPU is slow; bf16 is the fast CPU precision", flush=True)
+            print(
+                "[train] note: fp16 autocast on the CPU is slow; bf16 is the fast CPU precision", flush=True
+            )
         if self.cfg.precision == "bf16" and self.device.type == "cpu" and not cpu_has_bf16():
-            print("[train] note: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 flag): bf16 autocast is emulated, "
-                  "measured 15x slower than fp32 on such a CPU; use --precision fp32", flush=True)
+            print(
+                "[train] note: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 flag): bf16 autocast is emulated, "
+                "measured 15x slower than fp32 on such a CPU; use --precision fp32",
+                flush=True,
+            )
         self.g_params = [p for p in method.generator_parameters() if p.requires_grad]
         self.d_params = [p for p in method.discriminator_parameters() if p.requires_grad]
         self.trainable = bool(self.g_params) and getattr(method, "needs_training", True)
         betas = (self.cfg.beta1, self.cfg.beta2)
-        self.opt_g = (torch.optim.Adam(self.g_params, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
-                      if self.g_params else None)
-        self.opt_d = (torch.optim.Adam(self.d_params, lr=self.cfg.lr_d or self.cfg.lr, betas=betas,
-                                       weight_decay=self.cfg.weight_decay) if self.d_params else None)
+        self.opt_g = (
+            torch.optim.Adam(self.g_params, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
+            if self.g_params
+            else None
+        )
+        self.opt_d = (
+            torch.optim.Adam(
+                self.d_params,
+                lr=self.cfg.lr_d or self.cfg.lr,
+                betas=betas,
+                weight_decay=self.cfg.weight_decay,
+            )
+            if self.d_params
+            else None
+        )
         fp16 = self.cfg.precision == "fp16"
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        self.ema = EMA(self.g_params, self.cfg.ema, self.cfg.ema_start) if (self.cfg.ema > 0 and self.g_params) else None
+        self.ema = (
+            EMA(self.g_params, self.cfg.ema, self.cfg.ema_start)
+            if (self.cfg.ema > 0 and self.g_params)
+            else None
+        )
         self.frozen = frozen_prefixes(method)
         self.feature_nets = feature_net_descriptions(method)
         self.step_module = _StepModule(self.method)
@@ -385,16 +436,24 @@ class Trainer:
 
             # buffers only need syncing when a trained network keeps running statistics (BatchNorm); the
             # frozen feature nets' buffers never change
-            bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-                     for name, m in method.named_modules()
-                     if not any((name + ".").startswith(p) for p in self.frozen))
+            bn = any(
+                isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+                for name, m in method.named_modules()
+                if not any((name + ".").startswith(p) for p in self.frozen)
+            )
             import inspect
 
-            sync_kw = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters
-                       else "broadcast_buffers")  # renamed in recent torch
-            self.engine: nn.Module = DDP(self.step_module,
-                                         device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                                         find_unused_parameters=True, **{sync_kw: bn})
+            sync_kw = (
+                "forward_sync_buffers"
+                if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                else "broadcast_buffers"
+            )  # renamed in recent torch
+            self.engine: nn.Module = DDP(
+                self.step_module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+                **{sync_kw: bn},
+            )
         else:
             self.engine = self.step_module
         self.writer = None
@@ -428,8 +487,10 @@ class Trainer:
 
     def _check_finite(self, name: str, value: float) -> None:
         if not math.isfinite(value):
-            raise ReenactorError(f"training diverged: loss {name!r} is {value} at step {self.step}",
-                                 fix="lower trainer.lr, use --precision fp32, or resume from an earlier checkpoint")
+            raise ReenactorError(
+                f"training diverged: loss {name!r} is {value} at step {self.step}",
+                fix="lower trainer.lr, use --precision fp32, or resume from an earlier checkpoint",
+            )
 
     # ------------------------------------------------------------------ one step
     def train_step(self, micro_batches: list[dict[str, Any]]) -> dict[str, float]:
@@ -454,7 +515,9 @@ class Trainer:
                     with self._autocast():
                         losses = self.engine("g", mb, self.step)
                     if not losses:
-                        raise ReenactorError(f"{type(self.method).__name__}.generator_step returned no losses")
+                        raise ReenactorError(
+                            f"{type(self.method).__name__}.generator_step returned no losses"
+                        )
                     total = sum(v.float() for v in losses.values())
                     self.scaler_g.scale(total / n).backward()
                 out = self.step_module.last
@@ -494,7 +557,9 @@ class Trainer:
             self._optim_step(self.opt_d, self.scaler_d, self.d_params)
         return logs
 
-    def _optim_step(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list[nn.Parameter]) -> None:
+    def _optim_step(
+        self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list[nn.Parameter]
+    ) -> None:
         if self.cfg.grad_clip > 0:
             scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
@@ -505,20 +570,29 @@ class Trainer:
     def micro_batch_size(self) -> int:
         per = self.dist.world * self.cfg.grad_accum
         if self.cfg.batch_size % per:
-            raise ConfigError(f"trainer.batch_size {self.cfg.batch_size} must be divisible by processes x "
-                              f"grad_accum = {self.dist.world} x {self.cfg.grad_accum}")
+            raise ConfigError(
+                f"trainer.batch_size {self.cfg.batch_size} must be divisible by processes x "
+                f"grad_accum = {self.dist.world} x {self.cfg.grad_accum}"
+            )
         return self.cfg.batch_size // per
 
     def make_loader(self, dataset: Dataset, start_step: int = 0) -> Iterator[dict[str, Any]]:
         """Endless iterator of this rank's micro-batches, positioned at ``start_step``."""
         if len(dataset) == 0:  # type: ignore[arg-type]
-            raise ReenactorError("the training dataset is empty", fix="check the --target clips (frames with a person)")
+            raise ReenactorError(
+                "the training dataset is empty", fix="check the --target clips (frames with a person)"
+            )
         mb = self.micro_batch_size()
         start = start_step * self.cfg.grad_accum * mb
         sampler = _ResumableSampler(dataset, self.dist, self.cfg.seed, start=start)
-        loader = DataLoader(_PositionedDataset(dataset, self.cfg.seed, self.dist.rank), batch_size=mb,
-                            sampler=sampler, num_workers=self.cfg.num_workers,
-                            pin_memory=self.device.type == "cuda", persistent_workers=self.cfg.num_workers > 0)
+        loader = DataLoader(
+            _PositionedDataset(dataset, self.cfg.seed, self.dist.rank),
+            batch_size=mb,
+            sampler=sampler,
+            num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=self.cfg.num_workers > 0,
+        )
         # creating the iterator draws a base seed from torch's RNG: keep the training stream untouched so a
         # resumed run (which creates it at another step) continues the exact same random sequence
         with torch.random.fork_rng(devices=[]):
@@ -527,8 +601,11 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def method_state(self) -> dict[str, torch.Tensor]:
         """The method's state dict without frozen feature nets (they come from their package/file)."""
-        return {k: v.detach().cpu().clone() for k, v in self.method.state_dict().items()
-                if not any(k.startswith(p) for p in self.frozen)}
+        return {
+            k: v.detach().cpu().clone()
+            for k, v in self.method.state_dict().items()
+            if not any(k.startswith(p) for p in self.frozen)
+        }
 
     def state_dict(self) -> dict[str, Any]:
         rng = get_rng_state()
@@ -554,14 +631,20 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any], source: Path | None = None) -> None:
         if state.get("method_name") not in (None, self.method.name):
-            raise CheckpointError(f"checkpoint is from method {state.get('method_name')!r}, not {self.method.name!r}",
-                                  source, "resume with the same --method, or start a new run folder")
+            raise CheckpointError(
+                f"checkpoint is from method {state.get('method_name')!r}, not {self.method.name!r}",
+                source,
+                "resume with the same --method, or start a new run folder",
+            )
         missing, unexpected = self.method.load_state_dict(state["method"], strict=False)
         missing = [k for k in missing if not any(k.startswith(p) for p in self.frozen)]
         if missing or unexpected:
-            raise CheckpointError(f"checkpoint networks do not match the method (missing {missing[:3]}, "
-                                  f"unexpected {unexpected[:3]})", source,
-                                  "resume with the same model config, or start a new run folder")
+            raise CheckpointError(
+                f"checkpoint networks do not match the method (missing {missing[:3]}, "
+                f"unexpected {unexpected[:3]})",
+                source,
+                "resume with the same model config, or start a new run folder",
+            )
         if self.opt_g and state.get("opt_g"):
             self.opt_g.load_state_dict(state["opt_g"])
         if self.opt_d and state.get("opt_d"):
@@ -576,8 +659,10 @@ class Trainer:
             set_rng_state(rngs[self.dist.rank])
         else:
             if self.dist.is_main:
-                print(f"[train] note: checkpoint was written by {len(rngs)} process(es), resuming with "
-                      f"{self.dist.world}: data order and random streams are re-seeded (not bit-exact)")
+                print(
+                    f"[train] note: checkpoint was written by {len(rngs)} process(es), resuming with "
+                    f"{self.dist.world}: data order and random streams are re-seeded (not bit-exact)"
+                )
             seed_everything(self.cfg.seed + 1_000 * self.step + self.dist.rank)
 
     def save_checkpoint(self) -> Path | None:
@@ -585,8 +670,9 @@ class Trainer:
         state = self.state_dict()
         path = None
         if self.dist.is_main and self.run_dir is not None:
-            path = ckpt.write_checkpoint(self.run_dir, self.step, state, self._model_args(),
-                                         keep=self.cfg.keep_checkpoints)
+            path = ckpt.write_checkpoint(
+                self.run_dir, self.step, state, self._model_args(), keep=self.cfg.keep_checkpoints
+            )
         self.dist.barrier()
         return path
 
@@ -604,17 +690,29 @@ class Trainer:
 
     # ------------------------------------------------------------------ export
     def run_info(self) -> dict[str, Any]:
-        return {"step": self.step, "precision": self.cfg.precision, "ema": self.cfg.ema if self.ema else 0.0,
-                "feature_nets": self.feature_nets, "world_size": self.dist.world, "device": str(self.device),
-                "seed": self.cfg.seed, "run_config": run_config_dict(self.run_cfg, self.method.cfg)}
+        return {
+            "step": self.step,
+            "precision": self.cfg.precision,
+            "ema": self.cfg.ema if self.ema else 0.0,
+            "feature_nets": self.feature_nets,
+            "world_size": self.dist.world,
+            "device": str(self.device),
+            "seed": self.cfg.seed,
+            "run_config": run_config_dict(self.run_cfg, self.method.cfg),
+        }
 
     def _model_args(self) -> dict[str, Any]:
         ctx = self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
         with ctx:
             tensors, meta = self.method.inference_state()
             tensors = {k: v.detach().cpu().clone() for k, v in tensors.items()}
-        return {"method_name": self.method.name, "config_dict": to_dict(self.method.cfg), "tensors": tensors,
-                "meta": meta, "run": self.run_info()}
+        return {
+            "method_name": self.method.name,
+            "config_dict": to_dict(self.method.cfg),
+            "tensors": tensors,
+            "meta": meta,
+            "run": self.run_info(),
+        }
 
     def export(self, path: str | Path | None = None) -> Path | None:
         """Write the inference model (EMA weights when enabled) to ``path`` (default RUN_DIR/model.safetensors)."""
@@ -688,7 +786,10 @@ class Trainer:
             save_yaml(self.run_dir / "config.yaml", self.run_cfg)
         if not self.trainable:
             if main:
-                print(f"[train] {self.method.name} has nothing to optimise: exporting after fit_data", flush=True)
+                print(
+                    f"[train] {self.method.name} has nothing to optimise: exporting after fit_data",
+                    flush=True,
+                )
             path = self.export()
             self.dist.barrier()
             return path
@@ -696,22 +797,35 @@ class Trainer:
             self.resume()
         steps = self.cfg.steps
         if self.run_dir is not None and main:
-            write_json(self.run_dir / "run.json", {**self.run_info(), "status": "running", "target_steps": steps})
+            write_json(
+                self.run_dir / "run.json", {**self.run_info(), "status": "running", "target_steps": steps}
+            )
         if main and self.feature_nets and not self._announced:
             print("[train] feature nets: " + "; ".join(self.feature_nets), flush=True)
             self._announced = True
         self._open_writer()
         batches = self.make_loader(dataset, self.step)
-        bar = tqdm(total=steps, initial=self.step, desc=f"train {self.method.name}", unit="step",
-                   disable=not (main and self.cfg.progress), dynamic_ncols=True)
+        bar = tqdm(
+            total=steps,
+            initial=self.step,
+            desc=f"train {self.method.name}",
+            unit="step",
+            disable=not (main and self.cfg.progress),
+            dynamic_ncols=True,
+        )
         t_last, s_last = time.perf_counter(), self.step
         saved_at = first = self.step
         try:
             while self.step < steps:
-                if self.step > first and self._budget_spent():  # a budget never stops a run before its first step
+                if (
+                    self.step > first and self._budget_spent()
+                ):  # a budget never stops a run before its first step
                     if main:
-                        print(f"[train] wall-clock budget of {self.cfg.max_seconds:g} s spent at step {self.step} "
-                              f"(of {steps})", flush=True)
+                        print(
+                            f"[train] wall-clock budget of {self.cfg.max_seconds:g} s spent at step {self.step} "
+                            f"(of {steps})",
+                            flush=True,
+                        )
                     break
                 micro = [_to_device(next(batches), self.device) for _ in range(self.cfg.grad_accum)]
                 logs = self.train_step(micro)
@@ -748,14 +862,19 @@ class Trainer:
             if self.writer is not None:
                 self.writer.flush()
         if self.step == 0:
-            raise ReenactorError("no training step was taken, so there is no model to export",
-                                 self.run_dir, "pass --steps N with N >= 1 (and a --budget long enough for one step)")
+            raise ReenactorError(
+                "no training step was taken, so there is no model to export",
+                self.run_dir,
+                "pass --steps N with N >= 1 (and a --budget long enough for one step)",
+            )
         if self.step > saved_at:  # stopped by the budget: keep the finished steps resumable
             self.save_checkpoint()
         path = self.export()
         if self.run_dir is not None and main:
-            write_json(self.run_dir / "run.json", {**self.run_info(), "status": "done", "target_steps": steps,
-                                                   "model": str(path)})
+            write_json(
+                self.run_dir / "run.json",
+                {**self.run_info(), "status": "done", "target_steps": steps, "model": str(path)},
+            )
         if self.writer is not None:
             self.writer.close()
             self.writer = None

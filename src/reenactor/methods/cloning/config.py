@@ -71,4 +71,6 @@ class CloningConfig:
     unpaired: bool = True  # train the unpaired branch when unpaired clips are given (--unpaired CLIP ...)
     unpaired_align: Literal["fit", "none"] = "fit"  # unpaired poses onto the target: fit = one scale + one
     # translation per clip (section 3.1); none = as they are (same person and camera, driven unnormalized)
-    max_stored_poses: int = 2000  # training poses kept in the model file (coverage + normalization at transfer)
+    max_stored_poses: int = (
+        2000  # training poses kept in the model file (coverage + normalization at transfer)
+    )

@@ -36,7 +36,7 @@ class _Clip:
 def _starts(store: ClipStore, n: int) -> np.ndarray:
     t = store.n_frames
     person = store.person_present() if store.has("person") else np.ones(t, bool)
-    ok = np.array([person[i:i + n].all() for i in range(max(t - n + 1, 0))], bool)
+    ok = np.array([person[i : i + n].all() for i in range(max(t - n + 1, 0))], bool)
     return np.nonzero(ok)[0]
 
 
@@ -74,8 +74,11 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             self.clips.append(_Clip(store, body, face, _starts(store, self.n), Alignment()))
         self.index = [(ci, int(t)) for ci, c in enumerate(self.clips) for t in c.starts]
         if not self.index:
-            raise InputError(f"no run of {self.n} consecutive frames with a person", self.clips[0].store.root,
-                             "extract a longer clip of the target person")
+            raise InputError(
+                f"no run of {self.n} consecutive frames with a person",
+                self.clips[0].store.root,
+                "extract a longer clip of the target person",
+            )
         self.mover = PersonMover(cfg.augment, [c.store for c in self.clips], self.size, self.frame)
         target_body = np.concatenate([c.body for c in self.clips])
         self.unpaired: list[_Clip] = []
@@ -85,7 +88,9 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             for c in unpaired:
                 store = _open(c)
                 if not store.has("flow"):
-                    print(f"unpaired clip {store.root}: computing its optical flow (cached in the clip store)")
+                    print(
+                        f"unpaired clip {store.root}: computing its optical flow (cached in the clip store)"
+                    )
                     add_flow_stage(store)
                 body = store.load("body", mmap=False).astype(np.float32)
                 if cfg.unpaired_align == "fit":
@@ -97,8 +102,11 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
                 self.unpaired.append(_Clip(store, align.apply(body), face, _starts(store, self.n), align))
             self.u_index = [(ci, int(t)) for ci, c in enumerate(self.unpaired) for t in c.starts]
             if not self.u_index:
-                raise InputError("the unpaired clips have no run of consecutive frames with a person",
-                                 self.unpaired[0].store.root, "pass other --unpaired clips")
+                raise InputError(
+                    "the unpaired clips have no run of consecutive frames with a person",
+                    self.unpaired[0].store.root,
+                    "pass other --unpaired clips",
+                )
         else:
             self.u_index = []
 
@@ -111,8 +119,11 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         if not self.encoder.face:
             return None
         if not store.has("face"):
-            raise InputError("clip has no `face` keypoints but the config draws face channels", store.root,
-                             "set model.volume.face=false or extract the clip with face landmarks")
+            raise InputError(
+                "clip has no `face` keypoints but the config draws face channels",
+                store.root,
+                "set model.volume.face=false or extract the clip with face landmarks",
+            )
         return store.load("face", mmap=False).astype(np.float32)
 
     @property
@@ -143,8 +154,12 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
 
     def volumes(self, clip: _Clip, t: int) -> np.ndarray:
         """Frames t .. t+N-1 of ``clip`` -> (C*N, S, S) stacked pose volumes."""
-        return np.concatenate([self.encoder({"body": clip.body[k], "face": None if clip.face is None else clip.face[k]})
-                               for k in range(t, t + self.n)])
+        return np.concatenate(
+            [
+                self.encoder({"body": clip.body[k], "face": None if clip.face is None else clip.face[k]})
+                for k in range(t, t + self.n)
+            ]
+        )
 
     def augmentation(self) -> np.ndarray | None:
         """A random similarity transform (2, 3) for one paired item (``cfg.augment``), or None
@@ -158,9 +173,13 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         m = self.mover.draw(ci)
         if m is not None:  # the same transform moves the poses and the frames
             frames = self.mover.move(ci, frames, range(t, t + self.n), m)
-            clip = _Clip(clip.store, affine_keypoints(clip.body[t:t + self.n], m),
-                         None if clip.face is None else affine_keypoints(clip.face[t:t + self.n], m),
-                         clip.starts, clip.align)
+            clip = _Clip(
+                clip.store,
+                affine_keypoints(clip.body[t : t + self.n], m),
+                None if clip.face is None else affine_keypoints(clip.face[t : t + self.n], m),
+                clip.starts,
+                clip.align,
+            )
             t = 0
         stacked = np.concatenate([f.transpose(2, 0, 1) for f in frames])
         item = {
@@ -171,11 +190,15 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             uj = int(torch.randint(len(self.u_index), ()).item())
             ui, ut = self.u_index[uj]
             u = self.unpaired[ui]
-            body = u.body[ut:ut + self.n]
+            body = u.body[ut : ut + self.n]
             flow = u.store.load("flow")
-            flows = [u.align.warp_flow(np.asarray(flow[ut + k]), self.size).transpose(2, 0, 1)
-                     for k in range(self.n - 1)]
-            alphas = limb_weight_map(body[:-1], self.size, limbs=self._limbs, sigma=self.cfg.loss.alpha_sigma)[:, 0]
+            flows = [
+                u.align.warp_flow(np.asarray(flow[ut + k]), self.size).transpose(2, 0, 1)
+                for k in range(self.n - 1)
+            ]
+            alphas = limb_weight_map(
+                body[:-1], self.size, limbs=self._limbs, sigma=self.cfg.loss.alpha_sigma
+            )[:, 0]
             item["u_pose"] = torch.from_numpy(self.volumes(u, ut))
             item["u_flow"] = torch.from_numpy(np.concatenate(flows).astype(np.float32))
             item["u_alpha"] = alphas.float()

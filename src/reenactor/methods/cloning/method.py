@@ -119,8 +119,13 @@ class CloningMethod(Method):
         frames = self._frames(fake_u)
         total = fake_u.new_zeros((), dtype=torch.float32)
         for k in range(len(frames) - 1):
-            total = total + temporal_warp_loss(frames[k], frames[k + 1], flow[:, 2 * k:2 * k + 2],
-                                               weight=alpha[:, k:k + 1], flow_direction="forward")
+            total = total + temporal_warp_loss(
+                frames[k],
+                frames[k + 1],
+                flow[:, 2 * k : 2 * k + 2],
+                weight=alpha[:, k : k + 1],
+                flow_direction="forward",
+            )
         return total / max(len(frames) - 1, 1)
 
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
@@ -139,20 +144,29 @@ class CloningMethod(Method):
         if self.unpaired_active(batch, step):
             fake_u = self.G(batch["u_pose"])
             losses["gan_s"] = lc.lambda_s * gan_loss_g(self.D_s(fake_u), lc.gan_mode)
-            losses["tc"] = lc.lambda_s * lc.lambda_tc * self.temporal_loss(fake_u, batch["u_flow"], batch["u_alpha"])
+            losses["tc"] = (
+                lc.lambda_s * lc.lambda_tc * self.temporal_loss(fake_u, batch["u_flow"], batch["u_alpha"])
+            )
             cache["fake_u"] = fake_u.detach()
             visuals["unpaired"] = fake_u[:, -3:]
         return StepOutput(losses=losses, visuals=visuals, cache=cache)
 
-    def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
-                           ) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
         """Eq. 2 for D_p (real pair vs generated pair) and eq. 5 for D_s (real frames vs unpaired fakes)."""
         from ...losses import gan_loss_d
 
         lc = self.cfg.loss
         pose, real = batch["pose"], batch["image"]
-        out = {"d_p": lc.lambda_gan * gan_loss_d(self.D_p(torch.cat([pose, real], 1)),
-                                                 self.D_p(torch.cat([pose, cache["fake"]], 1)), lc.gan_mode)}
+        out = {
+            "d_p": lc.lambda_gan
+            * gan_loss_d(
+                self.D_p(torch.cat([pose, real], 1)),
+                self.D_p(torch.cat([pose, cache["fake"]], 1)),
+                lc.gan_mode,
+            )
+        }
         if "fake_u" in cache:
             out["d_s"] = lc.lambda_s * gan_loss_d(self.D_s(real), self.D_s(cache["fake_u"]), lc.gan_mode)
         return out
@@ -173,7 +187,13 @@ class CloningMethod(Method):
         return tensors, meta
 
     @classmethod
-    def synthesizer(cls, cfg: CloningConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu", precision: str = "fp32",
-                    options: dict[str, Any] | None = None) -> Synthesizer:
+    def synthesizer(
+        cls,
+        cfg: CloningConfig,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        options: dict[str, Any] | None = None,
+    ) -> Synthesizer:
         return PoseVolumeSynthesizer.from_state(cfg, tensors, device, precision)

@@ -43,8 +43,14 @@ def volume_encoder(cfg: CloningConfig) -> VolumeEncoder:
 class PoseVolumeSynthesizer(Synthesizer):
     """Frames from poses (``body`` (25, 3), and ``face`` (68, 3) when the volumes draw it) in model pixels. ``precision``: "fp32" or "bf16" (autocast)."""
 
-    def __init__(self, G: nn.Module, encoder: VolumeEncoder, frames: int, device: torch.device | str = "cpu",
-                 precision: str = "fp32"):
+    def __init__(
+        self,
+        G: nn.Module,
+        encoder: VolumeEncoder,
+        frames: int,
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+    ):
         self.G = G.to(device).eval()
         self.encoder = encoder
         self.n = int(frames)
@@ -57,8 +63,13 @@ class PoseVolumeSynthesizer(Synthesizer):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_state(cls, cfg: CloningConfig, tensors: dict[str, torch.Tensor], device: torch.device | str = "cpu",
-                   precision: str = "fp32") -> PoseVolumeSynthesizer:
+    def from_state(
+        cls,
+        cfg: CloningConfig,
+        tensors: dict[str, torch.Tensor],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+    ) -> PoseVolumeSynthesizer:
         G = build_generator(cfg)
         state = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
         G.load_state_dict(state, strict=True)
@@ -92,9 +103,11 @@ class PoseVolumeSynthesizer(Synthesizer):
             buf = next((self._free.pop(i) for i, a in enumerate(self._free) if a.shape == shape), None)
         if buf is None:
             buf = torch.empty(shape, dtype=torch.float32)
-        cur = buf[n - 1:]
+        cur = buf[n - 1 :]
         if self.encoder.separable:
-            gy, gx, off = (torch.from_numpy(np.stack(a)) for a in zip(*(self.encoder.profiles(p) for p in poses)))
+            gy, gx, off = (
+                torch.from_numpy(np.stack(a)) for a in zip(*(self.encoder.profiles(p) for p in poses))
+            )
             torch.mul(gy[:, :, :, None], gx[:, :, None, :], out=cur)
             cur.sub_(off[:, :, None, None])
         else:
@@ -102,11 +115,13 @@ class PoseVolumeSynthesizer(Synthesizer):
             for i, pose in enumerate(poses):
                 self.encoder(pose, out=arr[i])
         if n > 1:
-            hist = list(self._hist)  # the previous n-1 volumes, oldest first (fewer at the start: repeat the first)
+            hist = list(
+                self._hist
+            )  # the previous n-1 volumes, oldest first (fewer at the start: repeat the first)
             for i, v in enumerate(([hist[0]] if hist else [cur[0]]) * (n - 1 - len(hist)) + hist):
                 buf[i] = v
             self._hist.clear()
-            self._hist.extend(v.clone() for v in buf[-(n - 1):])  # copies: the buffer is recycled
+            self._hist.extend(v.clone() for v in buf[-(n - 1) :])  # copies: the buffer is recycled
         return buf, buf.as_strided((b, n * c, h, w), (c * h * w, h * w, w, 1))
 
     def warm_up(self, batch: int = 1) -> None:
@@ -136,7 +151,9 @@ class PoseVolumeSynthesizer(Synthesizer):
         Call in frame order; :meth:`render` may run in another thread."""
         buf, x = self._build(poses)
         with self._lock:
-            if len(self._lent) >= 8:  # a caller that never releases: forget the oldest (it is simply not reused)
+            if (
+                len(self._lent) >= 8
+            ):  # a caller that never releases: forget the oldest (it is simply not reused)
                 self._lent.pop(next(iter(self._lent)))
             self._lent[x.data_ptr()] = buf
         return x

@@ -53,8 +53,9 @@ def normalize_channels(maps: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return out.reshape(maps.shape)
 
 
-def standardized_profiles(body: np.ndarray, size: tuple[int, int], sigma: float, thresh: float = 0.05,
-                          eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def standardized_profiles(
+    body: np.ndarray, size: tuple[int, int], sigma: float, thresh: float = 0.05, eps: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The separable form of :func:`standardized_gaussian_maps`: ``(gy (K, H), gx (K, W), offset (K,))`` float32
     with map ``k = gy[k][:, None] * gx[k][None, :] - offset[k]`` (gy already carries the 1 / std scale).
 
@@ -77,8 +78,14 @@ def standardized_profiles(body: np.ndarray, size: tuple[int, int], sigma: float,
     return gy * scale[:, None].astype(np.float32), gx, (mean * scale).astype(np.float32)
 
 
-def standardized_gaussian_maps(body: np.ndarray, size: tuple[int, int], sigma: float, thresh: float = 0.05,
-                               eps: float = 1e-6, out: np.ndarray | None = None) -> np.ndarray:
+def standardized_gaussian_maps(
+    body: np.ndarray,
+    size: tuple[int, int],
+    sigma: float,
+    thresh: float = 0.05,
+    eps: float = 1e-6,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """``normalize_channels(part_confidence_maps(body, size, sigma, thresh))`` in one pass over the output.
 
     One outer product minus a constant per joint (:func:`standardized_profiles`): the same values as the
@@ -95,8 +102,11 @@ def standardized_gaussian_maps(body: np.ndarray, size: tuple[int, int], sigma: f
 
 #: 68-point face landmark groups drawn as extra channels when ``face=True`` (not in the paper)
 FACE_GROUPS: dict[str, tuple[int, ...]] = {
-    "jaw": tuple(range(0, 17)), "brows": tuple(range(17, 27)), "nose": tuple(range(27, 36)),
-    "eyes": tuple(range(36, 48)), "mouth": tuple(range(48, 68)),
+    "jaw": tuple(range(0, 17)),
+    "brows": tuple(range(17, 27)),
+    "nose": tuple(range(27, 36)),
+    "eyes": tuple(range(36, 48)),
+    "mouth": tuple(range(48, 68)),
 }
 
 
@@ -108,8 +118,14 @@ class VolumeEncoder:
     ``joints``: a :data:`JOINT_SETS` name; ``sigma`` / ``face_sigma``: Gaussian radii in pixels at ``size``.
     """
 
-    def __init__(self, size: tuple[int, int], joints: str = "body", sigma: float = 3.0, face: bool = False,
-                 face_sigma: float = 1.5):
+    def __init__(
+        self,
+        size: tuple[int, int],
+        joints: str = "body",
+        sigma: float = 3.0,
+        face: bool = False,
+        face_sigma: float = 1.5,
+    ):
         self.size = (int(size[0]), int(size[1]))
         self.joints = joints
         self.index = np.asarray(joint_indices(joints), dtype=np.int64)
@@ -180,8 +196,14 @@ class Alignment:
     def warp_flow(self, flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Resample a forward flow field (H0, W0, 2) in source pixels into the aligned frame (H, W, 2)."""
         h, w = size
-        out = cv2.warpAffine(np.ascontiguousarray(flow, dtype=np.float32), self.matrix(), (w, h),
-                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out = cv2.warpAffine(
+            np.ascontiguousarray(flow, dtype=np.float32),
+            self.matrix(),
+            (w, h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
         return (out * self.scale).astype(np.float32)
 
 
@@ -231,5 +253,3 @@ def fit_alignment(source: np.ndarray, target: np.ndarray) -> Alignment:
         return Alignment(scale, 0.0, 0.0)
     t = ct - scale * cs
     return Alignment(float(scale), float(t[0]), float(t[1]))
-
-

@@ -38,8 +38,10 @@ class PoseWarpMethod(Method):
     needs_training = False
 
     def _untrained(self) -> ReenactorError:
-        return ReenactorError("pose_warp has nothing to train",
-                              fix="run `reenactor transfer --method pose_warp --target-image PHOTO --driving VIDEO`")
+        return ReenactorError(
+            "pose_warp has nothing to train",
+            fix="run `reenactor transfer --method pose_warp --target-image PHOTO --driving VIDEO`",
+        )
 
     def build_dataset(self, clips: list, unpaired: list | None = None) -> torch.utils.data.Dataset:
         raise self._untrained()
@@ -54,9 +56,15 @@ class PoseWarpMethod(Method):
         return {}, {"size": [self.cfg.size, self.cfg.size]}
 
     @classmethod
-    def synthesizer(cls, cfg: PoseWarpConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu", precision: str = "fp32",
-                    options: dict[str, Any] | None = None) -> Synthesizer:
+    def synthesizer(
+        cls,
+        cfg: PoseWarpConfig,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        options: dict[str, Any] | None = None,
+    ) -> Synthesizer:
         return PoseWarpSynthesizer(cfg)
 
 

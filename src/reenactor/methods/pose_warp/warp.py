@@ -43,36 +43,64 @@ from ...pose.skeleton import N_BODY, N_FACE, N_HAND, J
 #: Part names; label ``1 + i`` in :func:`segment_parts` is ``PARTS[i]``. Hands belong to the forearms, feet
 #: to the shins.
 PARTS: tuple[str, ...] = (
-    "torso", "head", "upper_arm_r", "forearm_r", "upper_arm_l", "forearm_l", "thigh_r", "shin_r", "thigh_l",
+    "torso",
+    "head",
+    "upper_arm_r",
+    "forearm_r",
+    "upper_arm_l",
+    "forearm_l",
+    "thigh_r",
+    "shin_r",
+    "thigh_l",
     "shin_l",
 )
 PART_INDEX: dict[str, int] = {p: i for i, p in enumerate(PARTS)}
 
 #: Back-to-front compositing order: torso, legs, head, then the arms in front of everything.
 DRAW_ORDER: tuple[str, ...] = (
-    "torso", "thigh_r", "thigh_l", "shin_r", "shin_l", "head", "upper_arm_r", "upper_arm_l", "forearm_r",
+    "torso",
+    "thigh_r",
+    "thigh_l",
+    "shin_r",
+    "shin_l",
+    "head",
+    "upper_arm_r",
+    "upper_arm_l",
+    "forearm_r",
     "forearm_l",
 )
 
 #: The part whose transform a part falls back to when its own driving joints are missing (None: the root).
 PARENT: dict[str, str | None] = {
-    "torso": None, "head": "torso",
-    "upper_arm_r": "torso", "forearm_r": "upper_arm_r", "upper_arm_l": "torso", "forearm_l": "upper_arm_l",
-    "thigh_r": "torso", "shin_r": "thigh_r", "thigh_l": "torso", "shin_l": "thigh_l",
+    "torso": None,
+    "head": "torso",
+    "upper_arm_r": "torso",
+    "forearm_r": "upper_arm_r",
+    "upper_arm_l": "torso",
+    "forearm_l": "upper_arm_l",
+    "thigh_r": "torso",
+    "shin_r": "thigh_r",
+    "thigh_l": "torso",
+    "shin_l": "thigh_l",
 }
 
 #: Limb bones: (proximal joint, distal joint) in BODY_25.
 LIMB_JOINTS: dict[str, tuple[int, int]] = {
-    "upper_arm_r": (J["RShoulder"], J["RElbow"]), "forearm_r": (J["RElbow"], J["RWrist"]),
-    "upper_arm_l": (J["LShoulder"], J["LElbow"]), "forearm_l": (J["LElbow"], J["LWrist"]),
-    "thigh_r": (J["RHip"], J["RKnee"]), "shin_r": (J["RKnee"], J["RAnkle"]),
-    "thigh_l": (J["LHip"], J["LKnee"]), "shin_l": (J["LKnee"], J["LAnkle"]),
+    "upper_arm_r": (J["RShoulder"], J["RElbow"]),
+    "forearm_r": (J["RElbow"], J["RWrist"]),
+    "upper_arm_l": (J["LShoulder"], J["LElbow"]),
+    "forearm_l": (J["LElbow"], J["LWrist"]),
+    "thigh_r": (J["RHip"], J["RKnee"]),
+    "shin_r": (J["RKnee"], J["RAnkle"]),
+    "thigh_l": (J["LHip"], J["LKnee"]),
+    "shin_l": (J["LKnee"], J["LAnkle"]),
 }
 TORSO_JOINTS: tuple[int, ...] = (J["Neck"], J["RShoulder"], J["LShoulder"], J["MidHip"], J["RHip"], J["LHip"])
 HIP_JOINTS: tuple[int, ...] = (J["MidHip"], J["RHip"], J["LHip"])
 HEAD_JOINTS: tuple[int, ...] = (J["Nose"], J["REye"], J["LEye"], J["REar"], J["LEar"])
 FOOT_JOINTS: dict[str, tuple[int, ...]] = {
-    "shin_r": (J["RBigToe"], J["RSmallToe"], J["RHeel"]), "shin_l": (J["LBigToe"], J["LSmallToe"], J["LHeel"]),
+    "shin_r": (J["RBigToe"], J["RSmallToe"], J["RHeel"]),
+    "shin_l": (J["LBigToe"], J["LSmallToe"], J["LHeel"]),
 }
 HAND_OF: dict[str, str] = {"forearm_r": "hand_right", "forearm_l": "hand_left"}
 
@@ -204,6 +232,7 @@ def _hand_for(k: dict[str, np.ndarray], part: str) -> np.ndarray | None:
     hands = {"forearm_r": k["hand_right"], "forearm_l": k["hand_left"]}
     jr, jl = J["RWrist"], J["LWrist"]
     if ok[jr] and ok[jl]:
+
         def far(hnd: np.ndarray, own: int, other: int) -> bool:
             ho = _ok(hnd)
             if ho.sum() < 3:
@@ -284,7 +313,7 @@ def _part_shapes(kp: Mapping[str, np.ndarray], shape: tuple[int, int]) -> dict[s
         if part in HAND_OF:
             hand = _hand_for(k, part)
             if hand is not None:
-                shapes.append(_hull(np.concatenate([hand, b[jb:jb + 1, :2]]).astype(np.float32)))
+                shapes.append(_hull(np.concatenate([hand, b[jb : jb + 1, :2]]).astype(np.float32)))
         for jf in FOOT_JOINTS.get(part, ()):
             if ok[jf]:
                 shapes.append(b[[jb, jf], :2].astype(np.float32))
@@ -395,8 +424,9 @@ def _transform_scale(m: np.ndarray) -> float:
     return float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
 
 
-def _limb_transform(a0: np.ndarray, b0: np.ndarray, a1: np.ndarray, b1: np.ndarray, width_scale: float,
-                    mode: str) -> np.ndarray | None:
+def _limb_transform(
+    a0: np.ndarray, b0: np.ndarray, a1: np.ndarray, b1: np.ndarray, width_scale: float, mode: str
+) -> np.ndarray | None:
     """Map the reference bone a0-b0 onto the driving bone a1-b1: rotate, scale along the bone by the length
     ratio (clipped) and across it by ``width_scale`` (``mode="stretch"``) or by the same ratio
     (``mode="similarity"``); the proximal joint a0 lands exactly on a1. None if the driving bone is degenerate."""
@@ -414,8 +444,12 @@ def _limb_transform(a0: np.ndarray, b0: np.ndarray, a1: np.ndarray, b1: np.ndarr
     return np.concatenate([a, t[:, None]], axis=1)
 
 
-def part_transforms(ref: Mapping[str, np.ndarray], drv: Mapping[str, np.ndarray], present: set[str] | None = None,
-                    limb_mode: str = "stretch") -> dict[str, np.ndarray | None]:
+def part_transforms(
+    ref: Mapping[str, np.ndarray],
+    drv: Mapping[str, np.ndarray],
+    present: set[str] | None = None,
+    limb_mode: str = "stretch",
+) -> dict[str, np.ndarray | None]:
     """One ``(2, 3) float64`` map (reference pixels -> driving pixels) per part of :data:`PARTS`.
 
     Torso: regularised least-squares affine from neck, shoulders and hips present in both poses when a hip is
@@ -497,8 +531,14 @@ class PoseWarper:
     the body scale in pixels.
     """
 
-    def __init__(self, image: np.ndarray, mask: np.ndarray, kp: Mapping[str, np.ndarray],
-                 feather: float | None = None, limb_mode: str = "stretch"):
+    def __init__(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        kp: Mapping[str, np.ndarray],
+        feather: float | None = None,
+        limb_mode: str = "stretch",
+    ):
         image = np.asarray(image)
         mask = np.asarray(mask)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -592,8 +632,15 @@ class PoseWarper:
             if layer is None or mat is None:
                 continue
             lh, lw = layer.rgba.shape[:2]
-            corners = np.array([[layer.x0, layer.y0], [layer.x0 + lw, layer.y0],
-                                [layer.x0, layer.y0 + lh], [layer.x0 + lw, layer.y0 + lh]], np.float64)
+            corners = np.array(
+                [
+                    [layer.x0, layer.y0],
+                    [layer.x0 + lw, layer.y0],
+                    [layer.x0, layer.y0 + lh],
+                    [layer.x0 + lw, layer.y0 + lh],
+                ],
+                np.float64,
+            )
             tc = corners @ mat[:, :2].T + mat[:, 2]
             ox0 = max(0, int(np.floor(tc[:, 0].min())) - 1)
             oy0 = max(0, int(np.floor(tc[:, 1].min())) - 1)
@@ -603,8 +650,14 @@ class PoseWarper:
                 continue
             local = mat.copy()
             local[:, 2] = mat[:, :2] @ np.array([layer.x0, layer.y0], np.float64) + mat[:, 2] - (ox0, oy0)
-            warped = cv2.warpAffine(layer.rgba, local, (ox1 - ox0, oy1 - oy0), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+            warped = cv2.warpAffine(
+                layer.rgba,
+                local,
+                (ox1 - ox0, oy1 - oy0),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(0, 0, 0, 0),
+            )
             src = warped.astype(np.float32) * np.float32(1.0 / 255.0)
             dst = acc[oy0:oy1, ox0:ox1]
             dst *= 1.0 - src[..., 3:4]

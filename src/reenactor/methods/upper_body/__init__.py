@@ -3,4 +3,10 @@
 from .config import FrameGenConfig, LandmarkGenConfig, UpperBodyConfig
 from .method import UpperBodyMethod, UpperBodySynthesizer
 
-__all__ = ["FrameGenConfig", "LandmarkGenConfig", "UpperBodyConfig", "UpperBodyMethod", "UpperBodySynthesizer"]
+__all__ = [
+    "FrameGenConfig",
+    "LandmarkGenConfig",
+    "UpperBodyConfig",
+    "UpperBodyMethod",
+    "UpperBodySynthesizer",
+]

@@ -41,7 +41,9 @@ def placement(body: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarra
         if b[NOSE, 2] > 0:
             offs.append(a - b[NOSE, :2])
     if not anchors:
-        raise InputError("the target clip has no frame with a face", fix="extract a clip where the face is visible")
+        raise InputError(
+            "the target clip has no frame with a face", fix="extract a clip where the face is visible"
+        )
     off = np.median(offs, 0) if offs else np.zeros(2)
     return off.astype(np.float32), np.median(anchors, 0).astype(np.float32)
 
@@ -66,19 +68,30 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         self.size = (int(cfg.size), int(cfg.size))
         self.L = int(cfg.frame.past)
         self.crop = int(cfg.landmark.crop)
-        self.with_src = cfg.frame.face_refine > 0 and cfg.frame.face_warp > 0  # the refiner's warp loss needs them
+        self.with_src = (
+            cfg.frame.face_refine > 0 and cfg.frame.face_warp > 0
+        )  # the refiner's warp loss needs them
         self.stores: list[ClipStore] = []
         self.kp: list[dict[str, np.ndarray]] = []
         self.faup: list[np.ndarray] = []
-        self.meshes: list[np.ndarray] = []  # (T, 478, 3) face meshes at clip size (expression warps recompute FAUP)
+        self.meshes: list[
+            np.ndarray
+        ] = []  # (T, 478, 3) face meshes at clip size (expression warps recompute FAUP)
         self.neutral: list[np.ndarray] = []
         self.index: list[tuple[int, int]] = []
         for c in clips:
             store = c if isinstance(c, ClipStore) else ClipStore.open(c)
             if not store.has("face_raw"):
-                raise InputError("clip has no `face_raw` array (the MediaPipe face mesh)", store.root,
-                                 "re-run `reenactor extract` with this version of reenactor")
-            kp = {k: scale_keypoints(store.load(k, mmap=False), store.size, self.size) for k in KEYPOINTS if store.has(k)}
+                raise InputError(
+                    "clip has no `face_raw` array (the MediaPipe face mesh)",
+                    store.root,
+                    "re-run `reenactor extract` with this version of reenactor",
+                )
+            kp = {
+                k: scale_keypoints(store.load(k, mmap=False), store.size, self.size)
+                for k in KEYPOINTS
+                if store.has(k)
+            }
             if "body" not in kp or "face" not in kp:
                 raise InputError("clip has no body/face keypoints", store.root, "re-run `reenactor extract`")
             ci = len(self.stores)
@@ -90,11 +103,14 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             T = store.n_frames
             person = store.person_present() if store.has("person") else np.ones(T, bool)
             for t in range(self.L, T):
-                if person[t - self.L:t + 1].all():
+                if person[t - self.L : t + 1].all():
                     self.index.append((ci, t))
         if not self.index:
-            raise InputError(f"no run of {self.L + 1} consecutive frames with a person", self.stores[0].root,
-                             "extract a longer clip of the target person")
+            raise InputError(
+                f"no run of {self.L + 1} consecutive frames with a person",
+                self.stores[0].root,
+                "extract a longer clip of the target person",
+            )
         body = np.concatenate([k["body"] for k in self.kp])
         face = np.concatenate([k["face"] for k in self.kp])
         self.offset, self.fallback = placement(body, face)
@@ -115,8 +131,14 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             img = cv2.resize(img, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
         return img
 
-    def _keypoints(self, ci: int, t: int, m: np.ndarray | None = None, field: ExpressionField | None = None,
-                   jitter: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def _keypoints(
+        self,
+        ci: int,
+        t: int,
+        m: np.ndarray | None = None,
+        field: ExpressionField | None = None,
+        jitter: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Frame t's keypoints (model pixels), the face moved by the expression ``field``, the body joints and hands
         by the ``jitter`` offsets ((K, 2) per part) and then all of them by the affine ``m`` when given."""
         kp = {k: v[t] for k, v in self.kp[ci].items()}
@@ -130,8 +152,14 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             kp = {k: affine_keypoints(v, m) for k, v in kp.items()}
         return kp
 
-    def _input(self, ci: int, t: int, m: np.ndarray | None = None, field: ExpressionField | None = None,
-               jitter: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _input(
+        self,
+        ci: int,
+        t: int,
+        m: np.ndarray | None = None,
+        field: ExpressionField | None = None,
+        jitter: dict[str, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame t's UBKP-FL input (6, S, S), its landmark crop (3, c, c) and paste centre (2,), for the keypoints
         of :meth:`_keypoints` (augmentations)."""
         kp = self._keypoints(ci, t, m, field, jitter)
@@ -155,8 +183,13 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         if key in self._cache:
             return self._cache[key]
         x, lm, centre = self._input(ci, t)
-        rec = {"x": x, "lm": lm, "image": to_unit(self._image(ci, t)), "centre": centre,
-               "faup": faup_image(self.faup[ci][t], (self.crop, self.crop), self.cfg.landmark.cell)}
+        rec = {
+            "x": x,
+            "lm": lm,
+            "image": to_unit(self._image(ci, t)),
+            "centre": centre,
+            "faup": faup_image(self.faup[ci][t], (self.crop, self.crop), self.cfg.landmark.cell),
+        }
         if len(self._cache) < 4096:
             self._cache[key] = rec
         return rec
@@ -169,8 +202,10 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             return None
         body = np.random.normal(0.0, sd, (N_BODY, 2)).astype(np.float32)
         body[list(HEAD_JOINTS)] = 0.0
-        return {"body": body, **{h: np.random.normal(0.0, sd, (1, 2)).astype(np.float32)
-                                 for h in ("hand_left", "hand_right")}}
+        return {
+            "body": body,
+            **{h: np.random.normal(0.0, sd, (1, 2)).astype(np.float32) for h in ("hand_left", "hand_right")},
+        }
 
     def training_faup(self, max_warped: int = 2000) -> np.ndarray:
         """(N, 20) FAUP as the landmark generator meets them in training: every frame's own, plus, when expression
@@ -221,23 +256,38 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         if rel:
             shape[:, :2] = np.median(np.stack(rel), 0)
             shape[:, 2] = (np.mean(valid, 0) > 0.5).astype(np.float32)
-        return {"ref": np.median(own, 0).astype(np.float32), "basis": basis.astype(np.float32), "shape": shape,
-                "columns": [[mode, frac] for mode, frac in BASIS_COLUMNS]}
+        return {
+            "ref": np.median(own, 0).astype(np.float32),
+            "basis": basis.astype(np.float32),
+            "shape": shape,
+            "columns": [[mode, frac] for mode, frac in BASIS_COLUMNS],
+        }
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]
         win = [self._frame(ci, s) for s in range(t - self.L, t + 1)]
-        pre = [self._frame(ci, s)["x"] if s >= 0 else np.zeros((6, *self.size), np.float32)
-               for s in range(t - 2 * self.L, t - self.L)]
+        pre = [
+            self._frame(ci, s)["x"] if s >= 0 else np.zeros((6, *self.size), np.float32)
+            for s in range(t - 2 * self.L, t - self.L)
+        ]
         out = {k: np.stack([w[k] for w in win]) for k in ("x", "image", "faup", "lm", "centre")}
         m = self.mover.draw(ci)
         amp = draw_expression(self.cfg.expression)
         jitter = self._draw_jitter()
-        if m is not None or amp is not None or jitter:  # one pose transform, expression, jitter for the window
+        if (
+            m is not None or amp is not None or jitter
+        ):  # one pose transform, expression, jitter for the window
             ts = range(t - self.L, t + 1)
             pre_ts = range(t - 2 * self.L, t - self.L)
-            fields = {s: ExpressionField(self.kp[ci]["face"][s], amp, self.cfg.expression.sigma)
-                      for s in (*pre_ts, *ts) if s >= 0} if amp is not None else {}
+            fields = (
+                {
+                    s: ExpressionField(self.kp[ci]["face"][s], amp, self.cfg.expression.sigma)
+                    for s in (*pre_ts, *ts)
+                    if s >= 0
+                }
+                if amp is not None
+                else {}
+            )
             moved = [self._input(ci, s, m, fields.get(s), jitter) for s in ts]
             out["x"] = np.stack([x for x, _, _ in moved])
             out["centre"] = np.stack([c for _, _, c in moved])
@@ -245,17 +295,28 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             if fields:
                 frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
                 # the landmark generator's pair gets the expression but not the pose transform
-                out["lm"] = np.stack([landmark_crop(fields[s].move_points(self.kp[ci]["face"][s]), self.crop)
-                                      for s in ts])
-                out["faup"] = np.stack([faup_image(self._warped_faup(ci, s, fields[s]), (self.crop, self.crop),
-                                                   self.cfg.landmark.cell) for s in ts])
+                out["lm"] = np.stack(
+                    [landmark_crop(fields[s].move_points(self.kp[ci]["face"][s]), self.crop) for s in ts]
+                )
+                out["faup"] = np.stack(
+                    [
+                        faup_image(
+                            self._warped_faup(ci, s, fields[s]),
+                            (self.crop, self.crop),
+                            self.cfg.landmark.cell,
+                        )
+                        for s in ts
+                    ]
+                )
             if m is not None:
                 frames = self.mover.move(ci, frames, ts, m)
                 src = self.mover.move(ci, src, ts, m) if self.with_src and fields else frames
             out["image"] = np.stack([to_unit(f) for f in frames])
             if self.with_src:
                 out["image_src"] = np.stack([to_unit(f) for f in src]) if fields else out["image"]
-            pre = [self._input(ci, s, m, fields.get(s), jitter)[0] if s >= 0 else p for s, p in zip(pre_ts, pre)]
+            pre = [
+                self._input(ci, s, m, fields.get(s), jitter)[0] if s >= 0 else p for s, p in zip(pre_ts, pre)
+            ]
         if self.with_src and "image_src" not in out:
             out["image_src"] = out["image"]
         out = {k: torch.from_numpy(v) for k, v in out.items()}

@@ -21,8 +21,6 @@ RIGID_FACE = np.arange(27, 48)
 NOSE = 0
 
 
-
-
 def face_anchor(face: np.ndarray) -> np.ndarray | None:
     """(2,) mean of the valid rigid 68-point landmarks of ``face`` (68, 3), or None if fewer than 4 are valid."""
     pts = face[RIGID_FACE]
@@ -79,5 +77,5 @@ def paste(crop_img: np.ndarray, centre: np.ndarray, size: tuple[int, int]) -> np
     else:
         canvas = np.full((crop_img.shape[0], h, w), -1.0, np.float32)
     if dx1 > dx0 and dy1 > dy0:
-        canvas[:, dy0:dy1, dx0:dx1] = crop_img[:, sy0:sy0 + dy1 - dy0, sx0:sx0 + dx1 - dx0]
+        canvas[:, dy0:dy1, dx0:dx1] = crop_img[:, sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
     return canvas

@@ -72,8 +72,9 @@ def build_generators(cfg: UpperBodyConfig) -> tuple[nn.Module, nn.Module]:
 
     lc, fc = cfg.landmark, cfg.frame
     g_lm = GlobalGenerator(1, 3, ngf=lc.ngf, n_downsampling=lc.n_downsampling, n_blocks=lc.n_blocks)
-    g_frame = GlobalGenerator(frame_input_nc(fc.past), 3, ngf=fc.ngf, n_downsampling=fc.n_downsampling,
-                              n_blocks=fc.n_blocks)
+    g_frame = GlobalGenerator(
+        frame_input_nc(fc.past), 3, ngf=fc.ngf, n_downsampling=fc.n_downsampling, n_blocks=fc.n_blocks
+    )
     return g_lm, g_frame
 
 
@@ -91,7 +92,9 @@ def build_face_refiner(cfg: UpperBodyConfig) -> nn.Module | None:
 
     g = GlobalGenerator(X_NC, 5, ngf=int(cfg.frame.face_refine), n_downsampling=2, n_blocks=3)
     last = [m for m in g.modules() if isinstance(m, nn.Conv2d)][-1]
-    nn.init.zeros_(last.weight)  # starts as no correction at all: the face is G's until the refiner learns one
+    nn.init.zeros_(
+        last.weight
+    )  # starts as no correction at all: the face is G's until the refiner learns one
     nn.init.zeros_(last.bias)
     return g
 
@@ -105,13 +108,18 @@ def refine_patch(G_face: nn.Module, lm: torch.Tensor, face: torch.Tensor) -> tor
     n, _, h, w = face.shape
     eye = torch.eye(2, 3, device=face.device, dtype=torch.float32).expand(n, 2, 3)
     grid = torch.nn.functional.affine_grid(eye, [n, 3, h, w], align_corners=False)
-    moved = torch.nn.functional.grid_sample(face.float(), grid + FLOW_RANGE * out[:, :2].permute(0, 2, 3, 1),
-                                            padding_mode="border", align_corners=False)
+    moved = torch.nn.functional.grid_sample(
+        face.float(),
+        grid + FLOW_RANGE * out[:, :2].permute(0, 2, 3, 1),
+        padding_mode="border",
+        align_corners=False,
+    )
     return (moved + out[:, 2:]).clamp(-1.0, 1.0)
 
 
-def jitter_squares(*squares: torch.Tensor, rotate: float = 10.0, scale: float = 0.12, shift: float = 0.12
-                   ) -> tuple[torch.Tensor, ...]:
+def jitter_squares(
+    *squares: torch.Tensor, rotate: float = 10.0, scale: float = 0.12, shift: float = 0.12
+) -> tuple[torch.Tensor, ...]:
     """The same random similarity transform (per item: rotation up to ``rotate`` degrees, relative scale and shift
     up to ``scale`` / ``shift`` of the half side; torch's generator) applied to each of ``squares`` (N, C, c, c)."""
     a = squares[0]
@@ -119,10 +127,14 @@ def jitter_squares(*squares: torch.Tensor, rotate: float = 10.0, scale: float = 
     u = torch.rand(n, 4, device=a.device) * 2.0 - 1.0
     ang, sc = u[:, 0] * (rotate * torch.pi / 180.0), 1.0 + u[:, 1] * scale
     cos, sin = sc * torch.cos(ang), sc * torch.sin(ang)
-    theta = torch.stack([torch.stack([cos, -sin, u[:, 2] * shift], 1), torch.stack([sin, cos, u[:, 3] * shift], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, u[:, 2] * shift], 1), torch.stack([sin, cos, u[:, 3] * shift], 1)], 1
+    )
     grid = torch.nn.functional.affine_grid(theta, list(a.shape), align_corners=False)
-    return tuple(torch.nn.functional.grid_sample(s.float(), grid, padding_mode="border", align_corners=False)
-                 for s in squares)
+    return tuple(
+        torch.nn.functional.grid_sample(s.float(), grid, padding_mode="border", align_corners=False)
+        for s in squares
+    )
 
 
 def put_squares(img: torch.Tensor, centre: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
@@ -132,12 +144,17 @@ def put_squares(img: torch.Tensor, centre: torch.Tensor, patches: torch.Tensor) 
     c = patches.shape[-1]
     padded = torch.nn.functional.pad(img, (c, c, c, c), value=-1.0).clone()
     for i, (x0, y0) in enumerate(_padded_origins(centre, c, h, w)):
-        padded[i, :, y0:y0 + c, x0:x0 + c] = patches[i].to(padded.dtype)
-    return padded[:, :, c:c + h, c:c + w]
+        padded[i, :, y0 : y0 + c, x0 : x0 + c] = patches[i].to(padded.dtype)
+    return padded[:, :, c : c + h, c : c + w]
 
 
-def refine_faces(G_face: nn.Module, y: torch.Tensor, x: torch.Tensor, centre: torch.Tensor, crop: int  # noqa: N803
-                 ) -> torch.Tensor:
+def refine_faces(
+    G_face: nn.Module,
+    y: torch.Tensor,
+    x: torch.Tensor,
+    centre: torch.Tensor,
+    crop: int,  # noqa: N803
+) -> torch.Tensor:
     """``frame.face_refine``: frames ``y`` (N, 3, S, S) with the face square corrected by ``G_face`` from the landmark
     crop (the FL channels of the input ``x`` (N, 6, S, S) in that square) and the generated face there."""
     lm = crop_squares(x[:, 3:], centre, crop)
@@ -151,9 +168,14 @@ def frame_input(x: torch.Tensor, past_x: list[torch.Tensor], past_y: list[torch.
     return torch.cat([x, *past_x, *past_y], 1)
 
 
-def generate_window(G: nn.Module, x: torch.Tensor, x_pre: torch.Tensor, detach_past: bool = False,
-                    refine: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                    centre: torch.Tensor | None = None) -> torch.Tensor:
+def generate_window(
+    G: nn.Module,
+    x: torch.Tensor,
+    x_pre: torch.Tensor,
+    detach_past: bool = False,
+    refine: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    centre: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Section 5's sequential generation over a window.
 
     x: (B, L+1, 6, S, S) inputs of frames t-L .. t; x_pre: (B, L, 6, S, S) inputs of t-2L .. t-L-1.
@@ -169,8 +191,10 @@ def generate_window(G: nn.Module, x: torch.Tensor, x_pre: torch.Tensor, detach_p
     for i in range(n):
         j = L + i  # index of frame i in `inputs`
         past_x = [inputs[:, j - k] for k in range(1, L + 1)]
-        past_y = [(outs[i - k].detach() if detach_past else outs[i - k]) if i - k >= 0 else zero
-                  for k in range(1, L + 1)]
+        past_y = [
+            (outs[i - k].detach() if detach_past else outs[i - k]) if i - k >= 0 else zero
+            for k in range(1, L + 1)
+        ]
         y = G(frame_input(x[:, i], past_x, past_y))
         outs.append(y if refine is None else refine(y, x[:, i], centre[:, i]))
     return torch.stack(outs, 1)
@@ -195,8 +219,12 @@ def crop_squares(img: torch.Tensor, centre: torch.Tensor, crop: int) -> torch.Te
     outside the frame reads -1. Differentiable (slicing). Returns (N, C, crop, crop)."""
     n, _, h, w = img.shape
     padded = torch.nn.functional.pad(img, (crop, crop, crop, crop), value=-1.0)
-    return torch.stack([padded[i, :, y0:y0 + crop, x0:x0 + crop]
-                        for i, (x0, y0) in enumerate(_padded_origins(centre, crop, h, w))])
+    return torch.stack(
+        [
+            padded[i, :, y0 : y0 + crop, x0 : x0 + crop]
+            for i, (x0, y0) in enumerate(_padded_origins(centre, crop, h, w))
+        ]
+    )
 
 
 def _padded_origins(centre: torch.Tensor, crop: int, h: int, w: int) -> list[tuple[int, int]]:
@@ -227,10 +255,14 @@ class UpperBodyMethod(Method):
 
     name = "upper_body"
     inference_options = (
-        InferenceOption("expression_warp", bool, None,
-                        "warp the output face by the driver's expression after the networks (the model's "
-                        "warp_expression, not in the paper, on by default); --no-expression-warp writes the "
-                        "networks' own frames"),
+        InferenceOption(
+            "expression_warp",
+            bool,
+            None,
+            "warp the output face by the driver's expression after the networks (the model's "
+            "warp_expression, not in the paper, on by default); --no-expression-warp writes the "
+            "networks' own frames",
+        ),
     )
     Config = UpperBodyConfig
 
@@ -241,11 +273,13 @@ class UpperBodyMethod(Method):
         from ...nn.backbones import load_feature_net
 
         lc, fc = cfg.landmark, cfg.frame
-        if cfg.size % (2 ** fc.n_downsampling) or lc.crop % (2 ** lc.n_downsampling):
+        if cfg.size % (2**fc.n_downsampling) or lc.crop % (2**lc.n_downsampling):
             from ...errors import ConfigError
 
-            raise ConfigError(f"size {cfg.size} must be divisible by 2**frame.n_downsampling and landmark.crop "
-                              f"{lc.crop} by 2**landmark.n_downsampling")
+            raise ConfigError(
+                f"size {cfg.size} must be divisible by 2**frame.n_downsampling and landmark.crop "
+                f"{lc.crop} by 2**landmark.n_downsampling"
+            )
         self.G_lm, self.G = build_generators(cfg)
         if fc.face_refine > 0 and lc.crop % 4:
             from ...errors import ConfigError
@@ -255,22 +289,29 @@ class UpperBodyMethod(Method):
         # eq. 1: conditional D_k on (FAUP image, landmark image), k = 1..num_D
         self.D_lm = MultiscaleDiscriminator(1 + 3, ndf=lc.ndf, n_layers=lc.n_layers, num_D=lc.num_D)
         # eq. 3: space-time D_k on L+1 consecutive (UBKP-FL, frame) pairs
-        self.D_st = SpaceTimeDiscriminator(X_NC + 3, n_frames=fc.past + 1, ndf=fc.ndf, n_layers=fc.n_layers,
-                                           num_D=fc.num_D)
+        self.D_st = SpaceTimeDiscriminator(
+            X_NC + 3, n_frames=fc.past + 1, ndf=fc.ndf, n_layers=fc.n_layers, num_D=fc.num_D
+        )
         # not in the paper (frame.face_gan): conditional D on (landmark lines, face) in the landmark crop's square
-        self.D_face = (MultiscaleDiscriminator(3 + 3, ndf=fc.ndf, n_layers=3, num_D=2) if fc.face_gan > 0 else None)
+        self.D_face = (
+            MultiscaleDiscriminator(3 + 3, ndf=fc.ndf, n_layers=3, num_D=2) if fc.face_gan > 0 else None
+        )
         net = load_feature_net(cfg.feature_net, cfg.feature_weights, verbose=True)
         self.perceptual = PerceptualLoss(net)
         self._train_kp: dict[str, np.ndarray] = {}
         self._offset = np.zeros(2, np.float32)
         self._fallback = np.array([cfg.size / 2, cfg.size / 3], np.float32)
         self._faup_range: np.ndarray | None = None  # (2, 20) target's 1st / 99th percentile FAUP
-        self._expr_basis: dict[str, Any] | None = None  # UpperBodyDataset.expression_basis (the transfer warp)
+        self._expr_basis: dict[str, Any] | None = (
+            None  # UpperBodyDataset.expression_basis (the transfer warp)
+        )
 
     # ------------------------------------------------------------------ data
     def build_dataset(self, clips: list, unpaired: list | None = None) -> UpperBodyDataset:
         if unpaired:
-            print(f"[{self.name}] --unpaired clips are not used: this method trains on the target's own video")
+            print(
+                f"[{self.name}] --unpaired clips are not used: this method trains on the target's own video"
+            )
         return UpperBodyDataset(self.cfg, clips)
 
     def fit_data(self, dataset: UpperBodyDataset) -> None:
@@ -280,7 +321,9 @@ class UpperBodyMethod(Method):
         self._offset, self._fallback = dataset.offset, dataset.fallback
         self._train_kp = subsample_poses(dataset.target_keypoints(), self.cfg.max_stored_poses)
         faup = dataset.training_faup()  # with expression warps, their FAUP widen the range the clamp keeps
-        self._faup_range = np.stack([np.percentile(faup, 1, 0), np.percentile(faup, 99, 0)]).astype(np.float32)
+        self._faup_range = np.stack([np.percentile(faup, 1, 0), np.percentile(faup, 99, 0)]).astype(
+            np.float32
+        )
         self._expr_basis = dataset.expression_basis()
 
     # ------------------------------------------------------------------ training
@@ -306,7 +349,9 @@ class UpperBodyMethod(Method):
         lm_fake = self.G_lm(faup)
         losses = {
             "lm_gan": cfg.lambda_landmark * gan_loss_g(self.D_lm(torch.cat([faup, lm_fake], 1)), mode),
-            "lm_l1": cfg.lambda_landmark * cfg.landmark.lambda_l1 * landmark_l1(lm_fake, lm, cfg.landmark.fg_weight),
+            "lm_l1": cfg.lambda_landmark
+            * cfg.landmark.lambda_l1
+            * landmark_l1(lm_fake, lm, cfg.landmark.fg_weight),
         }
         if self.landmark_phase(step):  # the landmark generator's own phase: no frame branch yet
             visuals = {"lm_real": lm[:4], "lm_fake": lm_fake[:4]}
@@ -327,12 +372,19 @@ class UpperBodyMethod(Method):
             from ...losses import masked_l1
 
             mask = face_square_mask(batch["centre"], self.cfg.landmark.crop, real.shape[-2:])
-            losses["face"] = fc.lambda_face * masked_l1(fake.flatten(0, 1), real.flatten(0, 1), mask.flatten(0, 1))
+            losses["face"] = fc.lambda_face * masked_l1(
+                fake.flatten(0, 1), real.flatten(0, 1), mask.flatten(0, 1)
+            )
         cache = {"fake": fake.detach(), "lm_fake": lm_fake.detach()}
-        if self.G_face is not None and fc.face_warp > 0:  # optional, not in the paper (config frame.face_warp)
+        if (
+            self.G_face is not None and fc.face_warp > 0
+        ):  # optional, not in the paper (config frame.face_warp)
             c, centre = cfg.landmark.crop, batch["centre"].flatten(0, 1)
-            squares = (crop_squares(x[:, :, 3:].flatten(0, 1), centre, c),
-                       crop_squares(batch["image_src"].flatten(0, 1), centre, c), crop_squares(real.flatten(0, 1), centre, c))
+            squares = (
+                crop_squares(x[:, :, 3:].flatten(0, 1), centre, c),
+                crop_squares(batch["image_src"].flatten(0, 1), centre, c),
+                crop_squares(real.flatten(0, 1), centre, c),
+            )
             lm_sq, src_sq, real_sq = jitter_squares(*squares)
             losses["face_warp"] = fc.face_warp * l1(refine_patch(self.G_face, lm_sq, src_sq), real_sq)
         if self.D_face is not None:  # optional, not in the paper (config frame.face_gan)
@@ -343,38 +395,57 @@ class UpperBodyMethod(Method):
                 d_real_f = self.D_face(torch.cat([cond, real_f], 1))
             losses["face_gan"] = fc.face_gan * gan_loss_g(d_fake_f, mode)
             losses["face_fm"] = fc.face_gan * fc.alpha_fm * feature_matching(d_real_f, d_fake_f)
-        visuals = {"real": real[:, -1], "fake": fake[:, -1], "input_ubkp": x[:, -1, :3], "input_fl": x[:, -1, 3:],
-                   "lm_fake": torch.nn.functional.interpolate(lm_fake[: real.shape[0]], size=real.shape[-2:])}
+        visuals = {
+            "real": real[:, -1],
+            "fake": fake[:, -1],
+            "input_ubkp": x[:, -1, :3],
+            "input_fl": x[:, -1, 3:],
+            "lm_fake": torch.nn.functional.interpolate(lm_fake[: real.shape[0]], size=real.shape[-2:]),
+        }
         return StepOutput(losses=losses, visuals=visuals, cache=cache)
 
-    def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
-                           ) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
         """Eq. 1 for D_lm (real vs generated landmark image given the FAUP image), eq. 3 for D_st."""
         from ...losses import gan_loss_d
 
         mode = self.cfg.gan_mode
         faup = batch["faup"].flatten(0, 1)
         lm = batch["lm"].flatten(0, 1)
-        losses = {"d_lm": self.cfg.lambda_landmark * gan_loss_d(self.D_lm(torch.cat([faup, lm], 1)),
-                                                                self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode)}
+        losses = {
+            "d_lm": self.cfg.lambda_landmark
+            * gan_loss_d(
+                self.D_lm(torch.cat([faup, lm], 1)), self.D_lm(torch.cat([faup, cache["lm_fake"]], 1)), mode
+            )
+        }
         if not self.landmark_phase(step):  # eq. 3; a landmark-phase batch has no frame inputs
             x = batch["x"]
-            losses["d_ts"] = gan_loss_d(self.D_st(torch.cat([x, batch["image"]], 2)),
-                                        self.D_st(torch.cat([x, cache["fake"]], 2)), mode)
+            losses["d_ts"] = gan_loss_d(
+                self.D_st(torch.cat([x, batch["image"]], 2)),
+                self.D_st(torch.cat([x, cache["fake"]], 2)),
+                mode,
+            )
             if self.D_face is not None:
                 cond, fake_f, real_f = cache["face"]
-                losses["d_face"] = gan_loss_d(self.D_face(torch.cat([cond, real_f], 1)),
-                                              self.D_face(torch.cat([cond, fake_f], 1)), mode)
+                losses["d_face"] = gan_loss_d(
+                    self.D_face(torch.cat([cond, real_f], 1)), self.D_face(torch.cat([cond, fake_f], 1)), mode
+                )
         return losses
 
-    def face_squares(self, batch: dict[str, torch.Tensor], fake: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def face_squares(
+        self, batch: dict[str, torch.Tensor], fake: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(landmark lines, generated face, real face) in the landmark crop's square of every frame of the
         window, each (B(L+1), 3, crop, crop): what the face discriminator (``frame.face_gan``) compares."""
         c = self.cfg.landmark.crop
         centre = batch["centre"].flatten(0, 1)
         cond = crop_squares(batch["x"][:, :, 3:].flatten(0, 1), centre, c)
-        return cond, crop_squares(fake.flatten(0, 1), centre, c), crop_squares(batch["image"].flatten(0, 1), centre, c)
+        return (
+            cond,
+            crop_squares(fake.flatten(0, 1), centre, c),
+            crop_squares(batch["image"].flatten(0, 1), centre, c),
+        )
 
     # ------------------------------------------------------------------ export / inference
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -385,21 +456,30 @@ class UpperBodyMethod(Method):
             "skeleton": skeleton_spec(),
             "past": self.cfg.frame.past,
             "crop": self.cfg.landmark.crop,
-            "face_offset": [float(v) for v in self._offset],  # landmark-crop centre = body nose + this (model px)
+            "face_offset": [
+                float(v) for v in self._offset
+            ],  # landmark-crop centre = body nose + this (model px)
             "face_fallback": [float(v) for v in self._fallback],  # crop centre when the nose is missing
             "faup_range": None if self._faup_range is None else self._faup_range.tolist(),
             "train_poses": sorted(self._train_kp),
             "n_train_poses": int(len(self._train_kp.get("body", ()))),
-            "expression_basis": None if self._expr_basis is None else {
-                k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self._expr_basis.items()},
+            "expression_basis": None
+            if self._expr_basis is None
+            else {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self._expr_basis.items()},
             "config": to_dict(self.cfg),
         }
         return tensors, meta
 
     @classmethod
-    def synthesizer(cls, cfg: UpperBodyConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                    device: torch.device | str = "cpu", precision: str = "fp32",
-                    options: dict[str, Any] | None = None) -> Synthesizer:
+    def synthesizer(
+        cls,
+        cfg: UpperBodyConfig,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        options: dict[str, Any] | None = None,
+    ) -> Synthesizer:
         warp = (options or {}).get("expression_warp")
         if warp is not None:
             cfg = dataclasses.replace(cfg, warp_expression=bool(warp))
@@ -421,8 +501,15 @@ class UpperBodySynthesizer(Synthesizer):
     holds the amplitudes); the unwarped frame is what the next frames are conditioned on.
     """
 
-    def __init__(self, cfg: UpperBodyConfig, G_lm: nn.Module, G: nn.Module, meta: dict[str, Any],  # noqa: N803
-                 device: torch.device | str = "cpu", G_face: nn.Module | None = None):  # noqa: N803
+    def __init__(
+        self,
+        cfg: UpperBodyConfig,
+        G_lm: nn.Module,
+        G: nn.Module,
+        meta: dict[str, Any],  # noqa: N803
+        device: torch.device | str = "cpu",
+        G_face: nn.Module | None = None,
+    ):  # noqa: N803
         self.cfg = cfg
         self.device = torch.device(device)
         self.G_lm = G_lm.to(self.device).eval()
@@ -438,25 +525,38 @@ class UpperBodySynthesizer(Synthesizer):
         self.faup_range = np.asarray(rng, np.float32) if (rng is not None and cfg.clamp_faup) else None
         self._warned: set[str] = set()
         eb = meta.get("expression_basis")
-        self.expression_basis = None if eb is None else {
-            k: v if k == "columns" else np.asarray(v, np.float32) for k, v in eb.items()}
+        self.expression_basis = (
+            None
+            if eb is None
+            else {k: v if k == "columns" else np.asarray(v, np.float32) for k, v in eb.items()}
+        )
         self.warp_expression = bool(cfg.warp_expression)
         unknown = sorted({str(m) for m, _ in (eb or {}).get("columns", [])} - set(MODES))
         if unknown:  # a model from another version of the warp: leave the frames as the networks draw them
-            self._note("modes", f"the model's expression basis uses warp modes this reenactor lacks ({', '.join(unknown)}): "
-                       "no expression warp")
+            self._note(
+                "modes",
+                f"the model's expression basis uses warp modes this reenactor lacks ({', '.join(unknown)}): "
+                "no expression warp",
+            )
             self.expression_basis = None
         self.reset()
 
     @classmethod
-    def from_state(cls, cfg: UpperBodyConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                   device: torch.device | str = "cpu") -> UpperBodySynthesizer:
+    def from_state(
+        cls,
+        cfg: UpperBodyConfig,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+    ) -> UpperBodySynthesizer:
         g_lm, g = build_generators(cfg)
         g_lm.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("G_lm.")}, strict=True)
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")}, strict=True)
         g_face = build_face_refiner(cfg)
         if g_face is not None:
-            g_face.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("G_face.")}, strict=True)
+            g_face.load_state_dict(
+                {k[7:]: v for k, v in tensors.items() if k.startswith("G_face.")}, strict=True
+            )
         return cls(cfg, g_lm, g, meta, device, g_face)
 
     def reset(self) -> None:
@@ -502,9 +602,12 @@ class UpperBodySynthesizer(Synthesizer):
         if self.faup_range is not None:
             clamped = np.clip(self._last_faup, self.faup_range[0], self.faup_range[1])
             if not np.allclose(clamped, self._last_faup):
-                self._note("clamp", "the driver's FAUP goes beyond the target's training range: the landmark generator "
-                           "gets it clamped to that range (clamp_faup: false to keep it)"
-                           + ("; the expression warp uses it whole" if self.warp_expression else ""))
+                self._note(
+                    "clamp",
+                    "the driver's FAUP goes beyond the target's training range: the landmark generator "
+                    "gets it clamped to that range (clamp_faup: false to keep it)"
+                    + ("; the expression warp uses it whole" if self.warp_expression else ""),
+                )
             return clamped
         return self._last_faup
 
@@ -525,14 +628,24 @@ class UpperBodySynthesizer(Synthesizer):
         eb = self.expression_basis
         if eb is None:
             if "modes" not in self._warned:
-                self._note("nobasis", "this model carries no expression basis (trained before the expression warp): the "
-                           "face shows only what the networks draw; re-train to add it")
+                self._note(
+                    "nobasis",
+                    "this model carries no expression basis (trained before the expression warp): the "
+                    "face shows only what the networks draw; re-train to add it",
+                )
             return frame
-        amp = fit_expression(eb["basis"], np.asarray(faup, np.float32)[:N_AU] - eb["ref"], self.cfg.expression,
-                             [tuple(c) for c in eb["columns"]])
+        amp = fit_expression(
+            eb["basis"],
+            np.asarray(faup, np.float32)[:N_AU] - eb["ref"],
+            self.cfg.expression,
+            [tuple(c) for c in eb["columns"]],
+        )
         self.last_expression = amp
-        self._note("warp", "the output face is warped by the driver's expression (warp_expression, not in the paper; "
-                   "--no-expression-warp for the networks' frames alone)")
+        self._note(
+            "warp",
+            "the output face is warped by the driver's expression (warp_expression, not in the paper; "
+            "--no-expression-warp for the networks' frames alone)",
+        )
         if self._last_centre is None or not any(abs(a) > 1e-4 for a in amp.values()):
             return frame
         face = eb["shape"].copy()
@@ -556,8 +669,9 @@ class UpperBodySynthesizer(Synthesizer):
         lm = lm.to(self.device)
         centre = face_centre(np.asarray(pose["body"], np.float32), self.offset, self.fallback)
         fl = paste(lm, centre, self.size)
-        ub = torch.from_numpy(ubkp_image({k: pose[k] for k in KEYPOINTS if k in pose}, self.size,
-                                         self.cfg.hands)).to(self.device)
+        ub = torch.from_numpy(
+            ubkp_image({k: pose[k] for k in KEYPOINTS if k in pose}, self.size, self.cfg.hands)
+        ).to(self.device)
         x = torch.cat([ub, fl.to(ub.dtype)], 0)[None]
         zero_x = torch.zeros_like(x)
         zero_y = x.new_zeros(1, 3, *self.size)
