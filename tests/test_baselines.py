@@ -99,7 +99,7 @@ def test_self_reenactment_protocol_end_to_end(clips, tmp_path):
     """The Table-1 protocol on a tiny clip: split, train all three under a budget, metrics, table, video."""
     import json
 
-    from reenactor.benchmarking.self_reenactment import SelfReenactmentOptions, run, split
+    from reenactor.evaluation.self_reenactment import SelfReenactmentOptions, run, split
     from reenactor.io.video import probe
 
     _, target, _ = clips
@@ -155,7 +155,7 @@ def test_self_reenactment_protocol_end_to_end(clips, tmp_path):
 def test_self_reenactment_repeats_average_seeded_runs(clips, tmp_path):
     """--repeats K: each learned method trains K times (seeds seed .. seed+K-1); its row is their mean with the
     MSE's standard deviation, nearest_neighbor (no training randomness) runs once."""
-    from reenactor.benchmarking.self_reenactment import SelfReenactmentOptions, run
+    from reenactor.evaluation.self_reenactment import SelfReenactmentOptions, run
 
     _, target, _ = clips
     tiny = [

@@ -464,7 +464,7 @@ def test_export_synthesizer_streams_with_temporal_state(method, dataset, carphon
     syn.reset()
     again = syn.step({k: v[0] for k, v in kp.items()}, {"face_raw": raw[0]})
     np.testing.assert_array_equal(again, frames[0])
-    # step = render(pose, landmarks(clamped FAUP)); render takes any landmark image (benchmarks/upper_body_follow.py)
+    # step = render(pose, landmarks(clamped FAUP)); render takes any landmark image (experiments/upper_body_follow.py)
     syn.reset()
     pose0 = {k: v[0] for k, v in kp.items()}
     split = syn.render(pose0, syn.landmarks(syn.driving_faup({"face_raw": raw[0]})))
@@ -615,7 +615,7 @@ def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
 
 
 def test_self_reenactment_table_reports_upper_body_beside_cloning(tmp_path):
-    from reenactor.benchmarking.self_reenactment import SelfReenactmentOptions, markdown_table
+    from reenactor.evaluation.self_reenactment import SelfReenactmentOptions, markdown_table
 
     rows = [
         {"method": "cloning", "mse": 400.0, "ssim": 0.6, "psnr": 22.0},
@@ -631,7 +631,7 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     a target that is not a clip folder is one clear error."""
     import json
 
-    from reenactor.benchmarking.expression import run_expression_benchmark
+    from reenactor.evaluation.expression import run_expression_benchmark
     from reenactor.errors import InputError
     from reenactor.modelfile import open_model
     from reenactor.train.run import run_training
@@ -728,7 +728,7 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
 
 def test_expression_contrast_compares_what_two_drivers_change():
     """contrast(): per unit, driver A minus B as driven beside the generated difference, r over the units."""
-    from reenactor.benchmarking.expression import contrast
+    from reenactor.evaluation.expression import contrast
     from reenactor.face.faup import AU_NAMES, N_AU
 
     base = np.zeros(FAUP_DIM)

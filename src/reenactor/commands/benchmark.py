@@ -164,7 +164,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Transfer a driving video or photo onto a trained model's target person (side_by_side.mp4), then "
         "re-extract the generated faces and compare their action units and head pose (FAUP, "
         "reenactor.face.faup) with the driver's, beside a reference that holds the target's typical face "
-        "constant; writes table.md and results.json (reenactor.benchmarking.expression).",
+        "constant; writes table.md and results.json (reenactor.evaluation.expression).",
     )
     e.add_argument("--model", required=True, help="exported model file (RUN_DIR/model.safetensors)")
     e.add_argument(
@@ -215,7 +215,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     si = bsub.add_parser(
         "single-image",
         help="one frame as the target photo, the next frames as the driver, the real frames as truth",
-        description="The single-image self-reenactment protocol (reenactor.benchmarking.single_image): frame "
+        description="The single-image self-reenactment protocol (reenactor.evaluation.single_image): frame "
         "--reference-frame of a clip is the target photo, frames --first-driving.. drive it through each "
         "method (and `hold`, the photo repeated), and the real frames are the ground truth. Reports MSE, "
         "SSIM, PSNR, masked SSIM/PSNR, pose accuracy of the output (re-extracted) and the dlib identity "
@@ -282,7 +282,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_single_image(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..benchmarking.single_image import SingleImageOptions, run
+    from ..evaluation.single_image import SingleImageOptions, run
     from ..devices import resolve_device
     from ..errors import InputError
     from ._output import check_output_dir
@@ -321,7 +321,7 @@ def run_single_image(args: argparse.Namespace) -> int:
 
 
 def run_expression(args: argparse.Namespace) -> int:
-    from ..benchmarking.expression import run_expression_benchmark, run_expression_contrast
+    from ..evaluation.expression import run_expression_benchmark, run_expression_contrast
     from ..devices import resolve_device
     from ..samples import resolve_input
     from ._output import check_output_dir
@@ -347,7 +347,7 @@ def run_expression(args: argparse.Namespace) -> int:
 def run_self_reenactment(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..benchmarking.self_reenactment import SelfReenactmentOptions, run
+    from ..evaluation.self_reenactment import SelfReenactmentOptions, run
     from ..devices import resolve_device
     from ..errors import InputError
     from ._output import check_output_dir

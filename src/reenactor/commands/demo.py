@@ -104,7 +104,7 @@ def run_cloning_demo(
     log=print,
 ) -> dict[str, Path]:
     """Steps 2-4 of the module docstring. Returns ``model`` and ``video`` paths."""
-    from ..benchmarking.self_reenactment import slice_clip
+    from ..evaluation.self_reenactment import slice_clip
     from ..config import merge, method_defaults
     from ..data.clipstore import ClipStore
     from ..data.flow import add_flow_stage

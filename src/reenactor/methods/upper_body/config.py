@@ -58,7 +58,7 @@ class FrameGenConfig:
         0  # channels (ngf) of a face generator on the landmark crop's square: it sees only the landmark
     )
     # crop and the generated face there and moves it (a flow) and adds a correction (Chan et al.'s face GAN; not in this paper);
-    # 0 = none. Meant to follow the landmarks where G recalls the face from the body pose (benchmarks/upper_body_follow.py)
+    # 0 = none. Meant to follow the landmarks where G recalls the face from the body pose (experiments/upper_body_follow.py)
     face_warp: float = (
         50.0  # with face_refine: weight of the refiner's own L1 on the real face, unwarped, moved to
     )

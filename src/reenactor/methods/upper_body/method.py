@@ -664,7 +664,7 @@ class UpperBodySynthesizer(Synthesizer):
     @torch.inference_mode()
     def render(self, pose: dict[str, np.ndarray], lm: torch.Tensor) -> np.ndarray:
         """The next frame (H, W, 3) uint8 from the (normalized) upper-body ``pose`` and a (3, c, c) landmark image
-        in [-1, 1] (the landmark generator's, or any other: ``benchmarks/upper_body_follow.py`` feeds warped real
+        in [-1, 1] (the landmark generator's, or any other: ``experiments/upper_body_follow.py`` feeds warped real
         ones), conditioned on the past L inputs and outputs (section 5)."""
         lm = lm.to(self.device)
         centre = face_centre(np.asarray(pose["body"], np.float32), self.offset, self.fallback)

@@ -11,7 +11,7 @@ the training crop with the nearest FAUP. The headline (last line) is line recall
 plain L1. The lines cover ~5 % of the crop, so an empty image is nearly L1-optimal: recall is the number that
 tells whether a face is drawn at all.
 
-Run: ``.venv/bin/python benchmarks/upper_body_landmarks.py [--steps 3000] [--fg 0 4]`` (about 2 min per weight
+Run: ``.venv/bin/python experiments/upper_body_landmarks.py [--steps 3000] [--fg 0 4]`` (about 2 min per weight
 on 2 cores at 3000 steps). The clip is extracted once into ``--work`` (default /tmp/reenactor_bench_lm).
 """
 
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from tqdm import tqdm
 
-from reenactor.benchmarking.self_reenactment import prepare_clip, split
+from reenactor.evaluation.self_reenactment import prepare_clip, split
 from reenactor.config import load_yaml
 from reenactor.face.faup import add_faup_stage
 from reenactor.methods.upper_body import UpperBodyMethod

@@ -11,7 +11,7 @@ the landmarks: per mode, the projection of (refined with warped landmarks - refi
 channels held at zero) and ``flow`` (the shipped form: resample along a flow, then add), each with and without
 jittering the squares (``jitter_squares``).
 
-Run: ``.venv/bin/python benchmarks/upper_body_refiner.py --clip CLIP_DIR`` (a clip of 120 frames at 128 px, e.g.
+Run: ``.venv/bin/python experiments/upper_body_refiner.py --clip CLIP_DIR`` (a clip of 120 frames at 128 px, e.g.
 ``reenactor extract sample:carphone -o CLIP --size 128``; ~8 min per form on 2 cores at the default 2000 steps).
 The headline (last line) is the mean held-out follow of each form.
 """

@@ -11,7 +11,7 @@ and for the generated faces, and the slope of generated on landmark values acros
 what its landmarks say, 0 = the landmarks are ignored. Each frame is rendered ``--hold`` times from a reset
 generator (its past filled with its own outputs) and the last one is measured.
 
-Run: ``.venv/bin/python benchmarks/upper_body_follow.py --model RUN/model.safetensors --clip CLIP_DIR``
+Run: ``.venv/bin/python experiments/upper_body_follow.py --model RUN/model.safetensors --clip CLIP_DIR``
 (about 1 s per rendered frame on 2 cores; default 20 frames x 4 amplitudes x 2 modes). The headline (last line)
 is the mean slope over the modes.
 """
