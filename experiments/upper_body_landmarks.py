@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from tqdm import tqdm
 
-from reenactor.evaluation.self_reenactment import prepare_clip, split
 from reenactor.config import load_yaml
+from reenactor.evaluation.self_reenactment import prepare_clip, split
 from reenactor.face.faup import add_faup_stage
 from reenactor.methods.upper_body import UpperBodyMethod
 from reenactor.methods.upper_body.dataset import UpperBodyDataset

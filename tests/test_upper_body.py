@@ -631,8 +631,8 @@ def test_expression_benchmark_cross_identity_runs_and_reports(clip_copy, tmp_pat
     a target that is not a clip folder is one clear error."""
     import json
 
-    from reenactor.evaluation.expression import run_expression_benchmark
     from reenactor.errors import InputError
+    from reenactor.evaluation.expression import run_expression_benchmark
     from reenactor.modelfile import open_model
     from reenactor.train.run import run_training
 

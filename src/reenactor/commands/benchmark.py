@@ -282,9 +282,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_single_image(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..evaluation.single_image import SingleImageOptions, run
     from ..devices import resolve_device
     from ..errors import InputError
+    from ..evaluation.single_image import SingleImageOptions, run
     from ._output import check_output_dir
 
     check_output_dir(args.output, args.force, results=RESULTS)
@@ -321,8 +321,8 @@ def run_single_image(args: argparse.Namespace) -> int:
 
 
 def run_expression(args: argparse.Namespace) -> int:
-    from ..evaluation.expression import run_expression_benchmark, run_expression_contrast
     from ..devices import resolve_device
+    from ..evaluation.expression import run_expression_benchmark, run_expression_contrast
     from ..samples import resolve_input
     from ._output import check_output_dir
 
@@ -347,9 +347,9 @@ def run_expression(args: argparse.Namespace) -> int:
 def run_self_reenactment(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..evaluation.self_reenactment import SelfReenactmentOptions, run
     from ..devices import resolve_device
     from ..errors import InputError
+    from ..evaluation.self_reenactment import SelfReenactmentOptions, run
     from ._output import check_output_dir
 
     check_output_dir(args.output, args.force, results=RESULTS)

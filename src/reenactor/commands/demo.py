@@ -104,10 +104,10 @@ def run_cloning_demo(
     log=print,
 ) -> dict[str, Path]:
     """Steps 2-4 of the module docstring. Returns ``model`` and ``video`` paths."""
-    from ..evaluation.self_reenactment import slice_clip
     from ..config import merge, method_defaults
     from ..data.clipstore import ClipStore
     from ..data.flow import add_flow_stage
+    from ..evaluation.self_reenactment import slice_clip
     from ..methods import get_method
     from ..train.checkpoint import read_metadata
     from ..train.config import build_run_config, method_config
