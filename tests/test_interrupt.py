@@ -61,6 +61,7 @@ def test_extract_stops_promptly_and_resumes(tmp_path):
     rc, err, took = _interrupt(cmd, lambda: chunks.is_dir() and any(chunks.glob("chunk_*")))
     assert rc == 130 and took < 2.0, (rc, took, err)
     assert "re-run the same command to continue" in err and "Traceback" not in err
+    assert f"reenactor extract sample:bikes -o {out}" in err  # the exact command that continues it
     assert not out.exists() and chunks.is_dir()  # nothing published; the finished chunks are kept
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

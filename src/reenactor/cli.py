@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         if getattr(args, "resumable", False):  # extract and train keep their finished work
-            print("interrupted; re-run the same command to continue where it stopped", file=sys.stderr)
+            import shlex
+
+            again = "reenactor " + " ".join(shlex.quote(a) for a in given)
+            print(f"interrupted; re-run the same command to continue where it stopped:\n  {again}", file=sys.stderr)
         else:
             print(
                 "interrupted; its output was not written (nothing half-written is left); re-run the command to "
