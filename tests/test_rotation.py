@@ -20,9 +20,8 @@ from reenactor.io.video import iter_frames, probe
 
 N_FRAMES = 30  # extraction has no frame limit: the tagged copies are cut short
 
-# writing a display matrix needs VideoStream.set_display_rotation (PyAV >= 18, pinned in pyproject.toml); reading
-# works with older versions too. No skip: a missing method fails here, loudly.
-needs_display_matrix = pytest.mark.usefixtures()
+# writing a display matrix needs VideoStream.set_display_rotation (PyAV >= 18.1, pinned in pyproject.toml); reading
+# works with older versions too. No skip: a missing method fails the tests that write one, loudly.
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,6 @@ def _portrait_copy(frames: np.ndarray, path: Path, ccw: int = 0, rotate_tag: str
     return path
 
 
-@needs_display_matrix
 @pytest.mark.parametrize("ccw, rotation", [(-90, 90), (90, 270), (180, 180), (270, 90), (0, 0)])
 def test_display_rotation_is_applied_at_every_angle(tmp_path, carphone_frames, ccw, rotation):
     path = _portrait_copy(carphone_frames, tmp_path / f"rot{ccw}.mp4", ccw)
@@ -89,7 +87,6 @@ def test_legacy_rotate_tag_is_honoured(tmp_path, carphone_frames):
     assert np.abs(back.astype(np.int16) - carphone_frames[:6]).mean() < 3
 
 
-@needs_display_matrix
 def test_extraction_of_a_portrait_phone_video_is_upright(tmp_path, carphone_frames):
     """The phone case: frames stored landscape, shown after a quarter turn clockwise (ffprobe: "rotation of
     -90 degrees"). The extracted person stands upright (nose above the neck) and the manifest records it."""
