@@ -143,19 +143,14 @@ def run(args: argparse.Namespace) -> int:
     if src.is_dir():
         return _run_folder(args, src)
     check_output_dir(out.parent / f"{out.name}.partial", what="clip folder's work folder", nonempty_ok=True)
+    from dataclasses import asdict
+
     from ..extract import extract
 
     store = extract(
         src,
         args.output,
-        size=args.size,
-        crop=args.crop,
-        margin=args.margin,
-        max_gap=args.max_gap,
-        smoothing=args.smoothing,
-        mode=args.mode,
-        chunk=args.chunk,
-        min_confidence=args.min_confidence,
+        **asdict(_options(args)),
         force=args.force,
         progress=not args.no_progress,
         workers=args.workers,
@@ -164,10 +159,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_folder(args: argparse.Namespace, folder: Path) -> int:
-    from ..extract import ExtractOptions, extract_folder
+def _options(args: argparse.Namespace):
+    """The extraction options the flags give (reenactor.extract.ExtractOptions)."""
+    from ..extract import ExtractOptions
 
-    opts = ExtractOptions(
+    return ExtractOptions(
         size=args.size,
         crop=args.crop,
         margin=args.margin,
@@ -177,6 +173,12 @@ def _run_folder(args: argparse.Namespace, folder: Path) -> int:
         chunk=args.chunk,
         min_confidence=args.min_confidence,
     )
+
+
+def _run_folder(args: argparse.Namespace, folder: Path) -> int:
+    from ..extract import extract_folder
+
+    opts = _options(args)
     res = extract_folder(
         folder,
         args.output,
