@@ -114,7 +114,7 @@ def test_transfer_from_a_video_file_runs_pose_extraction(clips, cloning_model, t
 def test_video_poses_in_parallel_chunks_come_back_in_order(carphone_path, monkeypatch):
     """The driving video's poses: chunks on two MediaPipe graphs give the same records, in frame order, as one
     graph (each chunk starts from a fresh tracker either way), and as `reenactor extract` stores them."""
-    import reenactor.transfer as T
+    import reenactor.driving as T
 
     monkeypatch.setattr(T, "POSE_CHUNK", 8)
     runs = []

@@ -550,11 +550,12 @@ def test_expression_basis_and_the_transfer_warp(method, dataset):
 
 def test_train_save_load_transfer_tiny_cpu(clip_copy, tmp_path):
     """`reenactor train --method upper_body` (library entry) -> model.safetensors -> load -> transfer."""
+    from reenactor.driving import ClipSource
     from reenactor.errors import CheckpointError
     from reenactor.io.video import probe
     from reenactor.modelfile import load_model, open_model
     from reenactor.train.run import run_training
-    from reenactor.transfer import ClipSource, transfer
+    from reenactor.transfer import transfer
 
     path = run_training(tiny_run(clip_copy, steps=3, batch_size=2), run_dir=tmp_path / "run")
     assert path is not None and path.name == "model.safetensors"

@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             import shlex
 
             again = "reenactor " + " ".join(shlex.quote(a) for a in given)
-            print(f"interrupted; re-run the same command to continue where it stopped:\n  {again}", file=sys.stderr)
+            print(
+                f"interrupted; re-run the same command to continue where it stopped:\n  {again}",
+                file=sys.stderr,
+            )
         else:
             print(
                 "interrupted; its output was not written (nothing half-written is left); re-run the command to "

@@ -171,6 +171,10 @@ class DrivingSource(abc.ABC):
         """(H, W) of the driving frames (the pixel space of :meth:`bodies`), when known."""
         return None
 
+    def audio_path(self) -> Path | None:
+        """The file whose soundtrack goes with these frames (``transfer --audio driving``); None: silent."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional
         pass
 
@@ -335,6 +339,9 @@ class VideoSource(DrivingSource):
             return None
         b = self._spool.column("mask_box").astype(np.float64)
         return b[:, 0], b[:, 1:]
+
+    def audio_path(self) -> Path | None:
+        return None if self.info.is_image else self.path
 
     def frame_size(self) -> tuple[int, int] | None:
         return (self.info.height, self.info.width)

@@ -1,7 +1,7 @@
 """The inference pipeline: a model + driving poses -> a video of the target doing the motion.
 
 ``reenactor transfer --model MODEL --driving VIDEO -o out.mp4`` (a per-person model), or
-``reenactor transfer --method pose_warp --target-image PHOTO --driving VIDEO -o out.mp4`` (a reference method
+``reenactor transfer --method NAME --target-image PHOTO --driving VIDEO -o out.mp4`` (a reference method
 given one photo of the target), runs in bounded memory:
 
 1. **load** (:func:`reenactor.modelfile.open_model`): the model file, or a method with nothing to train; its
@@ -28,12 +28,12 @@ MediaPipe arrays and outputs stream.
 
 ``--body target`` (face reenactment, per-person models) skips 3-4: the target's own training poses stored in
 the model, in order and looped, replace the driving keypoints, so only what a method reads from the driving
-record beyond the keypoints comes from the driver (``upper_body``: the driver's face mesh -> FAUP -> the
+record beyond the keypoints comes from the driver (e.g. a method that reads the driver's face mesh turns it into the
 target's face). A *photo* driven this way is held (:class:`~reenactor.driving.HeldSource`): by default for one
 pass over the training poses (at most :data:`~reenactor.driving.HOLD_DEFAULT` frames).
 
 All the run's settings are one :class:`TransferOptions`; a method's own inference options (declared by the
-method, e.g. upper_body's expression warp) travel in ``TransferOptions.method_options``.
+method, :attr:`Method.inference_options`) travel in ``TransferOptions.method_options``.
 """
 
 from __future__ import annotations
@@ -51,17 +51,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .driving import (
-    HOLD_DEFAULT,
-    KEYPOINT_KEYS,
-    POSE_CHUNK,
-    ClipSource,
-    DrivingSource,
-    HeldSource,
-    NpyRows,
-    VideoSource,
-    open_driving,
-)
+from .driving import HOLD_DEFAULT, KEYPOINT_KEYS, DrivingSource, HeldSource, open_driving
 from .errors import InputError
 from .io.atomic import write_json
 from .methods.base import PER_PERSON, POSE_SEQUENCE, REFERENCE
@@ -72,16 +62,8 @@ __all__ = [
     "TransferOptions",
     "TransferResult",
     "transfer",
-    "open_driving",
-    "DrivingSource",
-    "ClipSource",
-    "VideoSource",
-    "HeldSource",
-    "NpyRows",
     "coverage",
     "side_by_side",
-    "HOLD_DEFAULT",
-    "POSE_CHUNK",
     "NORMALIZATIONS",
     "BACKGROUNDS",
 ]
@@ -547,7 +529,7 @@ def transfer(
     """Drive ``model`` with ``driving`` and write ``out_path`` (H.264 mp4), streaming; see the module docstring.
 
     ``options`` (or keyword ``overrides`` of its fields) set the run. ``model`` None: the method
-    ``options.method`` with nothing to train (a reference method such as pose_warp).
+    ``options.method`` with nothing to train (a reference method whose ``needs_training`` is False).
     ``frame_sink``: optional callable receiving each generated frame (H, W, 3) uint8 (e.g. for metrics).
     ``driving_sink``: optional callable receiving each driving frame (None for a pose file) and its pose
     record (``face_raw`` etc., before normalization), in the same order.
@@ -761,19 +743,20 @@ def transfer(
         bar.close()
         times["render"] = time.perf_counter() - t0
         # ---- sound: a driving video's soundtrack over the frames rendered (a held photo, clip, pose file: none)
-        if opts.audio == "driving" and isinstance(src, VideoSource) and not src.info.is_image and written:
+        sound = src.audio_path()
+        if opts.audio == "driving" and sound is not None and written:
             from .io.video import mux_audio
 
             t0 = time.perf_counter()
             try:
-                what = mux_audio(out_path, src.path, duration=written / src.fps)
+                what = mux_audio(out_path, sound, duration=written / src.fps)
             except InputError as e:
                 print(f"[transfer] WARNING: the result is silent: {e}")
             else:
                 print(
-                    f"[transfer] audio: {what} from {src.path.name}"
+                    f"[transfer] audio: {what} from {sound.name}"
                     if what
-                    else f"[transfer] audio: {src.path.name} has no sound; the result is silent"
+                    else f"[transfer] audio: {sound.name} has no sound; the result is silent"
                 )
             times["audio"] = time.perf_counter() - t0
     except BaseException:
