@@ -5,12 +5,14 @@
   extracting again. Treat it as read-only (copy it with ``clip_copy`` if a test adds arrays).
 * ``clip_copy``: a private copy of ``carphone_clip`` for tests that add stages to it.
 * ``tiny_video`` / ``blank_video``: synthetic mp4s (moving shapes / blank frames) for I/O and bad-input tests.
+* ``logged``: what the library logged (it reports through ``logging``; the CLI shows it on stdout).
 * ``one_thread`` (module): torch limited to one intra-op thread for a test module; opt in with
   ``pytestmark = pytest.mark.usefixtures("one_thread")``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -98,3 +100,22 @@ def blank_video(tmp_path) -> Path:
 def frames_maker():
     """The :func:`make_frames` function (synthetic moving-square frames), for tests that need their own."""
     return make_frames
+
+
+@pytest.fixture
+def logged(caplog):
+    """Read what the library logged (the ``reenactor`` loggers, INFO and above) since the last read: one line per
+    message, as ``capsys.readouterr().out`` gave it when the library printed. The CLI shows the same lines on
+    stdout (:func:`reenactor.cli.report_on_terminal`)."""
+    caplog.set_level(logging.INFO, logger="reenactor")
+
+    def read() -> str:
+        text = "".join(
+            r.getMessage() + "\n"
+            for r in caplog.records
+            if r.name == "reenactor" or r.name.startswith("reenactor.")
+        )
+        caplog.clear()
+        return text
+
+    return read

@@ -104,7 +104,7 @@ def driving_with_sound(tmp_path_factory, carphone_frames) -> tuple[Path, np.ndar
 
 
 def test_transfer_carries_the_driving_sound_in_sync_trimmed_to_the_frames(
-    tmp_path, driving_with_sound, capsys
+    tmp_path, driving_with_sound, logged
 ):
     from reenactor.transfer import transfer
 
@@ -114,7 +114,7 @@ def test_transfer_carries_the_driving_sound_in_sync_trimmed_to_the_frames(
         None, driving, out, method="pose_warp", target_image="sample:astronaut", max_frames=20, progress=False
     )
     assert res.n_frames == 20 and "audio" in res.seconds
-    assert "[transfer] audio: aac, 44100 Hz, mono, copied from talk.mp4" in capsys.readouterr().out
+    assert "[transfer] audio: aac, 44100 Hz, mono, copied from talk.mp4" in logged()
     assert assert_in_sync(out, ref, 20 / float(FPS)) == "aac"
     info = probe(out)
     assert info.n_frames == 20 and info.fps == pytest.approx(float(FPS))

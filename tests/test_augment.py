@@ -113,10 +113,10 @@ def test_augmentation_draws_follow_the_numpy_seed_and_prob(masked_clip):
     assert np.abs(_image(it) - masked_clip.frames()[1].astype(np.int16)).max() <= 1
 
 
-def test_plate_augmentation_without_person_masks_is_off_and_says_so(tmp_path, capsys):
+def test_plate_augmentation_without_person_masks_is_off_and_says_so(tmp_path, logged):
     clip = make_clip(tmp_path / "no_mask", n=6)
     ds = _dataset(clip)
-    out = capsys.readouterr().out
+    out = logged()
     assert "no_mask" in out and "no pose augmentation" in out
     assert ds.plates == [None]
     np.random.seed(0)

@@ -39,10 +39,10 @@ def train(method: str, model: dict, clips: list, run_dir, steps: int = 3, unpair
     return Trainer(m, run, run_dir).fit(m.build_dataset(clips, unpaired))
 
 
-def test_nearest_neighbor_stores_the_training_set_and_looks_up_by_eq7(clips, tmp_path, capsys):
+def test_nearest_neighbor_stores_the_training_set_and_looks_up_by_eq7(clips, tmp_path, logged):
     _, target, other = clips
     path = train("nearest_neighbor", {"size": 32}, [target], tmp_path / "nn", unpaired=[other])
-    out = capsys.readouterr().out
+    out = logged()
     assert "nothing to optimise" in out and "not used" in out
     loaded = load_model(path, expect_method="nearest_neighbor")
     frames = loaded.tensors["frames"].numpy()

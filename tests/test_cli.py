@@ -380,3 +380,20 @@ def test_check_output_dir_semantics(tmp_path):
     (full / "results.json").write_text("{}")
     with pytest.raises(InputError, match="results.json"):
         check_output_dir(full, results=("results.json",))
+
+
+def test_library_log_lines_show_on_stdout_while_a_command_runs(capsys):
+    """The library logs (INFO and above, under ``reenactor``); the CLI shows those lines plainly on stdout, where the
+    library printed them before, and only while a command runs."""
+    import logging
+
+    from reenactor.cli import report_on_terminal
+
+    log = logging.getLogger("reenactor.some.module")
+    with report_on_terminal():
+        log.info("[x] a step")
+        log.warning("[x] WARNING: a fall-back")
+        log.debug("[x] detail")
+    log.info("[x] after the command")
+    assert capsys.readouterr().out == "[x] a step\n[x] WARNING: a fall-back\n"
+    assert not logging.getLogger("reenactor").handlers and logging.getLogger("reenactor").propagate

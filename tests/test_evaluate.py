@@ -158,7 +158,7 @@ def test_degradation_makes_every_metric_worse(identical_report, clip_data, carph
         _assert_worse(a, b, names)
 
 
-def test_missing_weights_fall_back_with_notice(clip_videos, capsys, tmp_path):
+def test_missing_weights_fall_back_with_notice(clip_videos, logged, tmp_path):
     _, gt = clip_videos
     r = evaluate_videos(
         gt,
@@ -168,7 +168,7 @@ def test_missing_weights_fall_back_with_notice(clip_videos, capsys, tmp_path):
         metrics=["lpips", "fid"],
         progress=False,
     )
-    out = capsys.readouterr().out
+    out = logged()
     assert "[lpips]" in out and "lpips_effnet" in out and "not found" in out
     assert "[fid]" in out and "fid_effnet" in out
     assert set(r["metrics"]) == {"lpips_effnet", "fid_effnet"}
@@ -279,3 +279,87 @@ def test_cli_writes_report(carphone_clip, clip_videos, tmp_path, capsys):
     )
     assert rc != 0
     assert "not found" in capsys.readouterr().err
+
+
+# Golden values: the output of evaluate_videos before its metrics became one accumulator each (issue 22).
+_GOLDEN_KEYS = {
+    "ssim": "name value higher_is_better backbone settings reading reference direction",
+    "psnr": "name value higher_is_better backbone unit identical_frames note reading reference direction",
+    "mask_ssim": "name value higher_is_better backbone mask settings note reading reference direction",
+    "mask_psnr": "name value higher_is_better backbone unit mask note reading reference direction",
+    "lpips_effnet": "name value higher_is_better backbone comparable_with_papers reading reference direction",
+    "fid_effnet": "name value higher_is_better backbone n_frames feature_dim reading reference "
+    "comparable_with_papers note direction",
+    "tcm": "name value higher_is_better backbone definition flow reference_value reading reference note direction",
+}
+# name: (value, ground truth against itself, the blurred ground truth against it (None: no blurred reference))
+_GOLDEN_VALUES = {
+    "ssim": (0.6726806298343725, 1.0, 0.916031190785062),
+    "psnr": (28.441439177631405, math.inf, 24.69768185115472),
+    "mask_ssim": (0.8801368142573399, 1.0, None),
+    "mask_psnr": (32.091723517622526, math.inf, None),
+    "lpips_effnet": (2.549827367067337, 0.0, 0.6227519661188126),
+    "fid_effnet": (99.79464114209011, 0.0, 105.59967017869272),
+    "tcm": (0.02916502521515715, math.exp(-1), 0.5552271920856781),
+}
+_GOLDEN_PER_FRAME_SUMS = {
+    "frame": 28.0,
+    "ssim": 5.38144503867498,
+    "psnr": 227.53151342105124,
+    "mask_ssim": 7.041094514058719,
+    "mask_psnr": 256.7337881409802,
+    "lpips_effnet": 20.398618936538696,
+    "tcm": 0.20415517650610004,
+}
+
+
+def test_report_matches_golden_values(frames_maker):
+    """Same keys, in the same order, and the same numbers as before the metrics were refactored (synthetic
+    frames with noise and one shifted frame, a person-mask rectangle, the default metrics with references)."""
+    gt = frames_maker(8, 48, 64)
+    pred = np.clip(gt + np.random.default_rng(1).normal(0, 8, gt.shape), 0, 255).astype(np.uint8)
+    pred[5] = np.roll(pred[5], 4, axis=1)
+    masks = np.zeros((8, 48, 64), np.uint8)
+    masks[:, 8:40, 16:56] = 255
+    r = evaluate_videos(pred, gt, masks=masks, worst_k=2, progress=False, verbose=False)
+    keys = "inputs metrics summary pose per_frame worst_frames worst_by worst_min_gap notices timing cost"
+    assert list(r) == [*keys.split(), "_thumbnails"]
+    assert list(r["metrics"]) == list(_GOLDEN_KEYS) == list(r["summary"])
+    for name, m in r["metrics"].items():
+        assert list(m) == _GOLDEN_KEYS[name].split(), name
+        value, itself, blurred = _GOLDEN_VALUES[name]
+        rel = 1e-4 if name.endswith("effnet") else 1e-9  # network features: float summation order may vary
+        assert m["value"] == pytest.approx(value, rel=rel) == r["summary"][name], name
+        ref = m["reference"]
+        assert ref["ground_truth"] == pytest.approx(itself), name
+        if blurred is None:
+            assert list(ref) == ["ground_truth"], name
+        else:
+            assert list(ref) == ["ground_truth", "ground_truth_blurred", "blur_sigma", "frames", "what"], name
+            assert ref["ground_truth_blurred"] == pytest.approx(blurred, rel=rel), name
+            assert ref["blur_sigma"] == 2.0 and ref["frames"] == 8, name
+    assert r["metrics"]["psnr"]["identical_frames"] == 0
+    assert r["metrics"]["fid_effnet"]["n_frames"] == 8 and r["metrics"]["fid_effnet"]["feature_dim"] == 1280
+    assert list(r["per_frame"]) == list(_GOLDEN_PER_FRAME_SUMS)
+    for k, total in _GOLDEN_PER_FRAME_SUMS.items():
+        assert len(r["per_frame"][k]) == 8, k
+        rel = 1e-4 if k.endswith("effnet") else 1e-9
+        assert float(np.nansum(np.asarray(r["per_frame"][k], float))) == pytest.approx(total, rel=rel), k
+    assert [w["frame"] for w in r["worst_frames"]] == [5, 7] and sorted(r["_thumbnails"]) == [5, 7]
+    assert list(r["worst_frames"][0]) == list(_GOLDEN_PER_FRAME_SUMS)
+    assert r["worst_by"] == "ssim" and r["worst_min_gap"] == 2 and r["pose"] is None
+    assert r["notices"] == [
+        "LPIPS backbone weights not given: reporting `lpips_effnet` (not comparable with LPIPS)",
+        "Inception-v3 weights not given: reporting `fid_effnet` (not comparable with FID)",
+    ]
+    assert r["inputs"] == {
+        "pred": None,
+        "gt": None,
+        "clip": "given masks",
+        "pose_ref": None,
+        "identity_ref": None,
+        "n_frames": 8,
+        "size": [48, 64],
+        "fps": None,
+        "device": "cpu",
+    }

@@ -164,11 +164,11 @@ def test_inception_layout_and_file_loading(tmp_path):
         load_fid_extractor(junk, verbose=False)
 
 
-def test_fid_missing_file_falls_back_with_notice(capsys, tmp_path):
+def test_fid_missing_file_falls_back_with_notice(logged, tmp_path):
     from reenactor.metrics.fid import load_fid_extractor
 
     net = load_fid_extractor(tmp_path / "missing.pth")
-    out = capsys.readouterr().out
+    out = logged()
     assert "not found" in out and "fid_effnet" in out
     assert net.name == "fid_effnet" and net.dim == 1280
     f = net(torch.rand(2, 3, 32, 32) * 2 - 1)
@@ -230,11 +230,11 @@ def test_lpips_on_backbone_file(tmp_path, net_cls, suffix):
     assert (metric(a, c) > metric(a, b)).all()
 
 
-def test_lpips_bad_and_missing_files(tmp_path, capsys):
+def test_lpips_bad_and_missing_files(tmp_path, logged):
     from reenactor.metrics.lpips import load_lpips
 
     metric = load_lpips(None)
-    out = capsys.readouterr().out
+    out = logged()
     assert "lpips_effnet" in out and "NOT comparable" in out
     assert metric.name == "lpips_effnet"
     a = torch.rand(2, 3, 40, 40) * 2 - 1

@@ -59,9 +59,9 @@ def test_effnet_features_shapes_and_pooled(effnet, capsys):
     assert xi.grad is not None and xi.grad.abs().sum() > 0
 
 
-def test_load_feature_net_prints_and_falls_back(capsys):
+def test_load_feature_net_logs_and_falls_back(logged):
     net = backbones.load_feature_net("vgg19", weights=None)
-    out = capsys.readouterr().out
+    out = logged()
     assert "falling back to efficientnet_lite0" in out and "[feature net] efficientnet_lite0" in out
     assert net.name == "efficientnet_lite0"
     with pytest.raises(ConfigError):
@@ -69,7 +69,7 @@ def test_load_feature_net_prints_and_falls_back(capsys):
 
 
 @pytest.mark.parametrize("fmt", ["pth", "safetensors"])
-def test_vgg19_loads_torchvision_layout(tmp_path, fmt, capsys):
+def test_vgg19_loads_torchvision_layout(tmp_path, fmt, logged):
     from safetensors.torch import save_file
 
     torch.manual_seed(0)
@@ -84,7 +84,7 @@ def test_vgg19_loads_torchvision_layout(tmp_path, fmt, capsys):
     else:
         save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     net = backbones.load_feature_net("vgg19", weights=path)
-    assert str(path) in capsys.readouterr().out
+    assert str(path) in logged()
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     a, b = net(x), ref(x)
     assert [f.shape[1] for f in a] == [64, 128, 256, 512, 512] and a[-1].shape[-1] == 2

@@ -252,7 +252,7 @@ def test_mixed_precision_step(precision):
     assert all(p.dtype == torch.float32 for p in tr.method.parameters())
 
 
-def test_bf16_on_a_cpu_without_native_bf16_is_said(monkeypatch, capsys):
+def test_bf16_on_a_cpu_without_native_bf16_is_said(monkeypatch, logged):
     """bf16 autocast is emulated where the CPU lacks avx512_bf16 / amx_bf16 (15x slower than fp32 on such a CPU):
     the trainer says so and names the fix; with native bf16 it says nothing."""
     import reenactor.train.trainer as trainer_mod
@@ -260,7 +260,7 @@ def test_bf16_on_a_cpu_without_native_bf16_is_said(monkeypatch, capsys):
     for native, said in ((False, True), (True, False)):
         monkeypatch.setattr(trainer_mod, "cpu_has_bf16", lambda native=native: native)
         _trainer("bf16")
-        out = capsys.readouterr().out
+        out = logged()
         assert ("no native bf16" in out and "--precision fp32" in out) == said, out
 
 
@@ -400,14 +400,14 @@ def test_frozen_feature_net_left_out_of_checkpoints_and_recorded():
         assert torch.equal(tr2.method.state_dict()[k], v)
 
 
-def test_wall_clock_budget_ends_with_checkpoint_and_export(clip, tmp_path, capsys):
+def test_wall_clock_budget_ends_with_checkpoint_and_export(clip, tmp_path, logged):
     import time as _time
 
     def slow(trainer, logs):
         _time.sleep(0.05)
 
     path = _train(clip, tmp_path / "run", 10_000, callbacks=[slow], max_seconds=0.5)
-    out = capsys.readouterr().out
+    out = logged()
     assert "wall-clock budget of 0.5 s spent at step" in out
     from reenactor.train.checkpoint import list_checkpoints
 
@@ -437,7 +437,7 @@ def test_interrupt_saves_a_checkpoint_of_the_finished_steps(clip, tmp_path):
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
-def test_same_command_on_its_folder_resumes_and_a_changed_config_asks_for_resume(clip, tmp_path, capsys):
+def test_same_command_on_its_folder_resumes_and_a_changed_config_asks_for_resume(clip, tmp_path, logged):
     from reenactor.train.checkpoint import list_checkpoints
 
     def stop_at_4(trainer, logs):
@@ -449,5 +449,5 @@ def test_same_command_on_its_folder_resumes_and_a_changed_config_asks_for_resume
     with pytest.raises(ConfigError, match="another config"):
         _train(clip, tmp_path / "run", 12, lr=1e-2)
     _train(clip, tmp_path / "run", 12)  # the same command: continues from step 4
-    assert "continuing from its newest checkpoint" in capsys.readouterr().out
+    assert "continuing from its newest checkpoint" in logged()
     assert list_checkpoints(tmp_path / "run")[-1][0] == 12

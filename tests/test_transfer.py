@@ -31,7 +31,7 @@ def cloning_model(clips):
     return export_untrained("cloning", root / "cloning.safetensors", [target])
 
 
-def test_transfer_clip_writes_video_and_reusable_normalizer(clips, cloning_model, tmp_path, capsys):
+def test_transfer_clip_writes_video_and_reusable_normalizer(clips, cloning_model, tmp_path, logged):
     _, target, driving = clips
     got: list[np.ndarray] = []
     out = tmp_path / "out.mp4"
@@ -44,7 +44,7 @@ def test_transfer_clip_writes_video_and_reusable_normalizer(clips, cloning_model
     assert saved["normalizer"]["kind"] == "edn_upper"  # no feet in the synthetic clips
     # the driving figure is 0.8x the target's: the fitted scale undoes it
     assert saved["normalizer"]["params"]["scale"] == pytest.approx(1.25, rel=0.02)
-    assert "coverage" in capsys.readouterr().out
+    assert "coverage" in logged()
     # reusing the saved normalizer gives the same frames
     again: list[np.ndarray] = []
     transfer(
@@ -256,7 +256,7 @@ def test_pipelined_equals_serial_and_surfaces_errors(clips, cloning_model, tmp_p
     assert not (tmp_path / "c.mp4").exists()
 
 
-def test_body_target_plays_the_target_poses_whatever_the_driver(clips, cloning_model, tmp_path, capsys):
+def test_body_target_plays_the_target_poses_whatever_the_driver(clips, cloning_model, tmp_path, logged):
     root, target, driving = clips
     held: dict[str, list[np.ndarray]] = {}
     for name, drv in (("a", driving), ("b", target)):
@@ -271,7 +271,7 @@ def test_body_target_plays_the_target_poses_whatever_the_driver(clips, cloning_m
         )
         assert res.n_frames == drv.n_frames and res.normalizer_path is None
         assert not (tmp_path / f"{name}.normalizer.json").exists()
-    out = capsys.readouterr().out
+    out = logged()
     assert "target's own 12 training poses" in out and "coverage" not in out
     # cloning reads keypoints only: with the body held, two different drivers give the same frames
     assert all(np.array_equal(x, y) for x, y in zip(held["a"], held["b"]))

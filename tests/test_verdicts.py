@@ -48,7 +48,7 @@ def _tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
-def test_coverage_and_transfer_agree_on_the_same_pair(setup, tmp_path, capsys):
+def test_coverage_and_transfer_agree_on_the_same_pair(setup, tmp_path, capsys, logged):
     """Same frames with a person, same off-screen and no-person counts, same normalization numbers, same verdict:
     with the model file as the reference, and with the clip it was trained on."""
     _, target, model = setup
@@ -57,7 +57,7 @@ def test_coverage_and_transfer_agree_on_the_same_pair(setup, tmp_path, capsys):
     bodies[3:5, :, 0] += 300  # far to the right: off-screen after normalization
     drv = clip_of(tmp_path / "drv", bodies)
     res = transfer(model, drv.root, tmp_path / "out.mp4", progress=False)
-    printed = capsys.readouterr().out
+    printed = logged()
     cov = res.coverage
     line = next(x for x in printed.splitlines() if x.startswith("[transfer] coverage: "))
     assert line == f"[transfer] coverage: {cov['verdict']}" and len(line) < 300
@@ -78,7 +78,7 @@ def test_coverage_and_transfer_agree_on_the_same_pair(setup, tmp_path, capsys):
         assert f"verdict: {cov['verdict']}" in capsys.readouterr().out
 
 
-def test_transfer_refuses_a_driver_it_cannot_render(setup, tmp_path, capsys):
+def test_transfer_refuses_a_driver_it_cannot_render(setup, tmp_path, logged):
     _, _, model = setup
     bodies = waving(10)
     bodies[:6, :, 2] = 0  # 6 of 10 frames without a person
@@ -91,10 +91,10 @@ def test_transfer_refuses_a_driver_it_cannot_render(setup, tmp_path, capsys):
     assert "most driving frames cannot be rendered: 6 of 10 driving frames show no person" in msg
     assert "nothing was written" in msg and "--force" in msg and "--normalization" in msg
     assert _tree(tmp_path / "o") == set()  # neither the video nor the normalizer file
-    capsys.readouterr()
+    logged()
     res = transfer(model, drv.root, out, progress=False, force=True)
     assert res.n_frames == 10 and out.is_file()
-    printed = capsys.readouterr().out
+    printed = logged()
     assert "WARNING (--force)" in printed and "6 of 10 driving frames show no person" in printed
 
 
@@ -132,7 +132,7 @@ def test_a_plainly_broken_normalization_is_refused(setup, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_the_readme_bikes_example_is_refused_with_the_fix(carphone_clip, tmp_path, capsys):
+def test_the_readme_bikes_example_is_refused_with_the_fix(carphone_clip, tmp_path, capsys, logged):
     """`reenactor transfer --model M --driving sample:bikes --side-by-side` on a 128 px carphone model (the old
     README's headline example): bikes.mp4 is a montage of far-away people with scene cuts, which used to render a
     noise texture with exit 0. Now: exit 2, one message naming the numbers, --normalization and --force, no
@@ -163,7 +163,7 @@ def test_the_readme_bikes_example_is_refused_with_the_fix(carphone_clip, tmp_pat
     assert _tree(out.parent) == set()
     # the first 60 frames render (less than half of them are empty), with one plain verdict over all of them
     res = transfer(model, "sample:bikes", out, progress=False, max_frames=60)
-    printed = capsys.readouterr().out
+    printed = logged()
     verdict = next(x for x in printed.splitlines() if x.startswith("[transfer] coverage: "))
     assert len(verdict) < 300 and "15 of 60 driving frames show no person" in verdict
     assert "lie outside what the model has seen: expect artifacts there" in verdict

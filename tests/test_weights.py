@@ -58,19 +58,16 @@ def test_load_matching_state_is_strict_on_the_module_keys_and_ignores_extras(tmp
         load_matching_state(net, {**state, "0.weight": torch.zeros(5, 3)}, tmp_path / "w.pth", "Toy", FIX)
 
 
-def test_optional_weights_file_returns_the_file_or_prints_why_it_falls_back(tmp_path, capsys):
+def test_optional_weights_file_returns_the_file_or_logs_why_it_falls_back(tmp_path, logged):
     from reenactor.io.weights import optional_weights_file
 
     f = tmp_path / "w.pth"
     f.write_bytes(b"x")
     assert optional_weights_file(str(f), "toy", "--toy-weights", "using the variant") == f
-    assert capsys.readouterr().out == ""
+    assert logged() == ""
     assert optional_weights_file(None, "toy", "--toy-weights", "using the variant") is None
-    assert capsys.readouterr().out == "[toy] no --toy-weights file given; using the variant\n"
+    assert logged() == "[toy] no --toy-weights file given; using the variant\n"
     assert optional_weights_file(tmp_path / "nope.pth", "toy", "--toy-weights", "using the variant") is None
-    assert (
-        capsys.readouterr().out
-        == f"[toy] --toy-weights file {tmp_path / 'nope.pth'} not found; using the variant\n"
-    )
+    assert logged() == f"[toy] --toy-weights file {tmp_path / 'nope.pth'} not found; using the variant\n"
     assert optional_weights_file(None, "toy", "--toy-weights", "using the variant", verbose=False) is None
-    assert capsys.readouterr().out == ""
+    assert logged() == ""

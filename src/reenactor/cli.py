@@ -1,5 +1,8 @@
 """The ``reenactor`` command line. Thin: parses, calls the library, prints.
 
+The library reports through :mod:`logging` (a logger per module, under ``reenactor``); while a command runs, the
+CLI shows INFO and above on stdout as plain lines (:func:`report_on_terminal`).
+
 Each sub-command lives in ``reenactor/commands/<name>.py`` with ``add_parser(subparsers)`` (which sets
 ``func``) and imports its heavy dependencies inside the function it runs, so ``reenactor --help`` is fast.
 """
@@ -7,10 +10,13 @@ Each sub-command lives in ``reenactor/commands/<name>.py`` with ``add_parser(sub
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
+import logging
 import os
 import sys
+from collections.abc import Iterator
 
 from . import __version__
 from .commands._args import check_required
@@ -20,6 +26,8 @@ from .errors import ReenactorError
 COMMANDS: list[str] = [
     "samples",
     "extract",
+    "layout",
+    "people",
     "render",
     "coverage",
     "train",
@@ -53,6 +61,40 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class _Stdout(logging.StreamHandler):
+    """Plain ``%(message)s`` lines on whatever ``sys.stdout`` is when a record comes (a redirect, a test's capture)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def report_on_terminal(level: int = logging.INFO) -> Iterator[None]:
+    """Show the ``reenactor`` loggers' records of ``level`` and above on stdout (where the library printed them
+    before it logged), and only there; the loggers are restored afterwards."""
+    logger = logging.getLogger("reenactor")
+    handler = _Stdout()
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -62,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_required(args)
     try:
-        rc = args.func(args)
+        with report_on_terminal():
+            rc = args.func(args)
     except ReenactorError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

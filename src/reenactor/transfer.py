@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import threading
 import time
@@ -57,6 +58,8 @@ from .io.atomic import write_json
 from .methods.base import PER_PERSON, POSE_SEQUENCE, REFERENCE
 from .modelfile import InferenceModel, open_model
 from .reference import Reference
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "TransferOptions",
@@ -338,7 +341,7 @@ def refuse_broken_fit(
     norm, driving_body: np.ndarray, source_size, target_size, force: bool = False, asked: str = "auto"
 ) -> list[str]:
     """Raise :class:`InputError` naming the numbers when ``norm`` is plainly broken
-    (:func:`reenactor.pose.normalize.check_fit`); with ``force`` print them as a warning instead. Returns the
+    (:func:`reenactor.pose.normalize.check_fit`); with ``force`` log them as a warning instead. Returns the
     problems found."""
     from .pose.normalize import check_fit
 
@@ -348,7 +351,7 @@ def refuse_broken_fit(
     how = f"{norm.kind}" + (" (auto)" if asked == "auto" else "")
     text = f"the {how} normalization fitted on this driver looks broken: {'; '.join(problems)}"
     if force:
-        print(f"[transfer] WARNING (--force): {text}; rendering anyway")
+        logger.warning(f"[transfer] WARNING (--force): {text}; rendering anyway")
         return problems
     raise InputError(f"{text}; nothing was written", fix=driver_fix(norm.kind))
 
@@ -436,7 +439,7 @@ def refuse_unrenderable(
 ) -> None:
     """Refuse (:class:`InputError`, before anything is written) a driver more than :data:`MAX_UNRENDERABLE` of
     whose ``n`` frames show no person (``no_person``) or one only outside the ``frame_size`` frame after
-    normalization (``off_screen``); with ``force`` print a warning instead."""
+    normalization (``off_screen``); with ``force`` log a warning instead."""
     bad = no_person + off_screen
     if n <= 0 or bad / n <= MAX_UNRENDERABLE:
         return
@@ -458,7 +461,7 @@ def refuse_unrenderable(
         )
     text = f"{'; '.join(parts)}: {100 * bad / n:.0f} % of the result would be rendered from an empty pose"
     if force:
-        print(f"[transfer] WARNING (--force): {text}; rendering anyway")
+        logger.warning(f"[transfer] WARNING (--force): {text}; rendering anyway")
         return
     raise InputError(
         f"most driving frames cannot be rendered: {text}; nothing was written", fix=driver_fix(norm.kind)
@@ -560,7 +563,7 @@ def transfer(
         reference = load_reference(opts.target_image, int(tm.size[0]))
         tm.synthesizer.set_reference(reference)
         times["reference"] = time.perf_counter() - t0
-        print(f"[transfer] target: {opts.target_image} ({reference.size[1]}x{reference.size[0]})", flush=True)
+        logger.info(f"[transfer] target: {opts.target_image} ({reference.size[1]}x{reference.size[0]})")
     backgrounds = Backgrounds(background, reference) if reference is not None else None
     held = held_poses(tm) if opts.body == "target" else None
     src = open_driving(driving, opts.max_frames)
@@ -583,7 +586,7 @@ def transfer(
             )
             if n_hold != 1:
                 src = HeldSource(src, n_hold)
-                print(
+                logger.info(
                     f"[transfer] the driving photo is held for {n_hold} frames"
                     + (
                         " (--hold)"
@@ -592,7 +595,7 @@ def transfer(
                     )
                 )
         elif hold is not None:
-            print(
+            logger.info(
                 f"[transfer] --hold applies to a single-frame driver (a photo); {src.name} has {len(src)} frames "
                 "and plays as it is"
             )
@@ -607,24 +610,24 @@ def transfer(
 
             norm = Normalizer.identity()
             save_normalizer = check_coverage = False
-            print(
+            logger.info(
                 f"[transfer] body: the target's own {len(held['body'])} training poses, in order and looped "
                 "(--body target); the driving input gives the face only"
             )
         elif opts.normalizer is not None:
             norm = load_normalizer(opts.normalizer)
-            print(f"[transfer] normalization from {opts.normalizer}: {norm.describe()}")
+            logger.info(f"[transfer] normalization from {opts.normalizer}: {norm.describe()}")
         elif reference is not None:
             norm = fit_reference_normalizer(
                 opts.normalization, src, driving_body, reference, force=opts.force
             )
             how = " (auto for a reference)" if opts.normalization == "auto" else ""
-            print(f"[transfer] normalization onto the reference{how}: {norm.describe()}")
+            logger.info(f"[transfer] normalization onto the reference{how}: {norm.describe()}")
         else:
             norm = fit_driving_normalizer(
                 opts.normalization, driving_body, tm, src.frame_size(), force=opts.force
             )
-            print(f"[transfer] normalization: {norm.describe()}")
+            logger.info(f"[transfer] normalization: {norm.describe()}")
         times["normalize"] = time.perf_counter() - t0
         # ---- coverage (eq. 8) and the verdict; a driver most of whose frames cannot be rendered is refused here,
         # before anything is written
@@ -643,13 +646,13 @@ def transfer(
 
                 no_person, off_screen = (int(m.sum()) for m in presence(moved, out_hw))
                 if reference is not None and check_coverage:
-                    print(
+                    logger.info(
                         "[transfer] coverage is not computed for a reference target: one photo has no training "
                         "poses to compare the driving poses with"
                     )
             refuse_unrenderable(no_person, off_screen, len(moved), out_hw, norm, opts.force)
             if cov is not None:
-                _print_coverage(cov, tm, driving)
+                _log_coverage(cov, tm, driving)
             times["coverage"] = time.perf_counter() - t0
             del moved
         norm_path = None
@@ -658,7 +661,7 @@ def transfer(
             write_json(norm_path, {"normalizer": norm.to_dict(), "model": tm.name, "driving": src.name})
         del driving_body
         if backgrounds is not None:
-            print(f"[transfer] background: {backgrounds.describe}")
+            logger.info(f"[transfer] background: {backgrounds.describe}")
         # ---- render
         t0 = time.perf_counter()
         warm.join()  # the network's one-off first-call costs, paid while the poses were read; not rendering
@@ -751,9 +754,9 @@ def transfer(
             try:
                 what = mux_audio(out_path, sound, duration=written / src.fps)
             except InputError as e:
-                print(f"[transfer] WARNING: the result is silent: {e}")
+                logger.warning(f"[transfer] WARNING: the result is silent: {e}")
             else:
-                print(
+                logger.info(
                     f"[transfer] audio: {what} from {sound.name}"
                     if what
                     else f"[transfer] audio: {sound.name} has no sound; the result is silent"
@@ -862,10 +865,10 @@ def _run_pipelined(synth, groups: Iterator[list], emit) -> None:
         raise errors[0]
 
 
-def _print_coverage(cov: dict[str, Any], model: InferenceModel | None = None, driving: Any = None) -> None:
-    """Print the one-sentence verdict (the same ``reenactor coverage`` prints); when many driving frames lie
+def _log_coverage(cov: dict[str, Any], model: InferenceModel | None = None, driving: Any = None) -> None:
+    """Log the one-sentence verdict (the same ``reenactor coverage`` prints); when many driving frames lie
     outside what the model has seen, where the per-frame and per-limb detail is (the coverage command)."""
-    print(f"[transfer] coverage: {cov['verdict']}")
+    logger.info(f"[transfer] coverage: {cov['verdict']}")
     poor = cov.get("share_poor")
     if (
         poor is not None
@@ -874,7 +877,7 @@ def _print_coverage(cov: dict[str, Any], model: InferenceModel | None = None, dr
         and model.path is not None
         and isinstance(driving, (str, Path))
     ):
-        print(
+        logger.info(
             f"[transfer] which frames and limbs: reenactor coverage --reference {model.path} --driving {driving} "
             "-o COVERAGE_DIR"
         )

@@ -11,12 +11,15 @@ which the trainer seeds per sample position, so a resumed run draws the same one
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 #: frames (evenly spaced) a background plate is estimated from
 PLATE_FRAMES = 240
@@ -67,7 +70,7 @@ class PersonMover:
     the method reads at ``size`` (H, W) through ``frame(ci, t) -> (H, W, 3) uint8``.
 
     For ``plate`` it estimates each clip's background plate once (from up to :data:`PLATE_FRAMES` frames) and
-    keeps its memory-mapped masks; a clip without person masks gets no augmentation, with a printed notice.
+    keeps its memory-mapped masks; a clip without person masks gets no augmentation, with a logged notice.
     """
 
     def __init__(
@@ -87,7 +90,7 @@ class PersonMover:
 
         for ci, store in enumerate(stores):
             if not store.has("mask"):
-                print(
+                logger.warning(
                     f"[augment] NOTICE: {store.root} has no person masks (`mask`): no pose augmentation on its "
                     "frames (re-extract it with `reenactor extract`, or set model.augment.background=warp)"
                 )
@@ -100,7 +103,7 @@ class PersonMover:
                 np.stack([frame(ci, int(t)) for t in keep]), np.stack([self.mask(masks[t]) for t in keep])
             )
             self.masks[ci] = masks
-            print(
+            logger.info(
                 f"[augment] pose augmentation over a background plate of {store.root.name}: "
                 f"{seen.mean():.0%} of its pixels seen behind the person, the rest inpainted"
             )

@@ -23,6 +23,7 @@ mean FAUP (as driven) beside the difference of the generated faces' mean FAUP, a
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from ..data.clipstore import ClipStore
 from ..errors import InputError
 from ..face.faup import AU_NAMES, DEFAULT_NEUTRAL, FAUP_DIM, N_AU, face_measures, faup_from_measures, has_face
 from ..io.atomic import write_json, write_text
+
+logger = logging.getLogger(__name__)
 
 #: fewer driving frames with a face than this: the driver's neutral is DEFAULT_NEUTRAL (a photo has no clip)
 MIN_NEUTRAL_FRAMES = 25
@@ -204,8 +207,10 @@ def run_expression_benchmark(
     text = markdown(res)
     write_json(out / "results.json", res)
     write_text(out / "table.md", text)
-    print(text)
-    print(f"[expression] wrote {out / 'table.md'}, {out / 'results.json'} and {out / 'side_by_side.mp4'}")
+    logger.info(text)
+    logger.info(
+        f"[expression] wrote {out / 'table.md'}, {out / 'results.json'} and {out / 'side_by_side.mp4'}"
+    )
     return res
 
 
@@ -324,6 +329,6 @@ def run_expression_contrast(
         out / "contrast.json", {"drivers": [str(d) for d in drivings], "folders": names, "pairs": pairs}
     )
     write_text(out / "contrast.md", text)
-    print(text)
-    print(f"[expression] wrote {out / 'contrast.md'} and one folder per driver ({', '.join(names)})")
+    logger.info(text)
+    logger.info(f"[expression] wrote {out / 'contrast.md'} and one folder per driver ({', '.join(names)})")
     return {"results": results, "pairs": pairs, "folders": names}

@@ -18,6 +18,7 @@ by their own keypoints and their own FAUP (the ``faup`` stage is added to the te
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ import numpy as np
 from ..data.clipstore import ClipStore
 from ..errors import InputError
 from ..io.atomic import write_json, write_text
+
+logger = logging.getLogger(__name__)
 
 METHODS = ("nearest_neighbor", "pix2pix", "cloning")
 
@@ -65,7 +68,7 @@ def prepare_clip(spec: str, work: Path, size: int, progress: bool = True) -> Cli
     from ..samples import resolve_input
 
     path = resolve_input(spec)
-    print(f"[self-reenactment] extracting {path} at {size}x{size} into {work / 'clip'}")
+    logger.info(f"[self-reenactment] extracting {path} at {size}x{size} into {work / 'clip'}")
     return extract(path, work / "clip", size=size, progress=progress)
 
 
@@ -357,7 +360,7 @@ def train_model(
         if not switch["done"] and spent >= paired_only_share * max_seconds:
             if trainer.step < loss_cfg.paired_only_steps:
                 loss_cfg.paired_only_steps = trainer.step
-                print(
+                logger.info(
                     f"[train] {method}: unpaired branch on from step {trainer.step} "
                     f"({paired_only_share:.0%} of the budget)"
                 )
@@ -414,12 +417,12 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     real_sized = [_resize(r, (opts.size, opts.size)) for r in real]
     expression = ExpressionColumns(train, real_sized) if opts.expression else None
     if expression is not None and not expression.on:
-        print(f"[self-reenactment] no face columns: {expression.reason}")
+        logger.info(f"[self-reenactment] no face columns: {expression.reason}")
         expression = None
     rows: list[dict[str, Any]] = []
     outputs: dict[str, list[np.ndarray]] = {}
     for name in opts.methods:
-        print(f"[self-reenactment] === {name} ===")
+        logger.info(f"[self-reenactment] === {name} ===")
         if name == "upper_body":  # its face is driven by the test frames' own FAUP (clip-store `faup` stage)
             from ..face.faup import add_faup_stage
 
@@ -450,7 +453,7 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
             got: list[np.ndarray] = []
             precision = opts.precision if opts.precision in get_method(name).precisions else "fp32"
             if precision != opts.precision and k == 0:
-                print(f"[self-reenactment] {name} runs in fp32 (it declares no {opts.precision})")
+                logger.info(f"[self-reenactment] {name} runs in fp32 (it declares no {opts.precision})")
             tm = open_model(info["model"], device=opts.device, precision=precision)
             transfer(
                 tm,
@@ -474,7 +477,7 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
             }
             if expression is not None:
                 r |= expression(got)
-            print(
+            logger.info(
                 f"[self-reenactment] {name}{f' (seed {opts.seed + k})' if n_runs > 1 else ''}: MSE {res['mse']:.1f}  "
                 f"SSIM {res['ssim']:.4f}  PSNR {res['psnr']:.2f} dB ({r['steps']} steps, {train_s:.0f} s)"
                 + (
@@ -509,8 +512,8 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     write_json(
         out / "results.json", {"options": json.loads(json.dumps(asdict(opts), default=str)), "rows": rows}
     )
-    print(table)
-    print(
+    logger.info(table)
+    logger.info(
         f"[self-reenactment] wrote {out / 'table.md'}, {out / 'results.json'} and {out / 'side_by_side.mp4'} "
         f"(real | pose | {' | '.join(opts.methods)})"
     )

@@ -24,6 +24,7 @@ moves one photo along real, small motions; it says nothing about unseen people o
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ import numpy as np
 
 from ..data.clipstore import ClipStore
 from ..errors import InputError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -135,7 +138,7 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     outputs: dict[str, list[np.ndarray]] = {}
     for name in opts.methods:
-        print(f"[single-image] === {name} ===", flush=True)
+        logger.info(f"[single-image] === {name} ===")
         t0 = time.perf_counter()
         if name == "hold":
             pred = [np.asarray(clip.load("frames")[opts.reference_frame])] * len(real)
@@ -182,10 +185,7 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
             row.update(_identity(pred, ref_png))
         rows.append(row)
         outputs[name] = pred
-        print(
-            "[single-image] " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "method"),
-            flush=True,
-        )
+        logger.info("[single-image] " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "method"))
     with VideoWriter(out / "side_by_side.mp4", fps=clip.fps) as vw:
         for i, r in enumerate(real):
             vw.write(np.concatenate([r] + [outputs[m][i] for m in opts.methods], axis=1))
@@ -198,7 +198,7 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
         },
     )
     write_text(out / "table.md", markdown_table(rows, opts, clip))
-    print(markdown_table(rows, opts, clip))
+    logger.info(markdown_table(rows, opts, clip))
     return rows
 
 

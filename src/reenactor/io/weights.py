@@ -7,12 +7,15 @@ same everywhere.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..errors import CheckpointError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["load_state_dict_file", "load_matching_state", "optional_weights_file"]
 
@@ -71,12 +74,12 @@ def load_matching_state(
 def optional_weights_file(
     weights: str | Path | None, tag: str, option: str, fallback: str, verbose: bool = True
 ) -> Path | None:
-    """``Path(weights)`` when that file exists; else ``None`` after printing ``[tag] <why>; <fallback>`` (when
+    """``Path(weights)`` when that file exists; else ``None`` after logging ``[tag] <why>; <fallback>`` (when
     ``verbose``), where why is "no OPTION file given" or "OPTION file WEIGHTS not found". For metrics that
     report a clearly named variant when their reference network's weights are absent (never downloaded)."""
     if weights is not None and Path(weights).exists():
         return Path(weights)
     if verbose:
         why = f"no {option} file given" if weights is None else f"{option} file {weights} not found"
-        print(f"[{tag}] {why}; {fallback}", flush=True)
+        logger.info(f"[{tag}] {why}; {fallback}")
     return None

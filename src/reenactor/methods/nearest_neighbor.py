@@ -7,6 +7,7 @@ displacement vectors, :mod:`reenactor.pose.metrics`). The exported model holds t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +21,8 @@ from ..data.clipstore import ClipStore
 from ..errors import CheckpointError, InputError
 from ..pose.skeleton import scale_keypoints, skeleton_spec
 from .base import Method, StepOutput, Synthesizer, export_tensors
+
+logger = logging.getLogger(__name__)
 
 STORED_KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 
@@ -86,7 +89,7 @@ class NearestNeighborMethod(Method):
 
     def build_dataset(self, clips: list, unpaired: list | None = None) -> FrameDataset:
         if unpaired:
-            print("[nearest_neighbor] --unpaired clips are not used by the nearest-neighbour baseline")
+            logger.info("[nearest_neighbor] --unpaired clips are not used by the nearest-neighbour baseline")
         return FrameDataset(clips, self.cfg.size, self.cfg.max_frames)
 
     def fit_data(self, dataset: FrameDataset) -> None:

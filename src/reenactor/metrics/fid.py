@@ -25,6 +25,7 @@ at equal frame counts. The report records N.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..io.weights import load_matching_state, load_state_dict_file, optional_weights_file
+
+logger = logging.getLogger(__name__)
 
 #: how to read each variant (the evaluation report shows it beside the value, with the blurred-copy reference)
 READING = {
@@ -379,7 +382,7 @@ class EffNetPool(nn.Module):
 def load_fid_extractor(
     weights: str | Path | None = None, device: torch.device | str = "cpu", verbose: bool = True
 ) -> InceptionV3Pool | EffNetPool:
-    """Inception-v3 pool features from ``weights``; without a file, ``fid_effnet`` with a printed notice."""
+    """Inception-v3 pool features from ``weights``; without a file, ``fid_effnet`` with a logged notice."""
     path = optional_weights_file(
         weights,
         "fid",
@@ -393,5 +396,5 @@ def load_fid_extractor(
         return EffNetPool(device).to(device)
     net = InceptionV3Pool.from_file(path).to(device)
     if verbose:
-        print(f"[fid] {net.backbone}", flush=True)
+        logger.info(f"[fid] {net.backbone}")
     return net

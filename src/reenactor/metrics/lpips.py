@@ -25,6 +25,7 @@ layers. Its scale is not LPIPS's scale; compare it only with itself.
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 
 import torch
@@ -34,6 +35,8 @@ from torch import nn
 from ..errors import CheckpointError
 from ..io.weights import load_matching_state, load_state_dict_file, optional_weights_file
 from ..nn.backbones import load_feature_net, vgg_layers
+
+logger = logging.getLogger(__name__)
 
 #: how to read each variant (the evaluation report shows it beside the value, with the blurred-copy reference)
 READING = {
@@ -290,7 +293,7 @@ def load_lpips(
     weights: str | Path | None = None, device: torch.device | str = "cpu", verbose: bool = True
 ) -> LPIPS | LPIPSEffNet:
     """LPIPS on the AlexNet/VGG16 backbone in ``weights``; without a file (``None`` or a path that does not
-    exist) the ``lpips_effnet`` variant, with a printed notice. An unreadable or wrong file raises
+    exist) the ``lpips_effnet`` variant, with a logged notice. An unreadable or wrong file raises
     :class:`CheckpointError` (a file the user named that is *broken* is an error, not a fallback)."""
     path = optional_weights_file(
         weights,
@@ -308,5 +311,5 @@ def load_lpips(
     net = _infer_net(state, path)
     metric = LPIPS(net, state, path).to(device)
     if verbose:
-        print(f"[lpips] {metric.backbone}", flush=True)
+        logger.info(f"[lpips] {metric.backbone}")
     return metric

@@ -12,7 +12,7 @@ statistics).
 * ``vgg19``: the classic perceptual network of pix2pixHD / vid2vid (relu1_1 ... relu5_1), with the layer
   layout of torchvision's ``vgg19().features`` so the common ``vgg19-dcbb9e9d.pth`` state dict (loaded with
   ``torch.load(weights_only=True)``) or a safetensors export of it loads as is. Its weights are never
-  downloaded: the user gives a file. Without one, :func:`load_feature_net` prints a notice and runs
+  downloaded: the user gives a file. Without one, :func:`load_feature_net` logs a notice and runs
   efficientnet_lite0 instead.
 
 Both modules are frozen: parameters do not require grad and the module stays in eval mode even when a parent
@@ -21,6 +21,7 @@ calls ``.train()`` (batch-norm statistics never move).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ from torch import nn
 
 from ..errors import CheckpointError, ConfigError
 from ..io.weights import load_matching_state, load_state_dict_file
+
+logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -336,11 +339,11 @@ def load_feature_net(
     device: torch.device | str = "cpu",
     verbose: bool = True,
 ) -> FeatureNet:
-    """A frozen feature network on ``device``; prints which one ran (and why, when it fell back).
+    """A frozen feature network on ``device``; logs which one ran (and why, when it fell back).
 
     name:    ``"effnet"`` / ``"efficientnet_lite0"`` (offline ImageNet weights from a package) or ``"vgg19"``.
     weights: the VGG19 weights file (``.pth`` or ``.safetensors``, torchvision layout). ``vgg19`` without a
-             file falls back to efficientnet_lite0 with a printed notice (nothing is ever downloaded).
+             file falls back to efficientnet_lite0 with a logged notice (nothing is ever downloaded).
     """
     key = name.lower().replace("-", "_")
     if key in ("effnet", "efficientnet_lite0", "efficientnet"):
@@ -353,11 +356,10 @@ def load_feature_net(
     elif key == "vgg19":
         if weights is None:
             if verbose:
-                print(
+                logger.warning(
                     "[feature net] vgg19 requested but no weights file given (weights are never downloaded); "
                     "falling back to efficientnet_lite0 with its packaged ImageNet weights. "
-                    "Pass a torchvision vgg19 state dict to use VGG19.",
-                    flush=True,
+                    "Pass a torchvision vgg19 state dict to use VGG19."
                 )
             net = EfficientNetLite0(pretrained=True)
         else:
@@ -366,5 +368,5 @@ def load_feature_net(
         raise ConfigError(f"unknown feature net {name!r}; choose one of: effnet, vgg19")
     net = net.to(device)
     if verbose:
-        print(f"[feature net] {net.description}", flush=True)
+        logger.info(f"[feature net] {net.description}")
     return net

@@ -91,6 +91,7 @@ whose frames would render an empty pose (bikes.mp4, a montage with scene cuts, o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,8 @@ import numpy as np
 
 from ..errors import CheckpointError, InputError
 from .skeleton import J
+
+logger = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("edn", "edn_upper", "first_frame", "global_alignment")
 #: the moved driving person's size (longer side of the body joints' box) as a share of the target frame's longer
@@ -119,7 +122,7 @@ RAW_KEYS = ("pose_raw", "face_raw", "hand_left_raw", "hand_right_raw")
 
 
 def _say(msg: str) -> None:
-    print(f"[normalize] {msg}")
+    logger.info(f"[normalize] {msg}")
 
 
 # ------------------------------------------------------------------------------------------ per-frame stats

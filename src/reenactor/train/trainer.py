@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import math
 import os
 import random
@@ -46,6 +47,8 @@ from ..io.atomic import write_json
 from ..methods.base import Method, StepOutput
 from . import checkpoint as ckpt
 from .config import RunConfig, TrainerConfig, run_config_dict
+
+logger = logging.getLogger(__name__)
 
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -392,14 +395,11 @@ class Trainer:
         self.step = 0
         self.amp_dtype = AMP_DTYPES[self.cfg.precision]
         if self.cfg.precision == "fp16" and self.device.type == "cpu":
-            print(
-                "[train] note: fp16 autocast on the CPU is slow; bf16 is the fast CPU precision", flush=True
-            )
+            logger.warning("[train] note: fp16 autocast on the CPU is slow; bf16 is the fast CPU precision")
         if self.cfg.precision == "bf16" and self.device.type == "cpu" and not cpu_has_bf16():
-            print(
+            logger.warning(
                 "[train] note: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 flag): bf16 autocast is emulated, "
-                "measured 15x slower than fp32 on such a CPU; use --precision fp32",
-                flush=True,
+                "measured 15x slower than fp32 on such a CPU; use --precision fp32"
             )
         self.g_params = [p for p in method.generator_parameters() if p.requires_grad]
         self.d_params = [p for p in method.discriminator_parameters() if p.requires_grad]
@@ -659,7 +659,7 @@ class Trainer:
             set_rng_state(rngs[self.dist.rank])
         else:
             if self.dist.is_main:
-                print(
+                logger.info(
                     f"[train] note: checkpoint was written by {len(rngs)} process(es), resuming with "
                     f"{self.dist.world}: data order and random streams are re-seeded (not bit-exact)"
                 )
@@ -685,7 +685,7 @@ class Trainer:
             return False
         self.load_state_dict(ckpt.read_checkpoint(folder), folder)
         if self.dist.is_main:
-            print(f"[train] resumed from {folder} (step {self.step})", flush=True)
+            logger.info(f"[train] resumed from {folder} (step {self.step})")
         return True
 
     # ------------------------------------------------------------------ export
@@ -786,10 +786,7 @@ class Trainer:
             save_yaml(self.run_dir / "config.yaml", self.run_cfg)
         if not self.trainable:
             if main:
-                print(
-                    f"[train] {self.method.name} has nothing to optimise: exporting after fit_data",
-                    flush=True,
-                )
+                logger.info(f"[train] {self.method.name} has nothing to optimise: exporting after fit_data")
             path = self.export()
             self.dist.barrier()
             return path
@@ -801,7 +798,7 @@ class Trainer:
                 self.run_dir / "run.json", {**self.run_info(), "status": "running", "target_steps": steps}
             )
         if main and self.feature_nets and not self._announced:
-            print("[train] feature nets: " + "; ".join(self.feature_nets), flush=True)
+            logger.info("[train] feature nets: " + "; ".join(self.feature_nets))
             self._announced = True
         self._open_writer()
         batches = self.make_loader(dataset, self.step)
@@ -821,10 +818,9 @@ class Trainer:
                     self.step > first and self._budget_spent()
                 ):  # a budget never stops a run before its first step
                     if main:
-                        print(
+                        logger.info(
                             f"[train] wall-clock budget of {self.cfg.max_seconds:g} s spent at step {self.step} "
-                            f"(of {steps})",
-                            flush=True,
+                            f"(of {steps})"
                         )
                     break
                 micro = [_to_device(next(batches), self.device) for _ in range(self.cfg.grad_accum)]
@@ -855,7 +851,7 @@ class Trainer:
                 bar.close()
                 self.save_checkpoint()
                 if main:
-                    print(f"\n[train] interrupted: checkpoint saved at step {self.step}", flush=True)
+                    logger.info(f"\n[train] interrupted: checkpoint saved at step {self.step}")
             raise
         finally:
             bar.close()

@@ -9,6 +9,7 @@ last pose, for the temporal-coherence loss (eq. 4).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import cv2
@@ -22,6 +23,8 @@ from ...losses import limb_weight_map
 from ...pose.skeleton import BODY_LIMBS, scale_keypoints
 from .config import CloningConfig
 from .volumes import Alignment, VolumeEncoder, fit_alignment
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,7 +91,7 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             for c in unpaired:
                 store = _open(c)
                 if not store.has("flow"):
-                    print(
+                    logger.info(
                         f"unpaired clip {store.root}: computing its optical flow (cached in the clip store)"
                     )
                     add_flow_stage(store)

@@ -17,6 +17,7 @@ class configured with N = 1 and no unpaired branch.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ from ..base import Method, StepOutput, Synthesizer, export_tensors, subsample_po
 from .config import CloningConfig
 from .dataset import PoseVolumeDataset
 from .synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
+
+logger = logging.getLogger(__name__)
 
 STORED_KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 
@@ -73,7 +76,9 @@ class CloningMethod(Method):
         ds = PoseVolumeDataset(self.cfg, clips, unpaired)
         if unpaired and not ds.has_unpaired:
             why = "unpaired: false in the config" if not self.cfg.unpaired else "frames = 1"
-            print(f"[{self.name}] --unpaired clips are not used ({why}): training the paired branch only")
+            logger.info(
+                f"[{self.name}] --unpaired clips are not used ({why}): training the paired branch only"
+            )
         return ds
 
     def fit_data(self, dataset: PoseVolumeDataset) -> None:

@@ -30,6 +30,7 @@ the target never made show up. The networks' own output stays what the next fram
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -56,6 +57,8 @@ from ..base import InferenceOption, Method, StepOutput, Synthesizer, export_tens
 from .config import UpperBodyConfig
 from .dataset import KEYPOINTS, UpperBodyDataset
 from .images import face_centre, paste, ubkp_image
+
+logger = logging.getLogger(__name__)
 
 X_NC = 6  # UBKP (3) + face landmarks (3)
 
@@ -309,7 +312,7 @@ class UpperBodyMethod(Method):
     # ------------------------------------------------------------------ data
     def build_dataset(self, clips: list, unpaired: list | None = None) -> UpperBodyDataset:
         if unpaired:
-            print(
+            logger.info(
                 f"[{self.name}] --unpaired clips are not used: this method trains on the target's own video"
             )
         return UpperBodyDataset(self.cfg, clips)
@@ -582,7 +585,7 @@ class UpperBodySynthesizer(Synthesizer):
     def _note(self, key: str, text: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            print(f"[upper_body] {text}", flush=True)
+            logger.info(f"[upper_body] {text}")
 
     def driving_faup(self, extras: dict[str, Any] | None) -> np.ndarray:
         """(20,) FAUP of the driving frame (see the class docstring), clamped to the target's training range
