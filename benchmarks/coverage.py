@@ -10,6 +10,7 @@ KD-tree path under 2 s on a 2-core CPU.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 
@@ -68,4 +69,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     main()

@@ -19,6 +19,7 @@ run on the same videos:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import time
@@ -126,4 +127,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     main()

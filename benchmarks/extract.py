@@ -18,6 +18,7 @@ Target on 2 CPU cores: >= 30 fps and >= 0.9 x bare.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import statistics
@@ -132,4 +133,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     sys.exit(main())

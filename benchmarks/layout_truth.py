@@ -15,6 +15,7 @@ drawn in one frame only (the cyclist, bikes 120): its arm IoU is the arms' ``mea
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import time
@@ -92,4 +93,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     main()

@@ -13,6 +13,7 @@ Usage: python benchmarks/pose_warp.py [--clip CLIP_DIR] [--rounds 3] [--frames 1
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import tempfile
@@ -104,4 +105,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     main()

@@ -17,6 +17,7 @@ interleaved ratio much less.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import time
@@ -256,4 +257,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     main()

@@ -19,6 +19,7 @@ is the mean slope over the modes.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import numpy as np
@@ -137,6 +138,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     try:
         main()
     except ReenactorError as e:  # a missing or wrong model / clip: the one message, no traceback

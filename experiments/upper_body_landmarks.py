@@ -18,6 +18,7 @@ on 2 cores at 3000 steps). The clip is extracted once into ``--work`` (default /
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
@@ -159,4 +160,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     main()

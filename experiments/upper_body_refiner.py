@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 import time
 
@@ -168,6 +169,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs its progress
     try:
         main()
     except ReenactorError as e:  # a missing or wrong clip / config: the one message, no traceback
