@@ -1,4 +1,5 @@
-"""``reenactor render CLIP_DIR -o pose.mp4``: draw a clip store's poses as a video."""
+"""``reenactor render CLIP_DIR -o pose.mp4``: draw a clip store's poses as a video; with ``--layout`` or
+``--densepose`` its body-part layout or dense-pose substitute (from ``reenactor layout CLIP_DIR``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "render",
-        help="draw a clip's poses (stick figure, overlay, label map) to an mp4",
+        help="draw a clip's poses (stick figure, overlay, label map), layout or dense pose to an mp4",
         description="Render the keypoints stored in CLIP_DIR with the same drawing code that "
         "training and transfer use: OpenPose-coloured BODY_25 stick figure, white "
         "face contours, hands in per-finger colours. Writes H.264 mp4 at the clip's fps.",
@@ -29,6 +30,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--side-by-side", action="store_true", help="frame | frame with pose overlay")
     g.add_argument(
         "--labels", action="store_true", help="the part label map (one colour per limb/contour/finger)"
+    )
+    g.add_argument(
+        "--layout",
+        action="store_true",
+        help="the clip's body-part layout: frame | palette overlay | label map (run `reenactor layout` first)",
+    )
+    g.add_argument(
+        "--densepose",
+        action="store_true",
+        help="the clip's dense-pose substitute: part index I in colour | U | V (run `reenactor layout` first)",
     )
     add_min_confidence(
         p,
@@ -49,15 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_file(args.output, (".mp4",), args.force)
     clip = load_poses(args.clip) if is_pose_file(args.clip) else ClipStore.open(args.clip)
-    style = (
-        "overlay"
-        if args.overlay
-        else "side_by_side"
-        if args.side_by_side
-        else "labels"
-        if args.labels
-        else "pose"
-    )
+    styles = ("overlay", "side_by_side", "labels", "layout", "densepose")  # one flag each, named as the style
+    style = next((st for st in styles if getattr(args, st)), "pose")
     n = write_pose_video(
         clip, args.output, style=style, thresh=args.min_confidence, progress=not args.no_progress
     )

@@ -67,7 +67,9 @@ class LabelSet:
         if not self.to_layout:
             object.__setattr__(self, "to_layout", tuple(range(len(self.labels))))
         if len(self.to_layout) != len(self.labels):
-            raise ValueError(f"{self.name}: to_layout has {len(self.to_layout)} entries, not {len(self.labels)}")
+            raise ValueError(
+                f"{self.name}: to_layout has {len(self.to_layout)} entries, not {len(self.labels)}"
+            )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -101,9 +103,28 @@ class LabelSet:
 LAYOUT = LabelSet(
     "layout",
     (
-        "background", "hat", "hair", "glove", "sunglasses", "upper_clothes", "dress", "coat", "socks",
-        "pants", "torso_skin", "scarf", "skirt", "face", "left_arm", "right_arm", "left_leg", "right_leg",
-        "left_shoe", "right_shoe", "left_hand", "right_hand",
+        "background",
+        "hat",
+        "hair",
+        "glove",
+        "sunglasses",
+        "upper_clothes",
+        "dress",
+        "coat",
+        "socks",
+        "pants",
+        "torso_skin",
+        "scarf",
+        "skirt",
+        "face",
+        "left_arm",
+        "right_arm",
+        "left_leg",
+        "right_leg",
+        "left_shoe",
+        "right_shoe",
+        "left_hand",
+        "right_hand",
     ),  # fmt: skip
     np.array(_LIP_COLOURS + _HAND_COLOURS, np.uint8),
     description="reenactor's stored layout: the 20 CIHP labels + left/right hand",
@@ -189,4 +210,15 @@ REMOT6 = _view(
 
 VIEWS: dict[str, View] = {v.name: v for v in (REMOT6,)}
 
-__all__ = ["LabelSet", "View", "LAYOUT", "CIHP", "LIP", "ATR", "IMPORT_SETS", "REMOT6", "VIEWS", "voc_palette"]
+__all__ = [
+    "LabelSet",
+    "View",
+    "LAYOUT",
+    "CIHP",
+    "LIP",
+    "ATR",
+    "IMPORT_SETS",
+    "REMOT6",
+    "VIEWS",
+    "voc_palette",
+]

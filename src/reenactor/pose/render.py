@@ -228,24 +228,43 @@ def write_pose_video(clip, path, style: str = "pose", thresh: float = 0.05, prog
     """Render a clip store's poses to an H.264 mp4 at the clip's fps; returns the frame count.
 
     ``style``: ``"pose"`` stick figure on black, ``"overlay"`` drawn over the frames, ``"side_by_side"``
-    frame | overlay, ``"labels"`` the label map in colour. Frames without a person are drawn as they are
-    (black / the bare frame).
+    frame | overlay, ``"labels"`` the label map in colour; from the clip's stages, ``"layout"`` frame | layout
+    palette overlay | label map and ``"densepose"`` the pseudo-IUV's I in part colours | U | V
+    (:mod:`reenactor.parsing.preview`). Frames without a person are drawn as they are (black / the bare frame).
     """
     from tqdm import tqdm
 
+    from ..errors import InputError
     from ..io.video import VideoWriter
 
-    styles = ("pose", "overlay", "side_by_side", "labels")
+    styles = ("pose", "overlay", "side_by_side", "labels", "layout", "densepose")
     if style not in styles:
         raise ValueError(f"style must be one of {styles}, got {style!r}")
+    stage_array = {"layout": "layout", "densepose": "iuv"}.get(style)
+    if stage_array is not None and not clip.has(stage_array):
+        raise InputError(
+            f"the clip has no {style} (`{stage_array}` array)",
+            getattr(clip, "root", None) or getattr(clip, "path", None),
+            f"run `reenactor layout CLIP_DIR{' --densepose' if style == 'densepose' else ''}` first"
+            + (" (a pose file has none: render a clip folder)" if not hasattr(clip, "root") else ""),
+        )
     h, w = clip.size
     kps = {k: clip.load(k) for k in ("body", "face", "hand_left", "hand_right") if clip.has(k)}
-    frames = clip.frames() if style in ("overlay", "side_by_side") else None
+    frames = clip.frames() if style in ("overlay", "side_by_side", "layout") else None
     palette = _label_palette()
+    extra = clip.load(stage_array) if stage_array is not None else None
     with VideoWriter(path, fps=clip.fps) as vw:
         for t in tqdm(range(clip.n_frames), desc=f"render {clip.name}", unit="frame", disable=not progress):
             kp = {k: np.asarray(v[t]) for k, v in kps.items()}
-            if style == "pose":
+            if style == "layout":
+                from ..parsing.preview import layout_panels
+
+                img = layout_panels(np.asarray(frames[t]), np.asarray(extra[t]))
+            elif style == "densepose":
+                from ..parsing.preview import iuv_panels
+
+                img = iuv_panels(np.asarray(extra[t]))
+            elif style == "pose":
                 img = draw_pose((h, w), kp, thresh=thresh)
             elif style == "labels":
                 img = palette[label_map((h, w), kp, thresh=thresh)]
