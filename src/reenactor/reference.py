@@ -8,8 +8,13 @@ A :class:`Reference` is built once, by :func:`load_reference`, from
 
 and holds the frame at the model's size (the person cropped square as ``reenactor extract`` crops a clip),
 its keypoints (MediaPipe Holistic in static mode), the person mask, the face box and a background plate (the
-scene with the person inpainted away). ``layout`` (a body-part label map) and ``extras`` leave room for what
-later methods add. A photo with no person, or with several, is one clear error naming the file.
+scene with the person inpainted away), and ``layout``, its body-part labels
+(:data:`reenactor.parsing.labels.LAYOUT`): the clip's stored layout for ``CLIP_DIR:INDEX`` when the clip
+has one (imported or estimated), otherwise estimated on the frame
+(:func:`reenactor.parsing.layout.estimate_layout`).
+``extras`` holds the raw face mesh and pose (``face_raw``, ``pose_raw``, scaled to the reference) and
+``layout_source`` (``estimated``, ``imported``), and leaves room for what later methods add. A photo with no
+person, or with several, is one clear error naming the file.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from .errors import InputError, NoPersonError
 from .pose.skeleton import scale_keypoints
 
 KEYPOINT_KEYS = ("body", "face", "hand_left", "hand_right")
+#: raw MediaPipe arrays a reference keeps in ``extras`` (the face mesh and pose feed the layout estimate)
+RAW_KEYS = ("face_raw", "pose_raw")
 #: a second face at least this large (relative to the largest) and this sure means "several people"
 SECOND_FACE_AREA = 0.2
 SECOND_FACE_SCORE = 0.6
@@ -40,7 +47,8 @@ class Reference:
 
     image (S, S, 3) uint8 RGB; keypoints {"body": (25, 3), "face": (68, 3), "hand_left"/"hand_right": (21, 3)}
     float32 [x, y, conf] in its pixels; mask (S, S) uint8 0..255; face_box (4,) float32 x0, y0, x1, y1 (zeros:
-    no face); background (S, S, 3) uint8, the person inpainted away; layout (S, S) uint8 part labels or None.
+    no face); background (S, S, 3) uint8, the person inpainted away; layout (S, S) uint8 part labels (every
+    person pixel labelled, 0 outside the mask; None only for a Reference built by hand).
     """
 
     image: np.ndarray
@@ -119,6 +127,13 @@ def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
         if store.has("face_box")
         else np.zeros(4, np.float32)
     )
+    # the raw MediaPipe arrays the layout estimate uses: x, y (and z) in pixels, scaled with the frame
+    raw = {k: np.asarray(store.load(k)[t], np.float32).copy() for k in RAW_KEYS if store.has(k)}
+    layout = (
+        np.asarray(store.load("layout")[t]).copy()
+        if store.stage_done("layout") and store.has("layout")
+        else None
+    )
     h, w = image.shape[:2]
     if (h, w) != (size, size):  # the store's frames are square; scale everything to the model's size
         s = size / float(h)
@@ -126,9 +141,43 @@ def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
         mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
         kp = {k: scale_keypoints(v, (h, w), (size, size)) for k, v in kp.items()}
         box *= s
+        for v in raw.values():
+            v[:, :3] *= s  # x, y, z (pose_raw's 4th column is a visibility)
+        if layout is not None:
+            layout = cv2.resize(layout, (size, size), interpolation=cv2.INTER_NEAREST)
     if "body" not in kp or not (kp["body"][:, 2] > 0.05).any():
         raise NoPersonError(f"frame {t} of the clip has no body keypoints", store.root, "pick another frame")
-    return Reference(image, kp, mask, box, background_from_mask(image, mask), source)
+    return Reference(
+        image,
+        kp,
+        mask,
+        box,
+        background_from_mask(image, mask),
+        source,
+        *_layout(image, mask, kp, raw, layout, store),
+    )
+
+
+def _layout(image, mask, kp, raw, stored, store) -> tuple[np.ndarray, dict[str, Any]]:
+    """The reference's layout (the clip's own, imported or estimated, when it has one; else estimated on the
+    frame, :func:`reenactor.parsing.layout.estimate_layout`) and the extras holding the raw arrays."""
+    from .parsing.layout import estimate_layout, fit_to_mask
+
+    extras: dict[str, Any] = dict(raw)
+    if stored is not None:  # rescaled: fit it to the rescaled mask again
+        extras["layout_source"] = (store.stage("layout") or {}).get("source", "stored")
+        return fit_to_mask(stored, mask), extras
+    layout = estimate_layout(
+        image,
+        mask,
+        kp["body"],
+        raw.get("face_raw"),
+        kp.get("hand_left"),
+        kp.get("hand_right"),
+        raw.get("pose_raw"),
+    )
+    extras["layout_source"] = "estimated"
+    return layout, extras
 
 
 def _extract_image(path: Path, size: int, shown: str) -> Reference:
