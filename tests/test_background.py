@@ -151,3 +151,17 @@ def test_layout_command_runs_the_plates_stage(clip_copy, capsys):
     # --from makes the layout: asking only for the plates with it is a mistake, said before any work
     assert main(["layout", root, "--plates", "--from", root, "-q"]) == 2
     assert "--parsing" in capsys.readouterr().err
+
+
+def test_clip_reference_uses_the_stored_plate(clip_copy):
+    """``--background target`` with a CLIP:INDEX target composites over the background stage's plate of that
+    frame (the scene seen behind the person in other frames), not over a one-frame inpainting."""
+    from reenactor.reference import background_from_mask, load_reference
+
+    clip = clip_copy
+    before = load_reference(f"{clip.root}:40", clip.size[0])
+    per_frame, _ = B.add_background_stage(clip)
+    after = load_reference(f"{clip.root}:40", clip.size[0])
+    assert np.array_equal(after.background, per_frame[40])
+    assert np.array_equal(before.background, background_from_mask(before.image, before.mask))
+    assert not np.array_equal(after.background, before.background)

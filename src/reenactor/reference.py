@@ -134,6 +134,13 @@ def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
         if store.stage_done("layout") and store.has("layout")
         else None
     )
+    # the background stage's plate of this frame (the clip's median plate where the scene was ever seen behind
+    # the person) beats inpainting this one frame; without that stage, inpaint it (below)
+    plate = (
+        np.asarray(store.load("background")[t]).copy()
+        if store.stage_done("background") and store.has("background")
+        else None
+    )
     h, w = image.shape[:2]
     if (h, w) != (size, size):  # the store's frames are square; scale everything to the model's size
         s = size / float(h)
@@ -145,6 +152,8 @@ def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
             v[:, :3] *= s  # x, y, z (pose_raw's 4th column is a visibility)
         if layout is not None:
             layout = cv2.resize(layout, (size, size), interpolation=cv2.INTER_NEAREST)
+        if plate is not None:
+            plate = cv2.resize(plate, (size, size), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
     if "body" not in kp or not (kp["body"][:, 2] > 0.05).any():
         raise NoPersonError(f"frame {t} of the clip has no body keypoints", store.root, "pick another frame")
     return Reference(
@@ -152,7 +161,7 @@ def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
         kp,
         mask,
         box,
-        background_from_mask(image, mask),
+        background_from_mask(image, mask) if plate is None else plate,
         source,
         *_layout(image, mask, kp, raw, layout, store),
     )
