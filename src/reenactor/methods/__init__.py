@@ -13,6 +13,7 @@ REGISTRY["pix2pix"] = "cloning.pix2pix:Pix2PixMethod"  # a preset of cloning, in
 REGISTRY["nearest_neighbor"] = "nearest_neighbor:NearestNeighborMethod"
 REGISTRY["upper_body"] = "upper_body:UpperBodyMethod"
 REGISTRY["pose_warp"] = "pose_warp:PoseWarpMethod"
+REGISTRY["single_shot"] = "single_shot:SingleShotMethod"
 
 
 def method_names() -> list[str]:

@@ -14,12 +14,15 @@ driving poses through it.
 from __future__ import annotations
 
 import abc
+import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+
+logger = logging.getLogger(__name__)
 
 #: the method kinds shared code reads from :attr:`Method.kind`
 PER_PERSON, REFERENCE, POSE_SEQUENCE = "per-person", "reference", "pose-sequence"
@@ -72,6 +75,10 @@ class Method(nn.Module, abc.ABC):
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     #: options of this method's inference (``reenactor transfer`` exposes each as a flag; see :class:`InferenceOption`)
     inference_options: ClassVar[tuple[InferenceOption, ...]] = ()
+    #: clip-store stages this method's dataset reads beyond what ``reenactor extract`` writes (names in
+    #: :data:`reenactor.train.stages.CLIP_STAGES`, e.g. ``("layout", "background")``); ``reenactor train``
+    #: runs the missing ones on every training clip before building the dataset (each is cached and cheap)
+    clip_stages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: Any):
         super().__init__()
@@ -153,16 +160,14 @@ class InferenceOption:
 
 def resolve_options(cls: type, given: dict[str, Any] | None) -> dict[str, Any]:
     """Every option ``cls`` declares, from ``given`` (None values: not given) or the declared default. A given
-    option the method does not declare is dropped with one printed note (shared flags reach every method)."""
+    option the method does not declare is dropped with one logged note (shared flags reach every method)."""
     declared = {o.name: o for o in getattr(cls, "inference_options", ())}
     out = {k: o.default for k, o in declared.items()}
     for k, v in (given or {}).items():
         if v is None:
             continue
         if k not in declared:
-            print(
-                f"[transfer] note: {cls.name} has no inference option {k!r}; it changes nothing", flush=True
-            )
+            logger.info(f"[transfer] note: {cls.name} has no inference option {k!r}; it changes nothing")
             continue
         out[k] = declared[k].type(v)
     return out

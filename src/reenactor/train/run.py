@@ -4,6 +4,7 @@ dataset, and hand them to the :class:`~reenactor.train.trainer.Trainer` (single 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from ..data.clips import LIST_SUFFIXES
 from ..errors import ConfigError
 from ..methods.base import PER_PERSON, REFERENCE
 from .config import RunConfig, build_run_config, method_config
+
+logger = logging.getLogger(__name__)
 
 #: the resolved clip list of a many-clip run, kept in the run folder so that --resume trains on the same clips
 CLIPS_FILE = "clips.json"
@@ -139,7 +142,7 @@ def run_training(
         if defaults:
             data = merge(defaults, data)
             if os.environ.get("RANK", "0") == "0":
-                print(f"[train] starting from the shipped configs/{data['method']}/default.yaml", flush=True)
+                logger.info(f"[train] starting from the shipped configs/{data['method']}/default.yaml")
     cfg, cls, model_cfg = _resolve(data, overrides, method_cls, size)
     if run_dir is None:
         run_dir = default_run_dir(cfg)
@@ -162,27 +165,22 @@ def run_training(
                 "pass --resume to continue it with its saved config, or -o NEW_DIR to start a new one",
             )
         resume = True
-        print(
-            f"[train] {run_dir} holds this run (same config): continuing from its newest checkpoint",
-            flush=True,
-        )
+        logger.info(f"[train] {run_dir} holds this run (same config): continuing from its newest checkpoint")
     check_data(cfg, cls)
 
     dist = init_distributed(cfg.trainer.device)
     main = dist.is_main
     try:
         if main:
-            print(
+            logger.info(
                 f"[train] method {cfg.method}, run folder {run_dir}, {dist.world} process(es)"
-                f"{' (' + dist.backend + ')' if dist.backend else ''}, precision {cfg.trainer.precision}",
-                flush=True,
+                f"{' (' + dist.backend + ')' if dist.backend else ''}, precision {cfg.trainer.precision}"
             )
             if resume and not has_ckpt:
-                print(
-                    "[train] --resume: no checkpoint in the run folder yet, starting from step 0", flush=True
-                )
+                logger.info("[train] --resume: no checkpoint in the run folder yet, starting from step 0")
         if cls.kind == PER_PERSON:
             targets = [ClipStore.open(p) for p in cfg.data.target]
+            _make_clip_stages(cls, targets, dist)
             unpaired = [ClipStore.open(p) for p in cfg.data.unpaired]
             if unpaired and cfg.data.flow:
                 from ..data.flow import add_flow_stage
@@ -199,11 +197,12 @@ def run_training(
             from ..data.clips import describe, open_clips
             from ..data.pairs import PairOptions
 
-            clips = open_clips(cfg.data.clips, log=print if main else lambda *_: None)
+            clips = open_clips(cfg.data.clips, log=logger.info if main else lambda *_: None)
             if main:
-                print(f"[train] data: {describe(clips)}", flush=True)
+                logger.info(f"[train] data: {describe(clips)}")
                 _record_clips(run_dir, clips, check=has_ckpt)
             dist.barrier()
+            _make_clip_stages(cls, [c.store for c in clips], dist)
             seed_everything(cfg.trainer.seed)
             method = cls(model_cfg)
             # many-clip methods get the clips with their identities, and how the run pairs their frames
@@ -214,11 +213,27 @@ def run_training(
         trainer = Trainer(method, cfg, run_dir, dist=dist, callbacks=callbacks)
         path = trainer.fit(dataset, resume=resume)
         if main and path is not None:
-            print(f"[train] done: {trainer.step} steps; model -> {path}", flush=True)
+            logger.info(f"[train] done: {trainer.step} steps; model -> {path}")
         return path
     finally:
         if dist.distributed and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+
+
+def _make_clip_stages(cls: type, stores: list, dist) -> None:
+    """Make the clip-store stages ``cls`` declares (:attr:`Method.clip_stages`) where a training clip lacks
+    them (:func:`reenactor.train.stages.ensure_clip_stages`): rank 0 writes, every rank then re-reads the
+    manifests."""
+    if not cls.clip_stages:
+        return
+    from ..data.clipstore import ClipStore
+    from .stages import ensure_clip_stages
+
+    if dist.is_main:
+        ensure_clip_stages(stores, cls.clip_stages)
+    dist.barrier()
+    for s in stores:
+        s.manifest = ClipStore.open(s.root).manifest
 
 
 def _record_clips(run_dir: Path, clips: list, check: bool) -> None:
@@ -309,8 +324,7 @@ def _check_resume_compatible(saved: RunConfig, new: RunConfig, path: Path, cls: 
     st, nt = to_dict(saved.trainer), to_dict(new.trainer)
     diff = sorted(k for k in st if st[k] != nt[k] and k not in RESUME_FREE_KEYS)
     if diff:
-        print(
+        logger.info(
             f"[train] note: resuming with changed trainer keys ({', '.join(diff)}): the run continues but is "
-            "no longer an exact continuation",
-            flush=True,
+            "no longer an exact continuation"
         )

@@ -1,0 +1,194 @@
+"""single_shot's training pairs: a source frame A (the appearance, "the target photo") and a target frame B (pose
+and ground truth) of one identity (:class:`reenactor.data.pairs.FramePairs`; the paper pairs frames of one
+video at most 250 frames apart, sec. 3.1).
+
+Items hold what the stages being trained read (S = ``cfg.size``; all float32 unless said):
+
+P2B (sec. 3.1; input layout from A, pose and ground truth from B)::
+
+    p2b_in      (22 + 3 [+ 3], S, S)  one-hot layout of A, stick figure of B in [-1, 1], pseudo-IUV of B in [0, 1]
+    p2b_target  (S, S) int64          layout of B
+
+  One random rotation / scale moves A's layout, B's layout and B's pose together; the squeeze / stretch moves
+  the two layouts only, never the pose (the body-shape augmentation of sec. 3.1 and Fig. 12b).
+
+B2F (sec. 3.2; appearance from A, layout and ground truth from B) and FR (sec. 3.3)::
+
+    crops        (4, 3, C, C)  t_2..t_5 of A (upper clothes, lower clothes, shoes, skin) in [-1, 1]
+    face_desc    (128,)        dlib descriptor of A's face (t_1), zeros without a face
+    seg          (22 [+ 5], S, S)  one-hot layout of B [+ the five face parts of B's landmarks]
+    image        (3, S, S)     frame B in [-1, 1];  background (3, S, S) its background plate in [-1, 1]
+    mask         (1, S, S)     B's layout > 0 (the person: eq. 17's target, and what every B2F loss sees)
+    face_theta   (2, 3)        B's face box for ``affine_grid``;  face_valid () 1 when B has a face
+    source_face  (3, F, F)     A's aligned face crop c_I in [-1, 1] (FR's identity term)
+
+  B is randomly resized, shifted and mirrored (sec. 3.2); with ``hue_prob`` the clothes of A and B turn hue by
+  the same angle, so the colour the network draws must come from e_z.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from ...data.augment import affine_keypoints
+from ...data.pairs import FramePair, FramePairs, PairOptions
+from ...errors import InputError
+from ...nn.convert import to_unit
+from . import maps
+from .appearance import FaceEmbedder
+from .config import SingleShotConfig
+
+KEYS = ("body", "face", "hand_left", "hand_right")
+
+
+class SingleShotPairs(FramePairs):
+    """Pairs for the stages ``stages`` (a subset of {"p2b", "b2f", "fr"}); see the module docstring."""
+
+    def __init__(
+        self,
+        clips: list,
+        pairs: PairOptions | None,
+        cfg: SingleShotConfig,
+        stages: set[str],
+        embedder: FaceEmbedder | None = None,
+    ):
+        super().__init__(clips, pairs, size=cfg.size)
+        self.cfg = cfg
+        self.stages = set(stages)
+        self.appearance = bool(self.stages & {"b2f", "fr"})
+        need = ["layout"] + (["background"] if self.appearance else [])
+        for c in self.clips:
+            for name in need:
+                if not c.store.has(name):
+                    raise InputError(
+                        f"clip has no `{name}` array, which single_shot trains on",
+                        c.path,
+                        f"train through `reenactor train` (it makes the `{name}` stage), or import a parsing "
+                        "with `reenactor layout CLIP --from DIR`",
+                    )
+        if "body" not in self.keypoint_names:
+            raise InputError("the clips have no body keypoints", self.clips[0].path, "re-extract them")
+        self.embedder = embedder or FaceEmbedder()
+        self._desc: dict[tuple[int, int], np.ndarray] = {}
+
+    # ------------------------------------------------------------------ per-frame arrays at the model size
+    @property
+    def s(self) -> int:
+        return int(self.size[0])
+
+    def layout(self, clip: int, t: int) -> np.ndarray:
+        return maps.resize_labels(self.array(clip, "layout", t), self.s)
+
+    def background(self, clip: int, t: int) -> np.ndarray:
+        bg = np.asarray(self.array(clip, "background", t))
+        if bg.shape[:2] != self.size:
+            interp = cv2.INTER_AREA if bg.shape[0] > self.s else cv2.INTER_LINEAR
+            bg = cv2.resize(bg, (self.s, self.s), interpolation=interp)
+        return bg
+
+    def face_desc(self, clip: int, t: int, image: np.ndarray, layout: np.ndarray, face: np.ndarray | None):
+        """t_1 -> dlib descriptor of frame ``t`` (cached: the clothes' hue turn never touches the face)."""
+        key = (clip, t)
+        if key not in self._desc:
+            box = maps.face_box(layout, face, pad=1.0)
+            self._desc[key] = self.embedder.embed(image, maps.dlib_box(box))
+        return self._desc[key]
+
+    # ------------------------------------------------------------------ augmentations (NumPy's global RNG)
+    def _rotate_scale(self) -> np.ndarray | None:
+        c = self.cfg.p2b
+        if c.aug_prob <= 0 or np.random.random_sample() >= c.aug_prob:
+            return None
+        angle = float(np.random.uniform(-c.rotate, c.rotate))
+        s = 1.0 + float(np.random.uniform(-c.scale, c.scale))
+        return cv2.getRotationMatrix2D(((self.s - 1) / 2.0, (self.s - 1) / 2.0), angle, s).astype(np.float32)
+
+    def _stretch(self) -> float:
+        c = self.cfg.p2b
+        if c.stretch <= 1.0 or c.stretch_prob <= 0 or np.random.random_sample() >= c.stretch_prob:
+            return 1.0
+        return float(np.exp(np.random.uniform(-np.log(c.stretch), np.log(c.stretch))))
+
+    def _resize_flip(self) -> tuple[np.ndarray | None, bool]:
+        c = self.cfg.b2f
+        m = None
+        if c.aug_prob > 0 and np.random.random_sample() < c.aug_prob:
+            s = 1.0 + float(np.random.uniform(-c.scale, c.scale))
+            tx, ty = np.random.uniform(-c.shift, c.shift, 2) * self.s
+            o = (self.s - 1) / 2.0
+            m = np.array([[s, 0, (1 - s) * o + tx], [0, s, (1 - s) * o + ty]], np.float32)
+        flip = bool(c.flip) and np.random.random_sample() < 0.5
+        if flip:
+            mirror = np.array([[-1, 0, self.s - 1], [0, 1, 0], [0, 0, 1]], np.float32)
+            base = np.vstack([m if m is not None else np.eye(2, 3, dtype=np.float32), [0, 0, 1]])
+            m = (mirror @ base)[:2]
+        return m, flip
+
+    def _hue(self) -> float:
+        c = self.cfg.b2f
+        if c.hue_prob <= 0 or c.hue_jitter <= 0 or np.random.random_sample() >= c.hue_prob:
+            return 0.0
+        return float(np.random.uniform(-c.hue_jitter, c.hue_jitter))
+
+    # ------------------------------------------------------------------ items
+    def p2b_item(self, lay_a: np.ndarray, lay_b: np.ndarray, pose_b: dict[str, np.ndarray]) -> dict:
+        m = self._rotate_scale()
+        if m is not None:
+            lay_a, lay_b = maps.warp_labels(lay_a, m), maps.warp_labels(lay_b, m)
+            pose_b = {k: affine_keypoints(v, m) for k, v in pose_b.items()}
+        k = self._stretch()
+        lay_a, lay_b = maps.stretch_layout(lay_a, k), maps.stretch_layout(lay_b, k)
+        parts = [maps.one_hot(lay_a), maps.stick_figure(pose_b, self.s)]
+        if self.cfg.p2b.densepose:
+            parts.append(maps.iuv_map(pose_b, self.s))
+        return {
+            "p2b_in": torch.from_numpy(np.concatenate(parts)),
+            "p2b_target": torch.from_numpy(lay_b.astype(np.int64)),
+        }
+
+    def b2f_item(self, p: FramePair, lay_a: np.ndarray, lay_b: np.ndarray, kp_a: dict, kp_b: dict) -> dict:
+        img_a, img_b = self.frame(p.source_clip, p.source_t), self.frame(p.clip, p.target_t)
+        desc = self.face_desc(p.source_clip, p.source_t, img_a, lay_a, kp_a.get("face"))
+        deg = self._hue()
+        if deg:
+            img_a, img_b = maps.rotate_hue(img_a, lay_a, deg), maps.rotate_hue(img_b, lay_b, deg)
+        crops, _ = maps.appearance_crops(img_a, lay_a, self.cfg.b2f.crop)
+        bg = self.background(p.clip, p.target_t)
+        face_b = kp_b.get("face")
+        m, flip = self._resize_flip()
+        if m is not None:
+            warp = dict(dsize=(self.s, self.s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            img_b, bg = cv2.warpAffine(img_b, m, **warp), cv2.warpAffine(bg, m, **warp)
+            lay_b = maps.warp_labels(lay_b, m)
+            if flip:
+                lay_b = maps.FLIP_LABELS[lay_b]
+            face_b = None if face_b is None else affine_keypoints(face_b, m)
+        seg = [maps.one_hot(lay_b)]
+        if self.cfg.b2f.face_parts:
+            seg.append(maps.face_parts(face_b, self.s))
+        box_b = maps.face_box(lay_b, face_b, self.cfg.face_pad)
+        box_a = maps.face_box(lay_a, kp_a.get("face"), self.cfg.face_pad)
+        return {
+            "crops": torch.from_numpy(crops),
+            "face_desc": torch.from_numpy(desc),
+            "seg": torch.from_numpy(np.concatenate(seg)),
+            "image": torch.from_numpy(to_unit(img_b)),
+            "background": torch.from_numpy(to_unit(bg)),
+            "mask": torch.from_numpy((lay_b > 0).astype(np.float32)[None]),
+            "face_theta": torch.from_numpy(maps.box_theta(box_b, self.s)),
+            "face_valid": torch.tensor(float(box_b is not None)),
+            "source_face": torch.from_numpy(to_unit(maps.box_crop(img_a, box_a, self.cfg.face_crop))),
+        }
+
+    def item(self, p: FramePair) -> dict[str, torch.Tensor]:
+        lay_a, lay_b = self.layout(p.source_clip, p.source_t), self.layout(p.clip, p.target_t)
+        kp_b = self.keypoints(p.clip, p.target_t)
+        out: dict[str, torch.Tensor] = {}
+        if "p2b" in self.stages:
+            out.update(self.p2b_item(lay_a, lay_b, kp_b))
+        if self.appearance:
+            kp_a = self.keypoints(p.source_clip, p.source_t)
+            out.update(self.b2f_item(p, lay_a, lay_b, kp_a, kp_b))
+        return out

@@ -1,0 +1,360 @@
+"""single_shot (Gafni et al. 2021): the maps its networks see, the pairs it trains on (with the body-shape
+augmentation), the three stages' losses, gradients (frozen encoders untouched), per-stage runs, and train -> save
+-> load -> transfer of the astronaut photo through the real CLI on the bundled carphone clip. Tiny networks, 32 px."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from reenactor.cli import main
+from reenactor.config import from_dict, load_yaml, to_dict
+from reenactor.errors import CheckpointError, ConfigError
+from reenactor.methods import get_method
+from reenactor.methods.single_shot import maps
+from reenactor.methods.single_shot.config import SingleShotConfig
+from reenactor.methods.single_shot.networks import crop, paste
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ASTRONAUT = "sample:astronaut"
+S = 32
+TINY = {
+    "size": S,
+    "face_crop": 16,
+    "p2b": {"ngf": 4, "n_downsampling": 2, "n_blocks": 1, "ndf": 4, "n_layers": 2},
+    "b2f": {"ngf": 4, "n_up": 3, "spade_hidden": 8, "crop": 32, "ndf": 4, "n_layers": 2},
+    "fr": {"ngf": 4, "n_down": 2, "n_blocks": 1, "ndf": 4, "n_layers": 1},
+}
+QUIET = {"tensorboard": False, "image_every": 0, "progress": False, "ema": 0.0, "device": "cpu"}
+
+
+def tiny(**model) -> torch.nn.Module:
+    cls = get_method("single_shot")
+    conf = {**TINY, **model}
+    for k in ("p2b", "b2f", "fr"):
+        conf[k] = {**TINY[k], **model.get(k, {})}
+    torch.manual_seed(0)
+    return cls(from_dict(cls.Config, conf))
+
+
+@pytest.fixture(scope="module")
+def staged(carphone_clip, tmp_path_factory):
+    """A copy of the carphone clip with the `layout` and `background` stages single_shot declares."""
+    from reenactor.data.clips import open_clips
+    from reenactor.train.stages import ensure_clip_stages
+
+    dst = tmp_path_factory.mktemp("single_shot") / "carphone"
+    shutil.copytree(carphone_clip.root, dst)
+    clips = open_clips([dst])
+    assert ensure_clip_stages([c.store for c in clips], get_method("single_shot").clip_stages) == 2
+    return clips
+
+
+def batch_of(ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    np.random.seed(seed)
+    return torch.utils.data.default_collate([ds[i * 37 % len(ds)] for i in range(n)])
+
+
+# ------------------------------------------------------------------------------------------ maps
+def test_maps_draw_pose_layout_and_face_parts(carphone_clip):
+    body = np.asarray(carphone_clip.load("body")[40])
+    face = np.asarray(carphone_clip.load("face")[40]) * (64 / 128)
+    pose = {"body": body * np.array([0.5, 0.5, 1], np.float32), "face": face}
+    stick, iuv = maps.stick_figure(pose, 64), maps.iuv_map(pose, 64)
+    assert stick.shape == iuv.shape == (3, 64, 64) and stick.min() == -1 and stick.max() > 0.5
+    assert 0 <= iuv.min() and iuv.max() <= 1 and (iuv[0] > 0).mean() > 0.05  # part indices where the body is
+    assert not maps.iuv_map({"body": np.zeros((25, 3), np.float32)}, 64).any()
+    parts = maps.face_parts(face, 64)
+    assert parts.shape == (5, 64, 64) and all(parts[c].sum() > 0 for c in range(5))  # brows .. inner mouth
+    assert not maps.face_parts(None, 64).any()
+    lay = np.zeros((8, 8), np.uint8)
+    lay[2:6, 3] = maps.LAYOUT.index("left_arm")
+    oh = maps.one_hot(lay)
+    assert oh.shape == (22, 8, 8) and (oh.sum(0) == 1).all() and oh[14, 2, 3] == 1
+    assert maps.FLIP_LABELS[14] == 15 and (maps.FLIP_LABELS[maps.FLIP_LABELS] == np.arange(22)).all()
+
+
+def test_stretch_scales_width_about_the_body_axis():
+    lay = np.zeros((40, 40), np.uint8)
+    lay[5:35, 12:28] = maps.LAYOUT.index("upper_clothes")  # 16 px wide, axis at x = 19.5
+    for k in (0.75, 1.25):
+        out = maps.stretch_layout(lay, k)
+        cols = np.nonzero(out.any(0))[0]
+        assert abs(len(cols) - 16 * k) <= 1 and abs(cols.mean() - 19.5) <= 0.5
+        assert (np.nonzero(out.any(1))[0] == np.arange(5, 35)).all()  # height untouched
+
+
+def test_face_crop_numpy_and_torch_agree_and_paste_inverts(carphone_clip):
+    img = np.asarray(carphone_clip.load("frames")[10])
+    box = np.array([60.0, 50.0, 22.0], np.float32)
+    theta = torch.from_numpy(maps.box_theta(box, 128))[None]
+    x = torch.from_numpy(maps.to_unit(img))[None]
+    c = crop(x, theta, 24)
+    ref = torch.from_numpy(maps.to_unit(maps.box_crop(img, box, 24)))[None]
+    assert (c - ref).abs().mean() < 0.02
+    back = paste(torch.zeros_like(x), c, torch.ones(1, 1, 24, 24), theta)
+    inside = back[:, :, 35:65, 45:75]
+    assert (inside - x[:, :, 35:65, 45:75]).abs().mean() < 0.12 and back[:, :, :20].abs().max() == 0
+
+
+def test_appearance_crops_hold_each_group(staged):
+    store = staged[0].store
+    img, lay = np.asarray(store.load("frames")[40]), np.asarray(store.load("layout")[40])
+    crops, area = maps.appearance_crops(img, lay, 32)
+    assert crops.shape == (4, 3, 32, 32) and -1 <= crops.min() and crops.max() <= 1
+    assert area[0] > 0.05  # upper clothes: carphone's shirt
+    assert (area[1:3] == 0).all() and not crops[1:3].any()  # no legs, no shoes in carphone: grey crops
+    turned = maps.rotate_hue(img, lay, 120)
+    clothes = np.isin(lay, maps.CLOTHES_IDS)
+    assert (turned[~clothes] == img[~clothes]).all() and np.abs(
+        turned[clothes] - img[clothes].astype(int)
+    ).mean() > 5
+
+
+# ------------------------------------------------------------------------------------------ data
+def test_pair_items_and_shapes(staged):
+    m = tiny()
+    ds = m.build_dataset(staged, pairs=None)
+    b = batch_of(ds, 2)
+    shapes = {k: tuple(v.shape) for k, v in b.items()}
+    assert shapes == {
+        "p2b_in": (2, 28, S, S),
+        "p2b_target": (2, S, S),
+        "crops": (2, 4, 3, 32, 32),
+        "face_desc": (2, 128),
+        "seg": (2, 27, S, S),
+        "image": (2, 3, S, S),
+        "background": (2, 3, S, S),
+        "mask": (2, 1, S, S),
+        "face_theta": (2, 2, 3),
+        "face_valid": (2,),
+        "source_face": (2, 3, 16, 16),
+    }
+    assert b["face_valid"].all() and b["face_desc"].abs().sum(1).min() > 0  # dlib described carphone's face
+    assert set(tiny(stage="p2b").build_dataset(staged, pairs=None)[0]) == {"p2b_in", "p2b_target"}
+
+
+def test_squeeze_stretch_moves_the_layouts_never_the_pose(staged):
+    plain = tiny(p2b={"aug_prob": 0.0, "stretch": 1.0}).build_dataset(staged, pairs=None)
+    wide = tiny(p2b={"aug_prob": 0.0, "stretch": 1.25, "stretch_prob": 1.0}).build_dataset(staged, pairs=None)
+    for i in (5, 60):
+        np.random.seed(i)
+        a = plain[i]
+        np.random.seed(i)
+        wide.pair(i)
+        k = wide._stretch()  # the factor this item draws (after the pair, as __getitem__ does)
+        np.random.seed(i)
+        b = wide[i]
+        assert torch.equal(a["p2b_in"][22:], b["p2b_in"][22:])  # stick figure and pseudo-IUV untouched
+        for key, wa, wb in (
+            ("input", a["p2b_in"][1:22].sum(0) > 0, b["p2b_in"][1:22].sum(0) > 0),
+            ("target", a["p2b_target"] > 0, b["p2b_target"] > 0),
+        ):
+            ratio = _row_widths(wb.numpy(), wa.numpy())
+            assert abs(ratio - k) < 0.1, (key, ratio, k)
+
+
+def _row_widths(b: np.ndarray, a: np.ndarray) -> float:
+    """Summed per-row extents of mask ``b`` over those of ``a``, over the rows where neither touches the frame's
+    sides (carphone's shoulders leave the frame: their width cannot grow there)."""
+    wa, wb = [], []
+    for ra, rb in zip(a, b):
+        if ra.any() and rb.any() and not (ra[[0, -1]].any() or rb[[0, -1]].any()):
+            xa, xb = np.nonzero(ra)[0], np.nonzero(rb)[0]
+            wa.append(xa[-1] - xa[0] + 1)
+            wb.append(xb[-1] - xb[0] + 1)
+    assert len(wa) >= 5
+    return float(sum(wb)) / float(sum(wa))
+
+
+# ------------------------------------------------------------------------------------------ losses and gradients
+def test_gradients_reach_every_trainable_parameter_and_no_frozen_encoder(staged):
+    m = tiny()
+    b = batch_of(m.build_dataset(staged, pairs=None), 2)
+    out = m.generator_step(b, 0)
+    assert set(out.losses) == {
+        "p2b_gan", "p2b_fm", "p2b_ce",
+        "b2f_gan", "b2f_fm", "b2f_vgg", "b2f_face", "b2f_mask", "b2f_l1",
+        "fr_rec", "fr_vgg", "fr_id", "fr_mask", "fr_gan",
+    }  # fmt: skip
+    assert all(torch.isfinite(v) and v.dim() == 0 for v in out.losses.values())
+    sum(out.losses.values()).backward()
+    g = m.generator_parameters()
+    assert len(g) == sum(1 for n in (m.P2B, m.B2F, m.FR) for _ in n.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in g)
+    frozen = list(m.appearance.net.parameters())
+    assert frozen and all(not p.requires_grad and p.grad is None for p in frozen)
+    d = m.discriminator_step(b, 0, out.cache)
+    assert set(d) == {"d_p2b", "d_b2f", "d_fr"}
+    for p in m.discriminator_parameters():
+        p.grad = None
+    sum(d.values()).backward()
+    dp = dict(m.named_parameters())
+    assert all(dp[n].grad is not None for n in dp if n.startswith("D_"))
+    # every D weight moves; a hinge D's logit bias alone can get exactly 0 at init (relu(1 - r) and relu(1 + f)
+    # pull it with equal counts while every logit is inside the margin)
+    still = [n for n in dp if n.startswith("D_") and not dp[n].grad.abs().sum() > 0]
+    assert all(n.startswith(("D_b2f", "D_fr")) and n.endswith(".bias") for n in still), still
+    # one stage alone: only its network (and discriminator) trains
+    only = tiny(stage="b2f")
+    assert only.D_p2b is None and only.D_fr is None
+    assert {id(p) for p in only.generator_parameters()} == {id(p) for p in only.B2F.parameters()}
+    assert not any(p.requires_grad for n in (only.P2B, only.FR) for p in n.parameters())
+
+
+@pytest.mark.parametrize(
+    "stage, key, steps",
+    [("p2b", "p2b_ce", 15), ("b2f", "b2f_l1", 15), ("fr", "fr_rec", 15)],
+)
+def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key, steps):
+    m = tiny(stage=stage)
+    b = batch_of(m.build_dataset(staged, pairs=None), 2, seed=3)
+    opt = torch.optim.Adam(m.generator_parameters(), lr=3e-3, betas=(0.5, 0.999))
+    first = last = None
+    for _ in range(steps):
+        opt.zero_grad()
+        losses = m.generator_step(b, 0).losses
+        sum(losses.values()).backward()
+        opt.step()
+        last = float(losses[key].detach())
+        first = last if first is None else first
+    assert last < 0.7 * first, (first, last)
+
+
+# ------------------------------------------------------------------------------------------ per-stage runs
+def _run(clips, out, stage: str, init_from=None, steps: int = 1):
+    from reenactor.train.run import run_training
+
+    model = {**TINY, "stage": stage, "init_from": None if init_from is None else str(init_from)}
+    data = {
+        "method": "single_shot",
+        "model": model,
+        "trainer": {**QUIET, "steps": steps, "batch_size": 2},
+        "data": {"clips": [str(c.path) for c in clips]},
+    }
+    return run_training(data, [], run_dir=out)
+
+
+def test_per_stage_runs_chain_through_init_from(staged, tmp_path):
+    from reenactor.modelfile import load_model
+
+    a = load_model(_run(staged, tmp_path / "p2b", "p2b"))
+    assert a.meta["stages"] == ["p2b"] and {k.split(".")[0] for k in a.tensors} == {"P2B", "B2F", "FR"}
+    b = load_model(_run(staged, tmp_path / "b2f", "b2f", init_from=a.path))
+    assert b.meta["stages"] == ["b2f", "p2b"]
+    same = [k for k in a.tensors if k.startswith("P2B.")]
+    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in same)  # P2B came along untouched
+    assert any(not torch.equal(a.tensors[k], b.tensors[k]) for k in b.tensors if k.startswith("B2F."))
+    c = load_model(_run(staged, tmp_path / "fr", "fr", init_from=b.path))
+    assert c.meta["stages"] == ["b2f", "fr", "p2b"]
+    with pytest.raises(CheckpointError, match="does not fit this run's config"):
+        tiny(init_from=str(b.path), b2f={"ngf": 8})
+
+
+def test_bad_configs_name_the_key():
+    with pytest.raises(ConfigError, match=r"model.size must be divisible by 2\*\*model.b2f.n_up"):
+        tiny(size=36)
+    with pytest.raises(ConfigError, match="model.stage"):
+        from_dict(SingleShotConfig, {"stage": "p2f"}, prefix="model.")
+
+
+def test_shipped_configs_document_every_key():
+    from reenactor.config import PACKAGED_CONFIGS
+
+    for name in ("default", "paper"):
+        path = PACKAGED_CONFIGS / "single_shot" / f"{name}.yaml"
+        text = path.read_text()
+        model = load_yaml(path)["model"]
+        cfg = from_dict(SingleShotConfig, model)
+        flat = to_dict(cfg)
+        for section in ("p2b", "b2f", "fr"):
+            assert set(model[section]) == set(flat[section]), (name, section)
+        for line in text.splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and not line.rstrip().endswith(":"):
+                assert "#" in line, (name, line)
+        if name == "default":
+            assert flat == to_dict(SingleShotConfig())  # the shipped defaults are the dataclass's
+        else:
+            assert (flat["size"], flat["b2f"]["n_up"], flat["b2f"]["crop"]) == (512, 7, 224)
+            weights = (flat["p2b"]["lambda_fm"], flat["p2b"]["lambda_ce"], flat["b2f"]["lambda_mask"])
+            assert weights == (40, 1, 5)  # lambda_D, lambda_CE (eq. 9), lambda_m (eq. 17)
+
+
+# ------------------------------------------------------------------------------------------ end to end
+def test_train_save_load_transfer_through_the_cli(clip_copy, tmp_path, capsys):
+    """The real CLI: the train run makes the missing clip stages, exports one model; transfer renders the
+    astronaut photo driven by carphone, with the generated layout as the side-by-side panel."""
+    from reenactor.io.video import iter_frames, probe
+
+    conf = tmp_path / "tiny.yaml"
+    conf.write_text(yaml.safe_dump({"model": TINY, "trainer": {**QUIET, "batch_size": 2}}))
+    run = tmp_path / "run"
+    assert main(["train", "--method", "single_shot", "--config", str(conf), "--clips", str(clip_copy.root),
+                 "--steps", "2", "-o", str(run)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "lack the `layout` stage" in out and "lack the `background` stage" in out
+    assert "dlib" in out and "efficientnet_lite0" in out  # which encoders stand in for VGGFace2 / VGG
+    from reenactor.data.clipstore import ClipStore
+
+    again = ClipStore.open(clip_copy.root)  # the stages are cached in the clip store
+    assert (run / "model.safetensors").is_file() and again.has("layout") and again.has("background")
+    video = tmp_path / "out.mp4"
+    args = ["transfer", "--model", str(run / "model.safetensors"), "--target-image", ASTRONAUT,
+            "--driving", str(clip_copy.root), "--max-frames", "3", "--side-by-side", "-o", str(video)]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "[single_shot] target:" in out and "wrote" in out
+    info = probe(video)
+    assert info.n_frames == 3 and (info.height, info.width) == (S, 3 * S)
+    frames = list(iter_frames(video))
+    assert frames[0][:, S : 2 * S].mean() > 10  # the middle panel: the coloured generated layout
+    # a model of another method is refused with one clear message, nothing written
+    from _cloning_fixtures import export_untrained, make_clip
+
+    other = export_untrained("cloning", tmp_path / "cloning.safetensors", [make_clip(tmp_path / "c", n=6)])
+    bad = tmp_path / "bad.mp4"
+    args[2], args[-1] = str(other), str(bad)
+    assert main([*args, "--method", "single_shot"]) == 2
+    assert "trained with method 'cloning', not 'single_shot'" in capsys.readouterr().err and not bad.exists()
+    with pytest.raises(CheckpointError, match="model.init_from is a model of method 'cloning'"):
+        tiny(init_from=str(other))
+
+
+def test_synthesizer_views_layout_and_face_refine_option(staged, astronaut_small):
+    m = tiny()
+    tensors, meta = m.inference_state()
+    cls = type(m)
+    on = cls.synthesizer(m.cfg, tensors, meta, options={"face_refine": True})
+    off = cls.synthesizer(m.cfg, tensors, meta, options={"face_refine": False})
+    half = cls.synthesizer(m.cfg, tensors, meta, precision="bf16", options={"face_refine": True})
+    assert on.refine and not off.refine
+    pose = {k: np.asarray(staged[0].store.load(k)[50]) * np.array([S / 128, S / 128, 1], np.float32)
+            for k in ("body", "face", "hand_left", "hand_right")}  # fmt: skip
+    frames = []
+    for s in (on, off, half):
+        s.set_reference(astronaut_small)
+        s.reset()
+        frames.append(s.step(pose, {"background": np.full((S, S, 3), 90, np.uint8)}).astype(int))
+        view = s.input_view()
+        assert view.shape == (S, S, 3)
+        assert set(map(tuple, view.reshape(-1, 3))) <= set(map(tuple, maps.LAYOUT.palette))
+    a, b, h = frames
+    assert a.shape == (S, S, 3) and np.abs(a - h).mean() < 12  # bf16 renders the same picture
+    # FR changes the frame inside its face box only (the generated layout's face label, else the face points)
+    layout = maps.LAYOUT.from_colours(off.input_view())[0]
+    cx, cy, r = maps.face_box(layout, pose["face"], m.cfg.face_pad)
+    inside = np.zeros((S, S), bool)
+    inside[max(int(cy - r) - 2, 0) : int(cy + r) + 3, max(int(cx - r) - 2, 0) : int(cx + r) + 3] = True
+    assert (a != b).any() and (a[~inside] == b[~inside]).all()
+
+
+@pytest.fixture(scope="module")
+def astronaut_small():
+    from reenactor.reference import load_reference
+
+    return load_reference(ASTRONAUT, S)
