@@ -276,6 +276,11 @@ def test_info_describes_kinds(cloning_model, capsys):
     assert main(["info", "--method", "pose_warp", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["kind"] == "reference" and d["needs_training"] is False and d["frame_size"] == S
+    # a trained reference method described by name: its defaults, and how to make a model of it
+    assert main(["info", "--method", "single_shot"]) == 0
+    out = capsys.readouterr().out
+    assert "reenactor train --method single_shot" in out and "--model M --target-image" in out
+    assert "nothing to train" not in out
 
 
 def test_reference_normalizations(carphone_clip, tmp_path, logged):

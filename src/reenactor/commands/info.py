@@ -15,7 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", nargs="?", metavar="MODEL", help="model file (RUN_DIR/model.safetensors)")
     p.add_argument(
-        "--method", help="describe a method with nothing to train instead of a file (e.g. pose_warp)"
+        "--method",
+        help="describe a method's defaults instead of a file (e.g. pose_warp, which needs no training, or "
+        "single_shot before you train it)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run)
@@ -28,12 +30,18 @@ def format_info(info: dict) -> str:
     kind_use = {
         "per-person": "draws the person it was trained on: reenactor transfer --model M --driving VIDEO",
         "reference": "animates one photo: reenactor transfer "
-        + ("--model M" if info["file"] else f"--method {info['method']}")
+        + ("--model M" if info["file"] or info["needs_training"] else f"--method {info['method']}")
         + " --target-image PHOTO --driving VIDEO",
         "pose-sequence": "writes driving poses: reenactor poses generate --model M",
     }
+    if info["file"]:
+        file = info["file"]
+    elif info["needs_training"]:
+        file = f"(none: the method's defaults; make a model with reenactor train --method {info['method']})"
+    else:
+        file = "(none: a method with nothing to train)"
     lines = [
-        f"file:        {info['file'] or '(none: a method with nothing to train)'}",
+        f"file:        {file}",
         f"method:      {info['method']}",
         f"kind:        {info['kind']} ({kind_use.get(info['kind'], '')})",
         f"frame size:  {info['frame_size']}",
@@ -47,7 +55,9 @@ def format_info(info: dict) -> str:
             f"{tr.get('world_size') or 1} process(es) on {tr.get('device')}; clips: {clips}"
         )
     elif info["needs_training"]:
-        lines.append("training:    (not recorded)")
+        lines.append(
+            "training:    (not recorded)" if info["file"] else "training:    needed (not trained yet)"
+        )
     else:
         lines.append("training:    none needed")
     if info["training_poses"]:
