@@ -2,7 +2,7 @@
 multiply by their weights and return named terms to the trainer."""
 
 from .gan import GAN_MODES, feature_matching, gan_loss_d, gan_loss_g
-from .perceptual import PerceptualLoss
+from .perceptual import PerceptualLoss, gram_matrix
 from .pixel import cross_entropy, l1, masked_l1
 from .temporal import limb_weight_map, temporal_warp_loss, warp
 
@@ -13,6 +13,7 @@ __all__ = [
     "feature_matching",
     "gan_loss_d",
     "gan_loss_g",
+    "gram_matrix",
     "l1",
     "limb_weight_map",
     "masked_l1",

@@ -54,16 +54,43 @@ class PerceptualLoss(nn.Module):
     def description(self) -> str:
         return self.net.description
 
-    def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def _features(
+        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         if mask is not None:
             pred, target = pred * mask, target * mask
         upto = max(self.layers)  # deeper maps are not computed (a first-block loss costs one block)
         fp = self.net(pred, upto=upto)
         with torch.no_grad():
             ft = self.net(target, upto=upto)
+        return fp, ft
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        fp, ft = self._features(pred, target, mask)
         loss = pred.new_zeros((), dtype=torch.float32)
         for i, w in zip(self.layers, self.weights):
             loss = loss + w * F.l1_loss(fp[i].float(), ft[i].float())
         return loss
+
+    def content_and_style(
+        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(content, style) from one pass of the network: the :meth:`forward` loss and the Gram-matrix style
+        loss ``sum_i w_i * mean |G(phi_i(x)) - G(phi_i(y))|`` (Gatys et al. 2016; REMOT eq. 7), with
+        :func:`gram_matrix` normalized by C x H x W so it does not grow with the image size."""
+        fp, ft = self._features(pred, target, mask)
+        content = pred.new_zeros((), dtype=torch.float32)
+        style = pred.new_zeros((), dtype=torch.float32)
+        for i, w in zip(self.layers, self.weights):
+            content = content + w * F.l1_loss(fp[i].float(), ft[i].float())
+            style = style + w * F.l1_loss(gram_matrix(fp[i]), gram_matrix(ft[i]))
+        return content, style
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, C) float32 Gram matrices ``F F^T / (C H W)``."""
+    b, c, h, w = features.shape
+    f = features.float().reshape(b, c, h * w)
+    return f @ f.transpose(1, 2) / float(c * h * w)

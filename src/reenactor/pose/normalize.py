@@ -708,6 +708,18 @@ def _layout_of(d: Mapping[str, Any], override: Any, name: str) -> tuple[np.ndarr
     )
 
 
+def alignment_numbers(
+    source_height: float, source_centre: Any, target_height: float, target_centre: Any
+) -> tuple[float, float, float]:
+    """The global-alignment transform (REMOT eq. 4) from two person boxes (:func:`layout_box`):
+    ``s = h_target / h_source`` and ``(tx, ty) = c_target - s c_source``, so ``x' = s x + t`` maps the source
+    layout's box onto the target's (pixel-edge coordinates). The one place these numbers are computed: the
+    ``global_alignment`` normalization (poses) and REMOT's image warp share it."""
+    s = float(target_height) / float(source_height)
+    tx, ty = np.asarray(target_centre, np.float64) - s * np.asarray(source_centre, np.float64)
+    return s, float(tx), float(ty)
+
+
 def _fit_global_alignment(
     source: Mapping[str, Any],
     target: Mapping[str, Any],
@@ -748,8 +760,7 @@ def _fit_global_alignment(
                 raise InputError(f"global_alignment: the {name} layout of frame {k} is empty")
             stats[name] = (float(h[k]), c[k])
     (hs, cs), (ht, ct) = stats["source"], stats["target"]
-    s = ht / hs
-    tx, ty = ct - s * cs
+    s, tx, ty = alignment_numbers(hs, cs, ht, ct)
     return Normalizer(
         "global_alignment",
         _jsonable(

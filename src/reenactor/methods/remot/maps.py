@@ -1,0 +1,103 @@
+"""The label maps, pose images and boxes remot's networks see, drawn by one module for training and transfer.
+
+* layouts: reenactor's 22-label :data:`~reenactor.parsing.labels.LAYOUT` merged into REMOT's six classes
+  (:data:`~reenactor.parsing.labels.REMOT6`: background, head, top, bottom, shoes, limbs; sec. 3.1), as label
+  maps (H, W) uint8 and one-hots (6, H, W);
+* the driving pose P_t as the OpenPose-style stick figure (:func:`reenactor.pose.render.draw_pose`);
+* the face box of a frame (the face label's box, else the face points), for the face discriminator;
+* the Global Alignment Module's numbers (eq. 4) from two layouts: the heights and centres of their person boxes
+  (:func:`reenactor.pose.normalize.layout_box`) and the transform of
+  :func:`reenactor.pose.normalize.alignment_numbers`, the same numbers the ``global_alignment``
+  normalization computes for poses.
+
+All arrays are NumPy; images (H, W, 3) uint8 RGB, keypoints (K, 3) float32 ``[x, y, conf]`` in pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+
+from ...nn.convert import to_unit
+from ...parsing.labels import LAYOUT, REMOT6
+from ...pose.normalize import alignment_numbers, layout_box
+from ...pose.render import draw_pose
+
+N_CLASSES = len(REMOT6.classes)  # 6
+REGIONS = REMOT6.classes[1:]  # the five regions the Region GAN draws (eq. 3)
+N_REGIONS = len(REGIONS)
+FACE_LABEL = LAYOUT.index("face")
+CONF = 0.05  # a keypoint with confidence at or below this is missing
+#: a LAYOUT label per REMOT6 class, whose colour shows the class (the side-by-side panel)
+_SHOW = np.array([LAYOUT.index(n) for n in ("background", "face", "upper_clothes", "pants", "left_shoe",
+                                             "left_arm")])  # fmt: skip
+
+
+def resize_labels(labels: np.ndarray, size: int) -> np.ndarray:
+    """(H, W) labels -> (size, size) by nearest neighbour (labels are never blended)."""
+    labels = np.asarray(labels, np.uint8)
+    if labels.shape == (size, size):
+        return labels
+    return cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def classes(layout: np.ndarray) -> np.ndarray:
+    """(H, W) LAYOUT labels -> (H, W) uint8 REMOT6 classes."""
+    return REMOT6.apply(layout)
+
+
+def one_hot(labels6: np.ndarray) -> np.ndarray:
+    """(H, W) REMOT6 classes -> (6, H, W) float32 one-hot."""
+    lab = np.asarray(labels6, np.int64)
+    return (np.arange(N_CLASSES)[:, None, None] == lab[None]).astype(np.float32)
+
+
+def colourize(labels6: np.ndarray) -> np.ndarray:
+    """(H, W) REMOT6 classes -> (H, W, 3) uint8 in the LIP/CIHP colours of a member label of each class."""
+    return LAYOUT.colourize(_SHOW[np.asarray(labels6, np.int64).clip(0, N_CLASSES - 1)])
+
+
+def stick_figure(pose: Mapping[str, np.ndarray], size: int) -> np.ndarray:
+    """P_t: the stick figure with face and hands, (3, S, S) float32 in [-1, 1]."""
+    kp = {k: v for k, v in pose.items() if k in ("body", "face", "hand_left", "hand_right")}
+    return to_unit(draw_pose((size, size), kp, thresh=CONF))
+
+
+def face_box(
+    layout: np.ndarray, face: np.ndarray | None = None, pad: float = 1.4, min_half: float = 2.0
+) -> np.ndarray | None:
+    """The square face box ``(cx, cy, half)`` in pixels of a LAYOUT map: the face label's box (else the valid
+    68-point landmarks' box), ``pad`` times its longer side; None when neither exists."""
+    ys, xs = np.nonzero(np.asarray(layout) == FACE_LABEL)
+    if len(xs) >= 4:
+        x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    elif face is not None and (np.asarray(face)[:, 2] > CONF).sum() >= 4:
+        p = np.asarray(face)[np.asarray(face)[:, 2] > CONF, :2]
+        (x0, y0), (x1, y1) = p.min(0), p.max(0)
+    else:
+        return None
+    half = max(pad * max(x1 - x0, y1 - y0) / 2.0, min_half)
+    return np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0, half], np.float32)
+
+
+def box_theta(box: np.ndarray | None, size: int) -> np.ndarray:
+    """The (2, 3) ``affine_grid`` matrix (``align_corners=False``) sampling the square ``box`` (cx, cy, half)
+    of an S x S frame; the centre quarter of the frame when there is no box."""
+    if box is None:
+        box = np.array([size / 2.0, size / 2.0, size / 8.0], np.float32)
+    cx, cy, half = (float(v) for v in box)
+    a = 2.0 * half / size
+    return np.array([[a, 0.0, 2 * cx / size - 1], [0.0, a, 2 * cy / size - 1]], np.float32)
+
+
+def gam_numbers(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Eq. 4: ``(s, tx, ty)`` float32 moving the person of label map ``source`` (H, W) (> 0 is person) onto
+    that of ``target``: s = h_target / h_source, t = c_target - s c_source (pixel-edge coordinates,
+    :func:`reenactor.pose.normalize.alignment_numbers`). The identity when either layout is empty."""
+    (hs,), (cs,) = layout_box(np.asarray(source) > 0, 0.5)
+    (ht,), (ct,) = layout_box(np.asarray(target) > 0, 0.5)
+    if not (np.isfinite(hs) and np.isfinite(ht)):
+        return np.array([1.0, 0.0, 0.0], np.float32)
+    return np.array(alignment_numbers(hs, cs, ht, ct), np.float32)

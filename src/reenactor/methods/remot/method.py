@@ -1,0 +1,437 @@
+"""remot: region-to-whole motion transfer (Yang et al. 2021, REMOT), a general model trained on many people's
+clips and given one photo of a new person at transfer time (a *reference* method). Equations follow the rebuilt
+numbering of ``notes-remot-psgan.md`` section A.
+
+* **Layout GAN** (eqs. 2a-c, :class:`.networks.LayoutGAN`): source layout, current + k previous driving poses
+  and the k previous generated layouts -> the layout in the driving pose, blended with the previous generated
+  layout warped by a predicted flow through a predicted mask. Losses (the paper gives none; C2F-FWN's): the
+  cross-entropy of the blended layout with the real one, a conditional multi-scale LSGAN + feature matching, and
+  (ours, no FlowNet2 offline) the L1 of the real previous layout warped by w_t to the real current one.
+* **GAM** (eq. 4, :func:`.networks.gam_warp`): the source person and its layout moved by s = h_d / h_s and the
+  centre shift, numbers shared with the ``global_alignment`` normalization
+  (:func:`reenactor.pose.normalize.alignment_numbers`). Training: M_d from the real layout; transfer: from the
+  generated one.
+* **Region GAN** (eqs. 3, 5-10, :class:`.networks.RegionGenerator`): one generator for the five regions, each
+  from its region mask, the aligned source region (full-frame masks) and its previous output; eq. 9:
+  L_G = L_adv + lambda_rec L1 + lambda_per (content + Gram style), summed over the regions, multi-scale
+  conditional PatchGAN on (region mask, region).
+* **WCN** (eqs. 11-15, :class:`.networks.WholeComposition`): coarse person = sum of the regions; E_1 on adjacent
+  coarse frames, E_2 on [layout, pose], E_3 on the aligned source; the TAM; the person and a soft background
+  mask composited over the background plate; L1, perceptual, frame and face discriminators.
+
+Training as sec. 3.3 stages it: the Layout GAN and the Region GAN on real layouts, the WCN on the Region GAN's
+(detached) outputs. ``model.stage: all`` trains the three at once (their graphs are disjoint: the WCN never
+back-propagates into the Region GAN); ``layout`` / ``region`` / ``wcn`` train one, the others loaded from
+``model.init_from``. Ablations are switches: ``gam: false``, ``wcn: false``, ``composition.tam: false``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...config import to_dict
+from ...errors import CheckpointError, ConfigError
+from ...pose.skeleton import skeleton_spec
+from ..base import REFERENCE, Method, StepOutput, Synthesizer, export_tensors
+from . import maps
+from .config import STAGES, RemotConfig
+from .networks import build_generators, composite, crop, gam_warp
+
+logger = logging.getLogger(__name__)
+
+#: model.stage -> export name of the network it trains
+NETWORKS = {"layout": "LayoutGAN", "region": "RegionGAN", "wcn": "WCN"}
+
+
+def stages_of(cfg: RemotConfig) -> set[str]:
+    """The networks ``model.stage`` trains (``all`` without the WCN when ``wcn`` is off)."""
+    if cfg.stage not in STAGES:
+        raise ConfigError(f"model.stage must be one of {', '.join(STAGES)}, not {cfg.stage!r}")
+    if cfg.stage == "wcn" and not cfg.wcn:
+        raise ConfigError(
+            "model.stage is wcn but model.wcn is false (the w/o WCN ablation has no WCN to train)"
+        )
+    if cfg.stage == "all":
+        return {"layout", "region"} | ({"wcn"} if cfg.wcn else set())
+    return {cfg.stage}
+
+
+def check_config(cfg: RemotConfig) -> None:
+    """Sizes the networks can be built at, one :class:`ConfigError` naming the keys otherwise."""
+    n = max(cfg.layout.n_down, cfg.region.n_down, cfg.composition.n_down)
+    checks = [
+        (cfg.size % 2**n == 0, "model.size must be divisible by 2**n_down of every network"),
+        (cfg.k >= 1, "model.k (previous poses / layouts) must be >= 1"),
+        (cfg.window >= 1, "model.window must be >= 1"),
+        (cfg.composition.n_coarse >= 1, "model.composition.n_coarse must be >= 1"),
+        (
+            cfg.composition.tam_norm in ("none", "n", "softmax"),
+            "model.composition.tam_norm: none | n | softmax",
+        ),
+        (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(f"{msg} (size {cfg.size})")
+
+
+def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str]:
+    """Load ``nets`` (export names -> modules) from a remot model file; returns the stages it says were
+    trained. Another method's model or networks of another size: one CheckpointError."""
+    from ...modelfile import load_model
+
+    loaded = load_model(path)
+    if loaded.method != method:
+        raise CheckpointError(
+            f"model.init_from is a model of method {loaded.method!r}, not {method!r}",
+            loaded.path,
+            f"pass a model file written by `reenactor train --method {method}`",
+        )
+    for name, net in nets.items():
+        state = {k[len(name) + 1 :]: v for k, v in loaded.tensors.items() if k.startswith(name + ".")}
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0][:160]
+            raise CheckpointError(
+                f"model.init_from: its {name} network does not fit this run's config ({first})",
+                loaded.path,
+                "use the model.size, k and network settings of the run that wrote it",
+            ) from None
+    return set(loaded.meta.get("stages", []))
+
+
+def gam_batch(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 4 per item: (B, S, S) class maps of the source and of the driving layout -> (B, 3) ``(s, tx, ty)``
+    (:func:`.maps.gam_numbers`)."""
+    src, tgt = source.detach().cpu().numpy(), target.detach().cpu().numpy()
+    nums = np.stack([maps.gam_numbers(a, b) for a, b in zip(src, tgt)])
+    return torch.from_numpy(nums).to(source.device)
+
+
+def aligned_source(
+    image: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The source person x_s M_s and its one-hot layout (B, 6, S, S), moved onto ``target`` (B, S, S) class maps
+    by the GAM, or as they are when ``target`` is None (the w/o GAM ablation)."""
+    onehot = F.one_hot(labels.long(), maps.N_CLASSES).permute(0, 3, 1, 2).to(image.dtype)
+    fg = image * (labels > 0).to(image.dtype)[:, None]
+    if target is None:
+        return fg, onehot
+    nums = gam_batch(labels, target)
+    return gam_warp(fg, nums), gam_warp(onehot, nums, mode="nearest")
+
+
+def region_inputs(
+    masks: torch.Tensor, src: torch.Tensor, src_layout: torch.Tensor, previous: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The Region GAN's five items per frame, flattened to (B * 5, ...): region masks (B, 5, S, S) -> (B5, 1),
+    the aligned source region x_s^i = GAM(x_s^fg) [GAM(L_s) = i] (B5, 3) and previous outputs (B, 5, 3, S, S)
+    -> (B5, 3)."""
+    b, r, h, w = masks.shape
+    src_regions = src[:, None] * src_layout[:, 1:, None].to(src.dtype)
+    return (
+        masks.reshape(b * r, 1, h, w),
+        src_regions.reshape(b * r, 3, h, w),
+        previous.reshape(b * r, 3, h, w),
+    )
+
+
+class RemotMethod(Method):
+    """See the module docstring. Batches come from :class:`.dataset.RemotPairs`."""
+
+    name = "remot"
+    Config = RemotConfig
+    kind = REFERENCE
+    precisions = ("fp32", "bf16")
+    clip_stages = ("layout", "background")
+
+    def __init__(self, cfg: RemotConfig):
+        super().__init__(cfg)
+        from ...losses import PerceptualLoss
+        from ...nn import MultiscaleDiscriminator
+        from ...nn.backbones import load_feature_net
+
+        check_config(cfg)
+        self.stages = stages_of(cfg)
+        nets = build_generators(cfg)
+        self.LayoutGAN, self.RegionGAN = nets["LayoutGAN"], nets["RegionGAN"]
+        self.WCN = nets.get("WCN")
+        needs_per = bool(self.stages & {"region", "wcn"})
+        net = load_feature_net(cfg.feature_net, cfg.feature_weights, verbose=True) if needs_per else None
+        self.perceptual = PerceptualLoss(net) if net is not None else None
+        lg, rg, wc = cfg.layout, cfg.region, cfg.composition
+        n = maps.N_CLASSES
+        has = self.stages.__contains__
+        self.D_layout = (
+            MultiscaleDiscriminator(3 + n, lg.ndf, lg.n_layers, lg.num_D) if has("layout") else None
+        )
+        self.D_region = (
+            MultiscaleDiscriminator(1 + 3, rg.ndf, rg.n_layers, rg.num_D) if has("region") else None
+        )
+        self.D_frame = (
+            MultiscaleDiscriminator(n + 3 + 3, wc.ndf, wc.n_layers, wc.num_D) if has("wcn") else None
+        )
+        self.D_face = MultiscaleDiscriminator(3, wc.face_ndf, wc.face_layers, 1) if has("wcn") else None
+        self.loaded: set[str] = set()
+        if cfg.init_from:
+            self.loaded = load_networks(cfg.init_from, self.generators(), self.name)
+            logger.info(
+                f"[remot] networks from {cfg.init_from} (trained there: {', '.join(sorted(self.loaded))})"
+            )
+        for stage, name in NETWORKS.items():
+            if getattr(self, name) is not None:
+                getattr(self, name).requires_grad_(stage in self.stages)
+        if "wcn" in self.stages and "region" not in self.stages | self.loaded:
+            logger.info(
+                "[remot] note: the WCN trains on an untrained Region GAN (train region first, sec. 3.3)"
+            )
+        untrained = [s for s in NETWORKS if s not in self.stages | self.loaded and (s != "wcn" or cfg.wcn)]
+        if untrained:
+            logger.info(
+                f"[remot] note: this run trains {', '.join(sorted(self.stages))}; {', '.join(untrained)} will be "
+                "exported untrained (train them with --set model.stage=NAME --set model.init_from=MODEL)"
+            )
+
+    def generators(self) -> dict[str, nn.Module]:
+        """The exported networks by their export names."""
+        nets = {"LayoutGAN": self.LayoutGAN, "RegionGAN": self.RegionGAN}
+        if self.WCN is not None:
+            nets["WCN"] = self.WCN
+        return nets
+
+    # ------------------------------------------------------------------ data
+    def build_dataset(self, clips: list, unpaired: list | None = None, pairs=None, **kw: Any):
+        from .dataset import RemotPairs
+
+        return RemotPairs(clips, pairs, self.cfg)
+
+    # ------------------------------------------------------------------ training
+    def generator_parameters(self) -> list[nn.Parameter]:
+        return [p for s in sorted(self.stages) for p in getattr(self, NETWORKS[s]).parameters()]
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        ds = (self.D_layout, self.D_region, self.D_frame, self.D_face)
+        return [p for d in ds if d is not None for p in d.parameters()]
+
+    def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
+        out = StepOutput(losses={})
+        onehot = F.one_hot(batch["layouts"].long(), maps.N_CLASSES).permute(0, 1, 4, 2, 3).float()
+        if "layout" in self.stages:
+            self._layout_step(batch, onehot, out)
+        if self.stages & {"region", "wcn"}:
+            coarse = self._region_step(batch, onehot, out)
+            if "wcn" in self.stages:
+                self._wcn_step(batch, onehot, coarse, out)
+        return out
+
+    def _layout_step(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, out: StepOutput) -> None:
+        """Eqs. 2a-c over the window, each frame fed the layouts generated before it."""
+        from ...losses import feature_matching, gan_loss_g, l1, warp
+
+        c, k = self.cfg.layout, self.cfg.k
+        poses, cold = batch["poses"], batch["cold"]
+        src = F.one_hot(batch["source_layout"].long(), maps.N_CLASSES).permute(0, 3, 1, 2).float()
+        keep = (1 - cold)[:, None, None, None, None]
+        history = list((onehot[:, :k] * keep).unbind(1))
+        ce, gan, fm, flow_l1, fakes, conds, reals = [], [], [], [], [], [], []
+        for j in range(self.cfg.window):
+            f = k + j
+            first_cold = cold if j == 0 else torch.zeros_like(cold)
+            lay, _, flow, _ = self.LayoutGAN(
+                src, poses[:, f - k : f + 1].flatten(1, 2), torch.cat(history[-k:], 1), first_cold
+            )
+            history.append(lay)
+            ce.append(F.nll_loss(torch.log(lay.float().clamp_min(1e-6)), batch["layouts"][:, f].long()))
+            cond = poses[:, f]
+            d_fake, d_real = (
+                self.D_layout(torch.cat([cond, lay], 1)),
+                self.D_layout(torch.cat([cond, onehot[:, f]], 1)),
+            )
+            gan.append(gan_loss_g(d_fake, "lsgan"))
+            fm.append(feature_matching(d_real, d_fake))
+            flow_l1.append(l1(warp(onehot[:, f - 1], flow), onehot[:, f]))
+            fakes.append(lay.detach())
+            conds.append(cond)
+            reals.append(onehot[:, f])
+        mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
+        out.losses["layout_ce"] = c.lambda_ce * mean(ce)
+        out.losses["layout_gan"] = c.lambda_gan * c.num_D * mean(gan)
+        out.losses["layout_fm"] = c.lambda_fm * c.num_D * mean(fm)
+        if c.lambda_flow > 0:
+            out.losses["layout_flow"] = c.lambda_flow * mean(flow_l1)
+        out.cache["layout"] = (torch.cat(conds), torch.cat(reals), torch.cat(fakes))
+        out.visuals["layout_real"] = self.layout_image(onehot[:, -1])
+        out.visuals["layout_fake"] = self.layout_image(history[-1].detach())
+
+    @staticmethod
+    def layout_image(probs: torch.Tensor) -> torch.Tensor:
+        """(B, 6, H, W) class scores -> (B, 3, H, W) in [-1, 1] (visuals)."""
+        lab = probs.argmax(1).cpu().numpy()
+        return torch.from_numpy(maps.colourize(lab).astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)
+
+    def _region_step(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, out: StepOutput) -> list:
+        """Eqs. 3, 5-10 on the real layouts; returns the coarse persons (eq. 11) of every frame of the item,
+        detached (the history frames: the real person)."""
+        from ...losses import gan_loss_g
+
+        c, k, n_r = self.cfg.region, self.cfg.k, maps.N_REGIONS
+        train = "region" in self.stages
+        frames, cold = batch["frames"], batch["cold"]
+        keep = (1 - cold)[:, None, None, None, None]
+        real_regions = frames[:, :, None] * onehot[:, :, 1:, None]  # (B, T, 5, 3, S, S)
+        coarse = [(real_regions[:, f] * keep).sum(1) for f in range(k)]
+        prev = real_regions[:, k - 1] * keep
+        rec, per, sty, gan, cache = [], [], [], [], []
+        for j in range(self.cfg.window):
+            f = k + j
+            target = batch["layouts"][:, f] if self.cfg.gam else None
+            src, src_lay = aligned_source(batch["source_image"], batch["source_layout"], target)
+            m, s, p = region_inputs(onehot[:, f, 1:], src, src_lay, prev)
+            with torch.set_grad_enabled(train and torch.is_grad_enabled()):
+                fake = self.RegionGAN(m, s, p)
+            b = frames.shape[0]
+            prev = fake.reshape(b, n_r, *fake.shape[1:])
+            coarse.append(prev.detach().sum(1))
+            if not train:
+                continue
+            real = real_regions[:, f].flatten(0, 1)
+            rec.append(F.l1_loss(fake.float(), real.float()))
+            content, style = self.perceptual.content_and_style(fake, real)
+            per.append(content)
+            sty.append(style)
+            d_fake = self.D_region(torch.cat([m, fake], 1))
+            gan.append(gan_loss_g(d_fake, "lsgan"))
+            cache.append((m, real, fake.detach()))
+        if train:
+            mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
+            # eq. 9, summed over the five regions: each term is a mean over the B x 5 region items, times 5
+            out.losses["region_rec"] = n_r * c.lambda_rec * mean(rec)
+            out.losses["region_per"] = n_r * c.lambda_per * mean(per)
+            if c.lambda_style > 0:
+                out.losses["region_style"] = n_r * c.lambda_per * c.lambda_style * mean(sty)
+            out.losses["region_gan"] = n_r * c.lambda_gan * c.num_D * mean(gan)
+            out.cache["region"] = tuple(torch.cat(x) for x in zip(*cache))
+            out.visuals["region_coarse"] = coarse[-1]
+            out.visuals["region_real"] = frames[:, -1] * (batch["layouts"][:, -1] > 0)[:, None].to(
+                frames.dtype
+            )
+        return coarse
+
+    def _wcn_step(
+        self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, coarse: list, out: StepOutput
+    ) -> None:
+        """Eqs. 11-15 on the Region GAN's outputs (real layouts), each window frame over its background plate."""
+        from ...losses import feature_matching, gan_loss_g, l1
+
+        c, k, fc = self.cfg.composition, self.cfg.k, self.cfg.face_crop
+        frames, cold = batch["frames"], batch["cold"]
+        rec, per, sty, gan, fm, face, mask_l1, cache = [], [], [], [], [], [], [], []
+        for j in range(self.cfg.window):
+            f = k + j
+            coldj = (cold if j == 0 else torch.zeros_like(cold))[:, None, None, None]
+            hist = []
+            for d in range(c.n_coarse - 1, 0, -1):
+                g = max(f - d, 0)
+                # before the window: the real person (teacher forcing), or the current coarse frame when cold
+                hist.append(coarse[g] * (1 - coldj) + coarse[f] * coldj if g < k else coarse[g])
+            target = batch["layouts"][:, f] if self.cfg.gam else None
+            src, _ = aligned_source(batch["source_image"], batch["source_layout"], target)
+            cond = torch.cat([onehot[:, f], batch["poses"][:, f]], 1)
+            person, m = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, src)
+            y = composite(person, m, batch["backgrounds"][:, f], c.blend)
+            real = frames[:, f]
+            rec.append(l1(y, real))
+            content, style = self.perceptual.content_and_style(y, real)
+            per.append(content)
+            sty.append(style)
+            d_fake, d_real = self.D_frame(torch.cat([cond, y], 1)), self.D_frame(torch.cat([cond, real], 1))
+            gan.append(gan_loss_g(d_fake, "lsgan"))
+            fm.append(feature_matching(d_real, d_fake))
+            theta, valid = batch["face_theta"][:, f], batch["face_valid"][:, f] > 0
+            fake_face, real_face = crop(y, theta, fc)[valid], crop(real, theta, fc)[valid]
+            if len(fake_face):
+                face.append(gan_loss_g(self.D_face(fake_face), "lsgan"))
+            mask_l1.append(l1(m, (batch["layouts"][:, f] == 0)[:, None].float()))
+            cache.append((cond, real, y.detach(), real_face, fake_face.detach()))
+        mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
+        out.losses["wcn_rec"] = c.lambda_rec * mean(rec)
+        out.losses["wcn_per"] = c.lambda_per * mean(per)
+        if c.lambda_style > 0:
+            out.losses["wcn_style"] = c.lambda_per * c.lambda_style * mean(sty)
+        out.losses["wcn_gan"] = c.lambda_gan * c.num_D * mean(gan)
+        out.losses["wcn_fm"] = c.lambda_fm * c.num_D * mean(fm)
+        if face:
+            out.losses["wcn_face"] = c.lambda_face * mean(face)
+        if c.lambda_mask > 0:
+            out.losses["wcn_mask"] = c.lambda_mask * mean(mask_l1)
+        out.cache["wcn"] = tuple(torch.cat(x) for x in zip(*cache))
+        out.visuals["wcn_real"] = frames[:, -1]
+        out.visuals["wcn_fake"] = cache[-1][2]
+
+    def discriminator_step(
+        self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        """LSGAN discriminators: layout (on the pose), region (on the region mask), frame (on layout + pose) and
+        face (on the face box)."""
+        from ...losses import gan_loss_d
+
+        d: dict[str, torch.Tensor] = {}
+        if "layout" in cache:
+            c = self.cfg.layout
+            cond, real, fake = cache["layout"]
+            dr, df = self.D_layout(torch.cat([cond, real], 1)), self.D_layout(torch.cat([cond, fake], 1))
+            d["d_layout"] = c.lambda_gan * c.num_D * gan_loss_d(dr, df, "lsgan")
+        if "region" in cache:
+            c = self.cfg.region
+            m, real, fake = cache["region"]
+            dr, df = (
+                self.D_region(torch.cat([m, real], 1)),
+                self.D_region(torch.cat([m, fake.to(real.dtype)], 1)),
+            )
+            d["d_region"] = maps.N_REGIONS * c.lambda_gan * c.num_D * gan_loss_d(dr, df, "lsgan")
+        if "wcn" in cache:
+            c = self.cfg.composition
+            cond, real, fake, real_face, fake_face = cache["wcn"]
+            dr, df = (
+                self.D_frame(torch.cat([cond, real], 1)),
+                self.D_frame(torch.cat([cond, fake.to(real.dtype)], 1)),
+            )
+            d["d_frame"] = c.lambda_gan * c.num_D * gan_loss_d(dr, df, "lsgan")
+            if len(real_face):
+                d["d_face"] = c.lambda_face * gan_loss_d(
+                    self.D_face(real_face), self.D_face(fake_face.to(real_face.dtype)), "lsgan"
+                )
+        return d
+
+    # ------------------------------------------------------------------ export / inference
+    def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = export_tensors(self.generators())
+        meta = {
+            "size": [self.cfg.size, self.cfg.size],
+            "skeleton": skeleton_spec(),
+            "stages": sorted(self.stages | self.loaded),  # networks that were ever trained
+            "classes": list(maps.REGIONS),
+            "config": to_dict(self.cfg),
+        }
+        return tensors, meta
+
+    @classmethod
+    def synthesizer(
+        cls,
+        cfg: RemotConfig,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        options: dict[str, Any] | None = None,
+    ) -> Synthesizer:
+        from .synthesizer import RemotSynthesizer
+
+        return RemotSynthesizer.from_state(cfg, tensors, meta, device, precision)

@@ -1,0 +1,297 @@
+"""remot (Yang et al. 2021, REMOT): the TAM against a brute-force cosine sum, the GAM warp onto a target box, each
+stage's losses on a fixed batch, gradients, the three ablation switches, per-stage runs, and train -> save -> load
+-> transfer of the astronaut photo through the real CLI on the bundled carphone clip. Tiny networks, 32 px."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from reenactor.cli import main
+from reenactor.config import from_dict, load_yaml, to_dict
+from reenactor.errors import CheckpointError, ConfigError
+from reenactor.methods import get_method
+from reenactor.methods.remot import maps
+from reenactor.methods.remot.config import RemotConfig
+from reenactor.methods.remot.networks import gam_warp, texture_alignment
+from reenactor.pose.normalize import layout_box
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ASTRONAUT = "sample:astronaut"
+S = 32
+NET = {"ngf": 4, "n_down": 2, "n_blocks": 1, "ndf": 4, "n_layers": 1, "num_D": 1}
+TINY = {
+    "size": S,
+    "face_crop": 8,
+    "layout": dict(NET),
+    "region": dict(NET),
+    "composition": {**NET, "face_ndf": 4, "face_layers": 1},
+}
+QUIET = {"tensorboard": False, "image_every": 0, "progress": False, "ema": 0.0, "device": "cpu"}
+
+
+def tiny(**model) -> torch.nn.Module:
+    cls = get_method("remot")
+    conf = {**TINY, **model}
+    for k in ("layout", "region", "composition"):
+        conf[k] = {**TINY[k], **model.get(k, {})}
+    torch.manual_seed(0)
+    return cls(from_dict(cls.Config, conf))
+
+
+@pytest.fixture(scope="module")
+def staged(carphone_clip, tmp_path_factory):
+    """A copy of the carphone clip with the `layout` and `background` stages remot declares."""
+    from reenactor.data.clips import open_clips
+    from reenactor.train.stages import ensure_clip_stages
+
+    dst = tmp_path_factory.mktemp("remot") / "carphone"
+    shutil.copytree(carphone_clip.root, dst)
+    clips = open_clips([dst])
+    ensure_clip_stages([c.store for c in clips], get_method("remot").clip_stages)
+    return clips
+
+
+def batch_of(ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    np.random.seed(seed)
+    return torch.utils.data.default_collate([ds[(i * 37 + 5) % len(ds)] for i in range(n)])
+
+
+# ------------------------------------------------------------------------------------------ TAM and GAM
+@pytest.mark.parametrize("norm", ["none", "n", "softmax"])
+def test_tam_equals_brute_force_cosine_sum(norm):
+    g = torch.Generator().manual_seed(1)
+    fc, fs = torch.randn(2, 5, 3, 4, generator=g), torch.randn(2, 5, 3, 4, generator=g)
+    out = texture_alignment(fc, fs, norm)
+    want = torch.zeros_like(fc)
+    n = 12
+    for b in range(2):
+        for i in range(n):
+            ci = fc[b, :, i // 4, i % 4]
+            w = torch.stack([torch.dot(ci, fs[b, :, j // 4, j % 4]) / (ci.norm() * fs[b, :, j // 4, j % 4].norm())
+                             for j in range(n)])  # fmt: skip
+            w = w / n if norm == "n" else torch.softmax(w, 0) if norm == "softmax" else w
+            agg = sum(w[j] * fs[b, :, j // 4, j % 4] for j in range(n))
+            want[b, :, i // 4, i % 4] = agg + ci
+    assert torch.allclose(out, want, atol=1e-5)
+
+
+def test_gam_moves_a_layout_onto_the_target_height_and_centre():
+    src = np.zeros((64, 64), np.uint8)
+    src[10:30, 20:28] = 2  # height 20, centre (24, 20)
+    src[12:16, 22:26] = 1
+    for rows, cols in (((20, 50), (30, 40)), ((5, 62), (10, 26)), ((40, 52), (44, 60))):
+        tgt = np.zeros((64, 64), np.uint8)
+        tgt[rows[0] : rows[1], cols[0] : cols[1]] = 3
+        nums = torch.from_numpy(maps.gam_numbers(src, tgt))[None]
+        oh = torch.from_numpy(maps.one_hot(src))[None]
+        moved = gam_warp(oh, nums, mode="nearest")[0].argmax(0).numpy()
+        (h,), (c,) = layout_box(moved > 0, 0.5)
+        (ht,), (ct,) = layout_box(tgt > 0, 0.5)
+        assert abs(h - ht) <= 1 and np.abs(c[1] - ct[1]) <= 1 and np.abs(c[0] - ct[0]) <= 1, (h, ht, c, ct)
+        assert set(np.unique(moved)) <= {0, 1, 2}  # labels moved, never blended
+    assert np.allclose(maps.gam_numbers(src, np.zeros_like(src)), [1, 0, 0])  # an empty layout: identity
+
+
+# ------------------------------------------------------------------------------------------ data, losses, gradients
+def test_items_and_shapes(staged):
+    ds = tiny().build_dataset(staged, pairs=None)
+    b = batch_of(ds, 2)
+    t = 1 + 2  # k + window
+    shapes = {k: tuple(v.shape) for k, v in b.items()}
+    assert shapes == {
+        "source_image": (2, 3, S, S), "source_layout": (2, S, S), "poses": (2, t, 3, S, S),
+        "layouts": (2, t, S, S), "frames": (2, t, 3, S, S), "backgrounds": (2, t, 3, S, S),
+        "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,),
+    }  # fmt: skip
+    assert b["layouts"].max() < 6 and (b["layouts"] > 0).float().mean() > 0.1 and b["face_valid"].all()
+
+
+def test_gradients_reach_every_trainable_parameter(staged):
+    m = tiny()
+    b = batch_of(m.build_dataset(staged, pairs=None), 2)
+    b["cold"] = torch.tensor([1.0, 0.0])
+    out = m.generator_step(b, 0)
+    assert set(out.losses) == {
+        "layout_ce", "layout_gan", "layout_fm", "layout_flow",
+        "region_rec", "region_per", "region_style", "region_gan",
+        "wcn_rec", "wcn_per", "wcn_style", "wcn_gan", "wcn_fm", "wcn_face", "wcn_mask",
+    }  # fmt: skip
+    assert all(torch.isfinite(v) and v.dim() == 0 for v in out.losses.values())
+    sum(out.losses.values()).backward()
+    named = dict(m.named_parameters())
+    g = {id(p) for p in m.generator_parameters()}
+    missing = [n for n, p in named.items() if id(p) in g and (p.grad is None or not p.grad.abs().sum() > 0)]
+    assert not missing, missing
+    assert len(g) == sum(1 for n in m.generators().values() for _ in n.parameters())
+    frozen = list(m.perceptual.net.parameters())
+    assert frozen and all(not p.requires_grad and p.grad is None for p in frozen)
+    d = m.discriminator_step(b, 0, out.cache)
+    assert set(d) == {"d_layout", "d_region", "d_frame", "d_face"}
+    for p in m.discriminator_parameters():
+        p.grad = None
+    sum(d.values()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.discriminator_parameters())
+
+
+@pytest.mark.parametrize(
+    "stage, key", [("layout", "layout_ce"), ("region", "region_rec"), ("wcn", "wcn_rec")]
+)
+def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key):
+    m = tiny(stage=stage)
+    b = batch_of(m.build_dataset(staged, pairs=None), 2, seed=3)
+    opt = torch.optim.Adam(m.generator_parameters(), lr=3e-3, betas=(0.5, 0.999))
+    first = last = None
+    for _ in range(12):
+        opt.zero_grad()
+        losses = m.generator_step(b, 0).losses
+        sum(losses.values()).backward()
+        opt.step()
+        last = float(losses[key].detach())
+        first = last if first is None else first
+    assert last < 0.8 * first, (first, last)
+    others = [n for s, n in (("layout", m.LayoutGAN), ("region", m.RegionGAN), ("wcn", m.WCN)) if s != stage]
+    assert not any(p.requires_grad for n in others for p in n.parameters())
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [{"gam": False}, {"wcn": False}, {"composition": {"tam": False}}],
+    ids=["no_gam", "no_wcn", "no_tam"],
+)
+def test_ablation_switches_build_train_and_render(staged, switch, astronaut_small):
+    m = tiny(**switch)
+    b = batch_of(m.build_dataset(staged, pairs=None), 2)
+    out = m.generator_step(b, 0)
+    assert all(torch.isfinite(v) for v in out.losses.values())
+    assert ("wcn_rec" in out.losses) == (switch != {"wcn": False})
+    assert (m.WCN is None) == (switch == {"wcn": False})
+    tensors, meta = m.inference_state()
+    synth = type(m).synthesizer(m.cfg, tensors, meta)
+    synth.set_reference(astronaut_small)
+    pose = _pose(staged, 50)
+    frames = [synth.step(pose, {"background": np.full((S, S, 3), 90, np.uint8)}) for _ in range(2)]
+    assert frames[1].shape == (S, S, 3) and frames[1].dtype == np.uint8
+    with pytest.raises(ConfigError, match="w/o WCN"):
+        tiny(wcn=False, stage="wcn")
+
+
+def _pose(staged, t: int) -> dict[str, np.ndarray]:
+    return {k: np.asarray(staged[0].store.load(k)[t]) * np.array([S / 128, S / 128, 1], np.float32)
+            for k in ("body", "face", "hand_left", "hand_right")}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def astronaut_small():
+    from reenactor.reference import load_reference
+
+    return load_reference(ASTRONAUT, S)
+
+
+def test_synthesizer_feeds_back_history_and_bf16_matches(staged, astronaut_small):
+    m = tiny()
+    tensors, meta = m.inference_state()
+    a = type(m).synthesizer(m.cfg, tensors, meta)
+    h = type(m).synthesizer(m.cfg, tensors, meta, precision="bf16")
+    bg = {"background": np.full((S, S, 3), 90, np.uint8)}
+    outs = []
+    for s in (a, h):
+        s.set_reference(astronaut_small)
+        s.reset()
+        outs.append([s.step(_pose(staged, t), bg).astype(int) for t in (40, 41, 42)])
+        assert s.input_view().shape == (S, S, 3)
+    assert np.abs(outs[0][2] - outs[1][2]).mean() < 12
+    a.reset()  # a fresh video starts cold again: the same first frame
+    assert np.array_equal(a.step(_pose(staged, 40), bg), outs[0][0])
+
+
+# ------------------------------------------------------------------------------------------ runs and the CLI
+def _run(clips, out, stage: str, init_from=None, steps: int = 1):
+    from reenactor.train.run import run_training
+
+    model = {**TINY, "stage": stage, "init_from": None if init_from is None else str(init_from)}
+    data = {
+        "method": "remot",
+        "model": model,
+        "trainer": {**QUIET, "steps": steps, "batch_size": 2},
+        "data": {"clips": [str(c.path) for c in clips]},
+    }
+    return run_training(data, [], run_dir=out)
+
+
+def test_per_stage_runs_chain_through_init_from(staged, tmp_path):
+    from reenactor.modelfile import load_model
+
+    a = load_model(_run(staged, tmp_path / "layout", "layout"))
+    assert a.meta["stages"] == ["layout"] and {k.split(".")[0] for k in a.tensors} == {
+        "LayoutGAN",
+        "RegionGAN",
+        "WCN",
+    }
+    b = load_model(_run(staged, tmp_path / "region", "region", init_from=a.path))
+    assert b.meta["stages"] == ["layout", "region"]
+    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors if k.startswith("LayoutGAN."))
+    c = load_model(_run(staged, tmp_path / "wcn", "wcn", init_from=b.path))
+    assert c.meta["stages"] == ["layout", "region", "wcn"]
+    assert all(torch.equal(b.tensors[k], c.tensors[k]) for k in b.tensors if k.startswith("RegionGAN."))
+    assert any(not torch.equal(b.tensors[k], c.tensors[k]) for k in c.tensors if k.startswith("WCN."))
+    with pytest.raises(CheckpointError, match="does not fit this run's config"):
+        tiny(init_from=str(b.path), region={"ngf": 8})
+
+
+def test_shipped_configs_document_every_key():
+    from reenactor.config import PACKAGED_CONFIGS
+
+    for name in ("default", "paper"):
+        path = PACKAGED_CONFIGS / "remot" / f"{name}.yaml"
+        model = load_yaml(path)["model"]
+        flat = to_dict(from_dict(RemotConfig, model))
+        for section in ("layout", "region", "composition"):
+            assert set(model[section]) == set(flat[section]), (name, section)
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and not line.rstrip().endswith(":"):
+                assert "#" in line, (name, line)
+        if name == "default":
+            assert flat == to_dict(RemotConfig())
+        else:
+            assert flat["size"] == 256 and (flat["region"]["lambda_rec"], flat["region"]["lambda_per"]) == (
+                10,
+                10,
+            )
+            n_tam = (flat["size"] // 2 ** flat["composition"]["n_down"]) ** 2
+            assert n_tam == 1024  # the TAM's N at 256 px, as the notes' 1/4 of 128 px
+
+
+def test_train_save_load_transfer_through_the_cli(clip_copy, tmp_path, capsys):
+    from reenactor.io.video import iter_frames, probe
+
+    conf = tmp_path / "tiny.yaml"
+    conf.write_text(yaml.safe_dump({"model": TINY, "trainer": {**QUIET, "batch_size": 2}}))
+    run = tmp_path / "run"
+    assert main(["train", "--method", "remot", "--config", str(conf), "--clips", str(clip_copy.root),
+                 "--steps", "2", "-o", str(run)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert (run / "model.safetensors").is_file()
+    video = tmp_path / "out.mp4"
+    args = ["transfer", "--model", str(run / "model.safetensors"), "--target-image", ASTRONAUT,
+            "--driving", str(clip_copy.root), "--max-frames", "3", "--side-by-side", "-o", str(video)]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "[remot] target:" in out and "wrote" in out
+    info = probe(video)
+    assert info.n_frames == 3 and (info.height, info.width) == (S, 3 * S)
+    assert list(iter_frames(video))[0][:, S : 2 * S].mean() > 10  # the middle panel: the generated layout
+    from _cloning_fixtures import export_untrained, make_clip
+
+    other = export_untrained("cloning", tmp_path / "cloning.safetensors", [make_clip(tmp_path / "c", n=6)])
+    bad = tmp_path / "bad.mp4"
+    args[2], args[-1] = str(other), str(bad)
+    assert main([*args, "--method", "remot"]) == 2
+    assert "trained with method 'cloning', not 'remot'" in capsys.readouterr().err and not bad.exists()
+    with pytest.raises(CheckpointError, match="model.init_from is a model of method 'cloning'"):
+        tiny(init_from=str(other))
