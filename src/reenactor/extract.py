@@ -3,6 +3,11 @@ folder of them -> one clip store per file (:func:`extract_folder`).
 
 Pipeline (all of it resumable, nothing half-written)::
 
+    people  find the people of the video and follow each one over time (:mod:`reenactor.pose.people`; the
+            tracks are saved as CLIP_DIR.partial/people.json); choose one with ``person``. Under ``auto``
+            with one person pass 1 runs on the full frames as below, alongside the people pass (betting on
+            one person; stopped and redone on crops if there are several); otherwise pass 1 runs on a crop
+            around the chosen person in every frame, its results mapped back to frame pixels.
     pass 1  decode (background thread) -> MediaPipe Holistic on the full frames, in fixed chunks of
             ``chunk`` frames; each chunk starts from a fresh tracker state and is saved atomically to
             CLIP_DIR.partial/.chunks/chunk_NNNNN.npz. A re-run skips finished chunks. Because MediaPipe is
@@ -99,6 +104,7 @@ class ExtractOptions:
     mode: str = "auto"  # "auto" (tracking for video, static for images) | "tracking" | "static"
     chunk: int = 64  # frames per resumable chunk (each starts from a fresh tracker)
     min_confidence: float = 0.5  # MediaPipe's min detection / tracking confidence
+    person: str = "auto"  # whom to follow: auto | largest | centre | left | right | N (see pose.people)
 
     def check(self) -> None:
         from .errors import ConfigError
@@ -115,6 +121,14 @@ class ExtractOptions:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.max_gap < 0 or self.chunk < 1 or not 0 <= self.margin <= 2:
             raise ConfigError("max_gap must be >= 0, chunk >= 1 and margin in [0, 2]")
+        from .pose.people import parse_person
+
+        try:
+            parse_person(self.person)
+        except ValueError as e:
+            raise ConfigError(
+                f"person {e}", fix="pass --person auto (or largest, centre, left, right, N)"
+            ) from None
 
 
 # --------------------------------------------------------------------------- pass 1: detection in chunks
@@ -185,6 +199,9 @@ def _detect_pass(
     progress: bool,
     keep: list | None = None,
     workers: int = 1,
+    plan=None,
+    frames=None,
+    abort: threading.Event | None = None,
 ) -> int:
     """Run MediaPipe over all frames in chunks; skip chunks already saved. Returns the frame count.
 
@@ -194,7 +211,11 @@ def _detect_pass(
     decoded but not yet processed are bounded by RAM_FRAMES_BYTES (at least two chunks).
 
     If ``keep`` is a list and the run starts at frame 0, the decoded frames are appended to it (the caller
-    checks it holds all of them)."""
+    checks it holds all of them). ``frames``: every frame of the video, already decoded (a list: not decoded
+    again), or an iterator of them from frame 0 (the people pass hands its frames on as it decodes them).
+    ``abort``: set when the frames stopped coming early; the run then returns -1 (its chunk files are not
+    valid). ``plan`` (a :class:`reenactor.pose.people.CropPlan`): MediaPipe runs on a crop around the chosen
+    person in each frame, its results mapped back to frame pixels (records gain ``rejected``: another person found)."""
     done_file = work / ".chunks" / "done.json"
     if done_file.exists():
         return int(json.loads(done_file.read_text())["n_frames"])
@@ -226,14 +247,23 @@ def _detect_pass(
         r = ex.process(frame)
         if r["mask"].shape != (mh, mw):
             r["mask"] = cv2.resize(r["mask"], (mw, mh), interpolation=cv2.INTER_AREA)
-        r["face_present"] = bool(r["face"][0, 2] > 0)
-        r["hand_left_present"] = bool(r["hand_left"][0, 2] > 0)
-        r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
-        return r
+        return _flags(r)
 
+    def process_crop(ex: HolisticExtractor, item) -> dict:
+        return _flags(plan.process(ex, item, (mh, mw)))
+
+    keep_now = keep if (keep is not None and n_done == 0) else None
+    if isinstance(frames, list):
+        source = contextlib.nullcontext(iter(frames[n_done:]))
+    elif frames is not None:
+        if n_done:
+            raise RuntimeError("a stream of frames starts at frame 0; chunks are already there")
+        source = contextlib.nullcontext(frames)
+    else:
+        source = _threaded_frames(path, start=n_done)
     with (
         quiet_native_stderr() as err,
-        _threaded_frames(path, start=n_done) as frames,
+        source as frames_it,
         tqdm(
             total=info.n_frames or None,
             initial=n_done,
@@ -244,19 +274,23 @@ def _detect_pass(
             file=err,
         ) as bar,
     ):
+        if plan is not None:
+            frames_it = plan.items(frames_it, start=n_done, keep=keep_now)
         n = n_done + detect_chunks(
-            frames,
+            frames_it,
             make,
-            process,
+            process if plan is None else process_crop,
             lambda c, recs: _save_chunk(_chunk_path(work, c), recs),
             opts.chunk,
             n_threads,
             first_chunk=c0,
             skip=lambda c: _chunk_path(work, c).exists(),
             max_buffered=RAM_FRAMES_BYTES // max(1, info.height * info.width * 3),
-            on_frame=keep.append if (keep is not None and n_done == 0) else None,
+            on_frame=keep_now.append if (keep_now is not None and plan is None) else None,
             progress=bar.update,
         )
+    if abort is not None and abort.is_set():
+        return -1
     if n == 0:
         raise InputError(
             "no frame could be decoded", path, "the file is truncated or not a video; re-export it"
@@ -269,6 +303,13 @@ def _detect_pass(
         )
     _write_done(done_file, n)
     return n
+
+
+def _flags(r: dict) -> dict:
+    r["face_present"] = bool(r["face"][0, 2] > 0)
+    r["hand_left_present"] = bool(r["hand_left"][0, 2] > 0)
+    r["hand_right_present"] = bool(r["hand_right"][0, 2] > 0)
+    return r
 
 
 def _write_done(done_file: Path, n: int) -> None:
@@ -407,6 +448,7 @@ def extract(
     mode: str = "auto",
     chunk: int = 64,
     min_confidence: float = 0.5,
+    person: str = "auto",
     force: bool = False,
     progress: bool = True,
     log=print,
@@ -418,7 +460,9 @@ def extract(
     continues from ``CLIP_DIR.partial``. Bad input raises :class:`InputError` (no person anywhere:
     :class:`NoPersonError`) and leaves no folder behind. See the module docstring for the arrays.
     ``workers`` is the number of MediaPipe graphs running chunks side by side (0: :func:`default_workers`);
-    it changes the speed only, never the arrays.
+    it changes the speed only, never the arrays. ``person`` chooses whom to follow in a video with several
+    people (:mod:`reenactor.pose.people`; ``auto``: the whole frame when there is one person, else the largest,
+    most present one, said once through ``log``); the manifest's ``person`` records the choice.
     """
     opts = ExtractOptions(
         size=size,
@@ -429,6 +473,7 @@ def extract(
         mode=mode,
         chunk=chunk,
         min_confidence=min_confidence,
+        person=person,
     )
     opts.check()
     src = Path(input_path)
@@ -436,6 +481,8 @@ def extract(
     info = probe(src)
     sha = file_hash(src)
     params = {**asdict(opts), "source_sha256": sha}
+    if opts.person == "auto":  # the default: clips extracted before --person existed stay valid
+        del params["person"]
     if info.rotation:  # frames are decoded upright: a clip or chunks made before rotation was honoured differ
         params["source_rotation"] = info.rotation
 
@@ -502,19 +549,42 @@ def _run(
     log,
     workers: int = 1,
 ) -> ClipStore:
-    t0 = time.perf_counter()
+    from .pose.people import parse_person
+
     ram: list | None = [] if 0 < info.n_frames * info.height * info.width * 3 <= RAM_FRAMES_BYTES else None
-    n = _detect_pass(src, info, work, opts, progress, keep=ram, workers=workers)
+    t0 = time.perf_counter()
+    fresh = not (work / "people.json").exists() and not (work / ".chunks").exists()
+    if fresh and parse_person(opts.person) == "auto" and not info.is_image:
+        sel, n = _people_alongside(src, info, work, opts, progress, log, ram, workers)
+    else:
+        sel, n = _select_person(src, work, opts, progress, log, keep=ram), -1
+    if n < 0:
+        decoded = ram is not None and len(ram) > 0  # by the people pass: pass 1 does not decode again
+        n = _detect_pass(
+            src,
+            info,
+            work,
+            opts,
+            progress,
+            keep=None if decoded else ram,
+            workers=workers,
+            plan=sel.plan,
+            frames=ram if decoded else None,
+        )
     if ram is not None and len(ram) != n:
         ram = None
     t_detect = time.perf_counter() - t0
     d = _load_chunks(work, n, opts.chunk)
     detected = d.pop("person").astype(bool)
+    rejected = d.pop("rejected", None)
     if not detected.any():
         raise NoPersonError(
-            f"no person found in any of its {n} frame(s)",
+            f"no person found in any of its {n} frame(s)"
+            + ("" if sel.track is None else f" around track {sel.track.id}"),
             src,
-            "use footage where one person is clearly visible (at least head and shoulders)",
+            "use footage where one person is clearly visible (at least head and shoulders)"
+            if sel.track is None
+            else "pick another person (`reenactor people VIDEO -o DIR` lists them), or --person auto",
         )
     presence = {
         "body": fill_gaps(detected, [d[k] for k in GROUPS["body"]] + [d["mask"]], opts.max_gap),
@@ -541,6 +611,18 @@ def _run(
         "frames_flagged": int((~person).sum()),
         **{f"frames_with_{g}": int(p.sum()) for g, p in presence.items() if g != "body"},
     }
+    if rejected is not None:
+        counts["frames_other_person"] = int(rejected.sum())
+    from .pose.people import ranges
+
+    person_info = {
+        **sel.manifest(),
+        "frames_not_found": ranges(~detected),
+        "frames_interpolated": ranges(person & ~detected),
+        "frames_flagged": ranges(~person),
+    }
+    if rejected is not None:
+        person_info["frames_other_person"] = ranges(rejected)
     store = ClipStore.create(
         work,
         source=str(src.resolve()),
@@ -562,6 +644,7 @@ def _run(
         backend_version=backend_version(),
         skeleton=skeleton_spec(),
         extract_params=params,
+        person=person_info,
     )
 
     # pass 2: frames and masks, cropped and resized, streamed into memory-mapped arrays.
@@ -603,6 +686,7 @@ def _run(
         "extract",
         "done",
         **counts,
+        seconds_people=round(sel.people.seconds, 2),
         seconds_detect=round(t_detect, 2),
         seconds_store=round(time.perf_counter() - t1, 2),
     )
@@ -611,12 +695,127 @@ def _run(
         f"{counts['frames_interpolated']} interpolated, {counts['frames_flagged']} flagged; "
         f"crop {side}px at ({x0}, {y0}) -> {opts.size}px"
         + (
+            ""
+            if sel.track is None
+            else f"; following track {sel.track.id} ({counts['frames_other_person']} frame(s) where the pose "
+            "found was another person's were dropped)"
+        )
+        + (
             f"; frames turned {info.rotation} degrees clockwise (the video's display rotation)"
             if info.rotation
             else ""
         )
     )
     return store
+
+
+def _people_alongside(
+    src: Path, info: MediaInfo, work: Path, opts: ExtractOptions, progress: bool, log, ram, workers: int
+):
+    """``--person auto`` on a fresh run: the people pass and pass 1 side by side. The people pass decodes (in a
+    thread) and hands every frame on to pass 1, which runs on whole frames, betting on one person (the common
+    case: then nothing is done twice, and the people pass costs no wall time beyond its own CPU time). As
+    soon as the people pass sees two people that move, pass 1 stops at the next chunk boundary; once the
+    tracks are known, its chunks are dropped if the choice is a crop (pass 1 then runs again), kept if not.
+
+    Returns ``(selection, frames detected)``, -1 when pass 1 must still run. The arrays are those of the people
+    pass followed by pass 1. Crash-safe: the tracks are saved (people.json) only after the chunks that do not
+    count are gone, and speculative chunks are whole chunks of whole frames, which a resumed run keeps or
+    drops by the saved tracks (:func:`_select_person`)."""
+    from .pose.people import choose_track, find_people, plan_people
+
+    handed: queue.Queue = queue.Queue(maxsize=2 * opts.chunk)
+    several = threading.Event()  # the people pass saw several people: stop betting on the whole frame
+    cut = threading.Event()  # pass 1's frames stopped early (at a chunk boundary)
+    stop = threading.Event()  # pass 1 failed or was interrupted: the people pass stops too
+    end, cut_here = object(), object()
+    out: dict = {"handed": 0, "open": True}
+
+    class _Stopped(Exception):
+        pass
+
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def on_frame(frame: np.ndarray) -> None:
+        if not out["open"]:
+            return
+        if several.is_set() and out["handed"] % opts.chunk == 0:
+            out["open"] = False
+            put(cut_here)
+            return
+        put(frame)
+        out["handed"] += 1
+
+    def people() -> None:
+        try:
+            out["people"] = find_people(src, keep=ram, on_frame=on_frame, on_several=several.set)
+        except _Stopped:
+            return
+        except BaseException as e:
+            out["err"] = e
+        try:
+            if out["open"]:
+                put(out.get("err", end))
+        except _Stopped:
+            pass
+
+    def frames() -> Iterator[np.ndarray]:
+        while True:
+            item = handed.get()
+            if item is end:
+                return
+            if item is cut_here:
+                cut.set()
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    th = threading.Thread(target=people, daemon=True)
+    th.start()
+    try:
+        n = _detect_pass(src, info, work, opts, progress, workers=workers, frames=frames(), abort=cut)
+    except BaseException:
+        stop.set()
+        th.join()
+        raise
+    th.join()
+    if "err" in out:
+        raise out["err"]
+    cache = work / "people.json"
+    track, _ = choose_track(out["people"], "auto", src)
+    if n < 0 or track is not None:  # the bet is off: the whole-frame chunks do not count
+        shutil.rmtree(work / ".chunks", ignore_errors=True)
+        n = -1
+    out["people"].save(cache)  # after the chunks that do not count are gone (crash-safe)
+    sel = plan_people(src, "auto", cache=cache, log=log)  # as a resumed run reads it: the same crops
+    return sel, n
+
+
+def _select_person(
+    src: Path, work: Path, opts: ExtractOptions, progress: bool, log, keep: list | None = None
+):
+    """The people pass (:func:`reenactor.pose.people.plan_people`): whom to follow, and the crops if not the
+    whole frame. Its tracks are saved in the work folder, so a resumed run crops as the first did; chunks left
+    by a run that did not save them (an older version, which ran on whole frames) are dropped when the choice
+    is a crop. ``keep`` receives the decoded frames (none when the tracks come from the work folder)."""
+    from .pose.people import plan_people
+
+    cache = work / "people.json"
+    had = cache.exists()
+    sel = plan_people(
+        src, opts.person, progress=progress, cache=cache, log=log, keep=keep if not had else None
+    )
+    if not had and sel.plan is not None and (work / ".chunks").exists():
+        shutil.rmtree(work / ".chunks")
+    return sel
 
 
 # --------------------------------------------------------------------------- a folder of videos / photos

@@ -105,6 +105,7 @@ class TransferOptions:
         False  # render even a driver most of whose frames cannot be rendered, or a broken-looking fit
     )
     audio: str = "driving"  # driving: the driving video's soundtrack, trimmed to the frames rendered | none
+    person: str = "auto"  # a driving video with several people: whom to follow (reenactor.pose.people)
 
     def check(self) -> None:
         if self.normalization not in NORMALIZATIONS:
@@ -566,7 +567,7 @@ def transfer(
         logger.info(f"[transfer] target: {opts.target_image} ({reference.size[1]}x{reference.size[0]})")
     backgrounds = Backgrounds(background, reference) if reference is not None else None
     held = held_poses(tm) if opts.body == "target" else None
-    src = open_driving(driving, opts.max_frames)
+    src = open_driving(driving, opts.max_frames, opts.person)
     out_path = Path(out_path)
     batch_size, device = opts.batch_size, opts.device
     save_normalizer, check_coverage = opts.save_normalizer, opts.check_coverage

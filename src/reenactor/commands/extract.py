@@ -22,8 +22,12 @@ skipped, and the exit code is 2 when any file failed (the last line lists them).
 finish an interrupted batch: finished clips are skipped, a partial one resumes. The clip stores of OUT are
 training data for many-people methods as they are: `reenactor train --method METHOD --clips OUT`.
 
+Several people in the video: --person picks whom to follow (auto: the largest, most present one); `reenactor
+people VIDEO -o DIR` lists them with pictures, to pick one by number.
+
 examples:
   reenactor extract sample:carphone -o clips/carphone
+  reenactor extract street.mp4 --person left -o clips/walker
   reenactor extract my_videos/ -o clips/          # clips/alice, clips/bob, ... one per video or photo"""
 
 
@@ -114,6 +118,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "depend on interruptions (default: 64)",
     )
     add_min_confidence(p, default=0.5, help="MediaPipe minimum detection and tracking confidence")
+    from .people import add_person
+
+    add_person(
+        p, what="the manifest's `person` records the choice and the frames where that person was not found"
+    )
     p.add_argument(
         "--workers",
         type=int_range(0),
@@ -172,6 +181,7 @@ def _options(args: argparse.Namespace):
         mode=args.mode,
         chunk=args.chunk,
         min_confidence=args.min_confidence,
+        person=args.person,
     )
 
 

@@ -141,6 +141,9 @@ def add_parser(sub: argparse._SubParsersAction, detailed: bool = True) -> None:
         "without sound, and a clip store, pose file or photo, give a silent result. none: a silent "
         "result (default: driving)",
     )
+    from .people import add_person
+
+    add_person(p, what="only for a driving video (a clip store or pose file holds one person already)")
     add_force(p, help="replace an existing output file")
     add_progress(p)
     if detailed:
@@ -220,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         background=args.background,
         method_options=method_options,
         audio=args.audio or "driving",
+        person=args.person,
         force=args.force,
     )
     if args.audio == "driving" and (kind := _silent_driver(args.driving)):
