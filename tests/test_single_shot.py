@@ -358,3 +358,73 @@ def astronaut_small():
     from reenactor.reference import load_reference
 
     return load_reference(ASTRONAUT, S)
+
+
+# ------------------------------------------------------------------------------------------ measurements
+def _follow_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "single_shot_follow.py"
+    spec = importlib.util.spec_from_file_location("single_shot_follow", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_single_image_benchmark_and_follow_script_on_a_tiny_model(staged, tmp_path):
+    """`reenactor benchmark single-image` with a single_shot model: its row, the row without FR, its mask IoU,
+    the segmentation columns and the training clip of the frames before the photo; and the hue / body-shape
+    script (benchmarks/single_shot_follow.py) end to end. An untrained 128 px model: plumbing, not quality."""
+    from reenactor.config import to_dict
+    from reenactor.data.clipstore import ClipStore
+    from reenactor.evaluation.single_image import SingleImageOptions, layout_scores, run
+    from reenactor.reference import load_reference
+    from reenactor.train.checkpoint import save_model
+
+    m = tiny(size=128)
+    tensors, meta = m.inference_state()
+    model = save_model(tmp_path / "ss.safetensors", "single_shot", to_dict(m.cfg), tensors, meta)
+    clip = staged[0].store
+    n = clip.n_frames
+    out = tmp_path / "bench"
+    opts = SingleImageOptions(clip=str(clip.root), out_dir=out, reference_frame=n - 4, first_driving=n - 3,
+                              methods=("hold", "single_shot"), models={"single_shot": str(model)},
+                              progress=False)  # fmt: skip
+    rows = run(opts)
+    assert [r["method"] for r in rows] == ["hold", "single_shot", "single_shot -FR"]
+    assert "mask_iou" not in rows[0] and all(0 <= r["mask_iou"] <= 1 for r in rows[1:])
+    for r in rows:
+        assert 0 <= r["seg_binary_iou"] <= 1 and 0 <= r["seg_part_iou"] <= 1
+        assert r["frames"] == 3 and ("identity_same" in r)
+    assert rows[0]["seg_binary_iou"] > 0.7  # hold: the photo is the next frames' person, nearly in place
+    table = (out / "table.md").read_text()
+    assert "mask-m IoU" in table and "seg part mIoU" in table and "| single_shot -FR |" in table
+    train = ClipStore.open(out / "train" / f"{clip.root.name}_0_{n - 5}")
+    assert train.n_frames == n - 4 and np.array_equal(train.load("body")[3], clip.load("body")[3])
+    lay = np.asarray(clip.load("layout")[10])
+    same = layout_scores([lay], [lay])
+    assert same == {"seg_binary_iou": 1.0, "seg_part_iou": 1.0}
+
+    f = _follow_module()
+    assert f.circ_diff(350, 10) == 20 and f.circ_diff(90, 270) == 180
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 200
+    layout = np.full((8, 8), maps.LAYOUT.index("upper_clothes"), np.uint8)
+    turned = maps.rotate_hue(red, layout, 120, ids=maps.CROP_IDS["upper_clothes"])
+    assert f.circ_diff(f.hue_of(turned, layout > 0)[0], 120) < 3
+    bar = np.zeros((20, 40), bool)
+    bar[5:, 10:30] = True
+    assert f.torso_width(bar, 4) == 20 and np.isnan(f.torso_width(np.ones((20, 40), bool), 0))
+    assert abs(f.slope([0.8, 1.0, 1.25], [16, 20, 25]) - 1.0) < 1e-6
+    r = f.Renderer(str(model), str(clip.root), n - 2, 2)
+    ref = load_reference(f"{clip.root}:{n - 4}", r.size)
+    poses = r.poses(ref)
+    hue = f.appearance_rows(r, ref, poses, maps.CROP_IDS["upper_clothes"])
+    assert [(x["model"], x["turn"]) for x in hue][:2] == [("trained", 0), ("trained", 90)] and len(hue) == 8
+    zeroed = [x["generated_hue"] for x in hue if x["model"] == "e_z zeroed"]
+    assert np.allclose(zeroed, zeroed[0], atol=1e-6) or np.isnan(zeroed).all()  # the photo no longer matters
+    astro = load_reference(ASTRONAUT, r.size)  # carphone's suit touches the frame's edges: no width there
+    shape, slopes = f.shape_rows(r, astro, r.poses(astro))
+    assert [x["factor"] for x in shape] == list(f.STRETCH) and slopes["input_width"] > 0.5
+    assert set(slopes) == {"input_width", "layout_width", "mask_width"}

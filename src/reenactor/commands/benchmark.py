@@ -218,8 +218,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="The single-image self-reenactment protocol (reenactor.evaluation.single_image): frame "
         "--reference-frame of a clip is the target photo, frames --first-driving.. drive it through each "
         "method (and `hold`, the photo repeated), and the real frames are the ground truth. Reports MSE, "
-        "SSIM, PSNR, masked SSIM/PSNR, pose accuracy of the output (re-extracted) and the dlib identity "
-        "distance to the reference face; writes table.md, results.json and side_by_side.mp4.",
+        "SSIM, PSNR, masked SSIM/PSNR, pose accuracy of the output (re-extracted), the dlib identity "
+        "distance to the reference face (mean, share < 0.6), the segmentation scores (binary and mean "
+        "per-part IoU of the layouts estimated on output and real frame) and a method's own mask IoU "
+        "(single_shot's m; it also runs without its face refinement, row 'single_shot -FR'); writes "
+        "table.md, results.json, side_by_side.mp4 and train/ (the frames before --reference-frame as a clip "
+        "store to train a learned method on: reenactor train --method single_shot --clips OUT/train).",
     )
     si.add_argument(
         "--clip",
@@ -273,6 +277,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     si.add_argument("--no-pose", action="store_true", help="skip the pose-accuracy columns (re-extraction)")
     si.add_argument("--no-identity", action="store_true", help="skip the face-identity columns (dlib)")
+    si.add_argument(
+        "--no-segmentation",
+        action="store_true",
+        help="skip the segmentation columns (layouts estimated on output and real frames)",
+    )
     add_device(si)
     add_force(si, help="replace the results of an earlier run in the output folder")
     add_progress(si)
@@ -315,6 +324,7 @@ def run_single_image(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             pose=not args.no_pose,
             identity=not args.no_identity,
+            segmentation=not args.no_segmentation,
         )
     )
     return 0

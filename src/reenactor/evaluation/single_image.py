@@ -14,8 +14,15 @@ Columns: MSE (RGB 0-255), SSIM, PSNR over the whole frame; SSIM and PSNR inside 
 (background zeroed in both); pose accuracy of the output (MediaPipe re-extracts the generated frames; mean
 body-joint error in pixels and PCK@0.05 of the body height against the real frames' keypoints); dlib face
 identity distance of the generated faces to the reference frame's face (< 0.6: usually the same person) and the
-share of frames where a face is found. Writes ``table.md``, ``results.json`` and ``side_by_side.mp4``
-(real | hold | each method).
+share of frames where a face is found, and the share of found faces closer than 0.6; the paper's segmentation
+scores (SSBS / SSIS analogues): the 22-label layout (:func:`reenactor.parsing.layout.estimate_layout`) estimated on
+the output and on the real frame, both from a fresh MediaPipe pass (keypoints and mask) over the frames, compared
+by binary (person) IoU and by the mean per-part IoU over the labels present in either; for a method that
+records its own person mask (single_shot's B2F mask m, the synthesizer's ``trace``), its IoU with the real frame's
+stored MediaPipe mask. A method with a ``face_refine`` inference option (single_shot) runs twice, with and
+without, the second row named ``METHOD -FR``. Writes ``table.md``, ``results.json`` and ``side_by_side.mp4``
+(real | hold | each method), and ``train/CLIP_0_R`` (frames before the reference frame, ``R`` the last) as a
+clip store to train learned methods on (:func:`reenactor.evaluation.self_reenactment.slice_clip`).
 
 What it shows and what it does not: the target is the driver himself, one frame apart, so the pose change
 between reference and driving frames is small (a man talking in a car). It measures how faithfully a method
@@ -55,6 +62,8 @@ class SingleImageOptions:
     progress: bool = True
     pose: bool = True  # re-extract the generated frames' poses
     identity: bool = True  # dlib face identity distance to the reference
+    segmentation: bool = True  # layouts estimated on output and real frames (SSBS / SSIS analogues)
+    write_train_clip: bool = True  # write the frames before the reference frame as a clip store (train/)
 
 
 def _metrics(pred: list[np.ndarray], real: list[np.ndarray], masks: list[np.ndarray]) -> dict[str, float]:
@@ -94,7 +103,79 @@ def _identity(pred: list[np.ndarray], reference_png: Path) -> dict[str, float]:
     for f in pred:
         acc.update(f)
     r = acc.result()
-    return {"identity_distance": r["mean_distance"], "face_found": r["face_detected"]}
+    return {
+        "identity_distance": r["mean_distance"],
+        "identity_same": r["same_person_share"],
+        "face_found": r["face_detected"],
+    }
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean maps; NaN when both are empty."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else math.nan
+
+
+def estimated_layouts(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The 22-label layout of each frame, estimated from a fresh MediaPipe Holistic pass over the frames (video
+    mode, with its person mask), as :func:`reenactor.parsing.layout.estimate_layout` does for a clip."""
+    from ..parsing.layout import estimate_layout
+    from ..pose.holistic import HolisticExtractor, quiet_native_stderr
+
+    with quiet_native_stderr():
+        ex = HolisticExtractor(static_image_mode=False, segmentation=True)
+    out = []
+    try:
+        for f in frames:
+            with quiet_native_stderr():
+                r = ex.process(f)
+            out.append(
+                estimate_layout(
+                    f,
+                    r["mask"],
+                    r["body"],
+                    face_raw=r["face_raw"],
+                    hand_left=r["hand_left"],
+                    hand_right=r["hand_right"],
+                    pose_raw=r["pose_raw"],
+                )
+            )
+    finally:
+        ex.close()
+    return out
+
+
+def layout_scores(pred: list[np.ndarray], real: list[np.ndarray]) -> dict[str, float]:
+    """SSBS / SSIS analogues: mean over frames of the binary (person) IoU and of the mean per-part IoU (over the
+    labels present in either layout) between the layouts estimated on the output and on the real frames."""
+    binary, parts = [], []
+    for p, r in zip(pred, real):
+        binary.append(iou(p > 0, r > 0))
+        labels = np.union1d(np.unique(p), np.unique(r))
+        per = [iou(p == k, r == k) for k in labels if k > 0]
+        parts.append(float(np.mean(per)) if per else math.nan)
+    return {"seg_binary_iou": _nanmean(binary), "seg_part_iou": _nanmean(parts)}
+
+
+def _nanmean(v: list[float]) -> float:
+    a = np.asarray(v, np.float64)
+    return float(a[np.isfinite(a)].mean()) if np.isfinite(a).any() else math.nan
+
+
+def mask_iou(trace: list[dict[str, np.ndarray]], masks: list[np.ndarray]) -> float:
+    """Mean IoU of a method's own person masks (m > 0.5) with the real frames' masks (>= 128 of 255)."""
+    from ..parsing.layout import MASK_THRESHOLD
+
+    return _nanmean([iou(t["mask"] > 0.5, np.asarray(m) >= MASK_THRESHOLD) for t, m in zip(trace, masks)])
+
+
+def _variants(name: str, cls: Any, tm: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(row name, inference options) per row of a method: two for one with a face_refine option whose
+    synthesizer refines by default (with and without FR), else one."""
+    opts = {o.name for o in getattr(cls, "inference_options", ())}
+    if "face_refine" in opts and getattr(tm.synthesizer, "refine", False):
+        return [(name, {}), (f"{name} -FR", {"face_refine": False})]
+    return [(name, {})]
 
 
 def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
@@ -134,14 +215,19 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
     }
     ref_png = out / "reference.png"
     write_image(ref_png, np.asarray(clip.load("frames")[opts.reference_frame]))
+    if opts.write_train_clip:
+        _write_train_clip(clip, out, opts.reference_frame)
     driving = _DrivingSlice(clip, opts.first_driving)
     rows: list[dict[str, Any]] = []
     outputs: dict[str, list[np.ndarray]] = {}
+    real_layouts: list[np.ndarray] | None = None
     for name in opts.methods:
+        runs: list[tuple[str, list[np.ndarray], list | None, float]] = []
         logger.info(f"[single-image] === {name} ===")
         t0 = time.perf_counter()
         if name == "hold":
             pred = [np.asarray(clip.load("frames")[opts.reference_frame])] * len(real)
+            runs.append((name, pred, None, time.perf_counter() - t0))
         else:
             from ..transfer import transfer
 
@@ -152,43 +238,68 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
                     fix="pass reference methods (pose_warp, ...) to --methods",
                 )
             model = opts.models.get(name)
-            tm = open_model(
-                model, method=name, device=opts.device, config=None if model else {"size": opts.size}
-            )
+
+            def load(options: dict[str, Any], model: str | None = model, name: str = name):
+                return open_model(
+                    model,
+                    method=name,
+                    device=opts.device,
+                    config=None if model else {"size": opts.size},
+                    options=options or None,
+                )
+
+            tm = load({})
             if tm.size != (opts.size, opts.size):
                 raise InputError(
                     f"{name} renders {tm.size}, the protocol runs at {opts.size}",
                     model or name,
                     f"pass --size {tm.size[0]}",
                 )
-            pred = []
-            transfer(
-                tm,
-                driving.source(),
-                out / f"{name}.mp4",
-                target_image=ref_spec,
-                normalization=opts.normalization,
-                progress=opts.progress,
-                save_normalizer=False,
-                frame_sink=pred.append,
+            for i, (row_name, options) in enumerate(_variants(name, cls, tm)):
+                if i:
+                    logger.info(f"[single-image] === {row_name} ===")
+                    t0 = time.perf_counter()
+                    tm = load(options)
+                trace = [] if hasattr(tm.synthesizer, "trace") else None
+                if trace is not None:
+                    tm.synthesizer.trace = trace
+                pred = []
+                transfer(
+                    tm,
+                    driving.source(),
+                    out / f"{row_name.replace(' ', '')}.mp4",
+                    target_image=ref_spec,
+                    normalization=opts.normalization,
+                    progress=opts.progress,
+                    save_normalizer=False,
+                    frame_sink=pred.append,
+                )
+                runs.append((row_name, pred, trace, time.perf_counter() - t0))
+        for row_name, pred, trace, seconds in runs:
+            row = {
+                "method": row_name,
+                **_metrics(pred, real, masks),
+                "frames": len(pred),
+                "frames_per_second": math.nan if name == "hold" else len(pred) / max(seconds, 1e-9),
+            }
+            if trace is not None and len(trace) == len(pred):
+                row["mask_iou"] = mask_iou(trace, masks)
+            if opts.pose:
+                row.update(_pose_accuracy(pred, ref_kp))
+            if opts.identity:
+                row.update(_identity(pred, ref_png))
+            if opts.segmentation:
+                if real_layouts is None:
+                    real_layouts = estimated_layouts(real)
+                row.update(layout_scores(estimated_layouts(pred), real_layouts))
+            rows.append(row)
+            outputs[row_name] = pred
+            logger.info(
+                "[single-image] " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "method")
             )
-        seconds = time.perf_counter() - t0
-        row = {
-            "method": name,
-            **_metrics(pred, real, masks),
-            "frames": len(pred),
-            "frames_per_second": math.nan if name == "hold" else len(pred) / max(seconds, 1e-9),
-        }
-        if opts.pose:
-            row.update(_pose_accuracy(pred, ref_kp))
-        if opts.identity:
-            row.update(_identity(pred, ref_png))
-        rows.append(row)
-        outputs[name] = pred
-        logger.info("[single-image] " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "method"))
     with VideoWriter(out / "side_by_side.mp4", fps=clip.fps) as vw:
         for i, r in enumerate(real):
-            vw.write(np.concatenate([r] + [outputs[m][i] for m in opts.methods], axis=1))
+            vw.write(np.concatenate([r] + [o[i] for o in outputs.values()], axis=1))
     write_json(
         out / "results.json",
         {
@@ -217,7 +328,11 @@ COLUMNS = (
     ("pose_error_px", "pose err px ↓"),
     ("pose_pck", "PCK@0.05 ↑"),
     ("identity_distance", "id dist ↓"),
+    ("identity_same", "id < 0.6 ↑"),
     ("face_found", "face found"),
+    ("mask_iou", "mask-m IoU ↑"),
+    ("seg_binary_iou", "seg bin IoU ↑"),
+    ("seg_part_iou", "seg part mIoU ↑"),
     ("frames_per_second", "frames/s"),
 )
 
@@ -235,6 +350,22 @@ def markdown_table(rows: list[dict[str, Any]], opts: SingleImageOptions, clip: C
     for r in rows:
         lines.append(f"| {r['method']} | " + " | ".join(_fmt(r.get(k, float("nan"))) for k, _ in cols) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _write_train_clip(clip: ClipStore, out: Path, reference_frame: int) -> None:
+    """Frames 0 .. reference_frame - 1 as a clip store ``out/train/NAME_0_LAST`` (once): the footage outside the
+    test range, for training a learned reference method (``reenactor train --clips out/train``)."""
+    from .self_reenactment import slice_clip
+
+    if reference_frame < 2:
+        return
+    root = out / "train" / f"{Path(str(clip.root)).name}_0_{reference_frame - 1}"
+    if not ClipStore.is_clip(root):
+        slice_clip(clip, root, 0, reference_frame)
+    logger.info(
+        f"[single-image] frames 0-{reference_frame - 1} (outside the test range) as a training clip: {root} "
+        f"(e.g. reenactor train --method single_shot --clips {root.parent} --budget SECONDS)"
+    )
 
 
 class _DrivingSlice:

@@ -86,6 +86,9 @@ class SingleShotSynthesizer(Synthesizer):
             logger.info("[single_shot] note: --face-refine runs an FR that was never trained")
         self._target: dict[str, Any] | None = None
         self._view: np.ndarray | None = None
+        #: a list to record every frame's generated layout and B2F mask into (``{"layout": (H, W) uint8,
+        #: "mask": (H, W) float32 m in [0, 1]}``; the benchmarks set it), None: not recorded. reset() empties it.
+        self.trace: list[dict[str, np.ndarray]] | None = None
 
     @classmethod
     def from_state(
@@ -144,9 +147,17 @@ class SingleShotSynthesizer(Synthesizer):
         """The layout P2B generated for the last frame, in the LIP/CIHP palette."""
         return self._view
 
+    def reset(self) -> None:
+        if self.trace is not None:
+            self.trace.clear()
+
     def warm_up(self, batch: int = 1) -> None:
         if self._target is not None:
-            self.step({"body": np.zeros((25, 3), np.float32)}, {"background": self.background})
+            trace, self.trace = self.trace, None
+            try:
+                self.step({"body": np.zeros((25, 3), np.float32)}, {"background": self.background})
+            finally:
+                self.trace = trace
             self._view = None
 
     @torch.inference_mode()
@@ -176,4 +187,6 @@ class SingleShotSynthesizer(Synthesizer):
                 refined, mc = self.FR(c0, t["emb"])
                 f = paste(f, refined.to(f.dtype), mc.to(f.dtype), theta)
         self._view = maps.colourize(layout)
+        if self.trace is not None:
+            self.trace.append({"layout": layout, "mask": m[0, 0].float().cpu().numpy()})
         return to_uint8(f)[0]
