@@ -77,6 +77,10 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
+#: a job process this young counts as alive even before its command line names the job (fork before exec)
+LAUNCH_GRACE_S = 10.0
+
+
 class Workdir:
     """The one folder the app writes to. :meth:`path` refuses any path that would leave it."""
 
@@ -299,14 +303,18 @@ class JobStore:
             raise InputError(f"no such job {job_id!r}")
         return d
 
-    def _alive(self, pid: int, d: Path) -> bool:
+    def _alive(self, pid: int, d: Path, launched: float = 0.0) -> bool:
         p = self._procs.get(pid)
         if p is not None:
             return p.poll() is None
         try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return False  # exited, not yet reaped by the app instance that started it
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            return str(d).encode() in cmd
-        except OSError:
+            # between fork and exec the child still shows its parent's command line: a pid launched moments
+            # ago is ours; later, a pid whose command line does not name this job was reused by another process
+            return str(d).encode() in cmd or time.time() - launched < LAUNCH_GRACE_S
+        except (OSError, IndexError):
             pass
         try:
             os.kill(pid, 0)
@@ -324,7 +332,11 @@ class JobStore:
             status = state.get("status", "running")
         else:
             status = "starting" if launch else "queued"
-        if status in ACTIVE and launch and not self._alive(int(launch["pid"]), d):
+        if (
+            status in ACTIVE
+            and launch
+            and not self._alive(int(launch["pid"]), d, launch.get("launched", 0.0))
+        ):
             state = read_json(d / "state.json", {}) or {}  # it may have finished just now
             status = state.get("status", "died") if state.get("attempt") == attempt else "died"
             if status in ACTIVE:
