@@ -397,3 +397,24 @@ def test_library_log_lines_show_on_stdout_while_a_command_runs(capsys):
     log.info("[x] after the command")
     assert capsys.readouterr().out == "[x] a step\n[x] WARNING: a fall-back\n"
     assert not logging.getLogger("reenactor").handlers and logging.getLogger("reenactor").propagate
+
+
+def test_ctrl_c_works_when_started_with_sigint_ignored():
+    """A command started in the background by a script or CI inherits SIGINT ignored; the CLI takes it back so
+    Ctrl-C / the app's cancel stop extract and train cleanly."""
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import signal; before = signal.getsignal(signal.SIGINT); from reenactor.cli import take_ctrl_c; "
+        "take_ctrl_c(); print(before == signal.SIG_IGN, signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert out.stdout.split() == ["True", "True"], out

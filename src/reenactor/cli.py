@@ -96,10 +96,24 @@ def report_on_terminal(level: int = logging.INFO) -> Iterator[None]:
         logger.propagate = saved[1]
 
 
+def take_ctrl_c() -> None:
+    """Make SIGINT raise KeyboardInterrupt in this process whatever it inherited. A command started in the
+    background by a non-interactive shell (``cmd &`` in a script, CI) inherits SIGINT *ignored*, and Python then
+    installs no handler: Ctrl-C, ``kill -INT`` and the web app's cancel would be lost, where extract and train
+    must stop cleanly and keep their finished work. Only from the main thread (a library caller's thread is left
+    alone)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     given = sys.argv[1:] if argv is None else argv
+    take_ctrl_c()
     command = next((a for a in given if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else "")
     args = parser.parse_args(argv)

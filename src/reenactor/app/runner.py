@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else argv
+    from ..cli import take_ctrl_c
+
+    take_ctrl_c()  # cancel is a SIGINT, also when the app was started in the background
     d = Path(argv[0]).resolve()
     job = read_json(d / "job.json")
     attempt = int(os.environ.get("REENACTOR_JOB_ATTEMPT", "1"))
