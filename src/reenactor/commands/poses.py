@@ -9,16 +9,18 @@ A pose file (.poses.npz) holds a clip's keypoints (BODY_25 body, 68 face points,
 its fps and frame size, and the skeleton: the format is documented in reenactor.pose.posefile.
   reenactor poses export clips/carphone -o talk.poses.npz --start 80
   reenactor render talk.poses.npz -o talk_pose.mp4
+  reenactor poses generate --model runs/psgan/model.safetensors --action wave --from sample:astronaut \
+      --frames 32 -o wave.poses.npz
   reenactor transfer --method pose_warp --target-image sample:astronaut --driving talk.poses.npz -o out.mp4
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ._args import add_force, add_output, nonneg_int, positive_int
+    from ._args import add_device, add_force, add_output, nonneg_int, positive_int
 
     p = sub.add_parser(
         "poses",
-        help="pose-sequence files: export a clip's poses (driving without frames)",
+        help="pose-sequence files: export a clip's poses, or generate an action's (driving without frames)",
         description="Driving poses without frames, in one documented file format (.poses.npz).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,6 +47,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_force(e, help="replace an existing output file")
     e.set_defaults(func=run_export)
 
+    g = verbs.add_parser(
+        "generate",
+        help="generate a pose sequence of an action from one pose (a pose-sequence model such as psgan)",
+        description="From one photo or clip frame and an action name, generate a pose sequence with a "
+        "pose-sequence model (`reenactor train --method psgan --clips ACTIONS_DIR`) and write it as a pose "
+        "file that `reenactor render` draws and `reenactor transfer --driving` follows.",
+    )
+    g.add_argument(
+        "--model", required=True, metavar="MODEL", help="a pose-sequence model file (model.safetensors)"
+    )
+    g.add_argument("--action", required=True, metavar="NAME", help="action name the model was trained on")
+    g.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="PHOTO|CLIP:INDEX",
+        help="the first pose: a photo (or sample:astronaut), CLIP_DIR:INDEX or VIDEO:INDEX",
+    )
+    g.add_argument(
+        "--frames", type=positive_int, default=32, metavar="N", help="poses to write (default: 32)"
+    )
+    add_output(g, required=True, metavar="OUT.poses.npz", help="pose file to write (must end in .poses.npz)")
+    add_device(g)
+    add_force(g, help="replace an existing output file")
+    g.set_defaults(func=run_generate)
+
 
 def run_export(args: argparse.Namespace) -> int:
     from ..pose.posefile import SUFFIX, export_clip
@@ -55,5 +83,45 @@ def run_export(args: argparse.Namespace) -> int:
     print(
         f"wrote {out} ({seq.n_frames} frames at {seq.fps:g} fps, {seq.size[1]}x{seq.size[0]} px, "
         f"arrays: {', '.join(sorted(seq.arrays))})"
+    )
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from ..devices import resolve_device
+    from ..errors import InputError
+    from ..methods.base import POSE_SEQUENCE
+    from ..modelfile import open_model
+    from ..pose.posefile import SUFFIX, PoseSequence, save_poses
+    from ..reference import load_reference
+    from ._output import check_output_file
+
+    out = check_output_file(args.output, (SUFFIX,), args.force, "pose file")
+    model = open_model(args.model, device=resolve_device(args.device))
+    if model.kind != POSE_SEQUENCE:
+        raise InputError(
+            f"method {model.method} is a {model.kind} model (it renders frames); `poses generate` needs a "
+            "pose-sequence model",
+            model.name,
+            "pass a model trained with `reenactor train --method psgan --clips ACTIONS_DIR`, then drive "
+            f"{model.method} with the pose file it writes (`reenactor transfer --driving OUT.poses.npz`)",
+        )
+    gen = model.synthesizer
+    if args.action not in gen.actions:
+        raise InputError(
+            f"unknown action {args.action!r}; this model knows: {', '.join(gen.actions) or '(none)'}",
+            model.name,
+            "pass --action with one of those names",
+        )
+    ref = load_reference(args.source, max(gen.size))
+    kp = ref.keypoints
+    arrays = gen.generate({"body": kp["body"], "face": kp.get("face")}, ref.size, args.action, args.frames)
+    tag = " (trained on procedural action data)" if model.meta.get("procedural") else ""
+    source = f"{model.method} {model.name}: action {args.action!r} from {args.source}{tag}"
+    seq = PoseSequence(arrays, gen.fps, ref.size, source)
+    save_poses(out, seq)
+    print(
+        f"wrote {out} ({seq.n_frames} poses of {args.action!r} at {seq.fps:g} fps, {seq.size[1]}x{seq.size[0]} px"
+        f"{tag})"
     )
     return 0

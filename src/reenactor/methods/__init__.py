@@ -14,6 +14,9 @@ REGISTRY["nearest_neighbor"] = "nearest_neighbor:NearestNeighborMethod"
 REGISTRY["upper_body"] = "upper_body:UpperBodyMethod"
 REGISTRY["pose_warp"] = "pose_warp:PoseWarpMethod"
 REGISTRY["single_shot"] = "single_shot:SingleShotMethod"
+REGISTRY["remot"] = "remot:RemotMethod"
+REGISTRY["psgan"] = "psgan:PSGANMethod"
+REGISTRY["scgan"] = "scgan:SCGANMethod"
 
 
 def method_names() -> list[str]:

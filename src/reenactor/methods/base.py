@@ -236,3 +236,25 @@ class Synthesizer(abc.ABC):
         target). ``extras``: the driving frame's whole per-frame extraction record (raw MediaPipe arrays such
         as ``face_raw`` in driving-frame pixels, ``mask``, ...) plus ``"frame"``, the driving RGB frame, so a
         method computes what else it needs (e.g. upper_body's FAUP). Returns (H, W, 3) uint8 RGB."""
+
+
+class PoseGenerator(Synthesizer):
+    """The inference object of a ``pose-sequence`` method (what its :meth:`Method.synthesizer` returns): it
+    writes driving poses, not frames. ``reenactor poses generate`` calls :meth:`generate`; the result is saved
+    as a pose-sequence file (:mod:`reenactor.pose.posefile`) that ``render`` and ``transfer --driving`` read.
+    """
+
+    #: the action labels the model knows (``--action`` names one)
+    actions: list[str]
+    #: frames per second of the training sequences (written into the pose file)
+    fps: float = 25.0
+
+    @abc.abstractmethod
+    def generate(
+        self, pose: dict[str, np.ndarray], size: tuple[int, int], action: str, frames: int, seed: int = 0
+    ) -> dict[str, np.ndarray]:
+        """From one pose ``{"body": (25, 3), "face": (68, 3) optional}`` in pixels of ``size`` (H, W), a
+        sequence of ``frames`` poses of ``action`` in the same pixels: ``{"body": (frames, 25, 3), ...}``."""
+
+    def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
+        raise NotImplementedError("a pose-sequence model writes poses (generate), not frames")

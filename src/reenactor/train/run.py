@@ -12,7 +12,7 @@ from typing import Any
 from ..config import from_dict, load_yaml, merge, method_defaults, to_dict
 from ..data.clips import LIST_SUFFIXES
 from ..errors import ConfigError
-from ..methods.base import PER_PERSON, REFERENCE
+from ..methods.base import PER_PERSON, POSE_SEQUENCE, REFERENCE
 from .config import RunConfig, build_run_config, method_config
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,12 @@ def check_data(cfg: RunConfig, cls: type) -> None:
             "method trained on many people's clips (the target photo is given at transfer time)",
             fix="pass the training clips with --clips CLIP_DIR|CLIPS_FOLDER|LIST.txt (one person's "
             "clip works too: --clips CLIP_DIR)",
+        )
+    if not cfg.data.clips and kind == POSE_SEQUENCE:
+        raise ConfigError(
+            f"no action data given for {name!r}, a {kind} method",
+            fix="pass --clips ACTIONS_DIR: a folder with one sub-folder per action name holding .poses.npz "
+            "files or clip stores (see reenactor.data.actions)",
         )
     if not cfg.data.clips:
         raise ConfigError(
@@ -193,6 +199,17 @@ def run_training(
             seed_everything(cfg.trainer.seed)
             method = cls(model_cfg)
             dataset = method.build_dataset(targets, unpaired or None)
+        elif cls.kind == POSE_SEQUENCE:
+            # pose-sequence methods train on action data: data.clips names folders of action folders
+            # (reenactor.data.actions), not clip stores of people
+            from ..data.actions import open_actions
+
+            actions = open_actions(cfg.data.clips, log=logger.info if main else lambda *_: None)
+            if main:
+                logger.info(f"[train] data: {actions.describe()}")
+            seed_everything(cfg.trainer.seed)
+            method = cls(model_cfg)
+            dataset = method.build_dataset(actions)
         else:
             from ..data.clips import describe, open_clips
             from ..data.pairs import PairOptions

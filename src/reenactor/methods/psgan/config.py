@@ -1,0 +1,48 @@
+"""Typed config of psgan (Yang et al. 2018, §3.2-3.4). Every key is commented in configs/psgan/default.yaml
+(CPU-sensible sizes, the defaults here) and configs/psgan/paper.yaml (the paper's sizes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ...errors import ConfigError
+
+
+@dataclass
+class PSGANConfig:
+    size: int = 32  # heatmap side S (the paper: 64); divisible by 2**n_down with S / 2**n_down >= 2
+    frames: int = 16  # T, poses per generated sequence, a power of two (the paper: 32)
+    radius: float = 2.0  # disc radius of a keypoint, heatmap pixels (the paper: 4 at 64)
+    n_actions: int = 22  # one-hot label width: the most actions a model can learn (the paper: 22)
+    ngf: int = 16  # channels of the first encoder layer (doubling per layer, at most max_ch)
+    max_ch: int = 256  # channel cap of encoder and decoder
+    n_down: int = 3  # stride-2 k4 encoder convolutions (the paper: 4, 64 -> 4x4; 3 keeps 4x4 at 32)
+    n_blocks: int = 2  # residual blocks after the label joins the bottleneck (ours; the paper leaves it open)
+    init_skip: bool = True  # (ours) add the input pose to every frame's logits with a learnt gain; false =
+    # the paper's generator, which redraws every disc from the bottleneck
+    recurrent: Literal["gru", "lstm", "none"] = "gru"  # over the T decoded maps (§3.4: GRU); none = ablation
+    hidden: int = 128  # hidden size of the recurrent layer
+    ndf: int = 32  # channels of the first PatchGAN layer
+    n_layers: int = 3  # stride-2 PatchGAN layers
+    gan_mode: Literal["vanilla", "lsgan", "hinge"] = "vanilla"  # eqs. 1-2 are the log loss (vanilla)
+    lambda_gan: float = 1.0  # weight of the adversarial term (eq. 2)
+    lambda_rec: float = 10.0  # lambda of the masked L1 (eq. 3; the paper: 10)
+    alpha: float = 10.0  # alpha of eq. 3's mask weight (alpha M + 1): 10 actions, 20 faces; 0 = plain L1
+    min_peak: float = 0.3  # a decoded heatmap whose peak is below this is a missing joint
+
+
+def check_config(cfg: PSGANConfig) -> None:
+    """Range checks with messages naming the key."""
+    t = cfg.frames
+    if t < 2 or t & (t - 1):
+        raise ConfigError(f"model.frames must be a power of two >= 2, got {t}")
+    if cfg.size % (2**cfg.n_down) or cfg.size // 2**cfg.n_down < 2:
+        raise ConfigError(
+            f"model.size {cfg.size} must be divisible by 2**model.n_down ({2**cfg.n_down}) with a "
+            "bottleneck of at least 2 x 2"
+        )
+    if cfg.n_actions < 1:
+        raise ConfigError("model.n_actions must be >= 1")
+    if cfg.radius <= 0:
+        raise ConfigError("model.radius must be > 0")

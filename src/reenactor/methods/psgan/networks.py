@@ -1,0 +1,100 @@
+"""PSGAN's generator (§3.2, §3.4): pose heatmaps + one-hot action -> T pose heatmaps, and its discriminator."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ...nn.blocks import ConvBlock, ResnetBlock
+from ...nn.discriminators import SpaceTimeDiscriminator
+from ...nn.sequence import SequenceModule
+from ...pose.heatmaps import N_COCO
+from .config import PSGANConfig
+
+
+def decoder_strides(frames: int, n_up: int) -> list[tuple[int, int, int]]:
+    """(t, h, w) strides of the transposed 3-D convolutions taking (1, s, s) to (frames, s * 2**n_up, ...):
+    max(log2 frames, n_up) layers, time doubling in the last log2(frames) of them and space in the last
+    n_up (T = 32 from 4 x 4 to 64 x 64: the first layer has stride (2, 1, 1), as the notes propose)."""
+    nt = int(math.log2(frames))
+    n = max(nt, n_up)
+    return [(2 if i >= n - nt else 1, *(2 if i >= n - n_up else 1,) * 2) for i in range(n)]
+
+
+class PoseSequenceGenerator(nn.Module):
+    """G(p, a) -> P^ (eqs. 1-3).
+
+    forward(pose (B, 18, S, S) in [0, 1], label (B, n_actions) one-hot) -> (B, T, 18, S, S) heatmaps in (0, 1).
+    Encoder: n_down k4 s2 convolutions (InstanceNorm, ReLU; tanh on the last, §3.4); the label is tiled and
+    concatenated at the bottleneck, then residual blocks; a stack of stride-2 3-D transposed convolutions
+    grows time and space; a GRU/LSTM (:class:`reenactor.nn.sequence.SequenceModule`, residual) refines the T
+    flattened maps in time (``recurrent: none`` leaves it out: the paper's "w/o LSTM" ablation).
+    """
+
+    def __init__(self, cfg: PSGANConfig):
+        super().__init__()
+        self.frames, self.size = cfg.frames, cfg.size
+        chans = [min(cfg.ngf * 2**i, cfg.max_ch) for i in range(cfg.n_down)]
+        enc, cin = [], N_COCO
+        for i, c in enumerate(chans):
+            last = i == len(chans) - 1
+            enc.append(
+                ConvBlock(
+                    cin,
+                    c,
+                    4,
+                    stride=2,
+                    padding=1,
+                    norm="none" if last else "instance",
+                    act="tanh" if last else "relu",
+                )
+            )
+            cin = c
+        self.encoder = nn.Sequential(*enc)
+        self.join = ConvBlock(cin + cfg.n_actions, cin, 3, norm="instance", act="relu")
+        self.blocks = nn.Sequential(*[ResnetBlock(cin, pad_mode="replicate") for _ in range(cfg.n_blocks)])
+        dec = []
+        for i, st in enumerate(decoder_strides(cfg.frames, cfg.n_down)):
+            c = chans[max(len(chans) - 2 - i, 0)]
+            k = tuple(4 if s == 2 else 3 for s in st)
+            dec += [
+                nn.ConvTranspose3d(cin, c, k, st, padding=1, bias=False),
+                nn.InstanceNorm3d(c, affine=True),
+                nn.ReLU(True),
+            ]
+            cin = c
+        dec.append(nn.Conv3d(cin, N_COCO, 3, padding=1))
+        self.decoder = nn.Sequential(*dec)
+        self.temporal = (
+            None
+            if cfg.recurrent == "none"
+            else SequenceModule(N_COCO * cfg.size**2, cfg.hidden, cell=cfg.recurrent, residual=True)
+        )
+        if self.temporal is not None:  # starts near the identity (a residual correction grown from small)
+            with torch.no_grad():
+                self.temporal.out.weight.mul_(0.01)
+                self.temporal.out.bias.zero_()
+        # (ours) the input pose added to every frame's logits, with a learnt per-keypoint gain: G then learns
+        # the motion away from the first pose instead of redrawing 18 discs through a 4x4 bottleneck
+        self.init_gain = nn.Parameter(torch.full((N_COCO,), 3.0)) if cfg.init_skip else None
+
+    def forward(self, pose: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(pose)
+        lab = label[:, :, None, None].to(h.dtype).expand(-1, -1, *h.shape[-2:])
+        h = self.blocks(self.join(torch.cat([h, lab], 1)))
+        z = self.decoder(h[:, :, None])  # (B, 18, T, S, S) logits
+        if self.init_gain is not None:
+            z = z + self.init_gain[:, None, None, None] * (2 * pose - 1)[:, :, None]
+        z = z.permute(0, 2, 1, 3, 4)  # (B, T, 18, S, S)
+        if self.temporal is not None:
+            b, t = z.shape[:2]
+            z = self.temporal(z.reshape(b, t, -1))[0].reshape(z.shape)
+        return torch.sigmoid(z)
+
+
+def build_discriminator(cfg: PSGANConfig) -> SpaceTimeDiscriminator:
+    """The unconditional PatchGAN of eq. 1 over the whole sequence (T maps of 18 channels stacked):
+    forward((B, T, 18, S, S)) -> [[features..., logits]]."""
+    return SpaceTimeDiscriminator(N_COCO, cfg.frames, cfg.ndf, cfg.n_layers, num_D=1)

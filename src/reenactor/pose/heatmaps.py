@@ -1,0 +1,84 @@
+"""Keypoint heatmaps: the 18 OpenPose-COCO body points as disc maps, and back (PSGAN, Yang et al. 2018 §3.2).
+
+Each keypoint becomes one channel that is 1 within ``radius`` pixels of it and 0 elsewhere (the paper: radius
+4 at 64 x 64). A heatmap decodes to the weighted centroid of its *peak region* (the connected pixels around
+the maximum that reach half of it, §4.2), with the maximum as the confidence.
+
+BODY_25 -> COCO-18: MidHip (8) and the feet (19-24) are dropped; decoding puts MidHip at the mean of the two
+hips (when both are found) and leaves the feet missing.
+
+Pixel convention: a coordinate is a pixel centre index (x = column). Frame pixels map to heatmap pixels by
+``(x + 0.5) * S / W - 0.5`` (and likewise y), so a round trip loses nothing but the disc centroid's error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+#: BODY_25 indices of the 18 OpenPose-COCO points, in COCO-18 order
+COCO18_FROM_BODY25: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+N_COCO = len(COCO18_FROM_BODY25)
+
+
+def to_heatmap_xy(xy: np.ndarray, frame: tuple[int, int], size: int) -> np.ndarray:
+    """(..., 2) frame pixels of ``frame`` (H, W) -> heatmap pixels of ``size`` x ``size``."""
+    scale = np.array([size / frame[1], size / frame[0]], np.float64)
+    return (np.asarray(xy, np.float64) + 0.5) * scale - 0.5
+
+
+def from_heatmap_xy(xy: np.ndarray, frame: tuple[int, int], size: int) -> np.ndarray:
+    """Inverse of :func:`to_heatmap_xy`."""
+    scale = np.array([frame[1] / size, frame[0] / size], np.float64)
+    return (np.asarray(xy, np.float64) + 0.5) * scale - 0.5
+
+
+def encode(
+    body: np.ndarray, frame: tuple[int, int], size: int = 64, radius: float = 4.0, thresh: float = 0.0
+) -> np.ndarray:
+    """BODY_25 ``body`` (..., 25, 3) in pixels of ``frame`` (H, W) -> (..., 18, size, size) float32 discs of
+    ``radius`` heatmap pixels (1 inside); a joint with confidence <= ``thresh`` gives an empty map."""
+    body = np.asarray(body, np.float32)
+    kp = body[..., COCO18_FROM_BODY25, :]
+    xy = to_heatmap_xy(kp[..., :2], frame, size)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    d2 = (xs - xy[..., 0, None, None]) ** 2 + (ys - xy[..., 1, None, None]) ** 2
+    maps = (d2 <= radius * radius) & (kp[..., 2, None, None] > thresh)
+    return maps.astype(np.float32)
+
+
+def _peak_centroid(h: np.ndarray) -> tuple[float, float, float]:
+    """(x, y, peak value) of one (S, S) map: the weighted centroid of the peak region."""
+    iy, ix = np.unravel_index(int(np.argmax(h)), h.shape)
+    peak = float(h[iy, ix])
+    if peak <= 0:
+        return float(ix), float(iy), 0.0
+    region, _ = ndimage.label(h >= 0.5 * peak, structure=np.ones((3, 3)))
+    m = region == region[iy, ix]
+    w = h * m
+    ys, xs = np.nonzero(m)
+    ww = w[ys, xs]
+    return float((xs * ww).sum() / ww.sum()), float((ys * ww).sum() / ww.sum()), peak
+
+
+def decode(maps: np.ndarray, frame: tuple[int, int], min_peak: float = 0.3) -> np.ndarray:
+    """(..., 18, S, S) heatmaps -> BODY_25 (..., 25, 3) [x, y, conf] in pixels of ``frame`` (H, W): each
+    point at its map's peak-region centroid, confidence = the peak (clipped to [0, 1]); a map whose peak is
+    below ``min_peak`` is a missing joint. MidHip = mean of the hips; feet missing."""
+    maps = np.asarray(maps, np.float32)
+    lead, size = maps.shape[:-3], maps.shape[-1]
+    flat = maps.reshape(-1, N_COCO, size, size)
+    out = np.zeros((len(flat), 25, 3), np.float32)
+    for i, seq in enumerate(flat):
+        for c, j in enumerate(COCO18_FROM_BODY25):
+            x, y, peak = _peak_centroid(seq[c])
+            if peak >= min_peak:
+                out[i, j, :2] = from_heatmap_xy(np.array([x, y]), frame, size)
+                out[i, j, 2] = min(peak, 1.0)
+        hips = out[i, [9, 12]]
+        if (hips[:, 2] > 0).all():
+            out[i, 8] = [*hips[:, :2].mean(0), hips[:, 2].min()]
+    return out.reshape(*lead, 25, 3)
+
+
+__all__ = ["COCO18_FROM_BODY25", "N_COCO", "encode", "decode", "to_heatmap_xy", "from_heatmap_xy"]
