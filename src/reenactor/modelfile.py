@@ -340,3 +340,31 @@ def model_info(model: str | Path | None = None, method: str | None = None) -> di
         "parameters": int(sum(v.numel() for k, v in tensors.items() if not k.startswith("train_pose."))),
         "config": cfg,
     }
+
+
+def load_stage_networks(
+    path: str | Path, nets: dict[str, torch.nn.Module], method: str, fit_hint: str
+) -> set[str]:
+    """For a method trained in stages (``model.init_from``): load ``nets`` (export name -> module) from a model
+    file of the same method; returns the stages its metadata says were trained. Another method's model, or
+    networks that do not fit this run's config (``fit_hint`` says which settings to match): one CheckpointError.
+    """
+    loaded = load_model(path)
+    if loaded.method != method:
+        raise CheckpointError(
+            f"model.init_from is a model of method {loaded.method!r}, not {method!r}",
+            loaded.path,
+            f"pass a model file written by `reenactor train --method {method}`",
+        )
+    for name, net in nets.items():
+        state = {k[len(name) + 1 :]: v for k, v in loaded.tensors.items() if k.startswith(name + ".")}
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0][:160]
+            raise CheckpointError(
+                f"model.init_from: its {name} network does not fit this run's config ({first})",
+                loaded.path,
+                fit_hint,
+            ) from None
+    return set(loaded.meta.get("stages", []))

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...config import to_dict
-from ...errors import CheckpointError, ConfigError
+from ...errors import ConfigError
 from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
@@ -82,29 +82,12 @@ def check_config(cfg: RemotConfig) -> None:
 
 
 def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str]:
-    """Load ``nets`` (export names -> modules) from a remot model file; returns the stages it says were
-    trained. Another method's model or networks of another size: one CheckpointError."""
-    from ...modelfile import load_model
+    """Load ``nets`` from a model file of this method (``model.init_from``); the stages it trained."""
+    from ...modelfile import load_stage_networks
 
-    loaded = load_model(path)
-    if loaded.method != method:
-        raise CheckpointError(
-            f"model.init_from is a model of method {loaded.method!r}, not {method!r}",
-            loaded.path,
-            f"pass a model file written by `reenactor train --method {method}`",
-        )
-    for name, net in nets.items():
-        state = {k[len(name) + 1 :]: v for k, v in loaded.tensors.items() if k.startswith(name + ".")}
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as e:
-            first = str(e).strip().splitlines()[0][:160]
-            raise CheckpointError(
-                f"model.init_from: its {name} network does not fit this run's config ({first})",
-                loaded.path,
-                "use the model.size, k and network settings of the run that wrote it",
-            ) from None
-    return set(loaded.meta.get("stages", []))
+    return load_stage_networks(
+        path, nets, method, "use the model.size, k and network settings of the run that wrote it"
+    )
 
 
 def gam_batch(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
