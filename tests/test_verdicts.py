@@ -4,9 +4,8 @@ message naming the numbers and the fix (exit 2, nothing written) unless --force;
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from pathlib import Path
 
 import numpy as np

@@ -153,7 +153,9 @@ def _from_store(store: Any, index: int, size: int, source: str) -> Reference:
         if layout is not None:
             layout = cv2.resize(layout, (size, size), interpolation=cv2.INTER_NEAREST)
         if plate is not None:
-            plate = cv2.resize(plate, (size, size), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+            plate = cv2.resize(
+                plate, (size, size), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+            )
     if "body" not in kp or not (kp["body"][:, 2] > 0.05).any():
         raise NoPersonError(f"frame {t} of the clip has no body keypoints", store.root, "pick another frame")
     return Reference(
