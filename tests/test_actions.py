@@ -131,3 +131,19 @@ def test_expressions_ramp_neutral_to_apex(rests):
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             assert np.abs(apex[a] - apex[b]).max() > 0.5, (a, b)
+
+
+def test_poses_actions_command(carphone_clip, tmp_path, capsys):
+    """`reenactor poses actions` writes the folder-per-action layout psgan trains on, from a clip's rest poses;
+    a non-empty output folder is refused without --force."""
+    from reenactor.cli import main
+
+    out = tmp_path / "actions"
+    args = ["poses", "actions", "--from", str(carphone_clip.root), "-o", str(out), "--per-action", "1"]
+    assert main([*args, "--frames", "8"]) == 0
+    assert "procedural actions" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir() if p.is_dir()} == set(ACTIONS)
+    assert json.loads((out / "ACTIONS.json").read_text())["procedural"] is True
+    assert all(len(list((out / a).glob("*.poses.npz"))) == 1 for a in ACTIONS)
+    assert main([*args, "--frames", "8"]) == 2
+    assert "--force" in capsys.readouterr().err

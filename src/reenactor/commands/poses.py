@@ -47,6 +47,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_force(e, help="replace an existing output file")
     e.set_defaults(func=run_export)
 
+    a = verbs.add_parser(
+        "actions",
+        help="write procedural action data (a folder per action of pose files) to train psgan on",
+        description="Write PROCEDURAL action sequences (wave, raise, clap, nod, bend, jump) animated from real "
+        "rest poses: a folder per action of .poses.npz files plus ACTIONS.json, the layout "
+        "`reenactor train --method psgan --clips DIR` reads. No action dataset ships offline; with your own "
+        "data, make the same layout from your videos (a folder per action name of clips or pose files).",
+    )
+    a.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        required=True,
+        metavar="SOURCE",
+        help="where the rest poses come from: clip folders (4 frames spread over each), CLIP_DIR:INDEX, "
+        "photos or sample:astronaut / sample:hopper",
+    )
+    add_output(a, required=True, metavar="DIR", help="folder to write (must not exist unless --force)")
+    a.add_argument(
+        "--per-action", type=positive_int, default=8, metavar="N", help="samples per action (default: 8)"
+    )
+    a.add_argument(
+        "--frames", type=positive_int, default=32, metavar="N", help="poses per sample (default: 32)"
+    )
+    a.add_argument("--seed", type=nonneg_int, default=0, help="variation seed (default: 0)")
+    a.add_argument(
+        "--size",
+        type=positive_int,
+        default=128,
+        metavar="PX",
+        help="frame size photos are measured at (default: 128)",
+    )
+    add_force(a, help="write into an existing folder")
+    a.set_defaults(func=run_actions)
+
     g = verbs.add_parser(
         "generate",
         help="generate a pose sequence of an action from one pose (a pose-sequence model such as psgan)",
@@ -123,5 +158,36 @@ def run_generate(args: argparse.Namespace) -> int:
     print(
         f"wrote {out} ({seq.n_frames} poses of {args.action!r} at {seq.fps:g} fps, {seq.size[1]}x{seq.size[0]} px"
         f"{tag})"
+    )
+    return 0
+
+
+def run_actions(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..data.clipstore import ClipStore
+    from ..errors import InputError
+    from ..reference import load_reference
+    from ..synthetic.actions import rest_pose_from_reference, rest_poses_from_clip, write_action_data
+
+    out = Path(args.output)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise InputError("output folder exists and is not empty", out, "choose another -o, or pass --force")
+    rests = []
+    for src in args.sources:
+        if ClipStore.is_clip(src):
+            rests += rest_poses_from_clip(ClipStore.open(src))
+        else:  # a photo, sample:NAME, CLIP_DIR:INDEX or VIDEO:INDEX
+            rests.append(rest_pose_from_reference(load_reference(src, args.size)))
+    if not rests:
+        raise InputError(
+            "no usable rest pose (a seen neck and both shoulders) in the sources",
+            ", ".join(args.sources),
+            "pass a clip or photo where the upper body is visible",
+        )
+    write_action_data(out, rests, per_action=args.per_action, frames=args.frames, seed=args.seed)
+    print(
+        f"wrote {out}: procedural actions from {len(rests)} rest pose(s), {args.per_action} samples x "
+        f"{args.frames} poses per action; train with `reenactor train --method psgan --clips {out}`"
     )
     return 0
