@@ -17,8 +17,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) -e ".[dev,app]" $(TORCH)
 	# The app's browser test drives Debian's chromium (never a downloaded browser build); without it that test fails.
 	command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
-	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
 	  echo "WARNING: could not install chromium (apt-get install chromium as root); tests/test_app_browser.py will fail"; }
 	touch $@
 
