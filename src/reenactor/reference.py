@@ -68,6 +68,28 @@ class Reference:
         """The keypoints as a ``(1, K, 3)`` sequence per key, for fitting a normalization."""
         return {k: v[None] for k, v in self.keypoints.items()}
 
+    def layout_at(self, size: int) -> tuple[np.ndarray, str]:
+        """The person's LAYOUT labels at ``size`` x ``size`` and where they came from: its own ``layout`` (a
+        clip's stored one, or estimated by :func:`load_reference`), else estimated here from the photo, mask,
+        keypoints and raw face mesh / pose (:func:`reenactor.parsing.layout.estimate_layout`)."""
+        from .parsing.labels import resize_labels
+
+        if self.layout is not None:
+            return resize_labels(self.layout, size), str(self.extras.get("layout_source", "given"))
+        from .parsing.layout import estimate_layout
+
+        kp, ex = self.keypoints, self.extras
+        lay = estimate_layout(
+            self.image,
+            self.mask,
+            kp["body"],
+            face_raw=ex.get("face_raw"),
+            hand_left=kp.get("hand_left"),
+            hand_right=kp.get("hand_right"),
+            pose_raw=ex.get("pose_raw"),
+        )
+        return resize_labels(lay, size), "estimated"
+
 
 def background_from_mask(image: np.ndarray, mask: np.ndarray, grow: float = 0.03) -> np.ndarray:
     """The scene behind the person of one frame: the mask grown by ``grow`` x the frame side (MediaPipe's soft

@@ -165,14 +165,41 @@ class FramePairs(torch.utils.data.Dataset):
             self._arrays[key] = self.clips[clip].store.load(name)
         return self._arrays[key][t]
 
-    def frame(self, clip: int, t: int) -> np.ndarray:
-        """(S, S, 3) uint8 RGB frame, resized to :attr:`size` (a writable copy)."""
-        f = np.array(self.array(clip, "frames", t))
+    def image(self, clip: int, name: str, t: int) -> np.ndarray:
+        """Frame ``t`` of the (T, H, W, 3) uint8 array ``name`` (``frames``, ``background``...) resized to
+        :attr:`size` (a writable copy)."""
+        f = np.array(self.array(clip, name, t))
         h, w = self.size
         if f.shape[:2] != (h, w):
             interp = cv2.INTER_AREA if f.shape[0] > h else cv2.INTER_LINEAR
             f = cv2.resize(f, (w, h), interpolation=interp)
         return f
+
+    def frame(self, clip: int, t: int) -> np.ndarray:
+        """(S, S, 3) uint8 RGB frame, resized to :attr:`size` (a writable copy)."""
+        return self.image(clip, "frames", t)
+
+    def labels(self, clip: int, name: str, t: int) -> np.ndarray:
+        """Frame ``t`` of the (T, H, W) label array ``name`` (e.g. ``layout``) at :attr:`size`, nearest
+        neighbour (square frames)."""
+        from ..parsing.labels import resize_labels
+
+        return resize_labels(self.array(clip, name, t), int(self.size[0]))
+
+    def require(self, names: list[str] | tuple[str, ...], method: str) -> None:
+        """One clear error if a clip lacks an array the ``method`` trains on (the clip stages make them), or the
+        clips have no body keypoints."""
+        for c in self.clips:
+            for name in names:
+                if not c.store.has(name):
+                    raise InputError(
+                        f"clip has no `{name}` array, which {method} trains on",
+                        c.path,
+                        f"train through `reenactor train` (it makes the `{name}` stage), or import a parsing "
+                        "with `reenactor layout CLIP --from DIR`",
+                    )
+        if "body" not in self.keypoint_names:
+            raise InputError("the clips have no body keypoints", self.clips[0].path, "re-extract them")
 
     def keypoints(self, clip: int, t: int) -> dict[str, np.ndarray]:
         """``{name: (K, 3) float32 [x, y, conf]}`` in pixels of the :attr:`size` frame (missing joints stay 0)."""

@@ -100,6 +100,16 @@ class LabelSet:
         return lut[np.asarray(labels, np.int64)]
 
 
+def resize_labels(labels: np.ndarray, size: int) -> np.ndarray:
+    """(H, W) labels -> (size, size) uint8 by nearest neighbour (labels are never blended)."""
+    import cv2
+
+    labels = np.asarray(labels, np.uint8)
+    if labels.shape == (size, size):
+        return labels
+    return cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
 LAYOUT = LabelSet(
     "layout",
     (

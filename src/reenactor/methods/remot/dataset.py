@@ -18,12 +18,10 @@ Items (S = ``cfg.size``; float32 unless said)::
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
 from ...data.pairs import FramePair, FramePairs, PairOptions
-from ...errors import InputError
 from ...nn.convert import to_unit
 from . import maps
 from .config import RemotConfig
@@ -36,17 +34,7 @@ class RemotPairs(FramePairs):
         super().__init__(clips, pairs, size=cfg.size)
         self.cfg = cfg
         self.n_frames = cfg.k + cfg.window
-        for c in self.clips:
-            for name in ("layout", "background"):
-                if not c.store.has(name):
-                    raise InputError(
-                        f"clip has no `{name}` array, which remot trains on",
-                        c.path,
-                        f"train through `reenactor train` (it makes the `{name}` stage), or import a parsing "
-                        "with `reenactor layout CLIP --from DIR`",
-                    )
-        if "body" not in self.keypoint_names:
-            raise InputError("the clips have no body keypoints", self.clips[0].path, "re-extract them")
+        self.require(("layout", "background"), "remot")
 
     @property
     def s(self) -> int:
@@ -54,14 +42,10 @@ class RemotPairs(FramePairs):
 
     def layout(self, clip: int, t: int) -> np.ndarray:
         """(S, S) LAYOUT labels of frame ``t``."""
-        return maps.resize_labels(self.array(clip, "layout", t), self.s)
+        return self.labels(clip, "layout", t)
 
     def background(self, clip: int, t: int) -> np.ndarray:
-        bg = np.asarray(self.array(clip, "background", t))
-        if bg.shape[:2] != self.size:
-            interp = cv2.INTER_AREA if bg.shape[0] > self.s else cv2.INTER_LINEAR
-            bg = cv2.resize(bg, (self.s, self.s), interpolation=interp)
-        return bg
+        return self.image(clip, "background", t)
 
     def item(self, p: FramePair) -> dict[str, torch.Tensor]:
         s, c = self.s, p.clip

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import cv2
 import numpy as np
 
 from ...nn.convert import to_unit
-from ...parsing.labels import LAYOUT, REMOT6
+from ...parsing.labels import (
+    LAYOUT,
+    REMOT6,
+)
 from ...pose.normalize import alignment_numbers, layout_box
 from ...pose.render import draw_pose
 
@@ -33,14 +35,6 @@ CONF = 0.05  # a keypoint with confidence at or below this is missing
 #: a LAYOUT label per REMOT6 class, whose colour shows the class (the side-by-side panel)
 _SHOW = np.array([LAYOUT.index(n) for n in ("background", "face", "upper_clothes", "pants", "left_shoe",
                                              "left_arm")])  # fmt: skip
-
-
-def resize_labels(labels: np.ndarray, size: int) -> np.ndarray:
-    """(H, W) labels -> (size, size) by nearest neighbour (labels are never blended)."""
-    labels = np.asarray(labels, np.uint8)
-    if labels.shape == (size, size):
-        return labels
-    return cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
 
 
 def classes(layout: np.ndarray) -> np.ndarray:

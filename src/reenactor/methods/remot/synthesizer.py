@@ -34,21 +34,6 @@ from .networks import build_generators, composite
 logger = logging.getLogger(__name__)
 
 
-def reference_layout(reference: Any, size: int) -> tuple[np.ndarray, str]:
-    """The target's LAYOUT labels at ``size``: the reference's own, else estimated from its photo, mask and
-    keypoints (:func:`reenactor.parsing.layout.estimate_layout`). Returns (layout, where it came from)."""
-    if reference.layout is not None:
-        return maps.resize_labels(reference.layout, size), str(reference.extras.get("layout_source", "given"))
-    from ...parsing.layout import estimate_layout
-
-    kp, ex = reference.keypoints, reference.extras
-    lay = estimate_layout(
-        reference.image, reference.mask, kp["body"], face_raw=ex.get("face_raw"),
-        hand_left=kp.get("hand_left"), hand_right=kp.get("hand_right"), pose_raw=ex.get("pose_raw"),
-    )  # fmt: skip
-    return maps.resize_labels(lay, size), "estimated"
-
-
 class RemotSynthesizer(Synthesizer):
     """See the module docstring."""
 
@@ -103,7 +88,7 @@ class RemotSynthesizer(Synthesizer):
     def set_reference(self, reference: Any) -> None:
         if tuple(reference.size) != self.size:
             raise InputError(f"reference is {reference.size}, remot renders {self.size}")
-        layout, where = reference_layout(reference, self.size[0])
+        layout, where = reference.layout_at(self.size[0])
         labels = maps.classes(layout)
         self._source = {
             "image": self._tensor(reference.image.transpose(2, 0, 1) / 127.5 - 1.0),

@@ -34,7 +34,6 @@ import torch
 
 from ...data.augment import affine_keypoints
 from ...data.pairs import FramePair, FramePairs, PairOptions
-from ...errors import InputError
 from ...nn.convert import to_unit
 from . import maps
 from .appearance import FaceEmbedder
@@ -59,17 +58,7 @@ class SingleShotPairs(FramePairs):
         self.stages = set(stages)
         self.appearance = bool(self.stages & {"b2f", "fr"})
         need = ["layout"] + (["background"] if self.appearance else [])
-        for c in self.clips:
-            for name in need:
-                if not c.store.has(name):
-                    raise InputError(
-                        f"clip has no `{name}` array, which single_shot trains on",
-                        c.path,
-                        f"train through `reenactor train` (it makes the `{name}` stage), or import a parsing "
-                        "with `reenactor layout CLIP --from DIR`",
-                    )
-        if "body" not in self.keypoint_names:
-            raise InputError("the clips have no body keypoints", self.clips[0].path, "re-extract them")
+        self.require(need, "single_shot")
         self.embedder = embedder or FaceEmbedder()
         self._desc: dict[tuple[int, int], np.ndarray] = {}
 
@@ -79,14 +68,10 @@ class SingleShotPairs(FramePairs):
         return int(self.size[0])
 
     def layout(self, clip: int, t: int) -> np.ndarray:
-        return maps.resize_labels(self.array(clip, "layout", t), self.s)
+        return self.labels(clip, "layout", t)
 
     def background(self, clip: int, t: int) -> np.ndarray:
-        bg = np.asarray(self.array(clip, "background", t))
-        if bg.shape[:2] != self.size:
-            interp = cv2.INTER_AREA if bg.shape[0] > self.s else cv2.INTER_LINEAR
-            bg = cv2.resize(bg, (self.s, self.s), interpolation=interp)
-        return bg
+        return self.image(clip, "background", t)
 
     def face_desc(self, clip: int, t: int, image: np.ndarray, layout: np.ndarray, face: np.ndarray | None):
         """t_1 -> dlib descriptor of frame ``t`` (cached: the clothes' hue turn never touches the face)."""

@@ -24,7 +24,9 @@ import cv2
 import numpy as np
 
 from ...nn.convert import to_unit
-from ...parsing.labels import LAYOUT
+from ...parsing.labels import (
+    LAYOUT,
+)
 from ...pose.render import draw_pose
 
 N_LABELS = len(LAYOUT)  # 22
@@ -65,12 +67,6 @@ CONF = 0.05  # a keypoint with confidence at or below this is missing
 
 
 # ------------------------------------------------------------------------------------------ layouts
-def resize_labels(labels: np.ndarray, size: int) -> np.ndarray:
-    """(H, W) labels -> (size, size) by nearest neighbour (labels are never blended)."""
-    labels = np.asarray(labels, np.uint8)
-    if labels.shape == (size, size):
-        return labels
-    return cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
 
 
 def one_hot(layout: np.ndarray) -> np.ndarray:

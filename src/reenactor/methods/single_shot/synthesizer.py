@@ -30,28 +30,6 @@ from .networks import build_generators, crop, paste
 logger = logging.getLogger(__name__)
 
 
-def reference_layout(reference: Any, size: int) -> tuple[np.ndarray, str]:
-    """The target's layout at ``size``: the reference's own (``Reference.layout``: a clip's stored layout, or
-    estimated on the photo by :func:`reenactor.load_reference`), else estimated here from its photo, mask,
-    keypoints and raw face mesh / pose (:func:`reenactor.parsing.layout.estimate_layout`). Returns (layout,
-    where it came from)."""
-    if reference.layout is not None:
-        return maps.resize_labels(reference.layout, size), str(reference.extras.get("layout_source", "given"))
-    from ...parsing.layout import estimate_layout
-
-    kp, ex = reference.keypoints, reference.extras
-    lay = estimate_layout(
-        reference.image,
-        reference.mask,
-        kp["body"],
-        face_raw=ex.get("face_raw"),
-        hand_left=kp.get("hand_left"),
-        hand_right=kp.get("hand_right"),
-        pose_raw=ex.get("pose_raw"),
-    )
-    return maps.resize_labels(lay, size), "estimated"
-
-
 class SingleShotSynthesizer(Synthesizer):
     """See the module docstring. ``face_refine``: run FR (None: when the model's FR was trained and
     ``fr.apply``)."""
@@ -124,7 +102,7 @@ class SingleShotSynthesizer(Synthesizer):
         s = self.size[0]
         if tuple(reference.size) != self.size:
             raise InputError(f"reference is {reference.size}, single_shot renders {self.size}")
-        layout, source = reference_layout(reference, s)
+        layout, source = reference.layout_at(s)
         kp = reference.keypoints
         crops, area = maps.appearance_crops(reference.image, layout, self.cfg.b2f.crop)
         box = maps.face_box(layout, kp.get("face"), pad=1.0)
