@@ -5,7 +5,6 @@ message naming the numbers and the fix (exit 2, nothing written) unless --force;
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -160,15 +159,13 @@ def test_the_readme_bikes_example_is_refused_with_the_fix(carphone_clip, tmp_pat
     assert rc == 2 and "Traceback" not in err and err.startswith("error: ")
     # extraction follows one cyclist through the montage (--person auto picks the most present one): the frames
     # of the other scenes do not show that person
-    m = re.search(r"most driving frames cannot be rendered: (\d+) of 250 driving frames show no person", err)
-    assert m and int(m.group(1)) > 125, err
+    assert "cannot be rendered: 208 of 250 driving frames show no person: 83 % of the result would be" in err
     assert "\n  fix: " in err and "--normalization" in err and "--force" in err
     assert _tree(out.parent) == set()
     # the first 60 frames render (less than half of them are empty), with one plain verdict over all of them
     res = transfer(model, "sample:bikes", out, progress=False, max_frames=60)
     printed = logged()
     verdict = next(x for x in printed.splitlines() if x.startswith("[transfer] coverage: "))
-    m = re.search(r"(\d+) of 60 driving frames show no person", verdict)
-    assert len(verdict) < 300 and m and int(m.group(1)) < 30, verdict
+    assert len(verdict) < 300 and "15 of 60 driving frames show no person" in verdict
     assert "lie outside what the model has seen: expect artifacts there" in verdict
     assert res.coverage["n_frames"] == 60 and sum(res.coverage["counts"].values()) == 60
