@@ -126,3 +126,55 @@ def test_transfer_stops_promptly_and_writes_nothing(tmp_path):
     assert rc == 130 and took < 2.0, (rc, took, err)
     assert "not written" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_a_graph_is_made_is_raised_after_it():
+    """A KeyboardInterrupt halfway through making or closing a MediaPipe graph leaves C++ threads no Python
+    object owns, and the process aborts at exit (-6) instead of exiting 130 (seen in CI: extract interrupted
+    while a graph was being made or closed). ``hold_interrupt`` defers the interrupt to the end of the block."""
+    from reenactor.pose.holistic import hold_interrupt
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with hold_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal has been handled by now; nothing is raised inside the block
+            done.append("inside")
+        done.append("not reached")
+    assert done == ["inside"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
+
+    # the process as a whole: Ctrl-C at several moments of making a graph (it takes ~0.3 s) exits 130, never -6
+    script = (
+        "import os, signal, sys, threading\n"
+        "from reenactor.pose.holistic import HolisticExtractor\n"
+        "try:\n"
+        "    threading.Timer(float(sys.argv[1]), os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "    with HolisticExtractor(static_image_mode=True) as ex:\n"
+        "        import time; time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.3):
+        r = subprocess.run(
+            [sys.executable, "-c", script, str(delay)], env=ENV, capture_output=True, timeout=60
+        )
+        assert r.returncode == 130, (delay, r.returncode, r.stderr[-2000:])
+
+
+def test_a_background_thread_is_still_known_running_after_ctrl_c_during_its_join():
+    """CPython 3.11's Thread.join, interrupted by Ctrl-C, marks a still-running thread stopped (its bpo-45274
+    handler releases the thread's own state lock): later joins return at once and the interpreter's exit then
+    kills a thread inside MediaPipe (exit -6, seen in CI). ``Background`` keeps track through an Event."""
+    import threading
+
+    from reenactor.threads import Background
+
+    release = threading.Event()
+    bg = Background(release.wait, (10.0,))
+    threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        bg.join()
+    assert bg.is_alive() and not bg.join(timeout=0.2)  # still running, and known to be
+    release.set()
+    assert bg.join(timeout=5) and not bg.is_alive()

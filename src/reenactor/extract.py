@@ -69,6 +69,7 @@ from .pose import smoothing as smoothing_mod
 from .pose.chunked import default_workers, detect_chunks
 from .pose.holistic import BACKEND, HolisticExtractor, backend_version, quiet_native_stderr
 from .pose.skeleton import skeleton_spec
+from .threads import Background
 
 # Between the passes masks are kept with their long side at most max(MASK_MIN_SIDE, size): MediaPipe's
 # segmentation model itself works at 256 x 256, and smaller chunk files keep pass 1 close to bare MediaPipe.
@@ -153,8 +154,7 @@ def _decode_thread(path: Path, start: int, q: queue.Queue, stop: threading.Event
 def _threaded_frames(path: Path, start: int = 0, depth: int = 8) -> Iterator[Iterator[np.ndarray]]:
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
-    th = threading.Thread(target=_decode_thread, args=(path, start, q, stop), daemon=True)
-    th.start()
+    th = Background(_decode_thread, (path, start, q, stop))
 
     def gen() -> Iterator[np.ndarray]:
         while True:
@@ -744,6 +744,8 @@ def _people_alongside(
         raise _Stopped
 
     def on_frame(frame: np.ndarray) -> None:
+        if stop.is_set():  # pass 1 failed or was interrupted: the people pass stops within a frame
+            raise _Stopped
         if not out["open"]:
             return
         if several.is_set() and out["handed"] % opts.chunk == 0:
@@ -778,15 +780,14 @@ def _people_alongside(
                 raise item
             yield item
 
-    th = threading.Thread(target=people, daemon=True)
-    th.start()
+    th = Background(people)
     try:
         n = _detect_pass(src, info, work, opts, progress, workers=workers, frames=frames(), abort=cut)
+        th.join()  # the people pass goes on to the end of the video after pass 1 was cut: Ctrl-C may land here
     except BaseException:
         stop.set()
-        th.join()
+        th.join()  # never leave its MediaPipe graph running into interpreter exit (std::terminate, exit -6)
         raise
-    th.join()
     if "err" in out:
         raise out["err"]
     cache = work / "people.json"

@@ -109,9 +109,10 @@ def count_people(image: np.ndarray) -> int:
     full-range model shipped in the wheel)."""
     import mediapipe as mp
 
-    from .pose.holistic import quiet_native_stderr
+    from .pose.holistic import hold_interrupt, quiet_native_stderr
 
     with (
+        hold_interrupt(),  # the whole life of this short graph: never half made or half closed
         quiet_native_stderr(),
         mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=SECOND_FACE_SCORE

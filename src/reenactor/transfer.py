@@ -58,6 +58,7 @@ from .io.atomic import write_json
 from .methods.base import PER_PERSON, POSE_SEQUENCE, REFERENCE
 from .modelfile import InferenceModel, open_model
 from .reference import Reference
+from .threads import Background
 
 logger = logging.getLogger(__name__)
 
@@ -572,8 +573,7 @@ def transfer(
     batch_size, device = opts.batch_size, opts.device
     save_normalizer, check_coverage = opts.save_normalizer, opts.check_coverage
     # The network's one-off first-call costs are paid in the background while the driving poses are read.
-    warm = threading.Thread(target=tm.synthesizer.warm_up, args=(batch_size,), daemon=True)
-    warm.start()
+    warm = Background(tm.synthesizer.warm_up, (batch_size,))
     try:
         t0 = time.perf_counter()
         src.prepare(opts.progress)
@@ -793,7 +793,6 @@ def _run_pipelined(synth, groups: Iterator[list], emit) -> None:
     thread), ``synth.render`` (the calling thread), ``emit`` (a writer thread). Order is kept; the first
     exception of any stage is re-raised here."""
     import queue
-    import threading
 
     done = object()
     q_in: queue.Queue = queue.Queue(maxsize=2)
@@ -837,9 +836,7 @@ def _run_pipelined(synth, groups: Iterator[list], emit) -> None:
             errors.append(e)
             stop.set()
 
-    tr, tw = threading.Thread(target=reader, daemon=True), threading.Thread(target=writer, daemon=True)
-    tr.start()
-    tw.start()
+    tr, tw = Background(reader), Background(writer)
     try:
         while not stop.is_set():
             try:

@@ -18,7 +18,6 @@ import hashlib
 import heapq
 import math
 import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,6 +27,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..threads import Background
 from .atomic import atomic_path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -261,7 +261,7 @@ class VideoWriter:
         self.path = Path(path)
         self.background = bool(background)
         self._queue: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: Background | None = None
         self._error: BaseException | None = None
         self.threads = int(threads)  # x264 threads; 0 = x264's choice (1.5 x cores)
         self.fps = fps
@@ -313,8 +313,7 @@ class VideoWriter:
             raise self._error
         if self._thread is None:
             self._queue = queue.Queue(maxsize=32)
-            self._thread = threading.Thread(target=self._encoder_loop, daemon=True)
-            self._thread.start()
+            self._thread = Background(self._encoder_loop)
         frame = np.array(frame, copy=True)  # the caller may reuse its array
         while True:
             try:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..threads import Background
+
 
 def default_workers() -> int:
     """Detection threads by default: one per CPU core, at most 4."""
@@ -89,7 +91,7 @@ def detect_chunks(
             stop.set()
 
     n = 0
-    threads: list[threading.Thread] = []
+    threads: list[Background] = []
     with contextlib.ExitStack() as stack:
         frames_q: queue.Queue | None = None
         try:
@@ -102,11 +104,7 @@ def detect_chunks(
                     if frames_q is not None:
                         tasks.put((c, frames_q))
                         if len(threads) < workers:  # graphs are made as chunks need them
-                            th = threading.Thread(
-                                target=worker, args=(stack.enter_context(make_extractor()),), daemon=True
-                            )
-                            th.start()
-                            threads.append(th)
+                            threads.append(Background(worker, (stack.enter_context(make_extractor()),)))
                 if frames_q is not None:
                     while not slots.acquire(timeout=0.1):
                         if stop.is_set():
@@ -122,9 +120,10 @@ def detect_chunks(
             for _ in threads:
                 tasks.put(None)
             for th in threads:
-                while th.is_alive():
-                    th.join(timeout=0.1)
-        except BaseException:
+                th.join()
+        except (
+            BaseException
+        ):  # Ctrl-C included: no graph may be closed, nor the process end, under a running thread
             stop.set()
             for th in threads:
                 th.join(timeout=30)

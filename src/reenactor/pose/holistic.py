@@ -142,6 +142,32 @@ def _landmarks(lm_list, n: int, cols: int, w: int, h: int) -> np.ndarray:
     return out
 
 
+@contextlib.contextmanager
+def hold_interrupt() -> Iterator[None]:
+    """Defer Ctrl-C (SIGINT) until the block ends, when it is raised as usual. For making and closing MediaPipe
+    graphs: a KeyboardInterrupt raised halfway through either leaves a C++ graph with running threads that no
+    Python object owns, and the process then aborts at exit (std::terminate, exit status -6) instead of
+    exiting 130 with its finished work saved. Only the main thread receives signals; elsewhere this does
+    nothing."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list = []
+    before = signal.getsignal(signal.SIGINT)
+    if before in (signal.SIG_IGN, None) or not callable(before):
+        yield  # SIGINT ignored (or not set from Python): nothing to defer
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        if caught:
+            before(*caught[0])
+
+
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
 _quiet_state: Any = None  # (saved fd 2, /dev/null fd, real-stderr stream) while redirected
@@ -220,22 +246,33 @@ class HolisticExtractor:
 
         self.static_image_mode = static_image_mode
         self.segmentation = segmentation
-        with quiet_native_stderr():
+        self._h = None
+        try:
+            self._make(mp, min_detection_confidence, min_tracking_confidence)
+        except (
+            BaseException
+        ):  # e.g. Ctrl-C, deferred to the end of the making: the graph is closed, not orphaned
+            self.close()
+            raise
+        self._fresh = 3  # the first frames after start/reset initialise the graph's calculators (noisy)
+
+    def _make(self, mp, min_detection_confidence: float, min_tracking_confidence: float) -> None:
+        static_image_mode = self.static_image_mode
+        with hold_interrupt(), quiet_native_stderr():
             self._h = mp.solutions.holistic.Holistic(
                 static_image_mode=static_image_mode,
                 model_complexity=1,
                 smooth_landmarks=True,
-                enable_segmentation=segmentation,
+                enable_segmentation=self.segmentation,
                 smooth_segmentation=True,
                 refine_face_landmarks=True,
                 min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=min_tracking_confidence,
             )
-        self._fresh = 3  # the first frames after start/reset initialise the graph's calculators (noisy)
 
     def reset(self) -> None:
         """Forget the tracking state: the next frame is processed as if by a fresh extractor."""
-        with quiet_native_stderr():
+        with hold_interrupt(), quiet_native_stderr():  # closes and restarts the graph
             self._h.reset()
         self._fresh = 3
 
@@ -297,8 +334,9 @@ class HolisticExtractor:
 
     def close(self) -> None:
         if self._h is not None:
-            self._h.close()
-            self._h = None
+            with hold_interrupt():
+                self._h.close()
+                self._h = None
 
     def __enter__(self) -> HolisticExtractor:
         return self

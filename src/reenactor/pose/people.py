@@ -58,6 +58,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, NoPersonError
+from ..threads import Background
 
 PERSON_MODES: tuple[str, ...] = ("auto", "largest", "centre", "left", "right")
 #: keyframes (person detection runs) per second of video
@@ -127,11 +128,18 @@ class PersonDetector:
         from mediapipe.framework import calculator_pb2
         from mediapipe.python import solution_base
 
-        from .holistic import quiet_native_stderr
+        from .holistic import hold_interrupt, quiet_native_stderr
 
-        with quiet_native_stderr():
-            cfg = text_format.Parse(_GRAPH, calculator_pb2.CalculatorGraphConfig())
-            self._g = solution_base.SolutionBase(graph_config=cfg, outputs=["detections"])
+        self._g = None
+        try:
+            with hold_interrupt(), quiet_native_stderr():
+                cfg = text_format.Parse(_GRAPH, calculator_pb2.CalculatorGraphConfig())
+                self._g = solution_base.SolutionBase(graph_config=cfg, outputs=["detections"])
+        except (
+            BaseException
+        ):  # e.g. Ctrl-C, deferred to the end of the making: the graph is closed, not orphaned
+            self.close()
+            raise
         self._fresh = 2
 
     def detect(self, image: np.ndarray) -> np.ndarray:
@@ -165,9 +173,12 @@ class PersonDetector:
         return np.asarray(rows, np.float64).reshape(-1, 13)
 
     def close(self) -> None:
+        from .holistic import hold_interrupt
+
         if self._g is not None:
-            self._g.close()
-            self._g = None
+            with hold_interrupt():
+                self._g.close()
+                self._g = None
 
     def __enter__(self) -> PersonDetector:
         return self
@@ -693,8 +704,7 @@ def _prefetch(frames: Iterable[np.ndarray], depth: int = 8) -> Iterator[np.ndarr
         except BaseException as e:  # handed to the consumer
             q.put(e)
 
-    th = threading.Thread(target=produce, daemon=True)
-    th.start()
+    th = Background(produce)
     try:
         while True:
             item = q.get()
@@ -832,6 +842,9 @@ def find_people(
                 key(*last)
             drain(0)
         finally:
+            # detections run ahead in the executor: let the running ones finish before their graphs close (a
+            # graph closed under a running detection, e.g. on Ctrl-C, aborts the process at exit)
+            executor.shutdown(wait=True, cancel_futures=True)
             for d in dets:
                 d.close()
     if n == 0:
