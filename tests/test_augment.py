@@ -54,6 +54,14 @@ def _dataset(clip, **augment):
     return m.build_dataset([clip])
 
 
+def _item(ds, i: int) -> dict:
+    """Item ``i`` as the networks see it: the compact item rendered as a batch of one (the device path)."""
+    from reenactor.methods.cloning.dataset import prepare_volume_batch
+
+    batch = prepare_volume_batch(torch.utils.data.default_collate([ds[i]]), ds.encoder)
+    return {k: v[0] for k, v in batch.items()}
+
+
 def _image(item, k: int = 0) -> np.ndarray:
     return np.round((item["image"][3 * k : 3 * k + 3].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(
         np.int16
@@ -69,7 +77,7 @@ def test_augmentation_moves_poses_and_frames_together(masked_clip, background):
     masks = masked_clip.load("mask")
     for i in range(4):
         np.random.seed(100 + i)
-        item = ds[i]
+        item = _item(ds, i)
         np.random.seed(100 + i)
         m = ds.augmentation()  # the same draws
         assert m is not None and not np.allclose(m, [[1, 0, 0], [0, 1, 0]])
@@ -103,13 +111,13 @@ def test_augmentation_moves_poses_and_frames_together(masked_clip, background):
 def test_augmentation_draws_follow_the_numpy_seed_and_prob(masked_clip):
     ds = _dataset(masked_clip)
     np.random.seed(7)
-    a = ds[3]
+    a = _item(ds, 3)
     np.random.seed(7)
-    b = ds[3]
+    b = _item(ds, 3)
     assert torch.equal(a["pose"], b["pose"]) and torch.equal(a["image"], b["image"])
     off = _dataset(masked_clip, prob=0.0)
     assert off.plates == [None] and off.augmentation() is None
-    it = off[1]
+    it = _item(off, 1)
     assert np.abs(_image(it) - masked_clip.frames()[1].astype(np.int16)).max() <= 1
 
 
@@ -120,5 +128,5 @@ def test_plate_augmentation_without_person_masks_is_off_and_says_so(tmp_path, lo
     assert "no_mask" in out and "no pose augmentation" in out
     assert ds.plates == [None]
     np.random.seed(0)
-    it = ds[2]  # with prob 1 but no plate: the item is the clip's own frame, unmoved
+    it = _item(ds, 2)  # with prob 1 but no plate: the item is the clip's own frame, unmoved
     assert np.abs(_image(it) - clip.frames()[2].astype(np.int16)).max() <= 1

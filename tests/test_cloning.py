@@ -10,7 +10,16 @@ import torch
 from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip, skeleton  # noqa: F401 - autouse fixture
 from reenactor.config import from_dict
 from reenactor.methods import get_method
+from reenactor.methods.cloning.dataset import PoseVolumeDataset
 from reenactor.methods.cloning.volumes import FACE_GROUPS, VolumeEncoder, fit_alignment, normalize_channels
+
+#: the batched torch renderer (training batches and inference) against the NumPy encoder, per value: the two
+#: exp() implementations differ in the last float32 bit; volume values reach ~50 (unit variance, peaked maps)
+VOLUME_ATOL = 1e-4
+
+
+def close(a, b) -> bool:
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=0.0, atol=VOLUME_ATOL))
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +104,9 @@ def test_recycled_batch_buffers_give_the_same_inputs(clips):
     assert ref() is None and x2.data_ptr() == ptr and len(s._lent) <= 8  # noqa: SLF001
     c = s.encoder.n_channels
     vols = [s.encoder(p) for p in poses]
-    assert np.array_equal(whole[0, :c], vols[0]) and np.array_equal(whole[0, c:], vols[0])  # start: repeated
+    assert close(whole[0, :c], vols[0]) and close(whole[0, c:], vols[0])  # start: repeated
     for t in range(1, 9):
-        assert np.array_equal(whole[t, :c], vols[t - 1]) and np.array_equal(whole[t, c:], vols[t])
+        assert close(whole[t, :c], vols[t - 1]) and close(whole[t, c:], vols[t])
 
 
 @pytest.mark.parametrize("face,frames", [(True, 2), (False, 3), (False, 1)])
@@ -121,7 +130,7 @@ def test_batched_inputs_match_the_encoder_for_any_batching(clips, face, frames):
     c = s.encoder.n_channels
     for t in range(9):
         want = np.concatenate([vols[max(t - frames + 1 + i, 0)] for i in range(frames)])
-        assert got[t].shape == (c * frames, 32, 32) and np.array_equal(got[t], want), t
+        assert got[t].shape == (c * frames, 32, 32) and close(got[t], want), t
 
 
 def test_upper_body_and_face_channels():
@@ -155,7 +164,9 @@ def test_dataset_items(clips):
     m = tiny()
     ds = m.build_dataset([target], [other])
     assert len(ds) == 11 and ds.has_unpaired
-    it = ds[0]
+    raw = ds[0]  # compact: keypoints and uint8 frames; volumes are rendered batched on the device
+    assert raw["joints"].shape == (2, 25, 3) and raw["frames"].dtype == torch.uint8 and "pose" not in raw
+    it = {k: v[0] for k, v in m.prepare_batch(torch.utils.data.default_collate([raw])).items()}
     assert it["pose"].shape == (50, 32, 32) and it["image"].shape == (6, 32, 32)
     assert it["image"].min() >= -1 and it["image"].max() <= 1
     assert it["u_pose"].shape == (50, 32, 32) and it["u_flow"].shape == (2, 32, 32)
@@ -184,7 +195,7 @@ def test_schedule_and_gradients_reach_every_parameter(clips):
     _, target, other = clips
     m = tiny(loss={"paired_only_steps": 5})
     ds = m.build_dataset([target], [other])
-    batch = torch.utils.data.default_collate([ds[i] for i in range(3)])
+    batch = m.prepare_batch(torch.utils.data.default_collate([ds[i] for i in range(3)]))
     early = m.generator_step(batch, step=0)
     assert set(early.losses) == {"vgg", "l1", "gan_p"}  # lambda_s = 0: paired branch only (section 3.2)
     late = m.generator_step(batch, step=5)
@@ -214,7 +225,7 @@ def test_paired_loss_falls_on_a_fixed_batch(clips):
     _, target, _ = clips
     m = tiny()
     ds = m.build_dataset([target])
-    batch = torch.utils.data.default_collate([ds[i] for i in range(4)])
+    batch = m.prepare_batch(torch.utils.data.default_collate([ds[i] for i in range(4)]))
     opt = torch.optim.Adam(m.G.parameters(), lr=2e-3)
     first = None
     for _ in range(20):
@@ -248,9 +259,10 @@ def test_pix2pix_is_the_paired_branch_alone(clips, logged):
     assert m.cfg.volume.frames == 1 and m.D_s is None
     ds = m.build_dataset([target], [other])
     assert "unpaired clips are not used" in logged()
-    it = ds[0]
-    assert it["pose"].shape == (25, 32, 32) and it["image"].shape == (3, 32, 32) and "u_pose" not in it
-    out = m.generator_step(torch.utils.data.default_collate([it]), step=10**6)
+    batch = m.prepare_batch(torch.utils.data.default_collate([ds[0]]))
+    assert batch["pose"].shape == (1, 25, 32, 32) and batch["image"].shape == (1, 3, 32, 32)
+    assert "u_pose" not in batch
+    out = m.generator_step(batch, step=10**6)
     assert set(out.losses) == {"vgg", "l1", "gan_p"}
 
 
@@ -326,3 +338,41 @@ def test_a_short_default_run_exports_weights_close_to_the_trained_ones(clips, tm
         )
         mse[ema] = float(np.mean([(np.asarray(g, float) - f) ** 2 for g, f in zip(got, frames)]))
     assert mse[0.999] <= 1.1 * mse[0.0], mse
+
+
+@pytest.mark.parametrize("face", [False, True])
+def test_torch_renderer_equals_the_numpy_encoder(face):
+    """VolumeEncoder.render (batched torch: training batches and inference) against the per-pose NumPy encoder,
+    with random joints and face points inside and outside the frame and random confidences."""
+    rng = np.random.default_rng(0)
+    enc = VolumeEncoder((40, 36), "upper_body", 3.0, face, 1.5)
+    body = np.concatenate([rng.uniform(-5, 45, (6, 25, 2)), rng.uniform(0, 1, (6, 25, 1))], -1).astype(
+        np.float32
+    )
+    fc = np.concatenate([rng.uniform(0, 40, (6, 68, 2)), rng.uniform(0, 1, (6, 68, 1))], -1).astype(
+        np.float32
+    )
+    want = np.stack([enc({"body": body[i], "face": fc[i]}) for i in range(6)])
+    got = enc.render(torch.from_numpy(enc.select(body)), torch.from_numpy(enc.clean_face(fc)))
+    assert got.shape == want.shape and close(got.numpy(), want)
+
+
+def test_batched_device_path_equals_the_per_item_host_path(clips):
+    """The data path: compact items rendered batched on the device (prepare_batch) give what per-item NumPy
+    rendering on the host gave (host_volumes=True), augmentation and unpaired branch included."""
+    _, target, other = clips
+    m = tiny(augment={"prob": 0.5, "background": "warp", "rotate": 10.0})
+    new = m.build_dataset([target], [other])
+    old = PoseVolumeDataset(m.cfg, [target], [other], host_volumes=True)
+    items_new, items_old = [], []
+    for i in range(len(new)):
+        for ds, out in ((new, items_new), (old, items_old)):
+            np.random.seed(i)  # the same augmentation draw and unpaired pick
+            torch.manual_seed(i)
+            out.append(ds[i])
+    a = m.prepare_batch(torch.utils.data.default_collate(items_new))
+    b = m.prepare_batch(torch.utils.data.default_collate(items_old))  # already rendered: passed through
+    assert set(a) == set(b) == {"pose", "image", "u_pose", "u_flow", "u_alpha"}
+    for k in a:
+        assert a[k].shape == b[k].shape and a[k].dtype == b[k].dtype == torch.float32, k
+        assert close(a[k].numpy(), b[k].numpy()), (k, float((a[k] - b[k]).abs().max()))

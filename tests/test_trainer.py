@@ -451,3 +451,67 @@ def test_same_command_on_its_folder_resumes_and_a_changed_config_asks_for_resume
     _train(clip, tmp_path / "run", 12)  # the same command: continues from step 4
     assert "continuing from its newest checkpoint" in logged()
     assert list_checkpoints(tmp_path / "run")[-1][0] == 12
+
+
+def test_compile_that_cannot_run_says_so_and_trains_eager(monkeypatch, logged):
+    """trainer.compile=true where torch.compile fails (no compiler, an unsupported op): one message naming the
+    error, then the same step eager - the same losses as a run without the switch."""
+
+    class Broken(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args):
+            raise RuntimeError("no C++ compiler found (simulated)")
+
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: Broken(module))
+    batch = _batch()
+    tr = _trainer(ema=0.0, compile=True)
+    got = tr.train_step([batch])
+    out = logged()
+    assert "torch.compile on" in out
+    assert (
+        "could not compile" in out and "no C++ compiler found (simulated)" in out and "running eager" in out
+    )
+    again = tr.train_step([batch])  # no second message: the step stays eager
+    assert "could not compile" not in logged()
+    ref = _trainer(ema=0.0)
+    assert got == pytest.approx(ref.train_step([batch])) and again == pytest.approx(ref.train_step([batch]))
+
+
+def test_channels_last_switch_gives_the_same_step():
+    batch = _batch()
+    a, b = _trainer(ema=0.0), _trainer(ema=0.0, channels_last=True)
+    assert next(p for p in b.method.G.parameters() if p.dim() == 4).is_contiguous(
+        memory_format=torch.channels_last
+    )
+    cl = {k: v.contiguous(memory_format=torch.channels_last) for k, v in batch.items()}
+    assert a.train_step([batch]) == pytest.approx(b.train_step([cl]), rel=1e-4)
+
+
+def test_losses_stay_on_the_device_between_logging_steps(clip, tmp_path, monkeypatch):
+    """No per-step wait for the device: fit() turns the loss tensors into numbers only at logging and saving
+    steps (here 2 of 6 steps: log_every 3), and callbacks see the latest logged numbers."""
+    from reenactor.train import trainer as trainer_mod
+
+    reads = []
+    real = trainer_mod.Trainer._floats
+
+    def counting(self, logs):
+        reads.append(self.step)
+        return real(self, logs)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "_floats", counting)
+    seen = []
+    _train(
+        clip,
+        tmp_path / "run",
+        6,
+        callbacks=[lambda tr, logs: seen.append((tr.step, dict(logs)))],
+        log_every=3,
+        checkpoint_every=6,
+    )
+    assert reads == [3, 6]
+    assert [s for s, logs in seen if logs] == [3, 4, 5, 6] and seen[0] == (1, {})
+    assert seen[2][1] == seen[3][1] and seen[3][1] != seen[5][1]  # steps 3-5 show step 3's losses

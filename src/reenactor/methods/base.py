@@ -61,7 +61,8 @@ class Method(nn.Module, abc.ABC):
       checkpoints - they are rebuilt from their package / user file;
     * :meth:`inference_state` is called with the EMA weights swapped into the generator parameters (when
       ``trainer.ema > 0``), for the exported ``model.safetensors`` and every checkpoint's copy of it;
-    * :meth:`fit_data` is called once per run (also on resume) before the first step.
+    * :meth:`fit_data` is called once per run (also on resume) before the first step;
+    * every micro-batch goes through :meth:`prepare_batch` on the device before the steps see it.
     """
 
     name: ClassVar[str]
@@ -111,6 +112,13 @@ class Method(nn.Module, abc.ABC):
     ) -> dict[str, torch.Tensor]:
         """Weighted discriminator loss terms; ``cache`` is :attr:`StepOutput.cache` of the same step."""
         return {}
+
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Per-step data work done batched on the training device: the trainer calls it on every micro-batch
+        once the batch is there (no gradients, outside autocast), before :meth:`generator_step`. Items can then
+        stay compact on the host (keypoints, uint8 frames: little to collate and to copy) and be rendered here
+        in a few batched kernels. Default: the batch as it is."""
+        return batch
 
     def fit_data(self, dataset: torch.utils.data.Dataset) -> None:  # noqa: B027 - optional hook
         """Hook called once before training with the full dataset (e.g. to record statistics or, for a

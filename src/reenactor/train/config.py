@@ -43,7 +43,15 @@ class TrainerConfig:
     ema_start: int = 100  # step at which the EMA starts tracking (before that it copies G)
     seed: int = 0  # seeds Python, NumPy and torch (networks, data order, augmentations): runs are repeatable
     device: str = "auto"  # "auto" (cuda:LOCAL_RANK when CUDA is available, else cpu), "cpu", "cuda", "cuda:1"
-    num_workers: int = 0  # DataLoader worker processes (0 = load in the main process)
+    # DataLoader worker processes: 0 = load in the main process; "auto" = 0 on a CPU device (workers would take
+    # the cores the math runs on), up to 4 per process on a GPU (pinned memory, non-blocking copies)
+    num_workers: int | Literal["auto"] = "auto"
+    compile: bool = (
+        False  # torch.compile the training step (first steps compile; eager with a message if it cannot)
+    )
+    channels_last: bool = (
+        False  # channels-last memory format for the networks and 4-D batch tensors (GPU convs)
+    )
     checkpoint_every: int = 500  # write a resumable checkpoint every N steps (and at the end)
     keep_checkpoints: int = 2  # how many recent checkpoints to keep (older ones are deleted)
     log_every: int = 10  # TensorBoard scalars (losses, lr, it/s) every N steps
@@ -98,7 +106,7 @@ def validate_trainer(t: TrainerConfig) -> None:
         (t.checkpoint_every >= 1, "trainer.checkpoint_every must be >= 1"),
         (t.log_every >= 1, "trainer.log_every must be >= 1"),
         (t.image_every >= 0, "trainer.image_every must be >= 0"),
-        (t.num_workers >= 0, "trainer.num_workers must be >= 0"),
+        (t.num_workers == "auto" or t.num_workers >= 0, "trainer.num_workers must be >= 0 or auto"),
         (t.grad_clip >= 0, "trainer.grad_clip must be >= 0"),
     ]
     for ok, msg in checks:

@@ -31,6 +31,8 @@ RESUME_FREE_KEYS = {
     "progress",
     "tensorboard",
     "num_workers",
+    "compile",
+    "channels_last",
     "device",
 }
 

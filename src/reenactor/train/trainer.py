@@ -379,6 +379,8 @@ class Trainer:
         device: torch.device | str | None = None,
         callbacks: list[Callable[[Trainer, dict[str, float]], None]] | None = None,
     ):
+        """``callbacks``: called after every step as ``cb(trainer, logs)`` with the losses of the latest logging
+        step (``trainer.log_every``)."""
         self.run_cfg = run_cfg
         self.cfg: TrainerConfig = run_cfg.trainer
         self.dist = dist or current_dist()
@@ -456,9 +458,23 @@ class Trainer:
             )
         else:
             self.engine = self.step_module
+        if self.cfg.channels_last:
+            self.method.to(memory_format=torch.channels_last)
+            if self.dist.is_main:
+                logger.info("[train] channels-last memory format for the networks and batches")
+        self._eager_engine: nn.Module | None = None
+        if self.cfg.compile and self.trainable:
+            self._eager_engine = self.engine
+            self.engine = torch.compile(self.engine)
+            if self.dist.is_main:
+                logger.info(
+                    "[train] torch.compile on: the first steps compile the step (slow), later ones run it"
+                )
         self.writer = None
         self.last_visuals: dict[str, torch.Tensor] = {}
         self.history: collections.deque[dict[str, float]] = collections.deque(maxlen=10_000)  # logged losses
+        # the losses of the latest logging step (what callbacks see: read every step they would wait for the device)
+        self.last_logs: dict[str, float] = {}
         self._announced = False
 
     # ------------------------------------------------------------------ helpers
@@ -495,11 +511,46 @@ class Trainer:
     # ------------------------------------------------------------------ one step
     def train_step(self, micro_batches: list[dict[str, Any]]) -> dict[str, float]:
         """One optimizer step over ``micro_batches`` (this rank's share, already on the device). Returns the
-        step's loss terms (averaged over micro-batches) plus ``g_total`` / ``d_total``."""
+        step's loss terms (averaged over micro-batches) plus ``g_total`` / ``d_total``, as numbers (which waits
+        for the device: :meth:`fit` reads them only at its logging steps)."""
+        return self._floats(self._step(micro_batches))
+
+    def _run_engine(self, *args: Any) -> Any:
+        """The step module (DDP-wrapped, compiled) on ``args``. The first calls of a compiled step compile it;
+        if that fails, say why once and go on eager (the same numbers, without the speed-up)."""
+        if self._eager_engine is None:
+            return self.engine(*args)
+        try:
+            out = self.engine(*args)
+        except Exception as e:  # noqa: BLE001 - any compiler failure: fall back, never lose the run
+            if self.dist.is_main:
+                msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+                logger.warning(
+                    f"[train] torch.compile could not compile this step ({type(e).__name__}: {msg}): running "
+                    "eager instead (trainer.compile=false hides this message)"
+                )
+            self.engine, self._eager_engine = self._eager_engine, None
+            return self.engine(*args)
+        if args[0] == "d" or not self.d_params:  # both phases compiled once: no more checks
+            self._eager_engine = None
+        return out
+
+    def _floats(self, logs: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Loss tensors -> numbers in one device-to-host copy; a non-finite total is a diverged run."""
+        keys = list(logs)
+        values = torch.stack([logs[k].float() for k in keys]).tolist() if keys else []
+        out = dict(zip(keys, values))
+        for k in ("g_total", "d_total"):
+            if k in out:
+                self._check_finite(k, out[k])
+        return out
+
+    def _step(self, micro_batches: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """:meth:`train_step` with the loss terms left on the device (0-d tensors): no synchronization."""
         self.method.train()
         self._apply_lr()
         n = len(micro_batches)
-        logs: dict[str, float] = {}
+        logs: dict[str, torch.Tensor] = {}
         caches: list[dict[str, Any]] = []
         ddp = self.dist.distributed
         freeze_d = not ddp and bool(self.d_params)
@@ -508,12 +559,12 @@ class Trainer:
         if freeze_d:
             self._set_requires_grad(self.d_params, False)
         try:
-            g_total = 0.0
+            g_total: torch.Tensor | float = 0.0
             for i, mb in enumerate(micro_batches):
                 sync = contextlib.nullcontext() if (not ddp or i == n - 1) else self.engine.no_sync()
                 with sync:
                     with self._autocast():
-                        losses = self.engine("g", mb, self.step)
+                        losses = self._run_engine("g", mb, self.step)
                     if not losses:
                         raise ReenactorError(
                             f"{type(self.method).__name__}.generator_step returned no losses"
@@ -525,12 +576,11 @@ class Trainer:
                 if i == 0:
                     self.last_visuals = out.visuals
                 for k, v in losses.items():
-                    logs[k] = logs.get(k, 0.0) + float(v.detach()) / n
-                g_total += float(total.detach()) / n
+                    logs[k] = logs.get(k, 0.0) + v.detach().float() / n
+                g_total = g_total + total.detach() / n
         finally:
             if freeze_d:
                 self._set_requires_grad(self.d_params, True)
-        self._check_finite("g_total", g_total)
         logs["g_total"] = g_total
         self._optim_step(self.opt_g, self.scaler_g, self.g_params)
         if self.ema is not None:
@@ -538,21 +588,20 @@ class Trainer:
         # ---- discriminator phase
         if self.opt_d is not None and self.step % self.cfg.d_every == 0:
             self.opt_d.zero_grad(set_to_none=True)
-            d_total = 0.0
+            d_total: torch.Tensor | float = 0.0
             for i, (mb, cache) in enumerate(zip(micro_batches, caches)):
                 sync = contextlib.nullcontext() if (not ddp or i == n - 1) else self.engine.no_sync()
                 with sync:
                     with self._autocast():
-                        dl = self.engine("d", mb, self.step, cache)
+                        dl = self._run_engine("d", mb, self.step, cache)
                     if dl:
                         total = sum(v.float() for v in dl.values())
                     else:  # keep DDP's reducer consistent when a method skips D this step
                         total = sum(p.sum() * 0.0 for p in self.d_params)
                     self.scaler_d.scale(total / n).backward()
                 for k, v in dl.items():
-                    logs[k] = logs.get(k, 0.0) + float(v.detach()) / n
-                d_total += float(total.detach()) / n
-            self._check_finite("d_total", d_total)
+                    logs[k] = logs.get(k, 0.0) + v.detach().float() / n
+                d_total = d_total + total.detach() / n
             logs["d_total"] = d_total
             self._optim_step(self.opt_d, self.scaler_d, self.d_params)
         return logs
@@ -576,6 +625,16 @@ class Trainer:
             )
         return self.cfg.batch_size // per
 
+    def num_workers(self) -> int:
+        """``trainer.num_workers``, with ``auto`` resolved: 0 on a CPU device (loader processes would compete
+        with the math for the same cores), else up to 4 per process, at most half the cores per process."""
+        if self.cfg.num_workers != "auto":
+            return int(self.cfg.num_workers)
+        if self.device.type == "cpu":
+            return 0
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+        return max(1, min(4, (os.cpu_count() or 2) // (2 * local)))
+
     def make_loader(self, dataset: Dataset, start_step: int = 0) -> Iterator[dict[str, Any]]:
         """Endless iterator of this rank's micro-batches, positioned at ``start_step``."""
         if len(dataset) == 0:  # type: ignore[arg-type]
@@ -585,13 +644,15 @@ class Trainer:
         mb = self.micro_batch_size()
         start = start_step * self.cfg.grad_accum * mb
         sampler = _ResumableSampler(dataset, self.dist, self.cfg.seed, start=start)
+        workers = self.num_workers()
         loader = DataLoader(
             _PositionedDataset(dataset, self.cfg.seed, self.dist.rank),
             batch_size=mb,
             sampler=sampler,
-            num_workers=self.cfg.num_workers,
+            num_workers=workers,
             pin_memory=self.device.type == "cuda",
-            persistent_workers=self.cfg.num_workers > 0,
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
         )
         # creating the iterator draws a base seed from torch's RNG: keep the training stream untouched so a
         # resumed run (which creates it at another step) continues the exact same random sequence
@@ -752,6 +813,20 @@ class Trainer:
         write_image(self.run_dir / "samples" / f"step_{self.step:07d}.png", img)
 
     # ------------------------------------------------------------------ the loop
+    def next_batch(self, batches: Iterator[dict[str, Any]]) -> dict[str, Any]:
+        """The next micro-batch on the device, through the method's :meth:`~Method.prepare_batch`."""
+        batch = _to_device(next(batches), self.device)
+        with torch.no_grad():
+            batch = self.method.prepare_batch(batch)
+        if self.cfg.channels_last:
+            batch = {
+                k: v.contiguous(memory_format=torch.channels_last)
+                if isinstance(v, torch.Tensor) and v.dim() == 4 and v.is_floating_point()
+                else v
+                for k, v in batch.items()
+            }
+        return batch
+
     def _run_fraction(self) -> float:
         """How far the run is, 0..1: by steps, or by the wall-clock budget when it ends first."""
         f = self.step / max(self.cfg.steps, 1)
@@ -763,6 +838,8 @@ class Trainer:
         """Whether ``trainer.max_seconds`` has passed (the same answer on every rank)."""
         if self.cfg.max_seconds <= 0 or self._t_fit is None:
             return False
+        if self.dist.distributed and self.step % self.cfg.log_every:
+            return False  # the ranks agree at logging steps only (one collective there, not one per step)
         spent = time.perf_counter() - self._t_fit >= self.cfg.max_seconds
         if self.dist.distributed:
             flag = torch.tensor([1.0 if spent else 0.0], device=self.device)
@@ -823,11 +900,15 @@ class Trainer:
                             f"(of {steps})"
                         )
                     break
-                micro = [_to_device(next(batches), self.device) for _ in range(self.cfg.grad_accum)]
-                logs = self.train_step(micro)
+                micro = [self.next_batch(batches) for _ in range(self.cfg.grad_accum)]
+                pending = self._step(micro)  # loss tensors, still on the device: no wait here
                 self.step += 1
                 bar.update(1)
-                if self.step % self.cfg.log_every == 0 or self.step == steps:
+                logging_now = self.step % self.cfg.log_every == 0 or self.step == steps
+                saving = self.step % self.cfg.checkpoint_every == 0 or self.step == steps
+                if logging_now or saving:  # the one wait for the device; a diverged run is never saved
+                    logs = self._floats(pending)
+                if logging_now:
                     if self.dist.distributed:
                         keys = sorted(logs)
                         vec = torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=self.device)
@@ -839,13 +920,14 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
                     self.history.append({"step": self.step, **logs})
                     self._log(logs, it_s)
+                    self.last_logs = logs
                 if self.cfg.image_every and (self.step % self.cfg.image_every == 0 or self.step == steps):
                     self._log_images()
-                if self.step % self.cfg.checkpoint_every == 0 or self.step == steps:
+                if saving:
                     self.save_checkpoint()
                     saved_at = self.step
                 for cb in self.callbacks:
-                    cb(self, logs)
+                    cb(self, self.last_logs)
         except KeyboardInterrupt:
             if self.step > saved_at and not self.dist.distributed:
                 bar.close()

@@ -47,19 +47,51 @@ def _open(clip) -> ClipStore:
     return clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
 
 
+def prepare_volume_batch(batch: dict[str, torch.Tensor], encoder: VolumeEncoder) -> dict[str, torch.Tensor]:
+    """A collated batch of compact items, on the training device -> what the networks read, in batched torch
+    operations there (:meth:`VolumeEncoder.render`, the renderer inference uses too):
+
+    ``pose``  (B, C*N, S, S)  N stacked pose volumes of the target (section 3.1), from ``joints`` (+ ``face``)
+    ``image`` (B, 3*N, S, S)  the N target frames in [-1, 1], from ``frames`` (uint8)
+    ``u_pose`` likewise from ``u_joints`` (+ ``u_face``); other keys pass through. A batch that already has
+    ``pose`` (items rendered on the host, ``host_volumes=True``) is returned as it is."""
+    if "pose" in batch:
+        return batch
+    out = dict(batch)
+
+    def volumes(joints: torch.Tensor, face: torch.Tensor | None) -> torch.Tensor:
+        v = encoder.render(joints, face)  # (B, N, C, S, S)
+        return v.flatten(1, 2)
+
+    out["pose"] = volumes(out.pop("joints"), out.pop("face", None))
+    out["image"] = out.pop("frames").float() / 127.5 - 1.0
+    if "u_joints" in out:
+        out["u_pose"] = volumes(out.pop("u_joints"), out.pop("u_face", None))
+    return out
+
+
 class PoseVolumeDataset(torch.utils.data.Dataset):
-    """Items (all float32 tensors; S = ``cfg.size``, J joints, N = ``cfg.volume.frames``):
+    """Compact items (S = ``cfg.size``, J joints, N = ``cfg.volume.frames``); :func:`prepare_volume_batch` turns
+    a collated batch of them into pose volumes and images on the training device
+    (:meth:`reenactor.methods.base.Method.prepare_batch`):
 
-    ``pose``  (J*N, S, S)  N stacked pose volumes of the target (section 3.1)
-    ``image`` (3*N, S, S)  the N target frames, in [-1, 1]
+    ``joints`` (N, J, 3) float32  the target's N consecutive poses in model pixels (augmented), the volume's joints
+    ``face``   (N, 68, 3)         its face landmarks, only when the volumes draw face channels
+    ``frames`` (3*N, S, S) uint8  the N target frames
     and, with unpaired clips:
-    ``u_pose``  (J*N, S, S)      N stacked volumes of another person, aligned onto the target
-    ``u_flow``  (2*(N-1), S, S)  forward optical flow between those consecutive driving frames, in pixels
+    ``u_joints`` (N, J, 3) (+ ``u_face``)  N consecutive poses of another person, aligned onto the target
+    ``u_flow``  (2*(N-1), S, S) float32  forward optical flow between those consecutive driving frames, in pixels
     ``u_alpha`` (N-1, S, S)      alpha(y_i) of eq. 4 (limb falloff, reenactor.losses.limb_weight_map), in [0, 1]
-    """
 
-    def __init__(self, cfg: CloningConfig, clips: list, unpaired: list | None = None):
+    ``host_volumes=True``: the items carry the rendered ``pose`` / ``image`` (/ ``u_pose``) float32 tensors
+    instead, drawn per item by the NumPy encoder (the data path before batched rendering; kept for
+    ``benchmarks/data.py`` and the test that both paths agree)."""
+
+    def __init__(
+        self, cfg: CloningConfig, clips: list, unpaired: list | None = None, host_volumes: bool = False
+    ):
         self.cfg = cfg
+        self.host_volumes = bool(host_volumes)
         self.n = int(cfg.volume.frames)
         self.size = (int(cfg.size), int(cfg.size))
         v = cfg.volume
@@ -164,6 +196,16 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             ]
         )
 
+    def keypoints(self, clip: _Clip, t: int) -> dict[str, torch.Tensor]:
+        """Frames t .. t+N-1 of ``clip`` -> ``{"joints": (N, J, 3)}`` (+ ``"face": (N, 68, 3)``), float32, as
+        :meth:`VolumeEncoder.render` reads them."""
+        out = {"joints": torch.from_numpy(self.encoder.select(clip.body[t : t + self.n]))}
+        if self.encoder.face:
+            if clip.face is None:
+                raise RuntimeError("face channels without face keypoints")  # _face() refused this already
+            out["face"] = torch.from_numpy(self.encoder.clean_face(clip.face[t : t + self.n]))
+        return out
+
     def augmentation(self) -> np.ndarray | None:
         """A random similarity transform (2, 3) for one paired item (``cfg.augment``), or None
         (:func:`reenactor.data.augment.random_similarity`; the trainer seeds NumPy per sample position)."""
@@ -185,10 +227,13 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             )
             t = 0
         stacked = np.concatenate([f.transpose(2, 0, 1) for f in frames])
-        item = {
-            "pose": torch.from_numpy(self.volumes(clip, t)),
-            "image": torch.from_numpy(stacked.astype(np.float32) / 127.5 - 1.0),
-        }
+        if self.host_volumes:
+            item = {
+                "pose": torch.from_numpy(self.volumes(clip, t)),
+                "image": torch.from_numpy(stacked.astype(np.float32) / 127.5 - 1.0),
+            }
+        else:
+            item = {"frames": torch.from_numpy(np.ascontiguousarray(stacked)), **self.keypoints(clip, t)}
         if self.u_index:
             uj = int(torch.randint(len(self.u_index), ()).item())
             ui, ut = self.u_index[uj]
@@ -202,7 +247,10 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             alphas = limb_weight_map(
                 body[:-1], self.size, limbs=self._limbs, sigma=self.cfg.loss.alpha_sigma
             )[:, 0]
-            item["u_pose"] = torch.from_numpy(self.volumes(u, ut))
+            if self.host_volumes:
+                item["u_pose"] = torch.from_numpy(self.volumes(u, ut))
+            else:
+                item.update({f"u_{k}": v for k, v in self.keypoints(u, ut).items()})
             item["u_flow"] = torch.from_numpy(np.concatenate(flows).astype(np.float32))
             item["u_alpha"] = alphas.float()
         return item

@@ -29,7 +29,7 @@ from ...config import to_dict
 from ...pose.skeleton import skeleton_spec
 from ..base import Method, StepOutput, Synthesizer, export_tensors, subsample_poses
 from .config import CloningConfig
-from .dataset import PoseVolumeDataset
+from .dataset import PoseVolumeDataset, prepare_volume_batch
 from .synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,8 @@ class CloningMethod(Method):
         from ...nn.backbones import load_feature_net
 
         n = cfg.volume.frames
-        self.n_joints = volume_encoder(cfg).n_channels  # channels per pose volume (J, + 5 with face groups)
+        self.encoder = volume_encoder(cfg)
+        self.n_joints = self.encoder.n_channels  # channels per pose volume (J, + 5 with face groups)
         self.G = build_generator(cfg)
         self.D_p = build_discriminator(cfg, n * (3 + self.n_joints))
         # D_s exists only when the unpaired branch can run (N >= 2 frames to compare)
@@ -80,6 +81,10 @@ class CloningMethod(Method):
                 f"[{self.name}] --unpaired clips are not used ({why}): training the paired branch only"
             )
         return ds
+
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Pose volumes and images from the compact items, batched on the device (:func:`prepare_volume_batch`)."""
+        return prepare_volume_batch(batch, self.encoder)
 
     def fit_data(self, dataset: PoseVolumeDataset) -> None:
         """Record the target's training poses (stored in the model for coverage and normalization)."""

@@ -92,9 +92,8 @@ class PoseVolumeSynthesizer(Synthesizer):
 
         The B new volumes go into one buffer (a recycled one, see :meth:`release`) after the N-1 previous ones
         (repeated at the start of a video), ``V`` of (B+N-1, C, H, W); the input of frame b is ``V[b:b+N]``, so
-        the batch is a strided view of ``V`` (each volume is written once, not N times). Body maps are built in
-        torch from their separable profiles (:meth:`VolumeEncoder.profiles`; bit-identical to the NumPy encoder
-        used in training, ~8x faster here); face-group channels go through the encoder itself.
+        the batch is a strided view of ``V`` (each volume is written once, not N times). The volumes come from
+        :meth:`VolumeEncoder.render`, the batched torch renderer that also makes every training batch.
         """
         c, n, (h, w) = self.encoder.n_channels, self.n, self.size
         b = len(poses)
@@ -104,16 +103,17 @@ class PoseVolumeSynthesizer(Synthesizer):
         if buf is None:
             buf = torch.empty(shape, dtype=torch.float32)
         cur = buf[n - 1 :]
-        if self.encoder.separable:
-            gy, gx, off = (
-                torch.from_numpy(np.stack(a)) for a in zip(*(self.encoder.profiles(p) for p in poses))
+        joints = torch.from_numpy(self.encoder.select(np.stack([np.asarray(p["body"]) for p in poses])))
+        face = None
+        if self.encoder.face:  # a pose without face landmarks draws empty face channels (confidence 0)
+            face = torch.from_numpy(
+                self.encoder.clean_face(
+                    np.stack(
+                        [np.zeros((68, 3), np.float32) if p.get("face") is None else p["face"] for p in poses]
+                    )
+                )
             )
-            torch.mul(gy[:, :, :, None], gx[:, :, None, :], out=cur)
-            cur.sub_(off[:, :, None, None])
-        else:
-            arr = cur.numpy()
-            for i, pose in enumerate(poses):
-                self.encoder(pose, out=arr[i])
+        cur.copy_(self.encoder.render(joints, face))  # the renderer of the training batches
         if n > 1:
             hist = list(
                 self._hist

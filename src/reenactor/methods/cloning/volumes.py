@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 from ...pose.skeleton import UPPER_BODY_JOINTS, J
 
@@ -100,6 +101,38 @@ def standardized_gaussian_maps(
     return out
 
 
+def standardized_profiles_torch(
+    body: torch.Tensor, size: tuple[int, int], sigma: float, thresh: float = 0.05, eps: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`standardized_profiles` for a batch, in torch on ``body``'s device: ``body (..., K, 3)`` float32 ->
+    ``(gy (..., K, H), gx (..., K, W), offset (..., K))``, the same arithmetic (float32 profiles, float64 sums)."""
+    body = body.float()
+    h, w = int(size[0]), int(size[1])
+    ys = torch.arange(h, dtype=torch.float32, device=body.device)
+    xs = torch.arange(w, dtype=torch.float32, device=body.device)
+    s2 = float(np.float32(sigma**2))
+    gy = torch.exp(-((ys - body[..., 1:2]) ** 2) / s2)  # (..., K, H)
+    gx = torch.exp(-((xs - body[..., 0:1]) ** 2) / s2)  # (..., K, W)
+    n = float(h * w)
+    mean = gy.sum(-1, dtype=torch.float64) * gx.sum(-1, dtype=torch.float64) / n
+    m2 = (gy.double() ** 2).sum(-1) * (gx.double() ** 2).sum(-1) / n
+    std = torch.sqrt(torch.clamp(m2 - mean * mean, min=0.0))
+    ok = (body[..., 2] > thresh) & (std > eps)
+    scale = torch.where(ok, 1.0 / torch.where(ok, std, torch.ones_like(std)), torch.zeros_like(std))
+    return gy * scale[..., None].float(), gx, (mean * scale).float()
+
+
+def normalize_channels_torch(maps: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """:func:`normalize_channels` over the last two dimensions of ``(..., C, H, W)`` (float64 statistics)."""
+    flat = maps.flatten(-2)
+    mean = flat.sum(-1, dtype=torch.float64) / flat.shape[-1]
+    var = torch.clamp((flat.double() ** 2).sum(-1) / flat.shape[-1] - mean * mean, min=0.0)
+    std = torch.sqrt(var)
+    ok = std > eps
+    scale = torch.where(ok, 1.0 / torch.where(ok, std, torch.ones_like(std)), torch.zeros_like(std)).float()
+    return (maps - mean.float()[..., None, None]) * scale[..., None, None]
+
+
 #: 68-point face landmark groups drawn as extra channels when ``face=True`` (not in the paper)
 FACE_GROUPS: dict[str, tuple[int, ...]] = {
     "jaw": tuple(range(0, 17)),
@@ -144,9 +177,47 @@ class VolumeEncoder:
 
     def _body(self, pose: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
         body = pose["body"] if isinstance(pose, dict) else pose
-        body = np.asarray(body, dtype=np.float32)[self.index].copy()
-        body[body[:, 2] < CONF_THRESH, 2] = 0.0
-        return body
+        return self.select(np.asarray(body, dtype=np.float32))
+
+    def select(self, body: np.ndarray) -> np.ndarray:
+        """BODY_25 keypoints ``(..., 25, 3)`` -> the volume's joints ``(..., J, 3)`` float32, confidences under
+        :data:`CONF_THRESH` set to 0 (what every channel is drawn from)."""
+        out = np.asarray(body, dtype=np.float32)[..., self.index, :].copy()
+        low = out[..., 2] < CONF_THRESH
+        out[..., 2][low] = 0.0
+        return out
+
+    @staticmethod
+    def clean_face(face: np.ndarray) -> np.ndarray:
+        """Face landmarks ``(..., 68, 3)`` as the face channels read them (confidences under the threshold 0)."""
+        out = np.asarray(face, dtype=np.float32).copy()
+        out[..., 2][out[..., 2] < CONF_THRESH] = 0.0
+        return out
+
+    def render(self, joints: torch.Tensor, face: torch.Tensor | None = None) -> torch.Tensor:
+        """Batched pose volumes in torch, on the keypoints' device - the one renderer of training batches
+        (:meth:`reenactor.methods.base.Method.prepare_batch`) and of inference (:class:`PoseVolumeSynthesizer`).
+        ``joints (..., J, 3)`` from :meth:`select`; ``face (..., 68, 3)`` from :meth:`clean_face` when the volumes
+        draw face channels (None: all-zero face channels). Returns ``(..., C, H, W)`` float32, the values of
+        :meth:`__call__` to float32 rounding."""
+        gy, gx, off = standardized_profiles_torch(joints, self.size, self.sigma)
+        body = gy[..., :, None] * gx[..., None, :] - off[..., None, None]
+        if not self.face:
+            return body
+        h, w = self.size
+        lead = joints.shape[:-2]
+        fm = torch.zeros(lead + (len(FACE_GROUPS), h, w), dtype=torch.float32, device=joints.device)
+        if face is not None:
+            for g, idx in enumerate(FACE_GROUPS.values()):
+                pts = face[..., list(idx), :].float()
+                s2 = float(self.face_sigma**2)
+                ys = torch.arange(h, dtype=torch.float32, device=joints.device)
+                xs = torch.arange(w, dtype=torch.float32, device=joints.device)
+                gy = torch.exp(-((ys - pts[..., 1:2]) ** 2) / s2)  # (..., P, H)
+                gx = torch.exp(-((xs - pts[..., 0:1]) ** 2) / s2)  # (..., P, W)
+                gy = gy * (pts[..., 2:3] > 0.05)  # a missing point draws nothing
+                fm[..., g, :, :] = (gy[..., :, :, None] * gx[..., :, None, :]).amax(-3)
+        return torch.cat([body, normalize_channels_torch(fm)], dim=-3)
 
     def profiles(self, pose: dict[str, np.ndarray] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The body channels in separable form (:func:`standardized_profiles`): (gy (J, H), gx (J, W), offset (J,))."""
