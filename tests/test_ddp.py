@@ -130,3 +130,93 @@ def test_torchrun_train_end_to_end(tmp_path):
     assert len(list((run / "tb").glob("events.out.tfevents.*"))) == 1
     assert load_model(run / "model.safetensors").run["world_size"] == 2
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000002", "step_0000004"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train_cmd(clip, run: Path) -> list[str]:
+    return [
+        str(HERE / "train_entry.py"),
+        "train",
+        "--method",
+        "tiny",
+        "--target",
+        str(clip.root),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "-o",
+        str(run),
+        "--set",
+        "trainer.progress=false",
+        "--set",
+        "trainer.tensorboard=false",
+        "--set",
+        "trainer.image_every=0",
+        "--set",
+        "model.dropout=0",  # randomness inside the step follows each process's own stream: off to compare
+    ]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(run / "model.safetensors"))
+
+
+def test_two_processes_and_two_nodes_train_the_same_weights_as_one(tmp_path):
+    """The same 3 steps of global batch 4 (per-sample augmentation seeded by global position) in one process, in `torchrun --nproc_per_node=2` (gloo), and in a
+    two-"node" run on this machine (`torchrun --nnodes=2`, one process per node, c10d rendezvous on 127.0.0.1,
+    the command a cluster user runs on each node) export the same weights."""
+    clip = make_clip(tmp_path / "clip", n=8, size=32)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    runs = {k: tmp_path / k for k in ("one", "procs", "nodes")}
+    one = subprocess.run(
+        [sys.executable, *_train_cmd(clip, runs["one"])], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    run = [sys.executable, "-m", "torch.distributed.run"]
+    procs = subprocess.run(
+        [*run, "--standalone", "--nproc_per_node=2", *_train_cmd(clip, runs["procs"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert procs.returncode == 0, procs.stdout[-2000:] + procs.stderr[-3000:]
+    port = _free_port()
+    node = [
+        *run,
+        "--nnodes=2",
+        "--nproc_per_node=1",
+        "--rdzv_backend=c10d",
+        f"--rdzv_endpoint=127.0.0.1:{port}",
+        "--rdzv_id=reenactor-test",
+    ]
+    nodes = [
+        subprocess.Popen(
+            [*node, *_train_cmd(clip, runs["nodes"])],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in nodes]
+    for p, (so, se) in zip(nodes, outs):
+        assert p.returncode == 0, so[-2000:] + se[-3000:]
+    assert sum(so.count("2 process(es) (gloo)") for so, _ in outs) == 1  # rank 0 of the two nodes reports
+    ref = _weights(runs["one"])
+    for name in ("procs", "nodes"):
+        got = _weights(runs[name])
+        assert got.keys() == ref.keys()
+        for k in ref:
+            assert torch.allclose(got[k], ref[k], atol=1e-5), (name, k, float((got[k] - ref[k]).abs().max()))

@@ -110,22 +110,30 @@ def limb_weight_map(
     if kp.dim() == 2:
         kp = kp[None]
     h, w = size
-    grid = _base_grid(h, w, kp.device, torch.float32).permute(1, 2, 0)  # (H, W, 2)
-    out = torch.zeros(kp.shape[0], 1, h, w)
-    for bi in range(kp.shape[0]):
-        d2 = torch.full((h, w), float("inf"))
-        for a, b in limbs:
-            if a >= kp.shape[1] or b >= kp.shape[1]:
-                continue
-            if kp[bi, a, 2] <= thresh or kp[bi, b, 2] <= thresh:
-                continue
-            pa, pb = kp[bi, a, :2], kp[bi, b, :2]
-            seg = pb - pa
-            t = ((grid - pa) @ seg / seg.dot(seg).clamp_min(1e-6)).clamp(0, 1)
-            closest = pa + t[..., None] * seg
-            d2 = torch.minimum(d2, ((grid - closest) ** 2).sum(-1))
-        if torch.isinf(d2).all():
-            out[bi, 0] = 1.0 if floor == 0 else floor
-        else:
-            out[bi, 0] = floor + (1 - floor) * torch.exp(-d2 / (2 * sigma**2))
-    return out
+    pairs = [(a, b) for a, b in limbs if a < kp.shape[1] and b < kp.shape[1]]
+    if not pairs:
+        return torch.full((kp.shape[0], 1, h, w), 1.0 if floor == 0 else floor, device=kp.device)
+    # every limb of every pose at once, on the keypoints' device (no per-limb host decisions)
+    ia = torch.tensor([a for a, _ in pairs], device=kp.device)
+    ib = torch.tensor([b for _, b in pairs], device=kp.device)
+    pa, pb = kp[:, ia, :2], kp[:, ib, :2]  # (B, L, 2)
+    ok = (kp[:, ia, 2] > thresh) & (kp[:, ib, 2] > thresh)  # (B, L)
+    seg = pb - pa
+    inv = 1.0 / (seg * seg).sum(-1).clamp_min(1e-6)  # (B, L)
+    xs = torch.arange(w, dtype=torch.float32, device=kp.device)
+    ys = torch.arange(h, dtype=torch.float32, device=kp.device)
+    d2 = torch.full((kp.shape[0], h, w), float("inf"), device=kp.device)
+    for li in range(len(pairs)):  # one limb at a time over the batch: (B, H, W) temporaries, not (B, L, H, W)
+        ax, ay = pa[:, li, 0, None, None], pa[:, li, 1, None, None]
+        sx, sy = seg[:, li, 0, None, None], seg[:, li, 1, None, None]
+        dx, dy = xs[None, None, :] - ax, ys[None, :, None] - ay
+        t = ((dx * sx + dy * sy) * inv[:, li, None, None]).clamp(0, 1)
+        e2 = (dx - t * sx) ** 2 + (dy - t * sy) ** 2
+        e2 = torch.where(ok[:, li, None, None], e2, torch.full_like(e2, float("inf")))
+        d2 = torch.minimum(d2, e2)
+    out = floor + (1 - floor) * torch.exp(-d2 / (2 * sigma**2))
+    none = ~ok.any(
+        1
+    )  # no confident limb: the floor everywhere (ones when it is 0, so the loss still applies)
+    out = torch.where(none[:, None, None], torch.full_like(out, 1.0 if floor == 0 else floor), out)
+    return out[:, None]

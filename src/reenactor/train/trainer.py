@@ -174,8 +174,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _sample_seed(seed: int, rank: int, position: int) -> int:
-    return (seed * 1_000_003 + rank * 7_919 + position * 104_729 + 12345) % (2**31 - 1)
+def _sample_seed(seed: int, position: int) -> int:
+    """The seed of the sample at global ``position`` of a run (its place in the one-process order)."""
+    return (seed * 1_000_003 + position * 104_729 + 12345) % (2**31 - 1)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -205,19 +206,21 @@ class _ResumableSampler(Sampler):
 
 
 class _PositionedDataset(Dataset):
-    """Seeds Python/NumPy/torch from (seed, rank, position) before each item, so random augmentations depend
-    on the sample's position in the run only (identical after a resume, with or without workers). The
-    caller's RNG streams are restored afterwards."""
+    """Seeds Python/NumPy/torch from (seed, global position) before each item, so random augmentations depend
+    on the sample's position in the run only: identical after a resume, with or without workers, and with any
+    number of processes (rank ``r`` of ``world`` takes every ``world``-th sample of the one-process order, so
+    its local position ``p`` is global position ``p * world + r``). The caller's RNG streams are restored
+    afterwards."""
 
-    def __init__(self, dataset: Dataset, seed: int, rank: int):
-        self.dataset, self.seed, self.rank = dataset, seed, rank
+    def __init__(self, dataset: Dataset, seed: int, rank: int, world: int = 1):
+        self.dataset, self.seed, self.rank, self.world = dataset, seed, rank, world
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         idx, pos = key
-        s = _sample_seed(self.seed, self.rank, pos)
+        s = _sample_seed(self.seed, pos * self.world + self.rank)
         py, npst = random.getstate(), np.random.get_state()
         try:
             with torch.random.fork_rng(devices=[]):
@@ -262,8 +265,7 @@ class EMA:
     @torch.no_grad()
     def update(self, step: int) -> None:
         if step < self.start:
-            for s, p in zip(self.shadow, self.params):
-                s.copy_(p.detach())
+            torch._foreach_copy_(self.shadow, [p.detach() for p in self.params])
         else:
             torch._foreach_lerp_(
                 self.shadow, [p.detach().float() for p in self.params], 1.0 - self.decay_at(step)
@@ -407,8 +409,13 @@ class Trainer:
         self.d_params = [p for p in method.discriminator_parameters() if p.requires_grad]
         self.trainable = bool(self.g_params) and getattr(method, "needs_training", True)
         betas = (self.cfg.beta1, self.cfg.beta2)
+        # one fused kernel over all tensors, its step counts on the device: no Python loop over the parameters
+        # and no per-step .item() (the default foreach / for-loop Adam reads each step count on the host)
+        fast = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
         self.opt_g = (
-            torch.optim.Adam(self.g_params, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
+            torch.optim.Adam(
+                self.g_params, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay, **fast
+            )
             if self.g_params
             else None
         )
@@ -418,6 +425,7 @@ class Trainer:
                 lr=self.cfg.lr_d or self.cfg.lr,
                 betas=betas,
                 weight_decay=self.cfg.weight_decay,
+                **fast,
             )
             if self.d_params
             else None
@@ -646,7 +654,7 @@ class Trainer:
         sampler = _ResumableSampler(dataset, self.dist, self.cfg.seed, start=start)
         workers = self.num_workers()
         loader = DataLoader(
-            _PositionedDataset(dataset, self.cfg.seed, self.dist.rank),
+            _PositionedDataset(dataset, self.cfg.seed, self.dist.rank, self.dist.world),
             batch_size=mb,
             sampler=sampler,
             num_workers=workers,

@@ -47,13 +47,26 @@ def _open(clip) -> ClipStore:
     return clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
 
 
-def prepare_volume_batch(batch: dict[str, torch.Tensor], encoder: VolumeEncoder) -> dict[str, torch.Tensor]:
+def limb_alpha(joints: torch.Tensor, encoder: VolumeEncoder, sigma: float) -> torch.Tensor:
+    """alpha(y) of eq. 4 for poses ``(..., K, J, 3)`` of the volume's joints (:meth:`VolumeEncoder.select`): the
+    limb falloff of each, ``(..., K, S, S)``, over the limbs between the volume's joints, on their device."""
+    pos = {int(j): i for i, j in enumerate(encoder.index)}
+    limbs = [(pos[a], pos[b]) for a, b in BODY_LIMBS if a in pos and b in pos]
+    lead = joints.shape[:-2]
+    a = limb_weight_map(joints.reshape(-1, *joints.shape[-2:]), encoder.size, limbs=limbs, sigma=sigma)
+    return a.reshape(*lead, *encoder.size)
+
+
+def prepare_volume_batch(
+    batch: dict[str, torch.Tensor], encoder: VolumeEncoder, alpha_sigma: float = 6.0
+) -> dict[str, torch.Tensor]:
     """A collated batch of compact items, on the training device -> what the networks read, in batched torch
     operations there (:meth:`VolumeEncoder.render`, the renderer inference uses too):
 
     ``pose``  (B, C*N, S, S)  N stacked pose volumes of the target (section 3.1), from ``joints`` (+ ``face``)
     ``image`` (B, 3*N, S, S)  the N target frames in [-1, 1], from ``frames`` (uint8)
-    ``u_pose`` likewise from ``u_joints`` (+ ``u_face``); other keys pass through. A batch that already has
+    ``u_pose`` likewise from ``u_joints`` (+ ``u_face``), and ``u_alpha`` (B, N-1, S, S), eq. 4's limb falloff
+    of its first N-1 poses; other keys pass through. A batch that already has
     ``pose`` (items rendered on the host, ``host_volumes=True``) is returned as it is."""
     if "pose" in batch:
         return batch
@@ -64,9 +77,13 @@ def prepare_volume_batch(batch: dict[str, torch.Tensor], encoder: VolumeEncoder)
         return v.flatten(1, 2)
 
     out["pose"] = volumes(out.pop("joints"), out.pop("face", None))
-    out["image"] = out.pop("frames").float() / 127.5 - 1.0
+    out["image"] = out.pop("frames").float().div_(127.5).sub_(1.0)  # one allocation
     if "u_joints" in out:
-        out["u_pose"] = volumes(out.pop("u_joints"), out.pop("u_face", None))
+        uj = out.pop("u_joints")
+        out["u_pose"] = volumes(uj, out.pop("u_face", None))
+        out["u_alpha"] = limb_alpha(
+            uj[:, :-1], encoder, alpha_sigma
+        )  # eq. 4's weights, of the first N-1 poses
     return out
 
 
@@ -81,10 +98,9 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
     and, with unpaired clips:
     ``u_joints`` (N, J, 3) (+ ``u_face``)  N consecutive poses of another person, aligned onto the target
     ``u_flow``  (2*(N-1), S, S) float32  forward optical flow between those consecutive driving frames, in pixels
-    ``u_alpha`` (N-1, S, S)      alpha(y_i) of eq. 4 (limb falloff, reenactor.losses.limb_weight_map), in [0, 1]
 
     ``host_volumes=True``: the items carry the rendered ``pose`` / ``image`` (/ ``u_pose``) float32 tensors
-    instead, drawn per item by the NumPy encoder (the data path before batched rendering; kept for
+    (and ``u_alpha`` (N-1, S, S), alpha(y_i) of eq. 4) instead, drawn per item by the NumPy encoder (the data path before batched rendering; kept for
     ``benchmarks/data.py`` and the test that both paths agree)."""
 
     def __init__(
@@ -96,8 +112,6 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         self.size = (int(cfg.size), int(cfg.size))
         v = cfg.volume
         self.encoder = VolumeEncoder(self.size, v.joints, v.sigma, v.face, v.face_sigma)
-        keep = set(self.encoder.index.tolist())
-        self._limbs = [(a, b) for a, b in BODY_LIMBS if a in keep and b in keep]
         if not clips:
             raise InputError("no target clip given", fix="pass --target CLIP_DIR")
         self.clips: list[_Clip] = []
@@ -244,13 +258,11 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
                 u.align.warp_flow(np.asarray(flow[ut + k]), self.size).transpose(2, 0, 1)
                 for k in range(self.n - 1)
             ]
-            alphas = limb_weight_map(
-                body[:-1], self.size, limbs=self._limbs, sigma=self.cfg.loss.alpha_sigma
-            )[:, 0]
             if self.host_volumes:
                 item["u_pose"] = torch.from_numpy(self.volumes(u, ut))
-            else:
+                joints = torch.from_numpy(self.encoder.select(body[:-1]))
+                item["u_alpha"] = limb_alpha(joints, self.encoder, self.cfg.loss.alpha_sigma)
+            else:  # the device renders the volumes and alpha from the poses
                 item.update({f"u_{k}": v for k, v in self.keypoints(u, ut).items()})
             item["u_flow"] = torch.from_numpy(np.concatenate(flows).astype(np.float32))
-            item["u_alpha"] = alphas.float()
         return item

@@ -84,7 +84,7 @@ class CloningMethod(Method):
 
     def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Pose volumes and images from the compact items, batched on the device (:func:`prepare_volume_batch`)."""
-        return prepare_volume_batch(batch, self.encoder)
+        return prepare_volume_batch(batch, self.encoder, self.cfg.loss.alpha_sigma)
 
     def fit_data(self, dataset: PoseVolumeDataset) -> None:
         """Record the target's training poses (stored in the model for coverage and normalization)."""
