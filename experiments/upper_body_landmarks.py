@@ -32,6 +32,7 @@ from reenactor.evaluation.self_reenactment import prepare_clip, split
 from reenactor.face.faup import add_faup_stage
 from reenactor.methods.upper_body import UpperBodyMethod
 from reenactor.methods.upper_body.dataset import UpperBodyDataset
+from reenactor.methods.upper_body.images import unit
 from reenactor.train.config import build_run_config, method_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def records(ds: UpperBodyDataset) -> tuple[torch.Tensor, torch.Tensor, np.ndarra
     recs = [ds._frame(0, t) for t in range(T)]
     return (
         torch.from_numpy(np.stack([r["faup"] for r in recs])),
-        torch.from_numpy(np.stack([r["lm"] for r in recs])),
+        torch.from_numpy(unit(np.stack([r["lm"] for r in recs]))),  # the records keep them as drawn (uint8)
         ds.faup[0],
     )
 

@@ -65,13 +65,21 @@ def dataset(method, clip_copy):
 
 
 def _batch(ds, idx=(0, 7)) -> dict[str, torch.Tensor]:
+    """Items ``idx`` collated and prepared as the trainer does (uint8 images -> [-1, 1] on the device)."""
+    from reenactor.methods.upper_body.dataset import prepare_window_batch
+
     items = [ds[i] for i in idx]
-    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    return prepare_window_batch({k: torch.stack([it[k] for it in items]) for k in items[0]})
+
+
+def _item(ds, i: int) -> dict[str, torch.Tensor]:
+    """Item ``i`` as the networks see it (a prepared batch of one)."""
+    return {k: v[0] for k, v in _batch(ds, (i,)).items()}
 
 
 def test_dataset_windows(dataset, clip_copy):
     L = 2
-    item = dataset[5]
+    item = _item(dataset, 5)
     assert item["x"].shape == (L + 1, 6, S, S) and item["x_pre"].shape == (L, 6, S, S)
     assert item["image"].shape == (L + 1, 3, S, S) and item["lm"].shape == (L + 1, 3, C, C)
     assert item["faup"].shape == (L + 1, 1, C, C)
@@ -82,7 +90,7 @@ def test_dataset_windows(dataset, clip_copy):
     # the faup stage was computed into the clip store on the way
     assert clip_copy.stage_done("faup") and clip_copy.load("faup").shape == (clip_copy.n_frames, FAUP_DIM)
     # the first window's past inputs before the clip start are zeros
-    first = dataset[0]
+    first = _item(dataset, 0)
     assert torch.all(first["x_pre"] == 0)
 
 
@@ -103,10 +111,10 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
     seed = next(k for k in range(50) if np.random.seed(k) or draw_expression(expr)["smile"] > 0.15)
     i = 58
     np.random.seed(seed)
-    item = ds[i]
+    item = _item(ds, i)
     np.random.seed(seed)
     amp = draw_expression(expr)  # the same draw
-    plain = ref[i]
+    plain = _item(ref, i)
     _, t = ds.index[i]
     au12 = AU_NAMES.index("AU12")
     frames = clip_copy.frames()
@@ -154,10 +162,10 @@ def test_body_jitter_moves_only_the_body_input(clip_copy):
     ref = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
     i = 30
     np.random.seed(5)
-    item = ds[i]
+    item = _item(ds, i)
     np.random.seed(5)
     jit = ds._draw_jitter()
-    plain = ref[i]
+    plain = _item(ref, i)
     assert np.abs(jit["body"][list(HEAD_JOINTS)]).max() == 0 and np.abs(jit["body"]).max() > 0.5
     for k in ("image", "lm", "faup", "centre"):
         assert torch.equal(item[k], plain[k])
@@ -189,11 +197,11 @@ def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_cop
     masks, frames = clip_copy.load("mask"), clip_copy.frames()
     i = 20
     np.random.seed(3)
-    item = ds[i]
+    item = _item(ds, i)
     np.random.seed(3)
     m = ds.mover.draw(0)  # the same draw
     assert m is not None and not np.allclose(m, [[1, 0, 0], [0, 1, 0]])
-    plain = ref[i]
+    plain = _item(ref, i)
     _, t = ds.index[i]
     for k in ("lm", "faup"):
         assert torch.equal(item[k], plain[k])
@@ -263,7 +271,7 @@ def test_face_square_loss_weights_the_pasted_landmark_square(dataset):
     m = face_square_mask(torch.tensor([[10.0, 20.0]]), 8, (32, 32))
     assert m.shape == (1, 1, 32, 32) and m.sum() == 64
     assert m[0, 0, 20, 10] == 1 and m[0, 0, 20, 15] == 0 and m[0, 0, 25, 10] == 0
-    item = dataset[5]
+    item = _item(dataset, 5)
     assert item["centre"].shape == (3, 2)
     # the square sits where the FL channels drew the landmarks
     mask = face_square_mask(item["centre"], C, (S, S))
@@ -292,7 +300,7 @@ def test_face_discriminator_sees_the_face_square_with_its_landmark_lines(dataset
     assert torch.equal(back[1, :, :6, 3:], crop[1, :, :6, 3:])
     assert (back[1, :, 6:] == -1).all() and (back[1, :, :, :3] == -1).all()
     still = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
-    item = still[5]
+    item = _item(still, 5)
     cond = crop_squares(item["x"][:, 3:], item["centre"], C)
     assert torch.equal(cond, item["lm"])  # the pasted lines, cut out again, are the landmark image
     assert UpperBodyMethod(tiny_cfg()).D_face is None

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = bsub.add_parser(
         "self-reenactment",
         help="train each method on a clip's first frames, render its last frames, compare",
-        description="Paper 004's self-reenactment test (section 5.2, Table 1): every method trains on the first "
+        description="The self-reenactment test of Aberman et al. 2019 (performance cloning, section 5.2, Table 1): every method trains on the first "
         "--train-frames frames of one clip under the same wall-clock budget, then renders the last "
         "--test-frames frames from their own poses; reports MSE on RGB 0-255 (as the paper), SSIM and "
         "PSNR against the real frames (reenactor.metrics); writes table.md, results.json and "
@@ -54,8 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--methods",
         nargs="+",
         default=["nearest_neighbor", "pix2pix", "cloning"],
-        help="methods to compare (default: nearest_neighbor pix2pix cloning; add upper_body for paper "
-        "000's FAUP-driven upper body, run with configs/upper_body/small.yaml's sizes)",
+        help="methods to compare (default: nearest_neighbor pix2pix cloning; add upper_body for Liu et al. "
+        "2019's FAUP-driven upper body, run with configs/upper_body/small.yaml's sizes)",
     )
     s.add_argument(
         "--budget",

@@ -100,8 +100,8 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
     ``u_flow``  (2*(N-1), S, S) float32  forward optical flow between those consecutive driving frames, in pixels
 
     ``host_volumes=True``: the items carry the rendered ``pose`` / ``image`` (/ ``u_pose``) float32 tensors
-    (and ``u_alpha`` (N-1, S, S), alpha(y_i) of eq. 4) instead, drawn per item by the NumPy encoder (the data path before batched rendering; kept for
-    ``benchmarks/data.py`` and the test that both paths agree)."""
+    (and ``u_alpha`` (N-1, S, S), alpha(y_i) of eq. 4) instead, drawn per item by the NumPy encoder (the data path before batched rendering; kept
+    for the test that both paths agree)."""
 
     def __init__(
         self, cfg: CloningConfig, clips: list, unpaired: list | None = None, host_volumes: bool = False

@@ -22,7 +22,7 @@ from ...face.expression_warp import BASIS_COLUMNS, ExpressionField, column_ampli
 from ...face.faup import N_AU, add_faup_stage, clip_neutral, faup_from_mesh, faup_image
 from ...pose.skeleton import N_BODY, J, scale_keypoints
 from .config import UpperBodyConfig
-from .images import NOSE, face_anchor, face_centre, landmark_crop, paste, to_unit, ubkp_image
+from .images import NOSE, face_anchor, face_centre, landmark_crop_u8, paste, ubkp_image_u8
 
 KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 #: body joints ``body_jitter`` leaves alone: nose, eyes, ears (the landmark crop is pasted from the nose)
@@ -48,15 +48,36 @@ def placement(body: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return off.astype(np.float32), np.median(anchors, 0).astype(np.float32)
 
 
+#: the uint8 image keys of an item, [-1, 1] floats once prepared
+IMAGE_KEYS = ("x", "x_pre", "image", "image_src", "lm")
+
+
+def prepare_window_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A collated batch of :class:`UpperBodyDataset` items, on the device -> float32 images in [-1, 1] (``x_pre``
+    zero where ``pre_valid`` is False: before the clip start). A batch already in floats passes through."""
+    out = dict(batch)
+    valid = out.pop("pre_valid", None)
+    for k in IMAGE_KEYS:
+        if k in out and out[k].dtype == torch.uint8:
+            out[k] = out[k].float().div_(127.5).sub_(1.0)
+    if valid is not None and out["x_pre"].numel():
+        out["x_pre"] = out["x_pre"] * valid.to(out["x_pre"].dtype)[:, :, None, None, None]
+    return out
+
+
 class UpperBodyDataset(torch.utils.data.Dataset):
-    """Items (float32 tensors; S = ``cfg.size``, c = ``cfg.landmark.crop``, L = ``cfg.frame.past``):
+    """Compact items (S = ``cfg.size``, c = ``cfg.landmark.crop``, L = ``cfg.frame.past``): images travel as
+    uint8, as drawn, and :func:`prepare_window_batch` turns a collated batch into the networks' [-1, 1] inputs on
+    the training device (:meth:`reenactor.methods.base.Method.prepare_batch`); values are those of the float
+    images drawn on the host, exactly:
 
     ``x``      (L+1, 6, S, S)  UBKP-FL inputs of frames t-L .. t (UBKP image, then the real landmark crop
-                               pasted at nose + offset), in [-1, 1]
-    ``x_pre``  (L, 6, S, S)    the inputs of frames t-2L .. t-L-1 (zeros before the clip start)
-    ``image``  (L+1, 3, S, S)  the target's frames t-L .. t, in [-1, 1]
-    ``faup``   (L+1, 1, c, c)  FAUP images (section 4)
-    ``lm``     (L+1, 3, c, c)  the target's real face-landmark crops, in [-1, 1]
+                               pasted at nose + offset), uint8 as drawn
+    ``x_pre``  (L, 6, S, S)    the inputs of frames t-2L .. t-L-1, uint8; ``pre_valid`` (L,) bool: False before
+                               the clip start (those inputs are zeros in [-1, 1] once prepared)
+    ``image``  (L+1, 3, S, S)  the target's frames t-L .. t, uint8
+    ``faup``   (L+1, 1, c, c)  FAUP images (section 4), float32
+    ``lm``     (L+1, 3, c, c)  the target's real face-landmark crops, uint8
     ``image_src`` (L+1, 3, S, S) ``image`` before its expression warp (only with ``frame.face_refine`` and
                                ``frame.face_warp``: the face refiner's warp loss)
     """
@@ -160,12 +181,12 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         field: ExpressionField | None = None,
         jitter: dict[str, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Frame t's UBKP-FL input (6, S, S), its landmark crop (3, c, c) and paste centre (2,), for the keypoints
-        of :meth:`_keypoints` (augmentations)."""
+        """Frame t's UBKP-FL input (6, S, S) and its landmark crop (3, c, c), both uint8 as drawn, and the paste
+        centre (2,), for the keypoints of :meth:`_keypoints` (augmentations)."""
         kp = self._keypoints(ci, t, m, field, jitter)
-        lm = landmark_crop(kp["face"], self.crop)
+        lm = landmark_crop_u8(kp["face"], self.crop)
         centre = face_centre(kp["body"], self.offset, self.fallback)
-        x = np.concatenate([ubkp_image(kp, self.size, self.cfg.hands), paste(lm, centre, self.size)])
+        x = np.concatenate([ubkp_image_u8(kp, self.size, self.cfg.hands), paste(lm, centre, self.size)])
         return x, lm, np.asarray(centre, np.float32)
 
     def _warped_faup(self, ci: int, t: int, field: ExpressionField) -> np.ndarray:
@@ -186,7 +207,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         rec = {
             "x": x,
             "lm": lm,
-            "image": to_unit(self._image(ci, t)),
+            "image": np.ascontiguousarray(self._image(ci, t).transpose(2, 0, 1)),
             "centre": centre,
             "faup": faup_image(self.faup[ci][t], (self.crop, self.crop), self.cfg.landmark.cell),
         }
@@ -267,9 +288,10 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         ci, t = self.index[i]
         win = [self._frame(ci, s) for s in range(t - self.L, t + 1)]
         pre = [
-            self._frame(ci, s)["x"] if s >= 0 else np.zeros((6, *self.size), np.float32)
+            self._frame(ci, s)["x"] if s >= 0 else np.zeros((6, *self.size), np.uint8)
             for s in range(t - 2 * self.L, t - self.L)
         ]
+        pre_valid = np.array([s >= 0 for s in range(t - 2 * self.L, t - self.L)], bool)
         out = {k: np.stack([w[k] for w in win]) for k in ("x", "image", "faup", "lm", "centre")}
         m = self.mover.draw(ci)
         amp = draw_expression(self.cfg.expression)
@@ -296,7 +318,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
                 frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
                 # the landmark generator's pair gets the expression but not the pose transform
                 out["lm"] = np.stack(
-                    [landmark_crop(fields[s].move_points(self.kp[ci]["face"][s]), self.crop) for s in ts]
+                    [landmark_crop_u8(fields[s].move_points(self.kp[ci]["face"][s]), self.crop) for s in ts]
                 )
                 out["faup"] = np.stack(
                     [
@@ -311,14 +333,17 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             if m is not None:
                 frames = self.mover.move(ci, frames, ts, m)
                 src = self.mover.move(ci, src, ts, m) if self.with_src and fields else frames
-            out["image"] = np.stack([to_unit(f) for f in frames])
+            out["image"] = np.stack([f.transpose(2, 0, 1) for f in frames])
             if self.with_src:
-                out["image_src"] = np.stack([to_unit(f) for f in src]) if fields else out["image"]
+                out["image_src"] = np.stack([f.transpose(2, 0, 1) for f in src]) if fields else out["image"]
             pre = [
                 self._input(ci, s, m, fields.get(s), jitter)[0] if s >= 0 else p for s, p in zip(pre_ts, pre)
             ]
         if self.with_src and "image_src" not in out:
             out["image_src"] = out["image"]
-        out = {k: torch.from_numpy(v) for k, v in out.items()}
-        out["x_pre"] = torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size)
+        out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+        out["x_pre"] = (
+            torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size, dtype=torch.uint8)
+        )
+        out["pre_valid"] = torch.from_numpy(pre_valid)
         return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...nn.convert import to_unit  # re-exported: the upper_body modules import it from here
 from ...pose.render import draw_pose
 from ...pose.skeleton import N_BODY, UPPER_BODY_JOINTS
 
@@ -30,19 +29,31 @@ def face_anchor(face: np.ndarray) -> np.ndarray | None:
     return pts[ok, :2].mean(0)
 
 
-def landmark_crop(face: np.ndarray, crop: int) -> np.ndarray:
-    """The face-landmark image: (3, crop, crop) float32 in [-1, 1], the 68 points drawn around the anchor
-    (all background when the face is missing)."""
+def unit(img: np.ndarray) -> np.ndarray:
+    """(C, H, W) uint8 -> float32 in [-1, 1] (the arithmetic of :func:`to_unit`, without the transpose)."""
+    return img.astype(np.float32) / 127.5 - 1.0
+
+
+def landmark_crop_u8(face: np.ndarray, crop: int) -> np.ndarray:
+    """The face-landmark image as drawn: (3, crop, crop) uint8, the 68 points drawn around the anchor (all
+    background, 0, when the face is missing). :func:`landmark_crop` is it in [-1, 1]."""
     a = face_anchor(face)
     if a is None:
-        return np.full((3, crop, crop), -1.0, np.float32)
+        return np.zeros((3, crop, crop), np.uint8)
     f = face.copy()
     f[:, :2] = f[:, :2] - a + crop / 2.0
-    return to_unit(draw_pose((crop, crop), {"face": f}, body=False, hands=False))
+    return np.ascontiguousarray(
+        draw_pose((crop, crop), {"face": f}, body=False, hands=False).transpose(2, 0, 1)
+    )
 
 
-def ubkp_image(pose: dict[str, np.ndarray], size: tuple[int, int], hands: bool = True) -> np.ndarray:
-    """The UBKP image: (3, H, W) float32 in [-1, 1], the upper-body joints (and hands) as a stick figure."""
+def landmark_crop(face: np.ndarray, crop: int) -> np.ndarray:
+    """The face-landmark image: (3, crop, crop) float32 in [-1, 1] (:func:`landmark_crop_u8`)."""
+    return unit(landmark_crop_u8(face, crop))
+
+
+def ubkp_image_u8(pose: dict[str, np.ndarray], size: tuple[int, int], hands: bool = True) -> np.ndarray:
+    """The UBKP image as drawn: (3, H, W) uint8, the upper-body joints (and hands) as a stick figure."""
     body = np.array(pose["body"], np.float32, copy=True)
     keep = np.zeros(N_BODY, bool)
     keep[list(UPPER_BODY_JOINTS)] = True
@@ -52,7 +63,12 @@ def ubkp_image(pose: dict[str, np.ndarray], size: tuple[int, int], hands: bool =
         for k in ("hand_left", "hand_right"):
             if k in pose:
                 kp[k] = pose[k]
-    return to_unit(draw_pose(size, kp, face=False, hands=hands))
+    return np.ascontiguousarray(draw_pose(size, kp, face=False, hands=hands).transpose(2, 0, 1))
+
+
+def ubkp_image(pose: dict[str, np.ndarray], size: tuple[int, int], hands: bool = True) -> np.ndarray:
+    """The UBKP image: (3, H, W) float32 in [-1, 1] (:func:`ubkp_image_u8`)."""
+    return unit(ubkp_image_u8(pose, size, hands))
 
 
 def face_centre(body: np.ndarray, offset: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -63,8 +79,8 @@ def face_centre(body: np.ndarray, offset: np.ndarray, fallback: np.ndarray) -> n
 
 
 def paste(crop_img: np.ndarray, centre: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Paste a (C, c, c) crop (numpy or torch) onto a background (-1) canvas (C, H, W) with its centre at
-    ``centre`` (x, y), clipped at the borders. Torch in, torch out (differentiable)."""
+    """Paste a (C, c, c) crop (numpy or torch) onto a background (-1; 0 for a uint8 crop) canvas (C, H, W) with
+    its centre at ``centre`` (x, y), clipped at the borders. Torch in, torch out (differentiable)."""
     c = crop_img.shape[-1]
     h, w = size
     x0 = int(round(float(centre[0]) - c / 2.0))
@@ -74,6 +90,8 @@ def paste(crop_img: np.ndarray, centre: np.ndarray, size: tuple[int, int]) -> np
     dx1, dy1 = min(w, x0 + c), min(h, y0 + c)
     if hasattr(crop_img, "new_full"):
         canvas = crop_img.new_full((crop_img.shape[0], h, w), -1.0)
+    elif crop_img.dtype == np.uint8:  # as drawn: background 0 (-1 in [-1, 1])
+        canvas = np.zeros((crop_img.shape[0], h, w), np.uint8)
     else:
         canvas = np.full((crop_img.shape[0], h, w), -1.0, np.float32)
     if dx1 > dx0 and dy1 > dy0:

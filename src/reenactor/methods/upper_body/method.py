@@ -55,7 +55,7 @@ from ...nn.convert import to_uint8
 from ...pose.skeleton import skeleton_spec
 from ..base import InferenceOption, Method, StepOutput, Synthesizer, export_tensors, subsample_poses
 from .config import UpperBodyConfig
-from .dataset import KEYPOINTS, UpperBodyDataset
+from .dataset import KEYPOINTS, UpperBodyDataset, prepare_window_batch
 from .images import face_centre, paste, ubkp_image
 
 logger = logging.getLogger(__name__)
@@ -310,6 +310,10 @@ class UpperBodyMethod(Method):
         )
 
     # ------------------------------------------------------------------ data
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The windows' uint8 images as [-1, 1] floats, on the device (:func:`prepare_window_batch`)."""
+        return prepare_window_batch(batch)
+
     def build_dataset(self, clips: list, unpaired: list | None = None) -> UpperBodyDataset:
         if unpaired:
             logger.info(
