@@ -90,6 +90,30 @@ def test_two_gloo_processes_match_single_process_gradients(tmp_path):
         torch.testing.assert_close(r1["weights"][k], p.detach(), rtol=1e-5, atol=1e-6, msg=k)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train_cmd(clip, run: Path, steps: int = 3, quiet: bool = True) -> list[str]:
+    """The tiny method's `train` command line (``quiet``: no progress bar, TensorBoard, sample images, and no
+    dropout: randomness inside the step follows each process's own stream)."""
+    cmd = [str(HERE / "train_entry.py"), "train", "--method", "tiny", "--target", str(clip.root)]
+    cmd += ["--steps", str(steps), "--batch-size", "4", "-o", str(run)]
+    if quiet:
+        for kv in (
+            "trainer.progress=false",
+            "trainer.tensorboard=false",
+            "trainer.image_every=0",
+            "model.dropout=0",
+        ):
+            cmd += ["--set", kv]
+    return cmd
+
+
 def test_torchrun_train_end_to_end(tmp_path):
     clip = make_clip(tmp_path / "clip", n=8, size=32)
     run = tmp_path / "run"
@@ -100,18 +124,7 @@ def test_torchrun_train_end_to_end(tmp_path):
         "torch.distributed.run",
         "--standalone",
         "--nproc_per_node=2",
-        str(HERE / "train_entry.py"),
-        "train",
-        "--method",
-        "tiny",
-        "--target",
-        str(clip.root),
-        "--steps",
-        "4",
-        "--batch-size",
-        "4",
-        "-o",
-        str(run),
+        *_train_cmd(clip, run, steps=4, quiet=False),
         "--set",
         "trainer.checkpoint_every=2",
         "--set",
@@ -130,39 +143,6 @@ def test_torchrun_train_end_to_end(tmp_path):
     assert len(list((run / "tb").glob("events.out.tfevents.*"))) == 1
     assert load_model(run / "model.safetensors").run["world_size"] == 2
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000002", "step_0000004"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _train_cmd(clip, run: Path) -> list[str]:
-    return [
-        str(HERE / "train_entry.py"),
-        "train",
-        "--method",
-        "tiny",
-        "--target",
-        str(clip.root),
-        "--steps",
-        "3",
-        "--batch-size",
-        "4",
-        "-o",
-        str(run),
-        "--set",
-        "trainer.progress=false",
-        "--set",
-        "trainer.tensorboard=false",
-        "--set",
-        "trainer.image_every=0",
-        "--set",
-        "model.dropout=0",  # randomness inside the step follows each process's own stream: off to compare
-    ]
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
