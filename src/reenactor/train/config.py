@@ -46,12 +46,12 @@ class TrainerConfig:
     # DataLoader worker processes: 0 = load in the main process; "auto" = 0 on a CPU device (workers would take
     # the cores the math runs on), up to 4 per process on a GPU (pinned memory, non-blocking copies)
     num_workers: int | Literal["auto"] = "auto"
-    compile: bool = (
-        False  # torch.compile the training step (first steps compile; eager with a message if it cannot)
-    )
-    channels_last: bool = (
-        False  # channels-last memory format for the networks and 4-D batch tensors (GPU convs)
-    )
+    # torch.compile the training step (first steps compile; eager with a message if it cannot), in compile_mode:
+    # default | reduce-overhead (CUDA graphs: the step's kernels replayed with one launch on a GPU) | max-autotune
+    compile: bool = False
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
+    # channels-last memory format for the networks and 4-D batch tensors (faster convolutions on GPUs)
+    channels_last: bool = False
     checkpoint_every: int = 500  # write a resumable checkpoint every N steps (and at the end)
     keep_checkpoints: int = 2  # how many recent checkpoints to keep (older ones are deleted)
     log_every: int = 10  # TensorBoard scalars (losses, lr, it/s) every N steps

@@ -32,6 +32,7 @@ RESUME_FREE_KEYS = {
     "tensorboard",
     "num_workers",
     "compile",
+    "compile_mode",
     "channels_last",
     "device",
 }

@@ -473,10 +473,11 @@ class Trainer:
         self._eager_engine: nn.Module | None = None
         if self.cfg.compile and self.trainable:
             self._eager_engine = self.engine
-            self.engine = torch.compile(self.engine)
+            self.engine = torch.compile(self.engine, mode=self.cfg.compile_mode)
             if self.dist.is_main:
                 logger.info(
-                    "[train] torch.compile on: the first steps compile the step (slow), later ones run it"
+                    f"[train] torch.compile on (mode {self.cfg.compile_mode}): the first steps compile the step "
+                    "(slow), later ones run it"
                 )
         self.writer = None
         self.last_visuals: dict[str, torch.Tensor] = {}
