@@ -69,7 +69,7 @@ from .pose import smoothing as smoothing_mod
 from .pose.chunked import default_workers, detect_chunks
 from .pose.holistic import BACKEND, HolisticExtractor, backend_version, quiet_native_stderr
 from .pose.skeleton import skeleton_spec
-from .threads import Background
+from .threads import Background, prefetch
 
 # Between the passes masks are kept with their long side at most max(MASK_MIN_SIDE, size): MediaPipe's
 # segmentation model itself works at 256 x 256, and smaller chunk files keep pass 1 close to bare MediaPipe.
@@ -133,48 +133,6 @@ class ExtractOptions:
 
 
 # --------------------------------------------------------------------------- pass 1: detection in chunks
-def _decode_thread(path: Path, start: int, q: queue.Queue, stop: threading.Event) -> None:
-    """Producer: decode frames from ``start`` into ``q``; ends with None, or passes an exception on."""
-    try:
-        for f in iter_frames(path, start=start):
-            while not stop.is_set():
-                try:
-                    q.put(f, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        q.put(None)
-    except BaseException as e:  # handed to the consumer, which re-raises it
-        q.put(e)
-
-
-@contextlib.contextmanager
-def _threaded_frames(path: Path, start: int = 0, depth: int = 8) -> Iterator[Iterator[np.ndarray]]:
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    th = Background(_decode_thread, (path, start, q, stop))
-
-    def gen() -> Iterator[np.ndarray]:
-        while True:
-            item = q.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    try:
-        yield gen()
-    finally:
-        stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                q.get_nowait()
-        th.join(timeout=5)
-
-
 def _mask_size(h: int, w: int, size: int) -> tuple[int, int]:
     s = min(1.0, max(MASK_MIN_SIDE, size) / max(h, w))
     return max(1, int(round(h * s))), max(1, int(round(w * s)))
@@ -260,7 +218,7 @@ def _detect_pass(
             raise RuntimeError("a stream of frames starts at frame 0; chunks are already there")
         source = contextlib.nullcontext(frames)
     else:
-        source = _threaded_frames(path, start=n_done)
+        source = contextlib.closing(prefetch(iter_frames(path, start=n_done)))  # decoded ahead
     with (
         quiet_native_stderr() as err,
         source as frames_it,
@@ -662,7 +620,11 @@ def _run(
         ) as mk,
     ):
         i = 0
-        with contextlib.nullcontext(iter(ram)) if ram is not None else _threaded_frames(src) as frames:
+        with (
+            contextlib.nullcontext(iter(ram))
+            if ram is not None
+            else contextlib.closing(prefetch(iter_frames(src))) as frames
+        ):
             for frame in frames:
                 if i >= n:
                     break

@@ -13,8 +13,9 @@ on an Event can be interrupted any number of times without losing track of the t
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
@@ -43,4 +44,45 @@ class Background:
         return not self._done.is_set()
 
 
-__all__ = ["Background"]
+def prefetch(items: Iterable[Any], depth: int = 8) -> Iterator[Any]:
+    """``items`` produced ahead in a :class:`Background` thread (e.g. video frames decoded while the caller
+    works), at most ``depth`` waiting; an error of the producer is raised here, in order. Closing the
+    generator (or dropping it) stops the producer within one item."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    th = Background(produce)
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while th.is_alive():  # drain, so that a producer blocked on a full queue sees the stop
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(timeout=0.1)
+
+
+__all__ = ["Background", "prefetch"]

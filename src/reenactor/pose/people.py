@@ -58,7 +58,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, NoPersonError
-from ..threads import Background
+from ..threads import prefetch
 
 PERSON_MODES: tuple[str, ...] = ("auto", "largest", "centre", "left", "right")
 #: keyframes (person detection runs) per second of video
@@ -680,48 +680,6 @@ def _detect_regions(pool, frame: np.ndarray, regs: list[tuple[int, int, int, int
     return dets
 
 
-def _prefetch(frames: Iterable[np.ndarray], depth: int = 8) -> Iterator[np.ndarray]:
-    """``frames``, decoded ahead in a background thread (an error is raised here, in order)."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def produce() -> None:
-        try:
-            for f in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(f, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(end)
-        except BaseException as e:  # handed to the consumer
-            q.put(e)
-
-    th = Background(produce)
-    try:
-        while True:
-            item = q.get()
-            if item is end:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while th.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                th.join(timeout=0.1)
-
-
 def find_people(
     path: str | Path,
     stop: int | None = None,
@@ -813,7 +771,7 @@ def find_people(
             scan["next"] = k + scan["every"]
         k += 1
 
-    src = frames if frames is not None else _prefetch(iter_frames(path, stop=stop))
+    src = frames if frames is not None else prefetch(iter_frames(path, stop=stop))
     with (
         ThreadPoolExecutor(workers) as executor,
         quiet_native_stderr() as err,
