@@ -170,11 +170,6 @@ class VolumeEncoder:
     def n_channels(self) -> int:
         return len(self.index) + (len(FACE_GROUPS) if self.face else 0)
 
-    @property
-    def separable(self) -> bool:
-        """Every channel is one joint's map (no face groups): :meth:`profiles` describes the whole volume."""
-        return not self.face
-
     def _body(self, pose: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
         body = pose["body"] if isinstance(pose, dict) else pose
         return self.select(np.asarray(body, dtype=np.float32))
@@ -221,10 +216,6 @@ class VolumeEncoder:
                 gy = gy * (pts[..., 2:3] > 0.05)  # a missing point draws nothing
                 fm[..., g, :, :] = (gy[..., :, :, None] * gx[..., :, None, :]).amax(-3)
         return torch.cat([body, normalize_channels_torch(fm)], dim=-3)
-
-    def profiles(self, pose: dict[str, np.ndarray] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The body channels in separable form (:func:`standardized_profiles`): (gy (J, H), gx (J, W), offset (J,))."""
-        return standardized_profiles(self._body(pose), self.size, self.sigma)
 
     def __call__(self, pose: dict[str, np.ndarray] | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``{"body": (25, 3), "face": (68, 3)}`` (or a bare body array) -> (C, H, W) float32, zero mean / unit
