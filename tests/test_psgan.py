@@ -68,10 +68,11 @@ def test_masked_l1_eq3():
     t = torch.zeros(1, 1, 18, 4, 4)
     t[..., 0, 0] = 1
     p = torch.full_like(t, 0.5)
-    # each of 18 disc pixels weighs (alpha + 1), every other pixel 1, each |error| 0.5
-    want = 0.5 * (18 * 11 + (t.numel() - 18)) / t.numel()
+    # each of 18 disc pixels weighs (alpha + 1), every other pixel 1, each |error| 0.5; summed over each
+    # 4 x 4 map, mean over the 18 maps
+    want = 0.5 * (18 * 11 + (t.numel() - 18)) / 18
     assert masked_l1(p, t, 10.0).item() == pytest.approx(want)
-    assert masked_l1(p, t, 0.0).item() == pytest.approx(0.5)
+    assert masked_l1(p, t, 0.0).item() == pytest.approx(0.5 * 16)
 
 
 def test_gradients_reach_every_parameter():

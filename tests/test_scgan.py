@@ -114,3 +114,26 @@ def test_train_then_transfer_cli(carphone_clip, tmp_path):
         ]
     )
     assert rc == 0 and out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("mode,pose", [("generated", "pose_gen"), ("real", "pose_gt")])
+def test_training_alternatives_train_g1_alone(batch, mode, pose):
+    """SCGAN-gen / SCGAN-gt (Table 5): G1 alone on the generated / real pose, D1 only; nothing else is built."""
+    torch.manual_seed(0)
+    m = SCGANMethod(SCGANConfig(**TINY, train_with=mode))
+    assert not hasattr(m, "G2") and not hasattr(m, "Dw") and not hasattr(m, "D2")
+    out = m.generator_step(batch, 0)
+    assert set(out.losses) == {"gan1", "l1_gen"}
+    with torch.no_grad():
+        want = m.G1(batch["source_frame"], batch[pose])
+    assert torch.allclose(out.cache["gen"], want)
+    sum(out.losses.values()).backward()
+    missing = [n for n, p in m.G1.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, missing
+    assert {id(p) for p in m.generator_parameters()} == {id(p) for p in m.G1.parameters()}
+    d = m.discriminator_step(batch, 0, out.cache)
+    assert set(d) == {"d1"}
+    m.zero_grad()
+    sum(d.values()).backward()
+    assert all(p.grad is not None for p in m.D1.parameters())
+    assert len(m.discriminator_parameters()) == len(list(m.D1.parameters()))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 #: files each protocol writes at the top of its output folder: an earlier run's are replaced only with --force
-RESULTS = ("results.json", "table.md", "side_by_side.mp4", "contrast.md", "contrast.json")
+#: learned rows of `benchmark psgan` (reenactor.evaluation.psgan.VARIANTS, named here without importing torch)
+PSGAN_VARIANTS = ("psgan", "psgan w/o GRU", "psgan-L1")
+RESULTS = ("results.json", "table.md", "frames.png", "side_by_side.mp4", "contrast.md", "contrast.json")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "benchmark",
-        help="evaluation protocols (self-reenactment, single-image, expression)",
+        help="evaluation protocols (self-reenactment, single-image, expression, psgan, scgan)",
         description="Evaluation protocols of the papers.",
     )
     bsub = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
@@ -286,6 +288,169 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_force(si, help="replace the results of an earlier run in the output folder")
     add_progress(si)
     si.set_defaults(func=run_single_image)
+    ps = bsub.add_parser(
+        "psgan",
+        help="psgan's pose sequences on held-out procedural actions (heatmap L2, classifier, amplitude)",
+        description="PSGAN's Table 1 protocol on procedural actions (reenactor.evaluation.psgan): "
+        "procedural training, held-out and classifier sets animated from disjoint real rest poses (the "
+        "clip's frames, the astronaut and Hopper photos); psgan (the shipped default config), psgan "
+        "without the GRU, psgan with plain L1 (alpha 0), the first pose held still and a class-mean motion "
+        "reference, each given the real first pose and the action; reports the average heatmap L2, the "
+        "keypoint error, the share a skeleton action classifier (trained on the classifier set) labels "
+        "correctly and the motion amplitude over the real one per action. Writes table.md, results.json, "
+        "the data under OUT/data and the runs under OUT/runs (reused by a re-run: a killed run continues).",
+    )
+    ps.add_argument(
+        "--clip",
+        default="carphone",
+        help="sample name, video or clip folder whose frames give the rest poses (default: carphone)",
+    )
+    add_output(
+        ps,
+        default="runs/psgan_benchmark",
+        metavar="DIR",
+        help="output folder; its data and trained runs are reused by a re-run (default: runs/psgan_benchmark)",
+    )
+    ps.add_argument(
+        "--steps",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="training steps of each learned row, at least 1 (default: 1000, ~4 min each on 2 CPU cores)",
+    )
+    ps.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="trainings per learned row (seeds SEED, SEED+1, ...): the rows give mean and sd (default: 1)",
+    )
+    ps.add_argument("--seed", type=int, default=0, help="random seed of data and training (default: 0)")
+    ps.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(PSGAN_VARIANTS),
+        choices=list(PSGAN_VARIANTS),
+        help="learned rows to train (default: all three)",
+    )
+    ps.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every learned row, e.g. model.hidden=64 (repeatable)",
+    )
+    add_device(ps)
+    add_force(ps, help="replace the results of an earlier run in the output folder")
+    add_progress(ps)
+    ps.set_defaults(func=run_psgan)
+    sc = bsub.add_parser(
+        "scgan",
+        help="SCGAN's training alternatives (static, SCGAN-gen, SCGAN, SCGAN-gt) on a clip's held-out frames",
+        description="SCGAN's Table 5 analogue (reenactor.evaluation.scgan): a clip's first --train-frames "
+        "frames train SCGAN-gen (G1 alone on generated poses), SCGAN (the shipped default: G1 + G2, shared "
+        "pose layer, D_which) and SCGAN-gt (G1 alone on real poses) for the same --steps; the first test "
+        "frame is the image, the next ones are rendered from generated (the training stand-in: jittered, "
+        "some joints dropped, one fixed draw) or real poses and compared by SSIM, MSE and PSNR; `static` "
+        "repeats the image. Writes table.md, results.json, frames.png and the runs under OUT/runs (reused "
+        "by a re-run).",
+    )
+    sc.add_argument(
+        "--clip",
+        default="carphone",
+        help="a sample name, a video file or a clip folder (default: carphone)",
+    )
+    add_output(
+        sc,
+        default="runs/scgan_benchmark",
+        metavar="DIR",
+        help="output folder; its clip, split and runs are reused by a re-run (default: runs/scgan_benchmark)",
+    )
+    sc.add_argument(
+        "--steps",
+        type=positive_int,
+        default=1500,
+        metavar="N",
+        help="training steps of each learned row, at least 1 (default: 1500)",
+    )
+    sc.add_argument(
+        "--train-frames",
+        type=int_range(2),
+        default=80,
+        metavar="N",
+        help="training frames from the start, at least 2 (default: 80)",
+    )
+    sc.add_argument(
+        "--test-frames",
+        type=int_range(2),
+        default=40,
+        metavar="N",
+        help="test frames from the end (the first is the image), at least 2 (default: 40)",
+    )
+    sc.add_argument(
+        "--seed", type=int, default=0, help="random seed of training and the generated poses (default: 0)"
+    )
+    sc.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every learned row, e.g. trainer.batch_size=4 (repeatable)",
+    )
+    add_device(sc)
+    add_force(sc, help="replace the results of an earlier run in the output folder")
+    add_progress(sc)
+    sc.set_defaults(func=run_scgan)
+
+
+def run_psgan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..devices import resolve_device
+    from ..evaluation.psgan import PSGANBenchmarkOptions, run
+    from ._output import check_output_dir
+
+    check_output_dir(args.output, args.force, results=RESULTS)
+    run(
+        PSGANBenchmarkOptions(
+            clip=args.clip,
+            out_dir=Path(args.output),
+            steps=args.steps,
+            repeats=args.repeats,
+            seed=args.seed,
+            variants=tuple(args.variants),
+            overrides=list(args.overrides),
+            device=resolve_device(args.device),
+            progress=not args.no_progress,
+        )
+    )
+    return 0
+
+
+def run_scgan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..devices import resolve_device
+    from ..evaluation.scgan import SCGANBenchmarkOptions, run
+    from ._output import check_output_dir
+
+    check_output_dir(args.output, args.force, results=RESULTS)
+    run(
+        SCGANBenchmarkOptions(
+            clip=args.clip,
+            out_dir=Path(args.output),
+            train_frames=args.train_frames,
+            test_frames=args.test_frames,
+            steps=args.steps,
+            seed=args.seed,
+            overrides=list(args.overrides),
+            device=resolve_device(args.device),
+            progress=not args.no_progress,
+        )
+    )
+    return 0
 
 
 def run_single_image(args: argparse.Namespace) -> int:

@@ -68,7 +68,7 @@ def prepare_clip(spec: str, work: Path, size: int, progress: bool = True) -> Cli
     from ..samples import resolve_input
 
     path = resolve_input(spec)
-    logger.info(f"[self-reenactment] extracting {path} at {size}x{size} into {work / 'clip'}")
+    logger.info(f"[benchmark] extracting {path} at {size}x{size} into {work / 'clip'}")
     return extract(path, work / "clip", size=size, progress=progress)
 
 

@@ -27,6 +27,9 @@ class SCGANConfig:
     pose_noise: float = 1.5  # the stand-in for PSGAN's poses in training (ours; the pairing is unstated): the
     # real pose jittered by this many pixels (std, at size) ...
     pose_drop: float = 0.1  # ... with this share of its joints dropped
+    train_with: Literal["both", "generated", "real"] = "both"  # the training alternatives of §4.4 / Table 5:
+    # both = SCGAN (G1 on generated poses + G2 on real ones, shared layer, D_which); generated = SCGAN-gen
+    # (G1 alone on generated poses, D1 only); real = SCGAN-gt (G1 alone on the real poses, D1 only)
 
 
 def check_config(cfg: SCGANConfig) -> None:
@@ -34,3 +37,5 @@ def check_config(cfg: SCGANConfig) -> None:
         raise ConfigError(f"model.size {cfg.size} must be divisible by 2**model.n_down ({2**cfg.n_down})")
     if cfg.radius <= 0 or cfg.pose_noise < 0 or not 0 <= cfg.pose_drop < 1:
         raise ConfigError("model.radius must be > 0, model.pose_noise >= 0, model.pose_drop in [0, 1)")
+    if cfg.train_with not in ("both", "generated", "real"):
+        raise ConfigError(f"model.train_with must be both, generated or real, got {cfg.train_with!r}")

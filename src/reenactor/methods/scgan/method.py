@@ -9,6 +9,10 @@
 In training the generated pose P^ is a stand-in (ours; how the paper pairs PSGAN's output with real frames is
 unstated): the real target pose jittered by ``pose_noise`` pixels with ``pose_drop`` of its joints dropped,
 the kind of small keypoint error §3.3 calls an abnormal pose.
+
+``model.train_with`` picks the paper's training alternatives (§4.4, Table 5): ``both`` is SCGAN; ``generated``
+(SCGAN-gen) and ``real`` (SCGAN-gt) train G1 alone, on the generated or on the real poses, against D1 only
+(no G2, D2 or D_which is built). Inference uses G1 in every case.
 """
 
 from __future__ import annotations
@@ -58,9 +62,12 @@ class SCGANMethod(Method):
         check_config(cfg)
         super().__init__(cfg)
         shared = shared_pose_layer(cfg)
+        self.both = cfg.train_with == "both"
         self.G1 = FrameGenerator(cfg, shared)
-        self.G2 = FrameGenerator(cfg, shared)
-        self.D1, self.D2, self.Dw = (NLayerDiscriminator(3, cfg.ndf, cfg.n_layers) for _ in range(3))
+        self.D1 = NLayerDiscriminator(3, cfg.ndf, cfg.n_layers)
+        if self.both:
+            self.G2 = FrameGenerator(cfg, shared)
+            self.D2, self.Dw = (NLayerDiscriminator(3, cfg.ndf, cfg.n_layers) for _ in range(2))
 
     def build_dataset(
         self, clips: list, unpaired: list | None = None, pairs: PairOptions | None = None, **kw
@@ -68,14 +75,29 @@ class SCGANMethod(Method):
         return SCGANPairs(clips, pairs, self.cfg)
 
     def generator_parameters(self) -> list[nn.Parameter]:
-        return list({id(p): p for p in [*self.G1.parameters(), *self.G2.parameters()]}.values())
+        gens = [self.G1, self.G2] if self.both else [self.G1]
+        return list({id(p): p for g in gens for p in g.parameters()}.values())
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
-        return [*self.D1.parameters(), *self.D2.parameters(), *self.Dw.parameters()]
+        ds = [self.D1, self.D2, self.Dw] if self.both else [self.D1]
+        return [p for d in ds for p in d.parameters()]
+
+    def g1_pose(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The pose G1 trains on: the generated one, or the real one for ``train_with: real``."""
+        return batch["pose_gt" if self.cfg.train_with == "real" else "pose_gen"]
 
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         cfg, src, real = self.cfg, batch["source_frame"], batch["target_frame"]
-        gen = self.G1(src, batch["pose_gen"])  # eq. 4
+        gen = self.G1(src, self.g1_pose(batch))  # eq. 4
+        if not self.both:  # SCGAN-gen / SCGAN-gt: one generator, D1 and L1
+            losses = {
+                "gan1": cfg.lambda_gan * gan_loss_g(self.D1(gen), cfg.gan_mode),
+                "l1_gen": cfg.lambda_l1 * l1(gen, real),
+            }
+            losses = {k: v for k, v in losses.items() if not (k == "gan1" and cfg.lambda_gan == 0)}
+            pose = (self.g1_pose(batch).amax(1, keepdim=True) * 2 - 1).expand(-1, 3, -1, -1)
+            visuals = {"source": src, "pose": pose, "gen": gen.detach(), "real": real}
+            return StepOutput(losses, visuals, {"gen": gen.detach()})
         gt = self.G2(src, batch["pose_gt"])  # eq. 5
         losses = {
             "gan1": cfg.lambda_gan * gan_loss_g(self.D1(gen), cfg.gan_mode),
@@ -90,7 +112,10 @@ class SCGANMethod(Method):
         return StepOutput(losses, visuals, {"gen": gen.detach(), "gt": gt.detach()})
 
     def discriminator_step(self, batch: dict[str, torch.Tensor], step: int, cache: dict[str, Any]):
-        cfg, real, gen, gt = self.cfg, batch["target_frame"], cache["gen"], cache["gt"]
+        cfg, real, gen = self.cfg, batch["target_frame"], cache["gen"]
+        if not self.both:
+            return {"d1": cfg.lambda_gan * gan_loss_d(self.D1(real), self.D1(gen), cfg.gan_mode)}
+        gt = cache["gt"]
         return {
             "d1": cfg.lambda_gan * gan_loss_d(self.D1(real), self.D1(gen), cfg.gan_mode),  # eq. 7
             "d2": cfg.lambda_gan * gan_loss_d(self.D2(real), self.D2(gt), cfg.gan_mode),  # eq. 8

@@ -1,0 +1,446 @@
+"""``reenactor benchmark psgan``: PSGAN's pose sequences on held-out action sequences (Yang et al. 2018,
+"Pose Guided Human Video Generation", §4.2, Table 1), with an action classifier and a motion-amplitude check.
+
+The paper's data (UCF101 + Weizmann, CK+) does not ship offline, so the protocol runs on **procedural** actions
+(:mod:`reenactor.synthetic.actions`: six hand-written motions animated from real rest poses, labelled
+procedural in every table). Three disjoint sets are written under ``OUT/data``:
+
+* ``train``: rest poses from frames 0, 10, ..., 70 of the clip (carphone), variation seed ``seed``;
+* ``test`` (held out): rest poses the generator never saw, frames 85, 95, ..., 115 of the clip and the
+  astronaut photo (another person's proportions), with other variations (seed ``seed + 1000``);
+* ``classifier``: frames 5, 15, ..., 75 and the Hopper portrait, seed ``seed + 2000``: the data of the action
+  classifier, which the generator never saw either.
+
+Rows (each learned row a mean over ``repeats`` trainings, seeds ``seed ..``, with its sample sd):
+
+* ``psgan``: the shipped ``configs/psgan/default.yaml``, what ``reenactor train --method psgan`` runs;
+* ``psgan w/o GRU`` (``model.recurrent=none``): the paper's "w/o LSTM" ablation;
+* ``psgan-L1`` (``model.alpha=0``): plain L1 in eq. 3 (the paper's "PSGAN-L1");
+* ``static``: the first pose repeated (no motion);
+* ``class-mean motion`` (reference, ours): the training set's mean displacement of every joint for that
+  action, scaled by the shoulder width and added to the first pose.
+
+Columns: the paper's Table 1 measure, heatmap L2 (the mean squared difference of the generated and real
+heatmaps, 18 maps x T frames x S x S; lower is better); the keypoint error of the decoded poses (pixels of the
+data's frames, joints found in both); the share of generated sequences a small skeleton action classifier
+(:class:`ActionClassifier`, trained on ``classifier``) labels with the action asked for; the motion amplitude
+(mean displacement of every joint from the first pose) of the generated sequences over that of the real ones,
+per action. Each generator gets the real first pose's heatmaps and the action label, as in the paper.
+
+What it shows and what not: that the generator learns six distinct procedural motions and carries them to
+rest poses and a body it was not trained on. It says nothing about real human actions (UCF101-like data
+must be brought by the user: ``reenactor extract`` per action folder, see docs/psgan.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..io.atomic import write_json, write_text
+from ..pose import heatmaps
+
+logger = logging.getLogger(__name__)
+
+#: learned rows: name -> --set overrides on the shipped default config
+VARIANTS: dict[str, list[str]] = {
+    "psgan": [],
+    "psgan w/o GRU": ["model.recurrent=none"],
+    "psgan-L1": ["model.alpha=0"],
+}
+#: COCO-18 indices (in heatmap channel order) of the neck and the shoulders
+NECK, RSHO, LSHO = 1, 2, 5
+
+
+@dataclass
+class PSGANBenchmarkOptions:
+    clip: str = "carphone"  # sample name, video or clip folder: the rest poses' footage
+    out_dir: Path = Path("runs/psgan_benchmark")
+    test_photo: str | None = "sample:astronaut"  # a held-out body (None: the clip's frames only)
+    classifier_photo: str | None = "sample:hopper"  # a body only the classifier's data has
+    size: int = 128  # extraction size of the clip
+    steps: int = 1000  # training steps of each learned row
+    repeats: int = 1  # trainings per learned row (seeds seed .. seed + repeats - 1)
+    seed: int = 0
+    per_action: int = 24  # training sequences per action
+    test_per_action: int = 8  # held-out sequences per action
+    classifier_per_action: int = 16  # classifier training sequences per action
+    variants: tuple[str, ...] = tuple(VARIANTS)
+    overrides: list[str] = field(default_factory=list)  # --set overrides for every learned row
+    device: str = "cpu"
+    progress: bool = True
+
+
+# ------------------------------------------------------------------------------------------ data
+def _rests(store, frames: list[int], photo: str | None, size: int) -> list:
+    from ..reference import load_reference
+    from ..synthetic.actions import rest_pose_from_reference, rest_poses_from_clip
+
+    rests = rest_poses_from_clip(store, frames)
+    if photo:
+        rests.append(rest_pose_from_reference(load_reference(photo, size)))
+    return rests
+
+
+def write_sets(opts: PSGANBenchmarkOptions, frames: int) -> dict[str, Path]:
+    """The three procedural sets (module docstring) under ``OUT/data``; a set already written is reused
+    (each is written under a temporary name and renamed)."""
+    from ..evaluation.self_reenactment import prepare_clip
+    from ..synthetic.actions import write_action_data
+
+    root = opts.out_dir / "data"
+    plan = {
+        "train": (list(range(0, 80, 10)), None, opts.seed, opts.per_action),
+        "test": (list(range(85, 120, 10)), opts.test_photo, opts.seed + 1000, opts.test_per_action),
+        "classifier": (
+            list(range(5, 80, 10)),
+            opts.classifier_photo,
+            opts.seed + 2000,
+            opts.classifier_per_action,
+        ),
+    }
+    out: dict[str, Path] = {}
+    store = None
+    for name, (idx, photo, seed, per) in plan.items():
+        d = root / name
+        out[name] = d
+        if (d / "ACTIONS.json").exists():
+            continue
+        if store is None:
+            store = prepare_clip(opts.clip, opts.out_dir, opts.size, opts.progress)
+        idx = [i for i in idx if i < store.n_frames]
+        tmp = root / f".{name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_action_data(tmp, _rests(store, idx, photo, opts.size), per_action=per, frames=frames, seed=seed)
+        tmp.rename(d)
+        logger.info(f"[psgan benchmark] wrote {name} set: {d}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------ measures
+def _width(c: np.ndarray) -> float:
+    """Shoulder width of one COCO-18 pose (18, 3) in pixels (the pose's horizontal extent without both)."""
+    w = float(np.linalg.norm(c[RSHO, :2] - c[LSHO, :2])) if (c[[RSHO, LSHO], 2] > 0).all() else 0.0
+    seen = c[:, 2] > 0
+    return w if w > 1 else max(float(np.ptp(c[seen, 0])) if seen.any() else 1.0, 1.0)
+
+
+def _normalized(kp: np.ndarray) -> np.ndarray:
+    """(T, 25, 3) BODY_25 -> (T, 18, 3) COCO-18 about the first frame's neck, in its shoulder widths."""
+    k = np.asarray(kp, np.float32)[:, list(heatmaps.COCO18_FROM_BODY25)].copy()
+    first = k[0]
+    centre = first[NECK, :2] if first[NECK, 2] > 0 else first[first[:, 2] > 0, :2].mean(0)
+    width = _width(first)
+    seen = k[..., 2] > 0
+    k[..., :2] = np.where(seen[..., None], (k[..., :2] - centre) / width, 0)
+    k[..., 2] = seen
+    return k
+
+
+def amplitude(kp: np.ndarray) -> float:
+    """Mean displacement of every joint from the first frame (pixels), over frames and the joints found in
+    both; ``kp`` (T, 25, 3)."""
+    k = np.asarray(kp, np.float32)
+    ok = (k[1:, :, 2] > 0) & (k[:1, :, 2] > 0)
+    if not ok.any():
+        return 0.0
+    return float(np.linalg.norm(k[1:, :, :2] - k[:1, :, :2], axis=-1)[ok].mean())
+
+
+def keypoint_error(pred: np.ndarray, real: np.ndarray) -> float:
+    ok = (pred[..., 2] > 0) & (real[..., 2] > 0)
+    return (
+        float(np.linalg.norm(pred[..., :2] - real[..., :2], axis=-1)[ok].mean()) if ok.any() else float("nan")
+    )
+
+
+class ActionClassifier(nn.Module):
+    """A small skeleton action classifier: (B, T, 18, 3) normalized keypoints (:func:`_normalized`) ->
+    (B, n) logits; two temporal convolutions over the joints' positions, visibility and velocities, then a
+    mean and max over time."""
+
+    def __init__(self, n: int, hidden: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(18 * 5, hidden, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(hidden, hidden, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(2 * hidden, n)
+
+    @staticmethod
+    def features(k: torch.Tensor) -> torch.Tensor:
+        vel = torch.diff(k[..., :2], dim=1, prepend=k[:, :1, :, :2])
+        return torch.cat([k, vel], -1).flatten(2).transpose(1, 2)  # (B, 90, T)
+
+    def forward(self, k: torch.Tensor) -> torch.Tensor:
+        h = self.net(self.features(k))
+        return self.head(torch.cat([h.mean(-1), h.amax(-1)], 1))
+
+
+def train_classifier(
+    seqs: list[np.ndarray], labels: list[int], n: int, seed: int = 0, epochs: int = 400
+) -> ActionClassifier:
+    """Fit :class:`ActionClassifier` on (T, 25, 3) sequences (the same decoding as the generated ones)."""
+    torch.manual_seed(seed)
+    x = torch.from_numpy(np.stack([_normalized(s) for s in seqs]))
+    y = torch.tensor(labels)
+    clf = ActionClassifier(n)
+    opt = torch.optim.Adam(clf.parameters(), 3e-3, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        noise = 0.02 * torch.randn(x.shape, generator=g)
+        noise[..., 2] = 0
+        loss = nn.functional.cross_entropy(clf(x + noise * x[..., 2:3]), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return clf.eval()
+
+
+@torch.no_grad()
+def classify(clf: ActionClassifier, seqs: list[np.ndarray]) -> np.ndarray:
+    return clf(torch.from_numpy(np.stack([_normalized(s) for s in seqs]))).argmax(1).numpy()
+
+
+# ------------------------------------------------------------------------------------------ protocol
+def _round_trip(data, size: int, radius: float, frames: int, min_peak: float):
+    """Every sample's first ``frames`` poses as heatmaps and decoded back (what a generator's output goes
+    through), with its label index."""
+    out = []
+    for s in data.samples:
+        maps = heatmaps.encode(s.keypoints["body"][:frames], s.size, size, radius)
+        out.append((s, maps, heatmaps.decode(maps, s.size, min_peak), data.actions.index(s.action)))
+    return out
+
+
+def class_mean_motion(train: list, frames: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per label: (T, 18, 2) mean displacement from the first pose in shoulder widths, and (T, 18) how many
+    sequences saw each joint."""
+    acc: dict[int, list[np.ndarray]] = {}
+    for _, _, kp, lab in train:
+        acc.setdefault(lab, []).append(_normalized(kp))
+    out = {}
+    for lab, ks in acc.items():
+        k = np.stack(ks)  # (N, T, 18, 3)
+        ok = (k[..., 2] > 0) & (k[:, :1, :, 2] > 0)
+        d = np.where(ok[..., None], k[..., :2] - k[:, :1, :, :2], 0).sum(0)
+        cnt = ok.sum(0)
+        out[lab] = (d / np.maximum(cnt, 1)[..., None], cnt)
+    return out
+
+
+def _apply_mean_motion(kp0: np.ndarray, motion: tuple[np.ndarray, np.ndarray], frames: int) -> np.ndarray:
+    """First pose (25, 3) + the class-mean motion -> (T, 25, 3)."""
+    disp, _ = motion
+    width = _width(np.asarray(kp0, np.float32)[list(heatmaps.COCO18_FROM_BODY25)])
+    out = np.repeat(np.asarray(kp0, np.float32)[None], frames, 0)
+    for ci, j in enumerate(heatmaps.COCO18_FROM_BODY25):
+        out[:, j, :2] += width * disp[:frames, ci]
+    return out
+
+
+def _score(gen_maps, gen_kp, test, clf) -> dict[str, Any]:
+    l2 = [float(((g - m) ** 2).mean()) for g, (_, m, _, _) in zip(gen_maps, test)]
+    kpe = [keypoint_error(g, kp) for g, (_, _, kp, _) in zip(gen_kp, test)]
+    labels = np.array([lab for *_, lab in test])
+    pred = classify(clf, gen_kp)
+    per: dict[int, list[tuple[float, float]]] = {}
+    for g, (_, _, kp, lab) in zip(gen_kp, test):
+        per.setdefault(lab, []).append((amplitude(g), amplitude(kp)))
+    ratio = {
+        lab: float(np.mean([a for a, _ in v]) / max(np.mean([b for _, b in v]), 1e-9))
+        for lab, v in per.items()
+    }
+    return {
+        "heatmap_l2": float(np.mean(l2)),
+        "keypoint_error_px": float(np.nanmean(kpe)),
+        "classifier_accuracy": float((pred == labels).mean()),
+        "amplitude_ratio": ratio,
+        "per_action_l2": {
+            int(lab): float(np.mean([x for x, (*_, lb) in zip(l2, test) if lb == lab])) for lab in set(labels)
+        },
+    }
+
+
+def effective_config(method: str, overrides: list[str]) -> Any:
+    """The typed model config of ``method``'s shipped default with ``overrides`` (``--set`` style): the
+    sizes a benchmark's trained runs have."""
+    from ..config import method_defaults
+    from ..methods import get_method
+    from ..train.config import build_run_config, method_config
+
+    base = method_defaults(method)
+    base["method"] = method
+    cls = get_method(method)
+    return method_config(cls, build_run_config(base, list(overrides)).model)
+
+
+def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
+    """Run the protocol (module docstring); returns the rows, also written to ``OUT/results.json`` and
+    ``OUT/table.md``."""
+    from ..data.actions import open_actions
+    from ..evaluation.self_reenactment import train_model
+    from ..modelfile import open_model
+
+    t_start = time.perf_counter()
+    out = opts.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = effective_config("psgan", opts.overrides)
+    frames, size, radius, min_peak = cfg.frames, cfg.size, cfg.radius, cfg.min_peak
+    sets = write_sets(opts, frames)
+    quiet = lambda *_: None  # noqa: E731
+    train_data = open_actions([sets["train"]], log=quiet)
+    test_data = open_actions([sets["test"]], log=quiet)
+    clf_data = open_actions([sets["classifier"]], log=quiet)
+    if train_data.actions != test_data.actions or train_data.actions != clf_data.actions:
+        raise ValueError("the three sets must have the same actions")
+    actions = train_data.actions
+    test = _round_trip(test_data, size, radius, frames, min_peak)
+    train = _round_trip(train_data, size, radius, frames, min_peak)
+    clf_set = _round_trip(clf_data, size, radius, frames, min_peak)
+    clf = train_classifier(
+        [kp for _, _, kp, _ in clf_set], [lab for *_, lab in clf_set], len(actions), opts.seed
+    )
+    clf_real = float((classify(clf, [kp for _, _, kp, _ in test]) == [lab for *_, lab in test]).mean())
+    logger.info(f"[psgan benchmark] action classifier: {clf_real:.0%} of the real held-out sequences")
+
+    rows: list[dict[str, Any]] = []
+    # reference rows
+    static_maps = [np.repeat(m[:1], frames, 0) for _, m, _, _ in test]
+    static_kp = [np.repeat(kp[:1], frames, 0) for _, _, kp, _ in test]
+    rows.append({"method": "static", **_score(static_maps, static_kp, test, clf)})
+    motion = class_mean_motion(train, frames)
+    mm_kp = [_apply_mean_motion(kp[0], motion[lab], frames) for (_, _, kp, lab) in test]
+    mm_maps = [heatmaps.encode(k, s.size, size, radius) for k, (s, *_) in zip(mm_kp, test)]
+    mm_kp = [heatmaps.decode(m, s.size, min_peak) for m, (s, *_) in zip(mm_maps, test)]
+    rows.append({"method": "class-mean motion (ref.)", **_score(mm_maps, mm_kp, test, clf)})
+
+    for name in opts.variants:
+        runs = []
+        for r in range(opts.repeats):
+            seed = opts.seed + r
+            run_dir = out / "runs" / f"{name.replace(' ', '_').replace('/', '')}_seed{seed}"
+            model = run_dir / "model.safetensors"
+            info_path = run_dir / "benchmark_run.json"
+            if model.exists() and info_path.exists():
+                info = json.loads(info_path.read_text())
+                logger.info(f"[psgan benchmark] {name} seed {seed}: reusing {model}")
+            else:
+                info = train_model(
+                    "psgan",
+                    train_data,
+                    run_dir,
+                    size=size,
+                    max_seconds=1e9,
+                    overrides=[f"trainer.steps={opts.steps}", *VARIANTS[name], *opts.overrides],
+                    seed=seed,
+                    device=opts.device,
+                    progress=opts.progress,
+                )
+                info = {"steps": info["steps"], "seconds": info["seconds"]}
+                write_json(info_path, info)
+            g = open_model(model, device=opts.device).synthesizer
+            gen_maps = [g.heatmap_sequence(m[0], g.actions.index(s.action), frames) for s, m, _, _ in test]
+            gen_kp = [heatmaps.decode(m, s.size, g.cfg.min_peak) for m, (s, *_) in zip(gen_maps, test)]
+            runs.append({**_score(gen_maps, gen_kp, test, clf), **info, "seed": seed})
+        rows.append(_mean_row(name, runs))
+
+    for row in rows:
+        row["amplitude_ratio"] = {actions[k]: v for k, v in row["amplitude_ratio"].items()}
+        row["per_action_l2"] = {actions[k]: v for k, v in row["per_action_l2"].items()}
+    meta = {
+        "protocol": "reenactor benchmark psgan (procedural actions; reenactor.evaluation.psgan)",
+        "procedural": True,
+        "actions": actions,
+        "frames": frames,
+        "heatmap_size": size,
+        "sets": {k: str(v) for k, v in sets.items()},
+        "sequences": {"train": len(train), "test": len(test), "classifier": len(clf_set)},
+        "classifier_on_real_test": clf_real,
+        "steps": opts.steps,
+        "repeats": opts.repeats,
+        "seconds": time.perf_counter() - t_start,
+    }
+    write_json(out / "results.json", {"meta": meta, "rows": rows})
+    table = markdown_table(rows, meta)
+    write_text(out / "table.md", table)
+    logger.info("\n" + table)
+    return rows
+
+
+def _mean_row(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    row: dict[str, Any] = {"method": name, "runs": runs}
+    for k in ("heatmap_l2", "keypoint_error_px", "classifier_accuracy", "steps", "seconds"):
+        v = [r[k] for r in runs]
+        row[k] = float(np.mean(v))
+        if len(v) > 1:
+            row[k + "_sd"] = float(np.std(v, ddof=1))
+    for k in ("amplitude_ratio", "per_action_l2"):
+        row[k] = {lab: float(np.mean([r[k][lab] for r in runs])) for lab in runs[0][k]}
+    return row
+
+
+def markdown_table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    acts = meta["actions"]
+    lines = [
+        f"# psgan on held-out procedural actions ({meta['sequences']['test']} sequences of {len(acts)} actions, "
+        f"T = {meta['frames']}, {meta['heatmap_size']}x{meta['heatmap_size']} heatmaps; PROCEDURAL data)",
+        "",
+        f"action classifier on the real held-out sequences: {meta['classifier_on_real_test']:.0%}",
+        "",
+        "| method | heatmap L2 | keypoint error px | classifier accuracy | amplitude ratio (min - max over actions) | steps |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        sd = f" ± {r['heatmap_l2_sd']:.5f}" if "heatmap_l2_sd" in r else ""
+        amp = list(r["amplitude_ratio"].values())
+        lines.append(
+            f"| {r['method']} | {r['heatmap_l2']:.5f}{sd} | {r['keypoint_error_px']:.2f} | "
+            f"{r['classifier_accuracy']:.0%} | {min(amp):.2f} - {max(amp):.2f} | "
+            f"{int(r['steps']) if 'steps' in r else '-'} |"
+        )
+    lines += [
+        "",
+        "heatmap L2 per action:",
+        "",
+        "| method | " + " | ".join(acts) + " |",
+        "| --- |" + " ---: |" * len(acts),
+    ]
+    for r in rows:
+        lines.append(f"| {r['method']} | " + " | ".join(f"{r['per_action_l2'][a]:.5f}" for a in acts) + " |")
+    lines += [
+        "",
+        "amplitude ratio (generated / real) per action:",
+        "",
+        "| method | " + " | ".join(acts) + " |",
+        "| --- |" + " ---: |" * len(acts),
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['method']} | " + " | ".join(f"{r['amplitude_ratio'][a]:.2f}" for a in acts) + " |"
+        )
+    by = {r["method"]: r for r in rows}
+    if "psgan" in by:
+        p = by["psgan"]
+        others = [m for m in by if m not in ("psgan", "class-mean motion (ref.)")]
+        lowest = all(p["heatmap_l2"] < by[m]["heatmap_l2"] for m in others)
+        amp = list(p["amplitude_ratio"].values())
+        lines += [
+            "",
+            f"psgan heatmap L2 {p['heatmap_l2']:.5f}: {'lowest' if lowest else 'NOT the lowest'} of "
+            + ", ".join(others),
+            f"psgan classifier accuracy {p['classifier_accuracy']:.0%} (target >= 80%); amplitude ratio "
+            f"{min(amp):.2f} - {max(amp):.2f} (target 0.5 - 1.5)",
+        ]
+    return "\n".join(lines) + "\n"
