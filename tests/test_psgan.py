@@ -184,3 +184,99 @@ def test_train_save_load_generate_cli(carphone_clip, tmp_path, capsys):
     other = save_model(tmp_path / "pw.safetensors", "pose_warp", {}, {}, {})
     assert main([*bad[:2], "--model", str(other), *bad[4:], "--action", "wave"]) != 0
     assert "pose-sequence model" in capsys.readouterr().err
+
+
+def test_face_points_round_trip_in_their_box():
+    from reenactor.methods.psgan import points
+
+    rng = np.random.default_rng(3)
+    face = np.zeros((68, 3), np.float32)
+    face[:, :2] = rng.uniform(50, 80, (68, 2))
+    face[:, 2] = 1
+    box = points.face_box(face)
+    assert box[2] == pytest.approx(points.FACE_MARGIN * np.ptp(face[:, :2], 0).max())
+    maps = points.to_maps(face, "face", (128, 128), 32, 1.0, box)
+    assert maps.shape == (68, 32, 32) and (maps.reshape(68, -1).max(1) == 1).all()
+    back = points.from_maps(maps, "face", (128, 128), 0.3, box)
+    assert np.abs(back[:, :2] - face[:, :2]).max() < box[2] / 32  # within a heatmap pixel of the box
+    with pytest.raises(Exception, match="no face points"):
+        points.face_box(np.zeros((68, 3), np.float32))
+
+
+def test_expression_variant_train_and_generate_cli(carphone_clip, tmp_path, capsys):
+    """`poses actions --expressions` -> `train --config psgan/face` -> `poses generate --action happy`: the
+    68 face points are generated (68 heatmap channels), the body is held as given."""
+    from reenactor.modelfile import open_model
+
+    acts = tmp_path / "expr"
+    src = f"{carphone_clip.root}:10"
+    assert (
+        main(
+            [
+                "poses",
+                "actions",
+                "--expressions",
+                "--from",
+                src,
+                "-o",
+                str(acts),
+                "--per-action",
+                "1",
+                "--frames",
+                "8",
+            ]
+        )
+        == 0
+    )
+    assert "psgan/face" in capsys.readouterr().out
+    assert sorted(p.name for p in acts.iterdir() if p.is_dir()) == sorted(
+        ["angry", "disgust", "fear", "happy", "sad", "surprise"]
+    )
+    run = tmp_path / "run"
+    tiny = [x for k, v in {**TINY, "radius": 1.0}.items() for x in ("--set", f"model.{k}={v}")]
+    quiet = [
+        "--set",
+        "trainer.tensorboard=false",
+        "--set",
+        "trainer.progress=false",
+        "--set",
+        "trainer.image_every=0",
+    ]
+    args = ["train", "--method", "psgan", "--config", "psgan/face", "--clips", str(acts), "-o", str(run)]
+    assert main([*args, "--steps", "2", *tiny, *quiet, "--set", "trainer.batch_size=2"]) == 0
+    model = open_model(run / "model.safetensors")
+    assert model.synthesizer.cfg.points == "face"
+    assert (
+        model.synthesizer.G.encoder[0].conv.in_channels == 68
+        if hasattr(model.synthesizer.G.encoder[0], "conv")
+        else True
+    )
+    out = tmp_path / "happy.poses.npz"
+    assert (
+        main(
+            [
+                "poses",
+                "generate",
+                "--model",
+                str(run / "model.safetensors"),
+                "--action",
+                "happy",
+                "--from",
+                src,
+                "--frames",
+                "10",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    seq = load_poses(out)
+    body, face = seq.arrays["body"], seq.arrays["face"]
+    assert body.shape == (10, 25, 3) and face.shape == (10, 68, 3)
+    assert (body == body[:1]).all()  # the body is held
+    first = np.asarray(carphone_clip.load("face")[10])
+    seen = face[..., 2] > 0
+    assert seen.any()
+    lo, hi = first[:, :2].min(0) - 20, first[:, :2].max(0) + 20  # generated points stay around the face
+    assert ((face[..., :2] >= lo) & (face[..., :2] <= hi)).all(-1)[seen].all()

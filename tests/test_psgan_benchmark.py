@@ -52,8 +52,8 @@ def test_amplitude_and_keypoint_error():
 def test_class_mean_motion_of_one_sample_is_that_sample():
     kp = _walk(8, 1.5)
     kp[4:, 4, :2] += [5.0, -3.0]  # the right wrist moves on its own
-    motion = bench.class_mean_motion([(None, None, kp, 0)], 8)
-    again = bench._apply_mean_motion(kp[0], motion[0], 8)
+    motion = bench.class_mean_motion([(kp, 0)], 8)
+    again = bench.apply_mean_motion(kp[0], motion[0], 8)
     coco = list(bench.heatmaps.COCO18_FROM_BODY25)  # the joints heatmaps carry (MidHip and feet are not)
     assert np.abs(again[:, coco, :2] - kp[:, coco, :2]).max() < 1e-3
 
@@ -139,3 +139,30 @@ def test_scgan_benchmark_end_to_end(carphone_clip, tmp_path):
     for name, mode in scbench.ALTERNATIVES.items():
         cfg = (opts.out_dir / "runs" / name / "config.yaml").read_text()
         assert f"train_with: {mode}" in cfg
+
+
+def test_psgan_benchmark_expression_variant(carphone_clip, tmp_path):
+    """`benchmark psgan --expressions`: CK+-style procedural expressions of the 68 face points, trained from
+    configs/psgan/face.yaml; the face boxes put every decoded point back around the face."""
+    opts = bench.PSGANBenchmarkOptions(
+        clip=str(carphone_clip.root),
+        out_dir=tmp_path / "e",
+        test_photo=None,
+        classifier_photo=None,
+        per_action=1,
+        test_per_action=1,
+        classifier_per_action=2,
+        steps=2,
+        variants=("psgan",),
+        expressions=True,
+        overrides=PSGAN_TINY,
+        progress=False,
+    )
+    rows = bench.run(opts)
+    saved = json.loads((opts.out_dir / "results.json").read_text())
+    assert saved["meta"]["points"] == "face" and saved["meta"]["config"] == "psgan/face"
+    assert saved["meta"]["actions"] == sorted(["happy", "surprise", "sad", "angry", "disgust", "fear"])
+    assert [r["method"] for r in rows] == ["static", "class-mean motion (ref.)", "psgan"]
+    assert rows[1]["keypoint_error_px"] < 3  # the class-mean expression lands on the face (128 px frames)
+    cfg = (opts.out_dir / "runs" / "psgan_seed0" / "config.yaml").read_text()
+    assert "points: face" in cfg

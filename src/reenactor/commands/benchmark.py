@@ -334,6 +334,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="learned rows to train (default: all three)",
     )
     ps.add_argument(
+        "--expressions",
+        action="store_true",
+        help="the expression variant: procedural CK+ expressions (happy, surprise, sad, angry, disgust, "
+        "fear) of the 68 face points, trained from configs/psgan/face.yaml (use another -o than the body run)",
+    )
+    ps.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -421,6 +427,7 @@ def run_psgan(args: argparse.Namespace) -> int:
             repeats=args.repeats,
             seed=args.seed,
             variants=tuple(args.variants),
+            expressions=args.expressions,
             overrides=list(args.overrides),
             device=resolve_device(args.device),
             progress=not args.no_progress,

@@ -73,6 +73,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     a.add_argument("--seed", type=nonneg_int, default=0, help="variation seed (default: 0)")
     a.add_argument(
+        "--expressions",
+        action="store_true",
+        help="write the six CK+ facial expressions (happy, surprise, sad, angry, disgust, fear: the body "
+        "held, the 68 face points ramped neutral -> apex, framed as measured) instead of the body actions; "
+        "train the expression variant on them with `reenactor train --method psgan --config psgan/face`",
+    )
+    a.add_argument(
         "--size",
         type=positive_int,
         default=128,
@@ -168,7 +175,12 @@ def run_actions(args: argparse.Namespace) -> int:
     from ..data.clipstore import ClipStore
     from ..errors import InputError
     from ..reference import load_reference
-    from ..synthetic.actions import rest_pose_from_reference, rest_poses_from_clip, write_action_data
+    from ..synthetic.actions import (
+        EXPRESSIONS,
+        rest_pose_from_reference,
+        rest_poses_from_clip,
+        write_action_data,
+    )
 
     out = Path(args.output)
     if out.exists() and any(out.iterdir()) and not args.force:
@@ -185,9 +197,19 @@ def run_actions(args: argparse.Namespace) -> int:
             ", ".join(args.sources),
             "pass a clip or photo where the upper body is visible",
         )
-    write_action_data(out, rests, per_action=args.per_action, frames=args.frames, seed=args.seed)
+    kw: dict = {}
+    if args.expressions:
+        faceless = [r.source for r in rests if r.face is None]
+        if faceless:
+            raise InputError(
+                "no face points in the rest pose(s) of " + ", ".join(faceless),
+                fix="pass clips or photos where the face is found",
+            )
+        kw = {"actions": tuple(EXPRESSIONS), "zoom": 1.0}
+    write_action_data(out, rests, per_action=args.per_action, frames=args.frames, seed=args.seed, **kw)
+    what, config = ("expressions", " --config psgan/face") if args.expressions else ("actions", "")
     print(
-        f"wrote {out}: procedural actions from {len(rests)} rest pose(s), {args.per_action} samples x "
-        f"{args.frames} poses per action; train with `reenactor train --method psgan --clips {out}`"
+        f"wrote {out}: procedural {what} from {len(rests)} rest pose(s), {args.per_action} samples x "
+        f"{args.frames} poses per {what[:-1]}; train with `reenactor train --method psgan{config} --clips {out}`"
     )
     return 0

@@ -75,6 +75,7 @@ class PSGANBenchmarkOptions:
     test_per_action: int = 8  # held-out sequences per action
     classifier_per_action: int = 16  # classifier training sequences per action
     variants: tuple[str, ...] = tuple(VARIANTS)
+    expressions: bool = False  # the expression variant: procedural CK+ expressions, configs/psgan/face.yaml
     overrides: list[str] = field(default_factory=list)  # --set overrides for every learned row
     device: str = "cpu"
     progress: bool = True
@@ -95,7 +96,9 @@ def write_sets(opts: PSGANBenchmarkOptions, frames: int) -> dict[str, Path]:
     """The three procedural sets (module docstring) under ``OUT/data``; a set already written is reused
     (each is written under a temporary name and renamed)."""
     from ..evaluation.self_reenactment import prepare_clip
-    from ..synthetic.actions import write_action_data
+    from ..synthetic.actions import ACTIONS, EXPRESSIONS, write_action_data
+
+    kinds = {"actions": tuple(EXPRESSIONS), "zoom": 1.0} if opts.expressions else {"actions": ACTIONS}
 
     root = opts.out_dir / "data"
     plan = {
@@ -120,35 +123,53 @@ def write_sets(opts: PSGANBenchmarkOptions, frames: int) -> dict[str, Path]:
         idx = [i for i in idx if i < store.n_frames]
         tmp = root / f".{name}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
-        write_action_data(tmp, _rests(store, idx, photo, opts.size), per_action=per, frames=frames, seed=seed)
+        write_action_data(
+            tmp, _rests(store, idx, photo, opts.size), per_action=per, frames=frames, seed=seed, **kinds
+        )
         tmp.rename(d)
         logger.info(f"[psgan benchmark] wrote {name} set: {d}")
     return out
 
 
 # ------------------------------------------------------------------------------------------ measures
-def _width(c: np.ndarray) -> float:
-    """Shoulder width of one COCO-18 pose (18, 3) in pixels (the pose's horizontal extent without both)."""
-    w = float(np.linalg.norm(c[RSHO, :2] - c[LSHO, :2])) if (c[[RSHO, LSHO], 2] > 0).all() else 0.0
-    seen = c[:, 2] > 0
-    return w if w > 1 else max(float(np.ptp(c[seen, 0])) if seen.any() else 1.0, 1.0)
+def carried(kp: np.ndarray, points: str) -> np.ndarray:
+    """The points a heatmap set carries: BODY_25 (..., 25, 3) -> COCO-18 (..., 18, 3); faces as they are."""
+    k = np.asarray(kp, np.float32)
+    return k[..., list(heatmaps.COCO18_FROM_BODY25), :] if points == "body" else k
 
 
-def _normalized(kp: np.ndarray) -> np.ndarray:
-    """(T, 25, 3) BODY_25 -> (T, 18, 3) COCO-18 about the first frame's neck, in its shoulder widths."""
-    k = np.asarray(kp, np.float32)[:, list(heatmaps.COCO18_FROM_BODY25)].copy()
-    first = k[0]
-    centre = first[NECK, :2] if first[NECK, 2] > 0 else first[first[:, 2] > 0, :2].mean(0)
-    width = _width(first)
+def _frame_of(first: np.ndarray, points: str) -> tuple[np.ndarray, float]:
+    """(centre, scale) of one carried pose (K, 3): the neck and the shoulder width for a body (its horizontal
+    extent when a shoulder is missing), the mean and the larger extent of the seen points for a face."""
+    seen = first[:, 2] > 0
+    if not seen.any():
+        return np.zeros(2, np.float32), 1.0
+    xy = first[seen, :2]
+    if points == "body":
+        centre = first[NECK, :2] if first[NECK, 2] > 0 else xy.mean(0)
+        w = (
+            float(np.linalg.norm(first[RSHO, :2] - first[LSHO, :2]))
+            if (first[[RSHO, LSHO], 2] > 0).all()
+            else 0.0
+        )
+        return centre, w if w > 1 else max(float(np.ptp(xy[:, 0])), 1.0)
+    return xy.mean(0), max(float(np.ptp(xy, 0).max()), 1.0)
+
+
+def normalized(kp: np.ndarray, points: str = "body") -> np.ndarray:
+    """(T, 25 | 68, 3) -> (T, K, 3) carried points about the first frame's centre, in its scale
+    (:func:`_frame_of`); confidence -> seen (1 / 0)."""
+    k = carried(kp, points).copy()
+    centre, scale = _frame_of(k[0], points)
     seen = k[..., 2] > 0
-    k[..., :2] = np.where(seen[..., None], (k[..., :2] - centre) / width, 0)
+    k[..., :2] = np.where(seen[..., None], (k[..., :2] - centre) / scale, 0)
     k[..., 2] = seen
     return k
 
 
 def amplitude(kp: np.ndarray) -> float:
     """Mean displacement of every joint from the first frame (pixels), over frames and the joints found in
-    both; ``kp`` (T, 25, 3)."""
+    both; ``kp`` (T, K, 3)."""
     k = np.asarray(kp, np.float32)
     ok = (k[1:, :, 2] > 0) & (k[:1, :, 2] > 0)
     if not ok.any():
@@ -158,20 +179,20 @@ def amplitude(kp: np.ndarray) -> float:
 
 def keypoint_error(pred: np.ndarray, real: np.ndarray) -> float:
     ok = (pred[..., 2] > 0) & (real[..., 2] > 0)
-    return (
-        float(np.linalg.norm(pred[..., :2] - real[..., :2], axis=-1)[ok].mean()) if ok.any() else float("nan")
-    )
+    if not ok.any():
+        return float("nan")
+    return float(np.linalg.norm(pred[..., :2] - real[..., :2], axis=-1)[ok].mean())
 
 
 class ActionClassifier(nn.Module):
-    """A small skeleton action classifier: (B, T, 18, 3) normalized keypoints (:func:`_normalized`) ->
-    (B, n) logits; two temporal convolutions over the joints' positions, visibility and velocities, then a
-    mean and max over time."""
+    """A small skeleton action classifier: (B, T, K, 3) normalized points (:func:`normalized`) -> (B, n)
+    logits; two temporal convolutions over the points' positions, visibility and velocities, then a mean and
+    max over time."""
 
-    def __init__(self, n: int, hidden: int = 64):
+    def __init__(self, n: int, k: int = heatmaps.N_COCO, hidden: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv1d(18 * 5, hidden, 3, padding=1),
+            nn.Conv1d(k * 5, hidden, 3, padding=1),
             nn.ReLU(),
             nn.Conv1d(hidden, hidden, 3, padding=1),
             nn.ReLU(),
@@ -181,7 +202,7 @@ class ActionClassifier(nn.Module):
     @staticmethod
     def features(k: torch.Tensor) -> torch.Tensor:
         vel = torch.diff(k[..., :2], dim=1, prepend=k[:, :1, :, :2])
-        return torch.cat([k, vel], -1).flatten(2).transpose(1, 2)  # (B, 90, T)
+        return torch.cat([k, vel], -1).flatten(2).transpose(1, 2)  # (B, 5K, T)
 
     def forward(self, k: torch.Tensor) -> torch.Tensor:
         h = self.net(self.features(k))
@@ -189,13 +210,19 @@ class ActionClassifier(nn.Module):
 
 
 def train_classifier(
-    seqs: list[np.ndarray], labels: list[int], n: int, seed: int = 0, epochs: int = 400
+    seqs: list[np.ndarray],
+    labels: list[int],
+    n: int,
+    seed: int = 0,
+    epochs: int = 400,
+    points: str = "body",
 ) -> ActionClassifier:
-    """Fit :class:`ActionClassifier` on (T, 25, 3) sequences (the same decoding as the generated ones)."""
+    """Fit :class:`ActionClassifier` on (T, 25 | 68, 3) sequences (decoded like the generated ones)."""
     torch.manual_seed(seed)
-    x = torch.from_numpy(np.stack([_normalized(s) for s in seqs]))
+    x = torch.from_numpy(np.stack([normalized(s, points) for s in seqs]))
     y = torch.tensor(labels)
-    clf = ActionClassifier(n)
+    clf = ActionClassifier(n, x.shape[2])
+    clf.points = points
     opt = torch.optim.Adam(clf.parameters(), 3e-3, weight_decay=1e-4)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
@@ -210,29 +237,48 @@ def train_classifier(
 
 @torch.no_grad()
 def classify(clf: ActionClassifier, seqs: list[np.ndarray]) -> np.ndarray:
-    return clf(torch.from_numpy(np.stack([_normalized(s) for s in seqs]))).argmax(1).numpy()
+    points = getattr(clf, "points", "body")
+    return clf(torch.from_numpy(np.stack([normalized(s, points) for s in seqs]))).argmax(1).numpy()
 
 
 # ------------------------------------------------------------------------------------------ protocol
-def _round_trip(data, size: int, radius: float, frames: int, min_peak: float):
-    """Every sample's first ``frames`` poses as heatmaps and decoded back (what a generator's output goes
-    through), with its label index."""
+@dataclass
+class Item:
+    """One held-out / training sequence as the benchmark sees it: ``maps`` (T, K, S, S) real heatmaps,
+    ``kp`` (T, 25 | 68, 3) decoded back from them, ``box`` the face box (face points) or None."""
+
+    sample: Any
+    maps: np.ndarray
+    kp: np.ndarray
+    label: int
+    box: tuple[float, float, float] | None
+
+
+def _items(data, cfg) -> list[Item]:
+    """Every sample's first T poses as heatmaps and decoded back (what a generator's output goes through)."""
+    from ..methods.psgan import points as pts
+
     out = []
     for s in data.samples:
-        maps = heatmaps.encode(s.keypoints["body"][:frames], s.size, size, radius)
-        out.append((s, maps, heatmaps.decode(maps, s.size, min_peak), data.actions.index(s.action)))
+        kp = s.keypoints[cfg.points][: cfg.frames]
+        box = pts.face_box(kp[0]) if cfg.points == "face" else None
+        maps = pts.to_maps(kp, cfg.points, s.size, cfg.size, cfg.radius, box)
+        back = pts.from_maps(maps, cfg.points, s.size, cfg.min_peak, box)
+        out.append(Item(s, maps, back, data.actions.index(s.action), box))
     return out
 
 
-def class_mean_motion(train: list, frames: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per label: (T, 18, 2) mean displacement from the first pose in shoulder widths, and (T, 18) how many
-    sequences saw each joint."""
+def class_mean_motion(
+    train: list[tuple[np.ndarray, int]], frames: int, points: str = "body"
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(keypoints, label) pairs -> per label: (T, K, 2) mean displacement from the first pose in its scale
+    (:func:`_frame_of`), and (T, K) how many sequences saw each point."""
     acc: dict[int, list[np.ndarray]] = {}
-    for _, _, kp, lab in train:
-        acc.setdefault(lab, []).append(_normalized(kp))
+    for kp, lab in train:
+        acc.setdefault(lab, []).append(normalized(kp, points))
     out = {}
     for lab, ks in acc.items():
-        k = np.stack(ks)  # (N, T, 18, 3)
+        k = np.stack(ks)  # (N, T, K, 3)
         ok = (k[..., 2] > 0) & (k[:, :1, :, 2] > 0)
         d = np.where(ok[..., None], k[..., :2] - k[:, :1, :, :2], 0).sum(0)
         cnt = ok.sum(0)
@@ -240,24 +286,27 @@ def class_mean_motion(train: list, frames: int) -> dict[int, tuple[np.ndarray, n
     return out
 
 
-def _apply_mean_motion(kp0: np.ndarray, motion: tuple[np.ndarray, np.ndarray], frames: int) -> np.ndarray:
-    """First pose (25, 3) + the class-mean motion -> (T, 25, 3)."""
+def apply_mean_motion(
+    kp0: np.ndarray, motion: tuple[np.ndarray, np.ndarray], frames: int, points: str = "body"
+) -> np.ndarray:
+    """First pose (25 | 68, 3) + the class-mean motion -> (T, 25 | 68, 3)."""
     disp, _ = motion
-    width = _width(np.asarray(kp0, np.float32)[list(heatmaps.COCO18_FROM_BODY25)])
-    out = np.repeat(np.asarray(kp0, np.float32)[None], frames, 0)
-    for ci, j in enumerate(heatmaps.COCO18_FROM_BODY25):
-        out[:, j, :2] += width * disp[:frames, ci]
+    kp0 = np.asarray(kp0, np.float32)
+    _, scale = _frame_of(carried(kp0, points), points)
+    out = np.repeat(kp0[None], frames, 0)
+    idx = list(heatmaps.COCO18_FROM_BODY25) if points == "body" else list(range(len(kp0)))
+    out[:, idx, :2] += scale * disp[:frames]
     return out
 
 
-def _score(gen_maps, gen_kp, test, clf) -> dict[str, Any]:
-    l2 = [float(((g - m) ** 2).mean()) for g, (_, m, _, _) in zip(gen_maps, test)]
-    kpe = [keypoint_error(g, kp) for g, (_, _, kp, _) in zip(gen_kp, test)]
-    labels = np.array([lab for *_, lab in test])
+def _score(gen_maps, gen_kp, test: list[Item], clf) -> dict[str, Any]:
+    l2 = [float(((g - it.maps) ** 2).mean()) for g, it in zip(gen_maps, test)]
+    kpe = [keypoint_error(g, it.kp) for g, it in zip(gen_kp, test)]
+    labels = np.array([it.label for it in test])
     pred = classify(clf, gen_kp)
     per: dict[int, list[tuple[float, float]]] = {}
-    for g, (_, _, kp, lab) in zip(gen_kp, test):
-        per.setdefault(lab, []).append((amplitude(g), amplitude(kp)))
+    for g, it in zip(gen_kp, test):
+        per.setdefault(it.label, []).append((amplitude(g), amplitude(it.kp)))
     ratio = {
         lab: float(np.mean([a for a, _ in v]) / max(np.mean([b for _, b in v]), 1e-9))
         for lab, v in per.items()
@@ -268,19 +317,19 @@ def _score(gen_maps, gen_kp, test, clf) -> dict[str, Any]:
         "classifier_accuracy": float((pred == labels).mean()),
         "amplitude_ratio": ratio,
         "per_action_l2": {
-            int(lab): float(np.mean([x for x, (*_, lb) in zip(l2, test) if lb == lab])) for lab in set(labels)
+            int(lab): float(np.mean([x for x, it in zip(l2, test) if it.label == lab])) for lab in set(labels)
         },
     }
 
 
-def effective_config(method: str, overrides: list[str]) -> Any:
-    """The typed model config of ``method``'s shipped default with ``overrides`` (``--set`` style): the
-    sizes a benchmark's trained runs have."""
-    from ..config import method_defaults
+def effective_config(method: str, overrides: list[str], config: str | None = None) -> Any:
+    """The typed model config of ``config`` (a file or shipped name; default: ``method``'s shipped default)
+    with ``overrides`` (``--set`` style): the sizes a benchmark's trained runs have."""
+    from ..config import load_yaml, method_defaults
     from ..methods import get_method
     from ..train.config import build_run_config, method_config
 
-    base = method_defaults(method)
+    base = load_yaml(config) if config else method_defaults(method)
     base["method"] = method
     cls = get_method(method)
     return method_config(cls, build_run_config(base, list(overrides)).model)
@@ -291,13 +340,15 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
     ``OUT/table.md``."""
     from ..data.actions import open_actions
     from ..evaluation.self_reenactment import train_model
+    from ..methods.psgan import points as pts
     from ..modelfile import open_model
 
     t_start = time.perf_counter()
     out = opts.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    cfg = effective_config("psgan", opts.overrides)
-    frames, size, radius, min_peak = cfg.frames, cfg.size, cfg.radius, cfg.min_peak
+    config = "psgan/face" if opts.expressions else None
+    cfg = effective_config("psgan", opts.overrides, config)
+    frames, points = cfg.frames, cfg.points
     sets = write_sets(opts, frames)
     quiet = lambda *_: None  # noqa: E731
     train_data = open_actions([sets["train"]], log=quiet)
@@ -306,31 +357,40 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
     if train_data.actions != test_data.actions or train_data.actions != clf_data.actions:
         raise ValueError("the three sets must have the same actions")
     actions = train_data.actions
-    test = _round_trip(test_data, size, radius, frames, min_peak)
-    train = _round_trip(train_data, size, radius, frames, min_peak)
-    clf_set = _round_trip(clf_data, size, radius, frames, min_peak)
+    test, train, clf_set = _items(test_data, cfg), _items(train_data, cfg), _items(clf_data, cfg)
     clf = train_classifier(
-        [kp for _, _, kp, _ in clf_set], [lab for *_, lab in clf_set], len(actions), opts.seed
+        [it.kp for it in clf_set], [it.label for it in clf_set], len(actions), opts.seed, points=points
     )
-    clf_real = float((classify(clf, [kp for _, _, kp, _ in test]) == [lab for *_, lab in test]).mean())
+    clf_real = float((classify(clf, [it.kp for it in test]) == [it.label for it in test]).mean())
     logger.info(f"[psgan benchmark] action classifier: {clf_real:.0%} of the real held-out sequences")
 
+    def decoded(maps: list[np.ndarray], min_peak: float) -> list[np.ndarray]:
+        return [pts.from_maps(m, points, it.sample.size, min_peak, it.box) for m, it in zip(maps, test)]
+
     rows: list[dict[str, Any]] = []
-    # reference rows
-    static_maps = [np.repeat(m[:1], frames, 0) for _, m, _, _ in test]
-    static_kp = [np.repeat(kp[:1], frames, 0) for _, _, kp, _ in test]
-    rows.append({"method": "static", **_score(static_maps, static_kp, test, clf)})
-    motion = class_mean_motion(train, frames)
-    mm_kp = [_apply_mean_motion(kp[0], motion[lab], frames) for (_, _, kp, lab) in test]
-    mm_maps = [heatmaps.encode(k, s.size, size, radius) for k, (s, *_) in zip(mm_kp, test)]
-    mm_kp = [heatmaps.decode(m, s.size, min_peak) for m, (s, *_) in zip(mm_maps, test)]
-    rows.append({"method": "class-mean motion (ref.)", **_score(mm_maps, mm_kp, test, clf)})
+    static_maps = [np.repeat(it.maps[:1], frames, 0) for it in test]
+    rows.append({"method": "static", **_score(static_maps, decoded(static_maps, cfg.min_peak), test, clf)})
+    motion = class_mean_motion([(it.kp, it.label) for it in train], frames, points)
+    mm_maps = [
+        pts.to_maps(
+            apply_mean_motion(it.kp[0], motion[it.label], frames, points),
+            points,
+            it.sample.size,
+            cfg.size,
+            cfg.radius,
+            it.box,
+        )
+        for it in test
+    ]
+    rows.append(
+        {"method": "class-mean motion (ref.)", **_score(mm_maps, decoded(mm_maps, cfg.min_peak), test, clf)}
+    )
 
     for name in opts.variants:
         runs = []
         for r in range(opts.repeats):
             seed = opts.seed + r
-            run_dir = out / "runs" / f"{name.replace(' ', '_').replace('/', '')}_seed{seed}"
+            run_dir = out / "runs" / f"{name.replace(' ', '_').replace('/', '').replace('=', '')}_seed{seed}"
             model = run_dir / "model.safetensors"
             info_path = run_dir / "benchmark_run.json"
             if model.exists() and info_path.exists():
@@ -341,19 +401,23 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
                     "psgan",
                     train_data,
                     run_dir,
-                    size=size,
+                    size=cfg.size,
                     max_seconds=1e9,
                     overrides=[f"trainer.steps={opts.steps}", *VARIANTS[name], *opts.overrides],
                     seed=seed,
                     device=opts.device,
                     progress=opts.progress,
+                    config=config,
                 )
                 info = {"steps": info["steps"], "seconds": info["seconds"]}
                 write_json(info_path, info)
             g = open_model(model, device=opts.device).synthesizer
-            gen_maps = [g.heatmap_sequence(m[0], g.actions.index(s.action), frames) for s, m, _, _ in test]
-            gen_kp = [heatmaps.decode(m, s.size, g.cfg.min_peak) for m, (s, *_) in zip(gen_maps, test)]
-            runs.append({**_score(gen_maps, gen_kp, test, clf), **info, "seed": seed})
+            gen_maps = [
+                g.heatmap_sequence(it.maps[0], g.actions.index(it.sample.action), frames) for it in test
+            ]
+            runs.append(
+                {**_score(gen_maps, decoded(gen_maps, g.cfg.min_peak), test, clf), **info, "seed": seed}
+            )
         rows.append(_mean_row(name, runs))
 
     for row in rows:
@@ -362,9 +426,11 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
     meta = {
         "protocol": "reenactor benchmark psgan (procedural actions; reenactor.evaluation.psgan)",
         "procedural": True,
+        "points": points,
+        "config": config or "psgan/default",
         "actions": actions,
         "frames": frames,
-        "heatmap_size": size,
+        "heatmap_size": cfg.size,
         "sets": {k: str(v) for k, v in sets.items()},
         "sequences": {"train": len(train), "test": len(test), "classifier": len(clf_set)},
         "classifier_on_real_test": clf_real,

@@ -33,18 +33,27 @@ def from_heatmap_xy(xy: np.ndarray, frame: tuple[int, int], size: int) -> np.nda
     return (np.asarray(xy, np.float64) + 0.5) * scale - 0.5
 
 
+def encode_points(
+    kp: np.ndarray, frame: tuple[float, float], size: int = 64, radius: float = 4.0, thresh: float = 0.0
+) -> np.ndarray:
+    """Any points ``kp`` (..., K, 3) [x, y, conf] in pixels of ``frame`` (H, W) -> (..., K, size, size) float32
+    discs of ``radius`` heatmap pixels (1 inside); a point with confidence <= ``thresh`` gives an empty map
+    (the 68 face points of PSGAN's expression variant go through this as they are)."""
+    kp = np.asarray(kp, np.float32)
+    xy = to_heatmap_xy(kp[..., :2], frame, size)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    d2 = (xs - xy[..., 0, None, None]) ** 2 + (ys - xy[..., 1, None, None]) ** 2
+    maps = (d2 <= radius * radius) & (kp[..., 2, None, None] > thresh)
+    return maps.astype(np.float32)
+
+
 def encode(
     body: np.ndarray, frame: tuple[int, int], size: int = 64, radius: float = 4.0, thresh: float = 0.0
 ) -> np.ndarray:
     """BODY_25 ``body`` (..., 25, 3) in pixels of ``frame`` (H, W) -> (..., 18, size, size) float32 discs of
     ``radius`` heatmap pixels (1 inside); a joint with confidence <= ``thresh`` gives an empty map."""
     body = np.asarray(body, np.float32)
-    kp = body[..., COCO18_FROM_BODY25, :]
-    xy = to_heatmap_xy(kp[..., :2], frame, size)
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    d2 = (xs - xy[..., 0, None, None]) ** 2 + (ys - xy[..., 1, None, None]) ** 2
-    maps = (d2 <= radius * radius) & (kp[..., 2, None, None] > thresh)
-    return maps.astype(np.float32)
+    return encode_points(body[..., COCO18_FROM_BODY25, :], frame, size, radius, thresh)
 
 
 def _peak_centroid(h: np.ndarray) -> tuple[float, float, float]:
@@ -61,24 +70,43 @@ def _peak_centroid(h: np.ndarray) -> tuple[float, float, float]:
     return float((xs * ww).sum() / ww.sum()), float((ys * ww).sum() / ww.sum()), peak
 
 
-def decode(maps: np.ndarray, frame: tuple[int, int], min_peak: float = 0.3) -> np.ndarray:
-    """(..., 18, S, S) heatmaps -> BODY_25 (..., 25, 3) [x, y, conf] in pixels of ``frame`` (H, W): each
-    point at its map's peak-region centroid, confidence = the peak (clipped to [0, 1]); a map whose peak is
-    below ``min_peak`` is a missing joint. MidHip = mean of the hips; feet missing."""
+def decode_points(maps: np.ndarray, frame: tuple[float, float], min_peak: float = 0.3) -> np.ndarray:
+    """(..., K, S, S) heatmaps -> (..., K, 3) [x, y, conf] in pixels of ``frame`` (H, W): each point at its
+    map's peak-region centroid, confidence = the peak (clipped to [0, 1]); a map whose peak is below
+    ``min_peak`` is a missing point (zeros)."""
     maps = np.asarray(maps, np.float32)
-    lead, size = maps.shape[:-3], maps.shape[-1]
-    flat = maps.reshape(-1, N_COCO, size, size)
-    out = np.zeros((len(flat), 25, 3), np.float32)
+    lead, k, size = maps.shape[:-3], maps.shape[-3], maps.shape[-1]
+    flat = maps.reshape(-1, k, size, size)
+    out = np.zeros((len(flat), k, 3), np.float32)
     for i, seq in enumerate(flat):
-        for c, j in enumerate(COCO18_FROM_BODY25):
+        for c in range(k):
             x, y, peak = _peak_centroid(seq[c])
             if peak >= min_peak:
-                out[i, j, :2] = from_heatmap_xy(np.array([x, y]), frame, size)
-                out[i, j, 2] = min(peak, 1.0)
-        hips = out[i, [9, 12]]
-        if (hips[:, 2] > 0).all():
-            out[i, 8] = [*hips[:, :2].mean(0), hips[:, 2].min()]
-    return out.reshape(*lead, 25, 3)
+                out[i, c, :2] = from_heatmap_xy(np.array([x, y]), frame, size)
+                out[i, c, 2] = min(peak, 1.0)
+    return out.reshape(*lead, k, 3)
 
 
-__all__ = ["COCO18_FROM_BODY25", "N_COCO", "encode", "decode", "to_heatmap_xy", "from_heatmap_xy"]
+def decode(maps: np.ndarray, frame: tuple[int, int], min_peak: float = 0.3) -> np.ndarray:
+    """(..., 18, S, S) heatmaps -> BODY_25 (..., 25, 3) [x, y, conf] in pixels of ``frame`` (H, W)
+    (:func:`decode_points` per map); MidHip = mean of the hips when both are found; feet missing."""
+    pts = decode_points(maps, frame, min_peak)
+    out = np.zeros((*pts.shape[:-2], 25, 3), np.float32)
+    out[..., COCO18_FROM_BODY25, :] = pts
+    hips = out[..., [9, 12], :]
+    both = (hips[..., 2] > 0).all(-1)
+    mid = np.concatenate([hips[..., :2].mean(-2), hips[..., 2].min(-1, keepdims=True)], -1)
+    out[..., 8, :] = np.where(both[..., None], mid, 0)
+    return out
+
+
+__all__ = [
+    "COCO18_FROM_BODY25",
+    "N_COCO",
+    "encode",
+    "decode",
+    "encode_points",
+    "decode_points",
+    "to_heatmap_xy",
+    "from_heatmap_xy",
+]

@@ -11,6 +11,10 @@ from ...errors import ConfigError
 
 @dataclass
 class PSGANConfig:
+    points: Literal["body", "face"] = (
+        "body"  # what the heatmaps carry: body (18 COCO points, §3.2) or face (the
+    )
+    # expression variant: 68 points in a box around the face; configs/psgan/face.yaml)
     size: int = 32  # heatmap side S (the paper: 64); divisible by 2**n_down with S / 2**n_down >= 2
     frames: int = 16  # T, poses per generated sequence, a power of two (the paper: 32)
     radius: float = 2.0  # disc radius of a keypoint, heatmap pixels (the paper: 4 at 64)
@@ -42,6 +46,8 @@ def check_config(cfg: PSGANConfig) -> None:
             f"model.size {cfg.size} must be divisible by 2**model.n_down ({2**cfg.n_down}) with a "
             "bottleneck of at least 2 x 2"
         )
+    if cfg.points not in ("body", "face"):
+        raise ConfigError(f"model.points must be body or face, got {cfg.points!r}")
     if cfg.n_actions < 1:
         raise ConfigError("model.n_actions must be >= 1")
     if cfg.radius <= 0:

@@ -1,4 +1,5 @@
-"""PSGAN's training items: windows of T poses of a labelled sequence, as heatmaps (§3.2)."""
+"""PSGAN's training items: windows of T poses of a labelled sequence, as heatmaps (§3.2): the body's 18 points,
+or the 68 face points in a box around the window's first face (the expression variant, ``model.points: face``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ...data.actions import ActionData
-from ...pose import heatmaps
+from . import points as pts
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +19,27 @@ class ActionWindows(Dataset):
     """One item per sequence of ``data`` at least ``frames`` long: a window of ``frames`` consecutive poses
     starting at a random frame (drawn from NumPy's RNG, which the trainer seeds per sample position).
 
-    item: ``init`` (18, S, S) the window's first pose; ``label`` () int64 index into ``data.actions``;
-    ``target`` (T, 18, S, S) the whole window (first pose included), heatmaps in {0, 1}.
+    item: ``init`` (K, S, S) the window's first pose; ``label`` () int64 index into ``data.actions``;
+    ``target`` (T, K, S, S) the whole window (first pose included), heatmaps in {0, 1}; K = 18 body points or
+    68 face points (``points``).
     """
 
-    def __init__(self, data: ActionData, frames: int, size: int, radius: float):
+    def __init__(self, data: ActionData, frames: int, size: int, radius: float, points: str = "body"):
         self.actions = list(data.actions)
-        self.frames, self.size, self.radius = frames, size, radius
-        self.samples = [s for s in data.samples if len(s.keypoints["body"]) >= frames]
+        self.frames, self.size, self.radius, self.points = frames, size, radius, points
+        if points == "face":
+            faceless = [s for s in data.samples if s.keypoints.get("face") is None]
+            if faceless:
+                from ...errors import InputError
+
+                raise InputError(
+                    f"{len(faceless)} sequence(s) have no face points; the expression variant (model.points: "
+                    "face) trains on 68-point faces",
+                    faceless[0].path,
+                    "extract the clips with faces, or write procedural expressions with "
+                    "`reenactor poses actions --expressions`",
+                )
+        self.samples = [s for s in data.samples if len(s.keypoints[points]) >= frames]
         short = len(data.samples) - len(self.samples)
         if short:
             logger.info(f"[psgan] note: {short} sequence(s) shorter than {frames} frames skipped")
@@ -39,9 +53,11 @@ class ActionWindows(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         s = self.samples[i]
-        body = s.keypoints["body"]
-        start = int(np.random.randint(0, len(body) - self.frames + 1))
-        maps = heatmaps.encode(body[start : start + self.frames], s.size, self.size, self.radius)
+        kp = s.keypoints[self.points]
+        start = int(np.random.randint(0, len(kp) - self.frames + 1))
+        win = kp[start : start + self.frames]
+        box = pts.face_box(win[0]) if self.points == "face" else None
+        maps = pts.to_maps(win, self.points, s.size, self.size, self.radius, box)
         return {
             "init": torch.from_numpy(maps[0]),
             "label": torch.tensor(self.actions.index(s.action), dtype=torch.int64),

@@ -30,13 +30,13 @@ from .networks import PoseSequenceGenerator, build_discriminator
 
 def masked_l1(pred: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
     """Eq. 3 without lambda: |target - pred| * (alpha * target + 1) summed over each (S, S) heatmap, mean over
-    the leading dimensions; pred, target (B, T, 18, S, S)."""
+    the leading dimensions; pred, target (B, T, K, S, S)."""
     t = target.float()
     return ((t - pred.float()).abs() * (alpha * t + 1)).sum((-2, -1)).mean()
 
 
 def heatmap_image(maps: torch.Tensor) -> torch.Tensor:
-    """(B, 18, S, S) heatmaps -> (B, 3, S, S) in [-1, 1] for the logged grid (channel maximum, grey)."""
+    """(B, K, S, S) heatmaps -> (B, 3, S, S) in [-1, 1] for the logged grid (channel maximum, grey)."""
     m = maps.float().amax(1, keepdim=True)
     return (m * 2 - 1).expand(-1, 3, -1, -1)
 
@@ -72,7 +72,7 @@ class PSGANMethod(Method):
             "zoom": float(data.zoom),
             "sequences": len(data.samples),
         }
-        return ActionWindows(data, self.cfg.frames, self.cfg.size, self.cfg.radius)
+        return ActionWindows(data, self.cfg.frames, self.cfg.size, self.cfg.radius, self.cfg.points)
 
     def generator_parameters(self) -> list[nn.Parameter]:
         return list(self.G.parameters())

@@ -10,8 +10,8 @@ from torch import nn
 from ...nn.blocks import ConvBlock, ResnetBlock
 from ...nn.discriminators import SpaceTimeDiscriminator
 from ...nn.sequence import SequenceModule
-from ...pose.heatmaps import N_COCO
 from .config import PSGANConfig
+from .points import channels
 
 
 def decoder_strides(frames: int, n_up: int) -> list[tuple[int, int, int]]:
@@ -26,7 +26,8 @@ def decoder_strides(frames: int, n_up: int) -> list[tuple[int, int, int]]:
 class PoseSequenceGenerator(nn.Module):
     """G(p, a) -> P^ (eqs. 1-3).
 
-    forward(pose (B, 18, S, S) in [0, 1], label (B, n_actions) one-hot) -> (B, T, 18, S, S) heatmaps in (0, 1).
+    forward(pose (B, K, S, S) in [0, 1], label (B, n_actions) one-hot) -> (B, T, K, S, S) heatmaps in (0, 1);
+    K = 18 body points or 68 face points (``model.points``).
     Encoder: n_down k4 s2 convolutions (InstanceNorm, ReLU; tanh on the last, §3.4); the label is tiled and
     concatenated at the bottleneck, then residual blocks; a stack of stride-2 3-D transposed convolutions
     grows time and space; a GRU/LSTM (:class:`reenactor.nn.sequence.SequenceModule`, residual) refines the T
@@ -36,8 +37,9 @@ class PoseSequenceGenerator(nn.Module):
     def __init__(self, cfg: PSGANConfig):
         super().__init__()
         self.frames, self.size = cfg.frames, cfg.size
+        nk = channels(cfg.points)
         chans = [min(cfg.ngf * 2**i, cfg.max_ch) for i in range(cfg.n_down)]
-        enc, cin = [], N_COCO
+        enc, cin = [], nk
         for i, c in enumerate(chans):
             last = i == len(chans) - 1
             enc.append(
@@ -65,29 +67,29 @@ class PoseSequenceGenerator(nn.Module):
                 nn.ReLU(True),
             ]
             cin = c
-        dec.append(nn.Conv3d(cin, N_COCO, 3, padding=1))
+        dec.append(nn.Conv3d(cin, nk, 3, padding=1))
         self.decoder = nn.Sequential(*dec)
         self.temporal = (
             None
             if cfg.recurrent == "none"
-            else SequenceModule(N_COCO * cfg.size**2, cfg.hidden, cell=cfg.recurrent, residual=True)
+            else SequenceModule(nk * cfg.size**2, cfg.hidden, cell=cfg.recurrent, residual=True)
         )
         if self.temporal is not None:  # starts near the identity (a residual correction grown from small)
             with torch.no_grad():
                 self.temporal.out.weight.mul_(0.01)
                 self.temporal.out.bias.zero_()
         # (ours) the input pose added to every frame's logits, with a learnt per-keypoint gain: G then learns
-        # the motion away from the first pose instead of redrawing 18 discs through a 4x4 bottleneck
-        self.init_gain = nn.Parameter(torch.full((N_COCO,), 3.0)) if cfg.init_skip else None
+        # the motion away from the first pose instead of redrawing K discs through a 4x4 bottleneck
+        self.init_gain = nn.Parameter(torch.full((nk,), 3.0)) if cfg.init_skip else None
 
     def forward(self, pose: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         h = self.encoder(pose)
         lab = label[:, :, None, None].to(h.dtype).expand(-1, -1, *h.shape[-2:])
         h = self.blocks(self.join(torch.cat([h, lab], 1)))
-        z = self.decoder(h[:, :, None])  # (B, 18, T, S, S) logits
+        z = self.decoder(h[:, :, None])  # (B, K, T, S, S) logits
         if self.init_gain is not None:
             z = z + self.init_gain[:, None, None, None] * (2 * pose - 1)[:, :, None]
-        z = z.permute(0, 2, 1, 3, 4)  # (B, T, 18, S, S)
+        z = z.permute(0, 2, 1, 3, 4)  # (B, T, K, S, S)
         if self.temporal is not None:
             b, t = z.shape[:2]
             z = self.temporal(z.reshape(b, t, -1))[0].reshape(z.shape)
@@ -95,6 +97,6 @@ class PoseSequenceGenerator(nn.Module):
 
 
 def build_discriminator(cfg: PSGANConfig) -> SpaceTimeDiscriminator:
-    """The unconditional PatchGAN of eq. 1 over the whole sequence (T maps of 18 channels stacked):
-    forward((B, T, 18, S, S)) -> [[features..., logits]]."""
-    return SpaceTimeDiscriminator(N_COCO, cfg.frames, cfg.ndf, cfg.n_layers, num_D=1)
+    """The unconditional PatchGAN of eq. 1 over the whole sequence (T maps of K channels stacked):
+    forward((B, T, K, S, S)) -> [[features..., logits]]."""
+    return SpaceTimeDiscriminator(channels(cfg.points), cfg.frames, cfg.ndf, cfg.n_layers, num_D=1)

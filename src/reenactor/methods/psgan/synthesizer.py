@@ -2,9 +2,10 @@
 
 The pose is encoded as heatmaps (:mod:`reenactor.pose.heatmaps`), G generates T heatmap sets, each decodes to
 BODY_25 keypoints (peak-region centroid, §4.2). Longer sequences chain: the last generated pose seeds the
-next T (its first, a near copy of the seed, is dropped). PSGAN generates the body only; the face points of
+next T (its first, a near copy of the seed, is dropped). A body model generates the body; the face points of
 the given pose (when it has them) follow the generated head by the mean displacement of its seen points
-(nose, eyes, ears) - a rigid carry, not generated motion.
+(nose, eyes, ears) - a rigid carry, not generated motion. A face model (the expression variant,
+``model.points: face``) generates the 68 face points inside a box around the given face and holds the body.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ...pose import heatmaps
 from ..base import PoseGenerator
 from .config import PSGANConfig
 from .networks import PoseSequenceGenerator
+from .points import face_box, from_maps, to_maps
 
 HEAD = [0, 15, 16, 17, 18]
 
@@ -54,15 +56,16 @@ class PSGANGenerator(PoseGenerator):
 
     @torch.no_grad()
     def heatmap_sequence(self, init: np.ndarray, label: int, frames: int) -> np.ndarray:
-        """(18, S, S) heatmaps of the first pose -> (frames, 18, S, S), chaining T-long generations."""
+        """(K, S, S) heatmaps of the first pose -> (frames, K, S, S), chaining T-long generations."""
         onehot = F.one_hot(torch.tensor([label]), self.cfg.n_actions).float().to(self.device)
         out, cur = [], init
         while sum(len(o) for o in out) < frames:
             x = torch.from_numpy(cur[None]).float().to(self.device)
             seq = self.G(x, onehot)[0].float().cpu().numpy()
             out.append(seq if not out else seq[1:])
-            last = heatmaps.decode(seq[-1], (self.cfg.size,) * 2, self.cfg.min_peak)
-            cur = heatmaps.encode(last, (self.cfg.size,) * 2, self.cfg.size, self.cfg.radius)
+            hm = (self.cfg.size,) * 2  # decoded and drawn again in heatmap pixels
+            last = heatmaps.decode_points(seq[-1], hm, self.cfg.min_peak)
+            cur = heatmaps.encode_points(last, hm, self.cfg.size, self.cfg.radius)
         return np.concatenate(out)[:frames]
 
     def generate(
@@ -72,6 +75,8 @@ class PSGANGenerator(PoseGenerator):
         if frames < 1:
             raise InputError(f"--frames must be at least 1, got {frames}")
         body0 = np.asarray(pose["body"], np.float32)
+        if self.cfg.points == "face":
+            return self._generate_face(pose, body0, size, label, frames)
         init = heatmaps.encode(zoomed(body0, size, self.zoom), size, self.cfg.size, self.cfg.radius)
         maps = self.heatmap_sequence(init, label, frames)
         body = zoomed(heatmaps.decode(maps, size, self.cfg.min_peak), size, 1 / self.zoom)
@@ -80,6 +85,21 @@ class PSGANGenerator(PoseGenerator):
         if pose.get("face") is not None:
             out["face"] = carry_face(np.asarray(pose["face"], np.float32), body0, body)
         return out
+
+    def _generate_face(self, pose, body0, size, label: int, frames: int) -> dict[str, np.ndarray]:
+        """The expression variant: the 68 face points generated in a box around the given face; the body held."""
+        if pose.get("face") is None:
+            raise InputError(
+                "this psgan model generates facial expressions and the source has no face points",
+                fix="pass a photo or clip frame where the face is found",
+            )
+        face0 = zoomed(np.asarray(pose["face"], np.float32), size, self.zoom)
+        box = face_box(face0)
+        init = to_maps(face0, "face", size, self.cfg.size, self.cfg.radius, box)
+        maps = self.heatmap_sequence(init, label, frames)
+        face = zoomed(from_maps(maps, "face", size, self.cfg.min_peak, box), size, 1 / self.zoom)
+        face[face[..., 2] <= 0] = 0
+        return {"body": np.repeat(body0[None], len(face), 0), "face": face}
 
 
 def zoomed(kp: np.ndarray, size: tuple[int, int], zoom: float) -> np.ndarray:
