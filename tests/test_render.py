@@ -138,3 +138,22 @@ def test_demo_v1_writes_side_by_side(carphone_clip, tmp_path, monkeypatch):
     # the single-photo part: the astronaut animated by carphone's poses through pose_warp, side by side
     photo = probe(out["photo_video"])
     assert (photo.n_frames, photo.width, photo.height) == (120, 3 * 256, 256)
+
+
+def test_demo_action_step_one_photo_one_word(carphone_clip, tmp_path):
+    """Demo step 6: psgan on procedural actions -> the astronaut's generated wave -> pose_warp; a re-run
+    reuses the data and the finished training."""
+    from reenactor.commands.demo import run_action_demo
+    from reenactor.io.video import probe
+    from reenactor.pose.posefile import load_poses
+
+    msgs = []
+    video = run_action_demo(tmp_path, carphone_clip, steps=2, progress=False, log=msgs.append)
+    assert any("PROCEDURAL" in m for m in msgs)
+    seq = load_poses(tmp_path / "astronaut_wave.poses.npz")
+    assert seq.n_frames == 48 and "procedural" in seq.source and "wave" in seq.source
+    info = probe(video)
+    assert info.n_frames == 48 and info.width == 3 * info.height  # side by side
+    stamp = (tmp_path / "runs" / "psgan" / "model.safetensors").stat().st_mtime_ns
+    run_action_demo(tmp_path, carphone_clip, steps=2, progress=False, log=msgs.append)
+    assert (tmp_path / "runs" / "psgan" / "model.safetensors").stat().st_mtime_ns == stamp

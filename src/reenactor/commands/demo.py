@@ -8,7 +8,10 @@
 4. transfer: drive the trained model with carphone's own later frames (or ``--driving bikes`` / any video or
    clip) and write OUT/carphone_cloning.mp4, side by side (driving | pose | result);
 5. the single-photo path: the bundled astronaut photo performs carphone's motion through ``pose_warp`` (a
-   reference method: nothing to train) -> OUT/astronaut_pose_warp.mp4, side by side.
+   reference method: nothing to train) -> OUT/astronaut_pose_warp.mp4, side by side;
+6. one photo + one action name (PSGAN, Yang et al. 2018): psgan trains briefly on PROCEDURAL actions animated
+   from carphone's and the astronaut's rest poses, generates the astronaut's ``wave`` and pose_warp renders
+   it -> OUT/astronaut_wave.mp4, side by side.
 
 Re-running reuses finished work (extraction, training, flow).
 """
@@ -32,9 +35,11 @@ def run_demo(
     precision: str = "auto",
     driving: str | None = None,
     photo: bool = True,
+    action: bool = False,
+    action_steps: int = 400,
 ) -> dict[str, Path]:
     """Run the demo into ``out_dir``; returns the paths it made (``clip``, ``pose_video``, with ``photo``
-    ``photo_video``, and with ``clone`` also ``model`` and ``video``)."""
+    ``photo_video``, with ``action`` ``action_video``, and with ``clone`` also ``model`` and ``video``)."""
     from ..extract import extract
     from ..pose.render import write_pose_video
     from ..samples import sample_path
@@ -50,6 +55,8 @@ def run_demo(
     made = {"clip": clip.root, "pose_video": video}
     if photo:
         made["photo_video"] = run_photo_demo(out, clip, progress=progress, log=log)
+    if action:
+        made["action_video"] = run_action_demo(out, clip, steps=action_steps, progress=progress, log=log)
     if clone:
         made.update(
             run_cloning_demo(
@@ -92,6 +99,87 @@ def run_photo_demo(out: Path, clip, progress: bool = True, log=print) -> Path:
     return video
 
 
+def finished_model(model: Path, method: str, steps: int) -> bool:
+    """True when ``model`` is a model file of ``method`` exported after at least ``steps`` steps (a previous
+    demo run's finished work, reused as it is)."""
+    import json
+
+    from ..train.checkpoint import read_metadata
+
+    if not model.exists():
+        return False
+    try:
+        md = read_metadata(model)
+        return md.get("method") == method and int(json.loads(md.get("run", "{}")).get("step", 0)) >= steps
+    except Exception:  # noqa: BLE001 - an unreadable model is simply re-made
+        return False
+
+
+def run_action_demo(
+    out: Path, clip, steps: int = 400, action: str = "wave", progress: bool = True, log=print
+) -> Path:
+    """Step 6: psgan on procedural actions (resumable run in OUT/runs/psgan), the astronaut's ``action``
+    generated from her photo's pose and rendered through pose_warp."""
+    from ..config import method_defaults
+    from ..data.actions import open_actions
+    from ..methods import get_method
+    from ..reference import load_reference
+    from ..synthetic.actions import rest_pose_from_reference, rest_poses_from_clip, write_action_data
+    from ..train.config import build_run_config, method_config
+    from ..train.trainer import Trainer
+    from ..transfer import transfer
+    from .poses import generate_pose_file
+
+    data = out / "actions"
+    if not (data / "ACTIONS.json").exists():
+        rests = rest_poses_from_clip(clip, range(0, clip.n_frames, 10))
+        rests.append(rest_pose_from_reference(load_reference("sample:astronaut", max(clip.size))))
+        tmp = out / ".actions.partial"
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_action_data(tmp, rests, per_action=24, frames=16, seed=0)
+        tmp.rename(data)
+    actions = open_actions([data], log=lambda *_: None)
+    log(f"[demo] pose sequences from an action label: psgan, {steps} steps on {actions.describe()}")
+    base = method_defaults("psgan")
+    base["method"] = "psgan"
+    base.setdefault("trainer", {}).update(
+        {
+            "steps": steps,
+            "tensorboard": False,
+            "image_every": 0,
+            "progress": progress,
+            "checkpoint_every": 100,
+        }
+    )
+    cfg = build_run_config(base, [])
+    cls = get_method("psgan")
+    method = cls(method_config(cls, cfg.model))
+    run_dir = out / "runs" / "psgan"
+    if finished_model(run_dir / "model.safetensors", "psgan", steps):
+        log(f"[demo] reusing the psgan model a previous demo run left: {run_dir / 'model.safetensors'}")
+    else:
+        Trainer(method, cfg, run_dir).fit(method.build_dataset(actions), resume=True)
+    poses = out / f"astronaut_{action}.poses.npz"
+    generate_pose_file(run_dir / "model.safetensors", "sample:astronaut", action, 48, poses)
+    video = out / f"astronaut_{action}.mp4"
+    res = transfer(
+        None,
+        poses,
+        video,
+        method="pose_warp",
+        target_image="sample:astronaut",
+        side_by_side=True,
+        progress=progress,
+    )
+    log(
+        f"[demo] wrote {video} (side by side: the generated {action!r} poses | the astronaut through pose_warp, {res.n_frames} "
+        "frames; psgan trained on PROCEDURAL actions)"
+    )
+    return video
+
+
 def run_cloning_demo(
     out: Path,
     clip,
@@ -109,7 +197,6 @@ def run_cloning_demo(
     from ..data.flow import add_flow_stage
     from ..evaluation.self_reenactment import slice_clip
     from ..methods import get_method
-    from ..train.checkpoint import read_metadata
     from ..train.config import build_run_config, method_config
     from ..train.trainer import Trainer, cpu_has_bf16
     from ..transfer import transfer
@@ -137,17 +224,7 @@ def run_cloning_demo(
         )
     run_dir = out / "runs" / "cloning"
     model = run_dir / "model.safetensors"
-    reuse = False
-    if model.exists():
-        try:
-            import json
-
-            md = read_metadata(model)
-            run = json.loads(md.get("run", "{}"))
-            reuse = md.get("method") == "cloning" and int(run.get("step", 0)) >= train_steps
-        except Exception:  # noqa: BLE001 - an unreadable model is simply re-made
-            reuse = False
-    if reuse:
+    if finished_model(model, "cloning", train_steps):
         log(f"[demo] reusing the model a previous demo run left: {model}")
     else:
         # the shipped configs/cloning/default.yaml, as `reenactor train --method cloning` runs it, with the demo's
@@ -225,7 +302,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "pose overlay), train performance cloning briefly on its first frames, drive it "
         "with its later frames and write OUT/carphone_cloning.mp4 (driving | pose | "
         "result); and animate the bundled astronaut photo with carphone's motion through "
-        "pose_warp (OUT/astronaut_pose_warp.mp4). Re-running reuses finished work.",
+        "pose_warp (OUT/astronaut_pose_warp.mp4); with --action, also make her wave from her photo and the "
+        "word 'wave' (psgan on procedural actions, OUT/astronaut_wave.mp4). Re-running reuses finished work.",
     )
     add_output(
         p,
@@ -247,6 +325,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--no-photo",
         action="store_true",
         help="skip the single-photo part (the astronaut animated through pose_warp)",
+    )
+    p.add_argument(
+        "--action",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="step 6: train psgan on procedural actions (~2 min), generate the astronaut's wave and render it "
+        "(default: on; --no-action skips it)",
     )
     p.add_argument(
         "--train-steps",
@@ -329,5 +414,6 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision or "auto",
         driving=args.driving,
         photo=not args.no_photo,
+        action=args.action,
     )
     return 0

@@ -131,15 +131,32 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..devices import resolve_device
-    from ..errors import InputError
-    from ..methods.base import POSE_SEQUENCE
-    from ..modelfile import open_model
-    from ..pose.posefile import SUFFIX, PoseSequence, save_poses
-    from ..reference import load_reference
+    from ..pose.posefile import SUFFIX
     from ._output import check_output_file
 
     out = check_output_file(args.output, (SUFFIX,), args.force, "pose file")
-    model = open_model(args.model, device=resolve_device(args.device))
+    seq, procedural = generate_pose_file(
+        args.model, args.source, args.action, args.frames, out, resolve_device(args.device)
+    )
+    tag = " (trained on procedural action data)" if procedural else ""
+    print(
+        f"wrote {out} ({seq.n_frames} poses of {args.action!r} at {seq.fps:g} fps, {seq.size[1]}x{seq.size[0]} px"
+        f"{tag})"
+    )
+    return 0
+
+
+def generate_pose_file(model_path, source: str, action: str, frames: int, out, device: str = "cpu"):
+    """``reenactor poses generate`` as a function: a pose-sequence model, the first pose from ``source`` (a
+    photo, ``sample:NAME``, ``CLIP_DIR:INDEX`` or ``VIDEO:INDEX``) and an action -> ``out`` (.poses.npz).
+    Returns (the :class:`PoseSequence`, whether the model was trained on procedural data)."""
+    from ..errors import InputError
+    from ..methods.base import POSE_SEQUENCE
+    from ..modelfile import open_model
+    from ..pose.posefile import PoseSequence, save_poses
+    from ..reference import load_reference
+
+    model = open_model(model_path, device=device)
     if model.kind != POSE_SEQUENCE:
         raise InputError(
             f"method {model.method} is a {model.kind} model (it renders frames); `poses generate` needs a "
@@ -149,24 +166,22 @@ def run_generate(args: argparse.Namespace) -> int:
             f"{model.method} with the pose file it writes (`reenactor transfer --driving OUT.poses.npz`)",
         )
     gen = model.synthesizer
-    if args.action not in gen.actions:
+    if action not in gen.actions:
         raise InputError(
-            f"unknown action {args.action!r}; this model knows: {', '.join(gen.actions) or '(none)'}",
+            f"unknown action {action!r}; this model knows: {', '.join(gen.actions) or '(none)'}",
             model.name,
             "pass --action with one of those names",
         )
-    ref = load_reference(args.source, max(gen.size))
+    ref = load_reference(source, max(gen.size))
     kp = ref.keypoints
-    arrays = gen.generate({"body": kp["body"], "face": kp.get("face")}, ref.size, args.action, args.frames)
-    tag = " (trained on procedural action data)" if model.meta.get("procedural") else ""
-    source = f"{model.method} {model.name}: action {args.action!r} from {args.source}{tag}"
-    seq = PoseSequence(arrays, gen.fps, ref.size, source)
-    save_poses(out, seq)
-    print(
-        f"wrote {out} ({seq.n_frames} poses of {args.action!r} at {seq.fps:g} fps, {seq.size[1]}x{seq.size[0]} px"
-        f"{tag})"
+    arrays = gen.generate({"body": kp["body"], "face": kp.get("face")}, ref.size, action, frames)
+    procedural = bool(model.meta.get("procedural"))
+    tag = " (trained on procedural action data)" if procedural else ""
+    seq = PoseSequence(
+        arrays, gen.fps, ref.size, f"{model.method} {model.name}: action {action!r} from {source}{tag}"
     )
-    return 0
+    save_poses(out, seq)
+    return seq, procedural
 
 
 def run_actions(args: argparse.Namespace) -> int:
