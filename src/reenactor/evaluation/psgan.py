@@ -15,7 +15,10 @@ Rows (each learned row a mean over ``repeats`` trainings, seeds ``seed ..``, wit
 
 * ``psgan``: the shipped ``configs/psgan/default.yaml``, what ``reenactor train --method psgan`` runs;
 * ``psgan w/o GRU`` (``model.recurrent=none``): the paper's "w/o LSTM" ablation;
-* ``psgan-L1`` (``model.alpha=0``): plain L1 in eq. 3 (the paper's "PSGAN-L1");
+* ``psgan-L1`` (``model.lambda_gan=0``): "PSGAN trained with the L1-norm loss rather than adversarial loss"
+  (§4.2: the paper's PSGAN-L1), eq. 3 alone;
+* ``psgan alpha=10`` (``model.alpha=10``): eq. 3 weighted as the paper weights it for actions (the shipped default
+  is alpha 0, plain L1 in eq. 3: configs/psgan/default.yaml says why);
 * ``static``: the first pose repeated (no motion);
 * ``class-mean motion`` (reference, ours): the training set's mean displacement of every joint for that
   action, scaled by the shoulder width and added to the first pose.
@@ -55,7 +58,8 @@ logger = logging.getLogger(__name__)
 VARIANTS: dict[str, list[str]] = {
     "psgan": [],
     "psgan w/o GRU": ["model.recurrent=none"],
-    "psgan-L1": ["model.alpha=0"],
+    "psgan-L1": ["model.lambda_gan=0"],
+    "psgan alpha=10": ["model.alpha=10"],
 }
 #: COCO-18 indices (in heatmap channel order) of the neck and the shoulders
 NECK, RSHO, LSHO = 1, 2, 5
