@@ -85,6 +85,7 @@ def test_psgan_benchmark_end_to_end_and_reuse(carphone_clip, tmp_path, monkeypat
     opts = bench.PSGANBenchmarkOptions(
         clip=str(carphone_clip.root),
         out_dir=tmp_path / "b",
+        train_photo=None,
         test_photo=None,
         classifier_photo=None,
         per_action=2,
@@ -147,6 +148,7 @@ def test_psgan_benchmark_expression_variant(carphone_clip, tmp_path):
     opts = bench.PSGANBenchmarkOptions(
         clip=str(carphone_clip.root),
         out_dir=tmp_path / "e",
+        train_photo=None,
         test_photo=None,
         classifier_photo=None,
         per_action=1,

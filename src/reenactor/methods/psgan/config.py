@@ -32,8 +32,7 @@ class PSGANConfig:
     gan_mode: Literal["vanilla", "lsgan", "hinge"] = "vanilla"  # eqs. 1-2 are the log loss (vanilla)
     lambda_gan: float = 1.0  # weight of the adversarial term (eq. 2)
     lambda_rec: float = 10.0  # lambda of the masked L1 (eq. 3; the paper: 10)
-    alpha: float = 0.0  # alpha of eq. 3's mask weight (alpha M + 1); 0 = plain L1 (the paper: 10 actions, 20
-    # faces, for a generator without init_skip; configs/psgan/default.yaml says why 0 here)
+    alpha: float = 10.0  # alpha of eq. 3's mask weight (alpha M + 1): 10 actions, 20 faces; 0 = plain L1
     min_peak: float = 0.3  # a decoded heatmap whose peak is below this is a missing joint
 
 
