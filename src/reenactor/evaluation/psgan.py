@@ -70,7 +70,9 @@ NECK, RSHO, LSHO = 1, 2, 5
 class PSGANBenchmarkOptions:
     clip: str = "carphone"  # sample name, video or clip folder: the rest poses' footage
     out_dir: Path = Path("runs/psgan_benchmark")
-    train_photo: str | None = "sample:hopper"  # a second body in the training set (None: the clip's frames only)
+    train_photo: str | None = (
+        "sample:hopper"  # a second body in the training set (None: the clip's frames only)
+    )
     test_photo: str | None = "sample:astronaut"  # a held-out body (None: the clip's frames only)
     classifier_photo: str | None = "sample:hopper"  # a body in the classifier's data
     size: int = 128  # extraction size of the clip
