@@ -116,6 +116,35 @@ def test_psgan_benchmark_end_to_end_and_reuse(carphone_clip, tmp_path, monkeypat
     assert [r["heatmap_l2"] for r in again] == [r["heatmap_l2"] for r in rows]
 
 
+def test_a_killed_benchmark_run_continues_from_its_checkpoint(carphone_clip, tmp_path, caplog):
+    """A learned row killed after a checkpoint (no exported model yet) continues from it on the re-run."""
+    import logging
+
+    opts = bench.PSGANBenchmarkOptions(
+        clip=str(carphone_clip.root),
+        out_dir=tmp_path / "k",
+        train_photo=None,
+        test_photo=None,
+        classifier_photo=None,
+        per_action=1,
+        test_per_action=1,
+        classifier_per_action=1,
+        steps=2,
+        variants=("psgan",),
+        overrides=[*PSGAN_TINY, "trainer.checkpoint_every=1"],
+        progress=False,
+    )
+    bench.run(opts)
+    run = opts.out_dir / "runs" / "psgan_seed0"
+    (run / "model.safetensors").unlink()  # as if killed before the export
+    (run / "benchmark_run.json").unlink()
+    opts.steps = 3
+    with caplog.at_level(logging.INFO):
+        rows = bench.run(opts)
+    assert "resumed from" in caplog.text and "(step 2)" in caplog.text
+    assert rows[-1]["steps"] == 3
+
+
 def test_generated_pose_stand_in_is_seeded():
     body = np.tile(_walk(1)[0], (200, 1, 1))
     a = scbench.generated_poses(body, 1.5, 0.1, seed=3)

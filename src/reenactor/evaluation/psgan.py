@@ -411,11 +411,17 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
                     run_dir,
                     size=cfg.size,
                     max_seconds=1e9,
-                    overrides=[f"trainer.steps={opts.steps}", *VARIANTS[name], *opts.overrides],
+                    overrides=[
+                        f"trainer.steps={opts.steps}",
+                        "trainer.checkpoint_every=250",
+                        *VARIANTS[name],
+                        *opts.overrides,
+                    ],
                     seed=seed,
                     device=opts.device,
                     progress=opts.progress,
                     config=config,
+                    resume=True,  # a killed benchmark continues its run from the last checkpoint
                 )
                 info = {"steps": info["steps"], "seconds": info["seconds"]}
                 write_json(info_path, info)

@@ -115,10 +115,16 @@ def run(opts: SCGANBenchmarkOptions) -> list[dict[str, Any]]:
                 run_dir,
                 size=s,
                 max_seconds=1e9,
-                overrides=[f"trainer.steps={opts.steps}", f"model.train_with={mode}", *opts.overrides],
+                overrides=[
+                    f"trainer.steps={opts.steps}",
+                    "trainer.checkpoint_every=250",
+                    f"model.train_with={mode}",
+                    *opts.overrides,
+                ],
                 seed=opts.seed,
                 device=opts.device,
                 progress=opts.progress,
+                resume=True,  # a killed benchmark continues its run from the last checkpoint
             )
             info = {"steps": info["steps"], "seconds": info["seconds"]}
             write_json(info_path, info)

@@ -306,6 +306,7 @@ def train_model(
     progress: bool = True,
     config: str | Path | None = None,
     paired_only_share: float = 0.5,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train ``method`` with the one trainer (:class:`reenactor.train.trainer.Trainer`) until ``max_seconds`` of
     wall clock have passed (data set-up included), then export ``run_dir/model.safetensors``.
@@ -313,7 +314,8 @@ def train_model(
     The run config is ``config`` (a file or shipped name such as ``upper_body/small``) or the method's shipped
     ``configs/<method>/default.yaml`` - what ``reenactor train --method METHOD`` runs - with ``model.size`` =
     ``size``, no TensorBoard, then ``overrides`` (``--set`` style). Returns
-    ``{"model": path, "steps": n, "seconds": s}``.
+    ``{"model": path, "steps": n, "seconds": s}``. ``resume``: continue from the run folder's newest checkpoint
+    (for runs to a fixed ``trainer.steps``; pass ``trainer.checkpoint_every`` in ``overrides`` to have some).
 
     A method with the paired-only schedule of section 3.2 (``model.loss.paired_only_steps``) gets it in
     wall-clock terms: the unpaired branch joins once ``paired_only_share`` of the budget is spent (or at the
@@ -376,7 +378,7 @@ def train_model(
     run_cfg.trainer.max_seconds = max(max_seconds - (time.perf_counter() - t0), 1.0)
     trainer = Trainer(m, run_cfg, run_dir, device=device, callbacks=[budget])
     try:
-        path = trainer.fit(dataset)
+        path = trainer.fit(dataset, resume=resume)
     finally:
         if bar is not None:
             bar.close()
