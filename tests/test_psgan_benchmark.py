@@ -162,7 +162,7 @@ def test_scgan_benchmark_end_to_end(carphone_clip, tmp_path):
     by = {r["method"]: r for r in rows}
     assert list(by) == ["static", "SCGAN-gen", "SCGAN", "SCGAN, real poses (ref.)", "SCGAN-gt"]
     assert by["SCGAN-gt"]["pose"] == "real" and by["SCGAN-gen"]["pose"] == "generated"
-    assert all(0 < r["ssim"] <= 1 for r in rows)
+    assert all(-1 <= r["ssim"] <= 1 and -1 <= r["masked_ssim"] <= 1 for r in rows)  # tiny models: any sign
     table = (opts.out_dir / "table.md").read_text()
     assert "static < SCGAN-gen <= SCGAN <= SCGAN-gt" in table
     assert (opts.out_dir / "frames.png").stat().st_size > 0

@@ -18,6 +18,10 @@ class SCGANConfig:
     n_blocks: int = 2  # residual blocks on the joined image + pose features (the paper: "several")
     skips: bool = True  # U-Net skips from the image encoder to the decoder (ours: the paper shows none, but
     # appearance through a 4x4 bottleneck alone is a blur at CPU sizes; false = the paper's figure)
+    pose_skips: bool = (
+        False  # (ours) the pose encoder's features join the skips too, so the pose reaches every
+    )
+    # scale of the decoder and not only the 4 x 4 bottleneck
     ndf: int = 32  # channels of the first layer of D1, D2 and D_which
     n_layers: int = 3  # stride-2 layers of each PatchGAN
     gan_mode: Literal["vanilla", "lsgan", "hinge"] = "vanilla"  # eqs. 6-10 are the log loss (vanilla)

@@ -45,8 +45,9 @@ class FrameGenerator(nn.Module):
         self.pose_last = pose_last
         self.join = ConvBlock(2 * c[-1], c[-1], 3, norm="instance")
         self.blocks = nn.Sequential(*[ResnetBlock(c[-1], pad_mode="replicate") for _ in range(cfg.n_blocks)])
+        self.pose_skips = cfg.skips and cfg.pose_skips
         outs = [*reversed(c[:-1]), cfg.ngf]
-        ins = [c[-1]] + [o * (2 if cfg.skips else 1) for o in outs[:-1]]
+        ins = [c[-1]] + [o * (3 if self.pose_skips else 2 if cfg.skips else 1) for o in outs[:-1]]
         self.up = nn.ModuleList(ConvBlock(i, o, 3, norm="instance") for i, o in zip(ins, outs))
         self.out = ConvBlock(cfg.ngf, 3, 3, norm="none", act="tanh")
 
@@ -55,12 +56,17 @@ class FrameGenerator(nn.Module):
         for layer in self.img:
             h = layer(h)
             feats.append(h)
-        p = self.pose_last(self.pose(pose))
+        pfeats, p = [], pose
+        for layer in self.pose:
+            p = layer(p)
+            pfeats.append(p)
+        p = self.pose_last(p)
         h = self.blocks(self.join(torch.cat([h, p], 1)))
         skips = list(reversed(feats[:-1]))
+        pskips = list(reversed(pfeats))
         for i, layer in enumerate(self.up):
             h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
             h = layer(h)
             if self.skips and i < len(skips):
-                h = torch.cat([h, skips[i]], 1)
+                h = torch.cat([h, skips[i], pskips[i]] if self.pose_skips else [h, skips[i]], 1)
         return self.out(h)
