@@ -38,7 +38,6 @@ must be brought by the user: ``reenactor extract`` per action folder, see docs/p
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -347,7 +346,7 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
     """Run the protocol (module docstring); returns the rows, also written to ``OUT/results.json`` and
     ``OUT/table.md``."""
     from ..data.actions import open_actions
-    from ..evaluation.self_reenactment import train_model
+    from ..evaluation.self_reenactment import steps_run
     from ..methods.psgan import points as pts
     from ..modelfile import open_model
 
@@ -399,32 +398,18 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
         for r in range(opts.repeats):
             seed = opts.seed + r
             run_dir = out / "runs" / f"{name.replace(' ', '_').replace('/', '').replace('=', '')}_seed{seed}"
-            model = run_dir / "model.safetensors"
-            info_path = run_dir / "benchmark_run.json"
-            if model.exists() and info_path.exists():
-                info = json.loads(info_path.read_text())
-                logger.info(f"[psgan benchmark] {name} seed {seed}: reusing {model}")
-            else:
-                info = train_model(
-                    "psgan",
-                    train_data,
-                    run_dir,
-                    size=cfg.size,
-                    max_seconds=1e9,
-                    overrides=[
-                        f"trainer.steps={opts.steps}",
-                        "trainer.checkpoint_every=250",
-                        *VARIANTS[name],
-                        *opts.overrides,
-                    ],
-                    seed=seed,
-                    device=opts.device,
-                    progress=opts.progress,
-                    config=config,
-                    resume=True,  # a killed benchmark continues its run from the last checkpoint
-                )
-                info = {"steps": info["steps"], "seconds": info["seconds"]}
-                write_json(info_path, info)
+            model, info = steps_run(
+                "psgan",
+                train_data,
+                run_dir,
+                opts.steps,
+                [*VARIANTS[name], *opts.overrides],
+                cfg.size,
+                seed,
+                opts.device,
+                opts.progress,
+                config,
+            )
             g = open_model(model, device=opts.device).synthesizer
             gen_maps = [
                 g.heatmap_sequence(it.maps[0], g.actions.index(it.sample.action), frames) for it in test

@@ -26,7 +26,6 @@ models trained on (a talking man: small motions, so ``static`` is a strong floor
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -75,7 +74,7 @@ def run(opts: SCGANBenchmarkOptions) -> list[dict[str, Any]]:
     from ..data.clips import open_clips
     from ..modelfile import open_model
     from .psgan import effective_config
-    from .self_reenactment import frame_metrics, prepare_clip, split, train_model
+    from .self_reenactment import frame_metrics, prepare_clip, split, steps_run
 
     t0 = time.perf_counter()
     out = opts.out_dir
@@ -116,30 +115,17 @@ def run(opts: SCGANBenchmarkOptions) -> list[dict[str, Any]]:
 
     for name, mode in ALTERNATIVES.items():
         run_dir = out / "runs" / name
-        model, info_path = run_dir / "model.safetensors", run_dir / "benchmark_run.json"
-        if model.exists() and info_path.exists():
-            info = json.loads(info_path.read_text())
-            logger.info(f"[scgan benchmark] {name}: reusing {model}")
-        else:
-            info = train_model(
-                "scgan",
-                open_clips([train_dir], log=lambda *_: None),
-                run_dir,
-                size=s,
-                max_seconds=1e9,
-                overrides=[
-                    f"trainer.steps={opts.steps}",
-                    "trainer.checkpoint_every=250",
-                    f"model.train_with={mode}",
-                    *opts.overrides,
-                ],
-                seed=opts.seed,
-                device=opts.device,
-                progress=opts.progress,
-                resume=True,  # a killed benchmark continues its run from the last checkpoint
-            )
-            info = {"steps": info["steps"], "seconds": info["seconds"]}
-            write_json(info_path, info)
+        model, info = steps_run(
+            "scgan",
+            open_clips([train_dir], log=lambda *_: None),
+            run_dir,
+            opts.steps,
+            [f"model.train_with={mode}", *opts.overrides],
+            s,
+            opts.seed,
+            opts.device,
+            opts.progress,
+        )
         poses = body if mode == "real" else gen_body
         outputs[name] = render(model, poses)
         rows.append(

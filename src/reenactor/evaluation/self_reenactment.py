@@ -388,6 +388,44 @@ def train_model(
     return info
 
 
+def steps_run(
+    method: str,
+    data: Any,
+    run_dir: Path,
+    steps: int,
+    overrides: list[str],
+    size: int,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+    config: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """A benchmark's training run to a fixed number of ``steps`` (:func:`train_model` from the shipped config
+    or ``config``): reused when ``run_dir`` already holds its model and ``benchmark_run.json``, continued from
+    its last checkpoint (every 250 steps) when a killed benchmark is run again. Returns (model path,
+    ``{"steps", "seconds"}``)."""
+    model, info_path = run_dir / "model.safetensors", run_dir / "benchmark_run.json"
+    if model.exists() and info_path.exists():
+        logger.info(f"[benchmark] reusing {model}")
+        return model, json.loads(info_path.read_text())
+    info = train_model(
+        method,
+        data,
+        run_dir,
+        size=size,
+        max_seconds=1e9,
+        overrides=[f"trainer.steps={steps}", "trainer.checkpoint_every=250", *overrides],
+        seed=seed,
+        device=device,
+        progress=progress,
+        config=config,
+        resume=True,
+    )
+    info = {"steps": info["steps"], "seconds": info["seconds"]}
+    write_json(info_path, info)
+    return model, info
+
+
 def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     """Run the protocol; returns one row per method (also written to ``out_dir``)."""
     from ..driving import ClipSource
