@@ -141,7 +141,7 @@ def test_demo_v1_writes_side_by_side(carphone_clip, tmp_path, monkeypatch):
 
 
 def test_demo_action_step_one_photo_one_word(carphone_clip, tmp_path):
-    """Demo step 6: psgan on procedural actions -> the astronaut's generated wave -> pose_warp; a re-run
+    """Demo step 6: psgan on procedural actions -> the astronaut's generated nod -> pose_warp; a re-run
     reuses the data and the finished training."""
     from reenactor.commands.demo import run_action_demo
     from reenactor.io.video import probe
@@ -150,8 +150,8 @@ def test_demo_action_step_one_photo_one_word(carphone_clip, tmp_path):
     msgs = []
     video = run_action_demo(tmp_path, carphone_clip, steps=2, progress=False, log=msgs.append)
     assert any("PROCEDURAL" in m for m in msgs)
-    seq = load_poses(tmp_path / "astronaut_wave.poses.npz")
-    assert seq.n_frames == 48 and "procedural" in seq.source and "wave" in seq.source
+    seq = load_poses(tmp_path / "astronaut_nod.poses.npz")
+    assert seq.n_frames == 48 and "procedural" in seq.source and "nod" in seq.source
     info = probe(video)
     assert info.n_frames == 48 and info.width == 3 * info.height  # side by side
     stamp = (tmp_path / "runs" / "psgan" / "model.safetensors").stat().st_mtime_ns

@@ -10,8 +10,8 @@
 5. the single-photo path: the bundled astronaut photo performs carphone's motion through ``pose_warp`` (a
    reference method: nothing to train) -> OUT/astronaut_pose_warp.mp4, side by side;
 6. one photo + one action name (PSGAN, Yang et al. 2018): psgan trains briefly on PROCEDURAL actions animated
-   from carphone's and the astronaut's rest poses, generates the astronaut's ``wave`` and pose_warp renders
-   it -> OUT/astronaut_wave.mp4, side by side.
+   from carphone's and the astronaut's rest poses, generates the astronaut's ``nod`` (her photo ends at the
+   chest, so a nod is the action it can show) and pose_warp renders it -> OUT/astronaut_nod.mp4, side by side.
 
 Re-running reuses finished work (extraction, training, flow).
 """
@@ -116,7 +116,7 @@ def finished_model(model: Path, method: str, steps: int) -> bool:
 
 
 def run_action_demo(
-    out: Path, clip, steps: int = 400, action: str = "wave", progress: bool = True, log=print
+    out: Path, clip, steps: int = 400, action: str = "nod", progress: bool = True, log=print
 ) -> Path:
     """Step 6: psgan on procedural actions (resumable run in OUT/runs/psgan), the astronaut's ``action``
     generated from her photo's pose and rendered through pose_warp."""
@@ -302,8 +302,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "pose overlay), train performance cloning briefly on its first frames, drive it "
         "with its later frames and write OUT/carphone_cloning.mp4 (driving | pose | "
         "result); and animate the bundled astronaut photo with carphone's motion through "
-        "pose_warp (OUT/astronaut_pose_warp.mp4); with --action, also make her wave from her photo and the "
-        "word 'wave' (psgan on procedural actions, OUT/astronaut_wave.mp4). Re-running reuses finished work.",
+        "pose_warp (OUT/astronaut_pose_warp.mp4); and make her nod from her photo and the word 'nod' (psgan on "
+        "procedural actions, OUT/astronaut_nod.mp4). Re-running reuses finished work.",
     )
     add_output(
         p,
@@ -330,7 +330,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--action",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="step 6: train psgan on procedural actions (~2 min), generate the astronaut's wave and render it "
+        help="step 6: train psgan on procedural actions (~2 min), generate the astronaut's nod and render it "
         "(default: on; --no-action skips it)",
     )
     p.add_argument(
