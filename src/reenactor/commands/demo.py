@@ -74,24 +74,30 @@ def run_demo(
     return made
 
 
-def run_photo_demo(out: Path, clip, progress: bool = True, log=print) -> Path:
-    """Step 5: the astronaut photo driven by carphone's poses through pose_warp (a few seconds)."""
+def astronaut_through_pose_warp(driving, video: Path, progress: bool = True):
+    """The bundled astronaut photo driven by ``driving`` (a clip or pose file) through pose_warp, side by side."""
     from ..transfer import transfer
 
-    video = out / "astronaut_pose_warp.mp4"
-    log(
-        "[demo] single photo: the astronaut (scikit-image) performs carphone's motion through pose_warp "
-        "(a reference method: nothing to train)"
-    )
-    res = transfer(
+    return transfer(
         None,
-        clip.root,
+        driving,
         video,
         method="pose_warp",
         target_image="sample:astronaut",
         side_by_side=True,
         progress=progress,
     )
+
+
+def run_photo_demo(out: Path, clip, progress: bool = True, log=print) -> Path:
+    """Step 5: the astronaut photo driven by carphone's poses through pose_warp (a few seconds)."""
+
+    video = out / "astronaut_pose_warp.mp4"
+    log(
+        "[demo] single photo: the astronaut (scikit-image) performs carphone's motion through pose_warp "
+        "(a reference method: nothing to train)"
+    )
+    res = astronaut_through_pose_warp(clip.root, video, progress)
     log(
         f"[demo] wrote {video} (driving | pose | result, {res.n_frames} frames; rendering {res.render_fps:.1f} "
         "frames/s)"
@@ -127,7 +133,6 @@ def run_action_demo(
     from ..synthetic.actions import rest_pose_from_reference, rest_poses_from_clip, write_action_data
     from ..train.config import build_run_config, method_config
     from ..train.trainer import Trainer
-    from ..transfer import transfer
     from .poses import generate_pose_file
 
     data = out / "actions"
@@ -164,15 +169,7 @@ def run_action_demo(
     poses = out / f"astronaut_{action}.poses.npz"
     generate_pose_file(run_dir / "model.safetensors", "sample:astronaut", action, 48, poses)
     video = out / f"astronaut_{action}.mp4"
-    res = transfer(
-        None,
-        poses,
-        video,
-        method="pose_warp",
-        target_image="sample:astronaut",
-        side_by_side=True,
-        progress=progress,
-    )
+    res = astronaut_through_pose_warp(poses, video, progress)
     log(
         f"[demo] wrote {video} (side by side: the generated {action!r} poses | the astronaut through pose_warp, {res.n_frames} "
         "frames; psgan trained on PROCEDURAL actions)"

@@ -456,6 +456,13 @@ def _mean_row(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
+def _per_action(rows: list[dict[str, Any]], acts: list[str], key: str, title: str, fmt: str) -> list[str]:
+    lines = ["", f"{title}:", "", "| method | " + " | ".join(acts) + " |", "| --- |" + " ---: |" * len(acts)]
+    for r in rows:
+        lines.append(f"| {r['method']} | " + " | ".join(fmt.format(r[key][a]) for a in acts) + " |")
+    return lines
+
+
 def markdown_table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     acts = meta["actions"]
     lines = [
@@ -475,26 +482,10 @@ def markdown_table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             f"{r['classifier_accuracy']:.0%} | {min(amp):.2f} - {max(amp):.2f} | "
             f"{int(r['steps']) if 'steps' in r else '-'} |"
         )
-    lines += [
-        "",
-        "heatmap L2 per action:",
-        "",
-        "| method | " + " | ".join(acts) + " |",
-        "| --- |" + " ---: |" * len(acts),
-    ]
-    for r in rows:
-        lines.append(f"| {r['method']} | " + " | ".join(f"{r['per_action_l2'][a]:.5f}" for a in acts) + " |")
-    lines += [
-        "",
-        "amplitude ratio (generated / real) per action:",
-        "",
-        "| method | " + " | ".join(acts) + " |",
-        "| --- |" + " ---: |" * len(acts),
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['method']} | " + " | ".join(f"{r['amplitude_ratio'][a]:.2f}" for a in acts) + " |"
-        )
+    lines += _per_action(rows, acts, "per_action_l2", "heatmap L2 per action", "{:.5f}")
+    lines += _per_action(
+        rows, acts, "amplitude_ratio", "amplitude ratio (generated / real) per action", "{:.2f}"
+    )
     by = {r["method"]: r for r in rows}
     if "psgan" in by:
         p = by["psgan"]
