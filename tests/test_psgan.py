@@ -20,6 +20,9 @@ TINY = dict(
     size=16, n_down=3, frames=8, radius=1.5, ngf=4, hidden=16, ndf=4, n_layers=2, n_blocks=1, n_actions=6
 )
 TINY_SET = [x for k, v in TINY.items() for x in ("--set", f"model.{k}={v}")]
+QUIET = [
+    x for kv in ("tensorboard=false", "progress=false", "image_every=0") for x in ("--set", f"trainer.{kv}")
+]
 
 
 def _batch(cfg: PSGANConfig, b: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -113,14 +116,7 @@ def test_train_save_load_generate_cli(carphone_clip, tmp_path, capsys):
 
     acts = write_action_data(tmp_path / "acts", rest_poses_from_clip(carphone_clip), per_action=2, frames=8)
     run = tmp_path / "run"
-    base = [
-        "--set",
-        "trainer.tensorboard=false",
-        "--set",
-        "trainer.progress=false",
-        "--set",
-        "trainer.image_every=0",
-    ]
+    base = QUIET
     args = [
         "train",
         "--method",
@@ -234,14 +230,7 @@ def test_expression_variant_train_and_generate_cli(carphone_clip, tmp_path, caps
     )
     run = tmp_path / "run"
     tiny = [x for k, v in {**TINY, "radius": 1.0}.items() for x in ("--set", f"model.{k}={v}")]
-    quiet = [
-        "--set",
-        "trainer.tensorboard=false",
-        "--set",
-        "trainer.progress=false",
-        "--set",
-        "trainer.image_every=0",
-    ]
+    quiet = QUIET
     args = ["train", "--method", "psgan", "--config", "psgan/face", "--clips", str(acts), "-o", str(run)]
     assert main([*args, "--steps", "2", *tiny, *quiet, "--set", "trainer.batch_size=2"]) == 0
     model = open_model(run / "model.safetensors")

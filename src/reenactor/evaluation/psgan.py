@@ -196,8 +196,9 @@ class ActionClassifier(nn.Module):
     logits; two temporal convolutions over the points' positions, visibility and velocities, then a mean and
     max over time."""
 
-    def __init__(self, n: int, k: int = heatmaps.N_COCO, hidden: int = 64):
+    def __init__(self, n: int, k: int = heatmaps.N_COCO, hidden: int = 64, points: str = "body"):
         super().__init__()
+        self.points = points  # what it reads: body or face points (:func:`normalized`)
         self.net = nn.Sequential(
             nn.Conv1d(k * 5, hidden, 3, padding=1),
             nn.ReLU(),
@@ -228,8 +229,7 @@ def train_classifier(
     torch.manual_seed(seed)
     x = torch.from_numpy(np.stack([normalized(s, points) for s in seqs]))
     y = torch.tensor(labels)
-    clf = ActionClassifier(n, x.shape[2])
-    clf.points = points
+    clf = ActionClassifier(n, x.shape[2], points=points)
     opt = torch.optim.Adam(clf.parameters(), 3e-3, weight_decay=1e-4)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
@@ -244,8 +244,7 @@ def train_classifier(
 
 @torch.no_grad()
 def classify(clf: ActionClassifier, seqs: list[np.ndarray]) -> np.ndarray:
-    points = getattr(clf, "points", "body")
-    return clf(torch.from_numpy(np.stack([normalized(s, points) for s in seqs]))).argmax(1).numpy()
+    return clf(torch.from_numpy(np.stack([normalized(s, clf.points) for s in seqs]))).argmax(1).numpy()
 
 
 # ------------------------------------------------------------------------------------------ protocol
