@@ -193,12 +193,15 @@ def test_unpaired_poses_aligned_onto_the_target_or_kept(clips):
 
 def test_schedule_and_gradients_reach_every_parameter(clips):
     _, target, other = clips
-    m = tiny(loss={"paired_only_steps": 5})
+    m = tiny(loss={"paired_only": 0.25})
     ds = m.build_dataset([target], [other])
     batch = m.prepare_batch(torch.utils.data.default_collate([ds[i] for i in range(3)]))
+    m.schedule(0.24)
     early = m.generator_step(batch, step=0)
     assert set(early.losses) == {"vgg", "l1", "gan_p"}  # lambda_s = 0: paired branch only (section 3.2)
+    m.schedule(0.25)
     late = m.generator_step(batch, step=5)
+    assert m.unpaired_from_step == 5
     assert set(late.losses) == {"vgg", "l1", "gan_p", "gan_s", "tc"}
     sum(late.losses.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.G.parameters())
@@ -277,7 +280,7 @@ def test_train_save_load_transfer(clips, tmp_path):
     run = build_run_config(
         {
             "method": "cloning",
-            "model": {**TINY_MODEL, "loss": {"paired_only_steps": 2}},
+            "model": {**TINY_MODEL, "loss": {"paired_only": 0.5}},
             "trainer": {
                 "steps": 4,
                 "batch_size": 2,
@@ -292,6 +295,7 @@ def test_train_save_load_transfer(clips, tmp_path):
     cls = get_method("cloning")
     m = cls(method_config(cls, run.model))
     path = Trainer(m, run, tmp_path / "run").fit(m.build_dataset([target], [other]))
+    assert m.unpaired_from_step == 2  # paired_only 0.5 of 4 steps
     loaded = load_model(path, expect_method="cloning")
     assert loaded.meta["unpaired_branch"] and loaded.meta["n_train_poses"] == 12
     got: list[np.ndarray] = []

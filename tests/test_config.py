@@ -161,3 +161,14 @@ def test_train_help_explains_everything(capsys):
         "tensorboard",
     ):
         assert word in out
+
+
+def test_retired_keys_of_older_model_files_are_ignored_with_a_note(logged):
+    """cloning's paired-only stage was a step count (model files keep their config): read, ignored, said."""
+    from reenactor.methods.cloning.config import CloningConfig
+
+    cfg = from_dict(CloningConfig, {"loss": {"paired_only_steps": 300, "lambda_s": 0.2}}, prefix="model.")
+    assert cfg.loss.lambda_s == 0.2 and cfg.loss.paired_only == CloningConfig().loss.paired_only
+    assert "`model.loss.paired_only_steps` is no longer used" in logged()
+    with pytest.raises(ConfigError, match=r"model\.loss\.paired_onlyy"):
+        from_dict(CloningConfig, {"loss": {"paired_onlyy": 0.3}}, prefix="model.")

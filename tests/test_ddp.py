@@ -200,3 +200,28 @@ def test_two_processes_and_two_nodes_train_the_same_weights_as_one(tmp_path):
         assert got.keys() == ref.keys()
         for k in ref:
             assert torch.allclose(got[k], ref[k], atol=1e-5), (name, k, float((got[k] - ref[k]).abs().max()))
+
+
+def test_ranks_agree_on_a_wall_clock_budget_and_on_how_far_the_run_is(tmp_path):
+    """`--budget` under torchrun: the ranks stop at the same step (else the run hangs in a collective) and every
+    rank gives Method.schedule the same run fractions (a method that switches a branch on must switch it on every
+    rank at the same step), though each process has its own clock."""
+    clip = make_clip(tmp_path / "clip", n=8, size=32)
+    log = tmp_path / "schedule"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TINY_SCHEDULE_LOG": str(log)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += [
+        *_train_cmd(clip, tmp_path / "run", steps=100_000),
+        "--budget",
+        "4",
+        "--set",
+        "trainer.log_every=3",
+    ]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    ranks = [Path(f"{log}.rank{r}").read_text().split() for r in (0, 1)]
+    assert ranks[0] == ranks[1] and len(ranks[0]) >= 4
+    fractions = [float(x) for x in ranks[0]]
+    assert fractions == sorted(fractions) and fractions[-1] > 0.5
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["status"] == "done" and info["step"] == len(fractions)

@@ -515,3 +515,15 @@ def test_losses_stay_on_the_device_between_logging_steps(clip, tmp_path, monkeyp
     assert reads == [3, 6]
     assert [s for s, logs in seen if logs] == [3, 4, 5, 6] and seen[0] == (1, {})
     assert seen[2][1] == seen[3][1] and seen[3][1] != seen[5][1]  # steps 3-5 show step 3's losses
+
+
+def test_methods_are_told_how_far_the_run_is(clip, tmp_path, monkeypatch):
+    """Method.schedule gets the run's share before every step: by steps, or by the wall-clock budget when that ends
+    the run first (cloning's paired-only stage is such a share)."""
+    seen: list[float] = []
+    monkeypatch.setattr(TinyMethod, "schedule", lambda self, fraction: seen.append(fraction), raising=False)
+    _train(clip, tmp_path / "steps", 4)
+    assert seen == [0.0, 0.25, 0.5, 0.75]
+    seen.clear()
+    _train(clip, tmp_path / "budget", 10_000, callbacks=[lambda tr, logs: time.sleep(0.05)], max_seconds=0.6)
+    assert len(seen) >= 3 and seen == sorted(seen) and 0.0 <= seen[0] < 0.3 and 0.5 < seen[-1] <= 1.0

@@ -1,7 +1,8 @@
 """Entry point for subprocess/torchrun tests: `reenactor` with the tiny test method made available.
 
 TINY_STALL_AFTER=N makes the run stall (sleep) after step N, after writing RUN_DIR/stalled, so a test can
-kill it mid-run with SIGKILL."""
+kill it mid-run with SIGKILL. TINY_SCHEDULE_LOG=PATH: each rank appends the fractions Method.schedule is given
+to PATH.rankR."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ if stall:
         self.callbacks.append(cb)
 
     tr.Trainer.__init__ = _init
+
+schedule_log = os.environ.get("TINY_SCHEDULE_LOG")
+if schedule_log:  # each rank writes the run fractions Method.schedule was given, one per line
+    from tiny_method import TinyMethod
+
+    def _schedule(self, fraction):
+        with open(f"{schedule_log}.rank{os.environ.get('RANK', '0')}", "a") as f:
+            f.write(f"{fraction!r}\n")
+
+    TinyMethod.schedule = _schedule
 
 from reenactor.cli import main  # noqa: E402
 

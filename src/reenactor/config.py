@@ -9,6 +9,7 @@ always one object, saved with every checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 import yaml
 
 from .errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -85,8 +88,14 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`ConfigError`; missing keys keep defaults."""
+    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`ConfigError`; missing keys keep defaults.
+    Keys a class lists in its ``RETIRED`` mapping (written by older versions, e.g. into model files) are dropped
+    with a warning that says what replaced them."""
     data = dict(data or {})
+    for key, why in getattr(cls, "RETIRED", {}).items():
+        if key in data:
+            data.pop(key)
+            logger.warning(f"[config] `{prefix}{key}` is no longer used and was ignored: {why}")
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))

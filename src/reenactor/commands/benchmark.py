@@ -126,7 +126,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="METHOD:KEY=VALUE",
-        help="config override for one method, e.g. cloning:model.loss.paired_only_steps=100 (repeatable)",
+        help="config override for one method, e.g. cloning:model.loss.paired_only=0.5 (repeatable)",
     )
     s.add_argument(
         "--expression",

@@ -232,7 +232,6 @@ def run_cloning_demo(
                 "model": {
                     "size": model_size,
                     "volume": {"joints": "upper_body"},
-                    "loss": {"paired_only_steps": train_steps // 2},
                 },
                 "trainer": {
                     "steps": train_steps,
@@ -250,7 +249,7 @@ def run_cloning_demo(
         method = cls(method_config(cls, cfg.model))
         log(
             f"[demo] training performance cloning for {train_steps} steps at {model_size}x{model_size} on the CPU "
-            f"(paired branch first, the unpaired branch from step {train_steps // 2}); resumes if interrupted"
+            f"(paired branch only for the first {method.cfg.loss.paired_only:.0%}, then both); resumes if interrupted"
         )
         Trainer(method, cfg, run_dir).fit(method.build_dataset([target], [later]), resume=True)
     log(

@@ -305,7 +305,6 @@ def train_model(
     device: str = "cpu",
     progress: bool = True,
     config: str | Path | None = None,
-    paired_only_share: float = 0.5,
     resume: bool = False,
 ) -> dict[str, Any]:
     """Train ``method`` with the one trainer (:class:`reenactor.train.trainer.Trainer`) until ``max_seconds`` of
@@ -316,10 +315,8 @@ def train_model(
     ``size``, no TensorBoard, then ``overrides`` (``--set`` style). Returns
     ``{"model": path, "steps": n, "seconds": s}``. ``resume``: continue from the run folder's newest checkpoint
     (for runs to a fixed ``trainer.steps``; pass ``trainer.checkpoint_every`` in ``overrides`` to have some).
-
-    A method with the paired-only schedule of section 3.2 (``model.loss.paired_only_steps``) gets it in
-    wall-clock terms: the unpaired branch joins once ``paired_only_share`` of the budget is spent (or at the
-    configured step, whichever comes first), since the number of steps a budget buys is not known ahead.
+    Schedules within the run (learning-rate decay, a method's stages) run on the budget's share, as in
+    ``reenactor train --budget``.
     """
     from ..config import load_yaml, method_defaults
     from ..methods import get_method
@@ -353,22 +350,9 @@ def train_model(
 
         bar = tqdm(total=int(max_seconds), desc=f"train {method} (wall-clock budget)", unit="s")
 
-    loss_cfg = getattr(m.cfg, "loss", None)
-    has_unpaired = bool(getattr(dataset, "has_unpaired", False))
-    switch = {"done": not has_unpaired or loss_cfg is None or not hasattr(loss_cfg, "paired_only_steps")}
-
     def budget(trainer: Trainer, logs: dict[str, float]) -> None:
-        spent = time.perf_counter() - t0
-        if not switch["done"] and spent >= paired_only_share * max_seconds:
-            if trainer.step < loss_cfg.paired_only_steps:
-                loss_cfg.paired_only_steps = trainer.step
-                logger.info(
-                    f"[train] {method}: unpaired branch on from step {trainer.step} "
-                    f"({paired_only_share:.0%} of the budget)"
-                )
-            switch["done"] = True
         if bar is not None:
-            bar.n = min(int(spent), int(max_seconds))
+            bar.n = min(int(time.perf_counter() - t0), int(max_seconds))
             bar.set_postfix(
                 {k: f"{v:.3g}" for k, v in logs.items() if k in ("vgg", "tc", "g_total")}, refresh=True
             )
@@ -382,10 +366,7 @@ def train_model(
     finally:
         if bar is not None:
             bar.close()
-    info = {"model": path, "steps": trainer.step, "seconds": time.perf_counter() - t0}
-    if has_unpaired and loss_cfg is not None and hasattr(loss_cfg, "paired_only_steps"):
-        info["paired_only_steps"] = int(loss_cfg.paired_only_steps)
-    return info
+    return {"model": path, "steps": trainer.step, "seconds": time.perf_counter() - t0}
 
 
 def steps_run(
@@ -512,7 +493,6 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
                 "steps": int(info.get("steps", 0)),
                 "train_seconds": train_s,
                 "model": str(info["model"]),
-                "paired_only_steps": info.get("paired_only_steps"),
                 "seed": opts.seed + k,
             }
             if expression is not None:

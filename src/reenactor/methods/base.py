@@ -62,7 +62,8 @@ class Method(nn.Module, abc.ABC):
     * :meth:`inference_state` is called with the EMA weights swapped into the generator parameters (when
       ``trainer.ema > 0``), for the exported ``model.safetensors`` and every checkpoint's copy of it;
     * :meth:`fit_data` is called once per run (also on resume) before the first step;
-    * every micro-batch goes through :meth:`prepare_batch` on the device before the steps see it.
+    * every micro-batch goes through :meth:`prepare_batch` on the device before the steps see it;
+    * :meth:`schedule` is told how far the run is before every step.
     """
 
     name: ClassVar[str]
@@ -119,6 +120,11 @@ class Method(nn.Module, abc.ABC):
         stay compact on the host (keypoints, uint8 frames: little to collate and to copy) and be rendered here
         in a few batched kernels. Default: the batch as it is."""
         return batch
+
+    def schedule(self, fraction: float) -> None:  # noqa: B027 - optional hook
+        """Called by the trainer before every step with how far the run is, 0..1 (share of ``trainer.steps``,
+        or of the wall-clock budget when that ends the run first; the same value on every process), for
+        losses that change over a run (e.g. a stage that trains one branch only). Default: nothing."""
 
     def fit_data(self, dataset: torch.utils.data.Dataset) -> None:  # noqa: B027 - optional hook
         """Hook called once before training with the full dataset (e.g. to record statistics or, for a

@@ -395,6 +395,10 @@ class Trainer:
         # on something else (a wall-clock budget) sets its own
         self.run_fraction: Callable[[], float] = self._run_fraction
         self._t_fit: float | None = None  # wall clock at the start of fit() (trainer.max_seconds)
+        self._agreed_elapsed, self._agreed_at = (
+            0.0,
+            -1,
+        )  # the ranks' agreed seconds of fit(), and at which step
         self.method = method.to(self.device)
         self.step = 0
         self.amp_dtype = AMP_DTYPES[self.cfg.precision]
@@ -837,24 +841,31 @@ class Trainer:
         return batch
 
     def _run_fraction(self) -> float:
-        """How far the run is, 0..1: by steps, or by the wall-clock budget when it ends first."""
+        """How far the run is, 0..1: by steps, or by the wall-clock budget when it ends first (with several
+        processes, the wall clock the ranks last agreed on, so that every rank sees the same value)."""
         f = self.step / max(self.cfg.steps, 1)
         if self.cfg.max_seconds > 0 and self._t_fit is not None:
-            f = max(f, (time.perf_counter() - self._t_fit) / self.cfg.max_seconds)
+            f = max(f, self._elapsed() / self.cfg.max_seconds)
         return min(f, 1.0)
+
+    def _elapsed(self) -> float:
+        """Seconds since fit() began; with several processes the largest of the ranks' at the latest
+        logging step (they agree there only: one collective per logging step, not one per step)."""
+        if self._t_fit is None:
+            return 0.0
+        if not self.dist.distributed:
+            return time.perf_counter() - self._t_fit
+        if self.step % self.cfg.log_every == 0 and self._agreed_at != self.step:
+            t = torch.tensor([time.perf_counter() - self._t_fit], dtype=torch.float64, device=self.device)
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+            self._agreed_elapsed, self._agreed_at = float(t.item()), self.step
+        return self._agreed_elapsed
 
     def _budget_spent(self) -> bool:
         """Whether ``trainer.max_seconds`` has passed (the same answer on every rank)."""
         if self.cfg.max_seconds <= 0 or self._t_fit is None:
             return False
-        if self.dist.distributed and self.step % self.cfg.log_every:
-            return False  # the ranks agree at logging steps only (one collective there, not one per step)
-        spent = time.perf_counter() - self._t_fit >= self.cfg.max_seconds
-        if self.dist.distributed:
-            flag = torch.tensor([1.0 if spent else 0.0], device=self.device)
-            torch.distributed.all_reduce(flag)
-            spent = bool(flag.item() > 0)
-        return spent
+        return self._elapsed() >= self.cfg.max_seconds
 
     def fit(self, dataset: Dataset, resume: bool = False) -> Path | None:
         """Train to ``trainer.steps`` (continuing from the newest checkpoint with ``resume``) or until
@@ -865,6 +876,7 @@ class Trainer:
         from tqdm.auto import tqdm
 
         self._t_fit = time.perf_counter()
+        self._agreed_elapsed, self._agreed_at = 0.0, -1
         main = self.dist.is_main
         self.method.fit_data(dataset)
         if self.run_dir is not None and main:
@@ -910,6 +922,7 @@ class Trainer:
                         )
                     break
                 micro = [self.next_batch(batches) for _ in range(self.cfg.grad_accum)]
+                self.method.schedule(self.run_fraction())
                 pending = self._step(micro)  # loss tensors, still on the device: no wait here
                 self.step += 1
                 bar.update(1)

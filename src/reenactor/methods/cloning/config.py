@@ -5,7 +5,7 @@ configs/cloning/default.yaml."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ...data.augment import AugmentConfig
 
@@ -45,6 +45,11 @@ class DiscriminatorConfig:
 class LossConfig:
     """Loss weights and schedule (eqs. 1-6)."""
 
+    #: keys older versions wrote (model files keep their config): read and ignored, with why
+    RETIRED: ClassVar[dict[str, str]] = {
+        "paired_only_steps": "the paired-only stage is a share of the run now: model.loss.paired_only"
+    }
+
     gan_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"  # adversarial loss form (paper: vanilla)
     lambda_gan: float = 1.0  # weight of L_gan_p (eq. 2) in L_rec (eq. 3)
     lambda_vgg: float = 10.0  # weight of the feature L1 (eq. 1) in L_rec (eq. 3)
@@ -54,7 +59,10 @@ class LossConfig:
     feature_weights: str | None = None  # weights file for vgg19 (relu1_1); effnet ships with its package
     lambda_s: float = 0.1  # global weight of the unpaired branch (eq. 6), once it is switched on
     lambda_tc: float = 10.0  # weight of the temporal-coherence loss (eq. 4) inside the unpaired branch
-    paired_only_steps: int = 300  # first steps train the paired branch only (lambda_s = 0), section 3.2
+    paired_only: float = (
+        0.2  # share of the run that trains the paired branch only (lambda_s = 0; section 3.2's
+    )
+    # "first few epochs"): of trainer.steps, or of the wall-clock budget (--budget) when that ends the run first
     alpha_sigma: float = 6.0  # pixels: Gaussian falloff from the limbs of alpha(y) in eq. 4
 
 

@@ -11,7 +11,7 @@ One generator G (pix2pix's U-Net, section 3.2) maps N = 2 stacked pose volumes (
   and an unconditional PatchGAN D_s over 3N channels.
 
 Total (eq. 6): L = L_rec + lambda_s * (L_gan_s + lambda_tc * L_tc), lambda_s = 0 for the first
-``loss.paired_only_steps`` steps, then 0.1 (lambda_tc = 10). ``pix2pix`` (reenactor.methods.cloning.pix2pix) is this
+``loss.paired_only`` share of the run, then 0.1 (lambda_tc = 10). ``pix2pix`` (reenactor.methods.cloning.pix2pix) is this
 class configured with N = 1 and no unpaired branch.
 """
 
@@ -71,6 +71,8 @@ class CloningMethod(Method):
         self.perceptual = PerceptualLoss(net, layers=[0], weights=[1.0])
         self._train_kp: dict[str, np.ndarray] = {}
         self._dataset_has_unpaired = False
+        self._paired_only = True  # section 3.2's first stage, until schedule() says the run is past it
+        self.unpaired_from_step: int | None = None  # the step the unpaired branch joined (logged once)
 
     # ------------------------------------------------------------------ data
     def build_dataset(self, clips: list, unpaired: list | None = None) -> PoseVolumeDataset:
@@ -101,9 +103,17 @@ class CloningMethod(Method):
             params += list(self.D_s.parameters())
         return params
 
+    def schedule(self, fraction: float) -> None:
+        """Section 3.2's two stages: paired branch only for the first ``loss.paired_only`` share of the run."""
+        self._paired_only = fraction < self.cfg.loss.paired_only
+
     def unpaired_active(self, batch: dict[str, torch.Tensor], step: int) -> bool:
-        """lambda_s > 0: the unpaired branch joins after ``paired_only_steps`` (section 3.2)."""
-        return self.D_s is not None and "u_pose" in batch and step >= self.cfg.loss.paired_only_steps
+        """lambda_s > 0: the unpaired branch joins once the run is past ``loss.paired_only`` (section 3.2)."""
+        on = self.D_s is not None and "u_pose" in batch and not self._paired_only
+        if on and self.unpaired_from_step is None:
+            self.unpaired_from_step = step
+            logger.info(f"[train] {self.name}: unpaired branch on from step {step}")
+        return on
 
     def _frames(self, x: torch.Tensor) -> list[torch.Tensor]:
         """(B, 3N, H, W) -> N tensors (B, 3, H, W)."""
