@@ -3,6 +3,8 @@ paired branch alone), each trained through the one trainer and exported as one m
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -165,22 +167,21 @@ def test_self_reenactment_repeats_average_seeded_runs(clips, tmp_path):
         "model.discriminator.n_layers=2",
         "trainer.batch_size=2",
     ]
-    rows = run(
-        SelfReenactmentOptions(
-            clip=str(target.root),
-            out_dir=tmp_path / "out",
-            train_frames=8,
-            test_frames=4,
-            size=32,
-            budget_s=2.0,
-            methods=("nearest_neighbor", "pix2pix"),
-            overrides={"pix2pix": tiny},
-            progress=False,
-            expression=False,
-            repeats=2,
-            seed=5,
-        )
+    opts = SelfReenactmentOptions(
+        clip=str(target.root),
+        out_dir=tmp_path / "out",
+        train_frames=8,
+        test_frames=4,
+        size=32,
+        budget_s=2.0,
+        methods=("nearest_neighbor", "pix2pix"),
+        overrides={"pix2pix": tiny},
+        progress=False,
+        expression=False,
+        repeats=2,
+        seed=5,
     )
+    rows = run(opts)
     nn, p2p = rows[0], rows[1]
     assert "runs" not in nn and "mse_sd" not in nn
     assert [r["seed"] for r in p2p["runs"]] == [5, 6]
@@ -191,3 +192,14 @@ def test_self_reenactment_repeats_average_seeded_runs(clips, tmp_path):
     table = (tmp_path / "out" / "table.md").read_text()
     assert f"| pix2pix | {p2p['mse']:.1f} ± {p2p['mse_sd']:.1f} |" in table
     assert "trained 2 times (seeds 5, 6)" in table and f"pix2pix {mses[0]:.1f}, {mses[1]:.1f}" in table
+
+    # run again (as after a kill): the finished runs are reused, not trained again; another spec trains anew
+    model = tmp_path / "out" / "runs" / "pix2pix_seed6" / "model.safetensors"
+    stamp = model.stat().st_mtime_ns
+    again = run(opts)[1]
+    assert [r["mse"] for r in again["runs"]] == mses and [r["steps"] for r in again["runs"]] == [
+        r["steps"] for r in p2p["runs"]
+    ]
+    assert model.stat().st_mtime_ns == stamp
+    run(dataclasses.replace(opts, budget_s=1.5, methods=("pix2pix",)))
+    assert model.stat().st_mtime_ns != stamp

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -369,6 +370,19 @@ def train_model(
     return {"model": path, "steps": trainer.step, "seconds": time.perf_counter() - t0}
 
 
+def finished_run(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a finished benchmark training run in ``run_dir`` (its ``benchmark_run.json``, written after
+    the export) when it was made with the same ``spec`` and its model is there; else None (train it)."""
+    info_path, model = run_dir / "benchmark_run.json", run_dir / "model.safetensors"
+    if not (info_path.exists() and model.exists()):
+        return None
+    info = json.loads(info_path.read_text())
+    if info.get("spec") != json.loads(json.dumps(spec)):
+        return None
+    logger.info(f"[benchmark] reusing the finished run {run_dir} ({info['steps']} steps)")
+    return info
+
+
 def steps_run(
     method: str,
     data: Any,
@@ -409,6 +423,7 @@ def steps_run(
 
 def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
     """Run the protocol; returns one row per method (also written to ``out_dir``)."""
+    from ..config import load_yaml, method_defaults
     from ..driving import ClipSource
     from ..io.video import VideoWriter
     from ..methods import get_method
@@ -457,20 +472,41 @@ def run(opts: SelfReenactmentOptions) -> list[dict[str, Any]]:
         for k in range(n_runs):
             t0 = time.perf_counter()
             run_dir = out / "runs" / (name if k == 0 else f"{name}_seed{opts.seed + k}")
-            info = train_model(
-                name,
-                [train],
-                run_dir,
-                unpaired=unpaired if name == "cloning" else None,
-                size=opts.size,
-                max_seconds=opts.budget_s,
-                overrides=overrides,
-                seed=opts.seed + k,
-                device=opts.device,
-                progress=opts.progress,
-                config=opts.configs.get(name),
-            )
-            train_s = time.perf_counter() - t0
+            # what makes this run: a killed benchmark, run again, reuses the runs it finished (same spec)
+            spec = {
+                "budget": opts.budget_s,
+                "size": opts.size,
+                "seed": opts.seed + k,
+                "overrides": overrides,
+                "config": load_yaml(opts.configs[name]) if name in opts.configs else method_defaults(name),
+                "unpaired": opts.unpaired if name == "cloning" else None,
+                "precision": opts.precision,
+                "device": opts.device,
+            }
+            info = finished_run(run_dir, spec)
+            if info is None:
+                if run_dir.exists():  # another spec's run, or one killed mid-way (a budget cannot resume)
+                    shutil.rmtree(run_dir)
+                info = train_model(
+                    name,
+                    [train],
+                    run_dir,
+                    unpaired=unpaired if name == "cloning" else None,
+                    size=opts.size,
+                    max_seconds=opts.budget_s,
+                    overrides=overrides,
+                    seed=opts.seed + k,
+                    device=opts.device,
+                    progress=opts.progress,
+                    config=opts.configs.get(name),
+                )
+                info = {
+                    "model": str(info["model"]),
+                    "steps": info["steps"],
+                    "seconds": time.perf_counter() - t0,
+                }
+                write_json(run_dir / "benchmark_run.json", {**info, "spec": spec})
+            train_s = float(info["seconds"])
             got: list[np.ndarray] = []
             precision = opts.precision if opts.precision in get_method(name).precisions else "fp32"
             if precision != opts.precision and k == 0:
