@@ -380,3 +380,26 @@ def test_batched_device_path_equals_the_per_item_host_path(clips):
     for k in a:
         assert a[k].shape == b[k].shape and a[k].dtype == b[k].dtype == torch.float32, k
         assert close(a[k].numpy(), b[k].numpy()), (k, float((a[k] - b[k]).abs().max()))
+
+
+def test_alpha_leaves_out_limbs_whose_joints_are_guesses():
+    """eq. 4's alpha(y) weighs only limbs whose two joints reach ``loss.alpha_conf``: an elbow MediaPipe guesses
+    (confidence 0.3) adds its upper arm at the default 0.05 and not at 0.5."""
+    from reenactor.methods.cloning.dataset import limb_alpha
+    from reenactor.pose.skeleton import J
+
+    enc = VolumeEncoder((64, 64), "upper_body", 3.0)
+    body = np.zeros((25, 3), np.float32)
+    for name, x, y, c in [
+        ("Neck", 32, 20, 1),
+        ("RShoulder", 20, 22, 1),
+        ("LShoulder", 44, 22, 1),
+        ("LElbow", 50, 45, 0.3),
+    ]:
+        body[J[name]] = (x, y, c)
+    joints = torch.from_numpy(enc.select(body[None]))
+    low, high = (limb_alpha(joints, enc, 3.0, conf)[0] for conf in (0.05, 0.5))
+    arm = (slice(33, 38), slice(46, 49))  # on the upper arm, halfway from the left shoulder to the elbow
+    assert low[arm].min() > 0.5 and high[arm].max() < 0.05
+    shoulders = (20, 32)
+    assert low[shoulders] > 0.9 and high[shoulders] > 0.9

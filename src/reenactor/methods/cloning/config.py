@@ -64,6 +64,7 @@ class LossConfig:
     )
     # "first few epochs"): of trainer.steps, or of the wall-clock budget (--budget) when that ends the run first
     alpha_sigma: float = 6.0  # pixels: Gaussian falloff from the limbs of alpha(y) in eq. 4
+    alpha_conf: float = 0.05  # a limb weighs in alpha(y) when both its joints have this confidence or more
 
 
 @dataclass

@@ -47,18 +47,26 @@ def _open(clip) -> ClipStore:
     return clip if isinstance(clip, ClipStore) else ClipStore.open(clip)
 
 
-def limb_alpha(joints: torch.Tensor, encoder: VolumeEncoder, sigma: float) -> torch.Tensor:
+def limb_alpha(
+    joints: torch.Tensor, encoder: VolumeEncoder, sigma: float, min_conf: float = 0.05
+) -> torch.Tensor:
     """alpha(y) of eq. 4 for poses ``(..., K, J, 3)`` of the volume's joints (:meth:`VolumeEncoder.select`): the
-    limb falloff of each, ``(..., K, S, S)``, over the limbs between the volume's joints, on their device."""
+    limb falloff of each, ``(..., K, S, S)``, over the limbs between the volume's joints whose two ends have
+    confidence ``min_conf`` or more, on their device."""
     pos = {int(j): i for i, j in enumerate(encoder.index)}
     limbs = [(pos[a], pos[b]) for a, b in BODY_LIMBS if a in pos and b in pos]
     lead = joints.shape[:-2]
-    a = limb_weight_map(joints.reshape(-1, *joints.shape[-2:]), encoder.size, limbs=limbs, sigma=sigma)
+    a = limb_weight_map(
+        joints.reshape(-1, *joints.shape[-2:]), encoder.size, limbs=limbs, sigma=sigma, thresh=min_conf
+    )
     return a.reshape(*lead, *encoder.size)
 
 
 def prepare_volume_batch(
-    batch: dict[str, torch.Tensor], encoder: VolumeEncoder, alpha_sigma: float = 6.0
+    batch: dict[str, torch.Tensor],
+    encoder: VolumeEncoder,
+    alpha_sigma: float = 6.0,
+    alpha_conf: float = 0.05,
 ) -> dict[str, torch.Tensor]:
     """A collated batch of compact items, on the training device -> what the networks read, in batched torch
     operations there (:meth:`VolumeEncoder.render`, the renderer inference uses too):
@@ -82,7 +90,7 @@ def prepare_volume_batch(
         uj = out.pop("u_joints")
         out["u_pose"] = volumes(uj, out.pop("u_face", None))
         out["u_alpha"] = limb_alpha(
-            uj[:, :-1], encoder, alpha_sigma
+            uj[:, :-1], encoder, alpha_sigma, alpha_conf
         )  # eq. 4's weights, of the first N-1 poses
     return out
 
@@ -261,7 +269,9 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
             if self.host_volumes:
                 item["u_pose"] = torch.from_numpy(self.volumes(u, ut))
                 joints = torch.from_numpy(self.encoder.select(body[:-1]))
-                item["u_alpha"] = limb_alpha(joints, self.encoder, self.cfg.loss.alpha_sigma)
+                item["u_alpha"] = limb_alpha(
+                    joints, self.encoder, self.cfg.loss.alpha_sigma, self.cfg.loss.alpha_conf
+                )
             else:  # the device renders the volumes and alpha from the poses
                 item.update({f"u_{k}": v for k, v in self.keypoints(u, ut).items()})
             item["u_flow"] = torch.from_numpy(np.concatenate(flows).astype(np.float32))

@@ -86,7 +86,8 @@ class CloningMethod(Method):
 
     def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Pose volumes and images from the compact items, batched on the device (:func:`prepare_volume_batch`)."""
-        return prepare_volume_batch(batch, self.encoder, self.cfg.loss.alpha_sigma)
+        lc = self.cfg.loss
+        return prepare_volume_batch(batch, self.encoder, lc.alpha_sigma, lc.alpha_conf)
 
     def fit_data(self, dataset: PoseVolumeDataset) -> None:
         """Record the target's training poses (stored in the model for coverage and normalization)."""
