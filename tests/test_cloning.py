@@ -202,6 +202,10 @@ def test_schedule_and_gradients_reach_every_parameter(clips):
     m.schedule(0.25)
     late = m.generator_step(batch, step=5)
     assert m.unpaired_from_step == 5
+    m.unpaired_from_step = None
+    m.cfg.loss.paired_only = 0.0  # no paired-only stage: the branch is on from the first step, told or not
+    m.schedule(0.0)
+    assert m.unpaired_active(batch, 0) and m.unpaired_from_step == 0
     assert set(late.losses) == {"vgg", "l1", "gan_p", "gan_s", "tc"}
     sum(late.losses.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.G.parameters())

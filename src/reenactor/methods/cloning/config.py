@@ -59,10 +59,9 @@ class LossConfig:
     feature_weights: str | None = None  # weights file for vgg19 (relu1_1); effnet ships with its package
     lambda_s: float = 0.1  # global weight of the unpaired branch (eq. 6), once it is switched on
     lambda_tc: float = 10.0  # weight of the temporal-coherence loss (eq. 4) inside the unpaired branch
-    paired_only: float = (
-        0.2  # share of the run that trains the paired branch only (lambda_s = 0; section 3.2's
-    )
-    # "first few epochs"): of trainer.steps, or of the wall-clock budget (--budget) when that ends the run first
+    # share of the run that trains the paired branch only (lambda_s = 0; section 3.2's "first few epochs"): of
+    # trainer.steps, or of the wall-clock budget (--budget) when that ends the run first
+    paired_only: float = 0.2
     alpha_sigma: float = 6.0  # pixels: Gaussian falloff from the limbs of alpha(y) in eq. 4
     alpha_conf: float = 0.05  # a limb weighs in alpha(y) when both its joints have this confidence or more
 

@@ -71,7 +71,7 @@ class CloningMethod(Method):
         self.perceptual = PerceptualLoss(net, layers=[0], weights=[1.0])
         self._train_kp: dict[str, np.ndarray] = {}
         self._dataset_has_unpaired = False
-        self._paired_only = True  # section 3.2's first stage, until schedule() says the run is past it
+        self._run_fraction = 0.0  # how far the run is (schedule(), from the trainer): section 3.2's stages
         self.unpaired_from_step: int | None = None  # the step the unpaired branch joined (logged once)
 
     # ------------------------------------------------------------------ data
@@ -106,11 +106,11 @@ class CloningMethod(Method):
 
     def schedule(self, fraction: float) -> None:
         """Section 3.2's two stages: paired branch only for the first ``loss.paired_only`` share of the run."""
-        self._paired_only = fraction < self.cfg.loss.paired_only
+        self._run_fraction = fraction
 
     def unpaired_active(self, batch: dict[str, torch.Tensor], step: int) -> bool:
         """lambda_s > 0: the unpaired branch joins once the run is past ``loss.paired_only`` (section 3.2)."""
-        on = self.D_s is not None and "u_pose" in batch and not self._paired_only
+        on = self.D_s is not None and "u_pose" in batch and self._run_fraction >= self.cfg.loss.paired_only
         if on and self.unpaired_from_step is None:
             self.unpaired_from_step = step
             logger.info(f"[train] {self.name}: unpaired branch on from step {step}")
