@@ -295,3 +295,92 @@ def test_train_save_load_transfer_through_the_cli(clip_copy, tmp_path, capsys):
     assert "trained with method 'cloning', not 'remot'" in capsys.readouterr().err and not bad.exists()
     with pytest.raises(CheckpointError, match="model.init_from is a model of method 'cloning'"):
         tiny(init_from=str(other))
+
+
+def test_wcn_inference_option_renders_the_coarse_person_and_is_declared_as_an_ablation(
+    staged, astronaut_small
+):
+    """--no-wcn (the paper's w/o WCN from the same weights): the coarse person pasted over B where the generated
+    layout is not background, i.e. B itself on background pixels; declared as the model's ablation row, and
+    refused (--wcn) for a model trained without a WCN."""
+    from reenactor.errors import InputError
+
+    m = tiny()
+    cls = type(m)
+    tensors, meta = m.inference_state()
+    bg = np.full((S, S, 3), 90, np.uint8)
+    frames = {}
+    for wcn in (None, False):
+        synth = cls.synthesizer(m.cfg, tensors, meta, options={"wcn": wcn})
+        assert synth.use_wcn == (wcn is None)
+        synth.set_reference(astronaut_small)
+        frames[wcn] = synth.step(_pose(staged, 50), {"background": bg})
+        if wcn is None:
+            assert cls.ablations(synth) == [(" w/o WCN", {"wcn": False})]
+        else:
+            assert cls.ablations(synth) == []
+            lab = synth.input_view()
+            person = np.any(lab != maps.colourize(np.zeros((S, S), np.uint8)), axis=-1)
+            assert np.array_equal(frames[False][~person], bg[~person]) and person.any() and (~person).any()
+    assert np.abs(frames[None].astype(int) - frames[False].astype(int)).mean() > 1
+    m2 = tiny(wcn=False)
+    t2, meta2 = m2.inference_state()
+    assert cls.ablations(cls.synthesizer(m2.cfg, t2, meta2)) == []
+    with pytest.raises(InputError, match="trained without a Whole Composition Network"):
+        cls.synthesizer(m2.cfg, t2, meta2, options={"wcn": True})
+
+
+def test_ablation_verdicts_read_the_rows():
+    from reenactor.evaluation.remot_ablation import beats, ordering
+
+    rows = [
+        {"method": "hold", "masked_ssim": 0.60, "masked_psnr": 18.0},
+        {"method": "pose_warp", "masked_ssim": 0.80, "masked_psnr": 19.0},
+        {"method": "remot", "masked_ssim": 0.70, "masked_psnr": 20.0},
+        {"method": "remot w/o TAM", "masked_ssim": 0.71, "masked_psnr": 19.5},
+        {"method": "remot w/o WCN", "masked_ssim": 0.50, "masked_psnr": 15.0},
+    ]
+    assert beats(rows) == [
+        "- remot masked_ssim 0.7 vs hold 0.6: beats it",
+        "- remot masked_ssim 0.7 vs pose_warp 0.8: does NOT beat it",
+    ]
+    ssim, psnr = ordering(rows)
+    assert ssim.endswith("does NOT hold") and "remot 0.7 >= remot w/o TAM 0.71 >= remot w/o WCN 0.5" in ssim
+    assert psnr.endswith(": holds")
+    assert ordering(rows[:3]) == []
+
+
+def test_remot_ablation_benchmark_in_one_command(carphone_clip, tmp_path, capsys):
+    """`reenactor benchmark remot-ablation` end to end with tiny networks: three remot runs through `reenactor
+    train`'s own path (the ablation switches in their stored configs), the protocol's rows with w/o WCN from
+    the full model only, TCM in every row, the verdict lines; run again, the finished runs are reused."""
+    import json
+
+    from reenactor.modelfile import load_model
+
+    out = tmp_path / "ra"
+    n = carphone_clip.n_frames
+    sets = ["model.size=128", "model.face_crop=8", "trainer.batch_size=2", "trainer.ema=0"]
+    for net in ("layout", "region", "composition"):
+        sets += [f"model.{net}.{k}={v}" for k, v in NET.items()]
+    args = ["benchmark", "remot-ablation", "--clip", str(carphone_clip.root), "-o", str(out), "--size", "128",
+            "--steps", "2", "--no-single-shot", "--reference-frame", "40", "--first-driving", str(n - 3),
+            "--no-progress", *(x for s in sets for x in ("--set", s))]  # fmt: skip
+    assert main(args) == 0
+    log = capsys.readouterr().out
+    assert log.count("[remot-ablation] remot") == 3 and "--set model.gam=false" in log
+    res = json.loads((out / "ablation.json").read_text())
+    names = [r["method"] for r in res["rows"]]
+    assert names == ["hold", "pose_warp", "remot", "remot w/o WCN", "remot w/o GAM", "remot w/o TAM"]
+    assert all(0 < r["tcm"] <= 1 and r["frames"] == 3 for r in res["rows"])
+    cfg = {k: load_model(out / "runs" / d / "model.safetensors").config for k, d in
+           (("gam", "remot_wo_GAM"), ("tam", "remot_wo_TAM"), ("full", "remot"))}  # fmt: skip
+    assert not cfg["gam"]["gam"] and cfg["gam"]["composition"]["tam"]
+    assert cfg["tam"]["gam"] and not cfg["tam"]["composition"]["tam"]
+    assert cfg["full"]["gam"] and cfg["full"]["composition"]["tam"] and cfg["full"]["size"] == 128
+    text = (out / "ablation.md").read_text()
+    assert "vs pose_warp" in text and text.count("hold") >= 2 and "masked_psnr: remot" in text
+    stamp = (out / "runs" / "remot" / "model.safetensors").stat().st_mtime_ns
+    assert main([*args, "--force"]) == 0
+    assert "reusing the finished run" in capsys.readouterr().out
+    assert (out / "runs" / "remot" / "model.safetensors").stat().st_mtime_ns == stamp

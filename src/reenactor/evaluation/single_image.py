@@ -19,8 +19,12 @@ scores (SSBS / SSIS analogues): the 22-label layout (:func:`reenactor.parsing.la
 the output and on the real frame, both from a fresh MediaPipe pass (keypoints and mask) over the frames, compared
 by binary (person) IoU and by the mean per-part IoU over the labels present in either; for a method that
 records its own person mask (single_shot's B2F mask m, the synthesizer's ``trace``), its IoU with the real frame's
-stored MediaPipe mask. A method with a ``face_refine`` inference option (single_shot) runs twice, with and
-without, the second row named ``METHOD -FR``. Writes ``table.md``, ``results.json`` and ``side_by_side.mp4``
+stored MediaPipe mask; TCM (REMOT's temporal consistency, :mod:`reenactor.metrics.tcm`: the real frames score
+exp(-1) = 0.368 along their own flow; not higher-is-better). A model that declares ablations it can render from the
+same weights (:meth:`reenactor.methods.base.Method.ablations`) gets one more row each: single_shot without its
+face refinement (``METHOD -FR``), remot without its Whole Composition Network (``METHOD w/o WCN``). A row can
+be any label given a model file (``models[label] = FILE``, the method read from the file), so several models
+of one method (e.g. remot's trained ablations) sit in one table. Writes ``table.md``, ``results.json`` and ``side_by_side.mp4``
 (real | hold | each method), and ``train/CLIP_0_R`` (frames before the reference frame, ``R`` the last) as a
 clip store to train learned methods on (:func:`reenactor.evaluation.self_reenactment.slice_clip`).
 
@@ -64,6 +68,7 @@ class SingleImageOptions:
     identity: bool = True  # dlib face identity distance to the reference
     segmentation: bool = True  # layouts estimated on output and real frames (SSBS / SSIS analogues)
     write_train_clip: bool = True  # write the frames before the reference frame as a clip store (train/)
+    ablate: tuple[str, ...] | None = None  # rows that also render their declared ablations (None: every row)
 
 
 def _metrics(pred: list[np.ndarray], real: list[np.ndarray], masks: list[np.ndarray]) -> dict[str, float]:
@@ -170,21 +175,14 @@ def mask_iou(trace: list[dict[str, np.ndarray]], masks: list[np.ndarray]) -> flo
 
 
 def _variants(name: str, cls: Any, tm: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(row name, inference options) per row of a method: two for one with a face_refine option whose
-    synthesizer refines by default (with and without FR), else one."""
-    opts = {o.name for o in getattr(cls, "inference_options", ())}
-    if "face_refine" in opts and getattr(tm.synthesizer, "refine", False):
-        return [(name, {}), (f"{name} -FR", {"face_refine": False})]
-    return [(name, {})]
+    """(row name, inference options) per row of a model: its own, then one per ablation it declares
+    (:meth:`reenactor.methods.base.Method.ablations`: single_shot without FR, remot without the WCN)."""
+    return [(name, {})] + [(name + suffix, options) for suffix, options in cls.ablations(tm.synthesizer)]
 
 
-def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
-    """Run the protocol; returns one row per method (also written to ``out_dir``)."""
-    from ..io.atomic import write_json, write_text
-    from ..io.video import VideoWriter, write_image
-    from ..methods import get_method
-    from ..methods.base import REFERENCE
-    from ..modelfile import open_model
+def prepare(opts: SingleImageOptions) -> ClipStore:
+    """The protocol's clip at ``opts.size`` in ``out_dir`` (extracted once, reused by a re-run), checked, with
+    ``out_dir/train`` (the frames before the reference frame, for a learned method) when asked for."""
     from .self_reenactment import prepare_clip
 
     out = Path(opts.out_dir)
@@ -198,6 +196,28 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
             clip.root,
             "pass --reference-frame / --first-driving inside it",
         )
+    if opts.write_train_clip:
+        _write_train_clip(clip, out, opts.reference_frame)
+    return clip
+
+
+def train_clip_dir(opts: SingleImageOptions) -> Path:
+    """The folder :func:`prepare` writes the training clip into (``reenactor train --clips`` it)."""
+    return Path(opts.out_dir) / "train"
+
+
+def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
+    """Run the protocol; returns one row per method (also written to ``out_dir``)."""
+    from ..io.atomic import write_json, write_text
+    from ..io.video import VideoWriter, write_image
+    from ..methods import get_method
+    from ..methods.base import REFERENCE
+    from ..metrics.tcm import tcm
+    from ..modelfile import open_model
+
+    out = Path(opts.out_dir)
+    clip = prepare(opts)
+    n = clip.n_frames
     ref_spec = f"{clip.root}:{opts.reference_frame}"
     idx = range(opts.first_driving, n)
     real = [np.asarray(clip.load("frames")[t]) for t in idx]
@@ -215,8 +235,6 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
     }
     ref_png = out / "reference.png"
     write_image(ref_png, np.asarray(clip.load("frames")[opts.reference_frame]))
-    if opts.write_train_clip:
-        _write_train_clip(clip, out, opts.reference_frame)
     driving = _DrivingSlice(clip, opts.first_driving)
     rows: list[dict[str, Any]] = []
     outputs: dict[str, list[np.ndarray]] = {}
@@ -231,31 +249,38 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
         else:
             from ..transfer import transfer
 
-            cls = get_method(name)
-            if cls.kind != REFERENCE:
-                raise InputError(
-                    f"{name} is a {cls.kind} method; this protocol compares reference methods",
-                    fix="pass reference methods (pose_warp, ...) to --methods",
-                )
             model = opts.models.get(name)
 
             def load(options: dict[str, Any], model: str | None = model, name: str = name):
+                # a row named by a model file's label takes its method from the file
                 return open_model(
                     model,
-                    method=name,
+                    method=None if model else name,
                     device=opts.device,
                     config=None if model else {"size": opts.size},
                     options=options or None,
                 )
 
+            if model is None:
+                get_method(name)  # an unknown name: one message listing the methods
             tm = load({})
+            cls = tm.method_cls
+            if cls.kind != REFERENCE:
+                raise InputError(
+                    f"{name} is a {cls.kind} method; this protocol compares reference methods",
+                    model or name,
+                    "pass reference methods (pose_warp, ...) to --methods",
+                )
             if tm.size != (opts.size, opts.size):
                 raise InputError(
                     f"{name} renders {tm.size}, the protocol runs at {opts.size}",
                     model or name,
                     f"pass --size {tm.size[0]}",
                 )
-            for i, (row_name, options) in enumerate(_variants(name, cls, tm)):
+            variants = (
+                _variants(name, cls, tm) if opts.ablate is None or name in opts.ablate else [(name, {})]
+            )
+            for i, (row_name, options) in enumerate(variants):
                 if i:
                     logger.info(f"[single-image] === {row_name} ===")
                     t0 = time.perf_counter()
@@ -279,6 +304,7 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
             row = {
                 "method": row_name,
                 **_metrics(pred, real, masks),
+                "tcm": tcm(pred, real),  # the real frames score exp(-1) = 0.368 along their own flow
                 "frames": len(pred),
                 "frames_per_second": math.nan if name == "hold" else len(pred) / max(seconds, 1e-9),
             }
@@ -330,6 +356,7 @@ COLUMNS = (
     ("identity_distance", "id dist ↓"),
     ("identity_same", "id < 0.6 ↑"),
     ("face_found", "face found"),
+    ("tcm", "TCM"),
     ("mask_iou", "mask-m IoU ↑"),
     ("seg_binary_iou", "seg bin IoU ↑"),
     ("seg_part_iou", "seg part mIoU ↑"),
@@ -349,6 +376,10 @@ def markdown_table(rows: list[dict[str, Any]], opts: SingleImageOptions, clip: C
     ]
     for r in rows:
         lines.append(f"| {r['method']} | " + " | ".join(_fmt(r.get(k, float("nan"))) for k, _ in cols) + " |")
+    if any("tcm" in r for r in rows):
+        lines += ["", "TCM is not higher-is-better: the real frames score exp(-1) = 0.368 along their own flow; "
+                  "above it the output changes less along that flow than the real video (smoother, or blurred), "
+                  "below it more (flicker, jitter). Read it beside SSIM."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -360,8 +391,9 @@ def _write_train_clip(clip: ClipStore, out: Path, reference_frame: int) -> None:
     if reference_frame < 2:
         return
     root = out / "train" / f"{Path(str(clip.root)).name}_0_{reference_frame - 1}"
-    if not ClipStore.is_clip(root):
-        slice_clip(clip, root, 0, reference_frame)
+    if ClipStore.is_clip(root):
+        return
+    slice_clip(clip, root, 0, reference_frame)
     logger.info(
         f"[single-image] frames 0-{reference_frame - 1} (outside the test range) as a training clip: {root} "
         f"(e.g. reenactor train --method single_shot --clips {root.parent} --budget SECONDS)"

@@ -126,6 +126,13 @@ class Method(nn.Module, abc.ABC):
         or of the wall-clock budget when that ends the run first; the same value on every process), for
         losses that change over a run (e.g. a stage that trains one branch only). Default: nothing."""
 
+    @classmethod
+    def ablations(cls, synthesizer: Synthesizer) -> list[tuple[str, dict[str, Any]]]:
+        """Ablation rows a benchmark renders from the same trained model: ``(row-name suffix, inference
+        options)`` per part this model can switch off at inference (e.g. single_shot's face refinement,
+        remot's Whole Composition Network), given its ``synthesizer`` as loaded. Default: none."""
+        return []
+
     def fit_data(self, dataset: torch.utils.data.Dataset) -> None:  # noqa: B027 - optional hook
         """Hook called once before training with the full dataset (e.g. to record statistics or, for a
         non-learned baseline, to store the training set)."""

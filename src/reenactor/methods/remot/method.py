@@ -38,7 +38,7 @@ from torch import nn
 from ...config import to_dict
 from ...errors import ConfigError
 from ...pose.skeleton import skeleton_spec
-from ..base import REFERENCE, Method, StepOutput, Synthesizer, export_tensors
+from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
 from .config import STAGES, RemotConfig
 from .networks import build_generators, composite, crop, gam_warp
@@ -134,6 +134,22 @@ class RemotMethod(Method):
     kind = REFERENCE
     precisions = ("fp32", "bf16")
     clip_stages = ("layout", "background")
+    inference_options = (
+        InferenceOption(
+            "wcn",
+            bool,
+            None,
+            "compose the frame with remot's Whole Composition Network (eqs. 11-15); --no-wcn pastes the coarse "
+            "person (the sum of the Region GAN's regions) over the background instead, the paper's w/o WCN "
+            "ablation (default: the model's model.wcn)",
+        ),
+    )
+
+    @classmethod
+    def ablations(cls, synthesizer: Synthesizer) -> list[tuple[str, dict[str, Any]]]:
+        """Without the WCN (Tables 3-4's w/o WCN: the same Layout and Region GANs, the coarse person over B),
+        when this model composes with one."""
+        return [(" w/o WCN", {"wcn": False})] if getattr(synthesizer, "use_wcn", False) else []
 
     def __init__(self, cfg: RemotConfig):
         super().__init__(cfg)
@@ -417,4 +433,4 @@ class RemotMethod(Method):
     ) -> Synthesizer:
         from .synthesizer import RemotSynthesizer
 
-        return RemotSynthesizer.from_state(cfg, tensors, meta, device, precision)
+        return RemotSynthesizer.from_state(cfg, tensors, meta, device, precision, (options or {}).get("wcn"))

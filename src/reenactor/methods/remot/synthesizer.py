@@ -44,14 +44,22 @@ class RemotSynthesizer(Synthesizer):
         stages: set[str],
         device: torch.device | str = "cpu",
         precision: str = "fp32",
+        wcn: bool | None = None,
     ):
         self.cfg = cfg
+        if wcn and not cfg.wcn:
+            raise InputError(
+                "this remot model was trained without a Whole Composition Network (model.wcn false)",
+                fix="leave --wcn out (its frames are the coarse person over the background)",
+            )
+        #: compose with the WCN (the model's model.wcn, or the ``wcn`` inference option: False = w/o WCN)
+        self.use_wcn = bool(cfg.wcn if wcn is None else wcn)
         self.device = torch.device(device)
         self.precision = precision
         self.nets = {k: n.to(self.device).eval() for k, n in nets.items()}
         self.size = (int(cfg.size), int(cfg.size))
         self.stages = set(stages)
-        missing = [s for s in ("layout", "region", "wcn") if s not in stages and (s != "wcn" or cfg.wcn)]
+        missing = [s for s in ("layout", "region", "wcn") if s not in stages and (s != "wcn" or self.use_wcn)]
         if missing:
             logger.warning(
                 f"[remot] WARNING: this model's {', '.join(missing)} never trained: its frames are noise (train "
@@ -69,11 +77,12 @@ class RemotSynthesizer(Synthesizer):
         meta: dict[str, Any],
         device: torch.device | str = "cpu",
         precision: str = "fp32",
+        wcn: bool | None = None,
     ) -> RemotSynthesizer:
         nets = build_generators(cfg)
         for name, n in nets.items():
             n.load_state_dict({k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")})
-        return cls(cfg, nets, set(meta.get("stages", [])), device, precision)
+        return cls(cfg, nets, set(meta.get("stages", [])), device, precision, wcn)
 
     def _autocast(self):
         if self.precision == "bf16":
@@ -144,7 +153,7 @@ class RemotSynthesizer(Synthesizer):
             regions = self.nets["RegionGAN"](m, x, p.to(x.dtype)).float()
             self._regions = regions.reshape(1, maps.N_REGIONS, 3, s, s)
             coarse = self._regions.sum(1)
-            if c.wcn:
+            if self.use_wcn:
                 if first:
                     self._coarse = [coarse] * (c.composition.n_coarse - 1)
                 person, mask = self.nets["WCN"](torch.cat([*self._coarse, coarse], 1),

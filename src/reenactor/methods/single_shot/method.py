@@ -103,6 +103,11 @@ class SingleShotMethod(Method):
         ),
     )
 
+    @classmethod
+    def ablations(cls, synthesizer: Synthesizer) -> list[tuple[str, dict[str, Any]]]:
+        """Without the face refinement (the FR row of the paper's ablation), when this model refines."""
+        return [(" -FR", {"face_refine": False})] if getattr(synthesizer, "refine", False) else []
+
     def __init__(self, cfg: SingleShotConfig):
         super().__init__(cfg)
         from ...losses import PerceptualLoss
