@@ -378,8 +378,17 @@ def test_remot_ablation_benchmark_in_one_command(carphone_clip, tmp_path, capsys
     assert not cfg["gam"]["gam"] and cfg["gam"]["composition"]["tam"]
     assert cfg["tam"]["gam"] and not cfg["tam"]["composition"]["tam"]
     assert cfg["full"]["gam"] and cfg["full"]["composition"]["tam"] and cfg["full"]["size"] == 128
+    from reenactor.io.video import probe
+
+    info = probe(out / "photo_side_by_side.mp4")  # the astronaut: driving | remot (single_shot left out)
+    assert (info.n_frames, info.height, info.width) == (3, 128, 256) and (out / "photo_frames.png").is_file()
     text = (out / "ablation.md").read_text()
-    assert "vs pose_warp" in text and text.count("hold") >= 2 and "masked_psnr: remot" in text
+    assert (
+        "photo_side_by_side.mp4" in text
+        and "vs pose_warp" in text
+        and text.count("hold") >= 2
+        and "masked_psnr: remot" in text
+    )
     stamp = (out / "runs" / "remot" / "model.safetensors").stat().st_mtime_ns
     assert main([*args, "--force"]) == 0
     assert "reusing the finished run" in capsys.readouterr().out

@@ -453,7 +453,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     ra.add_argument("--seed", type=int, default=0, help="random seed of every training run (default: 0)")
     ra.add_argument(
+        "--photo",
+        default="sample:astronaut",
+        metavar="PHOTO",
+        help="a photo of a person no model saw, driven by the test frames through remot and single_shot "
+        "(photo_side_by_side.mp4, photo_frames.png; no ground truth); 'none' skips it (default: "
+        "sample:astronaut)",
+    )
+    ra.add_argument(
         "--no-single-shot", action="store_true", help="leave out the single_shot row (one run fewer)"
+    )
+    ra.add_argument(
+        "--single-shot-steps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="training steps of the single_shot row (default: --steps; its step costs ~4x remot's at 64 px)",
     )
     ra.add_argument(
         "--reference-frame",
@@ -550,6 +565,8 @@ def run_remot_ablation(args: argparse.Namespace) -> int:
             steps=args.steps,
             seed=args.seed,
             single_shot=not args.no_single_shot,
+            single_shot_steps=args.single_shot_steps,
+            photo=None if args.photo.lower() == "none" else args.photo,
             overrides=list(args.overrides),
             reference_frame=args.reference_frame,
             first_driving=args.first_driving,

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..io.atomic import write_json, write_text
+from ..io.video import write_contact_sheet
 
 logger = logging.getLogger(__name__)
 
@@ -156,21 +157,11 @@ def run(opts: SCGANBenchmarkOptions) -> list[dict[str, Any]]:
         "seconds": time.perf_counter() - t0,
     }
     write_json(out / "results.json", {"meta": meta, "rows": rows})
-    _sheet(out / "frames.png", truth, outputs)
+    write_contact_sheet(out / "frames.png", [truth, *outputs.values()])
     table = markdown_table(rows, meta)
     write_text(out / "table.md", table)
     logger.info("\n" + table)
     return rows
-
-
-def _sheet(path: Path, truth: list[np.ndarray], outputs: dict[str, list[np.ndarray]]) -> None:
-    """A contact sheet: one row per method (real first), five test frames across."""
-    from ..io.video import write_image
-
-    pick = np.linspace(0, len(truth) - 1, 5).round().astype(int)
-    rows = [np.concatenate([truth[i] for i in pick], 1)]
-    rows += [np.concatenate([o[i] for i in pick], 1) for o in outputs.values()]
-    write_image(path, np.concatenate(rows, 0))
 
 
 def markdown_table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:

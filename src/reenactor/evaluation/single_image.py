@@ -235,7 +235,7 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
     }
     ref_png = out / "reference.png"
     write_image(ref_png, np.asarray(clip.load("frames")[opts.reference_frame]))
-    driving = _DrivingSlice(clip, opts.first_driving)
+    driving = DrivingSlice(clip, opts.first_driving)
     rows: list[dict[str, Any]] = []
     outputs: dict[str, list[np.ndarray]] = {}
     real_layouts: list[np.ndarray] | None = None
@@ -400,7 +400,7 @@ def _write_train_clip(clip: ClipStore, out: Path, reference_frame: int) -> None:
     )
 
 
-class _DrivingSlice:
+class DrivingSlice:
     """Frames ``start..`` of a clip store as a driving source (the driving part of the protocol)."""
 
     def __init__(self, clip: ClipStore, start: int):

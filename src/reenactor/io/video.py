@@ -562,6 +562,14 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
         tmp.write_bytes(buf.tobytes())
 
 
+def write_contact_sheet(path: str | Path, rows: list[list[np.ndarray]], across: int = 5) -> None:
+    """A contact sheet: one row per sequence of equally sized RGB frames (the first often the real ones),
+    ``across`` frames picked evenly over the sequence's length."""
+    n = min(len(r) for r in rows)
+    pick = np.linspace(0, n - 1, min(across, n)).round().astype(int)
+    write_image(path, np.concatenate([np.concatenate([r[i] for i in pick], 1) for r in rows], 0))
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 ``(H, W, 3)``."""
     path = Path(path)
@@ -570,6 +578,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 __all__ = [
+    "write_contact_sheet",
     "MediaInfo",
     "probe",
     "iter_frames",
