@@ -176,6 +176,27 @@ def test_encoder_decoder_parts():
     assert dec(feats[-1], feats).shape == (1, 3, 32, 32)
 
 
+@pytest.mark.parametrize("upsample", ["transpose", "nearest", "bilinear"])
+def test_decoder_upsampling_and_the_checkerboard_it_leaves(upsample):
+    """Every upsampling mode gives the same shapes with skips; with every weight 1 on a constant input the
+    transposed conv's uneven kernel overlap leaves a period-2 pattern inside the frame, resize-convolution none."""
+    enc = rnn.Encoder(5, ngf=4, n_down=2)
+    feats = enc(torch.randn(1, 5, 32, 32))
+    dec = rnn.Decoder(16, 3, n_up=2, skip_channels=enc.channels, min_ch=4, upsample=upsample)
+    y = dec(feats[-1], feats)
+    assert y.shape == (1, 3, 32, 32)
+    _grads_reach_all(dec, (y * torch.randn_like(y)).sum())
+    flat = rnn.Decoder(2, 1, n_up=2, norm="none", act="relu", out_act="none", min_ch=2, upsample=upsample)
+    with torch.no_grad():
+        for p in flat.parameters():
+            p.fill_(1.0 if p.dim() > 1 else 0.0)
+        inner = flat(torch.ones(1, 2, 8, 8))[0, 0, 10:-10, 10:-10]
+    spread = float(inner.std() / inner.mean())
+    assert (spread > 0.05) if upsample == "transpose" else (spread < 1e-6), spread
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        rnn.Decoder(16, 3, upsample="pixelshuffle")
+
+
 @pytest.mark.parametrize("kind", ["global", "local", "unet", "encdec"])
 def test_generators_shapes_and_grads(kind):
     torch.manual_seed(0)

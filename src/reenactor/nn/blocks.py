@@ -221,10 +221,15 @@ class Encoder(nn.Module):
         return feats
 
 
+#: how :class:`Decoder` doubles the resolution: a stride-2 transposed conv (pix2pixHD), or a resize then a 3x3
+#: conv (``nearest`` / ``bilinear``: resize-convolution, free of the transposed conv's checkerboard)
+UPSAMPLE = ("transpose", "nearest", "bilinear")
+
+
 class Decoder(nn.Module):
-    """Convolutional decoder: ``n_up`` stride-2 transposed ConvBlocks halving channels, then a 7x7 output
-    conv with ``out_act`` (tanh: images in [-1, 1]). With ``skips=True`` (U-Net style) each stage
-    concatenates the encoder map of the same resolution.
+    """Convolutional decoder: ``n_up`` stride-2 upsampling ConvBlocks halving channels (``upsample``, one of
+    :data:`UPSAMPLE`), then a 7x7 output conv with ``out_act`` (tanh: images in [-1, 1]). With
+    ``skip_channels`` (U-Net style) each stage concatenates the encoder map of the same resolution.
 
     forward(x (B, cin, h, w), skips: list of encoder maps shallow->deep or None) -> (B, cout, h*2^n_up, w*2^n_up).
     """
@@ -240,15 +245,26 @@ class Decoder(nn.Module):
         skip_channels: Sequence[int] | None = None,
         pad_mode: str = "reflect",
         min_ch: int = 16,
+        upsample: str = "transpose",
     ):
         super().__init__()
+        if upsample not in UPSAMPLE:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE)}, not {upsample!r}")
         self.skip_channels = list(skip_channels) if skip_channels is not None else None
-        ups = []
+        ups: list[nn.Module] = []
         c = cin
         for i in range(n_up):
             extra = self.skip_channels[-(i + 1)] if self.skip_channels else 0
             c_out = max(c // 2, min_ch)
-            ups.append(ConvBlock(c + extra, c_out, 3, stride=2, norm=norm, act=act, transpose=True))
+            if upsample == "transpose":
+                ups.append(ConvBlock(c + extra, c_out, 3, stride=2, norm=norm, act=act, transpose=True))
+            else:  # resize-convolution: no uneven kernel overlap, so no checkerboard (Odena et al. 2016)
+                ups.append(
+                    nn.Sequential(
+                        nn.Upsample(scale_factor=2, mode=upsample),
+                        ConvBlock(c + extra, c_out, 3, norm=norm, act=act, pad_mode="replicate"),
+                    )
+                )
             c = c_out
         self.ups = nn.ModuleList(ups)
         extra = self.skip_channels[0] if self.skip_channels and len(self.skip_channels) > n_up else 0

@@ -86,6 +86,8 @@ class RemotConfig:
     wcn: bool = True  # the Whole Composition Network (false = "w/o WCN": the coarse person over B)
     face_crop: int = 16  # side of the face box crop the face discriminator sees
     face_pad: float = 1.4  # face box side = face_pad x the face label's longer side
+    upsample: Literal["transpose", "nearest", "bilinear"] = "nearest"  # the generators' decoders double the
+    # resolution by a resize then a conv (nearest/bilinear: no checkerboard) or a transposed conv (pix2pixHD's)
     feature_net: Literal["effnet", "vgg19"] = "effnet"  # network of the perceptual losses (eq. 7: VGG-19,
     # which needs feature_weights; effnet: the packaged EfficientNet-Lite0)
     feature_weights: str | None = None  # VGG-19 weights file for feature_net: vgg19 (never downloaded)

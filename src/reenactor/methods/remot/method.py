@@ -37,6 +37,7 @@ from torch import nn
 
 from ...config import to_dict
 from ...errors import ConfigError
+from ...nn.blocks import UPSAMPLE
 from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
@@ -75,6 +76,7 @@ def check_config(cfg: RemotConfig) -> None:
             "model.composition.tam_norm: none | n | softmax",
         ),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
+        (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),
     ]
     for ok, msg in checks:
         if not ok:

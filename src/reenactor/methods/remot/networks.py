@@ -49,7 +49,9 @@ class LayoutGAN(nn.Module):
     (B,) 1 where there is no history) -> (layout (B, 6, S, S) probabilities, logits r_t, flow w_t (B, 2, S, S)
     in pixels, mask m_t (B, 1, S, S) in [0, 1]). Where ``cold``, m_t = 1: the raw prediction alone."""
 
-    def __init__(self, n_classes: int, k: int, ngf: int, n_down: int, n_blocks: int):
+    def __init__(
+        self, n_classes: int, k: int, ngf: int, n_down: int, n_blocks: int, upsample: str = "transpose"
+    ):
         super().__init__()
         self.k, self.n = k, n_classes
         self.E_s = _encoder(n_classes, ngf, n_down)
@@ -57,9 +59,9 @@ class LayoutGAN(nn.Module):
         self.E_g = _encoder(n_classes * k, ngf, n_down)
         c = self.E_s.channels[-1]
         self.R_blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
-        self.D_r = Decoder(c, n_classes, n_down, out_act="none", min_ch=ngf)
+        self.D_r = Decoder(c, n_classes, n_down, out_act="none", min_ch=ngf, upsample=upsample)
         self.W_blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
-        self.D_w = Decoder(c, 3, n_down, out_act="none", min_ch=ngf)
+        self.D_w = Decoder(c, 3, n_down, out_act="none", min_ch=ngf, upsample=upsample)
 
     def forward(
         self, source: torch.Tensor, poses: torch.Tensor, history: torch.Tensor, cold: torch.Tensor
@@ -81,13 +83,13 @@ class RegionGenerator(nn.Module):
     in [-1, 1], zero outside ``mask``. E_m and E_r are summed at every resolution; the decoder takes the
     sums as U-Net skips (ours: the paper gives no layer list)."""
 
-    def __init__(self, ngf: int, n_down: int, n_blocks: int):
+    def __init__(self, ngf: int, n_down: int, n_blocks: int, upsample: str = "transpose"):
         super().__init__()
         self.E_m = _encoder(1, ngf, n_down)
         self.E_r = _encoder(6, ngf, n_down)
         c = self.E_m.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
-        self.decoder = Decoder(c, 3, n_down, skip_channels=self.E_m.channels, min_ch=ngf)
+        self.decoder = Decoder(c, 3, n_down, skip_channels=self.E_m.channels, min_ch=ngf, upsample=upsample)
 
     def forward(self, mask: torch.Tensor, source: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         feats = [a + b for a, b in zip(self.E_m(mask), self.E_r(torch.cat([source, previous], 1)))]
@@ -118,7 +120,15 @@ class WholeComposition(nn.Module):
     (ours)."""
 
     def __init__(
-        self, n_coarse: int, n_cond: int, ngf: int, n_down: int, n_blocks: int, tam: bool, tam_norm: str
+        self,
+        n_coarse: int,
+        n_cond: int,
+        ngf: int,
+        n_down: int,
+        n_blocks: int,
+        tam: bool,
+        tam_norm: str,
+        upsample: str = "transpose",
     ):
         super().__init__()
         self.tam, self.tam_norm = tam, tam_norm
@@ -127,7 +137,9 @@ class WholeComposition(nn.Module):
         self.E_3 = _encoder(3, ngf, n_down)
         c = self.E_1.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
-        self.decoder = Decoder(c, 4, n_down, out_act="none", skip_channels=self.E_1.channels, min_ch=ngf)
+        self.decoder = Decoder(
+            c, 4, n_down, out_act="none", skip_channels=self.E_1.channels, min_ch=ngf, upsample=upsample
+        )
 
     def forward(
         self, coarse: torch.Tensor, layout_pose: torch.Tensor, source: torch.Tensor
@@ -161,11 +173,11 @@ def build_generators(cfg) -> dict[str, nn.Module]:
 
     lg, rg, wc = cfg.layout, cfg.region, cfg.composition
     nets: dict[str, nn.Module] = {
-        "LayoutGAN": LayoutGAN(N_CLASSES, cfg.k, lg.ngf, lg.n_down, lg.n_blocks),
-        "RegionGAN": RegionGenerator(rg.ngf, rg.n_down, rg.n_blocks),
+        "LayoutGAN": LayoutGAN(N_CLASSES, cfg.k, lg.ngf, lg.n_down, lg.n_blocks, cfg.upsample),
+        "RegionGAN": RegionGenerator(rg.ngf, rg.n_down, rg.n_blocks, cfg.upsample),
     }
     if cfg.wcn:
         nets["WCN"] = WholeComposition(
-            wc.n_coarse, N_CLASSES + 3, wc.ngf, wc.n_down, wc.n_blocks, wc.tam, wc.tam_norm
+            wc.n_coarse, N_CLASSES + 3, wc.ngf, wc.n_down, wc.n_blocks, wc.tam, wc.tam_norm, cfg.upsample
         )
     return nets
