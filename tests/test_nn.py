@@ -195,6 +195,12 @@ def test_decoder_upsampling_and_the_checkerboard_it_leaves(upsample):
     assert (spread > 0.05) if upsample == "transpose" else (spread < 1e-6), spread
     with pytest.raises(ValueError, match="upsample must be one of"):
         rnn.Decoder(16, 3, upsample="pixelshuffle")
+    unet = rnn.UNetGenerator(6, 3, num_downs=3, ngf=4, norm="instance", upsample=upsample)
+    y = unet(torch.randn(2, 6, 32, 32))
+    assert y.shape == (2, 3, 32, 32) and y.abs().max() <= 1
+    _grads_reach_all(unet, (y * torch.randn_like(y)).sum())
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        rnn.UNetGenerator(6, 3, upsample="pixelshuffle")
 
 
 @pytest.mark.parametrize("kind", ["global", "local", "unet", "encdec"])

@@ -294,6 +294,10 @@ def markdown_table(rows: list[dict[str, Any]], opts: SelfReenactmentOptions, cli
     return "\n".join(lines) + "\n"
 
 
+#: a ``max_seconds`` this large is no budget: the run ends at its ``trainer.steps`` (:func:`steps_run`)
+NO_BUDGET = 1e8
+
+
 def train_model(
     method: str,
     targets: list,
@@ -338,7 +342,8 @@ def train_model(
             "image_every": 0,
             "checkpoint_every": 10**9,
             "keep_checkpoints": 1,
-            "progress": False,
+            # a run to a number of steps (no real budget) shows the trainer's own bar over its steps
+            "progress": progress and max_seconds >= NO_BUDGET,
         }
     )
     run_cfg = build_run_config(base, overrides or [])
@@ -346,7 +351,7 @@ def train_model(
     m = cls(method_config(cls, run_cfg.model))
     dataset = m.build_dataset(targets, unpaired)
     bar = None
-    if progress:
+    if progress and max_seconds < NO_BUDGET:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=int(max_seconds), desc=f"train {method} (wall-clock budget)", unit="s")

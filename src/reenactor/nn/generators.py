@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvBlock, Decoder, Encoder, ResnetBlock, SPADEResBlock, make_norm
+from .blocks import UPSAMPLE, ConvBlock, Decoder, Encoder, ResnetBlock, SPADEResBlock, make_norm
 
 
 def _check_size(x: torch.Tensor, factor: int, who: str) -> None:
@@ -133,6 +133,8 @@ class LocalEnhancer(nn.Module):
 class UNetGenerator(nn.Module):
     """pix2pix U-Net (Isola et al. 2017, sec. 3.2.1): ``num_downs`` stride-2 4x4 conv (lrelu 0.2) stages and
     mirrored 4x4 transposed-conv (relu) stages with skip connections; channels ngf, 2ngf, 4ngf, 8ngf, 8ngf...
+    ``upsample`` ``nearest`` / ``bilinear``: each transposed conv becomes a resize and a 3x3 conv (no
+    checkerboard; :data:`reenactor.nn.blocks.UPSAMPLE`).
     The innermost down and the outermost layers have no norm; dropout (0.5 in pix2pix) in the three up
     stages just outside the innermost one when ``dropout > 0``.
 
@@ -148,10 +150,23 @@ class UNetGenerator(nn.Module):
         norm: str = "batch",
         dropout: float = 0.0,
         out_act: str = "tanh",
+        upsample: str = "transpose",
     ):
         super().__init__()
         if num_downs < 2:
             raise ValueError("UNetGenerator needs num_downs >= 2")
+        if upsample not in UPSAMPLE:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE)}, not {upsample!r}")
+
+        def up(c_in: int, c_out: int, bias: bool = True) -> nn.Module:
+            if upsample == "transpose":
+                return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+            # resize-convolution (no checkerboard): a resize, then a 3x3 conv
+            return nn.Sequential(
+                nn.Upsample(scale_factor=2, mode=upsample),
+                nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias, padding_mode="replicate"),
+            )
+
         self.num_downs = num_downs
         chans = [min(ngf * 2**i, ngf * 8) for i in range(num_downs)]
         downs = []
@@ -176,13 +191,13 @@ class UNetGenerator(nn.Module):
         for i in reversed(range(num_downs)):
             c_in = chans[i] if i == num_downs - 1 else 2 * chans[i]
             if i == 0:
-                ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(c_in, output_nc, 4, 2, 1)))
+                ups.append(nn.Sequential(nn.ReLU(), up(c_in, output_nc)))
             else:
                 drop = dropout > 0 and num_downs - 4 <= i <= num_downs - 2
                 ups.append(
                     nn.Sequential(
                         nn.ReLU(),
-                        nn.ConvTranspose2d(c_in, chans[i - 1], 4, 2, 1, bias=norm != "batch"),
+                        up(c_in, chans[i - 1], bias=norm != "batch"),
                         make_norm(norm, chans[i - 1]),
                         nn.Dropout(dropout) if drop else nn.Identity(),
                     )

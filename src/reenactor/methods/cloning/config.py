@@ -29,6 +29,10 @@ class GeneratorConfig:
     num_downs: int = 5  # stride-2 encoder levels (128 px -> 4 px); size must be divisible by 2**num_downs
     norm: str = "instance"  # conv-block normalization: batch | instance | none
     dropout: float = 0.0  # dropout in the inner decoder levels (pix2pix used 0.5 as its noise; 0 = off)
+    upsample: str = (
+        "transpose"  # decoder levels: 4x4 transposed convs (pix2pix) | nearest | bilinear (a resize
+    )
+    # then a 3x3 conv: no checkerboard)
 
 
 @dataclass

@@ -31,7 +31,9 @@ def build_generator(cfg: CloningConfig) -> nn.Module:
     g = cfg.generator
     n = cfg.volume.frames
     j = volume_encoder(cfg).n_channels
-    return UNetGenerator(j * n, 3 * n, num_downs=g.num_downs, ngf=g.ngf, norm=g.norm, dropout=g.dropout)
+    return UNetGenerator(
+        j * n, 3 * n, num_downs=g.num_downs, ngf=g.ngf, norm=g.norm, dropout=g.dropout, upsample=g.upsample
+    )
 
 
 def volume_encoder(cfg: CloningConfig) -> VolumeEncoder:
