@@ -373,6 +373,9 @@ def test_remot_ablation_benchmark_in_one_command(carphone_clip, tmp_path, capsys
     names = [r["method"] for r in res["rows"]]
     assert names == ["hold", "pose_warp", "remot", "remot w/o WCN", "remot w/o GAM", "remot w/o TAM"]
     assert all(0 < r["tcm"] <= 1 and r["frames"] == 3 for r in res["rows"])
+    assert (out / "remot_wo_WCN.mp4").is_file() and not [
+        p for p in out.iterdir() if p.is_dir() and "remot" in p.name
+    ]
     cfg = {k: load_model(out / "runs" / d / "model.safetensors").config for k, d in
            (("gam", "remot_wo_GAM"), ("tam", "remot_wo_TAM"), ("full", "remot"))}  # fmt: skip
     assert not cfg["gam"]["gam"] and cfg["gam"]["composition"]["tam"]

@@ -468,7 +468,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="training steps of the single_shot row (default: --steps; its step costs ~4x remot's at 64 px)",
+        help="training steps of the single_shot row (default: --steps)",
     )
     ra.add_argument(
         "--reference-frame",

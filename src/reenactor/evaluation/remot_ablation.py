@@ -58,7 +58,7 @@ class RemotAblationOptions:
     steps: int = 1000  # optimizer steps of every trained row
     seed: int = 0
     single_shot: bool = True  # also train single_shot for its row
-    single_shot_steps: int | None = None  # its steps (None: ``steps``; it costs ~4x remot's step at 64 px)
+    single_shot_steps: int | None = None  # its steps (None: ``steps``)
     overrides: list[str] = field(default_factory=list)  # --set for every remot run
     photo: str | None = (
         "sample:astronaut"  # an unseen person's photo driven by the test frames (remot, single_shot)
@@ -96,9 +96,7 @@ def train_row(
     if (run_dir / "benchmark_run.json").exists():
         logger.info(f"[remot-ablation] {run_dir} was trained with another spec: training it again")
         shutil.rmtree(run_dir)
-    logger.info(
-        f"[remot-ablation] {label}: {command_line(method, clips, run_dir, opts.size, opts.steps, sets)}"
-    )
+    logger.info(f"[remot-ablation] {label}: {command_line(method, clips, run_dir, opts.size, steps, sets)}")
     t0 = time.perf_counter()
     data = {
         "method": method,
@@ -160,7 +158,7 @@ def photo_comparison(
     from ..io.video import VideoWriter, write_contact_sheet
     from ..modelfile import open_model
     from ..transfer import transfer
-    from .single_image import DrivingSlice
+    from .single_image import DrivingSlice, file_stem
 
     driving = [np.asarray(f) for f in clip.load("frames")[opts.first_driving :]]
     outputs: dict[str, list[np.ndarray]] = {}
@@ -170,7 +168,7 @@ def photo_comparison(
         transfer(
             open_model(model, device=opts.device),
             DrivingSlice(clip, opts.first_driving).source(),
-            out / f"photo_{label.replace(' ', '_')}.mp4",
+            out / f"photo_{file_stem(label)}.mp4",
             target_image=opts.photo,
             progress=opts.progress,
             save_normalizer=False,
@@ -207,7 +205,7 @@ def run(opts: RemotAblationOptions) -> list[dict[str, Any]]:
     clips = single_image.train_clip_dir(si)
     trained: dict[str, dict[str, Any]] = {}
     for label in labels:
-        run_dir = out / "runs" / label.replace("/", "").replace(" ", "_")
+        run_dir = out / "runs" / single_image.file_stem(label)
         si.models[label], trained[label] = train_row(label, opts, clips, run_dir)
     rows = single_image.run(si)
     photo = []

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,11 @@ class SingleImageOptions:
     segmentation: bool = True  # layouts estimated on output and real frames (SSBS / SSIS analogues)
     write_train_clip: bool = True  # write the frames before the reference frame as a clip store (train/)
     ablate: tuple[str, ...] | None = None  # rows that also render their declared ablations (None: every row)
+
+
+def file_stem(row: str) -> str:
+    """A row name as a file name: ``remot w/o WCN`` -> ``remot_wo_WCN`` (no separators, no spaces)."""
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.+-]", "_", row.replace("/", ""))).strip("_") or "row"
 
 
 def _metrics(pred: list[np.ndarray], real: list[np.ndarray], masks: list[np.ndarray]) -> dict[str, float]:
@@ -292,7 +298,7 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
                 transfer(
                     tm,
                     driving.source(),
-                    out / f"{row_name.replace(' ', '')}.mp4",
+                    out / f"{file_stem(row_name)}.mp4",
                     target_image=ref_spec,
                     normalization=opts.normalization,
                     progress=opts.progress,
