@@ -396,3 +396,18 @@ def test_remot_ablation_benchmark_in_one_command(carphone_clip, tmp_path, capsys
     assert main([*args, "--force"]) == 0
     assert "reusing the finished run" in capsys.readouterr().out
     assert (out / "runs" / "remot" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_single_image_protocol_refuses_a_per_person_method_by_name_and_by_model_file(carphone_clip, tmp_path):
+    from _cloning_fixtures import export_untrained, make_clip
+    from reenactor.errors import InputError
+    from reenactor.evaluation.single_image import SingleImageOptions, run
+
+    n = carphone_clip.n_frames
+    base = dict(clip=str(carphone_clip.root), out_dir=tmp_path / "si", reference_frame=n - 3, first_driving=n - 2,
+                write_train_clip=False, progress=False)  # fmt: skip
+    with pytest.raises(InputError, match="cloning is a per-person method; this protocol compares reference"):
+        run(SingleImageOptions(methods=("cloning",), **base))
+    other = export_untrained("cloning", tmp_path / "c.safetensors", [make_clip(tmp_path / "c", n=6)])
+    with pytest.raises(InputError, match="mine is a per-person method"):
+        run(SingleImageOptions(methods=("mine",), models={"mine": str(other)}, **base))

@@ -267,16 +267,19 @@ def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
                     options=options or None,
                 )
 
+            def check_kind(cls: Any, name: str = name, model: str | None = model) -> None:
+                if cls.kind != REFERENCE:
+                    raise InputError(
+                        f"{name} is a {cls.kind} method; this protocol compares reference methods",
+                        model or name,
+                        "pass reference methods (pose_warp, ...) to --methods",
+                    )
+
             if model is None:
-                get_method(name)  # an unknown name: one message listing the methods
+                check_kind(get_method(name))  # before loading: an untrained per-person name gets this message
             tm = load({})
             cls = tm.method_cls
-            if cls.kind != REFERENCE:
-                raise InputError(
-                    f"{name} is a {cls.kind} method; this protocol compares reference methods",
-                    model or name,
-                    "pass reference methods (pose_warp, ...) to --methods",
-                )
+            check_kind(cls)  # a model file's method
             if tm.size != (opts.size, opts.size):
                 raise InputError(
                     f"{name} renders {tm.size}, the protocol runs at {opts.size}",
