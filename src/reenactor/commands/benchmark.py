@@ -441,7 +441,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=1000,
         metavar="N",
-        help="training steps of every trained row, at least 1 (default: 1000; ~1.1 s each for remot at 64 px "
+        help="training steps of every trained row, at least 1 (default: 1000; ~1.5 s each for remot at 64 px "
         "on a 2-core CPU)",
     )
     ra.add_argument(
