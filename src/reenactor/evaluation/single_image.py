@@ -72,6 +72,10 @@ class SingleImageOptions:
     ablate: tuple[str, ...] | None = None  # rows that also render their declared ablations (None: every row)
 
 
+#: the folder of ``out_dir`` that holds the training clip (the frames before the reference frame)
+TRAIN_DIR = "train"
+
+
 def file_stem(row: str) -> str:
     """A row name as a file name: ``remot w/o WCN`` -> ``remot_wo_WCN`` (no separators, no spaces)."""
     return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.+-]", "_", row.replace("/", ""))).strip("_") or "row"
@@ -209,7 +213,7 @@ def prepare(opts: SingleImageOptions) -> ClipStore:
 
 def train_clip_dir(opts: SingleImageOptions) -> Path:
     """The folder :func:`prepare` writes the training clip into (``reenactor train --clips`` it)."""
-    return Path(opts.out_dir) / "train"
+    return Path(opts.out_dir) / TRAIN_DIR
 
 
 def run(opts: SingleImageOptions) -> list[dict[str, Any]]:
@@ -399,7 +403,7 @@ def _write_train_clip(clip: ClipStore, out: Path, reference_frame: int) -> None:
 
     if reference_frame < 2:
         return
-    root = out / "train" / f"{Path(str(clip.root)).name}_0_{reference_frame - 1}"
+    root = out / TRAIN_DIR / f"{Path(str(clip.root)).name}_0_{reference_frame - 1}"
     if ClipStore.is_clip(root):
         return
     slice_clip(clip, root, 0, reference_frame)

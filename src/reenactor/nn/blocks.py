@@ -226,6 +226,19 @@ class Encoder(nn.Module):
 UPSAMPLE = ("transpose", "nearest", "bilinear")
 
 
+def check_upsample(mode: str) -> None:
+    """``mode`` must be one of :data:`UPSAMPLE` (one ValueError otherwise)."""
+    if mode not in UPSAMPLE:
+        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE)}, not {mode!r}")
+
+
+def resize_conv(cin: int, cout: int, mode: str, conv: nn.Module | None = None) -> nn.Sequential:
+    """Resize-convolution (no checkerboard, Odena et al. 2016): a x2 ``mode`` resize, then ``conv`` (default a
+    3x3 conv with replicated borders and a bias)."""
+    conv = conv if conv is not None else nn.Conv2d(cin, cout, 3, 1, 1, padding_mode="replicate")
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode=mode), conv)
+
+
 class Decoder(nn.Module):
     """Convolutional decoder: ``n_up`` stride-2 upsampling ConvBlocks halving channels (``upsample``, one of
     :data:`UPSAMPLE`), then a 7x7 output conv with ``out_act`` (tanh: images in [-1, 1]). With
@@ -248,8 +261,7 @@ class Decoder(nn.Module):
         upsample: str = "transpose",
     ):
         super().__init__()
-        if upsample not in UPSAMPLE:
-            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE)}, not {upsample!r}")
+        check_upsample(upsample)
         self.skip_channels = list(skip_channels) if skip_channels is not None else None
         ups: list[nn.Module] = []
         c = cin
@@ -258,13 +270,9 @@ class Decoder(nn.Module):
             c_out = max(c // 2, min_ch)
             if upsample == "transpose":
                 ups.append(ConvBlock(c + extra, c_out, 3, stride=2, norm=norm, act=act, transpose=True))
-            else:  # resize-convolution: no uneven kernel overlap, so no checkerboard (Odena et al. 2016)
-                ups.append(
-                    nn.Sequential(
-                        nn.Upsample(scale_factor=2, mode=upsample),
-                        ConvBlock(c + extra, c_out, 3, norm=norm, act=act, pad_mode="replicate"),
-                    )
-                )
+            else:
+                block = ConvBlock(c + extra, c_out, 3, norm=norm, act=act, pad_mode="replicate")
+                ups.append(resize_conv(c + extra, c_out, upsample, block))
             c = c_out
         self.ups = nn.ModuleList(ups)
         extra = self.skip_channels[0] if self.skip_channels and len(self.skip_channels) > n_up else 0

@@ -13,7 +13,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import UPSAMPLE, ConvBlock, Decoder, Encoder, ResnetBlock, SPADEResBlock, make_norm
+from .blocks import (
+    ConvBlock,
+    Decoder,
+    Encoder,
+    ResnetBlock,
+    SPADEResBlock,
+    check_upsample,
+    make_norm,
+    resize_conv,
+)
 
 
 def _check_size(x: torch.Tensor, factor: int, who: str) -> None:
@@ -155,17 +164,13 @@ class UNetGenerator(nn.Module):
         super().__init__()
         if num_downs < 2:
             raise ValueError("UNetGenerator needs num_downs >= 2")
-        if upsample not in UPSAMPLE:
-            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE)}, not {upsample!r}")
+        check_upsample(upsample)
 
         def up(c_in: int, c_out: int, bias: bool = True) -> nn.Module:
             if upsample == "transpose":
                 return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
-            # resize-convolution (no checkerboard): a resize, then a 3x3 conv
-            return nn.Sequential(
-                nn.Upsample(scale_factor=2, mode=upsample),
-                nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias, padding_mode="replicate"),
-            )
+            conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias, padding_mode="replicate")
+            return resize_conv(c_in, c_out, upsample, conv)
 
         self.num_downs = num_downs
         chans = [min(ngf * 2**i, ngf * 8) for i in range(num_downs)]
