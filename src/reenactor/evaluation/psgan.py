@@ -370,12 +370,15 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
     clf_real = float((classify(clf, [it.kp for it in test]) == [it.label for it in test]).mean())
     logger.info(f"[psgan benchmark] action classifier: {clf_real:.0%} of the real held-out sequences")
 
-    def decoded(maps: list[np.ndarray], min_peak: float) -> list[np.ndarray]:
-        return [pts.from_maps(m, points, it.sample.size, min_peak, it.box) for m, it in zip(maps, test)]
+    def decoded(maps: list[np.ndarray], min_peak: float, smooth: str) -> list[np.ndarray]:
+        """Every row's maps decode alike: as ``poses generate`` decodes a generated sequence."""
+        return [
+            pts.decode_sequence(m, points, it.sample.size, min_peak, it.box, smooth) for m, it in zip(maps, test)
+        ]
 
     rows: list[dict[str, Any]] = []
     static_maps = [np.repeat(it.maps[:1], frames, 0) for it in test]
-    rows.append({"method": "static", **_score(static_maps, decoded(static_maps, cfg.min_peak), test, clf)})
+    rows.append({"method": "static", **_score(static_maps, decoded(static_maps, cfg.min_peak, cfg.smooth), test, clf)})
     motion = class_mean_motion([(it.kp, it.label) for it in train], frames, points)
     mm_maps = [
         pts.to_maps(
@@ -389,7 +392,7 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
         for it in test
     ]
     rows.append(
-        {"method": "class-mean motion (ref.)", **_score(mm_maps, decoded(mm_maps, cfg.min_peak), test, clf)}
+        {"method": "class-mean motion (ref.)", **_score(mm_maps, decoded(mm_maps, cfg.min_peak, cfg.smooth), test, clf)}
     )
 
     for name in opts.variants:
@@ -414,7 +417,7 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
                 g.heatmap_sequence(it.maps[0], g.actions.index(it.sample.action), frames) for it in test
             ]
             runs.append(
-                {**_score(gen_maps, decoded(gen_maps, g.cfg.min_peak), test, clf), **info, "seed": seed}
+                {**_score(gen_maps, decoded(gen_maps, g.cfg.min_peak, g.cfg.smooth), test, clf), **info, "seed": seed}
             )
         rows.append(_mean_row(name, runs))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ...errors import ConfigError
+from ...pose import smoothing
 
 
 @dataclass
@@ -34,6 +35,7 @@ class PSGANConfig:
     lambda_rec: float = 10.0  # lambda of the masked L1 (eq. 3; the paper: 10)
     alpha: float = 10.0  # alpha of eq. 3's mask weight (alpha M + 1): 10 actions, 20 faces; 0 = plain L1
     min_peak: float = 0.3  # a decoded heatmap whose peak is below this is a missing joint
+    smooth: str = "savgol"  # (ours) temporal filter of the decoded points: none | savgol | one_euro
 
 
 def check_config(cfg: PSGANConfig) -> None:
@@ -50,5 +52,7 @@ def check_config(cfg: PSGANConfig) -> None:
         raise ConfigError(f"model.points must be body or face, got {cfg.points!r}")
     if cfg.n_actions < 1:
         raise ConfigError("model.n_actions must be >= 1")
+    if cfg.smooth not in smoothing.METHODS:
+        raise ConfigError(f"model.smooth must be one of {', '.join(smoothing.METHODS)}, got {cfg.smooth!r}")
     if cfg.radius <= 0:
         raise ConfigError("model.radius must be > 0")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import InputError
-from ...pose import heatmaps
+from ...pose import heatmaps, smoothing
 
 #: heatmap channels per kind of points
 CHANNELS = {"body": heatmaps.N_COCO, "face": 68}
@@ -70,3 +70,18 @@ def from_maps(
     k[..., 0] = np.where(seen, k[..., 0] + x0, 0)
     k[..., 1] = np.where(seen, k[..., 1] + y0, 0)
     return k
+
+
+def decode_sequence(
+    maps: np.ndarray,
+    points: str,
+    frame: tuple[int, int],
+    min_peak: float,
+    box: tuple[float, float, float] | None = None,
+    smooth: str = "none",
+) -> np.ndarray:
+    """(T, K, S, S) generated heatmaps -> (T, 25 | 68, 3) points (:func:`from_maps`), then filtered along time
+    with ``smooth`` (:mod:`reenactor.pose.smoothing`, the extraction's filters): each frame decodes on its
+    own, so a generated disc whose shape wobbles from frame to frame moves a still joint by a pixel or two."""
+    kp = from_maps(maps, points, frame, min_peak, box)
+    return kp if smooth == "none" else smoothing.smooth(kp, smooth)

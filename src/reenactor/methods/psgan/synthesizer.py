@@ -21,7 +21,7 @@ from ...pose import heatmaps
 from ..base import PoseGenerator
 from .config import PSGANConfig
 from .networks import PoseSequenceGenerator
-from .points import face_box, from_maps, to_maps
+from .points import decode_sequence, face_box, to_maps
 
 HEAD = [0, 15, 16, 17, 18]
 
@@ -68,6 +68,13 @@ class PSGANGenerator(PoseGenerator):
             cur = heatmaps.encode_points(last, hm, self.cfg.size, self.cfg.radius)
         return np.concatenate(out)[:frames]
 
+    def decode(
+        self, maps: np.ndarray, size: tuple[int, int], box: tuple[float, float, float] | None = None
+    ) -> np.ndarray:
+        """(T, K, S, S) generated heatmaps -> (T, 25 | 68, 3) points in ``size`` pixels, filtered along time
+        (``model.smooth``): what ``poses generate`` writes and the benchmark scores."""
+        return decode_sequence(maps, self.cfg.points, size, self.cfg.min_peak, box, self.cfg.smooth)
+
     def generate(
         self, pose: dict[str, np.ndarray], size: tuple[int, int], action: str, frames: int, seed: int = 0
     ) -> dict[str, np.ndarray]:
@@ -79,7 +86,7 @@ class PSGANGenerator(PoseGenerator):
             return self._generate_face(pose, body0, size, label, frames)
         init = heatmaps.encode(zoomed(body0, size, self.zoom), size, self.cfg.size, self.cfg.radius)
         maps = self.heatmap_sequence(init, label, frames)
-        body = zoomed(heatmaps.decode(maps, size, self.cfg.min_peak), size, 1 / self.zoom)
+        body = zoomed(self.decode(maps, size), size, 1 / self.zoom)
         body[body[..., 2] <= 0] = 0  # a missing joint has no position
         out = {"body": body}
         if pose.get("face") is not None:
@@ -97,7 +104,7 @@ class PSGANGenerator(PoseGenerator):
         box = face_box(face0)
         init = to_maps(face0, "face", size, self.cfg.size, self.cfg.radius, box)
         maps = self.heatmap_sequence(init, label, frames)
-        face = zoomed(from_maps(maps, "face", size, self.cfg.min_peak, box), size, 1 / self.zoom)
+        face = zoomed(self.decode(maps, size, box), size, 1 / self.zoom)
         face[face[..., 2] <= 0] = 0
         return {"body": np.repeat(body0[None], len(face), 0), "face": face}
 
