@@ -29,7 +29,7 @@ heatmaps, 18 maps x T frames x S x S; lower is better); the keypoint error of th
 data's frames, joints found in both); the share of generated sequences a small skeleton action classifier
 (:class:`ActionClassifier`, trained on ``classifier``) labels with the action asked for; the motion amplitude
 (mean displacement of every joint from the first pose) of the generated sequences over that of the real ones,
-per action. Each generator gets the real first pose's heatmaps and the action label, as in the paper.
+per action, both measured on the joint-frames the generated and the real sequence both see (:func:`seen_in_both`). Each generator gets the real first pose's heatmaps and the action label, as in the paper.
 
 What it shows and what not: that the generator learns six distinct procedural motions and carries them to
 rest poses and a body it was not trained on. It says nothing about real human actions (UCF101-like data
@@ -174,14 +174,25 @@ def normalized(kp: np.ndarray, points: str = "body") -> np.ndarray:
     return k
 
 
-def amplitude(kp: np.ndarray) -> float:
+def amplitude(kp: np.ndarray, seen: np.ndarray | None = None) -> float:
     """Mean displacement of every joint from the first frame (pixels), over frames and the joints found in
-    both; ``kp`` (T, K, 3)."""
+    both; ``kp`` (T, K, 3). ``seen`` (T - 1, K): only these joint-frames count (:func:`seen_in_both`)."""
     k = np.asarray(kp, np.float32)
     ok = (k[1:, :, 2] > 0) & (k[:1, :, 2] > 0)
+    if seen is not None:
+        ok &= seen
     if not ok.any():
         return 0.0
     return float(np.linalg.norm(k[1:, :, :2] - k[:1, :, :2], axis=-1)[ok].mean())
+
+
+def seen_in_both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(T - 1, K) joint-frames that both sequences (T, K, 3) see, and see in their first frame: where a
+    generated and a real sequence from the same first pose can be compared. A joint the real motion takes
+    out of the frame (a hand waved above the top edge) has no position there, while the generator may still
+    draw one; counted on one side only, such joints measure visibility, not motion."""
+    ok = lambda k: (k[1:, :, 2] > 0) & (k[:1, :, 2] > 0)  # noqa: E731
+    return ok(np.asarray(a)) & ok(np.asarray(b))
 
 
 def keypoint_error(pred: np.ndarray, real: np.ndarray) -> float:
@@ -312,7 +323,8 @@ def _score(gen_maps, gen_kp, test: list[Item], clf) -> dict[str, Any]:
     pred = classify(clf, gen_kp)
     per: dict[int, list[tuple[float, float]]] = {}
     for g, it in zip(gen_kp, test):
-        per.setdefault(it.label, []).append((amplitude(g), amplitude(it.kp)))
+        both = seen_in_both(g, it.kp)
+        per.setdefault(it.label, []).append((amplitude(g, both), amplitude(it.kp, both)))
     ratio = {
         lab: float(np.mean([a for a, _ in v]) / max(np.mean([b for _, b in v]), 1e-9))
         for lab, v in per.items()
@@ -371,14 +383,18 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
     logger.info(f"[psgan benchmark] action classifier: {clf_real:.0%} of the real held-out sequences")
 
     def decoded(maps: list[np.ndarray], min_peak: float, smooth: str) -> list[np.ndarray]:
-        """Every row's maps decode alike: as ``poses generate`` decodes a generated sequence."""
+        """Every row's maps decode alike, as ``poses generate`` decodes a generated sequence, filtered with the
+        benchmark's ``model.smooth`` (the shipped default unless --set)."""
         return [
-            pts.decode_sequence(m, points, it.sample.size, min_peak, it.box, smooth) for m, it in zip(maps, test)
+            pts.decode_sequence(m, points, it.sample.size, min_peak, it.box, smooth)
+            for m, it in zip(maps, test)
         ]
 
     rows: list[dict[str, Any]] = []
     static_maps = [np.repeat(it.maps[:1], frames, 0) for it in test]
-    rows.append({"method": "static", **_score(static_maps, decoded(static_maps, cfg.min_peak, cfg.smooth), test, clf)})
+    rows.append(
+        {"method": "static", **_score(static_maps, decoded(static_maps, cfg.min_peak, cfg.smooth), test, clf)}
+    )
     motion = class_mean_motion([(it.kp, it.label) for it in train], frames, points)
     mm_maps = [
         pts.to_maps(
@@ -392,7 +408,10 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
         for it in test
     ]
     rows.append(
-        {"method": "class-mean motion (ref.)", **_score(mm_maps, decoded(mm_maps, cfg.min_peak, cfg.smooth), test, clf)}
+        {
+            "method": "class-mean motion (ref.)",
+            **_score(mm_maps, decoded(mm_maps, cfg.min_peak, cfg.smooth), test, clf),
+        }
     )
 
     for name in opts.variants:
@@ -417,7 +436,11 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
                 g.heatmap_sequence(it.maps[0], g.actions.index(it.sample.action), frames) for it in test
             ]
             runs.append(
-                {**_score(gen_maps, decoded(gen_maps, g.cfg.min_peak, g.cfg.smooth), test, clf), **info, "seed": seed}
+                {
+                    **_score(gen_maps, decoded(gen_maps, g.cfg.min_peak, cfg.smooth), test, clf),
+                    **info,
+                    "seed": seed,
+                }
             )
         rows.append(_mean_row(name, runs))
 

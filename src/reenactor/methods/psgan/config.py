@@ -35,7 +35,7 @@ class PSGANConfig:
     lambda_rec: float = 10.0  # lambda of the masked L1 (eq. 3; the paper: 10)
     alpha: float = 10.0  # alpha of eq. 3's mask weight (alpha M + 1): 10 actions, 20 faces; 0 = plain L1
     min_peak: float = 0.3  # a decoded heatmap whose peak is below this is a missing joint
-    smooth: str = "savgol"  # (ours) temporal filter of the decoded points: none | savgol | one_euro
+    smooth: str = "none"  # (ours) temporal filter of the decoded points: none | savgol | one_euro
 
 
 def check_config(cfg: PSGANConfig) -> None:
