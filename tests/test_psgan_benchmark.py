@@ -49,17 +49,21 @@ def test_amplitude_and_keypoint_error():
     assert bench.keypoint_error(moved, kp) == pytest.approx(3.0)
 
 
-def test_amplitude_is_compared_on_the_joint_frames_both_sequences_see():
+def test_amplitude_is_measured_on_the_joint_frames_the_real_sequence_sees():
     """A real wave takes the wrist out of the frame (no position); a generator that keeps drawing it there
-    must not count those frames on its side only."""
+    must not count those frames, and one that loses the wrist has not moved it."""
     real = _walk(6, 0.0)
     real[:, 4, 0] += np.array([0, 10, 20, 30, 40, 50], np.float32)  # the wrist moves 10 px per frame
     gen = real.copy()
     real[3:, 4, 2] = 0  # ... and leaves the frame after frame 2
-    both = bench.seen_in_both(gen, real)
-    assert both.shape == (5, 25) and not both[2:, 4].any() and both[:2, 4].all()
-    assert bench.amplitude(gen, both) == pytest.approx(bench.amplitude(real, both))
+    over = bench.seen(real)
+    assert over.shape == (5, 25) and not over[2:, 4].any() and over[:2, 4].all()
+    assert bench.amplitude(gen, over=over) == pytest.approx(bench.amplitude(real))
     assert bench.amplitude(gen) > 2 * bench.amplitude(real)  # counted on one side: visibility, not motion
+    lost = gen.copy()
+    lost[1:, 4, 2] = 0  # a generator that drops the wrist
+    assert bench.amplitude(lost, over=over) == 0  # no motion, not a ratio over the still joints
+    assert bench.amplitude(lost) == 0
 
 
 def test_class_mean_motion_of_one_sample_is_that_sample():

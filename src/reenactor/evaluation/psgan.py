@@ -29,7 +29,7 @@ heatmaps, 18 maps x T frames x S x S; lower is better); the keypoint error of th
 data's frames, joints found in both); the share of generated sequences a small skeleton action classifier
 (:class:`ActionClassifier`, trained on ``classifier``) labels with the action asked for; the motion amplitude
 (mean displacement of every joint from the first pose) of the generated sequences over that of the real ones,
-per action, both measured on the joint-frames the generated and the real sequence both see (:func:`seen_in_both`). Each generator gets the real first pose's heatmaps and the action label, as in the paper.
+per action, both measured on the joint-frames the real sequence sees (:func:`amplitude`). Each generator gets the real first pose's heatmaps and the action label, as in the paper.
 
 What it shows and what not: that the generator learns six distinct procedural motions and carries them to
 rest poses and a body it was not trained on. It says nothing about real human actions (UCF101-like data
@@ -174,25 +174,23 @@ def normalized(kp: np.ndarray, points: str = "body") -> np.ndarray:
     return k
 
 
-def amplitude(kp: np.ndarray, seen: np.ndarray | None = None) -> float:
-    """Mean displacement of every joint from the first frame (pixels), over frames and the joints found in
-    both; ``kp`` (T, K, 3). ``seen`` (T - 1, K): only these joint-frames count (:func:`seen_in_both`)."""
+def seen(kp: np.ndarray) -> np.ndarray:
+    """(T - 1, K): the joints a sequence (T, K, 3) sees in frame t (t >= 1) and in its first frame."""
+    k = np.asarray(kp)
+    return (k[1:, :, 2] > 0) & (k[:1, :, 2] > 0)
+
+
+def amplitude(kp: np.ndarray, over: np.ndarray | None = None) -> float:
+    """Mean displacement of the joints from the first frame (pixels); ``kp`` (T, K, 3). By default over the
+    joint-frames the sequence itself sees (:func:`seen`). ``over`` (T - 1, K): over these joint-frames instead,
+    a joint the sequence does not see there counting as not moved (0). The benchmark measures a generated
+    sequence over the joint-frames its real counterpart (same first pose) sees: a joint the real motion
+    takes out of the frame (a hand waved above the top edge) has no position to compare with, while the
+    generator may still draw one at the edge; and a joint the generator loses does not move."""
     k = np.asarray(kp, np.float32)
-    ok = (k[1:, :, 2] > 0) & (k[:1, :, 2] > 0)
-    if seen is not None:
-        ok &= seen
-    if not ok.any():
-        return 0.0
-    return float(np.linalg.norm(k[1:, :, :2] - k[:1, :, :2], axis=-1)[ok].mean())
-
-
-def seen_in_both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T - 1, K) joint-frames that both sequences (T, K, 3) see, and see in their first frame: where a
-    generated and a real sequence from the same first pose can be compared. A joint the real motion takes
-    out of the frame (a hand waved above the top edge) has no position there, while the generator may still
-    draw one; counted on one side only, such joints measure visibility, not motion."""
-    ok = lambda k: (k[1:, :, 2] > 0) & (k[:1, :, 2] > 0)  # noqa: E731
-    return ok(np.asarray(a)) & ok(np.asarray(b))
+    d = np.where(seen(k), np.linalg.norm(k[1:, :, :2] - k[:1, :, :2], axis=-1), 0.0)
+    ok = seen(k) if over is None else np.asarray(over, bool)
+    return float(d[ok].mean()) if ok.any() else 0.0
 
 
 def keypoint_error(pred: np.ndarray, real: np.ndarray) -> float:
@@ -323,8 +321,7 @@ def _score(gen_maps, gen_kp, test: list[Item], clf) -> dict[str, Any]:
     pred = classify(clf, gen_kp)
     per: dict[int, list[tuple[float, float]]] = {}
     for g, it in zip(gen_kp, test):
-        both = seen_in_both(g, it.kp)
-        per.setdefault(it.label, []).append((amplitude(g, both), amplitude(it.kp, both)))
+        per.setdefault(it.label, []).append((amplitude(g, over=seen(it.kp)), amplitude(it.kp)))
     ratio = {
         lab: float(np.mean([a for a, _ in v]) / max(np.mean([b for _, b in v]), 1e-9))
         for lab, v in per.items()
