@@ -164,24 +164,23 @@ def test_train_save_load_generate_cli(carphone_clip, tmp_path, capsys):
     assert main([*args, "--set", "trainer.batch_size=4"]) == 0
     model = run / "model.safetensors"
     out = tmp_path / "wave.poses.npz"
-    rc = main(
-        [
-            "poses",
-            "generate",
-            "--model",
-            str(model),
-            "--action",
-            "wave",
-            "--from",
-            f"{carphone_clip.root}:10",
-            "--frames",
-            "12",
-            "-o",
-            str(out),
-            "--device",
-            "cpu",
-        ]
-    )
+    rc_args = [
+        "poses",
+        "generate",
+        "--model",
+        str(model),
+        "--action",
+        "wave",
+        "--from",
+        f"{carphone_clip.root}:10",
+        "--frames",
+        "12",
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+    ]
+    rc = main(rc_args)
     assert rc == 0
     assert "procedural" in capsys.readouterr().out
     seq = load_poses(out)
@@ -192,6 +191,14 @@ def test_train_save_load_generate_cli(carphone_clip, tmp_path, capsys):
     )  # chained 8 + 4
     assert seq.size == (128, 128) and "procedural" in seq.source and "wave" in seq.source
     assert main(["render", str(out), "-o", str(tmp_path / "wave.mp4")]) == 0
+    # --smooth filters the same generated points along time (Savitzky-Golay keeps a straight path, so only the
+    # frame-to-frame wobble changes); the default is the model's (none)
+    smoothed = tmp_path / "wave_s.poses.npz"
+    i = rc_args.index("-o")
+    assert main([*rc_args[: i + 1], str(smoothed), *rc_args[i + 2 :], "--smooth", "savgol"]) == 0
+    a, b = seq.arrays["body"], load_poses(smoothed).arrays["body"]
+    np.testing.assert_array_equal(a[..., 2], b[..., 2])
+    assert not np.array_equal(a[..., :2], b[..., :2])
     # clear errors: an unknown action lists the known ones; a model of another kind is refused
     bad = [
         "poses",

@@ -110,6 +110,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--frames", type=positive_int, default=32, metavar="N", help="poses to write (default: 32)"
     )
+    g.add_argument(
+        "--smooth",
+        choices=("none", "savgol", "one_euro"),
+        default=None,
+        help="filter the generated points along time: none, savgol (Savitzky-Golay over 7 frames, no lag) or "
+        "one_euro (the extraction's filters; each frame decodes from its own heatmaps, so still joints can "
+        "wobble a pixel or two) (default: the model's model.smooth, none as shipped)",
+    )
     add_output(g, required=True, metavar="OUT.poses.npz", help="pose file to write (must end in .poses.npz)")
     add_device(g)
     add_force(g, help="replace an existing output file")
@@ -136,7 +144,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     out = check_output_file(args.output, (SUFFIX,), args.force, "pose file")
     seq, procedural = generate_pose_file(
-        args.model, args.source, args.action, args.frames, out, resolve_device(args.device)
+        args.model, args.source, args.action, args.frames, out, resolve_device(args.device), args.smooth
     )
     tag = " (trained on procedural action data)" if procedural else ""
     print(
@@ -146,10 +154,12 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def generate_pose_file(model_path, source: str, action: str, frames: int, out, device: str = "cpu"):
+def generate_pose_file(
+    model_path, source: str, action: str, frames: int, out, device: str = "cpu", smooth: str | None = None
+):
     """``reenactor poses generate`` as a function: a pose-sequence model, the first pose from ``source`` (a
-    photo, ``sample:NAME``, ``CLIP_DIR:INDEX`` or ``VIDEO:INDEX``) and an action -> ``out`` (.poses.npz).
-    Returns (the :class:`PoseSequence`, whether the model was trained on procedural data)."""
+    photo, ``sample:NAME``, ``CLIP_DIR:INDEX`` or ``VIDEO:INDEX``) and an action -> ``out`` (.poses.npz);
+    ``smooth``: the temporal filter of the points (None: the model's). Returns (the :class:`PoseSequence`, whether the model was trained on procedural data)."""
     from ..errors import InputError
     from ..methods.base import POSE_SEQUENCE
     from ..modelfile import open_model
@@ -174,7 +184,9 @@ def generate_pose_file(model_path, source: str, action: str, frames: int, out, d
         )
     ref = load_reference(source, max(gen.size))
     kp = ref.keypoints
-    arrays = gen.generate({"body": kp["body"], "face": kp.get("face")}, ref.size, action, frames)
+    arrays = gen.generate(
+        {"body": kp["body"], "face": kp.get("face")}, ref.size, action, frames, smooth=smooth
+    )
     procedural = bool(model.meta.get("procedural"))
     tag = " (trained on procedural action data)" if procedural else ""
     seq = PoseSequence(

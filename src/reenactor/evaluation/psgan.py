@@ -29,7 +29,8 @@ heatmaps, 18 maps x T frames x S x S; lower is better); the keypoint error of th
 data's frames, joints found in both); the share of generated sequences a small skeleton action classifier
 (:class:`ActionClassifier`, trained on ``classifier``) labels with the action asked for; the motion amplitude
 (mean displacement of every joint from the first pose) of the generated sequences over that of the real ones,
-per action, both measured on the joint-frames the real sequence sees (:func:`amplitude`). Each generator gets the real first pose's heatmaps and the action label, as in the paper.
+per action, both measured on the joint-frames the real sequence sees (:func:`amplitude`). Each generator gets
+the real first pose's heatmaps and the action label, as in the paper.
 
 What it shows and what not: that the generator learns six distinct procedural motions and carries them to
 rest poses and a body it was not trained on. It says nothing about real human actions (UCF101-like data

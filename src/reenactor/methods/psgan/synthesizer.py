@@ -69,31 +69,43 @@ class PSGANGenerator(PoseGenerator):
         return np.concatenate(out)[:frames]
 
     def decode(
-        self, maps: np.ndarray, size: tuple[int, int], box: tuple[float, float, float] | None = None
+        self,
+        maps: np.ndarray,
+        size: tuple[int, int],
+        box: tuple[float, float, float] | None = None,
+        smooth: str | None = None,
     ) -> np.ndarray:
         """(T, K, S, S) generated heatmaps -> (T, 25 | 68, 3) points in ``size`` pixels, filtered along time
-        (``model.smooth``): what ``poses generate`` writes and the benchmark scores."""
-        return decode_sequence(maps, self.cfg.points, size, self.cfg.min_peak, box, self.cfg.smooth)
+        with ``smooth`` (None: the model's ``model.smooth``): what ``poses generate`` writes."""
+        return decode_sequence(maps, self.cfg.points, size, self.cfg.min_peak, box, smooth or self.cfg.smooth)
 
     def generate(
-        self, pose: dict[str, np.ndarray], size: tuple[int, int], action: str, frames: int, seed: int = 0
+        self,
+        pose: dict[str, np.ndarray],
+        size: tuple[int, int],
+        action: str,
+        frames: int,
+        seed: int = 0,
+        smooth: str | None = None,
     ) -> dict[str, np.ndarray]:
         label = self.check_action(action)
         if frames < 1:
             raise InputError(f"--frames must be at least 1, got {frames}")
         body0 = np.asarray(pose["body"], np.float32)
         if self.cfg.points == "face":
-            return self._generate_face(pose, body0, size, label, frames)
+            return self._generate_face(pose, body0, size, label, frames, smooth)
         init = heatmaps.encode(zoomed(body0, size, self.zoom), size, self.cfg.size, self.cfg.radius)
         maps = self.heatmap_sequence(init, label, frames)
-        body = zoomed(self.decode(maps, size), size, 1 / self.zoom)
+        body = zoomed(self.decode(maps, size, smooth=smooth), size, 1 / self.zoom)
         body[body[..., 2] <= 0] = 0  # a missing joint has no position
         out = {"body": body}
         if pose.get("face") is not None:
             out["face"] = carry_face(np.asarray(pose["face"], np.float32), body0, body)
         return out
 
-    def _generate_face(self, pose, body0, size, label: int, frames: int) -> dict[str, np.ndarray]:
+    def _generate_face(
+        self, pose, body0, size, label: int, frames: int, smooth: str | None = None
+    ) -> dict[str, np.ndarray]:
         """The expression variant: the 68 face points generated in a box around the given face; the body held."""
         if pose.get("face") is None:
             raise InputError(
@@ -104,7 +116,7 @@ class PSGANGenerator(PoseGenerator):
         box = face_box(face0)
         init = to_maps(face0, "face", size, self.cfg.size, self.cfg.radius, box)
         maps = self.heatmap_sequence(init, label, frames)
-        face = zoomed(self.decode(maps, size, box), size, 1 / self.zoom)
+        face = zoomed(self.decode(maps, size, box, smooth), size, 1 / self.zoom)
         face[face[..., 2] <= 0] = 0
         return {"body": np.repeat(body0[None], len(face), 0), "face": face}
 
