@@ -32,6 +32,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..pose.smoothing import METHODS as SMOOTHING_METHODS
     from ._args import (
         add_force,
         add_min_confidence,
@@ -96,7 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--smoothing",
-        choices=("none", "one_euro", "savgol"),
+        choices=SMOOTHING_METHODS,
         default="none",
         help="temporal keypoint smoothing: one_euro (causal, adaptive) or savgol (Savitzky-Golay, "
         "centred); the unsmoothed values are kept as *_unsmoothed arrays (default: none)",

@@ -16,6 +16,7 @@ its fps and frame size, and the skeleton: the format is documented in reenactor.
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..pose.smoothing import METHODS as SMOOTHING_METHODS
     from ._args import add_device, add_force, add_output, nonneg_int, positive_int
 
     p = sub.add_parser(
@@ -112,7 +113,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument(
         "--smooth",
-        choices=("none", "savgol", "one_euro"),
+        choices=SMOOTHING_METHODS,
         default=None,
         help="filter the generated points along time: none, savgol (Savitzky-Golay over 7 frames, no lag) or "
         "one_euro (the extraction's filters; each frame decodes from its own heatmaps, so still joints can "
@@ -159,7 +160,8 @@ def generate_pose_file(
 ):
     """``reenactor poses generate`` as a function: a pose-sequence model, the first pose from ``source`` (a
     photo, ``sample:NAME``, ``CLIP_DIR:INDEX`` or ``VIDEO:INDEX``) and an action -> ``out`` (.poses.npz);
-    ``smooth``: the temporal filter of the points (None: the model's). Returns (the :class:`PoseSequence`, whether the model was trained on procedural data)."""
+    ``smooth``: the temporal filter of the points (None: the model's). Returns (the :class:`PoseSequence`,
+    whether the model was trained on procedural data)."""
     from ..errors import InputError
     from ..methods.base import POSE_SEQUENCE
     from ..modelfile import open_model

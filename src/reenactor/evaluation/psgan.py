@@ -189,8 +189,9 @@ def amplitude(kp: np.ndarray, over: np.ndarray | None = None) -> float:
     takes out of the frame (a hand waved above the top edge) has no position to compare with, while the
     generator may still draw one at the edge; and a joint the generator loses does not move."""
     k = np.asarray(kp, np.float32)
-    d = np.where(seen(k), np.linalg.norm(k[1:, :, :2] - k[:1, :, :2], axis=-1), 0.0)
-    ok = seen(k) if over is None else np.asarray(over, bool)
+    own = seen(k)
+    d = np.where(own, np.linalg.norm(k[1:, :, :2] - k[:1, :, :2], axis=-1), 0.0)
+    ok = own if over is None else np.asarray(over, bool)
     return float(d[ok].mean()) if ok.any() else 0.0
 
 

@@ -272,10 +272,18 @@ class PoseGenerator(Synthesizer):
 
     @abc.abstractmethod
     def generate(
-        self, pose: dict[str, np.ndarray], size: tuple[int, int], action: str, frames: int, seed: int = 0
+        self,
+        pose: dict[str, np.ndarray],
+        size: tuple[int, int],
+        action: str,
+        frames: int,
+        seed: int = 0,
+        smooth: str | None = None,
     ) -> dict[str, np.ndarray]:
         """From one pose ``{"body": (25, 3), "face": (68, 3) optional}`` in pixels of ``size`` (H, W), a
-        sequence of ``frames`` poses of ``action`` in the same pixels: ``{"body": (frames, 25, 3), ...}``."""
+        sequence of ``frames`` poses of ``action`` in the same pixels: ``{"body": (frames, 25, 3), ...}``.
+        ``smooth``: a temporal filter of the generated points (a name in
+        :data:`reenactor.pose.smoothing.METHODS`; None: the model's own choice)."""
 
     def step(self, pose: dict[str, np.ndarray], extras: dict[str, Any] | None = None) -> np.ndarray:
         raise NotImplementedError("a pose-sequence model writes poses (generate), not frames")
