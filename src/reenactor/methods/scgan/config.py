@@ -22,6 +22,9 @@ class SCGANConfig:
         False  # (ours) the pose encoder's features join the skips too, so the pose reaches every
     )
     # scale of the decoder and not only the 4 x 4 bottleneck
+    blend: bool = False  # (ours) G draws a frame and a mask and keeps the image where the mask is off:
+    # out = m * frame + (1 - m) * image (the attention mask of GANimation, Pumarola et al. 2018). Models saved
+    # before this key draw the whole frame (false)
     ndf: int = 32  # channels of the first layer of D1, D2 and D_which
     n_layers: int = 3  # stride-2 layers of each PatchGAN
     gan_mode: Literal["vanilla", "lsgan", "hinge"] = "vanilla"  # eqs. 6-10 are the log loss (vanilla)

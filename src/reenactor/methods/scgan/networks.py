@@ -26,7 +26,8 @@ class FrameGenerator(nn.Module):
     """G(I_t0, P) -> I (eqs. 4-5).
 
     forward(image (B, 3, S, S) in [-1, 1], pose (B, 18, S, S) heatmaps in [0, 1]) -> (B, 3, S, S) in [-1, 1].
-    ``pose_last``: the shared last pose-encoder layer (:func:`shared_pose_layer`).
+    ``pose_last``: the shared last pose-encoder layer (:func:`shared_pose_layer`). With ``blend`` (ours) the
+    last layer draws a frame z and a mask m and returns m z + (1 - m) image; :meth:`parts` returns (z, m).
     """
 
     def __init__(self, cfg: SCGANConfig, pose_last: nn.Module):
@@ -49,9 +50,15 @@ class FrameGenerator(nn.Module):
         outs = [*reversed(c[:-1]), cfg.ngf]
         ins = [c[-1]] + [o * (3 if self.pose_skips else 2 if cfg.skips else 1) for o in outs[:-1]]
         self.up = nn.ModuleList(ConvBlock(i, o, 3, norm="instance") for i, o in zip(ins, outs))
-        self.out = ConvBlock(cfg.ngf, 3, 3, norm="none", act="tanh")
+        self.blend = cfg.blend
+        self.out = ConvBlock(cfg.ngf, 4 if cfg.blend else 3, 3, norm="none", act="none" if cfg.blend else "tanh")
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        z, m = self.parts(image, pose)
+        return z if m is None else m * z + (1 - m) * image
+
+    def parts(self, image: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(drawn frame z in [-1, 1], mask m in [0, 1] or None without ``blend``)."""
         feats, h = [], image
         for layer in self.img:
             h = layer(h)
@@ -69,4 +76,7 @@ class FrameGenerator(nn.Module):
             h = layer(h)
             if self.skips and i < len(skips):
                 h = torch.cat([h, skips[i], pskips[i]] if self.pose_skips else [h, skips[i]], 1)
-        return self.out(h)
+        h = self.out(h)
+        if not self.blend:
+            return h, None
+        return torch.tanh(h[:, :3]), torch.sigmoid(h[:, 3:])
