@@ -131,6 +131,21 @@ def test_psgan_benchmark_end_to_end_and_reuse(carphone_clip, tmp_path, monkeypat
     monkeypatch.setattr("reenactor.evaluation.self_reenactment.train_model", refuse)
     again = bench.run(opts)
     assert [r["heatmap_l2"] for r in again] == [r["heatmap_l2"] for r in rows]
+    monkeypatch.undo()
+
+    # ... but not runs of another spec: more training data (the train set is written again) or other steps
+    opts.per_action, opts.steps, opts.variants = 3, 3, ("psgan",)
+    third = bench.run(opts)
+    assert json.loads((opts.out_dir / "data" / "train" / "ACTIONS.json").read_text())["per_action"] == 3
+    assert third[-1]["steps"] == 3
+    spec = json.loads((opts.out_dir / "runs" / "psgan_seed0" / "benchmark_run.json").read_text())["spec"]
+    assert spec["steps"] == 3 and spec["data"]["per_action"] == 3
+
+
+def test_per_action_default_matches_the_cli():
+    from reenactor.commands.benchmark import PSGAN_PER_ACTION
+
+    assert bench.PSGANBenchmarkOptions().per_action == PSGAN_PER_ACTION
 
 
 def test_a_killed_benchmark_run_continues_from_its_checkpoint(carphone_clip, tmp_path, caplog):

@@ -7,6 +7,8 @@ import argparse
 #: files each protocol writes at the top of its output folder: an earlier run's are replaced only with --force
 #: learned rows of `benchmark psgan` (reenactor.evaluation.psgan.VARIANTS, named here without importing torch)
 PSGAN_VARIANTS = ("psgan", "psgan w/o GRU", "psgan-L1", "psgan alpha=0")
+#: training sequences per action of `benchmark psgan` (PSGANBenchmarkOptions.per_action; a test checks they agree)
+PSGAN_PER_ACTION = 32
 RESULTS = ("results.json", "table.md", "frames.png", "side_by_side.mp4", "contrast.md", "contrast.json")
 
 
@@ -330,6 +332,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     ps.add_argument("--seed", type=int, default=0, help="random seed of data and training (default: 0)")
     ps.add_argument(
+        "--per-action",
+        type=positive_int,
+        default=PSGAN_PER_ACTION,
+        metavar="N",
+        help=f"procedural training sequences per action (default: {PSGAN_PER_ACTION})",
+    )
+    ps.add_argument(
         "--variants",
         nargs="+",
         default=list(PSGAN_VARIANTS),
@@ -515,6 +524,7 @@ def run_psgan(args: argparse.Namespace) -> int:
             steps=args.steps,
             repeats=args.repeats,
             seed=args.seed,
+            per_action=args.per_action,
             variants=tuple(args.variants),
             expressions=args.expressions,
             overrides=list(args.overrides),

@@ -39,6 +39,7 @@ must be brought by the user: ``reenactor extract`` per action folder, see docs/p
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -125,7 +126,11 @@ def write_sets(opts: PSGANBenchmarkOptions, frames: int) -> dict[str, Path]:
         d = root / name
         out[name] = d
         if (d / "ACTIONS.json").exists():
-            continue
+            info = json.loads((d / "ACTIONS.json").read_text())
+            if (info.get("seed"), info.get("per_action"), info.get("frames")) == (seed, per, frames):
+                continue
+            logger.info(f"[psgan benchmark] {d} was written with another seed, size or length: writing it again")
+            shutil.rmtree(d)
         if store is None:
             store = prepare_clip(opts.clip, opts.out_dir, opts.size, opts.progress)
         idx = [i for i in idx if i < store.n_frames]
@@ -429,6 +434,7 @@ def run(opts: PSGANBenchmarkOptions) -> list[dict[str, Any]]:
                 opts.device,
                 opts.progress,
                 config,
+                data_key=json.loads((sets["train"] / "ACTIONS.json").read_text()),
             )
             g = open_model(model, device=opts.device).synthesizer
             gen_maps = [

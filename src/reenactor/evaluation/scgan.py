@@ -82,9 +82,15 @@ def run(opts: SCGANBenchmarkOptions) -> list[dict[str, Any]]:
     out.mkdir(parents=True, exist_ok=True)
     store = prepare_clip(opts.clip, out, opts.size, opts.progress)
     train_dir, test_dir = out / "train", out / "test"
-    if (train_dir / "manifest.json").exists() and (test_dir / "manifest.json").exists():
-        from ..data.clipstore import ClipStore
+    from ..data.clipstore import ClipStore
 
+    # the split of an earlier run is reused when it has these frame counts
+    if (
+        (train_dir / "manifest.json").exists()
+        and (test_dir / "manifest.json").exists()
+        and ClipStore.open(train_dir).n_frames == opts.train_frames
+        and ClipStore.open(test_dir).n_frames == opts.test_frames
+    ):
         test = ClipStore.open(test_dir)
     else:
         _, test = split(store, out, opts.train_frames, opts.test_frames)
@@ -126,6 +132,7 @@ def run(opts: SCGANBenchmarkOptions) -> list[dict[str, Any]]:
             opts.seed,
             opts.device,
             opts.progress,
+            data_key={"clip": str(opts.clip), "size": opts.size, "train_frames": opts.train_frames},
         )
         poses = body if mode == "real" else gen_body
         outputs[name] = render(model, poses)

@@ -399,15 +399,45 @@ def steps_run(
     device: str = "cpu",
     progress: bool = True,
     config: str | None = None,
+    data_key: Any = None,
 ) -> tuple[Path, dict[str, Any]]:
     """A benchmark's training run to a fixed number of ``steps`` (:func:`train_model` from the shipped config
-    or ``config``): reused when ``run_dir`` already holds its model and ``benchmark_run.json``, continued from
-    its last checkpoint (every 250 steps) when a killed benchmark is run again. Returns (model path,
+    or ``config``). What makes the run (method, steps, overrides, size, seed, device, the config's contents and
+    ``data_key``, the caller's description of its training data) is its spec: a finished run of the same spec
+    in ``run_dir`` is reused, a killed one of the same spec continues from its last checkpoint (every 250
+    steps; also to more or fewer steps), a run of another spec is trained again from the start. Returns (model path,
     ``{"steps", "seconds"}``)."""
-    model, info_path = run_dir / "model.safetensors", run_dir / "benchmark_run.json"
-    if model.exists() and info_path.exists():
-        logger.info(f"[benchmark] reusing {model}")
-        return model, json.loads(info_path.read_text())
+    from ..config import load_yaml, method_defaults
+
+    spec = json.loads(
+        json.dumps(
+            {
+                "method": method,
+                "steps": steps,
+                "overrides": list(overrides),
+                "size": size,
+                "seed": seed,
+                "device": str(device),
+                "config": load_yaml(config) if config else method_defaults(method),
+                "data": data_key,
+            }
+        )
+    )
+    model = run_dir / "model.safetensors"
+    done = finished_run(run_dir, spec)
+    if done is not None:
+        return model, {"steps": done["steps"], "seconds": done["seconds"]}
+    # a killed run continues when everything but its length matches (as `reenactor train` resumes)
+    started = run_dir / "benchmark_spec.json"
+    same = lambda a: {**a, "steps": None} == {**spec, "steps": None}  # noqa: E731
+    if run_dir.exists() and (
+        (run_dir / "benchmark_run.json").exists()
+        or not (started.exists() and same(json.loads(started.read_text())))
+    ):
+        logger.info(f"[benchmark] {run_dir} holds a run of another spec: training it again")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(started, spec)
     info = train_model(
         method,
         data,
@@ -422,7 +452,7 @@ def steps_run(
         resume=True,
     )
     info = {"steps": info["steps"], "seconds": info["seconds"]}
-    write_json(info_path, info)
+    write_json(run_dir / "benchmark_run.json", {**info, "spec": spec})
     return model, info
 
 
