@@ -129,7 +129,9 @@ def write_sets(opts: PSGANBenchmarkOptions, frames: int) -> dict[str, Path]:
             info = json.loads((d / "ACTIONS.json").read_text())
             if (info.get("seed"), info.get("per_action"), info.get("frames")) == (seed, per, frames):
                 continue
-            logger.info(f"[psgan benchmark] {d} was written with another seed, size or length: writing it again")
+            logger.info(
+                f"[psgan benchmark] {d} was written with another seed, size or length: writing it again"
+            )
             shutil.rmtree(d)
         if store is None:
             store = prepare_clip(opts.clip, opts.out_dir, opts.size, opts.progress)

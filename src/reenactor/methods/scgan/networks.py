@@ -51,7 +51,9 @@ class FrameGenerator(nn.Module):
         ins = [c[-1]] + [o * (3 if self.pose_skips else 2 if cfg.skips else 1) for o in outs[:-1]]
         self.up = nn.ModuleList(ConvBlock(i, o, 3, norm="instance") for i, o in zip(ins, outs))
         self.blend = cfg.blend
-        self.out = ConvBlock(cfg.ngf, 4 if cfg.blend else 3, 3, norm="none", act="none" if cfg.blend else "tanh")
+        self.out = ConvBlock(
+            cfg.ngf, 4 if cfg.blend else 3, 3, norm="none", act="none" if cfg.blend else "tanh"
+        )
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
         z, m = self.parts(image, pose)
