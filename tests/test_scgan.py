@@ -151,3 +151,27 @@ def test_pose_skips_carry_the_pose_to_every_decoder_scale(batch):
     first_up = m.G1.up[1].conv.in_channels
     plain = SCGANMethod(SCGANConfig(**TINY)).G1.up[1].conv.in_channels
     assert first_up == plain * 3 // 2  # image skip + pose skip beside the decoder's own channels
+
+
+def test_blend_keeps_the_image_where_the_mask_is_off(batch):
+    """model.blend (ours): out = m z + (1 - m) image. A mask driven fully off returns the image itself, fully
+    on the drawn frame z; gradients reach both heads; without blend G draws the frame alone."""
+    torch.manual_seed(0)
+    g = SCGANMethod(SCGANConfig(**TINY, blend=True)).G1
+    img, pose = batch["source_frame"], batch["pose_gt"]
+    with torch.no_grad():
+        z, m = g.parts(img, pose)
+    assert z.shape == img.shape and m.shape == (3, 1, 32, 32) and 0 < float(m.min()) <= float(m.max()) < 1
+    with torch.no_grad():
+        assert torch.allclose(g(img, pose), m * z + (1 - m) * img)
+        g.out.conv.bias[3] = -1e4  # mask off: the image
+    assert torch.equal(g(img, pose), img)
+    with torch.no_grad():
+        g.out.conv.bias[3] = 1e4  # mask on: the drawn frame
+    assert torch.allclose(g(img, pose), g.parts(img, pose)[0])
+    with torch.no_grad():
+        g.out.conv.bias[3] = 0.0
+    g(img, pose).sub(img.flip(0)).abs().mean().backward()
+    assert g.out.conv.weight.grad[:3].abs().sum() > 0 and g.out.conv.weight.grad[3].abs().sum() > 0
+    plain = SCGANMethod(SCGANConfig(**TINY)).G1
+    assert plain.out.conv.out_channels == 3 and plain.parts(img, pose)[1] is None
