@@ -147,3 +147,8 @@ def test_poses_actions_command(carphone_clip, tmp_path, capsys):
     assert all(len(list((out / a).glob("*.poses.npz"))) == 1 for a in ACTIONS)
     assert main([*args, "--frames", "8"]) == 2
     assert "--force" in capsys.readouterr().err
+    # --force replaces the folder (written under a temporary name and renamed: nothing half-written is left)
+    assert main([*args, "--frames", "6", "--seed", "2", "--force", "-q"]) == 0
+    assert json.loads((out / "ACTIONS.json").read_text())["seed"] == 2
+    assert all(len(list((out / a).glob("*.poses.npz"))) == 1 for a in ACTIONS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["actions"]

@@ -142,10 +142,16 @@ def test_psgan_benchmark_end_to_end_and_reuse(carphone_clip, tmp_path, monkeypat
     assert spec["steps"] == 3 and spec["data"]["per_action"] == 3
 
 
-def test_per_action_default_matches_the_cli():
+def test_one_per_action_default():
+    """`benchmark psgan`, `poses actions` and the demo write as many training sequences per action."""
+    from reenactor.cli import build_parser
     from reenactor.commands.benchmark import PSGAN_PER_ACTION
+    from reenactor.synthetic.actions import PER_ACTION
 
-    assert bench.PSGANBenchmarkOptions().per_action == PSGAN_PER_ACTION
+    assert bench.PSGANBenchmarkOptions().per_action == PSGAN_PER_ACTION == PER_ACTION
+    parser = build_parser()
+    assert parser.parse_args(["poses", "actions", "--from", "x", "-o", "y"]).per_action == PER_ACTION
+    assert parser.parse_args(["benchmark", "psgan"]).per_action == PER_ACTION
 
 
 def test_a_killed_benchmark_run_continues_from_its_checkpoint(carphone_clip, tmp_path, caplog):

@@ -7,8 +7,9 @@ import argparse
 #: files each protocol writes at the top of its output folder: an earlier run's are replaced only with --force
 #: learned rows of `benchmark psgan` (reenactor.evaluation.psgan.VARIANTS, named here without importing torch)
 PSGAN_VARIANTS = ("psgan", "psgan w/o GRU", "psgan-L1", "psgan alpha=0")
-#: training sequences per action of `benchmark psgan` (PSGANBenchmarkOptions.per_action; a test checks they agree)
-PSGAN_PER_ACTION = 32
+#: training sequences per action of `benchmark psgan` (synthetic.actions.PER_ACTION, written here without
+#: importing it; a test checks they agree)
+PSGAN_PER_ACTION = 128
 RESULTS = ("results.json", "table.md", "frames.png", "side_by_side.mp4", "contrast.md", "contrast.json")
 
 

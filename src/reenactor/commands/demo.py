@@ -130,7 +130,12 @@ def run_action_demo(
     from ..data.actions import open_actions
     from ..methods import get_method
     from ..reference import load_reference
-    from ..synthetic.actions import rest_pose_from_reference, rest_poses_from_clip, write_action_data
+    from ..synthetic.actions import (
+        PER_ACTION,
+        rest_pose_from_reference,
+        rest_poses_from_clip,
+        write_action_data,
+    )
     from ..train.config import build_run_config, method_config
     from ..train.trainer import Trainer
     from .poses import generate_pose_file
@@ -143,7 +148,7 @@ def run_action_demo(
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
-        write_action_data(tmp, rests, per_action=24, frames=16, seed=0)
+        write_action_data(tmp, rests, per_action=PER_ACTION, frames=16, seed=0)
         tmp.rename(data)
     actions = open_actions([data], log=lambda *_: None)
     log(f"[demo] pose sequences from an action label: psgan, {steps} steps on {actions.describe()}")

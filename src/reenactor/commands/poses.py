@@ -17,7 +17,8 @@ its fps and frame size, and the skeleton: the format is documented in reenactor.
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..pose.smoothing import METHODS as SMOOTHING_METHODS
-    from ._args import add_device, add_force, add_output, nonneg_int, positive_int
+    from ._args import add_device, add_force, add_output, add_progress, nonneg_int, positive_int
+    from .benchmark import PSGAN_PER_ACTION as PER_ACTION
 
     p = sub.add_parser(
         "poses",
@@ -67,7 +68,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_output(a, required=True, metavar="DIR", help="folder to write (must not exist unless --force)")
     a.add_argument(
-        "--per-action", type=positive_int, default=8, metavar="N", help="samples per action (default: 8)"
+        "--per-action",
+        type=positive_int,
+        default=PER_ACTION,
+        metavar="N",
+        help=f"samples per action (default: {PER_ACTION}; on `reenactor benchmark psgan`'s held-out poses 128 "
+        "gave a keypoint error of 4.3 px against 5.4 px with 32)",
     )
     a.add_argument(
         "--frames", type=positive_int, default=32, metavar="N", help="poses per sample (default: 32)"
@@ -87,7 +93,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="PX",
         help="frame size photos are measured at (default: 128)",
     )
-    add_force(a, help="write into an existing folder")
+    add_force(a, help="replace an existing folder")
+    add_progress(a)
     a.set_defaults(func=run_actions)
 
     g = verbs.add_parser(
@@ -199,6 +206,7 @@ def generate_pose_file(
 
 
 def run_actions(args: argparse.Namespace) -> int:
+    import shutil
     from pathlib import Path
 
     from ..data.clipstore import ClipStore
@@ -235,7 +243,21 @@ def run_actions(args: argparse.Namespace) -> int:
                 fix="pass clips or photos where the face is found",
             )
         kw = {"actions": tuple(EXPRESSIONS), "zoom": 1.0}
-    write_action_data(out, rests, per_action=args.per_action, frames=args.frames, seed=args.seed, **kw)
+    # written under a temporary name and renamed: a killed command leaves no half-written folder
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_action_data(
+        tmp,
+        rests,
+        per_action=args.per_action,
+        frames=args.frames,
+        seed=args.seed,
+        progress=not args.no_progress,
+        **kw,
+    )
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    tmp.rename(out)
     what, config = ("expressions", " --config psgan/face") if args.expressions else ("actions", "")
     print(
         f"wrote {out}: procedural {what} from {len(rests)} rest pose(s), {args.per_action} samples x "

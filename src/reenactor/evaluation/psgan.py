@@ -80,7 +80,7 @@ class PSGANBenchmarkOptions:
     steps: int = 1000  # training steps of each learned row
     repeats: int = 1  # trainings per learned row (seeds seed .. seed + repeats - 1)
     seed: int = 0
-    per_action: int = 32  # training sequences per action
+    per_action: int = 128  # training sequences per action (synthetic.actions.PER_ACTION)
     test_per_action: int = 8  # held-out sequences per action
     classifier_per_action: int = 16  # classifier training sequences per action
     variants: tuple[str, ...] = tuple(VARIANTS)
