@@ -148,12 +148,12 @@ def test_demo_action_step_one_photo_one_word(carphone_clip, tmp_path):
     from reenactor.pose.posefile import load_poses
 
     msgs = []
-    video = run_action_demo(tmp_path, carphone_clip, steps=2, progress=False, log=msgs.append)
+    video = run_action_demo(tmp_path, carphone_clip, steps=2, progress=False, log=msgs.append, per_action=8)
     assert any("PROCEDURAL" in m for m in msgs)
     seq = load_poses(tmp_path / "astronaut_nod.poses.npz")
     assert seq.n_frames == 48 and "procedural" in seq.source and "nod" in seq.source
     info = probe(video)
     assert info.n_frames == 48 and info.width == 3 * info.height  # side by side
     stamp = (tmp_path / "runs" / "psgan" / "model.safetensors").stat().st_mtime_ns
-    run_action_demo(tmp_path, carphone_clip, steps=2, progress=False, log=msgs.append)
+    run_action_demo(tmp_path, carphone_clip, steps=2, progress=False, log=msgs.append, per_action=8)
     assert (tmp_path / "runs" / "psgan" / "model.safetensors").stat().st_mtime_ns == stamp

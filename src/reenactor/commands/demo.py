@@ -122,10 +122,17 @@ def finished_model(model: Path, method: str, steps: int) -> bool:
 
 
 def run_action_demo(
-    out: Path, clip, steps: int = 400, action: str = "nod", progress: bool = True, log=print
+    out: Path,
+    clip,
+    steps: int = 400,
+    action: str = "nod",
+    progress: bool = True,
+    log=print,
+    per_action: int | None = None,
 ) -> Path:
-    """Step 6: psgan on procedural actions (resumable run in OUT/runs/psgan), the astronaut's ``action``
-    generated from her photo's pose and rendered through pose_warp."""
+    """Step 6: psgan on procedural actions (``per_action`` sequences per action, default
+    :data:`~reenactor.synthetic.actions.PER_ACTION`; resumable run in OUT/runs/psgan), the astronaut's
+    ``action`` generated from her photo's pose and rendered through pose_warp."""
     from ..config import method_defaults
     from ..data.actions import open_actions
     from ..methods import get_method
@@ -148,7 +155,9 @@ def run_action_demo(
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
-        write_action_data(tmp, rests, per_action=PER_ACTION, frames=16, seed=0)
+        write_action_data(
+            tmp, rests, per_action=per_action or PER_ACTION, frames=16, seed=0, progress=progress
+        )
         tmp.rename(data)
     actions = open_actions([data], log=lambda *_: None)
     log(f"[demo] pose sequences from an action label: psgan, {steps} steps on {actions.describe()}")
