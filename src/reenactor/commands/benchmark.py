@@ -389,9 +389,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sc.add_argument(
         "--steps",
         type=positive_int,
-        default=1500,
+        default=1000,
         metavar="N",
-        help="training steps of each learned row, at least 1 (default: 1500)",
+        help="training steps of each learned row, at least 1 (default: 1000, the step count of the table in "
+        "docs/psgan.md)",
     )
     sc.add_argument(
         "--train-frames",

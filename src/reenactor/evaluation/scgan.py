@@ -51,7 +51,7 @@ class SCGANBenchmarkOptions:
     size: int = 128  # extraction size of the clip
     train_frames: int = 80
     test_frames: int = 40
-    steps: int = 1500  # training steps of each learned row
+    steps: int = 1000  # training steps of each learned row (the table in docs/psgan.md)
     seed: int = 0
     overrides: list[str] = field(default_factory=list)  # --set overrides for every learned row
     device: str = "cpu"
