@@ -109,6 +109,9 @@ def test_write_and_open_action_data(rests, tmp_path):
     assert data.actions == sorted(ACTIONS) and len(data.samples) == 2 * len(ACTIONS)
     assert data.procedural == [str(root)] and "procedural" in data.describe() and data.zoom == 0.5
     assert data.samples[0].keypoints["body"].shape == (10, 25, 3)
+    # written again into the same folder: numbered after the files it holds
+    write_action_data(root, rests, per_action=2, frames=10, seed=2)
+    assert sorted(p.name for p in (root / "wave").iterdir()) == [f"{k:04d}.poses.npz" for k in range(4)]
     with pytest.raises(InputError, match="no action data"):
         open_actions([tmp_path / "acts" / "wave"], log=lambda *_: None)  # pose files, not action folders
 

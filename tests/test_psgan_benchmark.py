@@ -207,6 +207,14 @@ def test_scgan_benchmark_end_to_end(carphone_clip, tmp_path):
     for name, mode in scbench.ALTERNATIVES.items():
         cfg = (opts.out_dir / "runs" / name / "config.yaml").read_text()
         assert f"train_with: {mode}" in cfg
+    # other training frames: the split is made again and the runs are trained again on it
+    opts.train_frames = 60
+    scbench.run(opts)
+    from reenactor.data.clipstore import ClipStore
+
+    assert ClipStore.open(opts.out_dir / "train").n_frames == 60
+    spec = json.loads((opts.out_dir / "runs" / "SCGAN" / "benchmark_run.json").read_text())["spec"]
+    assert spec["data"]["train_frames"] == 60
 
 
 def test_psgan_benchmark_expression_variant(carphone_clip, tmp_path):

@@ -130,7 +130,7 @@ def write_sets(opts: PSGANBenchmarkOptions, frames: int) -> dict[str, Path]:
             if (info.get("seed"), info.get("per_action"), info.get("frames")) == (seed, per, frames):
                 continue
             logger.info(
-                f"[psgan benchmark] {d} was written with another seed, size or length: writing it again"
+                f"[psgan benchmark] {d} was written with another seed, sequence count or length: writing it again"
             )
             shutil.rmtree(d)
         if store is None:

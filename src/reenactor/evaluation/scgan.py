@@ -84,15 +84,16 @@ def run(opts: SCGANBenchmarkOptions) -> list[dict[str, Any]]:
     train_dir, test_dir = out / "train", out / "test"
     from ..data.clipstore import ClipStore
 
-    # the split of an earlier run is reused when it has these frame counts
-    if (
-        (train_dir / "manifest.json").exists()
-        and (test_dir / "manifest.json").exists()
-        and ClipStore.open(train_dir).n_frames == opts.train_frames
-        and ClipStore.open(test_dir).n_frames == opts.test_frames
-    ):
-        test = ClipStore.open(test_dir)
-    else:
+    # the split of an earlier run is reused when its parts have these frame counts
+    def stored(d: Path, n: int) -> ClipStore | None:
+        """The split part an earlier run left in ``d``, when it has ``n`` frames."""
+        if not (d / "manifest.json").exists():
+            return None
+        part = ClipStore.open(d)
+        return part if part.n_frames == n else None
+
+    test = stored(test_dir, opts.test_frames)
+    if test is None or stored(train_dir, opts.train_frames) is None:
         _, test = split(store, out, opts.train_frames, opts.test_frames)
     model_cfg = effective_config("scgan", opts.overrides)
     s = model_cfg.size

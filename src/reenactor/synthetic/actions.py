@@ -437,11 +437,14 @@ def write_action_data(
 
     seqs = _sequences(rests, per_action, frames, seed, actions, fps)
     bar = tqdm(seqs, total=per_action * len(actions), desc="write", unit="sequence", disable=not progress)
+    count: dict[str, int] = {}  # files per action folder: numbered after what it already holds
     for action, seq, _ in bar:
         d = out / action
-        d.mkdir(exist_ok=True)
-        k = len(list(d.glob("*.poses.npz")))
-        save_poses(d / f"{k:04d}.poses.npz", seq)
+        if action not in count:
+            d.mkdir(exist_ok=True)
+            count[action] = len(list(d.glob("*.poses.npz")))
+        save_poses(d / f"{count[action]:04d}.poses.npz", seq)
+        count[action] += 1
     info = {
         "procedural": True,
         "generator": "reenactor.synthetic.actions",
