@@ -17,7 +17,7 @@ from torch import nn
 
 from reenactor.data.clips import TrainingClip, open_clips, resolve_clips
 from reenactor.data.clipstore import ClipStore
-from reenactor.data.pairs import FramePairs, PairOptions
+from reenactor.data.pairs import FramePairs, PairOptions, unit_frames
 from reenactor.errors import ConfigError, InputError
 from reenactor.losses import l1
 from reenactor.methods.base import REFERENCE, Method, StepOutput, Synthesizer
@@ -182,14 +182,17 @@ def test_frame_pairs_items_and_sizes(people, tmp_path):
         "target_frame",
         "target_t",
     ]
-    assert item["source_frame"].shape == (3, 16, 16) and item["source_frame"].dtype == torch.float32
+    assert item["source_frame"].shape == (3, 16, 16) and item["source_frame"].dtype == torch.uint8
     assert item["target_body"].shape == (25, 3)
     c, s, t = int(item["clip"]), int(item["source_t"]), int(item["target_t"])
     assert (c, t) == ds.target(20) == (1, 3)
+    unit = unit_frames(torch.utils.data.default_collate([item]))  # as a method's prepare_batch reads them
     for side, frame_t in (("source", s), ("target", t)):  # the tensors are those frames' pixels and joints
-        rgb = (item[f"{side}_frame"] + 1) * 127.5
+        assert torch.equal(item[f"{side}_frame"][0], torch.full((16, 16), 8 * frame_t, dtype=torch.uint8))
+        assert torch.equal(item[f"{side}_frame"][1], torch.full((16, 16), 30, dtype=torch.uint8))
+        rgb = (unit[f"{side}_frame"][0] + 1) * 127.5
+        assert unit[f"{side}_frame"].dtype == torch.float32
         assert torch.allclose(rgb[0], torch.full((16, 16), 8.0 * frame_t), atol=1e-3)
-        assert torch.allclose(rgb[1], torch.full((16, 16), 30.0), atol=1e-3)
         assert float(item[f"{side}_body"][0, 0]) == frame_t and float(item[f"{side}_body"][0, 1]) == 3
     batch = torch.utils.data.default_collate([ds[i] for i in range(4)])
     assert batch["source_frame"].shape == (4, 3, 16, 16)
@@ -241,6 +244,9 @@ class TinyRefMethod(Method):
             torch.stack([batch["clip"], batch["source_clip"], batch["source_t"], batch["target_t"]], 1).cpu()
         )
         return StepOutput({"l1": l1(self.G(batch["source_frame"]), batch["target_frame"])})
+
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return unit_frames(batch)
 
     def inference_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return {f"G.{k}": v for k, v in self.G.state_dict().items()}, {"size": [self.cfg.size] * 2}

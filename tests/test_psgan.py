@@ -307,3 +307,36 @@ def test_expression_variant_train_and_generate_cli(carphone_clip, tmp_path, caps
     assert seen.any()
     lo, hi = first[:, :2].min(0) - 20, first[:, :2].max(0) + 20  # generated points stay around the face
     assert ((face[..., :2] >= lo) & (face[..., :2] <= hi)).all(-1)[seen].all()
+
+
+@pytest.mark.parametrize("points", ["body", "face"])
+def test_windows_are_drawn_on_the_device_as_the_items_were(carphone_clip, tmp_path, points):
+    """Issue 30: items carry the window's points; prepare_batch draws every window's heatmaps in one batched
+    torch call: equal to the per-window NumPy maps (to_maps), face boxes of different sizes included."""
+    from reenactor.data.actions import open_actions
+    from reenactor.methods.psgan import points as pts
+    from reenactor.synthetic.actions import ACTIONS, EXPRESSIONS, rest_poses_from_clip, write_action_data
+
+    acts = EXPRESSIONS if points == "face" else ACTIONS
+    root = write_action_data(tmp_path / "acts", rest_poses_from_clip(carphone_clip), 2, 10, 0, acts)
+    cfg = PSGANConfig(**{**TINY, "points": points, "n_actions": len(acts)})
+    m = PSGANMethod(cfg)
+    ds = m.build_dataset(open_actions([root], log=lambda *_: None))
+    np.random.seed(0)
+    idx = [0, 3, len(ds) - 1]
+    items = [ds[i] for i in idx]
+    np.random.seed(0)  # the same window starts again, for the per-window maps
+    want = []
+    for i in idx:
+        s = ds.samples[i]
+        kp = s.keypoints[points]
+        start = int(np.random.randint(0, len(kp) - cfg.frames + 1))
+        win = kp[start : start + cfg.frames]
+        box = pts.face_box(win[0]) if points == "face" else None
+        want.append(pts.to_maps(win, points, s.size, cfg.size, cfg.radius, box))
+    b = m.prepare_batch(torch.utils.data.default_collate(items))
+    assert b["target"].shape == (3, cfg.frames, pts.channels(points), cfg.size, cfg.size)
+    assert np.array_equal(b["target"].numpy(), np.stack(want)) and b["target"].sum() > 0
+    assert torch.equal(b["init"], b["target"][:, 0]) and b["label"].dtype == torch.int64
+    if points == "face":
+        assert len({float(it["frame"][0]) for it in items}) > 1  # boxes of different sizes in one batch

@@ -25,7 +25,31 @@ def batch(carphone_clip):
 
     np.random.seed(0)
     items = [ds[i] for i in (3, 40, 90)]
-    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    return m.prepare_batch({k: torch.stack([it[k] for it in items]) for k in items[0]})
+
+
+def test_batches_are_drawn_on_the_device_as_the_items_were(carphone_clip):
+    """Issue 30: items carry uint8 frames and the (real, noisy) target poses; prepare_batch draws the heatmaps
+    batched in torch and converts the frames: equal to the per-item NumPy heatmaps and to_unit frames."""
+    import numpy as np
+
+    from reenactor.nn.convert import to_unit
+    from reenactor.pose import heatmaps
+
+    m = SCGANMethod(SCGANConfig(**TINY))
+    ds = m.build_dataset([TrainingClip(carphone_clip, "carphone", carphone_clip.root)])
+    np.random.seed(0)
+    items = [ds[i] for i in (3, 40, 90)]
+    assert items[0]["source_frame"].dtype == torch.uint8 and "pose_gt" not in items[0]
+    b = m.prepare_batch(torch.utils.data.default_collate(items))
+    s, r = m.cfg.size, m.cfg.radius
+    for i, it in enumerate(items):
+        for key, body in (("pose_gt", it["target_body"]), ("pose_gen", it["noisy_body"])):
+            assert np.array_equal(b[key][i].numpy(), heatmaps.encode(body.numpy(), (s, s), s, r))
+        for key in ("source_frame", "target_frame"):
+            want = to_unit(it[key].permute(1, 2, 0).numpy())
+            assert b[key].dtype == torch.float32 and np.array_equal(b[key][i].numpy(), want)
+    assert b["pose_gt"].sum() > 0 and not torch.equal(b["pose_gt"], b["pose_gen"])
 
 
 def test_items_and_shared_layer(batch):

@@ -14,6 +14,7 @@ Pixel convention: a coordinate is a pixel centre index (x = column). Frame pixel
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy import ndimage
 
 #: BODY_25 indices of the 18 OpenPose-COCO points, in COCO-18 order
@@ -38,13 +39,55 @@ def encode_points(
 ) -> np.ndarray:
     """Any points ``kp`` (..., K, 3) [x, y, conf] in pixels of ``frame`` (H, W) -> (..., K, size, size) float32
     discs of ``radius`` heatmap pixels (1 inside); a point with confidence <= ``thresh`` gives an empty map
-    (the 68 face points of PSGAN's expression variant go through this as they are)."""
-    kp = np.asarray(kp, np.float32)
-    xy = to_heatmap_xy(kp[..., :2], frame, size)
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    d2 = (xs - xy[..., 0, None, None]) ** 2 + (ys - xy[..., 1, None, None]) ** 2
-    maps = (d2 <= radius * radius) & (kp[..., 2, None, None] > thresh)
-    return maps.astype(np.float32)
+    (the 68 face points of PSGAN's expression variant go through this as they are). Drawn by
+    :func:`encode_points_torch`, the one disc renderer of training batches and inference."""
+    kp = torch.from_numpy(np.ascontiguousarray(kp, np.float32))
+    return encode_points_torch(kp, frame, size, radius, thresh).numpy()
+
+
+def encode_points_torch(
+    kp: torch.Tensor,
+    frame: tuple[float, float] | torch.Tensor,
+    size: int = 64,
+    radius: float = 4.0,
+    thresh: float = 0.0,
+) -> torch.Tensor:
+    """:func:`encode_points` for a batch in torch, on ``kp``'s device: ``kp`` (..., K, 3); ``frame`` (H, W) for
+    all, or a tensor (..., 2) of each item's (H, W) broadcast over ``kp``'s leading dimensions (PSGAN's face boxes
+    differ per sequence). Returns (..., K, size, size) float32.
+
+    A disc touches at most (2R + 1)^2 pixels, R = floor(radius) + 1, around its centre: the maps are zeros with
+    each point's patch scattered in (the same float64 test ``dx^2 <= r^2 - dy^2`` per pixel as a full-frame
+    comparison, so the same pixels), not a test of every pixel of every map: at 256 x 256 a batch of maps is
+    75 MB that need only be zeroed."""
+    kp = kp.to(torch.float64)
+    dev = kp.device
+    lead = kp.shape[:-1]
+    if isinstance(frame, torch.Tensor):
+        hw = frame.to(device=dev, dtype=torch.float64)[..., None, :]  # (..., 1, 2): per item
+        scale = torch.stack([size / hw[..., 1], size / hw[..., 0]], -1)
+    else:
+        scale = torch.tensor(
+            [size / float(frame[1]), size / float(frame[0])], dtype=torch.float64, device=dev
+        )
+    xy = ((kp[..., :2] + 0.5) * scale - 0.5).reshape(-1, 2)  # heatmap pixels (to_heatmap_xy), one row a point
+    ok = (kp[..., 2] > thresh).reshape(-1)
+    r = int(np.floor(radius)) + 1
+    offs = torch.arange(-r, r + 1, device=dev)
+    base = torch.floor(torch.nan_to_num(xy, nan=0.0).clamp(-2.0 * size, 3.0 * size)).long()  # (N, 2)
+    px = base[:, 0:1] + offs  # (N, P) pixel columns of each point's patch
+    py = base[:, 1:2] + offs  # (N, P) rows
+    dx2 = (px.double() - xy[:, 0:1]) ** 2
+    rem = radius * radius - (py.double() - xy[:, 1:2]) ** 2  # what dx^2 may reach on each row
+    inside = torch.le(dx2[:, None, :], rem[:, :, None])  # (N, P, P)
+    inside &= (
+        ((px >= 0) & (px < size))[:, None, :] & ((py >= 0) & (py < size))[:, :, None] & ok[:, None, None]
+    )
+    idx = (py.clamp(0, size - 1)[:, :, None] * size + px.clamp(0, size - 1)[:, None, :]).reshape(len(xy), -1)
+    out = torch.zeros(len(xy), size * size, dtype=torch.float32, device=dev)
+    # amax: a clamped outside pixel (value 0) never clears a drawn one it lands on
+    out.scatter_reduce_(1, idx, inside.reshape(len(xy), -1).to(torch.float32), "amax")
+    return out.reshape(*lead, size, size)
 
 
 def encode(
@@ -54,6 +97,18 @@ def encode(
     ``radius`` heatmap pixels (1 inside); a joint with confidence <= ``thresh`` gives an empty map."""
     body = np.asarray(body, np.float32)
     return encode_points(body[..., COCO18_FROM_BODY25, :], frame, size, radius, thresh)
+
+
+def encode_torch(
+    body: torch.Tensor,
+    frame: tuple[float, float] | torch.Tensor,
+    size: int = 64,
+    radius: float = 4.0,
+    thresh: float = 0.0,
+) -> torch.Tensor:
+    """:func:`encode` for a batch in torch: BODY_25 ``body`` (..., 25, 3) -> (..., 18, size, size) float32 on its
+    device (:func:`encode_points_torch`)."""
+    return encode_points_torch(body[..., list(COCO18_FROM_BODY25), :], frame, size, radius, thresh)
 
 
 def _peak_centroid(h: np.ndarray) -> tuple[float, float, float]:
@@ -106,6 +161,8 @@ __all__ = [
     "encode",
     "decode",
     "encode_points",
+    "encode_torch",
+    "encode_points_torch",
     "decode_points",
     "to_heatmap_xy",
     "from_heatmap_xy",

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ...data.actions import ActionData
+from ...pose import heatmaps
 from . import points as pts
 
 logger = logging.getLogger(__name__)
@@ -19,9 +20,9 @@ class ActionWindows(Dataset):
     """One item per sequence of ``data`` at least ``frames`` long: a window of ``frames`` consecutive poses
     starting at a random frame (drawn from NumPy's RNG, which the trainer seeds per sample position).
 
-    item: ``init`` (K, S, S) the window's first pose; ``label`` () int64 index into ``data.actions``;
-    ``target`` (T, K, S, S) the whole window (first pose included), heatmaps in {0, 1}; K = 18 body points or
-    68 face points (``points``).
+    item: ``points`` (T, K, 3) the window's K points (18 body points or 68 face points, ``points``) in pixels of
+    ``frame`` (2,) float64 (H, W): :func:`prepare_windows` draws them as heatmaps on the training device;
+    ``label`` () int64 index into ``data.actions``.
     """
 
     def __init__(self, data: ActionData, frames: int, size: int, radius: float, points: str = "body"):
@@ -57,9 +58,21 @@ class ActionWindows(Dataset):
         start = int(np.random.randint(0, len(kp) - self.frames + 1))
         win = kp[start : start + self.frames]
         box = pts.face_box(win[0]) if self.points == "face" else None
-        maps = pts.to_maps(win, self.points, s.size, self.size, self.radius, box)
+        k, hw = pts.map_points(win, self.points, s.size, box)
         return {
-            "init": torch.from_numpy(maps[0]),
+            "points": torch.from_numpy(np.ascontiguousarray(k)),
+            "frame": torch.tensor(hw, dtype=torch.float64),
             "label": torch.tensor(self.actions.index(s.action), dtype=torch.int64),
-            "target": torch.from_numpy(maps),
         }
+
+
+def prepare_windows(batch: dict[str, torch.Tensor], size: int, radius: float) -> dict[str, torch.Tensor]:
+    """A collated batch of :class:`ActionWindows` items on the training device -> ``target`` (B, T, K, S, S)
+    heatmaps in {0, 1} (:func:`reenactor.pose.heatmaps.encode_points_torch`, the discs inference draws, drawn
+    batched) and ``init`` (B, K, S, S), the first pose of each window; ``label`` passes through."""
+    out = dict(batch)
+    if "points" in out:
+        frame = out.pop("frame")[:, None]  # (B, 1, 2): one frame size per window
+        out["target"] = heatmaps.encode_points_torch(out.pop("points"), frame, size, radius)
+        out["init"] = out["target"][:, 0]
+    return out

@@ -24,7 +24,7 @@ from ...errors import InputError
 from ...losses.gan import gan_loss_d, gan_loss_g
 from ..base import POSE_SEQUENCE, Method, StepOutput, export_tensors
 from .config import PSGANConfig, check_config
-from .dataset import ActionWindows
+from .dataset import ActionWindows, prepare_windows
 from .networks import PoseSequenceGenerator, build_discriminator
 
 
@@ -73,6 +73,9 @@ class PSGANMethod(Method):
             "sequences": len(data.samples),
         }
         return ActionWindows(data, self.cfg.frames, self.cfg.size, self.cfg.radius, self.cfg.points)
+
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return prepare_windows(batch, self.cfg.size, self.cfg.radius)
 
     def generator_parameters(self) -> list[nn.Parameter]:
         return list(self.G.parameters())

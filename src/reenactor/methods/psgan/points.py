@@ -35,6 +35,25 @@ def face_box(face: np.ndarray) -> tuple[float, float, float]:
     return float(c[0] - side / 2), float(c[1] - side / 2), side
 
 
+def map_points(
+    kp: np.ndarray,
+    points: str,
+    frame: tuple[int, int],
+    box: tuple[float, float, float] | None = None,
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """What :func:`to_maps` draws: ``(points (..., K, 3), (H, W))`` for
+    :func:`reenactor.pose.heatmaps.encode_points` - the 18 COCO points of BODY_25 ``body`` over ``frame``, or the
+    68 face points moved into ``box`` (:func:`face_box`) and the box's side."""
+    if points == "body":
+        k = np.asarray(kp, np.float32)[..., heatmaps.COCO18_FROM_BODY25, :]
+        return k, (float(frame[0]), float(frame[1]))
+    x0, y0, side = box
+    k = np.array(kp, np.float32)
+    k[..., 0] -= x0
+    k[..., 1] -= y0
+    return k, (float(side), float(side))
+
+
 def to_maps(
     kp: np.ndarray,
     points: str,
@@ -45,13 +64,8 @@ def to_maps(
 ) -> np.ndarray:
     """Keypoints -> heatmaps: ``body`` (..., 25, 3) BODY_25 over ``frame``; ``face`` (..., 68, 3) inside
     ``box`` (:func:`face_box`)."""
-    if points == "body":
-        return heatmaps.encode(kp, frame, size, radius)
-    x0, y0, side = box
-    k = np.array(kp, np.float32)
-    k[..., 0] -= x0
-    k[..., 1] -= y0
-    return heatmaps.encode_points(k, (side, side), size, radius)
+    k, hw = map_points(kp, points, frame, box)
+    return heatmaps.encode_points(k, hw, size, radius)
 
 
 def from_maps(

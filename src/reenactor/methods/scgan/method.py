@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...data.pairs import FramePair, FramePairs, PairOptions
+from ...data.pairs import FramePair, FramePairs, PairOptions, unit_frames
 from ...losses.gan import gan_loss_d, gan_loss_g
 from ...losses.pixel import l1
 from ...nn.discriminators import NLayerDiscriminator
@@ -34,7 +34,8 @@ from .networks import FrameGenerator, shared_pose_layer
 
 
 class SCGANPairs(FramePairs):
-    """FramePairs items plus ``pose_gt`` / ``pose_gen`` (18, S, S) heatmaps of the target pose (real / noisy)."""
+    """FramePairs items plus ``noisy_body`` (25, 3): the target pose jittered and with joints dropped, the
+    generated-pose stand-in. :func:`prepare_pairs` draws both poses as heatmaps on the training device."""
 
     def __init__(self, clips: list, pairs: PairOptions | None, cfg: SCGANConfig):
         super().__init__(clips, pairs, size=cfg.size)
@@ -42,14 +43,24 @@ class SCGANPairs(FramePairs):
 
     def item(self, p: FramePair) -> dict[str, torch.Tensor]:
         out = super().item(p)
-        cfg, s = self.cfg, self.cfg.size
-        body = out["target_body"].numpy()
-        noisy = body.copy()
+        cfg = self.cfg
+        noisy = out["target_body"].numpy().copy()
         noisy[:, :2] += np.random.normal(0.0, cfg.pose_noise, (25, 2)).astype(np.float32)
         noisy[np.random.random_sample(25) < cfg.pose_drop, 2] = 0
-        out["pose_gt"] = torch.from_numpy(heatmaps.encode(body, (s, s), s, cfg.radius))
-        out["pose_gen"] = torch.from_numpy(heatmaps.encode(noisy, (s, s), s, cfg.radius))
+        out["noisy_body"] = torch.from_numpy(noisy)
         return out
+
+
+def prepare_pairs(batch: dict[str, torch.Tensor], cfg: SCGANConfig) -> dict[str, torch.Tensor]:
+    """A collated batch of :class:`SCGANPairs` items on the training device -> frames in [-1, 1] and ``pose_gt`` /
+    ``pose_gen`` (B, 18, S, S) heatmaps of the real / noisy target pose (:func:`heatmaps.encode_torch`, the
+    renderer inference uses)."""
+    out = unit_frames(batch)
+    s = cfg.size
+    if "noisy_body" in out:
+        out["pose_gt"] = heatmaps.encode_torch(out["target_body"], (s, s), s, cfg.radius)
+        out["pose_gen"] = heatmaps.encode_torch(out.pop("noisy_body"), (s, s), s, cfg.radius)
+    return out
 
 
 class SCGANMethod(Method):
@@ -73,6 +84,9 @@ class SCGANMethod(Method):
         self, clips: list, unpaired: list | None = None, pairs: PairOptions | None = None, **kw
     ):
         return SCGANPairs(clips, pairs, self.cfg)
+
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return prepare_pairs(batch, self.cfg)
 
     def generator_parameters(self) -> list[nn.Parameter]:
         gens = [self.G1, self.G2] if self.both else [self.G1]

@@ -49,7 +49,8 @@ class SCGANSynthesizer(Synthesizer):
         if self._image is None:
             raise InputError("scgan needs the target image first", fix="pass --target-image PHOTO|CLIP:INDEX")
         s = self.cfg.size
-        maps = heatmaps.encode(np.asarray(pose["body"], np.float32), (s, s), s, self.cfg.radius)
+        body = torch.from_numpy(np.asarray(pose["body"], np.float32)).to(self.device)
+        maps = heatmaps.encode_torch(body[None], (s, s), s, self.cfg.radius)  # the training batches' renderer
         with self._autocast():
-            out = self.G1(self._image, torch.from_numpy(maps)[None].to(self.device))
+            out = self.G1(self._image, maps)
         return to_uint8(out.float())[0]
