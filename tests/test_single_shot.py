@@ -4,6 +4,7 @@ augmentation), the three stages' losses, gradients (frozen encoders untouched), 
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -137,6 +138,36 @@ def test_pair_items_and_shapes(staged):
     }
     assert b["face_valid"].all() and b["face_desc"].abs().sum(1).min() > 0  # dlib described carphone's face
     assert set(tiny(stage="p2b").build_dataset(staged, pairs=None)[0]) == {"p2b_in", "p2b_target"}
+
+
+def test_face_descriptors_are_computed_once_per_clip_and_size(staged):
+    """Issue 30: t_1's dlib descriptors come from a per-clip cache (``face_desc_<S>`` in the clip store), equal to
+    the descriptor computed for that frame; a second dataset reads the cache without dlib; a re-imported layout
+    (another layout file) computes them again."""
+    ds = tiny().build_dataset(staged, pairs=None)
+    store = staged[0].store
+    name = f"face_desc_{S}"
+    assert store.has(name) and store.stage(name)["spec"]["size"] == S
+    for t in (0, 57, 119):
+        assert np.array_equal(ds.face_desc(0, t), ds.describe(0, t))
+    assert np.abs(store.load(name)).sum(1).min() > 0  # every carphone frame has a face
+
+    class NoDlib:
+        description = ds.embedder.description
+
+        def embed(self, *a):
+            raise AssertionError("dlib ran although the descriptors were cached")
+
+    from reenactor.methods.single_shot.dataset import SingleShotPairs
+
+    m = tiny()
+    again = SingleShotPairs(staged, None, m.cfg, m.stages, NoDlib())
+    assert np.array_equal(again.face_desc(0, 57), ds.face_desc(0, 57))
+    lay = store.path("layout")
+    os.utime(lay, ns=(lay.stat().st_atime_ns, lay.stat().st_mtime_ns + 10**9))  # as if imported anew
+    with pytest.raises(AssertionError, match="dlib ran"):
+        SingleShotPairs(staged, None, m.cfg, m.stages, NoDlib())
+    SingleShotPairs(staged, None, m.cfg, m.stages)  # recomputed and stored for the other tests
 
 
 def test_squeeze_stretch_moves_the_layouts_never_the_pose(staged):
