@@ -19,6 +19,7 @@ from reenactor.methods import get_method
 from reenactor.methods.single_shot import maps
 from reenactor.methods.single_shot.config import SingleShotConfig
 from reenactor.methods.single_shot.networks import crop, paste
+from reenactor.nn.convert import to_unit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -57,8 +58,11 @@ def staged(carphone_clip, tmp_path_factory):
 
 
 def batch_of(ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    """n items, collated and prepared as the trainer does (single_shot's prepare_batch)."""
+    from reenactor.methods.single_shot.dataset import prepare_pairs
+
     np.random.seed(seed)
-    return torch.utils.data.default_collate([ds[i * 37 % len(ds)] for i in range(n)])
+    return prepare_pairs(torch.utils.data.default_collate([ds[i * 37 % len(ds)] for i in range(n)]))
 
 
 # ------------------------------------------------------------------------------------------ maps
@@ -137,6 +141,18 @@ def test_pair_items_and_shapes(staged):
         "source_face": (2, 3, 16, 16),
     }
     assert b["face_valid"].all() and b["face_desc"].abs().sum(1).min() > 0  # dlib described carphone's face
+    # issue 30: the items are compact (uint8 labels and frames); prepare_batch makes the values the per-item
+    # NumPy path drew: one-hot layout + face parts, mask = layout > 0, to_unit frames
+    np.random.seed(0)
+    items = [ds[i * 37 % len(ds)] for i in range(2)]
+    assert items[0]["image"].dtype == torch.uint8 and items[0]["seg_labels"].dtype == torch.uint8
+    for i, it in enumerate(items):
+        lab = it["seg_labels"].numpy()
+        want = np.concatenate([maps.one_hot(lab), it["face_parts"].numpy().astype(np.float32)])
+        assert np.array_equal(b["seg"][i].numpy(), want) and want[22:].sum() > 0
+        assert np.array_equal(b["mask"][i, 0].numpy(), (lab > 0).astype(np.float32))
+        for k in ("image", "background"):
+            assert np.array_equal(b[k][i].numpy(), to_unit(it[k].permute(1, 2, 0).numpy()))
     assert set(tiny(stage="p2b").build_dataset(staged, pairs=None)[0]) == {"p2b_in", "p2b_target"}
 
 

@@ -16,11 +16,14 @@ B2F (sec. 3.2; appearance from A, layout and ground truth from B) and FR (sec. 3
 
     crops        (4, 3, C, C)  t_2..t_5 of A (upper clothes, lower clothes, shoes, skin) in [-1, 1]
     face_desc    (128,)        dlib descriptor of A's face (t_1), zeros without a face
-    seg          (22 [+ 5], S, S)  one-hot layout of B [+ the five face parts of B's landmarks]
-    image        (3, S, S)     frame B in [-1, 1];  background (3, S, S) its background plate in [-1, 1]
-    mask         (1, S, S)     B's layout > 0 (the person: eq. 17's target, and what every B2F loss sees)
+    seg_labels   (S, S) uint8  layout of B;  face_parts (5, S, S) uint8  the five face parts of B's landmarks
+    image        (3, S, S) uint8  frame B;  background (3, S, S) uint8 its background plate
     face_theta   (2, 3)        B's face box for ``affine_grid``;  face_valid () 1 when B has a face
     source_face  (3, F, F)     A's aligned face crop c_I in [-1, 1] (FR's identity term)
+
+  :func:`prepare_pairs` (on the training device) turns them into what the networks read: ``seg`` (22 [+ 5], S, S)
+  the one-hot layout [+ face parts], ``image`` / ``background`` in [-1, 1], ``mask`` (1, S, S) = layout > 0 (the
+  person: eq. 17's target, and what every B2F loss sees).
 
   B is randomly resized, shifted and mirrored (sec. 3.2); with ``hue_prob`` the clothes of A and B turn hue by
   the same angle, so the colour the network draws must come from e_z.
@@ -181,22 +184,21 @@ class SingleShotPairs(FramePairs):
             if flip:
                 lay_b = maps.FLIP_LABELS[lay_b]
             face_b = None if face_b is None else affine_keypoints(face_b, m)
-        seg = [maps.one_hot(lay_b)]
-        if self.cfg.b2f.face_parts:
-            seg.append(maps.face_parts(face_b, self.s))
         box_b = maps.face_box(lay_b, face_b, self.cfg.face_pad)
         box_a = maps.face_box(lay_a, kp_a.get("face"), self.cfg.face_pad)
-        return {
+        out = {
             "crops": torch.from_numpy(crops),
             "face_desc": torch.from_numpy(desc),
-            "seg": torch.from_numpy(np.concatenate(seg)),
-            "image": torch.from_numpy(to_unit(img_b)),
-            "background": torch.from_numpy(to_unit(bg)),
-            "mask": torch.from_numpy((lay_b > 0).astype(np.float32)[None]),
+            "seg_labels": torch.from_numpy(np.ascontiguousarray(lay_b, np.uint8)),
+            "image": torch.from_numpy(np.ascontiguousarray(img_b.transpose(2, 0, 1))),
+            "background": torch.from_numpy(np.ascontiguousarray(bg.transpose(2, 0, 1))),
             "face_theta": torch.from_numpy(maps.box_theta(box_b, self.s)),
             "face_valid": torch.tensor(float(box_b is not None)),
             "source_face": torch.from_numpy(to_unit(maps.box_crop(img_a, box_a, self.cfg.face_crop))),
         }
+        if self.cfg.b2f.face_parts:
+            out["face_parts"] = torch.from_numpy(maps.face_parts(face_b, self.s).astype(np.uint8))
+        return out
 
     def item(self, p: FramePair) -> dict[str, torch.Tensor]:
         lay_a, lay_b = self.layout(p.source_clip, p.source_t), self.layout(p.clip, p.target_t)
@@ -208,3 +210,22 @@ class SingleShotPairs(FramePairs):
             kp_a = self.keypoints(p.source_clip, p.source_t)
             out.update(self.b2f_item(p, lay_a, lay_b, kp_a, kp_b))
         return out
+
+
+def prepare_pairs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A collated batch of :class:`SingleShotPairs` items on the training device: B2F's compact items
+    (``seg_labels``, uint8 ``image`` / ``background``, ``face_parts``) -> ``seg``, ``mask`` and [-1, 1] images (see the module docstring), in batched torch
+    operations: the values the per-item NumPy path drew (``maps.one_hot``, ``to_unit``), exactly."""
+    out = dict(batch)
+    if "seg_labels" not in out:
+        return out
+    lab = out.pop("seg_labels").long()
+    classes = torch.arange(maps.N_LABELS, device=lab.device)
+    seg = [(lab[:, None] == classes[None, :, None, None]).to(torch.float32)]
+    if "face_parts" in out:
+        seg.append(out.pop("face_parts").to(torch.float32))
+    out["seg"] = torch.cat(seg, 1) if len(seg) > 1 else seg[0]
+    out["mask"] = (lab > 0).to(torch.float32)[:, None]
+    for k in ("image", "background"):
+        out[k] = out[k].float().div_(127.5).sub_(1.0)
+    return out

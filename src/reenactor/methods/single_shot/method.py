@@ -171,6 +171,11 @@ class SingleShotMethod(Method):
 
         return SingleShotPairs(clips, pairs, self.cfg, self.stages, self.embedder)
 
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        from .dataset import prepare_pairs
+
+        return prepare_pairs(batch)
+
     # ------------------------------------------------------------------ training
     def generator_parameters(self) -> list[nn.Parameter]:
         return [p for s in sorted(self.stages) for p in getattr(self, NETWORKS[s]).parameters()]
