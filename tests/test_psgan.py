@@ -340,3 +340,25 @@ def test_windows_are_drawn_on_the_device_as_the_items_were(carphone_clip, tmp_pa
     assert torch.equal(b["init"], b["target"][:, 0]) and b["label"].dtype == torch.int64
     if points == "face":
         assert len({float(it["frame"][0]) for it in items}) > 1  # boxes of different sizes in one batch
+
+
+@pytest.mark.parametrize(
+    "size,radius,frame", [(64, 4.0, (128, 120)), (32, 2.0, (128, 128)), (256, 3.5, (96, 96))]
+)
+def test_disc_renderer_equals_the_per_pixel_numpy_test(size, radius, frame):
+    """The scattered-patch torch renderer (training batches and inference) draws exactly the pixels of the
+    per-pixel NumPy disc test it replaced (float64 distances of every pixel): points inside, on the border, off
+    the map, on pixel centres and half-pixels, missing ones."""
+    rng = np.random.default_rng(size)
+    kp = np.concatenate([rng.uniform(-20, 150, (40, 25, 2)), rng.uniform(0, 1, (40, 25, 1))], -1)
+    kp = kp.astype(np.float32)
+    kp[:8, :, :2] = (
+        np.round(kp[:8, :, :2] * 2) / 2
+    )  # exact half-pixel positions: discs touching pixel centres
+    got = heatmaps.encode_points(kp, frame, size, radius, 0.3)
+    xy = heatmaps.to_heatmap_xy(kp[..., :2], frame, size)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    d2 = (xs - xy[..., 0, None, None]) ** 2 + (ys - xy[..., 1, None, None]) ** 2
+    want = ((d2 <= radius * radius) & (kp[..., 2, None, None] > 0.3)).astype(np.float32)
+    assert got.dtype == np.float32 and want.sum() > 100
+    assert np.array_equal(got, want)

@@ -219,13 +219,15 @@ def prepare_pairs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = dict(batch)
     if "seg_labels" not in out:
         return out
-    lab = out.pop("seg_labels").long()
-    classes = torch.arange(maps.N_LABELS, device=lab.device)
-    seg = [(lab[:, None] == classes[None, :, None, None]).to(torch.float32)]
-    if "face_parts" in out:
-        seg.append(out.pop("face_parts").to(torch.float32))
-    out["seg"] = torch.cat(seg, 1) if len(seg) > 1 else seg[0]
-    out["mask"] = (lab > 0).to(torch.float32)[:, None]
+    lab = out.pop("seg_labels").long()[:, None]  # (B, 1, S, S)
+    parts = out.pop("face_parts", None)
+    n = maps.N_LABELS + (0 if parts is None else parts.shape[1])
+    seg = torch.zeros((lab.shape[0], n, *lab.shape[2:]), dtype=torch.float32, device=lab.device)
+    seg.scatter_(1, lab, 1.0)  # the one-hot layout: zeros, and a one per pixel (no full-size compare)
+    if parts is not None:
+        seg[:, maps.N_LABELS :] = parts
+    out["seg"] = seg
+    out["mask"] = (lab > 0).to(torch.float32)
     for k in ("image", "background"):
         out[k] = out[k].float().div_(127.5).sub_(1.0)
     return out
