@@ -171,6 +171,13 @@ class SingleShotMethod(Method):
 
         return SingleShotPairs(clips, pairs, self.cfg, self.stages, self.embedder)
 
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """P2B's input (layout one-hot, stick figure, pseudo-IUV) from the compact items, batched on the device
+        (:func:`.dataset.prepare_p2b_batch`)."""
+        from .dataset import prepare_p2b_batch
+
+        return prepare_p2b_batch(batch, self.cfg.size)
+
     # ------------------------------------------------------------------ training
     def generator_parameters(self) -> list[nn.Parameter]:
         return [p for s in sorted(self.stages) for p in getattr(self, NETWORKS[s]).parameters()]
