@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
+from ..nn.convert import unit_from_uint8
 from .render import _color, _edges, _joint_radius, _widths
 from .skeleton import BODY_COLORS
 
@@ -39,8 +40,10 @@ HALF = ONE >> 1
 #: pixels (batch x strokes x steps) drawn at once; a stroke's longer pixel lists go in blocks of steps
 BLOCK = 1 << 20
 
-Pixels = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # x, y (int64) and whether the pixel is drawn
-#: a piece of every stroke as a pixel list: its length L and the pixels ``(B, N, ...)`` at steps ``j`` (< L)
+#: x, y (int64), whether the pixel is drawn, and its stroke: ``(B, N, ...)`` lists of every stroke (stroke
+#: None) or ``(B, L)`` lists of all strokes of an item (stroke ``(B, L)``)
+Pixels = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]
+#: a piece of the strokes as pixel lists: their length L and the pixels at steps ``j`` (< L)
 Piece = tuple[int, Callable[[torch.Tensor], Pixels]]
 
 
@@ -52,20 +55,20 @@ def draw_pose_batch(
     body: bool = True,
     face: bool = True,
     hands: bool = True,
+    unit: bool = False,
 ) -> torch.Tensor:
     """Stick figures of a batch of poses, ``(B, 3, H, W) uint8`` RGB on the keypoints' device: the images
     :func:`reenactor.pose.render.draw_pose` draws on a black ``size = (H, W)`` canvas (``antialias=False``).
     Body limbs, then a filled circle on every body joint with ``conf > thresh``, then face contours, then
-    hands; later strokes cover earlier ones."""
+    hands; later strokes cover earlier ones. ``unit=True``: float32 in [-1, 1] instead, the values
+    :func:`reenactor.nn.convert.unit_from_uint8` gives for the uint8 image (in one pass)."""
     h, w = int(size[0]), int(size[1])
     t_body, t_thin = _widths((h, w), thickness)
     parts = [p for p in ("body", "face", "hand_left", "hand_right") if p in kp]
     if not parts:
         raise ValueError("draw_pose_batch needs at least one keypoint array")
     n_batch, device = kp[parts[0]].shape[0], kp[parts[0]].device
-    canvas = torch.zeros(
-        n_batch, h * w, dtype=torch.float32, device=device
-    )  # rank of the last stroke, 0: none
+    canvas = torch.zeros(n_batch, h * w, dtype=torch.float32, device=device)  # the last stroke's rank
     colors: list[tuple[int, int, int]] = [(0, 0, 0)]
     layers = [("body", t_body)] if body and "body" in kp else []
     layers += [(p, t_thin) for p in parts if (p == "face" and face) or (p.startswith("hand") and hands)]
@@ -91,8 +94,10 @@ def draw_pose_batch(
                 _paint(canvas, [_disc_pixels(c, _joint_radius(t_body))], valid, rank, (h, w))
             colors += list(BODY_COLORS[: pts.shape[1]])
     palette = torch.tensor(colors, dtype=torch.uint8, device=device).T.contiguous()  # (3, ranks + 1)
+    if unit:
+        palette = unit_from_uint8(palette)
     drawn = canvas.flatten().nonzero().squeeze(1)  # a few % of the pixels
-    out = torch.zeros(3, n_batch * h * w, dtype=torch.uint8, device=device)
+    out = palette[:, :1].expand(3, n_batch * h * w).contiguous()  # black
     out.index_copy_(1, drawn, palette.index_select(1, canvas.flatten()[drawn].long()))
     return out.view(3, n_batch, h, w).transpose(0, 1)
 
@@ -117,14 +122,16 @@ def _paint(
     ``canvas`` ``(B, H*W)``: a stroke's rank wherever no stroke of a higher rank is, in blocks of
     :data:`BLOCK` pixels."""
     h, w = size
-    rank = rank.to(canvas.dtype)[:, None]
-    block = max(1, BLOCK // valid.numel())
+    rank = rank.to(canvas.dtype)
     for length, at in pieces:
-        for j in torch.arange(length, device=canvas.device).split(block):
-            x, y, drawn = at(j)
-            x, y, drawn = x.flatten(2), y.flatten(2), drawn.flatten(2)
-            keep = drawn & valid[..., None] & (x >= 0) & (x < w) & (y >= 0) & (y < h)
-            val = torch.where(keep, rank, 0.0)
+        for j in torch.arange(length, device=canvas.device).split(max(1, BLOCK // valid.numel())):
+            x, y, drawn, stroke = at(j)
+            if stroke is None:
+                x, y = x.flatten(2), y.flatten(2)
+                keep, ranks = drawn.flatten(2) & valid[..., None], rank[:, None]
+            else:
+                keep, ranks = drawn & valid.gather(1, stroke), rank[stroke]
+            val = torch.where(keep & ((x | y) >= 0) & (x < w) & (y < h), ranks, 0.0)
             where = y.clamp(0, h - 1) * w + x.clamp(0, w - 1)
             canvas.scatter_reduce_(1, where.flatten(1), val.flatten(1), "amax")
 
@@ -204,7 +211,7 @@ def _line_pixels(p: torch.Tensor, q: torch.Tensor, size: tuple[int, int]) -> Pie
         m = _floordiv((2 * minor * i + major - 1).clamp_min(0), 2 * major.clamp_min(1))
         x = x1 + torch.where(x_major, i, m)
         y = y1 + sy * torch.where(x_major, m, i)
-        return x, y, ok & (i <= major)
+        return x, y, ok & (i <= major), None
 
     return _longest(major[ok] + 1), at
 
@@ -218,7 +225,7 @@ def _disc_pixels(c: torch.Tensor, r: int) -> Piece:
 
     def at(j: torch.Tensor) -> Pixels:
         x, y = c[..., 0:1] + dx[j], c[..., 1:2] + dy[j]
-        return x, y, torch.ones_like(x, dtype=torch.bool)
+        return x, y, torch.ones_like(x, dtype=torch.bool), None
 
     return len(dx), at
 
@@ -264,24 +271,27 @@ def _fill_pixels(v: torch.Tensor, size: tuple[int, int]) -> Piece:
 
 
 def _runs(y: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> Piece:
-    """The pixels of row runs ``[lo, hi]`` on rows ``y`` ``(B, N, R)`` (empty where ``hi < lo``), one per step:
-    pixel ``j`` of a stroke is on the first row whose runs so far pass ``j``."""
+    """The pixels of row runs ``[lo, hi]`` on rows ``y`` ``(B, N, R)`` (empty where ``hi < lo``) as one list per
+    item, without padding between strokes: pixel ``j`` is on the first run whose lengths so far pass ``j``."""
+    rows = y.shape[-1]
+    y, lo, hi = y.flatten(1), lo.flatten(1), hi.flatten(1)
     n = (hi - lo + 1).clamp_min(0)
     ends = n.cumsum(-1)
-    total = ends[..., -1:]
+    total = ends[:, -1:]
 
     def at(j: torch.Tensor) -> Pixels:
-        row = torch.searchsorted(ends, j.expand(*ends.shape[:-1], -1).contiguous(), right=True)
-        row = row.clamp_max(ends.shape[-1] - 1)
-        x = lo.gather(-1, row) + j - (ends.gather(-1, row) - n.gather(-1, row))
-        return x, y.gather(-1, row), j < total
+        run = torch.searchsorted(ends, j.expand(len(ends), -1).contiguous(), right=True)
+        run = run.clamp_max(ends.shape[-1] - 1)
+        x = lo.gather(-1, run) + j - (ends.gather(-1, run) - n.gather(-1, run))
+        return x, y.gather(-1, run), j < total, torch.div(run, rows, rounding_mode="floor")
 
     return _longest(total), at
 
 
-def _outline_pixels(v: torch.Tensor, size: tuple[int, int]) -> tuple[Piece, Piece]:
+def _outline_pixels(v: torch.Tensor, size: tuple[int, int]) -> list[Piece]:
     """``Line2`` (the fixed-point DDA ``FillConvexPoly`` outlines a polygon with) along the four sides of quads
-    ``v`` ``(B, N, 4, 2)``, clipped to the image: the sides' steps (4 pixels a step) and their end pixels."""
+    ``v`` ``(B, N, 4, 2)`` (:func:`_rectangle`'s, short and long sides alternating), clipped to the image: the
+    steps of the short sides and of the long sides (2 pixels a step each) and the sides' end pixels."""
     h, w = size
     u = v.roll(-1, -2)
     ok, x1, y1, x2, y2 = _clip(v[..., 0], v[..., 1], u[..., 0], u[..., 1], w * ONE, h * ONE)
@@ -291,18 +301,25 @@ def _outline_pixels(v: torch.Tensor, size: tuple[int, int]) -> tuple[Piece, Piec
     along = torch.where(x_major, x2 - x1, y2 - y1)
     step = torch.div(torch.where(x_major, y2 - y1, x2 - x1) * ONE, along | 1, rounding_mode="trunc")
     count = _floordiv(along, ONE)
-    start = _fixed_round(torch.where(x_major, x1, y1))[..., None]  # the first pixel on the major axis
-    a0 = (torch.where(x_major, y1, x1) + HALF)[..., None]
-    x_major, step, count, ok_k = x_major[..., None], step[..., None], count[..., None], ok[..., None]
+    start = _fixed_round(torch.where(x_major, x1, y1))  # the first pixel on the major axis
+    a0 = torch.where(x_major, y1, x1) + HALF
 
-    def at(k: torch.Tensor) -> Pixels:
-        major, minor = start + k, _floordiv(a0 + k * step, ONE)
-        return torch.where(x_major, major, minor), torch.where(x_major, minor, major), ok_k & (k <= count)
+    def sides(i: list[int]) -> Piece:
+        side = torch.tensor(i, device=v.device)
+        sx, st, sc, sa, sk, sm = (
+            t.index_select(-1, side)[..., None] for t in (x_major, start, count, a0, ok, step)
+        )
+
+        def at(k: torch.Tensor) -> Pixels:
+            major, minor = st + k, _floordiv(sa + k * sm, ONE)
+            return torch.where(sx, major, minor), torch.where(sx, minor, major), sk & (k <= sc), None
+
+        return _longest(sc[sk] + 1), at
 
     def end(_: torch.Tensor) -> Pixels:
-        return _fixed_round(x2)[..., None], _fixed_round(y2)[..., None], ok[..., None]
+        return _fixed_round(x2)[..., None], _fixed_round(y2)[..., None], ok[..., None], None
 
-    return (_longest(count[ok_k] + 1), at), (1, end)
+    return [sides([0, 2]), sides([1, 3]), (1, end)]
 
 
 __all__ = ["draw_pose_batch"]

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ...nn.convert import unit_from_uint8
 from ...parsing.labels import (
     LAYOUT,
     REMOT6,
@@ -59,7 +58,7 @@ def colourize(labels6: np.ndarray) -> np.ndarray:
 def stick_figures(poses: Mapping[str, torch.Tensor], size: int) -> torch.Tensor:
     """P_t of a batch of poses ``{name: (B, K, 3)}`` (keypoint arrays in pixels of the S x S frame): the stick
     figures with face and hands, (B, 3, S, S) float32 in [-1, 1] on the poses' device."""
-    return unit_from_uint8(draw_pose_batch(poses, (size, size), thresh=CONF))
+    return draw_pose_batch(poses, (size, size), thresh=CONF, unit=True)
 
 
 def face_box(

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from ...nn.convert import to_unit, unit_from_uint8
+from ...nn.convert import to_unit
 from ...parsing.labels import (
     LAYOUT,
 )
@@ -114,7 +114,7 @@ def stretch_layout(layout: np.ndarray, factor: float) -> np.ndarray:
 def stick_figures(poses: Mapping[str, torch.Tensor], size: int) -> torch.Tensor:
     """P^S of a batch of poses ``{name: (B, K, 3)}`` (keypoint arrays in pixels of the S x S frame): the
     OpenPose-style stick figures with face and hands, (B, 3, S, S) float32 in [-1, 1] on the poses' device."""
-    return unit_from_uint8(draw_pose_batch(poses, (size, size), thresh=CONF))
+    return draw_pose_batch(poses, (size, size), thresh=CONF, unit=True)
 
 
 def iuv_map(pose: Mapping[str, np.ndarray], size: int) -> np.ndarray:
