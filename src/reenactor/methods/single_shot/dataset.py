@@ -37,7 +37,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...data.augment import affine_keypoints
 from ...data.pairs import FramePair, FramePairs, PairOptions
@@ -58,9 +57,14 @@ def prepare_p2b_batch(batch: dict[str, torch.Tensor], size: int) -> dict[str, to
         return batch
     out = dict(batch)
     kp = {k[len(P2B_POSE) :]: out.pop(k) for k in batch if k.startswith(P2B_POSE)}
-    layout = F.one_hot(out.pop("p2b_layout").long(), maps.N_LABELS).permute(0, 3, 1, 2).float()
-    parts = [layout, maps.stick_figures(kp, size)] + ([out.pop("p2b_iuv")] if "p2b_iuv" in out else [])
-    out["p2b_in"] = torch.cat(parts, 1)
+    iuv = [out.pop("p2b_iuv")] if "p2b_iuv" in out else []
+    target = out["p2b_target"]
+    x = target.new_zeros(len(target), maps.N_LABELS + 3 + 3 * len(iuv), size, size, dtype=torch.float32)
+    x[:, : maps.N_LABELS].scatter_(1, out.pop("p2b_layout")[:, None].long(), 1.0)  # one-hot
+    x[:, maps.N_LABELS : maps.N_LABELS + 3] = maps.stick_figures(kp, size)
+    if iuv:
+        x[:, maps.N_LABELS + 3 :] = iuv[0]
+    out["p2b_in"] = x
     return out
 
 
