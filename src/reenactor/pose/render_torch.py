@@ -14,10 +14,11 @@ pixels (and a 1-pixel capsule is not Bresenham's line):
   rounded to pixels), its outline as ``Line2`` draws it, and a filled circle of radius R on each end point;
 * filled circles (``Circle``): the pixels with ``dx^2 + dy^2 <= r^2``.
 
-Each piece is a list of pixels per stroke (padded to the longest in the batch); a pixel takes the colour of the
-last stroke that covers it, by a scatter of drawing-order ranks with ``amax``. Pixels differ from OpenCV only
-near thick strokes that leave the image (OpenCV 5 also clips the filled polygon's sides there; measured in
-``tests/test_render_torch.py``).
+Each piece is a list of pixels per stroke (padded to the longest in the batch; the fill's rows as one list per
+item); a pixel takes the colour of the last stroke that covers it, by a scatter of drawing-order ranks with
+``amax``. Pixels differ from OpenCV only near thick strokes that leave the image (OpenCV 5 also clips the filled
+polygon's sides there; measured in ``tests/test_render_torch.py``: at most 0.2 % of an image's pixels on the
+bundled footage). A few host syncs per call read the lists' lengths.
 
 Keypoints are ``{"body": (B, 25, 3), "face": (B, 68, 3), "hand_left" / "hand_right": (B, 21, 3)}`` float
 ``[x, y, conf]`` in pixels of the image; a missing key is a missing part. The fixed-point geometry is int64 and
