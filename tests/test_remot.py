@@ -57,9 +57,15 @@ def staged(carphone_clip, tmp_path_factory):
     return clips
 
 
-def batch_of(ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+def items_of(ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A collated batch of compact items, as the data loader gives it."""
     np.random.seed(seed)
     return torch.utils.data.default_collate([ds[(i * 37 + 5) % len(ds)] for i in range(n)])
+
+
+def batch_of(m, ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    """The batch the steps see: items through the method's ``prepare_batch`` (as the trainer does)."""
+    return m.prepare_batch(items_of(ds, n, seed))
 
 
 # ------------------------------------------------------------------------------------------ TAM and GAM
@@ -100,9 +106,19 @@ def test_gam_moves_a_layout_onto_the_target_height_and_centre():
 
 # ------------------------------------------------------------------------------------------ data, losses, gradients
 def test_items_and_shapes(staged):
-    ds = tiny().build_dataset(staged, pairs=None)
-    b = batch_of(ds, 2)
+    m = tiny()
+    ds = m.build_dataset(staged, pairs=None)
+    items = items_of(ds, 2)
     t = 1 + 2  # k + window
+    assert {k: (tuple(v.shape), v.dtype) for k, v in items.items()} == {
+        "source_image": ((2, 3, S, S), torch.uint8), "source_layout": ((2, S, S), torch.uint8),
+        "pose_body": ((2, t, 25, 3), torch.float32), "pose_face": ((2, t, 68, 3), torch.float32),
+        "pose_hand_left": ((2, t, 21, 3), torch.float32), "pose_hand_right": ((2, t, 21, 3), torch.float32),
+        "layouts": ((2, t, S, S), torch.uint8), "frames": ((2, t, 3, S, S), torch.uint8),
+        "backgrounds": ((2, t, 3, S, S), torch.uint8), "face_theta": ((2, t, 2, 3), torch.float32),
+        "face_valid": ((2, t), torch.float32), "cold": ((2,), torch.float32),
+    }  # fmt: skip
+    b = m.prepare_batch(items)
     shapes = {k: tuple(v.shape) for k, v in b.items()}
     assert shapes == {
         "source_image": (2, 3, S, S), "source_layout": (2, S, S), "poses": (2, t, 3, S, S),
@@ -110,11 +126,88 @@ def test_items_and_shapes(staged):
         "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,),
     }  # fmt: skip
     assert b["layouts"].max() < 6 and (b["layouts"] > 0).float().mean() > 0.1 and b["face_valid"].all()
+    assert (
+        b["layouts"].dtype == b["source_layout"].dtype == torch.int64 and b["frames"].dtype == torch.float32
+    )
+
+
+def _host_item(ds, i: int) -> dict[str, np.ndarray]:
+    """Item ``i`` as remot drew it before the device path: per frame on the host, the stick figure by OpenCV
+    (:func:`reenactor.pose.render.draw_pose`) and the images by NumPy, in [-1, 1]."""
+    from reenactor.nn.convert import to_unit
+    from reenactor.pose.render import draw_pose
+
+    np.random.seed(i)
+    p = ds.pair(i)
+    times = [max(p.target_t - (ds.n_frames - 1) + j, 0) for j in range(ds.n_frames)]
+    frame = lambda c, t: to_unit(ds.frame(c, t))  # noqa: E731
+    return {
+        "poses": np.stack(
+            [to_unit(draw_pose((ds.s, ds.s), ds.keypoints(p.clip, t), thresh=maps.CONF)) for t in times]
+        ),
+        "frames": np.stack([frame(p.clip, t) for t in times]),
+        "backgrounds": np.stack([to_unit(ds.background(p.clip, t)) for t in times]),
+        "layouts": np.stack([maps.classes(ds.layout(p.clip, t)).astype(np.int64) for t in times]),
+        "source_image": frame(p.source_clip, p.source_t),
+        "source_layout": maps.classes(ds.layout(p.source_clip, p.source_t)).astype(np.int64),
+    }
+
+
+@pytest.mark.parametrize("size", [S, 128])
+def test_device_batch_equals_the_host_drawn_items(staged, astronaut_small, size, monkeypatch):
+    """The compact items through prepare_batch give what per-item host drawing gave: images and class maps
+    exactly, stick figures within the renderer's tolerance (exact at 32 px, where every line is 1 pixel wide;
+    tests/test_render_torch.py), and transfer's synthesizer draws the driving pose with the same renderer."""
+    from test_render_torch import MAX_DRAWN_SHARE, MAX_IMAGE_SHARE
+
+    m = tiny(size=size)
+    ds = m.build_dataset(staged, pairs=None)
+    idx = [3, 40, 77]
+    items = []
+    for i in idx:
+        np.random.seed(i)
+        items.append(ds[i])
+    b = m.prepare_batch(torch.utils.data.default_collate(items))
+    for j, i in enumerate(idx):
+        want = _host_item(ds, i)
+        for k in ("frames", "backgrounds", "layouts", "source_image", "source_layout"):
+            assert b[k][j].dtype == torch.from_numpy(want[k]).dtype and np.array_equal(
+                b[k][j].numpy(), want[k]
+            ), k
+        got, ref = b["poses"][j].numpy(), want["poses"]
+        differ, drawn = (got != ref).any(1), (ref > -1).any(1) | (got > -1).any(1)
+        assert differ.mean((1, 2)).max() <= MAX_IMAGE_SHARE
+        assert (differ.sum((1, 2)) <= MAX_DRAWN_SHARE * drawn.sum((1, 2))).all()
+        assert (size == S) <= (differ.sum() == 0)
+    if size != S:
+        return
+    drawn_poses = []
+    stick_figures = maps.stick_figures
+    monkeypatch.setattr(
+        maps, "stick_figures", lambda *a: drawn_poses.append(stick_figures(*a)) or drawn_poses[-1]
+    )
+    tensors, meta = m.inference_state()
+    synth = type(m).synthesizer(m.cfg, tensors, meta)
+    synth.set_reference(astronaut_small)
+    np.random.seed(idx[0])
+    p = ds.pair(idx[0])
+    synth.step(ds.keypoints(p.clip, p.target_t), {"background": np.zeros((S, S, 3), np.uint8)})
+    assert torch.equal(drawn_poses[-1][0], b["poses"][0, -1])
+
+
+def test_unit_from_uint8_is_to_unit_bit_for_bit():
+    from reenactor.nn.convert import to_unit, unit_from_uint8
+
+    x = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    img = np.stack([x, x.T, 255 - x], -1)
+    assert np.array_equal(
+        unit_from_uint8(torch.from_numpy(img.transpose(2, 0, 1).copy())).numpy(), to_unit(img)
+    )
 
 
 def test_gradients_reach_every_trainable_parameter(staged):
     m = tiny()
-    b = batch_of(m.build_dataset(staged, pairs=None), 2)
+    b = batch_of(m, m.build_dataset(staged, pairs=None), 2)
     b["cold"] = torch.tensor([1.0, 0.0])
     out = m.generator_step(b, 0)
     assert set(out.losses) == {
@@ -144,7 +237,7 @@ def test_gradients_reach_every_trainable_parameter(staged):
 )
 def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key):
     m = tiny(stage=stage)
-    b = batch_of(m.build_dataset(staged, pairs=None), 2, seed=3)
+    b = batch_of(m, m.build_dataset(staged, pairs=None), 2, seed=3)
     opt = torch.optim.Adam(m.generator_parameters(), lr=3e-3, betas=(0.5, 0.999))
     first = last = None
     for _ in range(12):
@@ -166,7 +259,7 @@ def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key):
 )
 def test_ablation_switches_build_train_and_render(staged, switch, astronaut_small):
     m = tiny(**switch)
-    b = batch_of(m.build_dataset(staged, pairs=None), 2)
+    b = batch_of(m, m.build_dataset(staged, pairs=None), 2)
     out = m.generator_step(b, 0)
     assert all(torch.isfinite(v) for v in out.losses.values())
     assert ("wcn_rec" in out.losses) == (switch != {"wcn": False})

@@ -62,7 +62,7 @@ def batch_of(ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
     from reenactor.methods.single_shot.dataset import prepare_pairs
 
     np.random.seed(seed)
-    return prepare_pairs(torch.utils.data.default_collate([ds[i * 37 % len(ds)] for i in range(n)]))
+    return prepare_pairs(torch.utils.data.default_collate([ds[i * 37 % len(ds)] for i in range(n)]), S)
 
 
 # ------------------------------------------------------------------------------------------ maps
@@ -70,7 +70,8 @@ def test_maps_draw_pose_layout_and_face_parts(carphone_clip):
     body = np.asarray(carphone_clip.load("body")[40])
     face = np.asarray(carphone_clip.load("face")[40]) * (64 / 128)
     pose = {"body": body * np.array([0.5, 0.5, 1], np.float32), "face": face}
-    stick, iuv = maps.stick_figure(pose, 64), maps.iuv_map(pose, 64)
+    stick = maps.stick_figures({k: torch.from_numpy(v)[None] for k, v in pose.items()}, 64)[0].numpy()
+    iuv = maps.iuv_map(pose, 64)
     assert stick.shape == iuv.shape == (3, 64, 64) and stick.min() == -1 and stick.max() > 0.5
     assert 0 <= iuv.min() and iuv.max() <= 1 and (iuv[0] > 0).mean() > 0.05  # part indices where the body is
     assert not maps.iuv_map({"body": np.zeros((25, 3), np.float32)}, 64).any()
@@ -125,7 +126,7 @@ def test_appearance_crops_hold_each_group(staged):
 def test_pair_items_and_shapes(staged):
     m = tiny()
     ds = m.build_dataset(staged, pairs=None)
-    b = batch_of(ds, 2)
+    b = m.prepare_batch(batch_of(ds, 2))
     shapes = {k: tuple(v.shape) for k, v in b.items()}
     assert shapes == {
         "p2b_in": (2, 28, S, S),
@@ -153,7 +154,13 @@ def test_pair_items_and_shapes(staged):
         assert np.array_equal(b["mask"][i, 0].numpy(), (lab > 0).astype(np.float32))
         for k in ("image", "background"):
             assert np.array_equal(b[k][i].numpy(), to_unit(it[k].permute(1, 2, 0).numpy()))
-    assert set(tiny(stage="p2b").build_dataset(staged, pairs=None)[0]) == {"p2b_in", "p2b_target"}
+    p2b = tiny(stage="p2b").build_dataset(staged, pairs=None)[0]
+    assert {k: (tuple(v.shape), v.dtype) for k, v in p2b.items()} == {
+        "p2b_layout": ((S, S), torch.uint8), "p2b_target": ((S, S), torch.int64),
+        "p2b_iuv": ((3, S, S), torch.float32), "p2b_pose_body": ((25, 3), torch.float32),
+        "p2b_pose_face": ((68, 3), torch.float32), "p2b_pose_hand_left": ((21, 3), torch.float32),
+        "p2b_pose_hand_right": ((21, 3), torch.float32),
+    }  # fmt: skip
 
 
 def test_face_descriptors_are_computed_once_per_clip_and_size(staged):
@@ -197,13 +204,49 @@ def test_squeeze_stretch_moves_the_layouts_never_the_pose(staged):
         k = wide._stretch()  # the factor this item draws (after the pair, as __getitem__ does)
         np.random.seed(i)
         b = wide[i]
-        assert torch.equal(a["p2b_in"][22:], b["p2b_in"][22:])  # stick figure and pseudo-IUV untouched
+        pose = [k for k in a if k.startswith("p2b_pose_") or k == "p2b_iuv"]
+        assert all(torch.equal(a[k], b[k]) for k in pose)  # pose and pseudo-IUV untouched
         for key, wa, wb in (
-            ("input", a["p2b_in"][1:22].sum(0) > 0, b["p2b_in"][1:22].sum(0) > 0),
+            ("input", a["p2b_layout"] > 0, b["p2b_layout"] > 0),
             ("target", a["p2b_target"] > 0, b["p2b_target"] > 0),
         ):
             ratio = _row_widths(wb.numpy(), wa.numpy())
             assert abs(ratio - k) < 0.1, (key, ratio, k)
+
+
+@pytest.mark.parametrize("size", [S, 128])
+def test_p2b_input_drawn_on_the_device_equals_the_host_drawing(staged, astronaut_small, size, monkeypatch):
+    """prepare_batch's P2B input is what the items' host drawing gave (one-hot layout of A, OpenCV stick figure of
+    B, pseudo-IUV): layout and IUV exactly, the stick figure within the renderer's tolerance (exact at 32 px;
+    tests/test_render_torch.py); inference draws the driving pose with the same renderer."""
+    from reenactor.pose.render import draw_pose
+    from test_render_torch import MAX_DRAWN_SHARE, MAX_IMAGE_SHARE
+
+    m = tiny(size=size, stage="p2b", p2b={"aug_prob": 0.0, "stretch": 1.0})
+    ds = m.build_dataset(staged, pairs=None)
+    items = batch_of(ds, 3)
+    x = m.prepare_batch(items)["p2b_in"]
+    assert set(m.prepare_batch(items)) == {"p2b_in", "p2b_target"} and x.shape == (3, 28, size, size)
+    for j in range(3):
+        pose = {k[len("p2b_pose_") :]: v[j].numpy() for k, v in items.items() if k.startswith("p2b_pose_")}
+        stick = maps.to_unit(draw_pose((size, size), pose, thresh=maps.CONF))
+        assert np.array_equal(x[j, :22].numpy(), maps.one_hot(items["p2b_layout"][j].numpy()))
+        assert torch.equal(x[j, 25:], items["p2b_iuv"][j])
+        differ, drawn = (x[j, 22:25].numpy() != stick).any(0), (stick > -1).any(0)
+        assert differ.mean() <= MAX_IMAGE_SHARE and differ.sum() <= MAX_DRAWN_SHARE * drawn.sum()
+        assert (size == S) <= (differ.sum() == 0)
+    if size != S:
+        return
+    drawn_poses = []
+    stick_figures = maps.stick_figures
+    monkeypatch.setattr(
+        maps, "stick_figures", lambda *a: drawn_poses.append(stick_figures(*a)) or drawn_poses[-1]
+    )
+    tensors, meta = m.inference_state()
+    synth = type(m).synthesizer(m.cfg, tensors, meta)
+    synth.set_reference(astronaut_small)
+    synth.step(pose, {"background": np.zeros((S, S, 3), np.uint8)})
+    assert torch.equal(drawn_poses[-1][0], x[2, 22:25])
 
 
 def _row_widths(b: np.ndarray, a: np.ndarray) -> float:
@@ -222,7 +265,7 @@ def _row_widths(b: np.ndarray, a: np.ndarray) -> float:
 # ------------------------------------------------------------------------------------------ losses and gradients
 def test_gradients_reach_every_trainable_parameter_and_no_frozen_encoder(staged):
     m = tiny()
-    b = batch_of(m.build_dataset(staged, pairs=None), 2)
+    b = m.prepare_batch(batch_of(m.build_dataset(staged, pairs=None), 2))
     out = m.generator_step(b, 0)
     assert set(out.losses) == {
         "p2b_gan", "p2b_fm", "p2b_ce",
@@ -260,7 +303,7 @@ def test_gradients_reach_every_trainable_parameter_and_no_frozen_encoder(staged)
 )
 def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key, steps):
     m = tiny(stage=stage)
-    b = batch_of(m.build_dataset(staged, pairs=None), 2, seed=3)
+    b = m.prepare_batch(batch_of(m.build_dataset(staged, pairs=None), 2, seed=3))
     opt = torch.optim.Adam(m.generator_parameters(), lr=3e-3, betas=(0.5, 0.999))
     first = last = None
     for _ in range(steps):
@@ -470,7 +513,9 @@ def test_single_image_benchmark_and_follow_script_on_a_tiny_model(staged, tmp_pa
     hue = f.appearance_rows(r, ref, poses, maps.CROP_IDS["upper_clothes"])
     assert [(x["model"], x["turn"]) for x in hue][:2] == [("trained", 0), ("trained", 90)] and len(hue) == 8
     zeroed = [x["generated_hue"] for x in hue if x["model"] == "e_z zeroed"]
-    assert np.allclose(zeroed, zeroed[0], atol=1e-6) or np.isnan(zeroed).all()  # the photo no longer matters
+    # the photo no longer matters, but for FR's face descriptor: dlib's face chip holds some of the turned clothes,
+    # which moves the hue of generated clothes that FR's face box overlaps by hundredths of a degree
+    assert np.allclose(zeroed, zeroed[0], atol=0.1) or np.isnan(zeroed).all()
     astro = load_reference(ASTRONAUT, r.size)  # carphone's suit touches the frame's edges: no width there
     shape, slopes = f.shape_rows(r, astro, r.poses(astro))
     assert [x["factor"] for x in shape] == list(f.STRETCH) and slopes["input_width"] > 0.5

@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..nn.convert import unit_from_uint8
 from ..pose.skeleton import KEYPOINT_ARRAYS
 from .clips import TrainingClip
 
@@ -241,12 +242,12 @@ def unit_frames(
     batch: dict[str, torch.Tensor], keys: tuple[str, ...] = FRAME_KEYS
 ) -> dict[str, torch.Tensor]:
     """A collated batch of :class:`FramePairs` items on the training device with its uint8 frames ``keys``
-    (B, 3, S, S) as float32 in [-1, 1], the values of :func:`reenactor.nn.convert.to_unit` exactly (the same
-    two float32 operations); other keys, and frames already in floats, pass through."""
+    (B, 3, S, S) as float32 in [-1, 1], the values of :func:`reenactor.nn.convert.to_unit` exactly
+    (:func:`~reenactor.nn.convert.unit_from_uint8`); other keys, and frames already in floats, pass through."""
     out = dict(batch)
     for k in keys:
         if k in out and out[k].dtype == torch.uint8:
-            out[k] = out[k].float().div_(127.5).sub_(1.0)
+            out[k] = unit_from_uint8(out[k])
     return out
 
 

@@ -14,6 +14,13 @@ def to_unit(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
 
 
+def unit_from_uint8(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images (any shape, e.g. ``(B, 3, H, W)``) -> float32 in [-1, 1] on their device, bit for bit the
+    values of :func:`to_unit` (``x / 127.5 - 1`` in float32). The divisor is a tensor on ``x``'s device: CUDA turns
+    a division by a Python scalar into a multiplication by its reciprocal, which can be one ulp off."""
+    return x.float().div_(torch.full((), 127.5, device=x.device)).sub_(1.0)
+
+
 def frames_to_tensor(
     frames: Sequence[np.ndarray] | np.ndarray, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
@@ -21,7 +28,7 @@ def frames_to_tensor(
     x = torch.from_numpy(
         np.ascontiguousarray(np.stack(list(frames)) if not isinstance(frames, np.ndarray) else frames)
     )
-    return x.to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return unit_from_uint8(x.to(device).permute(0, 3, 1, 2))
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -32,4 +39,4 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
-__all__ = ["to_unit", "frames_to_tensor", "to_uint8"]
+__all__ = ["to_unit", "unit_from_uint8", "frames_to_tensor", "to_uint8"]

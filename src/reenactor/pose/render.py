@@ -86,24 +86,43 @@ def _widths(size: Sequence[int], thickness: int | None) -> tuple[int, int]:
     return t_body, max(1, int(round(t_body / 2)))
 
 
-def _segments(
-    kp: Mapping[str, np.ndarray], part: str, thresh: float
-) -> Iterator[tuple[int, tuple[int, int], tuple[int, int]]]:
-    """The drawable edges of ``kp[part]`` in drawing order: ``(group, p, q)`` with pixel end points, for every
-    edge whose two ends have ``conf > thresh``. ``group`` is the limb index in ``BODY_LIMBS`` ("body"), the
-    contour index in ``FACE_CONTOURS`` ("face") or the finger 0..4 ("hand_left" / "hand_right"). Shared by
-    :func:`draw_pose` and :func:`label_map` so colours and labels always cover the same strokes."""
-    pts = kp.get(part)
-    if pts is None or not len(pts):
-        return
-    pts = np.asarray(pts, np.float32)
+def _edges(part: str) -> tuple[tuple[int, int, int], ...]:
+    """The edges of keypoint array ``part`` in drawing order, ``(group, a, b)`` with ``a``, ``b`` point indices:
+    ``group`` is the limb index in ``BODY_LIMBS`` ("body"), the contour index in ``FACE_CONTOURS`` ("face") or
+    the finger 0..4 ("hand_left" / "hand_right")."""
     if part == "body":
         edges: Iterable[tuple[int, int, int]] = ((i, a, c) for i, (a, c) in enumerate(BODY_LIMBS))
     elif part == "face":
         edges = ((ci, c[i], c[i + 1]) for ci, c in enumerate(FACE_CONTOURS) for i in range(len(c) - 1))
     else:
         edges = ((_finger(e), p, q) for e, (p, q) in enumerate(HAND_EDGES))
-    for g, p, q in edges:
+    return tuple(edges)
+
+
+def _color(part: str, group: int) -> tuple[int, int, int]:
+    """RGB colour of an edge of ``part`` in ``group`` (see :func:`_edges`): the limb's end joint's colour, white
+    for the face, the finger's hue for hands."""
+    if part == "body":
+        return BODY_COLORS[BODY_LIMBS[group][1]]
+    return FACE_COLOR if part == "face" else FINGER_COLORS[group]
+
+
+def _joint_radius(t_body: int) -> int:
+    """Radius of the filled circle :func:`draw_pose` puts on every confident body joint."""
+    return max(1, int(round(t_body * 0.9)))
+
+
+def _segments(
+    kp: Mapping[str, np.ndarray], part: str, thresh: float
+) -> Iterator[tuple[int, tuple[int, int], tuple[int, int]]]:
+    """The drawable edges of ``kp[part]`` in drawing order: ``(group, p, q)`` with pixel end points, for every
+    edge (:func:`_edges`) whose two ends have ``conf > thresh``. Shared by :func:`draw_pose` and
+    :func:`label_map` so colours and labels always cover the same strokes."""
+    pts = kp.get(part)
+    if pts is None or not len(pts):
+        return
+    pts = np.asarray(pts, np.float32)
+    for g, p, q in _edges(part):
         if pts[p, 2] > thresh and pts[q, 2] > thresh:
             yield g, _pt(pts[p]), _pt(pts[q])
 
@@ -131,17 +150,17 @@ def draw_pose(
 
     if body:
         for i, p, q in _segments(kp, "body", thresh):
-            cv2.line(img, p, q, BODY_COLORS[BODY_LIMBS[i][1]], t_body, lt)
+            cv2.line(img, p, q, _color("body", i), t_body, lt)
         b = kp.get("body")
         if b is not None and len(b):
             b = np.asarray(b, np.float32)
-            r = max(1, int(round(t_body * 0.9)))
+            r = _joint_radius(t_body)
             for j in range(b.shape[0]):
                 if b[j, 2] > thresh:
                     cv2.circle(img, _pt(b[j]), r, BODY_COLORS[j], -1, lt)
     for part in (("face",) if face else ()) + (("hand_left", "hand_right") if hands else ()):
         for g, p, q in _segments(kp, part, thresh):
-            cv2.line(img, p, q, FACE_COLOR if part == "face" else FINGER_COLORS[g], t_thin, lt)
+            cv2.line(img, p, q, _color(part, g), t_thin, lt)
     return img
 
 

@@ -20,6 +20,7 @@ from ...data.augment import PersonMover, affine_keypoints, random_similarity
 from ...data.clipstore import ClipStore
 from ...errors import InputError
 from ...losses import limb_weight_map
+from ...nn.convert import unit_from_uint8
 from ...pose.skeleton import BODY_LIMBS, scale_keypoints
 from .config import CloningConfig
 from .volumes import Alignment, VolumeEncoder, fit_alignment
@@ -85,7 +86,7 @@ def prepare_volume_batch(
         return v.flatten(1, 2)
 
     out["pose"] = volumes(out.pop("joints"), out.pop("face", None))
-    out["image"] = out.pop("frames").float().div_(127.5).sub_(1.0)  # one allocation
+    out["image"] = unit_from_uint8(out.pop("frames"))
     if "u_joints" in out:
         uj = out.pop("u_joints")
         out["u_pose"] = volumes(uj, out.pop("u_face", None))

@@ -5,15 +5,22 @@ video as the source, that video as the driving").
 The window is T = k + window consecutive frames ending at the pair's target frame (frame numbers clamped at
 0): the first k are history (the real previous poses, layouts and frames that the first generated frame is fed,
 vid2vid's teacher forcing), the last ``window`` are generated one after another, each fed the outputs before it.
-Items (S = ``cfg.size``; float32 unless said)::
+Items are compact (S = ``cfg.size``; float32 unless said)::
 
-    source_image   (3, S, S)     the source frame in [-1, 1]
-    source_layout  (S, S) int64  its REMOT6 classes
-    poses          (T, 3, S, S)  stick figures of the window's frames in [-1, 1]
-    layouts        (T, S, S) int64  their REMOT6 classes (the Layout GAN's target; the Region GAN's input)
-    frames         (T, 3, S, S)  the frames in [-1, 1];  backgrounds (T, 3, S, S) their background plates
-    face_theta     (T, 2, 3)     each frame's face box for ``affine_grid``;  face_valid (T,) 1 where it has one
-    cold           ()            1: the window's first frame gets no history (as transfer's first frame)
+    source_image   (3, S, S) uint8   the source frame
+    source_layout  (S, S) uint8      its REMOT6 classes
+    pose_<name>    (T, K, 3)         the window's keypoints (body, face, hands: the arrays all clips have), in
+                                     pixels of the S x S frame
+    layouts        (T, S, S) uint8   their REMOT6 classes (the Layout GAN's target; the Region GAN's input)
+    frames         (T, 3, S, S) uint8  the frames;  backgrounds (T, 3, S, S) uint8 their background plates
+    face_theta     (T, 2, 3)         each frame's face box for ``affine_grid``;  face_valid (T,) 1 where it has one
+    cold           ()                1: the window's first frame gets no history (as transfer's first frame)
+
+and :func:`prepare_batch` turns a collated batch into what the networks read, on the training device
+(:meth:`reenactor.methods.base.Method.prepare_batch`): ``poses`` (B, T, 3, S, S), the stick figures in [-1, 1]
+drawn by the renderer transfer draws with (:func:`.maps.stick_figures`); the images in [-1, 1]
+(:func:`reenactor.nn.convert.unit_from_uint8`, the values of :func:`~reenactor.nn.convert.to_unit`); the class
+maps as int64.
 """
 
 from __future__ import annotations
@@ -22,9 +29,26 @@ import numpy as np
 import torch
 
 from ...data.pairs import FramePair, FramePairs, PairOptions
-from ...nn.convert import to_unit
+from ...nn.convert import unit_from_uint8
 from . import maps
 from .config import RemotConfig
+
+POSE = "pose_"  # item keys of the window's keypoint arrays: pose_body, pose_face, ...
+IMAGES = ("source_image", "frames", "backgrounds")
+CLASSES = ("source_layout", "layouts")
+
+
+def prepare_batch(batch: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
+    """A collated batch of :class:`RemotPairs` items, on the training device -> what the networks read: the
+    ``pose_*`` keypoints ``(B, T, K, 3)`` drawn as ``poses`` ``(B, T, 3, S, S)`` in [-1, 1], the uint8 images as
+    [-1, 1] float32, the class maps as int64; other keys pass through."""
+    out = dict(batch)
+    kp = {k[len(POSE) :]: out.pop(k) for k in batch if k.startswith(POSE)}
+    n, t = next(iter(kp.values())).shape[:2]
+    out["poses"] = maps.stick_figures({k: v.flatten(0, 1) for k, v in kp.items()}, size).unflatten(0, (n, t))
+    out.update({k: unit_from_uint8(out[k]) for k in IMAGES})
+    out.update({k: out[k].long() for k in CLASSES})
+    return out
 
 
 class RemotPairs(FramePairs):
@@ -50,22 +74,24 @@ class RemotPairs(FramePairs):
     def item(self, p: FramePair) -> dict[str, torch.Tensor]:
         s, c = self.s, p.clip
         times = [max(p.target_t - (self.n_frames - 1) + j, 0) for j in range(self.n_frames)]
-        poses, layouts, frames, bgs, thetas, valid = [], [], [], [], [], []
+        poses: dict[str, list[np.ndarray]] = {k: [] for k in self.keypoint_names}
+        layouts, frames, bgs, thetas, valid = [], [], [], [], []
         for t in times:
             lay, kp = self.layout(c, t), self.keypoints(c, t)
             box = maps.face_box(lay, kp.get("face"), self.cfg.face_pad)
-            poses.append(maps.stick_figure(kp, s))
-            layouts.append(maps.classes(lay).astype(np.int64))
-            frames.append(to_unit(self.frame(c, t)))
-            bgs.append(to_unit(self.background(c, t)))
+            for k, v in kp.items():
+                poses[k].append(v)
+            layouts.append(maps.classes(lay))
+            frames.append(self.frame(c, t).transpose(2, 0, 1))
+            bgs.append(self.background(c, t).transpose(2, 0, 1))
             thetas.append(maps.box_theta(box, s))
             valid.append(float(box is not None))
-        src_lay = maps.classes(self.layout(p.source_clip, p.source_t)).astype(np.int64)
+        src_lay = maps.classes(self.layout(p.source_clip, p.source_t))
         cold = float(np.random.random_sample() < self.cfg.layout.cold_prob)
         return {
-            "source_image": torch.from_numpy(to_unit(self.frame(p.source_clip, p.source_t))),
+            "source_image": torch.from_numpy(self.frame(p.source_clip, p.source_t).transpose(2, 0, 1).copy()),
             "source_layout": torch.from_numpy(src_lay),
-            "poses": torch.from_numpy(np.stack(poses)),
+            **{POSE + k: torch.from_numpy(np.stack(v)) for k, v in poses.items()},
             "layouts": torch.from_numpy(np.stack(layouts)),
             "frames": torch.from_numpy(np.stack(frames)),
             "backgrounds": torch.from_numpy(np.stack(bgs)),

@@ -3,14 +3,16 @@
 * layouts: reenactor's 22-label :data:`~reenactor.parsing.labels.LAYOUT` merged into REMOT's six classes
   (:data:`~reenactor.parsing.labels.REMOT6`: background, head, top, bottom, shoes, limbs; sec. 3.1), as label
   maps (H, W) uint8 and one-hots (6, H, W);
-* the driving pose P_t as the OpenPose-style stick figure (:func:`reenactor.pose.render.draw_pose`);
+* the driving pose P_t as the OpenPose-style stick figure, drawn batched on the poses' device
+  (:func:`reenactor.pose.render_torch.draw_pose_batch`, the renderer of training batches and of transfer);
 * the face box of a frame (the face label's box, else the face points), for the face discriminator;
 * the Global Alignment Module's numbers (eq. 4) from two layouts: the heights and centres of their person boxes
   (:func:`reenactor.pose.normalize.layout_box`) and the transform of
   :func:`reenactor.pose.normalize.alignment_numbers`, the same numbers the ``global_alignment``
   normalization computes for poses.
 
-All arrays are NumPy; images (H, W, 3) uint8 RGB, keypoints (K, 3) float32 ``[x, y, conf]`` in pixels.
+All arrays are NumPy except the stick figures (torch); images (H, W, 3) uint8 RGB, keypoints (K, 3) float32
+``[x, y, conf]`` in pixels.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import torch
 
-from ...nn.convert import to_unit
 from ...parsing.labels import (
     LAYOUT,
     REMOT6,
 )
 from ...pose.normalize import alignment_numbers, layout_box
-from ...pose.render import draw_pose
+from ...pose.render_torch import draw_pose_batch
 
 N_CLASSES = len(REMOT6.classes)  # 6
 REGIONS = REMOT6.classes[1:]  # the five regions the Region GAN draws (eq. 3)
@@ -53,10 +55,10 @@ def colourize(labels6: np.ndarray) -> np.ndarray:
     return LAYOUT.colourize(_SHOW[np.asarray(labels6, np.int64).clip(0, N_CLASSES - 1)])
 
 
-def stick_figure(pose: Mapping[str, np.ndarray], size: int) -> np.ndarray:
-    """P_t: the stick figure with face and hands, (3, S, S) float32 in [-1, 1]."""
-    kp = {k: v for k, v in pose.items() if k in ("body", "face", "hand_left", "hand_right")}
-    return to_unit(draw_pose((size, size), kp, thresh=CONF))
+def stick_figures(poses: Mapping[str, torch.Tensor], size: int) -> torch.Tensor:
+    """P_t of a batch of poses ``{name: (B, K, 3)}`` (keypoint arrays in pixels of the S x S frame): the stick
+    figures with face and hands, (B, 3, S, S) float32 in [-1, 1] on the poses' device."""
+    return draw_pose_batch(poses, (size, size), thresh=CONF, unit=True)
 
 
 def face_box(

@@ -213,6 +213,13 @@ class RemotMethod(Method):
 
         return RemotPairs(clips, pairs, self.cfg)
 
+    def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Stick figures, [-1, 1] images and int64 class maps from the compact items, batched on the device
+        (:func:`.dataset.prepare_batch`)."""
+        from .dataset import prepare_batch
+
+        return prepare_batch(batch, self.cfg.size)
+
     # ------------------------------------------------------------------ training
     def generator_parameters(self) -> list[nn.Parameter]:
         return [p for s in sorted(self.stages) for p in getattr(self, NETWORKS[s]).parameters()]

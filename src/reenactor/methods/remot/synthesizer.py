@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from ...errors import InputError
 from ...nn.convert import to_uint8
+from ...pose.skeleton import KEYPOINT_ARRAYS
 from ..base import Synthesizer
 from . import maps
 from .config import RemotConfig
@@ -131,7 +132,7 @@ class RemotSynthesizer(Synthesizer):
             raise InputError("remot needs the target photo before the first frame (set_reference)")
         c, s, src = self.cfg, self.size[0], self._source
         n, k = maps.N_CLASSES, c.k
-        stick = self._tensor(maps.stick_figure(pose, s))
+        stick = maps.stick_figures({k: self._tensor(v) for k, v in pose.items() if k in KEYPOINT_ARRAYS}, s)
         first = not self._poses
         if first:
             self._poses = [stick] * (k + 1)

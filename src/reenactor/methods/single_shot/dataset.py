@@ -6,11 +6,17 @@ Items hold what the stages being trained read (S = ``cfg.size``; all float32 unl
 
 P2B (sec. 3.1; input layout from A, pose and ground truth from B)::
 
-    p2b_in      (22 + 3 [+ 3], S, S)  one-hot layout of A, stick figure of B in [-1, 1], pseudo-IUV of B in [0, 1]
-    p2b_target  (S, S) int64          layout of B
+    p2b_layout     (S, S) uint8   layout of A
+    p2b_pose_<kp>  (K, 3)         B's keypoints (the arrays all clips have) in pixels of the S x S frame
+    p2b_iuv        (3, S, S)      pseudo-IUV of B in [0, 1] (with ``p2b.densepose``)
+    p2b_target     (S, S) int64   layout of B
 
-  One random rotation / scale moves A's layout, B's layout and B's pose together; the squeeze / stretch moves
-  the two layouts only, never the pose (the body-shape augmentation of sec. 3.1 and Fig. 12b).
+  and :func:`prepare_p2b_batch` makes P2B's input on the training device from a collated batch
+  (:meth:`reenactor.methods.base.Method.prepare_batch`): ``p2b_in`` (22 + 3 [+ 3], S, S), the one-hot layout of
+  A, the stick figure of B in [-1, 1] (drawn by the renderer inference draws with, :func:`.maps.stick_figures`)
+  and the pseudo-IUV. One random rotation / scale moves A's layout, B's layout and B's pose together; the
+  squeeze / stretch moves the two layouts only, never the pose (the body-shape augmentation of sec. 3.1 and
+  Fig. 12b).
 
 B2F (sec. 3.2; appearance from A, layout and ground truth from B) and FR (sec. 3.3)::
 
@@ -37,12 +43,32 @@ import torch
 
 from ...data.augment import affine_keypoints
 from ...data.pairs import FramePair, FramePairs, PairOptions
-from ...nn.convert import to_unit
+from ...nn.convert import to_unit, unit_from_uint8
 from . import maps
 from .appearance import FACE_DIM, FaceEmbedder
 from .config import SingleShotConfig
 
 KEYS = ("body", "face", "hand_left", "hand_right")
+P2B_POSE = "p2b_pose_"  # item keys of B's keypoint arrays: p2b_pose_body, p2b_pose_face, ...
+
+
+def prepare_p2b_batch(batch: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
+    """A collated batch of items, on the training device -> P2B's input ``p2b_in`` (B, 22 + 3 [+ 3], S, S) from
+    ``p2b_layout``, the ``p2b_pose_*`` keypoints and ``p2b_iuv`` (see the module docstring); other keys pass
+    through (a batch without P2B items as it is)."""
+    if "p2b_layout" not in batch:
+        return batch
+    out = dict(batch)
+    kp = {k[len(P2B_POSE) :]: out.pop(k) for k in batch if k.startswith(P2B_POSE)}
+    iuv = [out.pop("p2b_iuv")] if "p2b_iuv" in out else []
+    target = out["p2b_target"]
+    x = target.new_zeros(len(target), maps.N_LABELS + 3 + 3 * len(iuv), size, size, dtype=torch.float32)
+    x[:, : maps.N_LABELS].scatter_(1, out.pop("p2b_layout")[:, None].long(), 1.0)  # one-hot
+    x[:, maps.N_LABELS : maps.N_LABELS + 3] = maps.stick_figures(kp, size)
+    if iuv:
+        x[:, maps.N_LABELS + 3 :] = iuv[0]
+    out["p2b_in"] = x
+    return out
 
 
 class SingleShotPairs(FramePairs):
@@ -159,13 +185,11 @@ class SingleShotPairs(FramePairs):
             pose_b = {k: affine_keypoints(v, m) for k, v in pose_b.items()}
         k = self._stretch()
         lay_a, lay_b = maps.stretch_layout(lay_a, k), maps.stretch_layout(lay_b, k)
-        parts = [maps.one_hot(lay_a), maps.stick_figure(pose_b, self.s)]
+        out = {"p2b_layout": torch.tensor(lay_a), "p2b_target": torch.from_numpy(lay_b.astype(np.int64))}
+        out.update({P2B_POSE + n: torch.from_numpy(np.asarray(v, np.float32)) for n, v in pose_b.items()})
         if self.cfg.p2b.densepose:
-            parts.append(maps.iuv_map(pose_b, self.s))
-        return {
-            "p2b_in": torch.from_numpy(np.concatenate(parts)),
-            "p2b_target": torch.from_numpy(lay_b.astype(np.int64)),
-        }
+            out["p2b_iuv"] = torch.from_numpy(maps.iuv_map(pose_b, self.s))
+        return out
 
     def b2f_item(self, p: FramePair, lay_a: np.ndarray, lay_b: np.ndarray, kp_a: dict, kp_b: dict) -> dict:
         img_a, img_b = self.frame(p.source_clip, p.source_t), self.frame(p.clip, p.target_t)
@@ -212,13 +236,15 @@ class SingleShotPairs(FramePairs):
         return out
 
 
-def prepare_pairs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A collated batch of :class:`SingleShotPairs` items on the training device: B2F's compact items
-    (``seg_labels``, uint8 ``image`` / ``background``, ``face_parts``) -> ``seg``, ``mask`` and [-1, 1] images (see the module docstring), in batched torch
-    operations: the values the per-item NumPy path drew (``maps.one_hot``, ``to_unit``), exactly."""
-    out = dict(batch)
+def prepare_pairs(batch: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
+    """A collated batch of :class:`SingleShotPairs` items on the training device -> what the networks read, in
+    batched torch operations (see the module docstring): P2B's ``p2b_in`` (:func:`prepare_p2b_batch`), and from
+    B2F's compact items (``seg_labels``, uint8 ``image`` / ``background``, ``face_parts``) ``seg``, ``mask`` and
+    [-1, 1] images, the values the per-item NumPy path drew (``maps.one_hot``, ``to_unit``) exactly."""
+    out = prepare_p2b_batch(batch, size)
     if "seg_labels" not in out:
         return out
+    out = dict(out)
     lab = out.pop("seg_labels").long()[:, None]  # (B, 1, S, S)
     parts = out.pop("face_parts", None)
     n = maps.N_LABELS + (0 if parts is None else parts.shape[1])
@@ -229,5 +255,5 @@ def prepare_pairs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out["seg"] = seg
     out["mask"] = (lab > 0).to(torch.float32)
     for k in ("image", "background"):
-        out[k] = out[k].float().div_(127.5).sub_(1.0)
+        out[k] = unit_from_uint8(out[k])
     return out

@@ -2,7 +2,8 @@
 
 * the target's layout ``p^M*`` and the generated / real layouts ``P^M`` as 22-channel one-hots of
   :data:`reenactor.parsing.labels.LAYOUT` (Gafni et al. 2021, sec. 3.1: 20 VIP/CIHP labels + 2 hands);
-* the driving stick figure ``P^S`` (body, face and hands, :func:`reenactor.pose.render.draw_pose`);
+* the driving stick figure ``P^S`` (body, face and hands), drawn batched on the poses' device
+  (:func:`reenactor.pose.render_torch.draw_pose_batch`, the renderer of training batches and of inference);
 * the dense-pose substitute ``P^D``: a pseudo-IUV drawn from the body keypoints alone
   (:func:`reenactor.parsing.densepose.densepose_from_keypoints`, no silhouette, so the driver's body shape does
   not leak in), the same call in training and at transfer;
@@ -12,8 +13,8 @@
 * the five appearance crops ``t_1..t_5 = l(I, p^M*)`` (sec. 3.2, eq. 4) and the face box of a layout (the face
   label's box, sec. 3.3: "the semantic segmentation maps ... specify the face areas").
 
-All arrays are NumPy; images are (H, W, 3) uint8 RGB, layouts (H, W) uint8 LAYOUT labels, keypoints (K, 3)
-float32 ``[x, y, conf]`` in pixels of the image they go with.
+All arrays are NumPy except the stick figures (torch); images are (H, W, 3) uint8 RGB, layouts (H, W) uint8
+LAYOUT labels, keypoints (K, 3) float32 ``[x, y, conf]`` in pixels of the image they go with.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from collections.abc import Mapping
 
 import cv2
 import numpy as np
+import torch
 
 from ...nn.convert import to_unit
 from ...parsing.labels import (
     LAYOUT,
 )
-from ...pose.render import draw_pose
+from ...pose.render_torch import draw_pose_batch
 
 N_LABELS = len(LAYOUT)  # 22
 FACE_LABEL = LAYOUT.index("face")
@@ -109,10 +111,10 @@ def stretch_layout(layout: np.ndarray, factor: float) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ pose maps
-def stick_figure(pose: Mapping[str, np.ndarray], size: int) -> np.ndarray:
-    """P^S: the OpenPose-style stick figure with face and hands, (3, S, S) float32 in [-1, 1]."""
-    kp = {k: v for k, v in pose.items() if k in ("body", "face", "hand_left", "hand_right")}
-    return to_unit(draw_pose((size, size), kp, thresh=CONF))
+def stick_figures(poses: Mapping[str, torch.Tensor], size: int) -> torch.Tensor:
+    """P^S of a batch of poses ``{name: (B, K, 3)}`` (keypoint arrays in pixels of the S x S frame): the
+    OpenPose-style stick figures with face and hands, (B, 3, S, S) float32 in [-1, 1] on the poses' device."""
+    return draw_pose_batch(poses, (size, size), thresh=CONF, unit=True)
 
 
 def iuv_map(pose: Mapping[str, np.ndarray], size: int) -> np.ndarray:

@@ -172,9 +172,11 @@ class SingleShotMethod(Method):
         return SingleShotPairs(clips, pairs, self.cfg, self.stages, self.embedder)
 
     def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """What the networks read, from the compact items, batched on the device (:func:`.dataset.prepare_pairs`):
+        P2B's input (layout one-hot, stick figure, pseudo-IUV), B2F's one-hot layout, mask and frames."""
         from .dataset import prepare_pairs
 
-        return prepare_pairs(batch)
+        return prepare_pairs(batch, self.cfg.size)
 
     # ------------------------------------------------------------------ training
     def generator_parameters(self) -> list[nn.Parameter]:

@@ -21,6 +21,7 @@ import torch
 
 from ...errors import InputError
 from ...nn.convert import to_uint8
+from ...pose.skeleton import KEYPOINT_ARRAYS
 from ..base import Synthesizer
 from . import maps
 from .appearance import AppearanceEncoder, FaceEmbedder
@@ -143,11 +144,11 @@ class SingleShotSynthesizer(Synthesizer):
         if self._target is None:
             raise InputError("single_shot needs the target photo before the first frame (set_reference)")
         s, t, c = self.size[0], self._target, self.cfg
-        parts = [maps.stick_figure(pose, s)]
+        parts = [maps.stick_figures({k: self._tensor(v) for k, v in pose.items() if k in KEYPOINT_ARRAYS}, s)]
         if c.p2b.densepose:
-            parts.append(maps.iuv_map(pose, s))
+            parts.append(self._tensor(maps.iuv_map(pose, s)))
         with self._autocast():
-            logits = self.P2B(torch.cat([t["layout"], self._tensor(np.concatenate(parts))], 1))
+            logits = self.P2B(torch.cat([t["layout"], *parts], 1))
         layout = logits.float().argmax(1)[0].to(torch.uint8).cpu().numpy()
         seg = [maps.one_hot(layout)]
         if c.b2f.face_parts:

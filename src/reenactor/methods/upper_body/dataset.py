@@ -20,6 +20,7 @@ from ...data.clipstore import ClipStore
 from ...errors import InputError
 from ...face.expression_warp import BASIS_COLUMNS, ExpressionField, column_amplitudes, draw_expression
 from ...face.faup import N_AU, add_faup_stage, clip_neutral, faup_from_mesh, faup_image
+from ...nn.convert import unit_from_uint8
 from ...pose.skeleton import N_BODY, J, scale_keypoints
 from .config import UpperBodyConfig
 from .images import NOSE, face_anchor, face_centre, landmark_crop_u8, paste, ubkp_image_u8
@@ -59,7 +60,7 @@ def prepare_window_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     valid = out.pop("pre_valid", None)
     for k in IMAGE_KEYS:
         if k in out and out[k].dtype == torch.uint8:
-            out[k] = out[k].float().div_(127.5).sub_(1.0)
+            out[k] = unit_from_uint8(out[k])
     if valid is not None and out["x_pre"].numel():
         out["x_pre"] = out["x_pre"] * valid.to(out["x_pre"].dtype)[:, :, None, None, None]
     return out
