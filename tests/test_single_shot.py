@@ -58,11 +58,9 @@ def staged(carphone_clip, tmp_path_factory):
 
 
 def batch_of(ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
-    """n items, collated and prepared as the trainer does (single_shot's prepare_batch)."""
-    from reenactor.methods.single_shot.dataset import prepare_pairs
-
+    """n items, collated (the trainer then calls the method's prepare_batch)."""
     np.random.seed(seed)
-    return prepare_pairs(torch.utils.data.default_collate([ds[i * 37 % len(ds)] for i in range(n)]), S)
+    return torch.utils.data.default_collate([ds[i * 37 % len(ds)] for i in range(n)])
 
 
 # ------------------------------------------------------------------------------------------ maps
