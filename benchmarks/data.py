@@ -34,15 +34,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _datasets import action_data, make_stages
+
 CHILD = r"""
 import json, sys, time
 import reenactor  # first: its memory settings apply before torch starts (the CLI's order)
 import numpy as np
 import torch
-from reenactor.data.clipstore import ClipStore
 from reenactor.methods import get_method
-from reenactor.methods.base import PER_PERSON, POSE_SEQUENCE
 from reenactor.train.config import build_run_config, method_config
+
+sys.path.insert(0, sys.argv[8])  # this checkout's benchmarks/, for the shared dataset builder
+from _datasets import build_dataset
 
 torch.set_num_threads(1)
 method, data, size, batch, n_batches, warm, device_half = sys.argv[1:8]
@@ -50,17 +53,7 @@ size, batch, n_batches, warm, device_half = int(size), int(batch), int(n_batches
 cls = get_method(method)
 run = build_run_config({"method": method, "model": {"size": size}})
 m = cls(method_config(cls, run.model))
-if cls.kind == PER_PERSON:
-    store = ClipStore.open(data)
-    ds = m.build_dataset([store], [store] if method == "cloning" else None)
-elif cls.kind == POSE_SEQUENCE:
-    from reenactor.data.actions import open_actions
-    ds = m.build_dataset(open_actions([data], log=lambda *_: None))
-else:
-    from reenactor.data.clips import open_clips
-    from reenactor.data.pairs import PairOptions
-    opts = PairOptions(run.data.pair_max_distance, run.data.pair_across_clips)
-    ds = m.build_dataset(open_clips([data], log=lambda *_: None), pairs=opts)
+ds = build_dataset(m, data, run)
 prepare = getattr(m, "prepare_batch", None) if device_half else None
 rng = np.random.default_rng(0)
 np.random.seed(0)
@@ -99,31 +92,14 @@ SIZES = {m: (128, 256) for m in METHODS} | {"psgan": (32, 64)}
 
 def get_clip(work: Path, size: int) -> Path:
     """carphone extracted at ``size``, with the clip stages the reference methods train on (made once, here,
-    so no child times them)."""
+    so that no child times them)."""
     from reenactor.extract import extract
-    from reenactor.methods import get_method
     from reenactor.samples import sample_path
-    from reenactor.train.stages import ensure_clip_stages
 
     root = work / f"carphone{size}"
     if not root.exists():
         extract(sample_path("carphone"), root, size=size, progress=False, log=lambda *_: None)
-    from reenactor.data.clipstore import ClipStore
-
-    stages = sorted({s for m in ("single_shot", "remot") for s in get_method(m).clip_stages})
-    ensure_clip_stages([ClipStore.open(root)], stages, log=lambda *_: None)
-    return root
-
-
-def get_actions(work: Path) -> Path:
-    """Procedural action data from carphone's rest poses (32 sequences per action: the data path, not a study)."""
-    from reenactor.data.clipstore import ClipStore
-    from reenactor.synthetic.actions import rest_poses_from_clip, write_action_data
-
-    root = work / "actions"
-    if not root.exists():
-        rests = rest_poses_from_clip(ClipStore.open(get_clip(work, 128)))
-        write_action_data(root, rests, per_action=32)
+    make_stages(root, list(METHODS))
     return root
 
 
@@ -142,6 +118,7 @@ def child(
             str(n_batches),
             str(warm),
             str(int(device_half)),
+            str(Path(__file__).resolve().parent),
         ],
         env={**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"},
         capture_output=True,
@@ -187,7 +164,7 @@ def main() -> None:
     try:
         for method in args.methods:
             for size in SIZES[method]:
-                data = get_actions(work) if method == "psgan" else get_clip(work, size)
+                data = action_data(work, get_clip(work, 128)) if method == "psgan" else get_clip(work, size)
                 got: dict[str, list[float]] = {"old": [], "new": [], "host": []}
                 for _ in range(rounds):
                     for key, src, dev in (

@@ -1,6 +1,7 @@
 """Where a training step's time goes: data wait, host Python, kernels, synchronizations (torch.profiler).
 
-For each per-person trained method at its shipped default config on carphone (128x128 unless --size), after
+For each trained method at its shipped default config on carphone (128x128 unless --size; psgan on procedural
+actions from carphone's rest poses, at its own heatmap size), after
 WARM steps, PROFILED steps through the trainer's own step code, one after another as ``Trainer.fit`` runs
 them, with ``torch.profiler`` on:
 
@@ -15,7 +16,7 @@ The same script runs on older code (``PYTHONPATH=OLD/src python benchmarks/profi
 to the old trainer's entry points), so the split can be compared before and after a change. ``--device cuda``
 on a GPU machine. Last line: the largest data share.
 
-Usage: python benchmarks/profile_step.py [--methods cloning pix2pix upper_body] [--size 128] [--device cpu]
+Usage: python benchmarks/profile_step.py [--methods cloning pix2pix ...] [--size 128] [--device cpu]
 """
 
 from __future__ import annotations  # noqa: I001 - reenactor before torch (below)
@@ -32,19 +33,24 @@ import reenactor  # noqa: F401 - first, as the CLI: its memory settings apply be
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from _datasets import action_data, build_dataset, make_stages
+
 os.environ.setdefault("GLOG_minloglevel", "2")
+#: every trained method
+METHODS = ("cloning", "pix2pix", "upper_body", "single_shot", "remot", "scgan", "psgan")
 
 
-def build(method: str, size: int, clip, device: str, batch: int):
+def build(method: str, size: int, data, device: str, batch: int):
     from reenactor.methods import get_method
     from reenactor.train.config import build_run_config, method_config
     from reenactor.train.trainer import Trainer
 
     cls = get_method(method)
+    model = {} if method == "psgan" else {"size": size}  # psgan: heatmaps at its own size
     run = build_run_config(
         {
             "method": method,
-            "model": {"size": size},
+            "model": model,
             "trainer": {
                 "steps": 10**6,
                 "batch_size": batch,
@@ -56,7 +62,7 @@ def build(method: str, size: int, clip, device: str, batch: int):
         }
     )
     m = cls(method_config(cls, run.model))
-    ds = m.build_dataset([clip], [clip] if method == "cloning" else None)
+    ds = build_dataset(m, data, run)
     tr = Trainer(m, run, None)
     tr.method.fit_data(ds)
     return tr, ds
@@ -138,7 +144,7 @@ def profile_method(tr, ds, warm: int, steps: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", nargs="+", default=["cloning", "pix2pix", "upper_body"])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="methods to profile")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--device", default="cpu")
@@ -156,6 +162,7 @@ def main() -> None:
     clip = extract(
         sample_path("carphone"), work / "carphone", size=args.size, progress=False, log=lambda *_: None
     )
+    make_stages(clip.root, args.methods)
     print(
         f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
         f"load average {os.getloadavg()[0]:.2f}; {args.size}x{args.size}, batch {args.batch}"
@@ -164,7 +171,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     shares = []
     for method in args.methods:
-        tr, ds = build(method, args.size, clip, args.device, args.batch)
+        data = action_data(work, clip.root) if method == "psgan" else clip.root
+        tr, ds = build(method, args.size, data, args.device, args.batch)
         r = profile_method(tr, ds, args.warm, args.steps)
         share = r["data"] / r["wall"]
         shares.append((share, method))

@@ -104,6 +104,25 @@ def test_gam_moves_a_layout_onto_the_target_height_and_centre():
     assert np.allclose(maps.gam_numbers(src, np.zeros_like(src)), [1, 0, 0])  # an empty layout: identity
 
 
+def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
+    """Issue 30: the training step's GAM numbers come from batched torch (no read back per step), equal to the
+    per-item NumPy numbers (layout_box + alignment_numbers), empty layouts (identity) included."""
+    from reenactor.methods.remot.method import gam_batch
+
+    rng = np.random.default_rng(0)
+    src, tgt = np.zeros((6, 40, 48), np.uint8), np.zeros((6, 40, 48), np.uint8)
+    for i in range(6):
+        for lay in (src, tgt):
+            r0, c0 = rng.integers(0, 30), rng.integers(0, 38)
+            lay[i, r0 : r0 + rng.integers(1, 10), c0 : c0 + rng.integers(1, 10)] = rng.integers(1, 6)
+    src[4] = 0  # an empty source, an empty target
+    tgt[5] = 0
+    got = gam_batch(torch.from_numpy(src), torch.from_numpy(tgt))
+    want = np.stack([maps.gam_numbers(a, b) for a, b in zip(src, tgt)])
+    assert got.dtype == torch.float32 and np.array_equal(got.numpy(), want)
+    assert np.array_equal(want[4], [1, 0, 0]) and np.array_equal(want[5], [1, 0, 0])
+
+
 # ------------------------------------------------------------------------------------------ data, losses, gradients
 def test_items_and_shapes(staged):
     m = tiny()

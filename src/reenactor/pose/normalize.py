@@ -97,6 +97,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..errors import CheckpointError, InputError
 from .skeleton import J
@@ -693,6 +694,27 @@ def layout_box(layout: np.ndarray, threshold: float | None = None) -> tuple[np.n
             heights[t] = r[-1] + 1 - r[0]
             centres[t] = (0.5 * (c[0] + c[-1] + 1), 0.5 * (r[0] + r[-1] + 1))
     return heights, centres
+
+
+def layout_box_torch(fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`layout_box` of a batch of person masks ``fg`` (B, H, W) bool, in torch on their device with no read
+    back to the host (a training step's GAM runs on every step): heights (B,) and centres (B, 2) float64 in
+    pixel-edge coordinates, NaN for an empty mask."""
+    h, w = fg.shape[-2:]
+    dev = fg.device
+
+    def span(hit: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.arange(n, device=dev)
+        first = torch.where(hit, idx, n).amin(-1)
+        last = torch.where(hit, idx, -1).amax(-1)
+        return first.double(), last.double()
+
+    r0, r1 = span(fg.any(-1), h)
+    c0, c1 = span(fg.any(-2), w)
+    empty = r1 < 0
+    heights = torch.where(empty, torch.nan, r1 + 1 - r0)
+    centres = torch.stack([0.5 * (c0 + c1 + 1), 0.5 * (r0 + r1 + 1)], -1)
+    return heights, torch.where(empty[:, None], torch.nan, centres)
 
 
 def _layout_of(d: Mapping[str, Any], override: Any, name: str) -> tuple[np.ndarray, float | None]:

@@ -38,6 +38,7 @@ from torch import nn
 from ...config import to_dict
 from ...errors import ConfigError
 from ...nn.blocks import UPSAMPLE
+from ...nn.convert import unit_from_uint8
 from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
@@ -93,11 +94,19 @@ def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str
 
 
 def gam_batch(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. 4 per item: (B, S, S) class maps of the source and of the driving layout -> (B, 3) ``(s, tx, ty)``
-    (:func:`.maps.gam_numbers`)."""
-    src, tgt = source.detach().cpu().numpy(), target.detach().cpu().numpy()
-    nums = np.stack([maps.gam_numbers(a, b) for a, b in zip(src, tgt)])
-    return torch.from_numpy(nums).to(source.device)
+    """Eq. 4 per item: (B, S, S) class maps of the source and of the driving layout -> (B, 3) float32 ``(s, tx,
+    ty)``, the numbers of :func:`.maps.gam_numbers` (:func:`reenactor.pose.normalize.alignment_numbers` on
+    :func:`~reenactor.pose.normalize.layout_box`'s boxes; the identity when either layout is empty), computed on
+    the layouts' device without reading them back (no host synchronization per training step)."""
+    from ...pose.normalize import layout_box_torch
+
+    hs, cs = layout_box_torch(source > 0)
+    ht, ct = layout_box_torch(target > 0)
+    s = ht / hs  # alignment_numbers, batched: s = h_t / h_s, t = c_t - s c_s
+    nums = torch.cat([s[:, None], ct - s[:, None] * cs], 1)
+    ok = torch.isfinite(hs) & torch.isfinite(ht)
+    identity = torch.tensor([1.0, 0.0, 0.0], dtype=nums.dtype, device=nums.device)
+    return torch.where(ok[:, None], nums, identity).float()
 
 
 def aligned_source(
@@ -280,9 +289,10 @@ class RemotMethod(Method):
 
     @staticmethod
     def layout_image(probs: torch.Tensor) -> torch.Tensor:
-        """(B, 6, H, W) class scores -> (B, 3, H, W) in [-1, 1] (visuals)."""
-        lab = probs.argmax(1).cpu().numpy()
-        return torch.from_numpy(maps.colourize(lab).astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)
+        """(B, 6, H, W) class scores -> (B, 3, H, W) in [-1, 1] (visuals): :func:`.maps.colourize`'s colours,
+        looked up on the scores' device (visuals are made every step; no read back to the host)."""
+        palette = torch.from_numpy(maps.colourize(np.arange(maps.N_CLASSES)[None])[0]).to(probs.device)
+        return unit_from_uint8(palette[probs.argmax(1)].permute(0, 3, 1, 2))
 
     def _region_step(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, out: StepOutput) -> list:
         """Eqs. 3, 5-10 on the real layouts; returns the coarse persons (eq. 11) of every frame of the item,
