@@ -21,6 +21,16 @@ def unit_from_uint8(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(torch.full((), 127.5, device=x.device)).sub_(1.0)
 
 
+def one_hot(labels: torch.Tensor, n: int, dim: int = 1, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Integer labels -> one-hot with the ``n`` classes on axis ``dim`` (``(B, H, W)`` -> ``(B, n, H, W)`` for
+    the default ``dim=1``), on the labels' device: zeros and a scatter, so no host read (``F.one_hot`` reads the
+    largest label back to check it: a synchronization per call on a GPU). Labels must lie in ``[0, n)``."""
+    idx = labels.long().unsqueeze(dim)
+    shape = list(idx.shape)
+    shape[dim] = n
+    return torch.zeros(shape, dtype=dtype, device=labels.device).scatter_(dim, idx, 1.0)
+
+
 def frames_to_tensor(
     frames: Sequence[np.ndarray] | np.ndarray, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
@@ -39,4 +49,4 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
-__all__ = ["to_unit", "unit_from_uint8", "frames_to_tensor", "to_uint8"]
+__all__ = ["to_unit", "unit_from_uint8", "one_hot", "frames_to_tensor", "to_uint8"]

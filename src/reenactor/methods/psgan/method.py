@@ -17,11 +17,11 @@ import statistics
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...errors import InputError
 from ...losses.gan import gan_loss_d, gan_loss_g
+from ...nn.convert import one_hot
 from ..base import POSE_SEQUENCE, Method, StepOutput, export_tensors
 from .config import PSGANConfig, check_config
 from .dataset import ActionWindows, prepare_windows
@@ -84,7 +84,7 @@ class PSGANMethod(Method):
         return list(self.D.parameters())
 
     def one_hot(self, label: torch.Tensor) -> torch.Tensor:
-        return F.one_hot(label, self.cfg.n_actions).float()
+        return one_hot(label, self.cfg.n_actions)
 
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         cfg = self.cfg

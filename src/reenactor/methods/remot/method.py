@@ -38,7 +38,7 @@ from torch import nn
 from ...config import to_dict
 from ...errors import ConfigError
 from ...nn.blocks import UPSAMPLE
-from ...nn.convert import unit_from_uint8
+from ...nn.convert import one_hot, unit_from_uint8
 from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
@@ -114,7 +114,7 @@ def aligned_source(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The source person x_s M_s and its one-hot layout (B, 6, S, S), moved onto ``target`` (B, S, S) class maps
     by the GAM, or as they are when ``target`` is None (the w/o GAM ablation)."""
-    onehot = F.one_hot(labels.long(), maps.N_CLASSES).permute(0, 3, 1, 2).to(image.dtype)
+    onehot = one_hot(labels, maps.N_CLASSES, dtype=image.dtype)
     fg = image * (labels > 0).to(image.dtype)[:, None]
     if target is None:
         return fg, onehot
@@ -239,7 +239,7 @@ class RemotMethod(Method):
 
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         out = StepOutput(losses={})
-        onehot = F.one_hot(batch["layouts"].long(), maps.N_CLASSES).permute(0, 1, 4, 2, 3).float()
+        onehot = one_hot(batch["layouts"], maps.N_CLASSES, dim=2)
         if "layout" in self.stages:
             self._layout_step(batch, onehot, out)
         if self.stages & {"region", "wcn"}:
@@ -254,7 +254,7 @@ class RemotMethod(Method):
 
         c, k = self.cfg.layout, self.cfg.k
         poses, cold = batch["poses"], batch["cold"]
-        src = F.one_hot(batch["source_layout"].long(), maps.N_CLASSES).permute(0, 3, 1, 2).float()
+        src = one_hot(batch["source_layout"], maps.N_CLASSES)
         keep = (1 - cold)[:, None, None, None, None]
         history = list((onehot[:, :k] * keep).unbind(1))
         ce, gan, fm, flow_l1, fakes, conds, reals = [], [], [], [], [], [], []

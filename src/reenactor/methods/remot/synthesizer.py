@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...errors import InputError
-from ...nn.convert import to_uint8
+from ...nn.convert import one_hot, to_uint8
 from ...pose.skeleton import KEYPOINT_ARRAYS
 from ..base import Synthesizer
 from . import maps
@@ -148,7 +147,7 @@ class RemotSynthesizer(Synthesizer):
                                                   torch.cat(self._layouts, 1), cold)  # fmt: skip
             self._layouts = [*self._layouts[1:], lay.float()]
             labels = lay.float().argmax(1)
-            onehot = F.one_hot(labels, n).permute(0, 3, 1, 2).float()
+            onehot = one_hot(labels, n)
             fg, fg_lay = aligned_source(src["image"], src["labels"], labels if c.gam else None)
             m, x, p = region_inputs(onehot[:, 1:], fg, fg_lay, self._regions)
             regions = self.nets["RegionGAN"](m, x, p.to(x.dtype)).float()

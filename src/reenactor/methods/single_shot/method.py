@@ -34,6 +34,7 @@ from torch import nn
 
 from ...config import to_dict
 from ...errors import ConfigError
+from ...nn.convert import one_hot
 from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
@@ -206,7 +207,7 @@ class SingleShotMethod(Method):
         x, gt = batch["p2b_in"], batch["p2b_target"]
         logits = self.P2B(x)
         fake = torch.softmax(logits.float(), 1).to(logits.dtype)
-        real = F.one_hot(gt, maps.N_LABELS).permute(0, 3, 1, 2).to(fake.dtype)
+        real = one_hot(gt, maps.N_LABELS, dtype=fake.dtype)
         d_fake = self.D_p2b(torch.cat([x.to(fake.dtype), fake], 1))
         d_real = self.D_p2b(torch.cat([x.to(fake.dtype), real], 1))
         k = c.num_D  # eq. 9 sums over the scales; the shared losses average them
@@ -296,7 +297,7 @@ class SingleShotMethod(Method):
         if "p2b_fake" in cache:
             c = self.cfg.p2b
             x = batch["p2b_in"]
-            real = F.one_hot(batch["p2b_target"], maps.N_LABELS).permute(0, 3, 1, 2).to(x.dtype)
+            real = one_hot(batch["p2b_target"], maps.N_LABELS, dtype=x.dtype)
             fake = cache["p2b_fake"].to(x.dtype)
             d["d_p2b"] = (
                 c.lambda_gan
