@@ -45,29 +45,29 @@ def placement(body: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return off.astype(np.float32), np.median(anchor[ok], 0).astype(np.float32)
 
 
-POSE = (
-    "pose_"  # item keys of the keypoint arrays the UBKP-FL inputs are drawn from: pose_body, pose_face, ...
-)
+#: item keys of the keypoint arrays the UBKP-FL inputs are drawn from: pose_body, pose_face, ...
+POSE = "pose_"
 
 
 def prepare_window_batch(batch: dict[str, torch.Tensor], cfg: UpperBodyConfig) -> dict[str, torch.Tensor]:
     """A collated batch of :class:`UpperBodyDataset` items, on the device -> what the networks read, drawn there
-    in batched operations (:mod:`.images`): the UBKP images of all B(2L+1) frames in one call, their landmark
-    crops and those of ``lm_face`` in another, the crops pasted at ``paste_centre``; ``x`` (B, L+1, 6, S, S) and
-    ``x_pre`` (B, L, 6, S, S) in [-1, 1] (``x_pre`` zero where ``pre_valid`` is False: before the clip start),
-    ``lm`` (B, L+1, 3, c, c), ``centre`` (B, L+1, 2) the window's paste centres; ``image`` / ``image_src`` as
-    [-1, 1] floats; other keys pass through."""
+    in batched operations (:mod:`.images`; in uint8, converted once): the UBKP images of all B(2L+1) frames in
+    one call, their landmark crops and those of ``lm_face`` in another, the crops pasted at ``paste_centre``;
+    ``x`` (B, L+1, 6, S, S) and ``x_pre`` (B, L, 6, S, S) in [-1, 1] (``x_pre`` zero where ``pre_valid`` is
+    False: before the clip start), ``lm`` (B, L+1, 3, c, c), ``centre`` (B, L+1, 2) the window's paste centres;
+    ``image`` / ``image_src`` as [-1, 1] floats; other keys pass through."""
     out = dict(batch)
     out.update({k: unit_from_uint8(out[k]) for k in ("image", "image_src") if k in out})
     size, crop, L = (cfg.size, cfg.size), int(cfg.landmark.crop), int(cfg.frame.past)
     pose = {k[len(POSE) :]: out.pop(k).flatten(0, 1) for k in batch if k.startswith(POSE)}
     lm_face, valid = out.pop("lm_face"), out.pop("pre_valid")
     b, n = lm_face.shape[0], pose["body"].shape[0]
-    crops = landmark_crops(torch.cat([pose.pop("face"), lm_face.flatten(0, 1)]), crop)
+    crops = landmark_crops(torch.cat([pose.pop("face"), lm_face.flatten(0, 1)]), crop, unit=False)
     centre = out.pop("paste_centre")
-    x = ubkp_fl(pose, crops[:n], centre.flatten(0, 1), size, cfg.hands).unflatten(0, (b, -1))
-    out["x"], out["x_pre"] = x[:, L:], x[:, :L] * valid.to(x.dtype)[:, :, None, None, None]
-    out["lm"] = crops[n:].unflatten(0, (b, -1))
+    x = unit_from_uint8(ubkp_fl(pose, crops[:n], centre.flatten(0, 1), size, cfg.hands)).unflatten(0, (b, -1))
+    x[:, :L] *= valid.to(x.dtype)[:, :, None, None, None]
+    out["x"], out["x_pre"] = x[:, L:], x[:, :L]
+    out["lm"] = unit_from_uint8(crops[n:]).unflatten(0, (b, -1))
     out["centre"] = centre[:, L:]
     return out
 
@@ -151,6 +151,7 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         self.blank = {
             k: np.zeros((n, 3), np.float32) for k, n in zip(KEYPOINTS, (N_BODY, N_FACE, N_HAND, N_HAND))
         }
+        self._frames: dict[int, np.ndarray] = {}  # each clip's memory-mapped frames, opened on first use
         self.mover = PersonMover(cfg.augment, self.stores, self.size, self._image)
 
     def __len__(self) -> int:
@@ -162,10 +163,17 @@ class UpperBodyDataset(torch.utils.data.Dataset):
 
     def _image(self, ci: int, t: int) -> np.ndarray:
         """(S, S, 3) uint8 target frame at model size."""
-        img = np.asarray(self.stores[ci].frames()[t])
+        if ci not in self._frames:
+            self._frames[ci] = self.stores[ci].frames()
+        img = np.asarray(self._frames[ci][t])
         if img.shape[:2] != self.size:
             img = cv2.resize(img, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
         return img
+
+    def __getstate__(self) -> dict[str, Any]:  # DataLoader workers reopen the memory maps themselves
+        state = dict(self.__dict__)
+        state["_frames"] = {}
+        return state
 
     def _keypoints(
         self,
