@@ -31,7 +31,7 @@ from reenactor.errors import ReenactorError
 from reenactor.face.expression_warp import ExpressionField
 from reenactor.face.faup import AU_NAMES, add_faup_stage, clip_neutral, faup_from_mesh
 from reenactor.methods.upper_body.dataset import KEYPOINTS
-from reenactor.methods.upper_body.images import landmark_crop
+from reenactor.methods.upper_body.images import landmark_crops
 from reenactor.metrics.expression import faup_of_frames
 from reenactor.modelfile import open_model
 from reenactor.pose.skeleton import scale_keypoints as scale_kp
@@ -99,7 +99,7 @@ def main() -> None:
                 face = scale_kp(kp["face"][t], clip.size, size)
                 pose = {k: scale_kp(v[t], clip.size, size) for k, v in kp.items() if k != "face"}
                 field = ExpressionField(face, {mode: amp})
-                crop = torch.from_numpy(landmark_crop(field.move_points(face), syn.crop))
+                crop = landmark_crops(torch.from_numpy(field.move_points(face))[None], syn.crop)[0]
                 moved = mesh[t].copy()
                 moved[:, :2] += field.at(moved[:, :2] * to_model) / to_model
                 want.append(faup_from_mesh(moved, neutral) if np.abs(mesh[t, :, :2]).sum() else stored[t])

@@ -29,10 +29,10 @@ from tqdm import tqdm
 
 from reenactor.config import load_yaml
 from reenactor.evaluation.self_reenactment import prepare_clip, split
-from reenactor.face.faup import add_faup_stage
+from reenactor.face.faup import add_faup_stage, faup_image
 from reenactor.methods.upper_body import UpperBodyMethod
 from reenactor.methods.upper_body.dataset import UpperBodyDataset
-from reenactor.methods.upper_body.images import unit
+from reenactor.methods.upper_body.images import landmark_crops
 from reenactor.train.config import build_run_config, method_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def records(ds: UpperBodyDataset) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """(T, 1, c, c) FAUP images, (T, 3, c, c) real landmark crops and (T, 20) FAUP of every frame of clip 0."""
-    T = ds.stores[0].n_frames
-    recs = [ds._frame(0, t) for t in range(T)]
+    crop = (ds.crop, ds.crop)
     return (
-        torch.from_numpy(np.stack([r["faup"] for r in recs])),
-        torch.from_numpy(unit(np.stack([r["lm"] for r in recs]))),  # the records keep them as drawn (uint8)
+        torch.from_numpy(np.stack([faup_image(f, crop, ds.cfg.landmark.cell) for f in ds.faup[0]])),
+        landmark_crops(torch.from_numpy(ds.kp[0]["face"]), ds.crop),
         ds.faup[0],
     )
 

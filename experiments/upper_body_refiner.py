@@ -33,8 +33,9 @@ from reenactor.errors import ReenactorError
 from reenactor.face.expression_warp import ExpressionField, draw_expression
 from reenactor.methods.upper_body.config import UpperBodyConfig
 from reenactor.methods.upper_body.dataset import UpperBodyDataset
-from reenactor.methods.upper_body.images import face_centre, landmark_crop, to_unit
+from reenactor.methods.upper_body.images import face_centre, landmark_crops
 from reenactor.methods.upper_body.method import build_face_refiner, crop_squares, jitter_squares, refine_patch
+from reenactor.nn.convert import to_unit
 
 #: single-mode warps the follow is measured on (fractions of the inter-ocular distance)
 PROBES = {
@@ -64,7 +65,7 @@ class Squares:
         self.ds, self.crop, self.sigma = ds, crop, sigma
 
     def __call__(self, items: list[tuple[int, dict[str, float] | None]]) -> tuple[torch.Tensor, ...]:
-        src, tgt, lms, centres = [], [], [], []
+        src, tgt, faces, centres = [], [], [], []
         for t, amp in items:
             img, face = self.ds._image(0, t), self.ds.kp[0]["face"][t]
             warped, moved = img, face
@@ -73,11 +74,12 @@ class Squares:
                 warped, moved = field.warp_image(img), field.move_points(face)
             src.append(to_unit(img))
             tgt.append(to_unit(warped))
-            lms.append(landmark_crop(moved, self.crop))
+            faces.append(moved)
             centres.append(face_centre(self.ds.kp[0]["body"][t], self.ds.offset, self.ds.fallback))
         c = torch.from_numpy(np.asarray(centres, np.float32))
         s, g = (torch.from_numpy(np.stack(a)) for a in (src, tgt))
-        return crop_squares(s, c, self.crop), crop_squares(g, c, self.crop), torch.from_numpy(np.stack(lms))
+        lms = landmark_crops(torch.from_numpy(np.stack(faces)), self.crop)
+        return crop_squares(s, c, self.crop), crop_squares(g, c, self.crop), lms
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from reenactor.data.augment import AugmentConfig
 from reenactor.face.faup import FAUP_DIM, faup_sequence
 from reenactor.methods.upper_body import UpperBodyConfig, UpperBodyMethod
 from reenactor.methods.upper_body.config import FrameGenConfig, LandmarkGenConfig
-from reenactor.methods.upper_body.images import face_centre, paste
+from reenactor.methods.upper_body.images import face_centre, landmark_crops, paste, ubkp_images
 from reenactor.methods.upper_body.method import frame_input_nc, generate_window
 
 S, C = 32, 16
@@ -65,16 +65,25 @@ def dataset(method, clip_copy):
 
 
 def _batch(ds, idx=(0, 7)) -> dict[str, torch.Tensor]:
-    """Items ``idx`` collated and prepared as the trainer does (uint8 images -> [-1, 1] on the device)."""
+    """Items ``idx`` collated and prepared as the trainer does (drawn and converted to [-1, 1] on the device)."""
     from reenactor.methods.upper_body.dataset import prepare_window_batch
 
-    items = [ds[i] for i in idx]
-    return prepare_window_batch({k: torch.stack([it[k] for it in items]) for k in items[0]})
+    return prepare_window_batch(torch.utils.data.default_collate([ds[i] for i in idx]), ds.cfg)
 
 
 def _item(ds, i: int) -> dict[str, torch.Tensor]:
     """Item ``i`` as the networks see it (a prepared batch of one)."""
     return {k: v[0] for k, v in _batch(ds, (i,)).items()}
+
+
+def _crop(face: np.ndarray) -> torch.Tensor:
+    """The (3, C, C) landmark crop of one (68, 3) face, as prepare_window_batch draws it."""
+    return landmark_crops(torch.from_numpy(face)[None], C)[0]
+
+
+def _ubkp(kp: dict[str, np.ndarray]) -> torch.Tensor:
+    """The (3, S, S) UBKP image of one pose, as prepare_window_batch draws it."""
+    return ubkp_images({k: torch.from_numpy(v)[None] for k, v in kp.items()}, (S, S))[0]
 
 
 def test_dataset_windows(dataset, clip_copy):
@@ -101,7 +110,6 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
     keeps the unwarped frames (the face refiner's warp loss)."""
     from reenactor.face.expression_warp import ExpressionField, ExpressionWarpConfig, draw_expression
     from reenactor.face.faup import AU_NAMES, faup_image
-    from reenactor.methods.upper_body.images import landmark_crop
 
     expr = ExpressionWarpConfig(prob=1.0, smile=0.25, jaw=0.1, brow=0.1)
     cfg = tiny_cfg(augment=AugmentConfig(prob=0.0), expression=expr)
@@ -120,9 +128,9 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
     frames = clip_copy.frames()
     for j, s in enumerate(range(t - 2, t + 1)):
         field = ExpressionField(ds.kp[0]["face"][s], amp, expr.sigma)
-        lm = landmark_crop(field.move_points(ds.kp[0]["face"][s]), C)
-        assert np.allclose(item["lm"][j].numpy(), lm) and not np.allclose(lm, plain["lm"][j].numpy())
-        assert np.allclose(item["x"][j, 3:].numpy(), paste(lm, item["centre"][j].numpy(), (S, S)))
+        lm = _crop(field.move_points(ds.kp[0]["face"][s]))
+        assert torch.equal(item["lm"][j], lm) and not torch.equal(lm, plain["lm"][j])
+        assert torch.equal(item["x"][j, 3:], paste(lm[None], item["centre"][j][None], (S, S))[0])
         assert torch.equal(item["x"][j, :3], plain["x"][j, :3])  # the body
         img = np.round((item["image"][j].numpy().transpose(1, 2, 0) + 1) * 127.5)
         assert np.abs(img - field.warp_image(ds._image(0, s))).max() <= 1
@@ -146,15 +154,15 @@ def test_expression_warp_moves_frame_landmarks_and_faup_together(clip_copy):
     # the past inputs carry the same expression
     s = t - 3
     field = ExpressionField(ds.kp[0]["face"][s], amp, expr.sigma)
-    lm = landmark_crop(field.move_points(ds.kp[0]["face"][s]), C)
-    assert np.allclose(item["x_pre"][-1, 3:].numpy(), paste(lm, ds._input(0, s)[2], (S, S)))
+    lm = _crop(field.move_points(ds.kp[0]["face"][s]))
+    centre = torch.from_numpy(face_centre(ds.kp[0]["body"][s], ds.offset, ds.fallback))
+    assert torch.equal(item["x_pre"][-1, 3:], paste(lm[None], centre[None], (S, S))[0])
 
 
 def test_body_jitter_moves_only_the_body_input(clip_copy):
     """model.body_jitter: one offset per body joint (the head's excepted) and per hand for the whole window, on
     the UBKP channels only; the face channels, frames, landmark pair and paste centres stay."""
     from reenactor.methods.upper_body.dataset import HEAD_JOINTS
-    from reenactor.methods.upper_body.images import ubkp_image
 
     ds = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0), body_jitter=2.0)).build_dataset(
         [clip_copy]
@@ -178,7 +186,7 @@ def test_body_jitter_moves_only_the_body_input(clip_copy):
         kp["body"][:, :2] += jit["body"]
         for h in ("hand_left", "hand_right"):
             kp[h][:, :2] += jit[h]
-        assert np.abs(item["x"][j, :3].numpy() - ubkp_image(kp, (S, S), True)).max() < 1e-5
+        assert torch.equal(item["x"][j, :3], _ubkp(kp))
 
 
 def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_copy):
@@ -188,7 +196,7 @@ def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_cop
     import cv2
 
     from reenactor.data.augment import AugmentConfig, affine_keypoints
-    from reenactor.methods.upper_body.images import NOSE, ubkp_image
+    from reenactor.methods.upper_body.images import NOSE
 
     aug = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=1.0, shift=0.12, scale=0.1, rotate=12)))
     off = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0)))
@@ -209,7 +217,7 @@ def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_cop
     for j, s in enumerate(range(t - 2, t + 1)):
         kp = {n: affine_keypoints(v[s], m) for n, v in ds.kp[0].items()}
         # the body channels are the stick figure of the moved keypoints; the face square follows the moved nose
-        assert np.abs(item["x"][j, :3].numpy() - ubkp_image(kp, (S, S), True)).max() < 1e-5
+        assert torch.equal(item["x"][j, :3], _ubkp(kp))
         assert np.allclose(item["centre"][j].numpy(), kp["body"][NOSE, :2] + ds.offset, atol=1e-4)
         # the frame: the person moved as the keypoints, the rest the still plate
         img = np.round((item["image"][j].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(np.int16)
@@ -227,7 +235,175 @@ def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_cop
         assert np.abs(img[alpha == 0] - ds.mover.plates[0][alpha == 0].astype(np.int16)).max() <= 1
     for j, s in enumerate(range(t - 4, t - 2)):  # the past inputs moved by the same transform
         kp = {n: affine_keypoints(v[s], m) for n, v in ds.kp[0].items()}
-        assert np.abs(item["x_pre"][j, :3].numpy() - ubkp_image(kp, (S, S), True)).max() < 1e-5
+        assert torch.equal(item["x_pre"][j, :3], _ubkp(kp))
+
+
+def _host_crop(face: np.ndarray, crop: int) -> np.ndarray:
+    """The landmark crop as the dataset drew it on the host before the device path (OpenCV): (3, c, c) uint8."""
+    from reenactor.pose.render import draw_pose
+
+    pts = face[27:48]
+    ok = pts[:, 2] > 0
+    if ok.sum() < 4:
+        return np.zeros((3, crop, crop), np.uint8)
+    f = face.copy()
+    f[:, :2] = f[:, :2] - pts[ok, :2].mean(0) + crop / 2.0
+    return draw_pose((crop, crop), {"face": f}, body=False, hands=False).transpose(2, 0, 1)
+
+
+def _host_ubkp(pose: dict[str, np.ndarray], size: tuple[int, int], hands: bool) -> np.ndarray:
+    """The UBKP image as the dataset drew it on the host before the device path (OpenCV): (3, H, W) uint8."""
+    from reenactor.pose.render import draw_pose
+    from reenactor.pose.skeleton import UPPER_BODY_JOINTS
+
+    body = np.array(pose["body"], np.float32, copy=True)
+    keep = np.zeros(len(body), bool)
+    keep[list(UPPER_BODY_JOINTS)] = True
+    body[~keep, 2] = 0.0
+    kp = {"body": body} | ({k: pose[k] for k in ("hand_left", "hand_right") if k in pose} if hands else {})
+    return draw_pose(size, kp, face=False, hands=hands).transpose(2, 0, 1)
+
+
+def _host_paste(crop: np.ndarray, centre: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A (3, c, c) uint8 crop pasted onto a black (3, H, W) canvas as the host code did it."""
+    c, (h, w) = crop.shape[-1], size
+    x0, y0 = (int(round(float(v) - c / 2.0)) for v in centre)
+    canvas = np.zeros((3, h, w), np.uint8)
+    sx, sy, dx0, dy0, dx1, dy1 = (
+        max(0, -x0),
+        max(0, -y0),
+        max(0, x0),
+        max(0, y0),
+        min(w, x0 + c),
+        min(h, y0 + c),
+    )
+    if dx1 > dx0 and dy1 > dy0:
+        canvas[:, dy0:dy1, dx0:dx1] = crop[:, sy : sy + dy1 - dy0, sx : sx + dx1 - dx0]
+    return canvas
+
+
+def _host_item(ds, i: int, seed: int) -> dict[str, np.ndarray]:
+    """Item ``i`` (drawn after ``np.random.seed(seed)``) as UpperBodyDataset drew it before the device path: the
+    window's augmentation moves the keypoints, then every frame's UBKP-FL input and landmark crop are drawn on the
+    host by OpenCV (:func:`reenactor.pose.render.draw_pose`), in [-1, 1]."""
+    from reenactor.face.expression_warp import ExpressionField, draw_expression
+    from reenactor.nn.convert import to_unit
+
+    unit = lambda a: a.astype(np.float32) / 127.5 - 1.0  # noqa: E731
+    np.random.seed(seed)
+    ci, t = ds.index[i]
+    L, face = ds.L, ds.kp[ci]["face"]
+    ts, pre_ts = range(t - L, t + 1), range(t - 2 * L, t - L)
+    m, amp, jitter = ds.mover.draw(ci), draw_expression(ds.cfg.expression), ds._draw_jitter()
+    sigma = ds.cfg.expression.sigma
+    fields = (
+        {s: ExpressionField(face[s], amp, sigma) for s in (*pre_ts, *ts) if s >= 0} if amp is not None else {}
+    )
+
+    def inputs(s: int) -> tuple[np.ndarray, np.ndarray]:
+        if s < 0:
+            return np.zeros((6, *ds.size), np.uint8), np.zeros(2, np.float32)
+        kp = ds._keypoints(ci, s, m, fields.get(s), jitter)
+        centre = face_centre(kp["body"], ds.offset, ds.fallback)
+        fl = _host_paste(_host_crop(kp["face"], ds.crop), centre, ds.size)
+        return np.concatenate([_host_ubkp(kp, ds.size, ds.cfg.hands), fl]), centre
+
+    x, centre = zip(*[inputs(s) for s in (*pre_ts, *ts)])
+    frames = [ds._image(ci, s) for s in ts]
+    if fields:
+        frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
+    if m is not None:
+        frames = ds.mover.move(ci, frames, ts, m)
+    valid = np.array([s >= 0 for s in pre_ts], np.float32)[:, None, None, None]
+    lm_faces = [fields[s].move_points(face[s]) if fields else face[s] for s in ts]
+    return {
+        "x": unit(np.stack(x[L:])),
+        "x_pre": unit(np.stack(x[:L])) * valid,
+        "lm": unit(np.stack([_host_crop(f, ds.crop) for f in lm_faces])),
+        "centre": np.stack(centre[L:]).astype(np.float32),
+        "image": np.stack([to_unit(f) for f in frames]),
+    }
+
+
+def _distance_to_limbs_leaving(body: np.ndarray, px: np.ndarray, size: int) -> np.ndarray:
+    """Distances of pixels ``px`` (n, 2) (x, y) to the nearest UBKP limb of ``body`` (25, 3) with an end outside
+    the ``size`` x ``size`` image (inf without one)."""
+    from reenactor.pose.skeleton import BODY_LIMBS, UPPER_BODY_JOINTS
+
+    d = np.full(len(px), np.inf)
+    for a, b in BODY_LIMBS:
+        p, q = np.round(body[a, :2]), np.round(body[b, :2])
+        ends = np.stack([p, q])
+        if (
+            {a, b} <= set(UPPER_BODY_JOINTS)
+            and min(body[a, 2], body[b, 2]) > 0.05
+            and (ends % size != ends).any()
+        ):
+            t = np.clip((px - p) @ (q - p) / max((q - p) @ (q - p), 1e-9), 0, 1)
+            d = np.minimum(d, np.linalg.norm(px - p - t[:, None] * (q - p), axis=1))
+    return d
+
+
+@pytest.mark.parametrize("size", [S, 128])
+@pytest.mark.parametrize("moved", [False, True])
+def test_device_batch_equals_the_host_drawn_items(clip_copy, size, moved):
+    """The compact items through prepare_window_batch give the inputs the host drew before (OpenCV, per frame):
+    frames, landmark crops and pasted crops (1-pixel lines at crop size) exactly, UBKP images within the renderer's
+    tolerance (tests/test_render_torch.py: differences only on thick strokes that leave the image; exact at 32 px,
+    where every line is 1 pixel wide); with augmentation (pose transform, expression warp, body jitter) and
+    without. Over 59 windows spread over carphone, at 128 / 256 px: at most 0.37 % / 0.16 % of an image's pixels differ
+    (8.1 % / 3.9 % of its drawn ones; 2.1 % / 1.2 % of all drawn), each within 2.3 / 3.4 px of such a limb."""
+    from reenactor.face.expression_warp import ExpressionWarpConfig
+    from reenactor.methods.upper_body.dataset import UpperBodyDataset, prepare_window_batch
+    from reenactor.pose.render import _widths
+    from test_render_torch import MAX_IMAGE_SHARE
+
+    aug = dict(augment=AugmentConfig(prob=float(moved)), body_jitter=2.0 * moved)
+    aug["expression"] = ExpressionWarpConfig(prob=float(moved))
+    cfg = tiny_cfg(**aug) if size == S else UpperBodyConfig(size=size, **aug)
+    ds = UpperBodyDataset(cfg, [clip_copy])
+    idx = [0, 1, 33, 70]  # the first two windows' past inputs begin before the clip
+    items = []
+    for i in idx:
+        np.random.seed(i)
+        items.append(ds[i])
+    b = prepare_window_batch(torch.utils.data.default_collate(items), cfg)
+    width = _widths((size, size), None)[0] + 1  # a body stroke's width and a pixel
+    assert {k: (tuple(v.shape), v.dtype) for k, v in b.items() if k != "faup"} == {
+        "x": ((4, 3, 6, size, size), torch.float32), "x_pre": ((4, 2, 6, size, size), torch.float32),
+        "lm": ((4, 3, 3, ds.crop, ds.crop), torch.float32), "centre": ((4, 3, 2), torch.float32),
+        "image": ((4, 3, 3, size, size), torch.float32),
+    }  # fmt: skip
+    for j, i in enumerate(idx):
+        want = _host_item(ds, i, i)
+        for k in ("lm", "centre", "image"):
+            assert np.array_equal(b[k][j].numpy(), want[k]), k
+        got = torch.cat([b["x_pre"][j], b["x"][j]]).numpy()
+        ref = np.concatenate([want["x_pre"], want["x"]])
+        assert np.array_equal(got[:, 3:], ref[:, 3:])  # the pasted landmark crops
+        differ = (got[:, :3] != ref[:, :3]).any(1)  # the UBKP images
+        assert differ.mean((1, 2)).max() <= MAX_IMAGE_SHARE
+        assert (size == S) <= (differ.sum() == 0)
+        for f, body in enumerate(items[j]["pose_body"].numpy()):  # only on limbs that leave the image
+            ys, xs = np.nonzero(differ[f])
+            assert _distance_to_limbs_leaving(body, np.stack([xs, ys], 1), size).max(initial=0) <= width
+    assert not b["x_pre"][0].any() and b["x_pre"][2].any()  # zeros before the clip start
+
+
+def test_synthesizer_draws_its_input_as_training_does(clip_copy):
+    """Transfer's synthesizer builds the UBKP-FL input of a pose with the training path's renderer: for a training
+    frame's pose and landmark crop, its input is the prepared batch's, exactly."""
+    torch.manual_seed(0)
+    m = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0)))
+    ds = m.build_dataset([clip_copy])
+    m.fit_data(ds)
+    syn = UpperBodyMethod.synthesizer(m.cfg, *m.inference_state())
+    b = _batch(ds, (5, 40))
+    for j, i in enumerate((5, 40)):
+        ci, t = ds.index[i]
+        for k, s in enumerate(range(t - 2, t + 1)):
+            syn.render({n: v[s] for n, v in ds.kp[ci].items()}, b["lm"][j, k])
+            assert torch.equal(syn._last_x[0], b["x"][j, k])
 
 
 def test_temporal_generation_uses_past_inputs_and_outputs():
@@ -254,14 +430,19 @@ def test_temporal_generation_uses_past_inputs_and_outputs():
 
 
 def test_paste_is_clipped_and_differentiable():
-    crop = torch.zeros(3, 8, 8, requires_grad=True)
-    canvas = paste(crop, np.array([1.0, 30.0]), (32, 32))
-    assert canvas.shape == (3, 32, 32)
-    assert (canvas == 0).sum() == 3 * 5 * 6  # columns -3..4 -> 0..4, rows 26..33 -> 26..31
+    crop = torch.zeros(3, 3, 8, 8, requires_grad=True)
+    centre = torch.tensor([[1.0, 30.0], [16.0, 16.0], [-20.0, 40.0]])  # the last one lies outside
+    canvas = paste(crop, centre, (32, 32))
+    assert canvas.shape == (3, 3, 32, 32)
+    assert (canvas[0] == 0).sum() == 3 * 5 * 6  # columns -3..4 -> 0..4, rows 26..33 -> 26..31
+    assert (canvas[1, :, 12:20, 12:20] == 0).all() and (canvas[1] == 0).sum() == 3 * 64
+    assert (canvas[2] == -1).all()
     canvas.sum().backward()
-    assert crop.grad.sum() == 3 * 5 * 6
-    np_canvas = paste(np.zeros((3, 8, 8), np.float32), np.array([16.0, 16.0]), (32, 32))
-    assert (np_canvas == 0).sum() == 3 * 64
+    assert crop.grad[0].sum() == 3 * 5 * 6 and crop.grad[1].sum() == 3 * 64 and crop.grad[2].sum() == 0
+    # the corner is round(centre - c / 2), halves to even as Python's round
+    dot = torch.zeros(2, 1, 2, 2)
+    got = paste(dot, torch.tensor([[3.5, 3.5], [4.5, 4.5]]), (8, 8))
+    assert (got[0, 0, 2:4, 2:4] == 0).all() and (got[1, 0, 4:6, 4:6] == 0).all()
 
 
 def test_face_square_loss_weights_the_pasted_landmark_square(dataset):
@@ -293,7 +474,7 @@ def test_face_discriminator_sees_the_face_square_with_its_landmark_lines(dataset
 
     crop = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
     centres = torch.tensor([[16.0, 16.0], [1.0, 30.0]])  # the second one hangs over the corner
-    canvas = torch.stack([paste(crop[i], centres[i], (32, 32)) for i in range(2)])
+    canvas = paste(crop, centres, (32, 32))
     back = crop_squares(canvas, centres, 8)
     assert torch.equal(back[0], crop[0])
     # rows 26..33 -> 26..31, columns -3..4 -> 0..4 lie in the frame; the rest reads -1

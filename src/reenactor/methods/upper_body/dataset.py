@@ -3,7 +3,9 @@
 Each item is a window of L + 1 consecutive frames t-L .. t of the target (all with a person), the L inputs
 before it (for the "past L source frames" of the first frames, zeros before the clip start), and per frame
 the target's own FAUP image and face-landmark crop (the landmark generator's training pair, section 4).
-FAUP comes from the clip store's ``faup`` stage (computed and cached on first use).
+FAUP comes from the clip store's ``faup`` stage (computed and cached on first use). Items carry the keypoints
+the inputs and crops are drawn from; :func:`prepare_window_batch` draws them batched on the training device
+with the synthesizer's renderer (:mod:`.images`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from ...errors import InputError
 from ...face.expression_warp import BASIS_COLUMNS, ExpressionField, column_amplitudes, draw_expression
 from ...face.faup import N_AU, add_faup_stage, clip_neutral, faup_from_mesh, faup_image
 from ...nn.convert import unit_from_uint8
-from ...pose.skeleton import N_BODY, J, scale_keypoints
+from ...pose.skeleton import N_BODY, N_FACE, N_HAND, J, scale_keypoints
 from .config import UpperBodyConfig
-from .images import NOSE, face_anchor, face_centre, landmark_crop_u8, paste, ubkp_image_u8
+from .images import NOSE, face_anchors, face_centre, landmark_crops, ubkp_fl
 
 KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 #: body joints ``body_jitter`` leaves alone: nose, eyes, ears (the landmark crop is pasted from the nose)
@@ -33,54 +35,61 @@ HEAD_JOINTS = tuple(J[n] for n in ("Nose", "REye", "LEye", "REar", "LEar"))
 def placement(body: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The target's (offset (2,), fallback centre (2,)) of the landmark crop from its (T, 25, 3) body and
     (T, 68, 3) face in model pixels: median (face anchor - body nose) and median face anchor."""
-    offs, anchors = [], []
-    for b, f in zip(body, face):
-        a = face_anchor(f)
-        if a is None:
-            continue
-        anchors.append(a)
-        if b[NOSE, 2] > 0:
-            offs.append(a - b[NOSE, :2])
-    if not anchors:
+    anchor, ok = (a.numpy() for a in face_anchors(torch.from_numpy(face)))
+    if not ok.any():
         raise InputError(
             "the target clip has no frame with a face", fix="extract a clip where the face is visible"
         )
-    off = np.median(offs, 0) if offs else np.zeros(2)
-    return off.astype(np.float32), np.median(anchors, 0).astype(np.float32)
+    nose = ok & (body[:, NOSE, 2] > 0)
+    off = np.median(anchor[nose] - body[nose, NOSE, :2], 0) if nose.any() else np.zeros(2)
+    return off.astype(np.float32), np.median(anchor[ok], 0).astype(np.float32)
 
 
-#: the uint8 image keys of an item, [-1, 1] floats once prepared
-IMAGE_KEYS = ("x", "x_pre", "image", "image_src", "lm")
+#: item keys of the keypoint arrays the UBKP-FL inputs are drawn from: pose_body, pose_face, ...
+POSE = "pose_"
 
 
-def prepare_window_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A collated batch of :class:`UpperBodyDataset` items, on the device -> float32 images in [-1, 1] (``x_pre``
-    zero where ``pre_valid`` is False: before the clip start). A batch already in floats passes through."""
+def prepare_window_batch(batch: dict[str, torch.Tensor], cfg: UpperBodyConfig) -> dict[str, torch.Tensor]:
+    """A collated batch of :class:`UpperBodyDataset` items, on the device -> what the networks read, drawn there
+    in batched operations (:mod:`.images`; in uint8, converted once): the UBKP images of all B(2L+1) frames in
+    one call, their landmark crops and those of ``lm_face`` in another, the crops pasted at ``paste_centre``;
+    ``x`` (B, L+1, 6, S, S) and ``x_pre`` (B, L, 6, S, S) in [-1, 1] (``x_pre`` zero where ``pre_valid`` is
+    False: before the clip start), ``lm`` (B, L+1, 3, c, c), ``centre`` (B, L+1, 2) the window's paste centres;
+    ``image`` / ``image_src`` as [-1, 1] floats; other keys pass through."""
     out = dict(batch)
-    valid = out.pop("pre_valid", None)
-    for k in IMAGE_KEYS:
-        if k in out and out[k].dtype == torch.uint8:
-            out[k] = unit_from_uint8(out[k])
-    if valid is not None and out["x_pre"].numel():
-        out["x_pre"] = out["x_pre"] * valid.to(out["x_pre"].dtype)[:, :, None, None, None]
+    out.update({k: unit_from_uint8(out[k]) for k in ("image", "image_src") if k in out})
+    size, crop, L = (cfg.size, cfg.size), int(cfg.landmark.crop), int(cfg.frame.past)
+    pose = {k[len(POSE) :]: out.pop(k).flatten(0, 1) for k in batch if k.startswith(POSE)}
+    lm_face, valid = out.pop("lm_face"), out.pop("pre_valid")
+    b, n = lm_face.shape[0], pose["body"].shape[0]
+    crops = landmark_crops(torch.cat([pose.pop("face"), lm_face.flatten(0, 1)]), crop, unit=False)
+    centre = out.pop("paste_centre")
+    x = unit_from_uint8(ubkp_fl(pose, crops[:n], centre.flatten(0, 1), size, cfg.hands)).unflatten(0, (b, -1))
+    x[:, :L] *= valid.to(x.dtype)[:, :, None, None, None]
+    out["x"], out["x_pre"] = x[:, L:], x[:, :L]
+    out["lm"] = unit_from_uint8(crops[n:]).unflatten(0, (b, -1))
+    out["centre"] = centre[:, L:]
     return out
 
 
 class UpperBodyDataset(torch.utils.data.Dataset):
-    """Compact items (S = ``cfg.size``, c = ``cfg.landmark.crop``, L = ``cfg.frame.past``): images travel as
-    uint8, as drawn, and :func:`prepare_window_batch` turns a collated batch into the networks' [-1, 1] inputs on
-    the training device (:meth:`reenactor.methods.base.Method.prepare_batch`); values are those of the float
-    images drawn on the host, exactly:
+    """Compact items (S = ``cfg.size``, c = ``cfg.landmark.crop``, L = ``cfg.frame.past``): the keypoints the
+    UBKP-FL inputs are drawn from and uint8 frames; :func:`prepare_window_batch` draws and converts a collated
+    batch into the networks' inputs on the training device (:meth:`reenactor.methods.base.Method.prepare_batch`).
+    Pose augmentation, expression warps and body jitter move the keypoints here, before they are drawn.
 
-    ``x``      (L+1, 6, S, S)  UBKP-FL inputs of frames t-L .. t (UBKP image, then the real landmark crop
-                               pasted at nose + offset), uint8 as drawn
-    ``x_pre``  (L, 6, S, S)    the inputs of frames t-2L .. t-L-1, uint8; ``pre_valid`` (L,) bool: False before
-                               the clip start (those inputs are zeros in [-1, 1] once prepared)
-    ``image``  (L+1, 3, S, S)  the target's frames t-L .. t, uint8
-    ``faup``   (L+1, 1, c, c)  FAUP images (section 4), float32
-    ``lm``     (L+1, 3, c, c)  the target's real face-landmark crops, uint8
+    ``pose_body`` (2L+1, 25, 3), ``pose_hand_left`` / ``pose_hand_right`` (2L+1, 21, 3) (with ``cfg.hands``;
+                    zeros for a clip without hands), ``pose_face`` (2L+1, 68, 3): the keypoints (model pixels)
+                    of the UBKP-FL inputs of frames t-2L .. t: the L inputs before the window, then the
+                    window's L+1 (zeros before the clip start)
+    ``paste_centre`` (2L+1, 2)  where each input's landmark crop is pasted (body nose + offset)
+    ``pre_valid`` (L,) bool     False for the inputs before the clip start (zeros in [-1, 1] once prepared)
+    ``lm_face``  (L+1, 68, 3)   the faces of the landmark generator's targets ``lm`` (the window's, with their
+                                expression warp, without the pose transform)
+    ``image``    (L+1, 3, S, S) the target's frames t-L .. t, uint8
+    ``faup``     (L+1, 1, c, c) FAUP images (section 4), float32
     ``image_src`` (L+1, 3, S, S) ``image`` before its expression warp (only with ``frame.face_refine`` and
-                               ``frame.face_warp``: the face refiner's warp loss)
+                                ``frame.face_warp``: the face refiner's warp loss)
     """
 
     def __init__(self, cfg: UpperBodyConfig, clips: list):
@@ -136,7 +145,13 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         body = np.concatenate([k["body"] for k in self.kp])
         face = np.concatenate([k["face"] for k in self.kp])
         self.offset, self.fallback = placement(body, face)
-        self._cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+        #: the keypoint arrays of an item (``pose_*``), and zeros of their shapes (a part a clip lacks, the
+        #: inputs before the clip start)
+        self.parts = KEYPOINTS if cfg.hands else ("body", "face")
+        self.blank = {
+            k: np.zeros((n, 3), np.float32) for k, n in zip(KEYPOINTS, (N_BODY, N_FACE, N_HAND, N_HAND))
+        }
+        self._frames: dict[int, np.ndarray] = {}  # each clip's memory-mapped frames, opened on first use
         self.mover = PersonMover(cfg.augment, self.stores, self.size, self._image)
 
     def __len__(self) -> int:
@@ -148,10 +163,17 @@ class UpperBodyDataset(torch.utils.data.Dataset):
 
     def _image(self, ci: int, t: int) -> np.ndarray:
         """(S, S, 3) uint8 target frame at model size."""
-        img = np.asarray(self.stores[ci].frames()[t])
+        if ci not in self._frames:
+            self._frames[ci] = self.stores[ci].frames()
+        img = np.asarray(self._frames[ci][t])
         if img.shape[:2] != self.size:
             img = cv2.resize(img, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
         return img
+
+    def __getstate__(self) -> dict[str, Any]:  # DataLoader workers reopen the memory maps themselves
+        state = dict(self.__dict__)
+        state["_frames"] = {}
+        return state
 
     def _keypoints(
         self,
@@ -174,22 +196,6 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             kp = {k: affine_keypoints(v, m) for k, v in kp.items()}
         return kp
 
-    def _input(
-        self,
-        ci: int,
-        t: int,
-        m: np.ndarray | None = None,
-        field: ExpressionField | None = None,
-        jitter: dict[str, np.ndarray] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Frame t's UBKP-FL input (6, S, S) and its landmark crop (3, c, c), both uint8 as drawn, and the paste
-        centre (2,), for the keypoints of :meth:`_keypoints` (augmentations)."""
-        kp = self._keypoints(ci, t, m, field, jitter)
-        lm = landmark_crop_u8(kp["face"], self.crop)
-        centre = face_centre(kp["body"], self.offset, self.fallback)
-        x = np.concatenate([ubkp_image_u8(kp, self.size, self.cfg.hands), paste(lm, centre, self.size)])
-        return x, lm, np.asarray(centre, np.float32)
-
     def _warped_faup(self, ci: int, t: int, field: ExpressionField) -> np.ndarray:
         """(20,) FAUP of frame t's face mesh moved by the expression ``field`` (given in model pixels)."""
         mesh = np.array(self.meshes[ci][t], np.float32, copy=True)
@@ -199,22 +205,6 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         k = np.array([self.size[1] / w, self.size[0] / h], np.float32)
         mesh[:, :2] += field.at(mesh[:, :2] * k) / k
         return faup_from_mesh(mesh, self.neutral[ci])
-
-    def _frame(self, ci: int, t: int) -> dict[str, np.ndarray]:
-        key = (ci, t)
-        if key in self._cache:
-            return self._cache[key]
-        x, lm, centre = self._input(ci, t)
-        rec = {
-            "x": x,
-            "lm": lm,
-            "image": np.ascontiguousarray(self._image(ci, t).transpose(2, 0, 1)),
-            "centre": centre,
-            "faup": faup_image(self.faup[ci][t], (self.crop, self.crop), self.cfg.landmark.cell),
-        }
-        if len(self._cache) < 4096:
-            self._cache[key] = rec
-        return rec
 
     def _draw_jitter(self) -> dict[str, np.ndarray] | None:
         """``body_jitter`` offsets for one window (None when off): per body joint except the head's (the landmark
@@ -268,16 +258,12 @@ class UpperBodyDataset(torch.utils.data.Dataset):
             base = self.faup[ci][t][:N_AU]
             changes.append(np.stack([self._warped_faup(ci, t, f)[:N_AU] - base for f in fields], 1))
         basis = np.mean(changes, 0) if changes else np.zeros((N_AU, len(cols)), np.float32)
-        rel, valid = [], []
-        for face in self.target_keypoints()["face"]:
-            a = face_anchor(face)
-            if a is not None:
-                rel.append(face[:, :2] - a)
-                valid.append(face[:, 2] > 0)
+        face = self.target_keypoints()["face"]
+        anchor, ok = (a.numpy() for a in face_anchors(torch.from_numpy(face)))
         shape = np.zeros((68, 3), np.float32)
-        if rel:
-            shape[:, :2] = np.median(np.stack(rel), 0)
-            shape[:, 2] = (np.mean(valid, 0) > 0.5).astype(np.float32)
+        if ok.any():
+            shape[:, :2] = np.median(face[ok, :, :2] - anchor[ok, None], 0)
+            shape[:, 2] = (np.mean(face[ok, :, 2] > 0, 0) > 0.5).astype(np.float32)
         return {
             "ref": np.median(own, 0).astype(np.float32),
             "basis": basis.astype(np.float32),
@@ -287,64 +273,36 @@ class UpperBodyDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]
-        win = [self._frame(ci, s) for s in range(t - self.L, t + 1)]
-        pre = [
-            self._frame(ci, s)["x"] if s >= 0 else np.zeros((6, *self.size), np.uint8)
-            for s in range(t - 2 * self.L, t - self.L)
-        ]
-        pre_valid = np.array([s >= 0 for s in range(t - 2 * self.L, t - self.L)], bool)
-        out = {k: np.stack([w[k] for w in win]) for k in ("x", "image", "faup", "lm", "centre")}
+        ts, pre_ts = range(t - self.L, t + 1), range(t - 2 * self.L, t - self.L)
+        # one pose transform, expression and jitter for the window
         m = self.mover.draw(ci)
         amp = draw_expression(self.cfg.expression)
         jitter = self._draw_jitter()
-        if (
-            m is not None or amp is not None or jitter
-        ):  # one pose transform, expression, jitter for the window
-            ts = range(t - self.L, t + 1)
-            pre_ts = range(t - 2 * self.L, t - self.L)
-            fields = (
-                {
-                    s: ExpressionField(self.kp[ci]["face"][s], amp, self.cfg.expression.sigma)
-                    for s in (*pre_ts, *ts)
-                    if s >= 0
-                }
-                if amp is not None
-                else {}
-            )
-            moved = [self._input(ci, s, m, fields.get(s), jitter) for s in ts]
-            out["x"] = np.stack([x for x, _, _ in moved])
-            out["centre"] = np.stack([c for _, _, c in moved])
-            frames = src = [self._image(ci, s) for s in ts]
-            if fields:
-                frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
-                # the landmark generator's pair gets the expression but not the pose transform
-                out["lm"] = np.stack(
-                    [landmark_crop_u8(fields[s].move_points(self.kp[ci]["face"][s]), self.crop) for s in ts]
-                )
-                out["faup"] = np.stack(
-                    [
-                        faup_image(
-                            self._warped_faup(ci, s, fields[s]),
-                            (self.crop, self.crop),
-                            self.cfg.landmark.cell,
-                        )
-                        for s in ts
-                    ]
-                )
-            if m is not None:
-                frames = self.mover.move(ci, frames, ts, m)
-                src = self.mover.move(ci, src, ts, m) if self.with_src and fields else frames
-            out["image"] = np.stack([f.transpose(2, 0, 1) for f in frames])
-            if self.with_src:
-                out["image_src"] = np.stack([f.transpose(2, 0, 1) for f in src]) if fields else out["image"]
-            pre = [
-                self._input(ci, s, m, fields.get(s), jitter)[0] if s >= 0 else p for s, p in zip(pre_ts, pre)
-            ]
-        if self.with_src and "image_src" not in out:
-            out["image_src"] = out["image"]
-        out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
-        out["x_pre"] = (
-            torch.from_numpy(np.stack(pre)) if pre else torch.zeros(0, 6, *self.size, dtype=torch.uint8)
+        faces = self.kp[ci]["face"]
+        fields = (
+            {s: ExpressionField(faces[s], amp, self.cfg.expression.sigma) for s in (*pre_ts, *ts) if s >= 0}
+            if amp is not None
+            else {}
         )
-        out["pre_valid"] = torch.from_numpy(pre_valid)
-        return out
+        inputs = [self._keypoints(ci, s, m, fields.get(s), jitter) if s >= 0 else {} for s in (*pre_ts, *ts)]
+        out = {POSE + k: np.stack([kp.get(k, self.blank[k]) for kp in inputs]) for k in self.parts}
+        out["paste_centre"] = np.stack(
+            [face_centre(kp["body"], self.offset, self.fallback) if kp else np.zeros(2) for kp in inputs]
+        ).astype(np.float32)
+        out["pre_valid"] = np.array([s >= 0 for s in pre_ts], bool)
+        # the landmark generator's pair gets the expression but not the pose transform
+        out["lm_face"] = np.stack([fields[s].move_points(faces[s]) if fields else faces[s] for s in ts])
+        faup = [self._warped_faup(ci, s, fields[s]) if fields else self.faup[ci][s] for s in ts]
+        out["faup"] = np.stack([faup_image(f, (self.crop, self.crop), self.cfg.landmark.cell) for f in faup])
+        frames = src = [self._image(ci, s) for s in ts]
+        if fields:
+            frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
+        if m is not None:
+            frames = self.mover.move(ci, frames, ts, m)
+            src = self.mover.move(ci, src, ts, m) if self.with_src and fields else frames
+        out["image"] = np.stack([f.transpose(2, 0, 1) for f in frames])
+        if self.with_src:
+            out["image_src"] = (
+                out["image"] if src is frames else np.stack([f.transpose(2, 0, 1) for f in src])
+            )
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}

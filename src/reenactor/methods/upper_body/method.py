@@ -55,8 +55,8 @@ from ...nn.convert import to_uint8
 from ...pose.skeleton import skeleton_spec
 from ..base import InferenceOption, Method, StepOutput, Synthesizer, export_tensors, subsample_poses
 from .config import UpperBodyConfig
-from .dataset import KEYPOINTS, UpperBodyDataset, prepare_window_batch
-from .images import face_centre, paste, ubkp_image
+from .dataset import UpperBodyDataset, prepare_window_batch
+from .images import UBKP_PARTS, face_centre, ubkp_fl
 
 logger = logging.getLogger(__name__)
 
@@ -311,8 +311,9 @@ class UpperBodyMethod(Method):
 
     # ------------------------------------------------------------------ data
     def prepare_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """The windows' uint8 images as [-1, 1] floats, on the device (:func:`prepare_window_batch`)."""
-        return prepare_window_batch(batch)
+        """The windows' UBKP-FL inputs and landmark crops drawn from their keypoints and the uint8 frames as
+        [-1, 1] floats, batched on the device (:func:`prepare_window_batch`)."""
+        return prepare_window_batch(batch, self.cfg)
 
     def build_dataset(self, clips: list, unpaired: list | None = None) -> UpperBodyDataset:
         if unpaired:
@@ -673,20 +674,21 @@ class UpperBodySynthesizer(Synthesizer):
         """The next frame (H, W, 3) uint8 from the (normalized) upper-body ``pose`` and a (3, c, c) landmark image
         in [-1, 1] (the landmark generator's, or any other: ``experiments/upper_body_follow.py`` feeds warped real
         ones), conditioned on the past L inputs and outputs (section 5)."""
-        lm = lm.to(self.device)
         centre = face_centre(np.asarray(pose["body"], np.float32), self.offset, self.fallback)
-        fl = paste(lm, centre, self.size)
-        ub = torch.from_numpy(
-            ubkp_image({k: pose[k] for k in KEYPOINTS if k in pose}, self.size, self.cfg.hands)
-        ).to(self.device)
-        x = torch.cat([ub, fl.to(ub.dtype)], 0)[None]
+        kp = {
+            k: torch.as_tensor(np.asarray(pose[k], np.float32), device=self.device)[None]
+            for k in UBKP_PARTS
+            if k in pose
+        }
+        at = torch.as_tensor(centre, dtype=torch.float32, device=self.device)[None]
+        x = ubkp_fl(kp, lm.to(self.device)[None], at, self.size, self.cfg.hands)
         zero_x = torch.zeros_like(x)
         zero_y = x.new_zeros(1, 3, *self.size)
         past_x = list(reversed(self._past_x)) + [zero_x] * (self.L - len(self._past_x))
         past_y = list(reversed(self._past_y)) + [zero_y] * (self.L - len(self._past_y))
         y = self.G(frame_input(x, past_x, past_y))
         if self.G_face is not None:  # frame.face_refine
-            y = refine_faces(self.G_face, y, x, torch.as_tensor(centre, dtype=torch.float32)[None], self.crop)
+            y = refine_faces(self.G_face, y, x, at, self.crop)
         self._last_x = x
         self._last_centre = np.asarray(centre, np.float32)
         if self.L:
