@@ -177,7 +177,7 @@ def test_device_batch_equals_the_host_drawn_items(staged, astronaut_small, size,
     """The compact items through prepare_batch give what per-item host drawing gave: images and class maps
     exactly, stick figures within the renderer's tolerance (exact at 32 px, where every line is 1 pixel wide;
     tests/test_render_torch.py), and transfer's synthesizer draws the driving pose with the same renderer."""
-    from test_render_torch import MAX_DRAWN_SHARE, MAX_IMAGE_SHARE
+    from test_render_torch import MAX_DRAWN_SHARE, MAX_IMAGE_SHARE, record_calls, synthesizer_of
 
     m = tiny(size=size)
     ds = m.build_dataset(staged, pairs=None)
@@ -200,14 +200,8 @@ def test_device_batch_equals_the_host_drawn_items(staged, astronaut_small, size,
         assert (size == S) <= (differ.sum() == 0)
     if size != S:
         return
-    drawn_poses = []
-    stick_figures = maps.stick_figures
-    monkeypatch.setattr(
-        maps, "stick_figures", lambda *a: drawn_poses.append(stick_figures(*a)) or drawn_poses[-1]
-    )
-    tensors, meta = m.inference_state()
-    synth = type(m).synthesizer(m.cfg, tensors, meta)
-    synth.set_reference(astronaut_small)
+    drawn_poses = record_calls(monkeypatch, maps, "stick_figures")
+    synth = synthesizer_of(m, astronaut_small)
     np.random.seed(idx[0])
     p = ds.pair(idx[0])
     synth.step(ds.keypoints(p.clip, p.target_t), {"background": np.zeros((S, S, 3), np.uint8)})

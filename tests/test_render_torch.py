@@ -168,3 +168,20 @@ def test_long_pieces_come_in_bounded_blocks(monkeypatch):
     full = draw_pose_batch({k: torch.from_numpy(v) for k, v in kp.items()}, (64, 64))
     monkeypatch.setattr(render_torch, "BLOCK", 64)
     assert torch.equal(draw_pose_batch({k: torch.from_numpy(v) for k, v in kp.items()}, (64, 64)), full)
+
+
+def record_calls(monkeypatch, module, name: str) -> list:
+    """Patch ``module.name`` to keep what each call returns (for tests that the synthesizer draws its input with
+    the training batches' renderer)."""
+    got: list = []
+    fn = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: got.append(fn(*a, **k)) or got[-1])
+    return got
+
+
+def synthesizer_of(method, reference):
+    """``method``'s synthesizer from its current weights, set to ``reference``."""
+    tensors, meta = method.inference_state()
+    synth = type(method).synthesizer(method.cfg, tensors, meta)
+    synth.set_reference(reference)
+    return synth

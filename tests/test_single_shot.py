@@ -218,7 +218,7 @@ def test_p2b_input_drawn_on_the_device_equals_the_host_drawing(staged, astronaut
     B, pseudo-IUV): layout and IUV exactly, the stick figure within the renderer's tolerance (exact at 32 px;
     tests/test_render_torch.py); inference draws the driving pose with the same renderer."""
     from reenactor.pose.render import draw_pose
-    from test_render_torch import MAX_DRAWN_SHARE, MAX_IMAGE_SHARE
+    from test_render_torch import MAX_DRAWN_SHARE, MAX_IMAGE_SHARE, record_calls, synthesizer_of
 
     m = tiny(size=size, stage="p2b", p2b={"aug_prob": 0.0, "stretch": 1.0})
     ds = m.build_dataset(staged, pairs=None)
@@ -235,14 +235,8 @@ def test_p2b_input_drawn_on_the_device_equals_the_host_drawing(staged, astronaut
         assert (size == S) <= (differ.sum() == 0)
     if size != S:
         return
-    drawn_poses = []
-    stick_figures = maps.stick_figures
-    monkeypatch.setattr(
-        maps, "stick_figures", lambda *a: drawn_poses.append(stick_figures(*a)) or drawn_poses[-1]
-    )
-    tensors, meta = m.inference_state()
-    synth = type(m).synthesizer(m.cfg, tensors, meta)
-    synth.set_reference(astronaut_small)
+    drawn_poses = record_calls(monkeypatch, maps, "stick_figures")
+    synth = synthesizer_of(m, astronaut_small)
     synth.step(pose, {"background": np.zeros((S, S, 3), np.uint8)})
     assert torch.equal(drawn_poses[-1][0], x[2, 22:25])
 
