@@ -8,9 +8,10 @@
    The trainer's time includes everything `Trainer.fit` does (data loading through its sampler, loss logging,
    bookkeeping); nothing is written to disk.
 2. Steps per hour through the trainer at 128^2 and 256^2, fp32 and bf16 (EMA on, as by default).
-3. Host overhead (issue 30): steps/s of cloning and pix2pix through ``Trainer.fit`` with their networks shrunk
-   to near-zero cost, the old code (``--old-ref``, a git commit checked out into a temporary worktree) against
-   this checkout, alternating child processes (:func:`host_overhead`). Target >= 3x.
+3. Host overhead (issue 30): steps/s of every trained method through ``Trainer.fit`` with its networks shrunk
+   to near-zero cost (:data:`NEAR_ZERO`), the old code (per method :data:`HOST_OLD`, or ``--old-ref``; git
+   commits checked out into temporary worktrees) against this checkout, alternating child processes
+   (:func:`host_overhead`). Target >= 3x.
 
 Real frames (the bundled carphone clip) feed both. Run: ``.venv/bin/python benchmarks/trainer.py [--quick]``.
 The machine's load average is printed: other processes on a shared CPU distort absolute times, the
@@ -192,29 +193,60 @@ def bare_steps(method: BenchMethod, dataset, n: int, state: dict) -> float:
 
 
 # ---- 3. host overhead, old code against new, networks shrunk to near-zero cost
+#: each trained method's networks shrunk to near-zero cost (what remains: data, losses' plumbing, optimizer, EMA,
+#: logging, and the frozen feature net of a perceptual loss, which cannot shrink), and the frame (or heatmap) size
+NEAR_ZERO: dict[str, tuple[int, dict]] = {
+    "cloning": (128, {"generator": {"ngf": 1, "num_downs": 2}, "discriminator": {"ndf": 1, "n_layers": 1}}),
+    "pix2pix": (128, {"generator": {"ngf": 1, "num_downs": 2}, "discriminator": {"ndf": 1, "n_layers": 1}}),
+    "upper_body": (
+        128,
+        {
+            "landmark": {"ngf": 1, "n_downsampling": 2, "n_blocks": 1, "ndf": 1, "n_layers": 1, "num_D": 1},
+            "frame": {"ngf": 1, "n_downsampling": 2, "n_blocks": 1, "ndf": 1, "n_layers": 1, "num_D": 1},
+        },
+    ),
+    "single_shot": (
+        128,
+        {
+            "p2b": {"ngf": 1, "n_downsampling": 2, "n_blocks": 1, "ndf": 1, "n_layers": 1, "num_D": 1},
+            "b2f": {"ngf": 1, "spade_hidden": 1, "ndf": 1, "n_layers": 1, "num_D": 1},
+            "fr": {"ngf": 1, "n_down": 2, "n_blocks": 1, "ndf": 1, "n_layers": 1},
+        },
+    ),
+    "remot": (
+        64,
+        {
+            k: {"ngf": 1, "n_down": 2, "n_blocks": 1, "ndf": 1, "n_layers": 1, "num_D": 1}
+            for k in ("layout", "region", "composition")
+        },
+    ),
+    "scgan": (128, {"ngf": 1, "max_ch": 2, "n_blocks": 1, "ndf": 1, "n_layers": 1}),
+    "psgan": (32, {"ngf": 1, "max_ch": 2, "n_blocks": 1, "hidden": 2, "ndf": 1, "n_layers": 1}),
+}
+#: the old code per method: the trainer before issue 30, or the commit before the method's device path
+HOST_OLD = {m: "7dc71e4" for m in ("cloning", "pix2pix", "upper_body")} | {
+    m: "3d7952c" for m in ("single_shot", "remot", "scgan", "psgan")
+}
 HOST_CHILD = r"""
 import json, sys, time
 import reenactor
 import torch
-from reenactor.data.clipstore import ClipStore
 from reenactor.methods import get_method
 from reenactor.train.config import build_run_config, method_config
 from reenactor.train.trainer import Trainer
 
+sys.path.insert(0, sys.argv[6])  # this checkout's benchmarks/, for the shared dataset builder
+from _datasets import build_dataset
+
 torch.set_num_threads(1)
-method, clip, steps, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-model = {
-    "size": 128,
-    "generator": {"ngf": 1, "num_downs": 2},
-    "discriminator": {"ndf": 1, "n_layers": 1},
-}
+method, data, steps, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+model = json.loads(sys.argv[5])
 run = build_run_config({"method": method, "model": model, "trainer": {
     "steps": warm + steps, "batch_size": 4, "progress": False, "tensorboard": False, "image_every": 0,
     "checkpoint_every": 10**9, "device": "cpu", "log_every": 10, "ema": 0.999, "ema_start": 0}})
 cls = get_method(method)
 m = cls(method_config(cls, run.model))
-store = ClipStore.open(clip)
-ds = m.build_dataset([store], [store] if method == "cloning" else None)
+ds = build_dataset(m, data, run)
 marks = {}
 def mark(trainer, logs):
     if trainer.step in (warm, warm + steps):
@@ -224,51 +256,71 @@ print("RESULT", json.dumps({"steps_per_s": steps / (marks[warm + steps] - marks[
 """
 
 
-def host_overhead(old_ref: str, rounds: int, steps: int) -> list[tuple[str, float, float]]:
-    """Steps/s of the old code (git ``old_ref``, checked out into a temporary worktree) and of this checkout,
-    in child processes that alternate, one torch thread each, the methods' networks shrunk to near-zero cost
-    (U-Net ngf 1 with 2 levels, PatchGAN ndf 1 with 1 layer; data, losses' plumbing, optimizer, EMA, logging
-    are what remain), 128x128, batch 4; cloning with its unpaired branch on its own clip."""
+def host_overhead(
+    old_ref: str | None, rounds: int, steps: int, methods: list[str]
+) -> list[tuple[str, str, float, float]]:
+    """Steps/s of the old code (``old_ref``, or :data:`HOST_OLD` per method, checked out into temporary
+    worktrees) and of this checkout, in child processes that alternate, one torch thread each, each method's
+    networks shrunk to near-zero cost (:data:`NEAR_ZERO`: data, losses' plumbing, optimizer, EMA, logging are
+    what remain), batch 4, on carphone (psgan: procedural actions from its rest poses), cloning with its
+    unpaired branch on its own clip. Rows ``(method, old ref, old steps/s, new steps/s)``."""
     import subprocess
     import sys
     import tempfile
     from pathlib import Path
+
+    from _datasets import action_data, make_stages
 
     from reenactor.extract import extract
     from reenactor.samples import sample_path
 
     repo = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="bench_host_"))
-    clip = extract(
-        sample_path("carphone"), work / "carphone128", size=128, progress=False, log=lambda *_: None
-    )
-    old = work / "old"
-    subprocess.run(
-        ["git", "-C", str(repo), "worktree", "add", "--detach", str(old), old_ref],
-        check=True,
-        capture_output=True,
-    )
-    srcs = {"old": old / "src", "new": repo / "src"}
+    clips = {}
+    for size in sorted({NEAR_ZERO[m][0] for m in methods if m != "psgan"} | {128}):
+        clips[size] = extract(
+            sample_path("carphone"), work / f"carphone{size}", size=size, progress=False, log=lambda *_: None
+        ).root
+        make_stages(clips[size], methods)
+    refs = {m: old_ref or HOST_OLD[m] for m in methods}
+    olds = {}
+    for ref in sorted(set(refs.values())):
+        olds[ref] = work / f"old_{ref}"
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", str(olds[ref]), ref],
+            check=True,
+            capture_output=True,
+        )
     rows = []
     try:
-        for method in ("cloning", "pix2pix"):
+        for method in methods:
+            size, nets = NEAR_ZERO[method]
+            data = action_data(work, clips[128]) if method == "psgan" else clips[size]
+            model = json.dumps({"size": size, **nets})
+            srcs = {"old": olds[refs[method]] / "src", "new": repo / "src"}
             got: dict[str, list[float]] = {"old": [], "new": []}
             for _ in range(rounds):
                 for name, src in srcs.items():
+                    argv = [method, str(data), str(steps), "5", model, str(Path(__file__).resolve().parent)]
                     out = subprocess.run(
-                        [sys.executable, "-c", HOST_CHILD, method, str(clip.root), str(steps), "5"],
+                        [sys.executable, "-c", HOST_CHILD, *argv],
                         env={**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"},
                         capture_output=True,
                         text=True,
-                        check=True,
                     )
+                    if out.returncode:
+                        raise RuntimeError(f"{method} ({src}): {out.stderr[-2000:]}")
                     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
                     got[name].append(json.loads(line[7:])["steps_per_s"])
-            rows.append((method, statistics.median(got["old"]), statistics.median(got["new"])))
+            rows.append((method, refs[method], statistics.median(got["old"]), statistics.median(got["new"])))
+            print(
+                f"  host overhead {method}: old {rows[-1][2]:.1f}, new {rows[-1][3]:.1f} steps/s", flush=True
+            )
     finally:
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(old)], capture_output=True
-        )
+        for path in olds.values():
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)], capture_output=True
+            )
     return rows
 
 
@@ -280,8 +332,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
     ap.add_argument(
         "--old-ref",
-        default="7dc71e4",
-        help="git commit of the old code for the host-overhead comparison (default: the trainer before issue 30)",
+        default=None,
+        help="git commit of the old code for the host-overhead comparison (default: per method, HOST_OLD: the "
+        "trainer before issue 30, or the commit before the method's device path)",
+    )
+    ap.add_argument(
+        "--host-methods",
+        nargs="+",
+        default=list(NEAR_ZERO),
+        choices=list(NEAR_ZERO),
+        help="methods of the host-overhead comparison (default: every trained method)",
     )
     ap.add_argument(
         "--skip-host", action="store_true", help="leave out the host-overhead comparison (it says so)"
@@ -347,16 +407,18 @@ def main() -> None:
     if args.skip_host:
         print("\nhost overhead comparison left out (--skip-host)")
     else:
-        rows = host_overhead(args.old_ref, 2 if args.quick else 3, 20 if args.quick else 60)
+        rows = host_overhead(
+            args.old_ref, 2 if args.quick else 3, 20 if args.quick else 60, args.host_methods
+        )
         print()
         print(
-            f"| host overhead (networks near zero, 128^2, batch 4) | old steps/s ({args.old_ref}) | new steps/s | new / old |"
+            "| host overhead (networks near zero, batch 4) | size | old | old steps/s | new steps/s | new / old |"
         )
-        print("|---|---|---|---|")
-        for method, o, n in rows:
-            print(f"| {method} | {o:.1f} | {n:.1f} | {n / o:.2f}x |")
-        worst = min(rows, key=lambda r: r[2] / r[1])
-        host = f"; host overhead {worst[2] / worst[1]:.2f}x the old code (smallest: {worst[0]})"
+        print("|---|---|---|---|---|---|")
+        for method, ref, o, n in rows:
+            print(f"| {method} | {NEAR_ZERO[method][0]} | {ref} | {o:.1f} | {n:.1f} | {n / o:.2f}x |")
+        worst = min(rows, key=lambda r: r[3] / r[2])
+        host = f"; host overhead {worst[3] / worst[2]:.2f}x the old code (smallest: {worst[0]})"
     print(
         f"trainer {1 / ratio:.2f}x a bare loop (target >= 0.9x); 128^2 fp32 {3600 / results[(128, 'fp32')]:,.0f} "
         f"steps/h, bf16 {3600 / results[(128, 'bf16')]:,.0f} steps/h{host}"
