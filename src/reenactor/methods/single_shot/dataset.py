@@ -213,7 +213,8 @@ class SingleShotPairs(FramePairs):
         out = {
             "crops": torch.from_numpy(crops),
             "face_desc": torch.from_numpy(desc),
-            "seg_labels": torch.from_numpy(np.array(lay_b, np.uint8)),  # a copy: the stored layout is read-only
+            # a copy: the stored layout is read-only
+            "seg_labels": torch.from_numpy(np.array(lay_b, np.uint8)),
             "image": torch.from_numpy(np.ascontiguousarray(img_b.transpose(2, 0, 1))),
             "background": torch.from_numpy(np.ascontiguousarray(bg.transpose(2, 0, 1))),
             "face_theta": torch.from_numpy(maps.box_theta(box_b, self.s)),
