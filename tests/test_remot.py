@@ -94,20 +94,22 @@ def test_gam_moves_a_layout_onto_the_target_height_and_centre():
     for rows, cols in (((20, 50), (30, 40)), ((5, 62), (10, 26)), ((40, 52), (44, 60))):
         tgt = np.zeros((64, 64), np.uint8)
         tgt[rows[0] : rows[1], cols[0] : cols[1]] = 3
-        nums = torch.from_numpy(maps.gam_numbers(src, tgt))[None]
+        nums = maps.gam_numbers(torch.from_numpy(src)[None], torch.from_numpy(tgt)[None])
         oh = torch.from_numpy(maps.one_hot(src))[None]
         moved = gam_warp(oh, nums, mode="nearest")[0].argmax(0).numpy()
         (h,), (c,) = layout_box(moved > 0, 0.5)
         (ht,), (ct,) = layout_box(tgt > 0, 0.5)
         assert abs(h - ht) <= 1 and np.abs(c[1] - ct[1]) <= 1 and np.abs(c[0] - ct[0]) <= 1, (h, ht, c, ct)
         assert set(np.unique(moved)) <= {0, 1, 2}  # labels moved, never blended
-    assert np.allclose(maps.gam_numbers(src, np.zeros_like(src)), [1, 0, 0])  # an empty layout: identity
+    empty = maps.gam_numbers(torch.from_numpy(src)[None], torch.zeros(1, 64, 64, dtype=torch.uint8))
+    assert torch.equal(empty, torch.tensor([[1.0, 0.0, 0.0]]))  # an empty layout: identity
 
 
 def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
     """Issue 30: the training step's GAM numbers come from batched torch (no read back per step), equal to the
-    per-item NumPy numbers (layout_box + alignment_numbers), empty layouts (identity) included."""
-    from reenactor.methods.remot.method import gam_batch
+    per-item NumPy numbers of the poses' global alignment (layout_box + alignment_numbers, float32), empty
+    layouts (identity) included."""
+    from reenactor.pose.normalize import alignment_numbers
 
     rng = np.random.default_rng(0)
     src, tgt = np.zeros((6, 40, 48), np.uint8), np.zeros((6, 40, 48), np.uint8)
@@ -117,10 +119,14 @@ def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
             lay[i, r0 : r0 + rng.integers(1, 10), c0 : c0 + rng.integers(1, 10)] = rng.integers(1, 6)
     src[4] = 0  # an empty source, an empty target
     tgt[5] = 0
-    got = gam_batch(torch.from_numpy(src), torch.from_numpy(tgt))
-    want = np.stack([maps.gam_numbers(a, b) for a, b in zip(src, tgt)])
+    got = maps.gam_numbers(torch.from_numpy(src), torch.from_numpy(tgt))
+    want = np.tile(np.array([1, 0, 0], np.float32), (6, 1))
+    for i in range(4):
+        (hs,), (cs,) = layout_box(src[i] > 0, 0.5)
+        (ht,), (ct,) = layout_box(tgt[i] > 0, 0.5)
+        want[i] = alignment_numbers(hs, cs, ht, ct)
     assert got.dtype == torch.float32 and np.array_equal(got.numpy(), want)
-    assert np.array_equal(want[4], [1, 0, 0]) and np.array_equal(want[5], [1, 0, 0])
+    assert not np.array_equal(want[:4], np.tile(want[4], (4, 1)))  # the four real ones move the layout
 
 
 # ------------------------------------------------------------------------------------------ data, losses, gradients

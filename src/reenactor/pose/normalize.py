@@ -736,7 +736,12 @@ def alignment_numbers(
     """The global-alignment transform (REMOT eq. 4) from two person boxes (:func:`layout_box`):
     ``s = h_target / h_source`` and ``(tx, ty) = c_target - s c_source``, so ``x' = s x + t`` maps the source
     layout's box onto the target's (pixel-edge coordinates). The one place these numbers are computed: the
-    ``global_alignment`` normalization (poses) and REMOT's image warp share it."""
+    ``global_alignment`` normalization (poses) and REMOT's image warp share it. Given torch tensors (heights
+    (B,), centres (B, 2), e.g. from :func:`layout_box_torch`) it returns their (B, 3) ``(s, tx, ty)`` batched,
+    on their device (REMOT's training step: nothing read back to the host)."""
+    if isinstance(target_height, torch.Tensor):
+        s = target_height / source_height
+        return torch.cat([s[:, None], target_centre - s[:, None] * source_centre], 1)
     s = float(target_height) / float(source_height)
     tx, ty = np.asarray(target_centre, np.float64) - s * np.asarray(source_centre, np.float64)
     return s, float(tx), float(ty)

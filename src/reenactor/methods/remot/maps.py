@@ -6,12 +6,12 @@
 * the driving pose P_t as the OpenPose-style stick figure, drawn batched on the poses' device
   (:func:`reenactor.pose.render_torch.draw_pose_batch`, the renderer of training batches and of transfer);
 * the face box of a frame (the face label's box, else the face points), for the face discriminator;
-* the Global Alignment Module's numbers (eq. 4) from two layouts: the heights and centres of their person boxes
-  (:func:`reenactor.pose.normalize.layout_box`) and the transform of
+* the Global Alignment Module's numbers (eq. 4) from two batches of layouts: the heights and centres of their
+  person boxes (:func:`reenactor.pose.normalize.layout_box_torch`) and the transform of
   :func:`reenactor.pose.normalize.alignment_numbers`, the same numbers the ``global_alignment``
   normalization computes for poses.
 
-All arrays are NumPy except the stick figures (torch); images (H, W, 3) uint8 RGB, keypoints (K, 3) float32
+All arrays are NumPy except the stick figures and the GAM numbers (torch); images (H, W, 3) uint8 RGB, keypoints (K, 3) float32
 ``[x, y, conf]`` in pixels.
 """
 
@@ -26,7 +26,7 @@ from ...parsing.labels import (
     LAYOUT,
     REMOT6,
 )
-from ...pose.normalize import alignment_numbers, layout_box
+from ...pose.normalize import alignment_numbers, layout_box_torch
 from ...pose.render_torch import draw_pose_batch
 
 N_CLASSES = len(REMOT6.classes)  # 6
@@ -88,12 +88,15 @@ def box_theta(box: np.ndarray | None, size: int) -> np.ndarray:
     return np.array([[a, 0.0, 2 * cx / size - 1], [0.0, a, 2 * cy / size - 1]], np.float32)
 
 
-def gam_numbers(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Eq. 4: ``(s, tx, ty)`` float32 moving the person of label map ``source`` (H, W) (> 0 is person) onto
-    that of ``target``: s = h_target / h_source, t = c_target - s c_source (pixel-edge coordinates,
-    :func:`reenactor.pose.normalize.alignment_numbers`). The identity when either layout is empty."""
-    (hs,), (cs,) = layout_box(np.asarray(source) > 0, 0.5)
-    (ht,), (ct,) = layout_box(np.asarray(target) > 0, 0.5)
-    if not (np.isfinite(hs) and np.isfinite(ht)):
-        return np.array([1.0, 0.0, 0.0], np.float32)
-    return np.array(alignment_numbers(hs, cs, ht, ct), np.float32)
+def gam_numbers(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 4 per item: (B, H, W) class maps of the source and of the driving layout (> 0 is person) -> (B, 3)
+    float32 ``(s, tx, ty)`` moving the source person onto the target's: s = h_target / h_source, t = c_target -
+    s c_source (pixel-edge coordinates), from :func:`reenactor.pose.normalize.layout_box_torch`'s boxes and
+    :func:`reenactor.pose.normalize.alignment_numbers`; the identity where either layout is empty. Computed on
+    the layouts' device, nothing read back to the host (it runs on every training step)."""
+    hs, cs = layout_box_torch(source > 0)
+    ht, ct = layout_box_torch(target > 0)
+    nums = alignment_numbers(hs, cs, ht, ct)
+    ok = torch.isfinite(hs) & torch.isfinite(ht)
+    identity = torch.tensor([1.0, 0.0, 0.0], dtype=nums.dtype, device=nums.device)
+    return torch.where(ok[:, None], nums, identity).float()

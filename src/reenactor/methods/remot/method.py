@@ -93,22 +93,6 @@ def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str
     )
 
 
-def gam_batch(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. 4 per item: (B, S, S) class maps of the source and of the driving layout -> (B, 3) float32 ``(s, tx,
-    ty)``, the numbers of :func:`.maps.gam_numbers` (:func:`reenactor.pose.normalize.alignment_numbers` on
-    :func:`~reenactor.pose.normalize.layout_box`'s boxes; the identity when either layout is empty), computed on
-    the layouts' device without reading them back (no host synchronization per training step)."""
-    from ...pose.normalize import layout_box_torch
-
-    hs, cs = layout_box_torch(source > 0)
-    ht, ct = layout_box_torch(target > 0)
-    s = ht / hs  # alignment_numbers, batched: s = h_t / h_s, t = c_t - s c_s
-    nums = torch.cat([s[:, None], ct - s[:, None] * cs], 1)
-    ok = torch.isfinite(hs) & torch.isfinite(ht)
-    identity = torch.tensor([1.0, 0.0, 0.0], dtype=nums.dtype, device=nums.device)
-    return torch.where(ok[:, None], nums, identity).float()
-
-
 def aligned_source(
     image: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +102,7 @@ def aligned_source(
     fg = image * (labels > 0).to(image.dtype)[:, None]
     if target is None:
         return fg, onehot
-    nums = gam_batch(labels, target)
+    nums = maps.gam_numbers(labels, target)
     return gam_warp(fg, nums), gam_warp(onehot, nums, mode="nearest")
 
 
