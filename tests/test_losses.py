@@ -40,6 +40,23 @@ def test_gan_losses_golden():
         L.gan_loss_g(z, "wgan")
 
 
+@pytest.mark.parametrize("mode", ["lsgan", "hinge", "vanilla"])
+def test_gan_losses_weighted_per_item(mode):
+    """``weight`` (B,): ones = the plain mean; a 0 drops that item exactly as leaving it out of the batch would;
+    all zeros = 0 with a finite (zero) gradient, so an item without a face needs no data-dependent shape."""
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(3, 1, 4, 4, generator=g), torch.randn(3, 1, 4, 4, generator=g)
+    ones, keep = torch.ones(3), torch.tensor([1.0, 0.0, 1.0])
+    for fn, args in ((L.gan_loss_g, (fake,)), (L.gan_loss_d, (real, fake))):
+        assert fn(*args, mode, weight=ones).item() == pytest.approx(fn(*args, mode).item(), rel=1e-6)
+        kept = [a[[0, 2]] for a in args]
+        assert fn(*args, mode, weight=keep).item() == pytest.approx(fn(*kept, mode).item(), rel=1e-6)
+    x = fake.clone().requires_grad_()
+    none = L.gan_loss_g(x, mode, weight=torch.zeros(3))
+    none.backward()
+    assert none.item() == 0.0 and torch.isfinite(x.grad).all() and not x.grad.any()
+
+
 def test_feature_matching_eq11():
     real = [
         [torch.zeros(1, 2, 4, 4), torch.zeros(1, 4, 2, 2), torch.zeros(1, 1, 2, 2)],

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from device_reads import device_reads
 from reenactor.cli import main
 from reenactor.config import from_dict, load_yaml, to_dict
 from reenactor.errors import CheckpointError, ConfigError
@@ -249,6 +250,22 @@ def test_gradients_reach_every_trainable_parameter(staged):
         p.grad = None
     sum(d.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.discriminator_parameters())
+
+
+def test_a_training_step_never_waits_for_the_device(staged, monkeypatch):
+    """prepare_batch + both steps + backward read no device value back and make no data-dependent shape (on a GPU
+    each would stall the host), items without a face included."""
+    m = tiny()
+    items = items_of(m.build_dataset(staged, pairs=None), 2)
+    items["face_valid"][0] = 0.0
+
+    def step():
+        b = m.prepare_batch(items)
+        out = m.generator_step(b, 0)
+        sum(out.losses.values()).backward()
+        sum(m.discriminator_step(b, 0, out.cache).values()).backward()
+
+    assert device_reads(step, monkeypatch) == []
 
 
 @pytest.mark.parametrize(

@@ -170,6 +170,32 @@ def test_long_pieces_come_in_bounded_blocks(monkeypatch):
     assert torch.equal(draw_pose_batch({k: torch.from_numpy(v) for k, v in kp.items()}, (64, 64)), full)
 
 
+@pytest.mark.parametrize("size", [64, 256])
+def test_static_lengths_draw_the_same_pixels_without_host_syncs(size):
+    """``exact_lengths=False`` (the GPU default) sizes every pixel list by a bound from the image size and the
+    stroke width instead of reading lengths back: the same images, and no read of a device value (no
+    ``_local_scalar_dense``, no ``nonzero``) during the call. Long thick strokes across and far outside the image
+    included, where the bounds are tightest."""
+    kp = synthetic_people(24, size, seed=5)
+    rng = np.random.default_rng(size)
+    far = rng.uniform(-3 * size, 4 * size, (6, 2, 2)).astype(np.float32)
+    kp["body"][:6, 2, :2], kp["body"][:6, 3, :2] = far[:, 0], far[:, 1]  # right shoulder -> elbow
+    kp["body"][6, 1, :2], kp["body"][6, 8, :2] = (0.0, 0.0), (size - 1.0, size - 1.0)  # the image's diagonal
+    kp["body"][7, 1, :2], kp["body"][7, 8, :2] = (-10.0, size / 2), (size + 10.0, size / 2 + 1)  # across
+    kp["body"][6:8, [1, 8], 2] = 1.0
+    tensors = {k: torch.from_numpy(v) for k, v in kp.items()}
+    for thickness in (None, 1, 5):
+        want = draw_pose_batch(tensors, (size, size), thickness=thickness, exact_lengths=True)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            got = draw_pose_batch(tensors, (size, size), thickness=thickness, exact_lengths=False)
+        assert torch.equal(got, want), thickness
+        reads = {e.name for e in prof.events()} & {"aten::_local_scalar_dense", "aten::nonzero", "aten::item"}
+        assert not reads, (thickness, reads)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        draw_pose_batch(tensors, (size, size))  # on a CPU the default reads the exact lengths back
+    assert "aten::_local_scalar_dense" in {e.name for e in prof.events()}
+
+
 def record_calls(monkeypatch, module, name: str) -> list:
     """Patch ``module.name`` to keep what each call returns (for tests that the synthesizer draws its input with
     the training batches' renderer)."""

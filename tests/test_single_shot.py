@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from device_reads import device_reads
 from reenactor.cli import main
 from reenactor.config import from_dict, load_yaml, to_dict
 from reenactor.errors import CheckpointError, ConfigError
@@ -287,6 +288,20 @@ def test_gradients_reach_every_trainable_parameter_and_no_frozen_encoder(staged)
     assert only.D_p2b is None and only.D_fr is None
     assert {id(p) for p in only.generator_parameters()} == {id(p) for p in only.B2F.parameters()}
     assert not any(p.requires_grad for n in (only.P2B, only.FR) for p in n.parameters())
+
+
+def test_a_training_step_never_waits_for_the_device(staged, monkeypatch):
+    """prepare_batch + both steps + backward read no device value back and make no data-dependent shape."""
+    m = tiny()
+    items = batch_of(m.build_dataset(staged, pairs=None), 2)
+
+    def step():
+        b = m.prepare_batch(items)
+        out = m.generator_step(b, 0)
+        sum(out.losses.values()).backward()
+        sum(m.discriminator_step(b, 0, out.cache).values()).backward()
+
+    assert device_reads(step, monkeypatch) == []
 
 
 @pytest.mark.parametrize(

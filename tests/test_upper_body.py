@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from device_reads import device_reads
 from reenactor.data.augment import AugmentConfig
 from reenactor.face.faup import FAUP_DIM, faup_sequence
 from reenactor.methods.upper_body import UpperBodyConfig, UpperBodyMethod
@@ -531,6 +532,22 @@ def test_gradients_reach_every_parameter(method, dataset):
     sum(d.values()).backward()
     for name, p in list(method.D_lm.named_parameters()) + list(method.D_st.named_parameters()):
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+    method.zero_grad()
+
+
+def test_a_training_step_never_waits_for_the_device(dataset, method, monkeypatch):
+    """prepare_window_batch + both steps + backward read no device value back and make no data-dependent shape."""
+    from reenactor.methods.upper_body.dataset import prepare_window_batch
+
+    items = torch.utils.data.default_collate([dataset[i] for i in (0, 7)])
+
+    def step():
+        b = prepare_window_batch(items, dataset.cfg)
+        out = method.generator_step(b, 0)
+        sum(out.losses.values()).backward()
+        sum(method.discriminator_step(b, 0, out.cache).values()).backward()
+
+    assert device_reads(step, monkeypatch) == []
     method.zero_grad()
 
 

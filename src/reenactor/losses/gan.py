@@ -41,8 +41,18 @@ def _check(mode: str) -> None:
         raise ValueError(f"unknown GAN loss {mode!r}; choose one of {', '.join(GAN_MODES)}")
 
 
-def gan_loss_g(fake_out: DOut, mode: GanMode = "lsgan") -> torch.Tensor:
-    """Generator adversarial loss on D(fake), averaged over scales.
+def _mean(t: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """The mean of per-patch losses ``t`` ``(B, ...)``, or with ``weight`` ``(B,)`` the items' means weighted by it
+    (0 for none): items of weight 0 drop out without a data-dependent shape (no host sync on a GPU)."""
+    if weight is None:
+        return t.mean()
+    w = weight.to(t.dtype)
+    return (t.flatten(1).mean(1) * w).sum() / w.sum().clamp_min(1e-8)
+
+
+def gan_loss_g(fake_out: DOut, mode: GanMode = "lsgan", weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Generator adversarial loss on D(fake), averaged over scales (and over items, weighted by ``weight``
+    ``(B,)`` when given, e.g. 0/1 for the items that have a face to judge).
 
     vanilla: BCE(D(fake), 1) (non-saturating); lsgan: mean (D(fake) - 1)^2 (001 eq. 10); hinge: -mean D(fake).
     """
@@ -51,16 +61,20 @@ def gan_loss_g(fake_out: DOut, mode: GanMode = "lsgan") -> torch.Tensor:
     for lg in _logits(fake_out):
         lg = lg.float()
         if mode == "vanilla":
-            terms.append(F.binary_cross_entropy_with_logits(lg, torch.ones_like(lg)))
+            t = F.binary_cross_entropy_with_logits(lg, torch.ones_like(lg), reduction="none")
         elif mode == "lsgan":
-            terms.append(((lg - 1) ** 2).mean())
+            t = (lg - 1) ** 2
         else:
-            terms.append(-lg.mean())
+            t = -lg
+        terms.append(_mean(t, weight))
     return torch.stack(terms).mean()
 
 
-def gan_loss_d(real_out: DOut, fake_out: DOut, mode: GanMode = "lsgan") -> torch.Tensor:
-    """Discriminator loss on D(real) and D(fake) (fake already detached by the caller), averaged over scales.
+def gan_loss_d(
+    real_out: DOut, fake_out: DOut, mode: GanMode = "lsgan", weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Discriminator loss on D(real) and D(fake) (fake already detached by the caller), averaged over scales
+    (and over items, weighted by ``weight`` ``(B,)`` when given, as in :func:`gan_loss_g`).
 
     vanilla: BCE(real, 1) + BCE(fake, 0); lsgan: (real - 1)^2 + fake^2; hinge: relu(1 - real) + relu(1 + fake).
     Each half is averaged, and the sum is halved (pix2pixHD convention) for vanilla and lsgan.
@@ -71,13 +85,15 @@ def gan_loss_d(real_out: DOut, fake_out: DOut, mode: GanMode = "lsgan") -> torch
         lr, lf = lr.float(), lf.float()
         if mode == "vanilla":
             t = 0.5 * (
-                F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr))
-                + F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))
+                _mean(F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr), reduction="none"), weight)
+                + _mean(
+                    F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf), reduction="none"), weight
+                )
             )
         elif mode == "lsgan":
-            t = 0.5 * (((lr - 1) ** 2).mean() + (lf**2).mean())
+            t = 0.5 * (_mean((lr - 1) ** 2, weight) + _mean(lf**2, weight))
         else:
-            t = F.relu(1 - lr).mean() + F.relu(1 + lf).mean()
+            t = _mean(F.relu(1 - lr), weight) + _mean(F.relu(1 + lf), weight)
         terms.append(t)
     return torch.stack(terms).mean()
 

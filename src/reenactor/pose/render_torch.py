@@ -18,7 +18,9 @@ Each piece is a list of pixels per stroke (padded to the longest in the batch; t
 item); a pixel takes the colour of the last stroke that covers it, by a scatter of drawing-order ranks with
 ``amax``. Pixels differ from OpenCV only near thick strokes that leave the image (OpenCV 5 also clips the filled
 polygon's sides there; measured in ``tests/test_render_torch.py``: at most 0.2 % of an image's pixels on the
-bundled footage). A few host syncs per call read the lists' lengths.
+bundled footage). The lists' lengths are exact on a CPU, where reading them back costs nothing (a few reads
+per call); on a GPU (``exact_lengths=False``) they are static bounds from the image size and the stroke width,
+so a call never waits for the device (the padding is masked, the pixels are the same).
 
 Keypoints are ``{"body": (B, 25, 3), "face": (B, 68, 3), "hand_left" / "hand_right": (B, 21, 3)}`` float
 ``[x, y, conf]`` in pixels of the image; a missing key is a missing part. The fixed-point geometry is int64 and
@@ -57,18 +59,22 @@ def draw_pose_batch(
     face: bool = True,
     hands: bool = True,
     unit: bool = False,
+    exact_lengths: bool | None = None,
 ) -> torch.Tensor:
     """Stick figures of a batch of poses, ``(B, 3, H, W) uint8`` RGB on the keypoints' device: the images
     :func:`reenactor.pose.render.draw_pose` draws on a black ``size = (H, W)`` canvas (``antialias=False``).
     Body limbs, then a filled circle on every body joint with ``conf > thresh``, then face contours, then
     hands; later strokes cover earlier ones. ``unit=True``: float32 in [-1, 1] instead, the values
-    :func:`reenactor.nn.convert.unit_from_uint8` gives for the uint8 image (in one pass)."""
+    :func:`reenactor.nn.convert.unit_from_uint8` gives for the uint8 image (in one pass). ``exact_lengths``:
+    size the pixel lists by reading their lengths back (no padding, a few host syncs) or by static bounds (no
+    sync); None = exact on a CPU only."""
     h, w = int(size[0]), int(size[1])
     t_body, t_thin = _widths((h, w), thickness)
     parts = [p for p in ("body", "face", "hand_left", "hand_right") if p in kp]
     if not parts:
         raise ValueError("draw_pose_batch needs at least one keypoint array")
     n_batch, device = kp[parts[0]].shape[0], kp[parts[0]].device
+    exact = exact_on(device) if exact_lengths is None else bool(exact_lengths)
     canvas = torch.zeros(n_batch, h * w, dtype=torch.float32, device=device)  # the last stroke's rank
     colors: list[tuple[int, int, int]] = [(0, 0, 0)]
     layers = [("body", t_body)] if body and "body" in kp else []
@@ -76,20 +82,20 @@ def draw_pose_batch(
     for part, t in layers:
         edges, pts = _edges(part), kp[part]
         a, b = (pts[:, [e[k] for e in edges]] for k in (1, 2))
-        valid, rank = _drawn((a[..., 2] > thresh) & (b[..., 2] > thresh), len(colors))
+        valid, rank = _drawn((a[..., 2] > thresh) & (b[..., 2] > thresh), len(colors), exact)
         if rank.numel():
             p, q = (_pixel(x.index_select(1, rank - len(colors))) * valid[..., None] for x in (a, b))
             if t == 1:
-                pieces = [_line_pixels(p, q, (h, w))]
+                pieces = [_line_pixels(p, q, (h, w), exact)]
             else:
                 radius = (t + 1) // 2
                 rect = _rectangle(p, q, radius)
-                pieces = [_fill_pixels(rect, (h, w)), *_outline_pixels(rect, (h, w))]
+                pieces = [_fill_pixels(rect, (h, w), radius, exact), *_outline_pixels(rect, (h, w), exact)]
                 pieces += [_disc_pixels(c, radius) for c in (p, q)]
             _paint(canvas, pieces, valid, rank, (h, w))
         colors += [_color(part, g) for g, _, _ in edges]
         if part == "body":  # the joints' circles go over the limbs, under face and hands
-            valid, rank = _drawn(pts[..., 2] > thresh, len(colors))
+            valid, rank = _drawn(pts[..., 2] > thresh, len(colors), exact)
             if rank.numel():
                 c = _pixel(pts.index_select(1, rank - len(colors))) * valid[..., None]
                 _paint(canvas, [_disc_pixels(c, _joint_radius(t_body))], valid, rank, (h, w))
@@ -97,10 +103,19 @@ def draw_pose_batch(
     palette = torch.tensor(colors, dtype=torch.uint8, device=device).T.contiguous()  # (3, ranks + 1)
     if unit:
         palette = unit_from_uint8(palette)
-    drawn = canvas.flatten().nonzero().squeeze(1)  # a few % of the pixels
-    out = palette[:, :1].expand(3, n_batch * h * w).contiguous()  # black
-    out.index_copy_(1, drawn, palette.index_select(1, canvas.flatten()[drawn].long()))
+    if exact:  # colour only the drawn pixels (a few %; finding them reads their number back)
+        drawn = canvas.flatten().nonzero().squeeze(1)
+        out = palette[:, :1].expand(3, n_batch * h * w).contiguous()  # black
+        out.index_copy_(1, drawn, palette.index_select(1, canvas.flatten()[drawn].long()))
+    else:
+        out = palette.index_select(1, canvas.flatten().long())
     return out.view(3, n_batch, h, w).transpose(0, 1)
+
+
+def exact_on(device: torch.device) -> bool:
+    """Whether :func:`draw_pose_batch` reads its pixel lists' lengths back by default on ``device``: on a CPU
+    only (there the read costs nothing and the lists need no padding)."""
+    return device.type == "cpu"
 
 
 def _pixel(pts: torch.Tensor) -> torch.Tensor:
@@ -109,9 +124,11 @@ def _pixel(pts: torch.Tensor) -> torch.Tensor:
     return torch.round(pts[..., :2].double()).long()
 
 
-def _drawn(valid: torch.Tensor, rank0: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The strokes ``n`` of ``valid`` ``(B, N)`` that some item draws (one host sync): their ``valid`` columns and
-    their drawing-order ranks ``rank0 + n``."""
+def _drawn(valid: torch.Tensor, rank0: int, exact: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The strokes ``n`` of ``valid`` ``(B, N)`` that some item draws (``exact``: one host sync; else all of them):
+    their ``valid`` columns and their drawing-order ranks ``rank0 + n``."""
+    if not exact:
+        return valid, torch.arange(valid.shape[1], device=valid.device) + rank0
     keep = valid.any(0).nonzero().squeeze(1)
     return valid.index_select(1, keep), keep + rank0
 
@@ -137,8 +154,11 @@ def _paint(
             canvas.scatter_reduce_(1, where.flatten(1), val.flatten(1), "amax")
 
 
-def _longest(n: torch.Tensor) -> int:
-    """The largest of the counts ``n``, 0 for none (one host sync)."""
+def _longest(n: torch.Tensor, bound: int, exact: bool) -> int:
+    """The largest of the counts ``n``, 0 for none (one host sync), or without ``exact`` the static ``bound`` on
+    them (no sync)."""
+    if not exact:
+        return bound
     return max(int(n.max()), 0) if n.numel() else 0
 
 
@@ -197,8 +217,9 @@ def _clip(
 
 
 # ------------------------------------------------------------------------------------------ pixels of strokes
-def _line_pixels(p: torch.Tensor, q: torch.Tensor, size: tuple[int, int]) -> Piece:
-    """1-pixel lines ``p -> q`` ``(B, N, 2)`` (``cv::line`` with thickness 1, ``LINE_8``), a pixel per step."""
+def _line_pixels(p: torch.Tensor, q: torch.Tensor, size: tuple[int, int], exact: bool) -> Piece:
+    """1-pixel lines ``p -> q`` ``(B, N, 2)`` (``cv::line`` with thickness 1, ``LINE_8``), a pixel per step
+    (clipped to the image: at most ``max(h, w)`` steps)."""
     ok, x1, y1, x2, y2 = _clip(p[..., 0], p[..., 1], q[..., 0], q[..., 1], size[1], size[0])
     left = x2 < x1  # LineIterator walks from the left end
     (x1, x2), (y1, y2) = _swap(left, x1, x2), _swap(left, y1, y2)
@@ -214,15 +235,13 @@ def _line_pixels(p: torch.Tensor, q: torch.Tensor, size: tuple[int, int]) -> Pie
         y = y1 + sy * torch.where(x_major, m, i)
         return x, y, ok & (i <= major), None
 
-    return _longest(major[ok] + 1), at
+    return _longest(torch.where(ok, major + 1, 0), max(size), exact), at
 
 
 def _disc_pixels(c: torch.Tensor, r: int) -> Piece:
     """Filled circles of radius ``r`` on integer centres ``c`` ``(B, N, 2)`` (``Circle``), a pixel per step."""
-    d = torch.arange(-r, r + 1, device=c.device)
-    dy, dx = torch.meshgrid(d, d, indexing="ij")
-    inside = dx * dx + dy * dy <= r * r
-    dx, dy = dx[inside], dy[inside]
+    d = range(-r, r + 1)  # the disc's offsets, row by row, listed on the host
+    dx, dy = torch.tensor([(x, y) for y in d for x in d if x * x + y * y <= r * r], device=c.device).T
 
     def at(j: torch.Tensor) -> Pixels:
         x, y = c[..., 0:1] + dx[j], c[..., 1:2] + dy[j]
@@ -243,11 +262,14 @@ def _rectangle(p: torch.Tensor, q: torch.Tensor, radius: int) -> torch.Tensor:
     return torch.stack([a + d, a - d, b - d, b + d], -2)
 
 
-def _fill_pixels(v: torch.Tensor, size: tuple[int, int]) -> Piece:
-    """``FillConvexPoly`` of convex quads ``v`` ``(B, N, 4, 2)`` (16.16): on every image row ``y`` from the top
-    vertex's row to before the bottom vertex's (vertex rows rounded), the pixels from ``(x_left + HALF) >> 16``
-    to ``(x_right + HALF) >> 16``. A side's x starts at its upper vertex's exact x on that vertex's row and
-    steps by ``((x_e - x_s) * 2 + dy) / (2 dy)`` (C division) per row."""
+def _fill_pixels(v: torch.Tensor, size: tuple[int, int], radius: int, exact: bool) -> Piece:
+    """``FillConvexPoly`` of convex quads ``v`` ``(B, N, 4, 2)`` (16.16; :func:`_rectangle`'s, of half-width
+    ``radius``): on every image row ``y`` from the top vertex's row to before the bottom vertex's (vertex rows
+    rounded), the pixels from ``(x_left + HALF) >> 16`` to ``(x_right + HALF) >> 16``. A side's x starts at its
+    upper vertex's exact x on that vertex's row and steps by ``((x_e - x_s) * 2 + dy) / (2 dy)`` (C division)
+    per row. Static bounds: at most ``h`` rows; a rectangle's pixels inside the image lie in a band of width
+    ``2 radius`` across it, at most ``(2 radius + 3) (h + w + 2 radius + 2)`` of them (a row's run spans the band's
+    chord plus two rounded ends)."""
     h, w = size
     u = v.roll(-1, -2)
     ra, rb = _fixed_round(v[..., 1]), _fixed_round(u[..., 1])
@@ -258,7 +280,7 @@ def _fill_pixels(v: torch.Tensor, size: tuple[int, int]) -> Piece:
     step = torch.div((x_bot - x_top) * 2 + dy, 2 * dy, rounding_mode="trunc")
     first = r_top.amin(-1).clamp_min(0)  # (B, N): the first image row
     last = r_bot.amax(-1).clamp_max(h)  # one past the last
-    y = first[..., None] + torch.arange(_longest(last - first), device=v.device)  # (B, N, R)
+    y = first[..., None] + torch.arange(_longest(last - first, h, exact), device=v.device)  # (B, N, R)
     r_top, r_bot, x_top, step = (t[..., None] for t in (r_top, r_bot, x_top, step))  # (B, N, 4, 1)
     left = right = None
     for k in range(4):  # the two sides active on each row bound it
@@ -268,10 +290,11 @@ def _fill_pixels(v: torch.Tensor, size: tuple[int, int]) -> Piece:
         left, right = (xl, xr) if left is None else (torch.minimum(left, xl), torch.maximum(right, xr))
     lo = _fixed_round(left).clamp_min(0)
     hi = _fixed_round(right).where(y < last[..., None], -1).clamp_max(w - 1)
-    return _runs(y, lo, hi)
+    per_stroke = (2 * radius + 3) * (h + w + 2 * radius + 2)
+    return _runs(y, lo, hi, v.shape[1] * per_stroke, exact)
 
 
-def _runs(y: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> Piece:
+def _runs(y: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bound: int, exact: bool) -> Piece:
     """The pixels of row runs ``[lo, hi]`` on rows ``y`` ``(B, N, R)`` (empty where ``hi < lo``) as one list per
     item, without padding between strokes: pixel ``j`` is on the first run whose lengths so far pass ``j``."""
     rows = y.shape[-1]
@@ -286,13 +309,14 @@ def _runs(y: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> Piece:
         x = lo.gather(-1, run) + j - (ends.gather(-1, run) - n.gather(-1, run))
         return x, y.gather(-1, run), j < total, torch.div(run, rows, rounding_mode="floor")
 
-    return _longest(total), at
+    return _longest(total, bound, exact), at
 
 
-def _outline_pixels(v: torch.Tensor, size: tuple[int, int]) -> list[Piece]:
+def _outline_pixels(v: torch.Tensor, size: tuple[int, int], exact: bool) -> list[Piece]:
     """``Line2`` (the fixed-point DDA ``FillConvexPoly`` outlines a polygon with) along the four sides of quads
-    ``v`` ``(B, N, 4, 2)`` (:func:`_rectangle`'s, short and long sides alternating), clipped to the image: the
-    steps of the short sides and of the long sides (2 pixels a step each) and the sides' end pixels."""
+    ``v`` ``(B, N, 4, 2)`` (:func:`_rectangle`'s, short and long sides alternating), clipped to the image (at
+    most ``max(h, w)`` steps): the steps of the short sides and of the long sides (2 pixels a step each) and
+    the sides' end pixels."""
     h, w = size
     u = v.roll(-1, -2)
     ok, x1, y1, x2, y2 = _clip(v[..., 0], v[..., 1], u[..., 0], u[..., 1], w * ONE, h * ONE)
@@ -315,7 +339,7 @@ def _outline_pixels(v: torch.Tensor, size: tuple[int, int]) -> list[Piece]:
             major, minor = st + k, _floordiv(sa + k * sm, ONE)
             return torch.where(sx, major, minor), torch.where(sx, minor, major), sk & (k <= sc), None
 
-        return _longest(sc[sk] + 1), at
+        return _longest(torch.where(sk, sc + 1, 0), max(h, w) + 1, exact), at
 
     def end(_: torch.Tensor) -> Pixels:
         return _fixed_round(x2)[..., None], _fixed_round(y2)[..., None], ok[..., None], None

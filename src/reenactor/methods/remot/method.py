@@ -356,12 +356,12 @@ class RemotMethod(Method):
             d_fake, d_real = self.D_frame(torch.cat([cond, y], 1)), self.D_frame(torch.cat([cond, real], 1))
             gan.append(gan_loss_g(d_fake, "lsgan"))
             fm.append(feature_matching(d_real, d_fake))
-            theta, valid = batch["face_theta"][:, f], batch["face_valid"][:, f] > 0
-            fake_face, real_face = crop(y, theta, fc)[valid], crop(real, theta, fc)[valid]
-            if len(fake_face):
-                face.append(gan_loss_g(self.D_face(fake_face), "lsgan"))
+            # every item's face crop goes to D_face; those without a face weigh 0 (no data-dependent shapes)
+            theta, valid = batch["face_theta"][:, f], (batch["face_valid"][:, f] > 0).float()
+            fake_face, real_face = crop(y, theta, fc), crop(real, theta, fc)
+            face.append((gan_loss_g(self.D_face(fake_face), "lsgan", valid) * valid.sum(), valid.sum()))
             mask_l1.append(l1(m, (batch["layouts"][:, f] == 0)[:, None].float()))
-            cache.append((cond, real, y.detach(), real_face, fake_face.detach()))
+            cache.append((cond, real, y.detach(), real_face, fake_face.detach(), valid))
         mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
         out.losses["wcn_rec"] = c.lambda_rec * mean(rec)
         out.losses["wcn_per"] = c.lambda_per * mean(per)
@@ -369,8 +369,8 @@ class RemotMethod(Method):
             out.losses["wcn_style"] = c.lambda_per * c.lambda_style * mean(sty)
         out.losses["wcn_gan"] = c.lambda_gan * c.num_D * mean(gan)
         out.losses["wcn_fm"] = c.lambda_fm * c.num_D * mean(fm)
-        if face:
-            out.losses["wcn_face"] = c.lambda_face * mean(face)
+        n_faces = sum(n for _, n in face)  # the mean over the window's items with a face (0 without any)
+        out.losses["wcn_face"] = c.lambda_face * sum(t for t, _ in face) / n_faces.clamp_min(1)
         if c.lambda_mask > 0:
             out.losses["wcn_mask"] = c.lambda_mask * mean(mask_l1)
         out.cache["wcn"] = tuple(torch.cat(x) for x in zip(*cache))
@@ -400,16 +400,15 @@ class RemotMethod(Method):
             d["d_region"] = maps.N_REGIONS * c.lambda_gan * c.num_D * gan_loss_d(dr, df, "lsgan")
         if "wcn" in cache:
             c = self.cfg.composition
-            cond, real, fake, real_face, fake_face = cache["wcn"]
+            cond, real, fake, real_face, fake_face, valid = cache["wcn"]
             dr, df = (
                 self.D_frame(torch.cat([cond, real], 1)),
                 self.D_frame(torch.cat([cond, fake.to(real.dtype)], 1)),
             )
             d["d_frame"] = c.lambda_gan * c.num_D * gan_loss_d(dr, df, "lsgan")
-            if len(real_face):
-                d["d_face"] = c.lambda_face * gan_loss_d(
-                    self.D_face(real_face), self.D_face(fake_face.to(real_face.dtype)), "lsgan"
-                )
+            d["d_face"] = c.lambda_face * gan_loss_d(
+                self.D_face(real_face), self.D_face(fake_face.to(real_face.dtype)), "lsgan", valid
+            )
         return d
 
     # ------------------------------------------------------------------ export / inference
