@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -46,3 +47,18 @@ def device_reads(fn: Callable[[], object], monkeypatch) -> list[str]:
     with rec:
         fn()
     return rec.reads
+
+
+def step_reads(
+    method: Any, items: dict, monkeypatch, prepare: Callable[[dict], dict] | None = None
+) -> list[str]:
+    """:func:`device_reads` of one training step of ``method`` on collated ``items``: its ``prepare_batch`` (or
+    ``prepare``), the generator step and its backward, the discriminator step and its backward."""
+
+    def step() -> None:
+        b = (prepare or method.prepare_batch)(items)
+        out = method.generator_step(b, 0)
+        sum(out.losses.values()).backward()
+        sum(method.discriminator_step(b, 0, out.cache).values()).backward()
+
+    return device_reads(step, monkeypatch)

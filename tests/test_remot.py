@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from device_reads import device_reads
+from device_reads import step_reads
 from reenactor.cli import main
 from reenactor.config import from_dict, load_yaml, to_dict
 from reenactor.errors import CheckpointError, ConfigError
@@ -258,14 +258,7 @@ def test_a_training_step_never_waits_for_the_device(staged, monkeypatch):
     m = tiny()
     items = items_of(m.build_dataset(staged, pairs=None), 2)
     items["face_valid"][0] = 0.0
-
-    def step():
-        b = m.prepare_batch(items)
-        out = m.generator_step(b, 0)
-        sum(out.losses.values()).backward()
-        sum(m.discriminator_step(b, 0, out.cache).values()).backward()
-
-    assert device_reads(step, monkeypatch) == []
+    assert step_reads(m, items, monkeypatch) == []
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from device_reads import device_reads
+from device_reads import step_reads
 from reenactor.data.augment import AugmentConfig
 from reenactor.face.faup import FAUP_DIM, faup_sequence
 from reenactor.methods.upper_body import UpperBodyConfig, UpperBodyMethod
@@ -540,14 +540,7 @@ def test_a_training_step_never_waits_for_the_device(dataset, method, monkeypatch
     from reenactor.methods.upper_body.dataset import prepare_window_batch
 
     items = torch.utils.data.default_collate([dataset[i] for i in (0, 7)])
-
-    def step():
-        b = prepare_window_batch(items, dataset.cfg)
-        out = method.generator_step(b, 0)
-        sum(out.losses.values()).backward()
-        sum(method.discriminator_step(b, 0, out.cache).values()).backward()
-
-    assert device_reads(step, monkeypatch) == []
+    assert step_reads(method, items, monkeypatch, lambda x: prepare_window_batch(x, dataset.cfg)) == []
     method.zero_grad()
 
 
