@@ -257,8 +257,9 @@ def _row_widths(b: np.ndarray, a: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------------------ losses and gradients
 def test_gradients_reach_every_trainable_parameter_and_no_frozen_encoder(staged):
-    m = tiny()
+    m = tiny(fr={"lambda_id": 1.0})  # eq. 18's term is off by default (docs/single_shot.md): on here
     b = m.prepare_batch(batch_of(m.build_dataset(staged, pairs=None), 2))
+    assert "fr_id" not in tiny().generator_step(b, 0).losses
     out = m.generator_step(b, 0)
     assert set(out.losses) == {
         "p2b_gan", "p2b_fm", "p2b_ce",
@@ -351,6 +352,23 @@ def test_bad_configs_name_the_key():
         tiny(size=36)
     with pytest.raises(ConfigError, match="model.stage"):
         from_dict(SingleShotConfig, {"stage": "p2f"}, prefix="model.")
+
+
+def test_face_crop_follows_the_frame_size_unless_set():
+    from reenactor.methods.single_shot.config import face_side
+
+    cfg = SingleShotConfig()
+    assert cfg.face_crop is None
+    sides = {}
+    for size in (64, 128, 256, 512):
+        cfg.size = size
+        sides[size] = face_side(cfg)
+    assert sides == {64: 32, 128: 56, 256: 112, 512: 224}  # 7/16 of the frame (the paper's 224 at 512)
+    cfg.fr.n_down = 4
+    cfg.size = 128
+    assert face_side(cfg) == 64  # rounded up to a multiple of 2**fr.n_down
+    cfg.face_crop = 40  # an explicit side wins (models saved with one keep it)
+    assert face_side(cfg) == 40
 
 
 def test_shipped_configs_document_every_key():

@@ -75,7 +75,8 @@ class FRConfig:
     lambda_gan: float = 1.0  # hinge loss of the one discriminator
     lambda_rec: float = 10.0  # L1 of the blended crop to the real face ([15]'s reconstruction term)
     lambda_vgg: float = 5.0  # perceptual loss of the blended crop to the real face
-    lambda_id: float = 1.0  # eq. 18's top level: pooled deepest features of the crop vs the target's face
+    lambda_id: float = 0.0  # eq. 18's top level: pooled deepest features of the crop vs the target's face. 0:
+    # with EfficientNet in place of VGGFace2 the term pulls the face away from the target's identity (dlib)
     lambda_mask: float = 0.1  # mask regularization: mean of m^c ([15]'s mask term)
     apply: bool = True  # run FR at transfer (the --face-refine / --no-face-refine default)
 
@@ -89,8 +90,20 @@ class SingleShotConfig:
     # they are: loaded from init_from, or untrained)
     init_from: str | None = None  # model file of an earlier single_shot run: all three networks start from it
     # (per-stage training: train p2b, then b2f with init_from its model, then fr)
-    face_crop: int = 32  # side of the aligned face crop (FR and the B2F face loss); divisible by 2**fr.n_down
+    face_crop: int | None = None  # side of the aligned face crop (FR and the B2F face loss); divisible by
+    # 2**fr.n_down. None: derived from size (:func:`face_side`), about the face's own pixels
     face_pad: float = 1.4  # face crop side = face_pad x the face label's longer side
     p2b: P2BConfig = field(default_factory=P2BConfig)
     b2f: B2FConfig = field(default_factory=B2FConfig)
     fr: FRConfig = field(default_factory=FRConfig)
+
+
+def face_side(cfg: SingleShotConfig) -> int:
+    """The aligned face crop's side: ``cfg.face_crop``, or when None 7/16 of the frame size rounded up to a multiple
+    of ``2**fr.n_down``. 7/16 is the paper's ratio (224 px crops of 512 px frames); with ``face_pad`` 1.4 a
+    carphone face at 128 px spans about 60 px, so the crop (56) neither throws away the face's detail, as a fixed
+    32 did at 128 px, nor invents it."""
+    if cfg.face_crop is not None:
+        return int(cfg.face_crop)
+    step = 2**cfg.fr.n_down
+    return max(step, -(-(cfg.size * 7) // (16 * step)) * step)

@@ -46,7 +46,7 @@ from ...data.pairs import FramePair, FramePairs, PairOptions
 from ...nn.convert import to_unit, unit_from_uint8
 from . import maps
 from .appearance import FACE_DIM, FaceEmbedder
-from .config import SingleShotConfig
+from .config import SingleShotConfig, face_side
 
 KEYS = ("body", "face", "hand_left", "hand_right")
 P2B_POSE = "p2b_pose_"  # item keys of B's keypoint arrays: p2b_pose_body, p2b_pose_face, ...
@@ -219,7 +219,7 @@ class SingleShotPairs(FramePairs):
             "background": torch.from_numpy(np.ascontiguousarray(bg.transpose(2, 0, 1))),
             "face_theta": torch.from_numpy(maps.box_theta(box_b, self.s)),
             "face_valid": torch.tensor(float(box_b is not None)),
-            "source_face": torch.from_numpy(to_unit(maps.box_crop(img_a, box_a, self.cfg.face_crop))),
+            "source_face": torch.from_numpy(to_unit(maps.box_crop(img_a, box_a, face_side(self.cfg)))),
         }
         if self.cfg.b2f.face_parts:
             out["face_parts"] = torch.from_numpy(maps.face_parts(face_b, self.s).astype(np.uint8))

@@ -39,7 +39,7 @@ from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
 from .appearance import AppearanceEncoder, FaceEmbedder, appearance_vector
-from .config import STAGES, SingleShotConfig
+from .config import STAGES, SingleShotConfig, face_side
 from .networks import build_generators, crop, p2b_channels, seg_channels
 
 logger = logging.getLogger(__name__)
@@ -62,13 +62,13 @@ def check_config(cfg: SingleShotConfig) -> None:
             "model.size must be divisible by 2**model.p2b.n_downsampling",
         ),
         (cfg.size % 2**cfg.b2f.n_up == 0, "model.size must be divisible by 2**model.b2f.n_up"),
-        (cfg.face_crop % 2**cfg.fr.n_down == 0, "model.face_crop must be divisible by 2**model.fr.n_down"),
+        (face_side(cfg) % 2**cfg.fr.n_down == 0, "model.face_crop must be divisible by 2**model.fr.n_down"),
         (cfg.p2b.stretch >= 1.0, "model.p2b.stretch must be >= 1 (1 = no squeeze/stretch)"),
         (cfg.face_pad > 0 and cfg.b2f.crop >= 8, "model.face_pad must be > 0 and model.b2f.crop >= 8"),
     ]
     for ok, msg in checks:
         if not ok:
-            raise ConfigError(f"{msg} (size {cfg.size}, face_crop {cfg.face_crop})")
+            raise ConfigError(f"{msg} (size {cfg.size}, face_crop {face_side(cfg)})")
 
 
 def layout_image(probs: torch.Tensor) -> torch.Tensor:
@@ -236,7 +236,7 @@ class SingleShotMethod(Method):
         d_real = self.D_b2f(torch.cat([seg, xb], 1))
         k = c.num_D
         theta, valid = batch["face_theta"], batch["face_valid"][:, None, None, None]
-        fc = self.cfg.face_crop
+        fc = face_side(self.cfg)
         out.losses["b2f_gan"] = c.lambda_gan * k * gan_loss_g(d_fake, "hinge")
         out.losses["b2f_fm"] = c.lambda_fm * k * feature_matching(d_real, d_fake)
         out.losses["b2f_vgg"] = c.lambda_vgg * self.perceptual(zb, xb)
@@ -268,20 +268,21 @@ class SingleShotMethod(Method):
         """Sec. 3.3: refine the aligned face crop of f^0 (detached), blend it with its own mask (eq. 19)."""
         from ...losses import gan_loss_g, masked_l1
 
-        c, fc = self.cfg.fr, self.cfg.face_crop
+        c, fc = self.cfg.fr, face_side(self.cfg)
         theta, valid = batch["face_theta"], batch["face_valid"][:, None, None, None]
         real = crop(batch["image"], theta, fc)
         c0 = crop(f0, theta, fc) if f0 is not None else self._degrade(real)
         refined, mc = self.FR(c0.to(real.dtype), self.FR.embed(batch["face_desc"]))
         blended = refined * mc + c0.to(refined.dtype) * (1 - mc)
         w = valid.expand(-1, 1, fc, fc)
-        feat = self.appearance.net
-        pooled = feat(blended)[-1].float().mean(dim=(2, 3))
-        with torch.no_grad():
-            target = feat(batch["source_face"])[-1].float().mean(dim=(2, 3))
         out.losses["fr_rec"] = c.lambda_rec * masked_l1(blended, real, w)
         out.losses["fr_vgg"] = c.lambda_vgg * self.perceptual(blended, real.to(blended.dtype), mask=valid)
-        out.losses["fr_id"] = c.lambda_id * ((pooled - target).abs().mean(1) * valid.flatten()).mean()
+        if c.lambda_id > 0:
+            feat = self.appearance.net
+            pooled = feat(blended)[-1].float().mean(dim=(2, 3))
+            with torch.no_grad():
+                target = feat(batch["source_face"])[-1].float().mean(dim=(2, 3))
+            out.losses["fr_id"] = c.lambda_id * ((pooled - target).abs().mean(1) * valid.flatten()).mean()
         out.losses["fr_mask"] = c.lambda_mask * mc.float().mean()
         out.losses["fr_gan"] = c.lambda_gan * gan_loss_g(self.D_fr(blended), "hinge")
         out.cache["fr_fake"] = blended.detach()

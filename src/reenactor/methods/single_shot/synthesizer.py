@@ -25,7 +25,7 @@ from ...pose.skeleton import KEYPOINT_ARRAYS
 from ..base import Synthesizer
 from . import maps
 from .appearance import AppearanceEncoder, FaceEmbedder
-from .config import SingleShotConfig
+from .config import SingleShotConfig, face_side
 from .networks import build_generators, crop, paste
 
 logger = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class SingleShotSynthesizer(Synthesizer):
             box = maps.face_box(layout, pose.get("face"), c.face_pad) if self.refine else None
             if box is not None:
                 theta = torch.from_numpy(maps.box_theta(box, s))[None].to(self.device)
-                c0 = crop(f, theta, c.face_crop)
+                c0 = crop(f, theta, face_side(c))
                 refined, mc = self.FR(c0, t["emb"])
                 f = paste(f, refined.to(f.dtype), mc.to(f.dtype), theta)
         self._view = maps.colourize(layout)
