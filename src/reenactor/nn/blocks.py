@@ -160,22 +160,31 @@ class ResnetBlock(nn.Module):
 
 class SPADEResBlock(nn.Module):
     """SPADE residual block (Park et al. 2019, Fig. 4): two [SPADE, lrelu, conv3] units and a learned
-    [SPADE, conv1] shortcut when ``cin != cout``.
+    [SPADE, conv1] shortcut when ``cin != cout``. ``param_free``: the SPADEs' parameter-free norm (instance |
+    batch; SPADE's own code uses synchronized batch norm).
 
     forward(x (B, cin, H, W), seg (B, label_nc, H', W')) -> (B, cout, H, W).
     """
 
-    def __init__(self, cin: int, cout: int, label_nc: int, hidden: int = 128, spectral: bool = False):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        label_nc: int,
+        hidden: int = 128,
+        spectral: bool = False,
+        param_free: str = "instance",
+    ):
         super().__init__()
         mid = min(cin, cout)
         sn = nn.utils.spectral_norm if spectral else (lambda m: m)
         self.learned_shortcut = cin != cout
-        self.n0 = SPADE(cin, label_nc, hidden)
+        self.n0 = SPADE(cin, label_nc, hidden, param_free)
         self.c0 = sn(nn.Conv2d(cin, mid, 3, padding=1))
-        self.n1 = SPADE(mid, label_nc, hidden)
+        self.n1 = SPADE(mid, label_nc, hidden, param_free)
         self.c1 = sn(nn.Conv2d(mid, cout, 3, padding=1))
         if self.learned_shortcut:
-            self.ns = SPADE(cin, label_nc, hidden)
+            self.ns = SPADE(cin, label_nc, hidden, param_free)
             self.cs = sn(nn.Conv2d(cin, cout, 1, bias=False))
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:

@@ -272,7 +272,9 @@ class SPADEDecoder(nn.Module):
     ``n_up`` [SPADEResBlock, x2 upsample] stages conditioned on ``seg``, and a 3x3 output conv.
 
     size: output (H, W); h0, w0 = H / 2**n_up, W / 2**n_up. With ``out_mask=True`` a second head predicts a
-    blending mask (001 eq. 7: f = z * m + b * (1 - m)).
+    blending mask (001 eq. 7: f = z * m + b * (1 - m)). ``param_free``: the SPADE blocks' parameter-free norm;
+    ``batch`` (SPADE's own) keeps what z says about a whole item (its colour, say), which a per-item
+    ``instance`` norm of the first map removes.
     forward(z (B, z_dim), seg (B, label_nc, H', W')) -> img (B, output_nc, H, W) in [-1, 1]
     [, mask (B, 1, H, W) in [0, 1] when out_mask].
     """
@@ -288,6 +290,7 @@ class SPADEDecoder(nn.Module):
         max_mult: int = 16,
         spade_hidden: int = 64,
         out_mask: bool = False,
+        param_free: str = "instance",
     ):
         super().__init__()
         h, w = size
@@ -302,10 +305,10 @@ class SPADEDecoder(nn.Module):
         c = self.c0
         for i in range(n_up):
             c_out = ngf * max(mults[i + 1], 1)
-            blocks.append(SPADEResBlock(c, c_out, label_nc, spade_hidden))
+            blocks.append(SPADEResBlock(c, c_out, label_nc, spade_hidden, param_free=param_free))
             c = c_out
         self.blocks = nn.ModuleList(blocks)
-        self.head = SPADEResBlock(c, c, label_nc, spade_hidden)
+        self.head = SPADEResBlock(c, c, label_nc, spade_hidden, param_free=param_free)
         self.out = nn.Conv2d(c, output_nc, 3, padding=1)
         self.mask = nn.Conv2d(c, 1, 3, padding=1) if out_mask else None
 

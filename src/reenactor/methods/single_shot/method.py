@@ -82,7 +82,10 @@ def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str
     from ...modelfile import load_stage_networks
 
     return load_stage_networks(
-        path, nets, method, "use the model.size and model.p2b / b2f / fr settings of the run that wrote it"
+        path,
+        nets,
+        method,
+        "use the model.size and model.p2b / b2f / fr settings of the run that wrote it (a model from before model.b2f.spade_norm existed: --set model.b2f.spade_norm=instance)",
     )
 
 
@@ -156,6 +159,15 @@ class SingleShotMethod(Method):
                 "--set model.init_from=RUN_DIR/model.safetensors)"
             )
         self._degraded_note = False
+
+    def train(self, mode: bool = True) -> SingleShotMethod:
+        """Networks this run does not train stay in eval mode (a frozen B2F's batch norms use their stored
+        statistics, not the batch's)."""
+        super().train(mode)
+        for stage, name in NETWORKS.items():
+            if stage not in self.stages:
+                getattr(self, name).eval()
+        return self
 
     def generators(self) -> dict[str, nn.Module]:
         """The three exported networks by their export names."""

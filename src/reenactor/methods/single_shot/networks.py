@@ -34,11 +34,19 @@ class B2FDecoder(SPADEDecoder):
     mask m (B, 1, S, S) in [0, 1] (eq. 6)."""
 
     def __init__(
-        self, z_dim: int, label_nc: int, size: int, ngf: int, n_up: int, spade_hidden: int, max_mult: int
+        self,
+        z_dim: int,
+        label_nc: int,
+        size: int,
+        ngf: int,
+        n_up: int,
+        spade_hidden: int,
+        max_mult: int,
+        param_free: str = "batch",
     ):
         super().__init__(
             z_dim, label_nc, 3, (size, size), ngf=ngf, n_up=n_up, max_mult=max_mult,
-            spade_hidden=spade_hidden, out_mask=True,
+            spade_hidden=spade_hidden, out_mask=True, param_free=param_free,
         )  # fmt: skip
 
     def start(self, e_z: torch.Tensor) -> torch.Tensor:
@@ -143,7 +151,7 @@ def build_generators(cfg, feature_dim: int) -> tuple[GlobalGenerator, B2FDecoder
     p2b = build_p2b(p2b_channels(cfg), N_LABELS, p.ngf, p.n_downsampling, p.n_blocks)
     b2f = B2FDecoder(
         FACE_DIM + len(BODY_CROPS) * feature_dim, seg_channels(cfg), cfg.size, b.ngf, b.n_up, b.spade_hidden,
-        b.max_mult,
+        b.max_mult, b.spade_norm,
     )  # fmt: skip
     fr = FaceRefiner(FACE_DIM, f.ngf, f.n_down, f.n_blocks)
     return p2b, b2f, fr
