@@ -289,6 +289,8 @@ def test_gradients_reach_every_trainable_parameter_and_no_frozen_encoder(staged)
     assert only.D_p2b is None and only.D_fr is None
     assert {id(p) for p in only.generator_parameters()} == {id(p) for p in only.B2F.parameters()}
     assert not any(p.requires_grad for n in (only.P2B, only.FR) for p in n.parameters())
+    only.train()  # what the trainer calls: the frozen networks stay in eval mode (stored batch statistics)
+    assert only.B2F.training and not only.P2B.training and not only.FR.training
 
 
 def test_a_training_step_never_waits_for_the_device(staged, monkeypatch):
@@ -352,6 +354,24 @@ def test_bad_configs_name_the_key():
         tiny(size=36)
     with pytest.raises(ConfigError, match="model.stage"):
         from_dict(SingleShotConfig, {"stage": "p2f"}, prefix="model.")
+
+
+def test_b2f_batch_norm_keeps_what_e_z_says_about_a_whole_item():
+    """A per-channel offset of one item's first map (a colour, say) changes that item's output with SPADE's
+    batch norm (the default); a per-item instance norm erases it, the older models' B2F."""
+    from reenactor.methods.single_shot.networks import B2FDecoder
+
+    torch.manual_seed(0)
+    seg = torch.rand(2, 5, 32, 32)
+    outs = {}
+    for norm in ("batch", "instance"):
+        dec = B2FDecoder(8, 5, 32, ngf=4, n_up=3, spade_hidden=8, max_mult=4, param_free=norm).train()
+        h = dec.start(torch.randn(2, 8))
+        shifted = h.clone()
+        shifted[0] += torch.randn(h.shape[1])[:, None, None]
+        outs[norm] = (dec.decode(h, seg)[0][0] - dec.decode(shifted, seg)[0][0]).abs().max().item()
+    assert outs["instance"] < 1e-4 and outs["batch"] > 1e-2, outs
+    assert tiny().B2F.blocks[0].n0.norm.__class__.__name__ == "BatchNorm2d"
 
 
 def test_face_crop_follows_the_frame_size_unless_set():
