@@ -358,7 +358,7 @@ def test_bad_configs_name_the_key():
 
 def test_b2f_batch_norm_keeps_what_e_z_says_about_a_whole_item():
     """A per-channel offset of one item's first map (a colour, say) changes that item's output with SPADE's
-    batch norm (the default); a per-item instance norm erases it, the older models' B2F."""
+    batch norm (model.b2f.spade_norm: batch); the per-item instance norm (the default) erases it."""
     from reenactor.methods.single_shot.networks import B2FDecoder
 
     torch.manual_seed(0)
@@ -371,7 +371,7 @@ def test_b2f_batch_norm_keeps_what_e_z_says_about_a_whole_item():
         shifted[0] += torch.randn(h.shape[1])[:, None, None]
         outs[norm] = (dec.decode(h, seg)[0][0] - dec.decode(shifted, seg)[0][0]).abs().max().item()
     assert outs["instance"] < 1e-4 and outs["batch"] > 1e-2, outs
-    assert tiny().B2F.blocks[0].n0.norm.__class__.__name__ == "BatchNorm2d"
+    assert tiny(b2f={"spade_norm": "batch"}).B2F.blocks[0].n0.norm.__class__.__name__ == "BatchNorm2d"
 
 
 def test_face_crop_follows_the_frame_size_unless_set():

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Literal
 
 STAGES = ("all", "p2b", "b2f", "fr")
 
@@ -35,18 +35,14 @@ class P2BConfig:
 class B2FConfig:
     """Body2Frame (sec. 3.2): five-part appearance encoder, FC, SPADE decoder with a mask head, eqs. 13-17."""
 
-    #: what a model file written before a key existed was built with (:func:`reenactor.config.with_legacy`)
-    LEGACY: ClassVar[dict[str, object]] = {"spade_norm": "instance"}
-
     ngf: int = 32  # decoder width: the first map has ngf * 2 * min(2**(n_up-1), max_mult) channels
     n_up: int = 5  # SPADE blocks with x2 upsampling; the first map is size / 2**n_up (paper: 7, 4x4 -> 512)
     max_mult: int = 16  # cap of the channel multiplier (paper's first map: 1024 channels)
     spade_hidden: int = 64  # hidden channels of each SPADE modulation
-    spade_norm: Literal["batch", "instance"] = (
-        "batch"  # the SPADE blocks' parameter-free norm: batch (SPADE's
-    )
-    # own) | instance, which normalizes each item's first map per channel and so erases what e_z says about
-    # colour (models saved before this key: instance, see LEGACY)
+    # the SPADE blocks' parameter-free norm: instance (per item and channel, so what e_z says about a whole
+    # item, its colour, cannot pass) | batch (SPADE's own: e_z then moves the colour, but the CPU probe lost
+    # identity; docs/single_shot.md)
+    spade_norm: Literal["instance", "batch"] = "instance"
     face_parts: bool = True  # also condition on the 5 face-part labels from the driving landmarks
     crop: int = 64  # side of the appearance crops t_2..t_5 (paper: 224)
     feature_net: Literal["effnet", "vgg19"] = "effnet"  # ImageNet network of the crops and the perceptual

@@ -85,7 +85,7 @@ def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str
         path,
         nets,
         method,
-        "use the model.size and model.p2b / b2f / fr settings of the run that wrote it (a model from before model.b2f.spade_norm existed: --set model.b2f.spade_norm=instance)",
+        "use the model.size and model.p2b / b2f / fr settings of the run that wrote it",
     )
 
 

@@ -42,7 +42,7 @@ class B2FDecoder(SPADEDecoder):
         n_up: int,
         spade_hidden: int,
         max_mult: int,
-        param_free: str = "batch",
+        param_free: str = "instance",
     ):
         super().__init__(
             z_dim, label_nc, 3, (size, size), ngf=ngf, n_up=n_up, max_mult=max_mult,
