@@ -138,8 +138,10 @@ def test_pair_items_and_shapes(staged):
         "mask": (2, 1, S, S),
         "face_theta": (2, 2, 3),
         "face_valid": (2,),
-        "source_face": (2, 3, 16, 16),
     }
+    # A's face crop only when eq. 18's identity term (off by default) reads it
+    with_id = tiny(fr={"lambda_id": 1.0})
+    assert with_id.build_dataset(staged, pairs=None)[0]["source_face"].shape == (3, 16, 16)
     assert b["face_valid"].all() and b["face_desc"].abs().sum(1).min() > 0  # dlib described carphone's face
     # issue 30: the items are compact (uint8 labels and frames); prepare_batch makes the values the per-item
     # NumPy path drew: one-hot layout + face parts, mask = layout > 0, to_unit frames

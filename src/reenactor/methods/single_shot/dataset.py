@@ -25,7 +25,7 @@ B2F (sec. 3.2; appearance from A, layout and ground truth from B) and FR (sec. 3
     seg_labels   (S, S) uint8  layout of B;  face_parts (5, S, S) uint8  the five face parts of B's landmarks
     image        (3, S, S) uint8  frame B;  background (3, S, S) uint8 its background plate
     face_theta   (2, 3)        B's face box for ``affine_grid``;  face_valid () 1 when B has a face
-    source_face  (3, F, F)     A's aligned face crop c_I in [-1, 1] (FR's identity term)
+    source_face  (3, F, F)     A's aligned face crop c_I in [-1, 1] (FR's identity term; only when fr.lambda_id > 0)
 
   :func:`prepare_pairs` (on the training device) turns them into what the networks read: ``seg`` (22 [+ 5], S, S)
   the one-hot layout [+ face parts], ``image`` / ``background`` in [-1, 1], ``mask`` (1, S, S) = layout > 0 (the
@@ -209,7 +209,6 @@ class SingleShotPairs(FramePairs):
                 lay_b = maps.FLIP_LABELS[lay_b]
             face_b = None if face_b is None else affine_keypoints(face_b, m)
         box_b = maps.face_box(lay_b, face_b, self.cfg.face_pad)
-        box_a = maps.face_box(lay_a, kp_a.get("face"), self.cfg.face_pad)
         out = {
             "crops": torch.from_numpy(crops),
             "face_desc": torch.from_numpy(desc),
@@ -219,8 +218,10 @@ class SingleShotPairs(FramePairs):
             "background": torch.from_numpy(np.ascontiguousarray(bg.transpose(2, 0, 1))),
             "face_theta": torch.from_numpy(maps.box_theta(box_b, self.s)),
             "face_valid": torch.tensor(float(box_b is not None)),
-            "source_face": torch.from_numpy(to_unit(maps.box_crop(img_a, box_a, face_side(self.cfg)))),
         }
+        if self.cfg.fr.lambda_id > 0:  # eq. 18's identity term is the only reader of A's face crop
+            box_a = maps.face_box(lay_a, kp_a.get("face"), self.cfg.face_pad)
+            out["source_face"] = torch.from_numpy(to_unit(maps.box_crop(img_a, box_a, face_side(self.cfg))))
         if self.cfg.b2f.face_parts:
             out["face_parts"] = torch.from_numpy(maps.face_parts(face_b, self.s).astype(np.uint8))
         return out
