@@ -10,7 +10,8 @@ does by default):
   mean hue: the chroma-weighted circular mean (dark and grey pixels count little), pooled over all frames.
   Columns: target hue, generated hue, their circular difference (target: <= 30 degrees), and how far the
   generated hue turned from the unturned photo's output (signed, -180..180). The same with the appearance vector e_z zeroed (B2F's
-  FC on zeros: the output can no longer depend on the photo), which must NOT follow.
+  FC on zeros and, with ``b2f.region_colour``, the region colours grey: the output can no longer depend on the
+  photo's appearance), which must NOT follow.
 * **Body shape follows the layout** (the paper's appendix E). The target layout squeezed / stretched in width
   by 0.8 .. 1.25 about its axis (``maps.stretch_layout``, the training augmentation's); the torso width of the
   generated layout (upper-clothes group + torso skin) and of B2F's mask, per frame the median over the rows
@@ -118,9 +119,7 @@ class Renderer:
         s.trace = []
         s.set_reference(reference)
         if zero_appearance:
-            fc = s.B2F.fc
-            with self.torch.inference_mode():
-                s._target["h0"] = s.B2F.start(self.torch.zeros(1, fc.in_features, device=fc.weight.device))
+            s.blank_appearance()
         s.reset()
         frames = [s.step(p, {"background": reference.background}) for p in poses]
         return frames, list(s.trace)

@@ -172,3 +172,19 @@ def test_retired_keys_of_older_model_files_are_ignored_with_a_note(logged):
     assert "`model.loss.paired_only_steps` is no longer used" in logged()
     with pytest.raises(ConfigError, match=r"model\.loss\.paired_onlyy"):
         from_dict(CloningConfig, {"loss": {"paired_onlyy": 0.3}}, prefix="model.")
+
+
+def test_model_files_from_before_a_key_get_the_value_they_were_built_with():
+    """single_shot's region colours became a key (on by default, 3 more condition channels in B2F); a stored config
+    without it is the older network, through nested config classes; a stored value or a fresh config is left
+    alone."""
+    from reenactor.config import with_legacy
+    from reenactor.methods.single_shot.config import SingleShotConfig
+
+    stored = to_dict(SingleShotConfig())
+    del stored["b2f"]["region_colour"]
+    assert from_dict(SingleShotConfig, with_legacy(SingleShotConfig, stored)).b2f.region_colour is False
+    assert from_dict(SingleShotConfig, stored).b2f.region_colour is True  # a user's config: today's default
+    stored["b2f"]["region_colour"] = True
+    assert with_legacy(SingleShotConfig, stored)["b2f"]["region_colour"] is True
+    assert with_legacy(SingleShotConfig, {}) == {}  # no section: nothing to fill

@@ -111,6 +111,21 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
         raise ConfigError(f"config `{prefix or cls.__name__}`: {e}") from None
 
 
+def with_legacy(cls: type, data: dict[str, Any] | None) -> dict[str, Any]:
+    """A config stored by an older version (a model file's), with each key it lacks that a class lists in its
+    ``LEGACY`` mapping set to the value that older version built with (a key added later whose default changed
+    what the networks are), recursively through nested config classes. Give the result to :func:`from_dict`."""
+    data = dict(data or {})
+    for key, value in getattr(cls, "LEGACY", {}).items():
+        data.setdefault(key, value)
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints.get(f.name)
+        if dataclasses.is_dataclass(tp) and isinstance(data.get(f.name), dict):
+            data[f.name] = with_legacy(tp, data[f.name])
+    return data
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Plain dict (tuples become lists) of a dataclass config, for YAML / JSON."""
 

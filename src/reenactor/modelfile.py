@@ -230,7 +230,7 @@ def open_model(
     (e.g. ``{"size": 128}``; a model file's config is the one it was trained with). Every failure is one :class:`CheckpointError` /
     :class:`InputError` naming the file or method and the fix.
     """
-    from .config import from_dict
+    from .config import from_dict, with_legacy
     from .errors import ConfigError
     from .methods.base import resolve_options
 
@@ -264,7 +264,7 @@ def open_model(
     where = loaded.path or Path(model)
     cls = method_class(loaded.method, where)
     try:
-        cfg = from_dict(cls.Config, loaded.config)
+        cfg = from_dict(cls.Config, with_legacy(cls.Config, loaded.config))
     except ConfigError as e:
         raise CheckpointError(
             f"model config does not match method {loaded.method!r}: {e}",

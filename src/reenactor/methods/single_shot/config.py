@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 STAGES = ("all", "p2b", "b2f", "fr")
 
@@ -34,6 +34,9 @@ class P2BConfig:
 @dataclass
 class B2FConfig:
     """Body2Frame (sec. 3.2): five-part appearance encoder, FC, SPADE decoder with a mask head, eqs. 13-17."""
+
+    #: what a model file written before a key existed was built with (:func:`reenactor.config.with_legacy`)
+    LEGACY: ClassVar[dict[str, object]] = {"region_colour": False}
 
     ngf: int = 32  # decoder width: the first map has ngf * 2 * min(2**(n_up-1), max_mult) channels
     n_up: int = 5  # SPADE blocks with x2 upsampling; the first map is size / 2**n_up (paper: 7, 4x4 -> 512)
@@ -65,6 +68,11 @@ class B2FConfig:
     hue_prob: float = 0.5  # share of pairs whose clothes turn hue (source and target alike), so the
     # rendered colour must come from e_z (not in the paper; 0 = off)
     hue_jitter: float = 180.0  # largest hue turn, degrees
+    colour_shift: float = 40.0  # with the hue turn, the clothes' colour also moves by up to this much in each
+    # of L*, a*, b* (OpenCV's 8-bit Lab): a dark grey suit turned in hue stays grey, a shift colours it (ours)
+    region_colour: bool = True  # paint each layout group's mean colour in the target photo into B2F's
+    # condition (3 channels; ours, SEAN's per-region style in its simplest form): the colour passes the norms
+    # (model files from before this key: false, see LEGACY)
 
 
 @dataclass

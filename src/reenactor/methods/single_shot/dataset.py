@@ -171,11 +171,14 @@ class SingleShotPairs(FramePairs):
             m = (mirror @ base)[:2]
         return m, flip
 
-    def _hue(self) -> float:
+    def _colour(self) -> tuple[float, np.ndarray]:
+        """The clothes' hue turn (degrees) and Lab shift of one pair (:func:`maps.recolour`)."""
         c = self.cfg.b2f
-        if c.hue_prob <= 0 or c.hue_jitter <= 0 or np.random.random_sample() >= c.hue_prob:
-            return 0.0
-        return float(np.random.uniform(-c.hue_jitter, c.hue_jitter))
+        if c.hue_prob <= 0 or np.random.random_sample() >= c.hue_prob:
+            return 0.0, np.zeros(3, np.float32)
+        deg = float(np.random.uniform(-c.hue_jitter, c.hue_jitter)) if c.hue_jitter > 0 else 0.0
+        shift = np.random.uniform(-c.colour_shift, c.colour_shift, 3) if c.colour_shift > 0 else np.zeros(3)
+        return deg, shift.astype(np.float32)
 
     # ------------------------------------------------------------------ items
     def p2b_item(self, lay_a: np.ndarray, lay_b: np.ndarray, pose_b: dict[str, np.ndarray]) -> dict:
@@ -194,9 +197,9 @@ class SingleShotPairs(FramePairs):
     def b2f_item(self, p: FramePair, lay_a: np.ndarray, lay_b: np.ndarray, kp_a: dict, kp_b: dict) -> dict:
         img_a, img_b = self.frame(p.source_clip, p.source_t), self.frame(p.clip, p.target_t)
         desc = self.face_desc(p.source_clip, p.source_t)
-        deg = self._hue()
-        if deg:
-            img_a, img_b = maps.rotate_hue(img_a, lay_a, deg), maps.rotate_hue(img_b, lay_b, deg)
+        deg, shift = self._colour()
+        if deg or shift.any():
+            img_a, img_b = maps.recolour(img_a, lay_a, deg, shift), maps.recolour(img_b, lay_b, deg, shift)
         crops, _ = maps.appearance_crops(img_a, lay_a, self.cfg.b2f.crop)
         bg = self.background(p.clip, p.target_t)
         face_b = kp_b.get("face")
@@ -219,6 +222,8 @@ class SingleShotPairs(FramePairs):
             "face_theta": torch.from_numpy(maps.box_theta(box_b, self.s)),
             "face_valid": torch.tensor(float(box_b is not None)),
         }
+        if self.cfg.b2f.region_colour:
+            out["colours"] = torch.from_numpy(maps.region_colours(img_a, lay_a))
         if self.cfg.fr.lambda_id > 0:  # eq. 18's identity term is the only reader of A's face crop
             box_a = maps.face_box(lay_a, kp_a.get("face"), self.cfg.face_pad)
             out["source_face"] = torch.from_numpy(to_unit(maps.box_crop(img_a, box_a, face_side(self.cfg))))

@@ -42,6 +42,10 @@ CROP_GROUPS: dict[str, tuple[str, ...]] = {
     "skin": ("torso_skin", "left_arm", "right_arm", "left_leg", "right_leg", "left_hand", "right_hand"),
 }
 CROP_IDS: dict[str, np.ndarray] = {k: np.array([LAYOUT.index(n) for n in v]) for k, v in CROP_GROUPS.items()}
+#: (5, 22) membership of each layout label in the groups of :data:`CROP_GROUPS` (the region colours' paint)
+GROUP_MATRIX = np.stack(
+    [np.isin(np.arange(len(LAYOUT)), ids).astype(np.float32) for ids in CROP_IDS.values()]
+)
 #: t_2 .. t_5: the crops that go through the ImageNet network (t_1 goes through the face descriptor)
 BODY_CROPS = ("upper_clothes", "lower_clothes", "shoes", "skin")
 #: labels whose hue the appearance augmentation turns (the clothes, never skin or face)
@@ -273,4 +277,34 @@ def rotate_hue(
     hsv[..., 0] = ((hue + shift) % 256).astype(np.uint8)
     out = np.array(image, np.uint8, copy=True)
     out[sel] = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)[sel]  # other pixels keep their exact values
+    return out
+
+
+def region_colours(image: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    """The mean colour of each group of :data:`CROP_GROUPS` (face and hair, upper clothes, lower clothes, shoes,
+    skin) in ``image``: (5, 3) float32 in [-1, 1]; 0 (mid grey) for a group the layout does not show."""
+    lab = np.asarray(layout)
+    unit = np.asarray(image, np.float32) / 127.5 - 1.0
+    out = np.zeros((len(CROP_IDS), 3), np.float32)
+    for i, ids in enumerate(CROP_IDS.values()):
+        sel = np.isin(lab, ids)
+        if sel.any():
+            out[i] = unit[sel].mean(0)
+    return out
+
+
+def recolour(
+    image: np.ndarray, layout: np.ndarray, degrees: float, shift: np.ndarray, ids: np.ndarray = CLOTHES_IDS
+) -> np.ndarray:
+    """The colour augmentation of B2F's training pairs: the pixels labelled ``ids`` (the clothes) turned in hue by
+    ``degrees`` (:func:`rotate_hue`), then moved by ``shift`` (dL, da, db) in OpenCV's 8-bit CIE Lab (clipped):
+    a dark, nearly grey suit turned in hue stays nearly grey, a shift of a* / b* gives it a colour."""
+    out = rotate_hue(image, layout, degrees, ids)
+    sel = np.isin(layout, ids)
+    if not sel.any() or not np.any(shift):
+        return out
+    lab = cv2.cvtColor(np.ascontiguousarray(out, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = np.clip(lab + np.asarray(shift, np.float32), 0, 255).astype(np.uint8)
+    out = np.array(out, np.uint8, copy=True)
+    out[sel] = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)[sel]
     return out

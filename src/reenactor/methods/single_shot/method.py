@@ -12,6 +12,7 @@ many people's clips, then given one photo of a new person at transfer time (a *r
   discriminators, perceptual loss (eq. 16, the ImageNet network in place of VGG), a perceptual loss on the face
   crop (the face emphasis) and lambda_m ||m - P^D+||_1 (eq. 17, lambda_m = 5). Every image loss sees the person
   only: z and x are multiplied by the binarized layout first (z^b, x^b of eq. 15). B2F trains on real layouts.
+  With ``b2f.region_colour`` (ours) its condition also holds the photo's region colours painted into the layout.
 * **FR** (sec. 3.3): the face crop c^0 of f^0 (detached) and the target face's descriptor -> c, m^c (eq. 19),
   blended back. Losses: L1 and perceptual to the real face crop, eq. 18's top level (pooled deepest features
   of the crop against the target's face crop c_I; the spatial levels compare faces in different poses), the
@@ -40,7 +41,7 @@ from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, 
 from . import maps
 from .appearance import AppearanceEncoder, FaceEmbedder, appearance_vector
 from .config import STAGES, SingleShotConfig, face_side
-from .networks import build_generators, crop, p2b_channels, seg_channels
+from .networks import b2f_condition, build_generators, crop, p2b_channels, seg_channels
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ class SingleShotMethod(Method):
         train = "b2f" in self.stages
         with torch.set_grad_enabled(train and torch.is_grad_enabled()):
             e_z = appearance_vector(batch["face_desc"], self.appearance(batch["crops"]))
-            z, m = self.B2F(e_z, seg)
+            z, m = self.B2F(e_z, b2f_condition(seg, batch.get("colours")))
         f0 = z * m + bg.to(z.dtype) * (1 - m)
         if not train:
             return f0.detach()

@@ -9,6 +9,10 @@
 * FR (sec. 3.3): :class:`FaceRefiner`, an encoder-decoder with skips (shared Encoder / ResnetBlock /
   Decoder) whose bottleneck is concatenated with a projection of the target face's descriptor, out an RGB crop
   and its blending mask (eq. 19).
+* The region colours' paint (ours, ``b2f.region_colour``): each layout group's mean colour in the target photo
+  painted into that group's pixels of the layout B2F renders, as three more channels of SPADE's condition, so
+  the normalization cannot remove what e_z says about a region's colour (SEAN, Zhu et al. 2020, injects a style
+  code per region into the same modulation; this is its simplest form).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class B2FDecoder(SPADEDecoder):
         return self.fc(e_z).view(e_z.shape[0], self.c0, self.h0, self.w0)
 
     def decode(self, h: torch.Tensor, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``seg``: the whole condition (layout one-hot, face parts and, with the region colours, their paint)."""
         for blk in self.blocks:
             h = F.interpolate(blk(h, seg), scale_factor=2, mode="nearest")
         h = F.leaky_relu(self.head(h, seg), 0.2)
@@ -141,6 +146,30 @@ def seg_channels(cfg) -> int:
     return N_LABELS + (N_FACE_PARTS if cfg.b2f.face_parts else 0)
 
 
+def paint_channels(cfg) -> int:
+    """Channels the region colours add to B2F's condition (3 with ``b2f.region_colour``, else 0)."""
+    return 3 if cfg.b2f.region_colour else 0
+
+
+def paint(layout: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
+    """The region colours' paint: ``layout`` (B, 22, H, W) label one-hot (or scores), ``colours`` (B, 5, 3) the
+    groups' mean colours (:func:`reenactor.methods.single_shot.maps.region_colours`) -> (B, 3, H, W), each pixel
+    the colour of its label's group (0 for background)."""
+    from .maps import GROUP_MATRIX, N_LABELS
+
+    g = torch.from_numpy(GROUP_MATRIX).to(layout.device, layout.dtype)
+    groups = torch.einsum("gl,blhw->bghw", g, layout[:, :N_LABELS])
+    return torch.einsum("bghw,bgc->bchw", groups, colours.to(layout.dtype))
+
+
+def b2f_condition(seg: torch.Tensor, colours: torch.Tensor | None) -> torch.Tensor:
+    """B2F's SPADE condition: ``seg`` (layout one-hot + face parts), and with region ``colours`` (B, 5, 3) their
+    :func:`paint` (3 channels) after it."""
+    if colours is None:
+        return seg
+    return torch.cat([seg, paint(seg, colours)], 1)
+
+
 def build_generators(cfg, feature_dim: int) -> tuple[GlobalGenerator, B2FDecoder, FaceRefiner]:
     """P2B, B2F and FR as ``cfg`` (:class:`~reenactor.methods.single_shot.config.SingleShotConfig`) describes;
     ``feature_dim``: channels of the ImageNet network's deepest map (e_z = 128 + 4 x feature_dim)."""
@@ -150,7 +179,7 @@ def build_generators(cfg, feature_dim: int) -> tuple[GlobalGenerator, B2FDecoder
     p, b, f = cfg.p2b, cfg.b2f, cfg.fr
     p2b = build_p2b(p2b_channels(cfg), N_LABELS, p.ngf, p.n_downsampling, p.n_blocks)
     b2f = B2FDecoder(
-        FACE_DIM + len(BODY_CROPS) * feature_dim, seg_channels(cfg), cfg.size, b.ngf, b.n_up, b.spade_hidden,
+        FACE_DIM + len(BODY_CROPS) * feature_dim, seg_channels(cfg) + paint_channels(cfg), cfg.size, b.ngf, b.n_up, b.spade_hidden,
         b.max_mult, b.spade_norm,
     )  # fmt: skip
     fr = FaceRefiner(FACE_DIM, f.ngf, f.n_down, f.n_blocks)

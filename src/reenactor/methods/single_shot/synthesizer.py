@@ -2,7 +2,8 @@
 
 Once per photo (:meth:`SingleShotSynthesizer.set_reference`): its layout p^M* (the reference's, else estimated),
 the five appearance crops and their encodings e_z, B2F's FC on e_z ("constant for a specific user, hence run
-only once", sec. 3.2) and FR's projection of the target face's descriptor.
+only once", sec. 3.2), FR's projection of the target face's descriptor and, with ``b2f.region_colour``
+(ours), the mean colour of each region of the photo's layout.
 
 Per frame (:meth:`SingleShotSynthesizer.step`): stick figure + pseudo-IUV of the (normalized) driving pose ->
 P2B -> the layout P^M in that pose (its argmax, one-hot, as B2F saw real layouts in training) + the driving
@@ -26,7 +27,7 @@ from ..base import Synthesizer
 from . import maps
 from .appearance import AppearanceEncoder, FaceEmbedder
 from .config import SingleShotConfig, face_side
-from .networks import build_generators, crop, paste
+from .networks import b2f_condition, build_generators, crop, paste
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,14 @@ class SingleShotSynthesizer(Synthesizer):
             e_z = torch.cat([self._tensor(desc), self.appearance(self._tensor(crops))], 1)
             h0 = self.B2F.start(e_z)
             emb = self.FR.embed(self._tensor(desc))
-        self._target = {"layout": self._tensor(maps.one_hot(layout)), "h0": h0, "emb": emb}
+        c = self.cfg
+        colours = self._tensor(maps.region_colours(reference.image, layout)) if c.b2f.region_colour else None
+        self._target = {
+            "layout": self._tensor(maps.one_hot(layout)),
+            "h0": h0,
+            "emb": emb,
+            "colours": colours,
+        }
         self.background = reference.background
         shares = ", ".join(f"{n.replace('_', ' ')} {a:.0%}" for n, a in zip(maps.BODY_CROPS, area))
         logger.info(
@@ -120,6 +128,18 @@ class SingleShotSynthesizer(Synthesizer):
             f"{'from the face label' if box is not None else 'absent (no face): zeros'}; crops of the frame: "
             f"{shares}"
         )
+
+    @torch.inference_mode()
+    def blank_appearance(self) -> None:
+        """Forget what the photo says about the person's appearance (benchmarks): e_z zeroed (B2F's FC on zeros)
+        and, with the region colours, their paint grey. The layout, background and FR's inputs stay."""
+        if self._target is None:
+            raise InputError("single_shot needs the target photo first (set_reference)")
+        fc = self.B2F.fc
+        with self._autocast():
+            self._target["h0"] = self.B2F.start(torch.zeros(1, fc.in_features, device=fc.weight.device))
+        if self._target["colours"] is not None:
+            self._target["colours"] = torch.zeros_like(self._target["colours"])
 
     # ------------------------------------------------------------------ per frame
     def input_view(self) -> np.ndarray | None:
@@ -156,7 +176,7 @@ class SingleShotSynthesizer(Synthesizer):
         bg = (extras or {}).get("background")
         bg = self.background if bg is None else bg
         with self._autocast():
-            z, m = self.B2F.decode(t["h0"], self._tensor(np.concatenate(seg)))
+            z, m = self.B2F.decode(t["h0"], b2f_condition(self._tensor(np.concatenate(seg)), t["colours"]))
             b = self._tensor(bg.transpose(2, 0, 1) / 127.5 - 1.0).to(z.dtype)
             f = z * m + b * (1 - m)
             box = maps.face_box(layout, pose.get("face"), c.face_pad) if self.refine else None
