@@ -138,7 +138,7 @@ def test_pair_items_and_shapes(staged):
         "mask": (2, 1, S, S),
         "face_theta": (2, 2, 3),
         "face_valid": (2,),
-        "colours": (2, 5, 3),  # b2f.region_colour: A's mean colour per layout group
+        "colours": (2, 4, 3),  # b2f.region_colour: A's mean colour per body group
     }
     # A's face crop only when eq. 18's identity term (off by default) reads it
     with_id = tiny(fr={"lambda_id": 1.0})
@@ -393,24 +393,20 @@ def test_region_colours_paint_each_group_and_pass_the_instance_norm():
     img[lab == maps.LAYOUT.index("upper_clothes")] = (255, 0, 0)
     img[lab == maps.LAYOUT.index("pants")] = (0, 0, 255)
     img[:4] = (0, 255, 0)
-    col = maps.region_colours(img, lab)  # face+hair, upper, lower, shoes, skin; absent groups 0
-    assert (
-        np.allclose(col[0], [-1, 1, -1])
-        and np.allclose(col[1], [1, -1, -1])
-        and np.allclose(col[2], [-1, -1, 1])
-    )
-    assert not col[3:].any()
+    col = maps.region_colours(img, lab)  # upper, lower, shoes, skin (face and hair keep t_1); absent groups 0
+    assert col.shape == (4, 3) and np.allclose(col[0], [1, -1, -1]) and np.allclose(col[1], [-1, -1, 1])
+    assert not col[2:].any()
     pm = paint(torch.from_numpy(maps.one_hot(lab))[None], torch.from_numpy(col)[None])[0]
     assert torch.allclose(pm[:, 6, 1], torch.tensor([1.0, -1, -1])) and torch.allclose(
         pm[:, 6, 6], torch.tensor([-1.0, -1, 1])
     )
-    assert pm[:, 0, 0].abs().max() == 0  # background
+    assert pm[:, 0, 0].abs().max() == 0 and pm[:, 1, 1].abs().max() == 0  # background, hair
     torch.manual_seed(0)
     seg = torch.from_numpy(np.tile(maps.one_hot(np.kron(lab, np.ones((4, 4), np.uint8))), (2, 1, 1, 1)))
     dec = B2FDecoder(8, maps.N_LABELS + 3, 32, ngf=4, n_up=3, spade_hidden=8, max_mult=4).train()
     h = dec.start(torch.randn(1, 8).expand(2, -1))
     other = torch.from_numpy(col)[None].repeat(2, 1, 1)
-    other[1, 1] = torch.tensor([0.2, 0.9, -0.5])  # item 1's upper clothes in another colour
+    other[1, 0] = torch.tensor([0.2, 0.9, -0.5])  # item 1's upper clothes in another colour
     z = dec.decode(h, b2f_condition(seg, other))[0]
     assert (z[0] - z[1]).abs().max() > 1e-2
     assert b2f_condition(seg, None) is seg
@@ -430,14 +426,14 @@ def test_region_colours_are_part_of_the_appearance_in_training_and_at_transfer(s
     m = tiny(b2f={"region_colour": True, "colour_shift": 40.0, "hue_prob": 1.0})
     ds = m.build_dataset(staged, pairs=None)
     b = m.prepare_batch(batch_of(ds, 2))
-    assert b["colours"].shape == (2, 5, 3) and b["colours"][:, 1].abs().sum() > 0  # upper clothes seen
+    assert b["colours"].shape == (2, 4, 3) and b["colours"][:, 0].abs().sum() > 0  # upper clothes seen
     assert m.B2F.blocks[0].n0.shared[0].in_channels == maps.N_LABELS + maps.N_FACE_PARTS + 3
     out = m.generator_step(b, 0)
     sum(out.losses.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.generator_parameters())
     synth = type(m).synthesizer(m.cfg, *m.inference_state())
     synth.set_reference(astronaut_small)
-    assert synth._target["colours"].shape == (1, 5, 3) and synth._target["colours"].abs().sum() > 0
+    assert synth._target["colours"].shape == (1, 4, 3) and synth._target["colours"].abs().sum() > 0
     pose = {k: v.copy() for k, v in astronaut_small.keypoints.items()}
     before = synth.step(pose, None)
     synth.blank_appearance()

@@ -9,8 +9,8 @@
 * FR (sec. 3.3): :class:`FaceRefiner`, an encoder-decoder with skips (shared Encoder / ResnetBlock /
   Decoder) whose bottleneck is concatenated with a projection of the target face's descriptor, out an RGB crop
   and its blending mask (eq. 19).
-* The region colours' paint (ours, ``b2f.region_colour``): each layout group's mean colour in the target photo
-  painted into that group's pixels of the layout B2F renders, as three more channels of SPADE's condition, so
+* The region colours' paint (ours, ``b2f.region_colour``): the mean colour of each body group in the target photo
+  (upper clothes, lower clothes, shoes, skin) painted into that group's pixels of the layout B2F renders, as three more channels of SPADE's condition, so
   the normalization cannot remove what e_z says about a region's colour (SEAN, Zhu et al. 2020, injects a style
   code per region into the same modulation; this is its simplest form).
 """
@@ -152,9 +152,9 @@ def paint_channels(cfg) -> int:
 
 
 def paint(layout: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
-    """The region colours' paint: ``layout`` (B, 22, H, W) label one-hot (or scores), ``colours`` (B, 5, 3) the
-    groups' mean colours (:func:`reenactor.methods.single_shot.maps.region_colours`) -> (B, 3, H, W), each pixel
-    the colour of its label's group (0 for background)."""
+    """The region colours' paint: ``layout`` (B, 22, H, W) label one-hot (or scores), ``colours`` (B, 4, 3) the
+    body groups' mean colours (:func:`reenactor.methods.single_shot.maps.region_colours`) -> (B, 3, H, W), each
+    pixel the colour of its label's group (0 for background, face and hair)."""
     from .maps import GROUP_MATRIX, N_LABELS
 
     g = torch.from_numpy(GROUP_MATRIX).to(layout.device, layout.dtype)
@@ -163,7 +163,7 @@ def paint(layout: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
 
 
 def b2f_condition(seg: torch.Tensor, colours: torch.Tensor | None) -> torch.Tensor:
-    """B2F's SPADE condition: ``seg`` (layout one-hot + face parts), and with region ``colours`` (B, 5, 3) their
+    """B2F's SPADE condition: ``seg`` (layout one-hot + face parts), and with region ``colours`` (B, 4, 3) their
     :func:`paint` (3 channels) after it."""
     if colours is None:
         return seg
