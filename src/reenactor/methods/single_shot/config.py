@@ -70,8 +70,10 @@ class B2FConfig:
     hue_jitter: float = 180.0  # largest hue turn, degrees
     colour_shift: float = 40.0  # with the hue turn, the clothes' colour also moves by up to this much in each
     # of L*, a*, b* (OpenCV's 8-bit Lab): a dark grey suit turned in hue stays grey, a shift colours it (ours)
-    region_colour: bool = True  # paint each layout group's mean colour in the target photo into B2F's
-    # condition (3 channels; ours, SEAN's per-region style in its simplest form): the colour passes the norms
+    region_colour: bool = (
+        True  # paint the target photo's mean colour of each body group (clothes, shoes, skin)
+    )
+    # into B2F's condition (3 channels; ours, SEAN's per-region style in its simplest form): it passes the norms
     # (model files from before this key: false, see LEGACY)
 
 

@@ -83,7 +83,11 @@ def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str
     from ...modelfile import load_stage_networks
 
     return load_stage_networks(
-        path, nets, method, "use the model.size and model.p2b / b2f / fr settings of the run that wrote it"
+        path,
+        nets,
+        method,
+        "use the model.size and model.p2b / b2f / fr settings of the run that wrote it (a model from before "
+        "model.b2f.region_colour existed: --set model.b2f.region_colour=false)",
     )
 
 

@@ -9,10 +9,10 @@
 * FR (sec. 3.3): :class:`FaceRefiner`, an encoder-decoder with skips (shared Encoder / ResnetBlock /
   Decoder) whose bottleneck is concatenated with a projection of the target face's descriptor, out an RGB crop
   and its blending mask (eq. 19).
-* The region colours' paint (ours, ``b2f.region_colour``): the mean colour of each body group in the target photo
-  (upper clothes, lower clothes, shoes, skin) painted into that group's pixels of the layout B2F renders, as three more channels of SPADE's condition, so
-  the normalization cannot remove what e_z says about a region's colour (SEAN, Zhu et al. 2020, injects a style
-  code per region into the same modulation; this is its simplest form).
+* The region colours' paint (ours, ``b2f.region_colour``): the mean colour of each body group in the target
+  photo (upper clothes, lower clothes, shoes, skin) painted into that group's pixels of the layout B2F renders,
+  three more channels of SPADE's condition, so the normalization cannot remove the photo's colours (SEAN, Zhu et
+  al. 2020, injects a style code per region into the same modulation; this is its simplest form).
 """
 
 from __future__ import annotations
