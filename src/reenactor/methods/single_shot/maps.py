@@ -45,7 +45,7 @@ CROP_IDS: dict[str, np.ndarray] = {k: np.array([LAYOUT.index(n) for n in v]) for
 #: t_2 .. t_5: the crops that go through the ImageNet network (t_1 goes through the face descriptor)
 BODY_CROPS = ("upper_clothes", "lower_clothes", "shoes", "skin")
 #: (4, 22) membership of each layout label in the groups of :data:`BODY_CROPS` (the region colours' paint; the
-#: face and hair keep the paper's path, the face descriptor: painted too, they lost identity in a CPU probe)
+#: face and hair keep the paper's path, the face descriptor)
 GROUP_MATRIX = np.stack(
     [np.isin(np.arange(len(LAYOUT)), CROP_IDS[name]).astype(np.float32) for name in BODY_CROPS]
 )
