@@ -88,12 +88,9 @@ class Renderer:
     """The model's synthesizer driven by a clip's poses normalized onto one reference."""
 
     def __init__(self, model: str, clip: str, first: int, frames: int | None, step: int = 1):
-        import torch
-
         from reenactor.data.clipstore import ClipStore
         from reenactor.modelfile import open_model
 
-        self.torch = torch
         self.tm = open_model(model, method="single_shot")
         self.synth = self.tm.synthesizer
         self.size = int(self.tm.size[0])
