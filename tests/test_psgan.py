@@ -32,10 +32,12 @@ def _batch(cfg: PSGANConfig, b: int = 2, seed: int = 0) -> dict[str, torch.Tenso
     drift = np.linspace(0, 1, cfg.frames)[None, :, None, None] * rng.uniform(-15, 15, (b, 1, 25, 2))
     body[..., :2], body[..., 2] = base + drift, 1.0
     maps = heatmaps.encode(body, (128, 128), cfg.size, cfg.radius)
+    coco = torch.from_numpy(body[:, :, list(heatmaps.COCO18_FROM_BODY25)])
     return {
         "init": torch.from_numpy(maps[:, 0]),
         "label": torch.arange(b) % cfg.n_actions,
         "target": torch.from_numpy(maps),
+        "centres": heatmaps.to_heatmap_xy_torch(coco, (128, 128), cfg.size).clamp(0, cfg.size - 1).float(),
     }
 
 
@@ -92,10 +94,71 @@ def test_decoder_strides_and_shapes():
     assert decoder_strides(16, 4) == [(2, 2, 2)] * 4
     assert decoder_strides(4, 4) == [(1, 2, 2)] * 2 + [(2, 2, 2)] * 2
     for rec in ("gru", "lstm", "none"):
-        cfg = PSGANConfig(**{**TINY, "recurrent": rec})
-        g = PoseSequenceGenerator(cfg)
-        out = g(torch.zeros(2, 18, 16, 16), torch.eye(6)[:2])
-        assert out.shape == (2, 8, 18, 16, 16) and 0 < out.min() and out.max() < 1
+        for head in ("maps", "disc"):
+            cfg = PSGANConfig(**{**TINY, "recurrent": rec, "head": head})
+            g = PoseSequenceGenerator(cfg)
+            out = g(torch.zeros(2, 18, 16, 16), torch.eye(6)[:2])
+            assert out.shape == (2, 8, 18, 16, 16)
+            if head == "maps":  # the paper's per-pixel sigmoid maps
+                assert 0 < out.min() and out.max() < 1
+            else:  # one disc or none per map
+                assert set(out.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_disc_head_draws_the_real_disc_at_the_soft_argmax():
+    """The disc head's forward maps are exactly the discs the data renderer draws at its centres; a centre
+    moves by a fraction of a pixel with the logits (soft-argmax) and gets a gradient through the soft disc;
+    a map whose logits are low everywhere is empty."""
+    from reenactor.methods.psgan.networks import disc_head
+
+    s, r = 16, 1.5
+    pts = torch.tensor([[[5.0, 9.0, 1.0], [11.3, 4.6, 1.0], [0.0, 0.0, 0.0]]])  # heatmap pixels, conf
+    real = heatmaps.encode_points_torch(pts, (s, s), s, r)  # frame = heatmap: pixels map 1:1
+    z = (real[:, None] * 16 - 8).requires_grad_(True)  # (B, T, K, S, S) logits: high on the discs, low elsewhere
+    maps, centres, q = disc_head(z, r)  # no first pose: placed absolutely
+    torch.testing.assert_close(centres[0, 0, :2], torch.tensor([[5.0, 9.0], [11.0, 5.0]]), atol=0.35, rtol=0)
+    assert q[0, 0, 0] > 0.99 and q[0, 0, 2] < 0.01
+    drawn = heatmaps.encode_points_torch(
+        torch.cat([centres.detach(), (q.detach() > 0.5).float()[..., None]], -1), (s, s), s, r
+    )
+    torch.testing.assert_close(maps.detach(), drawn)
+    assert maps[0, 0, 2].abs().sum() == 0  # no point, no disc
+    (maps * real[:, None].roll(1, -1)).sum().backward()  # reward the real discs shifted right by a pixel
+    assert z.grad is not None and z.grad.abs().sum() > 0
+    z2 = z.detach().clone()
+    z2[0, 0, 0, 9, 6] += 0.5  # more weight on a pixel right of the first centre: it moves right, less than a pixel
+    c2 = disc_head(z2, r)[1]
+    assert 0 < (c2 - centres.detach())[0, 0, 0, 0] < 1
+    # with a first pose, the same logits are a displacement from it: the map's middle means none
+    start = torch.tensor([[[2.0, 3.0], [0.0, 0.0], [0.0, 0.0]]])
+    shown = torch.tensor([[True, False, False]])
+    centred = torch.roll(z.detach(), (7 - 9, 7 - 5), (-2, -1))  # the first disc at (7, 7): half a pixel off 7.5
+    c3, q3 = disc_head(centred, r, start, shown)[1:]
+    torch.testing.assert_close(c3[0, 0, 0], torch.tensor([1.5, 2.5]), atol=0.35, rtol=0)
+    assert q3[0, 0, 0] > 0.99
+    # flat logits: no displacement, and presence leans to whether the point shows in the first pose
+    c4, q4 = disc_head(torch.zeros_like(z), r, start, shown)[1:]
+    torch.testing.assert_close(c4[0, 0], start[0])
+    torch.testing.assert_close(q4[0, 0], torch.sigmoid(torch.tensor([3.0, -3.0, -3.0])))
+
+
+def test_centre_l1_counts_only_points_on_the_map():
+    from reenactor.methods.psgan.method import centre_l1
+
+    target = torch.zeros(1, 1, 2, 8, 8)
+    target[0, 0, 0, 3, 3] = 1  # point 0 shows, point 1 does not
+    real = torch.tensor([[[[3.0, 3.0], [7.0, 7.0]]]])
+    pred = torch.tensor([[[[4.0, 1.0], [0.0, 0.0]]]])
+    assert centre_l1(pred, real, target).item() == pytest.approx(3.0)
+
+
+def test_model_files_from_before_the_disc_head_load_with_per_pixel_maps():
+    from reenactor.config import from_dict, to_dict, with_legacy
+
+    old = to_dict(PSGANConfig(**TINY))
+    old.pop("head")
+    assert from_dict(PSGANConfig, with_legacy(PSGANConfig, old)).head == "maps"
+    assert PSGANConfig().head == "disc"
 
 
 def test_masked_l1_eq3():
@@ -115,7 +178,7 @@ def test_gradients_reach_every_parameter():
     m = PSGANMethod(cfg)
     b = _batch(cfg)
     out = m.generator_step(b, 0)
-    assert set(out.losses) == {"rec", "gan"}
+    assert set(out.losses) == {"rec", "gan", "kp"}
     sum(out.losses.values()).backward()
     missing = [n for n, p in m.G.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, missing

@@ -45,6 +45,22 @@ def encode_points(
     return encode_points_torch(kp, frame, size, radius, thresh).numpy()
 
 
+def to_heatmap_xy_torch(
+    kp: torch.Tensor, frame: tuple[float, float] | torch.Tensor, size: int
+) -> torch.Tensor:
+    """:func:`to_heatmap_xy` in torch (float64): ``kp`` (..., K, 2 | 3) -> (..., K, 2) heatmap pixels; ``frame``
+    (H, W) for all, or a tensor (..., 2) per item broadcast over the K points."""
+    kp = kp.to(torch.float64)
+    if isinstance(frame, torch.Tensor):
+        hw = frame.to(device=kp.device, dtype=torch.float64)[..., None, :]  # (..., 1, 2): per item
+        scale = torch.stack([size / hw[..., 1], size / hw[..., 0]], -1)
+    else:
+        scale = torch.tensor(
+            [size / float(frame[1]), size / float(frame[0])], dtype=torch.float64, device=kp.device
+        )
+    return (kp[..., :2] + 0.5) * scale - 0.5
+
+
 def encode_points_torch(
     kp: torch.Tensor,
     frame: tuple[float, float] | torch.Tensor,
@@ -63,14 +79,7 @@ def encode_points_torch(
     kp = kp.to(torch.float64)
     dev = kp.device
     lead = kp.shape[:-1]
-    if isinstance(frame, torch.Tensor):
-        hw = frame.to(device=dev, dtype=torch.float64)[..., None, :]  # (..., 1, 2): per item
-        scale = torch.stack([size / hw[..., 1], size / hw[..., 0]], -1)
-    else:
-        scale = torch.tensor(
-            [size / float(frame[1]), size / float(frame[0])], dtype=torch.float64, device=dev
-        )
-    xy = ((kp[..., :2] + 0.5) * scale - 0.5).reshape(-1, 2)  # heatmap pixels (to_heatmap_xy), one row a point
+    xy = to_heatmap_xy_torch(kp, frame, size).reshape(-1, 2)  # one row a point
     ok = (kp[..., 2] > thresh).reshape(-1)
     r = int(np.floor(radius)) + 1
     offs = torch.arange(-r, r + 1, device=dev)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ...errors import ConfigError
 from ...pose import smoothing
@@ -12,6 +12,9 @@ from ...pose import smoothing
 
 @dataclass
 class PSGANConfig:
+    #: model files from before ``head`` existed were built with the paper's per-pixel maps
+    LEGACY: ClassVar[dict[str, object]] = {"head": "maps"}
+
     points: Literal["body", "face"] = (
         "body"  # what the heatmaps carry: body (18 COCO points, §3.2) or face (the
     )
@@ -24,8 +27,13 @@ class PSGANConfig:
     max_ch: int = 256  # channel cap of encoder and decoder
     n_down: int = 3  # stride-2 k4 encoder convolutions (the paper: 4, 64 -> 4x4; 3 keeps 4x4 at 32)
     n_blocks: int = 2  # residual blocks after the label joins the bottleneck (ours; the paper leaves it open)
-    init_skip: bool = True  # (ours) add the input pose to every frame's logits with a learnt gain; false =
+    init_skip: bool = True  # (ours, head maps) add the input pose to every frame's logits, learnt gain; false =
     # the paper's generator, which redraws every disc from the bottleneck
+    head: Literal["maps", "disc"] = "disc"  # (ours) disc: each generated map is one disc, at a soft-argmax
+    # displacement from the first pose, drawn when its presence says so (networks.disc_head); maps: the paper's
+    # per-pixel sigmoid maps
+    lambda_kp: float = 10.0  # (ours, head disc) weight of the L1 between the disc centres and the real points
+    # (heatmap px; method.centre_l1)
     recurrent: Literal["gru", "lstm", "none"] = "gru"  # over the T decoded maps (§3.4: GRU); none = ablation
     hidden: int = 128  # hidden size of the recurrent layer
     ndf: int = 32  # channels of the first PatchGAN layer
@@ -54,5 +62,7 @@ def check_config(cfg: PSGANConfig) -> None:
         raise ConfigError("model.n_actions must be >= 1")
     if cfg.smooth not in smoothing.METHODS:
         raise ConfigError(f"model.smooth must be one of {', '.join(smoothing.METHODS)}, got {cfg.smooth!r}")
+    if cfg.head not in ("maps", "disc"):
+        raise ConfigError(f"model.head must be maps or disc, got {cfg.head!r}")
     if cfg.radius <= 0:
         raise ConfigError("model.radius must be > 0")

@@ -69,10 +69,14 @@ class ActionWindows(Dataset):
 def prepare_windows(batch: dict[str, torch.Tensor], size: int, radius: float) -> dict[str, torch.Tensor]:
     """A collated batch of :class:`ActionWindows` items on the training device -> ``target`` (B, T, K, S, S)
     heatmaps in {0, 1} (:func:`reenactor.pose.heatmaps.encode_points_torch`, the discs inference draws, drawn
-    batched) and ``init`` (B, K, S, S), the first pose of each window; ``label`` passes through."""
+    batched), ``init`` (B, K, S, S), the first pose of each window, and ``centres`` (B, T, K, 2), each point in
+    heatmap pixels (clamped to the map: the disc head's centres cannot leave it); ``label`` passes through."""
     out = dict(batch)
     if "points" in out:
         frame = out.pop("frame")[:, None]  # (B, 1, 2): one frame size per window
-        out["target"] = heatmaps.encode_points_torch(out.pop("points"), frame, size, radius)
+        points = out.pop("points")
+        out["target"] = heatmaps.encode_points_torch(points, frame, size, radius)
         out["init"] = out["target"][:, 0]
+        xy = heatmaps.to_heatmap_xy_torch(points, frame, size)
+        out["centres"] = xy.clamp(0, size - 1).float()
     return out

@@ -9,6 +9,9 @@ PatchGAN, eqs. 1-3.
   reads. A mean over pixels as well (what we had first) divides the term by S^2 (1024 at 32 x 32): the
   GAN term then outweighs it ~100 to 1, and on held-out procedural actions the full model's heatmap L2 was
   0.0073 against 0.0054 for the first pose held still (500 steps; with the sum: 0.0048; docs/psgan.md).
+* (ours, ``head: disc``) lambda_kp * L1 between each generated disc's centre and the real point, in heatmap
+  pixels (:func:`centre_l1`): the discs' positions get a gradient when a generated disc and its real one do not
+  overlap, where eq. 3's has none.
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.T
     the leading dimensions; pred, target (B, T, K, S, S)."""
     t = target.float()
     return ((t - pred.float()).abs() * (alpha * t + 1)).sum((-2, -1)).mean()
+
+
+def centre_l1(centres: torch.Tensor, real: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(ours, the disc head) mean L1 in heatmap pixels between each generated disc's centre and its real point,
+    over the points whose real disc shows on the map; centres, real (B, T, K, 2), target (B, T, K, S, S)."""
+    seen = (target.flatten(-2).amax(-1) > 0).float()
+    return ((centres - real).abs().sum(-1) * seen).sum() / seen.sum().clamp(min=1)
 
 
 def heatmap_image(maps: torch.Tensor) -> torch.Tensor:
@@ -88,8 +98,10 @@ class PSGANMethod(Method):
 
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         cfg = self.cfg
-        fake = self.G(batch["init"], self.one_hot(batch["label"]))
+        fake, centres, _ = self.G.points(batch["init"], self.one_hot(batch["label"]))
         losses = {"rec": cfg.lambda_rec * masked_l1(fake, batch["target"], cfg.alpha)}
+        if centres is not None and cfg.lambda_kp > 0:
+            losses["kp"] = cfg.lambda_kp * centre_l1(centres, batch["centres"], batch["target"])
         if cfg.lambda_gan > 0:
             losses["gan"] = cfg.lambda_gan * gan_loss_g(self.D(fake), cfg.gan_mode)
         mid = cfg.frames // 2

@@ -80,9 +80,27 @@ class PoseSequenceGenerator(nn.Module):
                 self.temporal.out.bias.zero_()
         # (ours) the input pose added to every frame's logits, with a learnt per-keypoint gain: G then learns
         # the motion away from the first pose instead of redrawing K discs through a 4x4 bottleneck
-        self.init_gain = nn.Parameter(torch.full((nk,), 3.0)) if cfg.init_skip else None
+        # (the disc head carries the first pose itself: its centres are displacements from it)
+        self.init_gain = (
+            nn.Parameter(torch.full((nk,), 3.0)) if cfg.init_skip and cfg.head == "maps" else None
+        )
+        self.head, self.radius = cfg.head, cfg.radius
 
     def forward(self, pose: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """(B, T, K, S, S) heatmaps in [0, 1] (head disc: discs in {0, 1})."""
+        return self.points(pose, label)[0]
+
+    def points(
+        self, pose: torch.Tensor, label: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(maps (B, T, K, S, S), centres (B, T, K, 2) x, y in heatmap pixels, presence (B, T, K) in (0, 1));
+        the last two are None for the paper's per-pixel head (``head: maps``)."""
+        z = self.logits(pose, label)
+        if self.head == "maps":
+            return torch.sigmoid(z), None, None
+        return disc_head(z, self.radius, *first_centres(pose))
+
+    def logits(self, pose: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         h = self.encoder(pose)
         lab = label[:, :, None, None].to(h.dtype).expand(-1, -1, *h.shape[-2:])
         h = self.blocks(self.join(torch.cat([h, lab], 1)))
@@ -93,7 +111,58 @@ class PoseSequenceGenerator(nn.Module):
         if self.temporal is not None:
             b, t = z.shape[:2]
             z = self.temporal(z.reshape(b, t, -1))[0].reshape(z.shape)
-        return torch.sigmoid(z)
+        return z
+
+
+def first_centres(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, K, S, S) disc maps of the first pose -> (centres (B, K, 2): x, y of each disc's pixel centroid, the
+    map's middle where a point has no disc; shown (B, K) bool)."""
+    s = pose.shape[-1]
+    on = (pose > 0.5).float()
+    n = on.sum((-2, -1))
+    coord = torch.arange(s, device=pose.device, dtype=torch.float32)
+    mid = torch.full_like(n, (s - 1) / 2)
+    cx = torch.where(n > 0, (on.sum(-2) * coord).sum(-1) / n.clamp(min=1), mid)
+    cy = torch.where(n > 0, (on.sum(-1) * coord).sum(-1) / n.clamp(min=1), mid)
+    return torch.stack([cx, cy], -1), n > 0
+
+
+def disc_head(
+    z: torch.Tensor,
+    radius: float,
+    start: torch.Tensor | None = None,
+    shown: torch.Tensor | None = None,
+    beta: float = 2.0,
+    kappa: float = 3.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ours) Logits (B, T, K, S, S) -> one disc per map, the shape of the real heatmaps. Issue 28's finding:
+    with per-pixel maps, eq. 3's (alpha M + 1) weight makes the L1 optimum "on" wherever a moving joint may be
+    with odds above 1/(alpha + 2), a smear of 1.6x the real disc mass that cost most of the heatmap L2.
+
+    Each map's logits are a distribution over the point's displacement from its first position ``start``
+    (B, K, 2), the map's middle meaning none: centre = start + soft-argmax of ``beta * z`` - middle (integral
+    regression, Sun et al. 2018; a point without a first position is placed absolutely, start = middle).
+    Presence q = sigmoid(logit level under that soft-max, + 3 when the point is ``shown`` (B, K) in the first
+    pose, - 3 when not). The map = the disc of ``radius`` about the centre (the pixel test of
+    :func:`reenactor.pose.heatmaps.encode_points_torch`) where q > 0.5. Forward values are those hard discs;
+    gradients flow through a soft disc q * sigmoid(kappa * (radius - distance)) (straight-through).
+    Returns (maps, centres (B, T, K, 2) x, y, presence (B, T, K))."""
+    s = z.shape[-1]
+    mid = (s - 1) / 2
+    if start is None:
+        start = torch.full((*z.shape[:1], *z.shape[2:3], 2), mid, device=z.device)
+        shown = torch.ones(start.shape[:-1], dtype=torch.bool, device=z.device)
+    flat = z.flatten(-2).float()
+    p = torch.softmax(beta * flat, -1).view(z.shape)
+    coord = torch.arange(s, device=z.device, dtype=torch.float32)
+    cx = (p.sum(-2) * coord).sum(-1) - mid + start[:, None, :, 0]
+    cy = (p.sum(-1) * coord).sum(-1) - mid + start[:, None, :, 1]
+    prior = torch.where(shown, 3.0, -3.0)[:, None]
+    q = torch.sigmoid((p.flatten(-2) * flat).sum(-1) + prior)
+    d2 = (coord[None, :] - cx[..., None, None]) ** 2 + (coord[:, None] - cy[..., None, None]) ** 2
+    soft = q[..., None, None] * torch.sigmoid(kappa * (radius - torch.sqrt(d2 + 1e-6)))
+    hard = ((d2 <= radius * radius) & (q > 0.5)[..., None, None]).float()
+    return hard + soft - soft.detach(), torch.stack([cx, cy], -1), q
 
 
 def build_discriminator(cfg: PSGANConfig) -> SpaceTimeDiscriminator:
