@@ -69,10 +69,13 @@ class PoseSequenceGenerator(nn.Module):
             cin = c
         dec.append(nn.Conv3d(cin, nk, 3, padding=1))
         self.decoder = nn.Sequential(*dec)
+        # over the T frames: the flattened logit maps (head maps), or each frame's points (head disc: x, y / S and
+        # the presence logit of every point; a correction added to the whole maps would shift every soft-argmax)
+        width = nk * cfg.size**2 if cfg.head == "maps" else nk * 3
         self.temporal = (
             None
             if cfg.recurrent == "none"
-            else SequenceModule(nk * cfg.size**2, cfg.hidden, cell=cfg.recurrent, residual=True)
+            else SequenceModule(width, cfg.hidden, cell=cfg.recurrent, residual=True)
         )
         if self.temporal is not None:  # starts near the identity (a residual correction grown from small)
             with torch.no_grad():
@@ -98,7 +101,13 @@ class PoseSequenceGenerator(nn.Module):
         z = self.logits(pose, label)
         if self.head == "maps":
             return torch.sigmoid(z), None, None
-        return disc_head(z, self.radius, *first_centres(pose))
+        centres, level = disc_points(z, *first_centres(pose))
+        if self.temporal is not None:
+            b, t, k = level.shape
+            x = torch.cat([centres / self.size, level[..., None]], -1).reshape(b, t, -1)
+            y = self.temporal(x)[0].reshape(b, t, k, 3)
+            centres, level = y[..., :2] * self.size, y[..., 2]
+        return render_discs(centres, level, self.size, self.radius)
 
     def logits(self, pose: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         h = self.encoder(pose)
@@ -108,7 +117,7 @@ class PoseSequenceGenerator(nn.Module):
         if self.init_gain is not None:
             z = z + self.init_gain[:, None, None, None] * (2 * pose - 1)[:, :, None]
         z = z.permute(0, 2, 1, 3, 4)  # (B, T, K, S, S)
-        if self.temporal is not None:
+        if self.temporal is not None and self.head == "maps":
             b, t = z.shape[:2]
             z = self.temporal(z.reshape(b, t, -1))[0].reshape(z.shape)
         return z
@@ -128,25 +137,27 @@ def first_centres(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def disc_head(
-    z: torch.Tensor,
-    radius: float,
-    start: torch.Tensor | None = None,
-    shown: torch.Tensor | None = None,
-    beta: float = 2.0,
-    kappa: float = 3.0,
+    z: torch.Tensor, radius: float, start: torch.Tensor | None = None, shown: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(ours) Logits (B, T, K, S, S) -> one disc per map, the shape of the real heatmaps. Issue 28's finding:
-    with per-pixel maps, eq. 3's (alpha M + 1) weight makes the L1 optimum "on" wherever a moving joint may be
-    with odds above 1/(alpha + 2), a smear of 1.6x the real disc mass that cost most of the heatmap L2.
+    """(ours) Logits (B, T, K, S, S) -> one disc per map, the shape of the real heatmaps: :func:`disc_points`
+    then :func:`render_discs` (the generator puts its GRU between the two). Returns (maps, centres (B, T, K, 2)
+    x, y, presence (B, T, K)).
+
+    Issue 28's finding: with per-pixel maps, eq. 3's (alpha M + 1) weight makes the L1 optimum "on" wherever a
+    moving joint may be with odds above 1/(alpha + 2), a smear of 1.6x the real disc mass that cost most of the
+    heatmap L2."""
+    return render_discs(*disc_points(z, start, shown), z.shape[-1], radius)
+
+
+def disc_points(
+    z: torch.Tensor, start: torch.Tensor | None = None, shown: torch.Tensor | None = None, beta: float = 2.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (B, T, K, S, S) -> (centres (B, T, K, 2) x, y in heatmap pixels, presence logits (B, T, K)).
 
     Each map's logits are a distribution over the point's displacement from its first position ``start``
     (B, K, 2), the map's middle meaning none: centre = start + soft-argmax of ``beta * z`` - middle (integral
-    regression, Sun et al. 2018; a point without a first position is placed absolutely, start = middle).
-    Presence q = sigmoid(logit level under that soft-max, + 3 when the point is ``shown`` (B, K) in the first
-    pose, - 3 when not). The map = the disc of ``radius`` about the centre (the pixel test of
-    :func:`reenactor.pose.heatmaps.encode_points_torch`) where q > 0.5. Forward values are those hard discs;
-    gradients flow through a soft disc q * sigmoid(kappa * (radius - distance)) (straight-through).
-    Returns (maps, centres (B, T, K, 2) x, y, presence (B, T, K))."""
+    regression, Sun et al. 2018; without ``start`` points are placed absolutely). The presence logit is the logit
+    level under that soft-max, + 3 when the point is ``shown`` (B, K) in the first pose, - 3 when not."""
     s = z.shape[-1]
     mid = (s - 1) / 2
     if start is None:
@@ -157,12 +168,24 @@ def disc_head(
     coord = torch.arange(s, device=z.device, dtype=torch.float32)
     cx = (p.sum(-2) * coord).sum(-1) - mid + start[:, None, :, 0]
     cy = (p.sum(-1) * coord).sum(-1) - mid + start[:, None, :, 1]
-    prior = torch.where(shown, 3.0, -3.0)[:, None]
-    q = torch.sigmoid((p.flatten(-2) * flat).sum(-1) + prior)
+    level = (p.flatten(-2) * flat).sum(-1) + torch.where(shown, 3.0, -3.0)[:, None]
+    return torch.stack([cx, cy], -1), level
+
+
+def render_discs(
+    centres: torch.Tensor, level: torch.Tensor, size: int, radius: float, kappa: float = 3.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centres (..., K, 2) and presence logits (..., K) -> (maps (..., K, size, size), centres, presence in
+    (0, 1)): the disc of ``radius`` about each centre (the pixel test of
+    :func:`reenactor.pose.heatmaps.encode_points_torch`) where presence > 0.5. Forward values are those hard
+    discs; gradients flow through a soft disc presence * sigmoid(kappa * (radius - distance)) (straight-through)."""
+    q = torch.sigmoid(level)
+    coord = torch.arange(size, device=centres.device, dtype=torch.float32)
+    cx, cy = centres[..., 0], centres[..., 1]
     d2 = (coord[None, :] - cx[..., None, None]) ** 2 + (coord[:, None] - cy[..., None, None]) ** 2
     soft = q[..., None, None] * torch.sigmoid(kappa * (radius - torch.sqrt(d2 + 1e-6)))
     hard = ((d2 <= radius * radius) & (q > 0.5)[..., None, None]).float()
-    return hard + soft - soft.detach(), torch.stack([cx, cy], -1), q
+    return hard + soft - soft.detach(), centres, q
 
 
 def build_discriminator(cfg: PSGANConfig) -> SpaceTimeDiscriminator:
