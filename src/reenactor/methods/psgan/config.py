@@ -34,7 +34,7 @@ class PSGANConfig:
     # per-pixel sigmoid maps
     lambda_kp: float = 10.0  # (ours, head disc) weight of the L1 between the disc centres and the real points
     # (heatmap px; method.centre_l1)
-    recurrent: Literal["gru", "lstm", "none"] = "gru"  # over the T decoded maps (§3.4: GRU); none = ablation
+    recurrent: Literal["gru", "lstm", "none"] = "gru"  # over the T frames (§3.4: GRU; head disc: over the points)
     hidden: int = 128  # hidden size of the recurrent layer
     ndf: int = 32  # channels of the first PatchGAN layer
     n_layers: int = 3  # stride-2 PatchGAN layers
