@@ -47,9 +47,16 @@ def main() -> None:
     info = json.loads((args.out / "data/test/ACTIONS.json").read_text())
     test = bench._items(open_actions([args.out / "data/test"], log=lambda *_: None), cfg)
     store = prepare_clip(opts.clip, args.out, opts.size, False)
-    rests = [r.framed(info["zoom"]) for r in bench._rests(store, list(range(85, 120, 10)), opts.test_photo, opts.size)]
-    assert [r.source for r in rests] == info["rest_poses"], "the held-out set was written from other rest poses"
-    rows: dict[str, list[float]] = {k: [] for k in ("static", "oracle sample", "central trajectory", "conditional mean")}
+    rests = [
+        r.framed(info["zoom"])
+        for r in bench._rests(store, list(range(85, 120, 10)), opts.test_photo, opts.size)
+    ]
+    assert [r.source for r in rests] == info["rest_poses"], (
+        "the held-out set was written from other rest poses"
+    )
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("static", "oracle sample", "central trajectory", "conditional mean")
+    }
     per_action: dict[str, list[list[float]]] = {}
     count: dict[str, int] = {}
     for it in test:  # an action's files in the order they were written (sample k of the action)
@@ -59,8 +66,8 @@ def main() -> None:
         rest = rests[(k + ai) % len(rests)]
         var = draw_variation(rng, rest.size)
 
-        def maps(v):
-            kp = animate(it.sample.action, {"body": rest.body, "face": rest.face}, cfg.frames, rest.size, v)
+        def maps(v, action=it.sample.action, rest=rest):
+            kp = animate(action, {"body": rest.body, "face": rest.face}, cfg.frames, rest.size, v)
             return pts.to_maps(kp["body"], "body", rest.size, cfg.size, cfg.radius)
 
         real = maps(var)

@@ -114,7 +114,9 @@ def test_disc_head_draws_the_real_disc_at_the_soft_argmax():
     s, r = 16, 1.5
     pts = torch.tensor([[[5.0, 9.0, 1.0], [11.3, 4.6, 1.0], [0.0, 0.0, 0.0]]])  # heatmap pixels, conf
     real = heatmaps.encode_points_torch(pts, (s, s), s, r)  # frame = heatmap: pixels map 1:1
-    z = (real[:, None] * 16 - 8).requires_grad_(True)  # (B, T, K, S, S) logits: high on the discs, low elsewhere
+    z = (real[:, None] * 16 - 8).requires_grad_(
+        True
+    )  # (B, T, K, S, S) logits: high on the discs, low elsewhere
     maps, centres, q = disc_head(z, r)  # no first pose: placed absolutely
     torch.testing.assert_close(centres[0, 0, :2], torch.tensor([[5.0, 9.0], [11.0, 5.0]]), atol=0.35, rtol=0)
     assert q[0, 0, 0] > 0.99 and q[0, 0, 2] < 0.01
@@ -126,13 +128,17 @@ def test_disc_head_draws_the_real_disc_at_the_soft_argmax():
     (maps * real[:, None].roll(1, -1)).sum().backward()  # reward the real discs shifted right by a pixel
     assert z.grad is not None and z.grad.abs().sum() > 0
     z2 = z.detach().clone()
-    z2[0, 0, 0, 9, 6] += 0.5  # more weight on a pixel right of the first centre: it moves right, less than a pixel
+    z2[0, 0, 0, 9, 6] += (
+        0.5  # more weight on a pixel right of the first centre: it moves right, less than a pixel
+    )
     c2 = disc_head(z2, r)[1]
     assert 0 < (c2 - centres.detach())[0, 0, 0, 0] < 1
     # with a first pose, the same logits are a displacement from it: the map's middle means none
     start = torch.tensor([[[2.0, 3.0], [0.0, 0.0], [0.0, 0.0]]])
     shown = torch.tensor([[True, False, False]])
-    centred = torch.roll(z.detach(), (7 - 9, 7 - 5), (-2, -1))  # the first disc at (7, 7): half a pixel off 7.5
+    centred = torch.roll(
+        z.detach(), (7 - 9, 7 - 5), (-2, -1)
+    )  # the first disc at (7, 7): half a pixel off 7.5
     c3, q3 = disc_head(centred, r, start, shown)[1:]
     torch.testing.assert_close(c3[0, 0, 0], torch.tensor([1.5, 2.5]), atol=0.35, rtol=0)
     assert q3[0, 0, 0] > 0.99
