@@ -32,7 +32,7 @@ class PSGANConfig:
     )
     # the paper's generator, which redraws every disc from the bottleneck
     head: Literal["maps", "disc"] = "disc"  # (ours) disc: each generated map is one disc, at a soft-argmax
-    # displacement from the first pose, drawn when its presence says so (networks.disc_head); maps: the paper's
+    # displacement from the first pose, drawn when its presence says so (networks.disc_points); maps: the paper's
     # per-pixel sigmoid maps
     lambda_kp: float = 10.0  # (ours, head disc) weight of the L1 between the disc centres and the real points
     # (heatmap px; method.centre_l1)
