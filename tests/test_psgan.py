@@ -108,16 +108,21 @@ def test_decoder_strides_and_shapes():
 def test_disc_head_draws_the_real_disc_at_the_soft_argmax():
     """The disc head's forward maps are exactly the discs the data renderer draws at its centres; a centre
     moves by a fraction of a pixel with the logits (soft-argmax) and gets a gradient through the soft disc;
-    a map whose logits are low everywhere is empty."""
-    from reenactor.methods.psgan.networks import disc_head
+    a map whose logits are low everywhere is empty; logits are a displacement from the first pose."""
+    from reenactor.methods.psgan.networks import disc_points, render_discs
 
     s, r = 16, 1.5
+
+    def head(z, start, shown):
+        return render_discs(*disc_points(z, start, shown), s, r)
+
+    middle = torch.full((1, 3, 2), (s - 1) / 2)  # a first pose at the middle: displacement = position
+    everywhere = torch.ones(1, 3, dtype=torch.bool)
     pts = torch.tensor([[[5.0, 9.0, 1.0], [11.3, 4.6, 1.0], [0.0, 0.0, 0.0]]])  # heatmap pixels, conf
     real = heatmaps.encode_points_torch(pts, (s, s), s, r)  # frame = heatmap: pixels map 1:1
-    z = (real[:, None] * 16 - 8).requires_grad_(
-        True
-    )  # (B, T, K, S, S) logits: high on the discs, low elsewhere
-    maps, centres, q = disc_head(z, r)  # no first pose: placed absolutely
+    # (B, T, K, S, S) logits: high on the discs, low elsewhere
+    z = (real[:, None] * 16 - 8).requires_grad_(True)
+    maps, centres, q = head(z, middle, everywhere)
     torch.testing.assert_close(centres[0, 0, :2], torch.tensor([[5.0, 9.0], [11.0, 5.0]]), atol=0.35, rtol=0)
     assert q[0, 0, 0] > 0.99 and q[0, 0, 2] < 0.01
     drawn = heatmaps.encode_points_torch(
@@ -128,22 +133,18 @@ def test_disc_head_draws_the_real_disc_at_the_soft_argmax():
     (maps * real[:, None].roll(1, -1)).sum().backward()  # reward the real discs shifted right by a pixel
     assert z.grad is not None and z.grad.abs().sum() > 0
     z2 = z.detach().clone()
-    z2[0, 0, 0, 9, 6] += (
-        0.5  # more weight on a pixel right of the first centre: it moves right, less than a pixel
-    )
-    c2 = disc_head(z2, r)[1]
+    z2[0, 0, 0, 9, 6] += 0.5  # more weight on a pixel right of the first centre: it moves right, < 1 px
+    c2 = head(z2, middle, everywhere)[1]
     assert 0 < (c2 - centres.detach())[0, 0, 0, 0] < 1
-    # with a first pose, the same logits are a displacement from it: the map's middle means none
+    # with another first pose, the same kind of logits are a displacement from it
     start = torch.tensor([[[2.0, 3.0], [0.0, 0.0], [0.0, 0.0]]])
     shown = torch.tensor([[True, False, False]])
-    centred = torch.roll(
-        z.detach(), (7 - 9, 7 - 5), (-2, -1)
-    )  # the first disc at (7, 7): half a pixel off 7.5
-    c3, q3 = disc_head(centred, r, start, shown)[1:]
+    centred = torch.roll(z.detach(), (7 - 9, 7 - 5), (-2, -1))  # the first disc at (7, 7): 0.5 px off 7.5
+    c3, q3 = head(centred, start, shown)[1:]
     torch.testing.assert_close(c3[0, 0, 0], torch.tensor([1.5, 2.5]), atol=0.35, rtol=0)
     assert q3[0, 0, 0] > 0.99
     # flat logits: no displacement, and presence leans to whether the point shows in the first pose
-    c4, q4 = disc_head(torch.zeros_like(z), r, start, shown)[1:]
+    c4, q4 = head(torch.zeros_like(z), start, shown)[1:]
     torch.testing.assert_close(c4[0, 0], start[0])
     torch.testing.assert_close(q4[0, 0], torch.sigmoid(torch.tensor([3.0, -3.0, -3.0])))
 

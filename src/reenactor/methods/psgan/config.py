@@ -27,18 +27,16 @@ class PSGANConfig:
     max_ch: int = 256  # channel cap of encoder and decoder
     n_down: int = 3  # stride-2 k4 encoder convolutions (the paper: 4, 64 -> 4x4; 3 keeps 4x4 at 32)
     n_blocks: int = 2  # residual blocks after the label joins the bottleneck (ours; the paper leaves it open)
-    init_skip: bool = (
-        True  # (ours, head maps) add the input pose to every frame's logits, learnt gain; false =
-    )
-    # the paper's generator, which redraws every disc from the bottleneck
+    # (ours, head maps) add the input pose to every frame's logits with a learnt gain; false = the paper's
+    # generator, which redraws every disc from the bottleneck
+    init_skip: bool = True
     head: Literal["maps", "disc"] = "disc"  # (ours) disc: each generated map is one disc, at a soft-argmax
     # displacement from the first pose, drawn when its presence says so (networks.disc_points); maps: the paper's
     # per-pixel sigmoid maps
     lambda_kp: float = 10.0  # (ours, head disc) weight of the L1 between the disc centres and the real points
     # (heatmap px; method.centre_l1)
-    recurrent: Literal["gru", "lstm", "none"] = (
-        "gru"  # over the T frames (§3.4: GRU; head disc: over the points)
-    )
+    # over the T frames (§3.4: GRU; head disc: over each frame's points); none = the "w/o LSTM" ablation
+    recurrent: Literal["gru", "lstm", "none"] = "gru"
     hidden: int = 128  # hidden size of the recurrent layer
     ndf: int = 32  # channels of the first PatchGAN layer
     n_layers: int = 3  # stride-2 PatchGAN layers

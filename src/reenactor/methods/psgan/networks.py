@@ -136,33 +136,22 @@ def first_centres(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([cx, cy], -1), n > 0
 
 
-def disc_head(
-    z: torch.Tensor, radius: float, start: torch.Tensor | None = None, shown: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(ours) Logits (B, T, K, S, S) -> one disc per map, the shape of the real heatmaps: :func:`disc_points`
-    then :func:`render_discs` (the generator puts its GRU between the two). Returns (maps, centres (B, T, K, 2)
-    x, y, presence (B, T, K)).
-
-    Issue 28's finding: with per-pixel maps, eq. 3's (alpha M + 1) weight makes the L1 optimum "on" wherever a
-    moving joint may be with odds above 1/(alpha + 2), a smear of 1.6x the real disc mass that cost most of the
-    heatmap L2."""
-    return render_discs(*disc_points(z, start, shown), z.shape[-1], radius)
-
-
 def disc_points(
-    z: torch.Tensor, start: torch.Tensor | None = None, shown: torch.Tensor | None = None, beta: float = 2.0
+    z: torch.Tensor, start: torch.Tensor, shown: torch.Tensor, beta: float = 2.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits (B, T, K, S, S) -> (centres (B, T, K, 2) x, y in heatmap pixels, presence logits (B, T, K)).
+    """(ours, the disc head's first half; :func:`render_discs` draws) Logits (B, T, K, S, S) -> (centres
+    (B, T, K, 2) x, y in heatmap pixels, presence logits (B, T, K)).
 
     Each map's logits are a distribution over the point's displacement from its first position ``start``
-    (B, K, 2), the map's middle meaning none: centre = start + soft-argmax of ``beta * z`` - middle (integral
-    regression, Sun et al. 2018; without ``start`` points are placed absolutely). The presence logit is the logit
-    level under that soft-max, + 3 when the point is ``shown`` (B, K) in the first pose, - 3 when not."""
+    (B, K, 2; :func:`first_centres`), the map's middle meaning none: centre = start + soft-argmax of
+    ``beta * z`` - middle (integral regression, Sun et al. 2018). The presence logit is the logit level under
+    that soft-max, + 3 when the point is ``shown`` (B, K) in the first pose, - 3 when not.
+
+    Why (issue 28): with per-pixel maps, eq. 3's (alpha M + 1) weight makes the L1 optimum "on" wherever a
+    moving joint may be with odds above 1/(alpha + 2), a smear of 1.6x the real disc mass that cost most of the
+    heatmap L2; a disc head draws what the data draws, one disc per point."""
     s = z.shape[-1]
     mid = (s - 1) / 2
-    if start is None:
-        start = torch.full((*z.shape[:1], *z.shape[2:3], 2), mid, device=z.device)
-        shown = torch.ones(start.shape[:-1], dtype=torch.bool, device=z.device)
     flat = z.flatten(-2).float()
     p = torch.softmax(beta * flat, -1).view(z.shape)
     coord = torch.arange(s, device=z.device, dtype=torch.float32)
