@@ -33,7 +33,7 @@ class PSGANConfig:
     head: Literal["maps", "disc"] = "disc"  # (ours) disc: each generated map is one disc, at a soft-argmax
     # displacement from the first pose, drawn when its presence says so (networks.disc_points); maps: the paper's
     # per-pixel sigmoid maps
-    lambda_kp: float = 10.0  # (ours, head disc) weight of the L1 between the disc centres and the real points
+    lambda_kp: float = 60.0  # (ours, head disc) weight of the L1 between the disc centres and the real points
     # (heatmap px; method.centre_l1)
     # over the T frames (§3.4: GRU; head disc: over each frame's points); none = the "w/o LSTM" ablation
     recurrent: Literal["gru", "lstm", "none"] = "gru"
