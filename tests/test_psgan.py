@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from reenactor.cli import main
+from reenactor.errors import ConfigError
 from reenactor.methods.psgan import PSGANConfig, PSGANMethod
 from reenactor.methods.psgan.method import masked_l1
 from reenactor.methods.psgan.networks import PoseSequenceGenerator, decoder_strides
@@ -194,6 +195,32 @@ def test_gradients_reach_every_parameter():
     sum(d.values()).backward()
     missing = [n for n, p in m.D.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, missing
+
+
+def test_presence_bce_trains_presence_and_eq3_only_moves_the_discs():
+    from reenactor.methods.psgan.networks import render_discs
+
+    centres = torch.tensor([[[10.3, 12.6], [3.0, 4.0]]], requires_grad=True)
+    level = torch.tensor([[2.0, -0.5]], requires_grad=True)
+    for grad in (True, False):
+        maps, _, q = render_discs(centres, level, 16, 2.0, presence_grad=grad)
+        target = torch.zeros_like(maps)
+        target[0, 0, 11:14, 9:12] = 1
+        centres.grad = level.grad = None
+        (maps - target).abs().sum().backward()
+        assert centres.grad.abs().sum() > 0  # the discs still move
+        reached = level.grad is not None and bool(level.grad.abs().sum() > 0)
+        assert reached == grad  # presence only through eq. 3 when presence: eq3
+    cfg = PSGANConfig(**TINY, presence="bce")
+    m = PSGANMethod(cfg)
+    b = _batch(cfg)
+    out = m.generator_step(b, 0)
+    assert set(out.losses) == {"rec", "gan", "kp", "presence"}
+    sum(out.losses.values()).backward()
+    missing = [n for n, p in m.G.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, missing
+    with pytest.raises(ConfigError, match="model.presence"):
+        PSGANMethod(PSGANConfig(**TINY, presence="gan"))
 
 
 def test_reconstruction_loss_falls_on_a_fixed_batch():

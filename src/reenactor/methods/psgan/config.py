@@ -35,6 +35,12 @@ class PSGANConfig:
     # per-pixel sigmoid maps
     lambda_kp: float = 60.0  # (ours, head disc) weight of the L1 between the disc centres and the real points
     # (heatmap px; method.centre_l1)
+    # (ours, head disc) what trains each point's presence (drawn or not): eq3 = eq. 3's masked L1 and the GAN
+    # through the drawn discs (alpha > 0 then draws a point once its odds exceed 1 / (alpha + 2)); bce = a
+    # binary cross-entropy with whether the real disc shows, weighted lambda_presence, and eq. 3 and the GAN
+    # move the discs only
+    presence: Literal["eq3", "bce"] = "eq3"
+    lambda_presence: float = 1.0  # (ours, presence bce) weight of that cross-entropy (per point and frame)
     # over the T frames (§3.4: GRU; head disc: over each frame's points); none = the "w/o LSTM" ablation
     recurrent: Literal["gru", "lstm", "none"] = "gru"
     hidden: int = 128  # hidden size of the recurrent layer
@@ -66,5 +72,7 @@ def check_config(cfg: PSGANConfig) -> None:
         raise ConfigError(f"model.smooth must be one of {', '.join(smoothing.METHODS)}, got {cfg.smooth!r}")
     if cfg.head not in ("maps", "disc"):
         raise ConfigError(f"model.head must be maps or disc, got {cfg.head!r}")
+    if cfg.presence not in ("eq3", "bce"):
+        raise ConfigError(f"model.presence must be eq3 or bce, got {cfg.presence!r}")
     if cfg.radius <= 0:
         raise ConfigError("model.radius must be > 0")

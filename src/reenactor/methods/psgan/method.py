@@ -45,6 +45,13 @@ def centre_l1(centres: torch.Tensor, real: torch.Tensor, target: torch.Tensor) -
     return ((centres - real).abs().sum(-1) * seen).sum() / seen.sum().clamp(min=1)
 
 
+def presence_bce(presence: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(ours, ``model.presence: bce``) mean binary cross-entropy between each generated point's presence
+    (B, T, K) in (0, 1) and whether its real disc shows on the map; target (B, T, K, S, S)."""
+    seen = (target.flatten(-2).amax(-1) > 0).float()
+    return nn.functional.binary_cross_entropy(presence.float().clamp(1e-6, 1 - 1e-6), seen)
+
+
 def heatmap_image(maps: torch.Tensor) -> torch.Tensor:
     """(B, K, S, S) heatmaps -> (B, 3, S, S) in [-1, 1] for the logged grid (channel maximum, grey)."""
     m = maps.float().amax(1, keepdim=True)
@@ -98,10 +105,12 @@ class PSGANMethod(Method):
 
     def generator_step(self, batch: dict[str, torch.Tensor], step: int) -> StepOutput:
         cfg = self.cfg
-        fake, centres, _ = self.G.points(batch["init"], self.one_hot(batch["label"]))
+        fake, centres, presence = self.G.points(batch["init"], self.one_hot(batch["label"]))
         losses = {"rec": cfg.lambda_rec * masked_l1(fake, batch["target"], cfg.alpha)}
         if centres is not None and cfg.lambda_kp > 0:
             losses["kp"] = cfg.lambda_kp * centre_l1(centres, batch["centres"], batch["target"])
+        if presence is not None and cfg.presence == "bce":
+            losses["presence"] = cfg.lambda_presence * presence_bce(presence, batch["target"])
         if cfg.lambda_gan > 0:
             losses["gan"] = cfg.lambda_gan * gan_loss_g(self.D(fake), cfg.gan_mode)
         mid = cfg.frames // 2

@@ -88,6 +88,7 @@ class PoseSequenceGenerator(nn.Module):
             nn.Parameter(torch.full((nk,), 3.0)) if cfg.init_skip and cfg.head == "maps" else None
         )
         self.head, self.radius = cfg.head, cfg.radius
+        self.presence_grad = cfg.presence == "eq3"  # false: the drawn discs pass no gradient to presence
 
     def forward(self, pose: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """(B, T, K, S, S) heatmaps in [0, 1] (head disc: discs in {0, 1})."""
@@ -107,7 +108,7 @@ class PoseSequenceGenerator(nn.Module):
             x = torch.cat([centres / self.size, level[..., None]], -1).reshape(b, t, -1)
             y = self.temporal(x)[0].reshape(b, t, k, 3)
             centres, level = y[..., :2] * self.size, y[..., 2]
-        return render_discs(centres, level, self.size, self.radius)
+        return render_discs(centres, level, self.size, self.radius, presence_grad=self.presence_grad)
 
     def logits(self, pose: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         h = self.encoder(pose)
@@ -162,17 +163,24 @@ def disc_points(
 
 
 def render_discs(
-    centres: torch.Tensor, level: torch.Tensor, size: int, radius: float, kappa: float = 3.0
+    centres: torch.Tensor,
+    level: torch.Tensor,
+    size: int,
+    radius: float,
+    kappa: float = 3.0,
+    presence_grad: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Centres (..., K, 2) and presence logits (..., K) -> (maps (..., K, size, size), centres, presence in
     (0, 1)): the disc of ``radius`` about each centre (the pixel test of
     :func:`reenactor.pose.heatmaps.encode_points_torch`) where presence > 0.5. Forward values are those hard
-    discs; gradients flow through a soft disc presence * sigmoid(kappa * (radius - distance)) (straight-through)."""
+    discs; gradients flow through a soft disc presence * sigmoid(kappa * (radius - distance)) (straight-through),
+    to the presence too unless ``presence_grad`` is false (``model.presence: bce`` trains it by its own loss)."""
     q = torch.sigmoid(level)
     coord = torch.arange(size, device=centres.device, dtype=torch.float32)
     cx, cy = centres[..., 0], centres[..., 1]
     d2 = (coord[None, :] - cx[..., None, None]) ** 2 + (coord[:, None] - cy[..., None, None]) ** 2
-    soft = q[..., None, None] * torch.sigmoid(kappa * (radius - torch.sqrt(d2 + 1e-6)))
+    qs = q if presence_grad else q.detach()
+    soft = qs[..., None, None] * torch.sigmoid(kappa * (radius - torch.sqrt(d2 + 1e-6)))
     hard = ((d2 <= radius * radius) & (q > 0.5)[..., None, None]).float()
     return hard + soft - soft.detach(), centres, q
 
