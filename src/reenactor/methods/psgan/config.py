@@ -39,8 +39,11 @@ class PSGANConfig:
     # through the drawn discs (alpha > 0 then draws a point once its odds exceed 1 / (alpha + 2)); bce = a
     # binary cross-entropy with whether the real disc shows, weighted lambda_presence, and eq. 3 and the GAN
     # move the discs only
-    presence: Literal["eq3", "bce"] = "eq3"
-    lambda_presence: float = 1.0  # (ours, presence bce) weight of that cross-entropy (per point and frame)
+    # (docs/psgan.md: heatmap L2 0.00420 -> 0.00384, 3 seeds)
+    presence: Literal["eq3", "bce"] = "bce"
+    # (ours, presence bce) weight of that cross-entropy (mean over points and frames): 100 ~ lambda_rec x a
+    # disc's area (12.6 pixels at radius 2), what eq. 3 puts on a wrongly drawn point at alpha 0
+    lambda_presence: float = 100.0
     # over the T frames (§3.4: GRU; head disc: over each frame's points); none = the "w/o LSTM" ablation
     recurrent: Literal["gru", "lstm", "none"] = "gru"
     hidden: int = 128  # hidden size of the recurrent layer
