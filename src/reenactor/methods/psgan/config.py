@@ -38,8 +38,7 @@ class PSGANConfig:
     # (ours, head disc) what trains each point's presence (drawn or not): eq3 = eq. 3's masked L1 and the GAN
     # through the drawn discs (alpha > 0 then draws a point once its odds exceed 1 / (alpha + 2)); bce = a
     # binary cross-entropy with whether the real disc shows, weighted lambda_presence, and eq. 3 and the GAN
-    # move the discs only
-    # (docs/psgan.md: heatmap L2 0.00420 -> 0.00384, 3 seeds)
+    # move the discs only (docs/psgan.md: heatmap L2 0.00420 -> 0.00384, 3 seeds)
     presence: Literal["eq3", "bce"] = "bce"
     # (ours, presence bce) weight of that cross-entropy (mean over points and frames): 100 ~ lambda_rec x a
     # disc's area (12.6 pixels at radius 2), what eq. 3 puts on a wrongly drawn point at alpha 0

@@ -38,18 +38,22 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.T
     return ((t - pred.float()).abs() * (alpha * t + 1)).sum((-2, -1)).mean()
 
 
+def shown(target: torch.Tensor) -> torch.Tensor:
+    """(B, T, K) 1.0 where a real heatmap of target (B, T, K, S, S) holds a disc on the map, else 0.0."""
+    return (target.flatten(-2).amax(-1) > 0).float()
+
+
 def centre_l1(centres: torch.Tensor, real: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(ours, the disc head) mean L1 in heatmap pixels between each generated disc's centre and its real point,
     over the points whose real disc shows on the map; centres, real (B, T, K, 2), target (B, T, K, S, S)."""
-    seen = (target.flatten(-2).amax(-1) > 0).float()
+    seen = shown(target)
     return ((centres - real).abs().sum(-1) * seen).sum() / seen.sum().clamp(min=1)
 
 
 def presence_bce(presence: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(ours, ``model.presence: bce``) mean binary cross-entropy between each generated point's presence
     (B, T, K) in (0, 1) and whether its real disc shows on the map; target (B, T, K, S, S)."""
-    seen = (target.flatten(-2).amax(-1) > 0).float()
-    return nn.functional.binary_cross_entropy(presence.float().clamp(1e-6, 1 - 1e-6), seen)
+    return nn.functional.binary_cross_entropy(presence.float().clamp(1e-6, 1 - 1e-6), shown(target))
 
 
 def heatmap_image(maps: torch.Tensor) -> torch.Tensor:
