@@ -252,6 +252,22 @@ def test_gradients_reach_every_trainable_parameter(staged):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.discriminator_parameters())
 
 
+def test_lambda_per_zero_loads_no_feature_net_and_computes_no_perceptual_term(staged):
+    """The CPU default weighs eq. 7 at 0 (docs/remot.md): then no feature net is built, no perceptual term is
+    computed, and every generator parameter still gets a gradient; one stage at 0 keeps the other's term."""
+    m = tiny(region={"lambda_per": 0.0}, composition={"lambda_per": 0.0})
+    assert m.perceptual is None
+    b = batch_of(m, m.build_dataset(staged, pairs=None), 2)
+    out = m.generator_step(b, 0)
+    assert not {"region_per", "region_style", "wcn_per", "wcn_style"} & set(out.losses)
+    sum(out.losses.values()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.generator_parameters())
+    half = tiny(region={"lambda_per": 0.0})
+    assert half.perceptual is not None
+    losses = half.generator_step(b, 0).losses
+    assert "wcn_per" in losses and "region_per" not in losses
+
+
 def test_a_training_step_never_waits_for_the_device(staged, monkeypatch):
     """prepare_batch + both steps + backward read no device value back and make no data-dependent shape (on a GPU
     each would stall the host), items without a face included."""

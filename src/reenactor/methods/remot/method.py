@@ -157,10 +157,14 @@ class RemotMethod(Method):
         nets = build_generators(cfg)
         self.LayoutGAN, self.RegionGAN = nets["LayoutGAN"], nets["RegionGAN"]
         self.WCN = nets.get("WCN")
-        needs_per = bool(self.stages & {"region", "wcn"})
+        lg, rg, wc = cfg.layout, cfg.region, cfg.composition
+        # the perceptual loss (eq. 7) runs where a trained stage weighs it; lambda_per 0 everywhere: no feature net
+        per_weights = {s: w for s, w in (("region", rg.lambda_per), ("wcn", wc.lambda_per)) if s in self.stages}
+        needs_per = any(w > 0 for w in per_weights.values())
+        if per_weights and not needs_per:
+            logger.info(f"[remot] perceptual loss off (lambda_per 0 in {', '.join(per_weights)}): no feature net")
         net = load_feature_net(cfg.feature_net, cfg.feature_weights, verbose=True) if needs_per else None
         self.perceptual = PerceptualLoss(net) if net is not None else None
-        lg, rg, wc = cfg.layout, cfg.region, cfg.composition
         n = maps.N_CLASSES
         has = self.stages.__contains__
         self.D_layout = (
@@ -305,9 +309,10 @@ class RemotMethod(Method):
                 continue
             real = real_regions[:, f].flatten(0, 1)
             rec.append(F.l1_loss(fake.float(), real.float()))
-            content, style = self.perceptual.content_and_style(fake, real)
-            per.append(content)
-            sty.append(style)
+            if c.lambda_per > 0:
+                content, style = self.perceptual.content_and_style(fake, real)
+                per.append(content)
+                sty.append(style)
             d_fake = self.D_region(torch.cat([m, fake], 1))
             gan.append(gan_loss_g(d_fake, "lsgan"))
             cache.append((m, real, fake.detach()))
@@ -315,9 +320,10 @@ class RemotMethod(Method):
             mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
             # eq. 9, summed over the five regions: each term is a mean over the B x 5 region items, times 5
             out.losses["region_rec"] = n_r * c.lambda_rec * mean(rec)
-            out.losses["region_per"] = n_r * c.lambda_per * mean(per)
-            if c.lambda_style > 0:
-                out.losses["region_style"] = n_r * c.lambda_per * c.lambda_style * mean(sty)
+            if per:
+                out.losses["region_per"] = n_r * c.lambda_per * mean(per)
+                if c.lambda_style > 0:
+                    out.losses["region_style"] = n_r * c.lambda_per * c.lambda_style * mean(sty)
             out.losses["region_gan"] = n_r * c.lambda_gan * c.num_D * mean(gan)
             out.cache["region"] = tuple(torch.cat(x) for x in zip(*cache))
             out.visuals["region_coarse"] = coarse[-1]
@@ -350,9 +356,10 @@ class RemotMethod(Method):
             y = composite(person, m, batch["backgrounds"][:, f], c.blend)
             real = frames[:, f]
             rec.append(l1(y, real))
-            content, style = self.perceptual.content_and_style(y, real)
-            per.append(content)
-            sty.append(style)
+            if c.lambda_per > 0:
+                content, style = self.perceptual.content_and_style(y, real)
+                per.append(content)
+                sty.append(style)
             d_fake, d_real = self.D_frame(torch.cat([cond, y], 1)), self.D_frame(torch.cat([cond, real], 1))
             gan.append(gan_loss_g(d_fake, "lsgan"))
             fm.append(feature_matching(d_real, d_fake))
@@ -364,9 +371,10 @@ class RemotMethod(Method):
             cache.append((cond, real, y.detach(), real_face, fake_face.detach(), valid))
         mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
         out.losses["wcn_rec"] = c.lambda_rec * mean(rec)
-        out.losses["wcn_per"] = c.lambda_per * mean(per)
-        if c.lambda_style > 0:
-            out.losses["wcn_style"] = c.lambda_per * c.lambda_style * mean(sty)
+        if per:
+            out.losses["wcn_per"] = c.lambda_per * mean(per)
+            if c.lambda_style > 0:
+                out.losses["wcn_style"] = c.lambda_per * c.lambda_style * mean(sty)
         out.losses["wcn_gan"] = c.lambda_gan * c.num_D * mean(gan)
         out.losses["wcn_fm"] = c.lambda_fm * c.num_D * mean(fm)
         n_faces = sum(n for _, n in face)  # the mean over the window's items with a face (0 without any)
