@@ -159,10 +159,14 @@ class RemotMethod(Method):
         self.WCN = nets.get("WCN")
         lg, rg, wc = cfg.layout, cfg.region, cfg.composition
         # the perceptual loss (eq. 7) runs where a trained stage weighs it; lambda_per 0 everywhere: no feature net
-        per_weights = {s: w for s, w in (("region", rg.lambda_per), ("wcn", wc.lambda_per)) if s in self.stages}
+        per_weights = {
+            s: w for s, w in (("region", rg.lambda_per), ("wcn", wc.lambda_per)) if s in self.stages
+        }
         needs_per = any(w > 0 for w in per_weights.values())
         if per_weights and not needs_per:
-            logger.info(f"[remot] perceptual loss off (lambda_per 0 in {', '.join(per_weights)}): no feature net")
+            logger.info(
+                f"[remot] perceptual loss off (lambda_per 0 in {', '.join(per_weights)}): no feature net"
+            )
         net = load_feature_net(cfg.feature_net, cfg.feature_weights, verbose=True) if needs_per else None
         self.perceptual = PerceptualLoss(net) if net is not None else None
         n = maps.N_CLASSES
