@@ -26,12 +26,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 ASTRONAUT = "sample:astronaut"
 S = 32
 NET = {"ngf": 4, "n_down": 2, "n_blocks": 1, "ndf": 4, "n_layers": 1, "num_D": 1}
+PER = {"lambda_per": 10.0}  # the paper's eq. 7 weight (the CPU default is 0): the tiny runs exercise the term
 TINY = {
     "size": S,
     "face_crop": 8,
     "layout": dict(NET),
-    "region": dict(NET),
-    "composition": {**NET, "face_ndf": 4, "face_layers": 1},
+    "region": {**NET, **PER},
+    "composition": {**NET, **PER, "face_ndf": 4, "face_layers": 1},
 }
 QUIET = {"tensorboard": False, "image_every": 0, "progress": False, "ema": 0.0, "device": "cpu"}
 

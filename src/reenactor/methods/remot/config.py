@@ -39,7 +39,9 @@ class RegionGANConfig:
     num_D: int = 2  # discriminator scales (eq. 8: multi-scale)  # noqa: N815
     lambda_gan: float = 1.0  # L_adv (eq. 8), LSGAN
     lambda_rec: float = 10.0  # lambda_rec, L1 (eq. 6) (paper: 10)
-    lambda_per: float = 10.0  # lambda_per, perceptual content + style (eq. 7) (paper: 10)
+    # lambda_per, perceptual content + style (eq. 7); the paper's 10 is for VGG-19 (paper.yaml): on the EfficientNet
+    # stand-in it outweighs the L1 ~30x and gave false colours, so the CPU default is 0 (docs/remot.md)
+    lambda_per: float = 0.0
     lambda_style: float = 1.0  # weight of the Gram style term inside L_per (not given; 1 = content + style)
 
 
@@ -66,7 +68,7 @@ class WCNConfig:
     lambda_gan: float = 1.0  # LSGAN term of the frame discriminator
     lambda_fm: float = 10.0  # discriminator feature matching
     lambda_rec: float = 10.0  # L1 of the composited frame to the real one
-    lambda_per: float = 10.0  # perceptual content + style of the frame
+    lambda_per: float = 0.0  # perceptual content + style of the frame (paper.yaml: 10; 0: see region's)
     lambda_style: float = 1.0  # weight of the Gram style term inside the perceptual loss
     lambda_face: float = 1.0  # LSGAN term of the face discriminator on the face box
     lambda_mask: float = 1.0  # L1 of the background mask M to the real background (ours: guides M early)
