@@ -71,11 +71,11 @@ def batch_of(m, ds, n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------------ TAM and GAM
-@pytest.mark.parametrize("norm", ["none", "n", "softmax"])
-def test_tam_equals_brute_force_cosine_sum(norm):
+@pytest.mark.parametrize("norm,temperature", [("none", 1.0), ("n", 1.0), ("softmax", 1.0), ("softmax", 0.01)])
+def test_tam_equals_brute_force_cosine_sum(norm, temperature):
     g = torch.Generator().manual_seed(1)
     fc, fs = torch.randn(2, 5, 3, 4, generator=g), torch.randn(2, 5, 3, 4, generator=g)
-    out = texture_alignment(fc, fs, norm)
+    out = texture_alignment(fc, fs, norm, temperature)
     want = torch.zeros_like(fc)
     n = 12
     for b in range(2):
@@ -83,7 +83,7 @@ def test_tam_equals_brute_force_cosine_sum(norm):
             ci = fc[b, :, i // 4, i % 4]
             w = torch.stack([torch.dot(ci, fs[b, :, j // 4, j % 4]) / (ci.norm() * fs[b, :, j // 4, j % 4].norm())
                              for j in range(n)])  # fmt: skip
-            w = w / n if norm == "n" else torch.softmax(w, 0) if norm == "softmax" else w
+            w = w / n if norm == "n" else torch.softmax(w / temperature, 0) if norm == "softmax" else w
             agg = sum(w[j] * fs[b, :, j // 4, j % 4] for j in range(n))
             want[b, :, i // 4, i % 4] = agg + ci
     assert torch.allclose(out, want, atol=1e-5)

@@ -56,6 +56,7 @@ class WCNConfig:
     tam: bool = True  # the Texture Alignment Module (false = the "w/o TAM" ablation: F_c + F_s)
     tam_norm: Literal["none", "n", "softmax"] = "none"  # affinity normalization: none (eq. 12 as written),
     # n (divide by N) or softmax over the source positions (ours)
+    tam_temperature: float = 1.0  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's correspondence: 0.01)
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )

@@ -76,6 +76,7 @@ def check_config(cfg: RemotConfig) -> None:
             cfg.composition.tam_norm in ("none", "n", "softmax"),
             "model.composition.tam_norm: none | n | softmax",
         ),
+        (cfg.composition.tam_temperature > 0, "model.composition.tam_temperature must be > 0"),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
         (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),
     ]

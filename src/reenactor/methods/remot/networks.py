@@ -96,17 +96,21 @@ class RegionGenerator(nn.Module):
         return self.decoder(self.blocks(feats[-1]), feats) * mask
 
 
-def texture_alignment(f_c: torch.Tensor, f_s: torch.Tensor, norm: str = "none") -> torch.Tensor:
+def texture_alignment(
+    f_c: torch.Tensor, f_s: torch.Tensor, norm: str = "none", temperature: float = 1.0
+) -> torch.Tensor:
     """The Texture Alignment Module, eqs. 12-13: ``f_c``, ``f_s`` (B, C, H', W') coarse and source features ->
     F_t = reshape(F_s A^T + F_c) with A_ij = cos(f_c^i, f_s^j) over the N = H' W' positions. ``norm``: none (as
-    written), ``n`` (A / N) or ``softmax`` (over j; ours)."""
+    written), ``n`` (A / N) or ``softmax`` (over j of A / ``temperature``; ours: a cosine lies in [-1, 1], so at
+    temperature 1 the weights of N = 256 positions differ at most e^2-fold and the sum is near an average; at
+    0.01, as CoCosNet's correspondence, each position takes the few source positions most like it)."""
     b, c, h, w = f_c.shape
     fc, fs = f_c.float().reshape(b, c, h * w), f_s.float().reshape(b, c, h * w)
     a = F.normalize(fc, dim=1, eps=1e-6).transpose(1, 2) @ F.normalize(fs, dim=1, eps=1e-6)  # (B, N, N)
     if norm == "n":
         a = a / (h * w)
     elif norm == "softmax":
-        a = torch.softmax(a, 2)
+        a = torch.softmax(a / temperature, 2)
     elif norm != "none":
         raise ValueError(f"tam_norm must be none, n or softmax, not {norm!r}")
     return (fs @ a.transpose(1, 2) + fc).reshape(b, c, h, w).to(f_c.dtype)
@@ -129,9 +133,10 @@ class WholeComposition(nn.Module):
         tam: bool,
         tam_norm: str,
         upsample: str = "transpose",
+        tam_temperature: float = 1.0,
     ):
         super().__init__()
-        self.tam, self.tam_norm = tam, tam_norm
+        self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
         self.E_1 = _encoder(3 * n_coarse, ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
         self.E_3 = _encoder(3, ngf, n_down)
@@ -146,7 +151,7 @@ class WholeComposition(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.E_1(coarse)
         f_c, f_p, f_s = feats[-1], self.E_2(layout_pose)[-1], self.E_3(source)[-1]
-        f_t = texture_alignment(f_c, f_s, self.tam_norm) if self.tam else f_c + f_s  # (12-13)
+        f_t = texture_alignment(f_c, f_s, self.tam_norm, self.tam_temperature) if self.tam else f_c + f_s  # (12-13)
         out = self.decoder(self.blocks(f_t + f_p), feats)  # (14-15)
         return torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
 
@@ -178,6 +183,7 @@ def build_generators(cfg) -> dict[str, nn.Module]:
     }
     if cfg.wcn:
         nets["WCN"] = WholeComposition(
-            wc.n_coarse, N_CLASSES + 3, wc.ngf, wc.n_down, wc.n_blocks, wc.tam, wc.tam_norm, cfg.upsample
+            wc.n_coarse, N_CLASSES + 3, wc.ngf, wc.n_down, wc.n_blocks, wc.tam, wc.tam_norm, cfg.upsample,
+            wc.tam_temperature,
         )
     return nets
