@@ -57,6 +57,7 @@ class WCNConfig:
     tam_norm: Literal["none", "n", "softmax"] = "none"  # affinity normalization: none (eq. 12 as written),
     # n (divide by N) or softmax over the source positions (ours)
     tam_temperature: float = 1.0  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's correspondence: 0.01)
+    skips: Literal["coarse", "all"] = "coarse"  # decoder U-Net skips: E_1's maps, or the sums of E_1, E_2, E_3's (ours)
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )
