@@ -43,7 +43,6 @@ class RegionGANConfig:
     # stand-in it outweighs the L1 ~30x and gave false colours, so the CPU default is 0 (docs/remot.md)
     lambda_per: float = 0.0
     lambda_style: float = 1.0  # weight of the Gram style term inside L_per (not given; 1 = content + style)
-    residual: bool = False  # ours: each region is a correction of its aligned source region, tanh(atanh(x_s) + G)
 
 
 @dataclass

@@ -83,26 +83,17 @@ class RegionGenerator(nn.Module):
     in [-1, 1], zero outside ``mask``. E_m and E_r are summed at every resolution; the decoder takes the
     sums as U-Net skips (ours: the paper gives no layer list)."""
 
-    def __init__(
-        self, ngf: int, n_down: int, n_blocks: int, upsample: str = "transpose", residual: bool = False
-    ):
+    def __init__(self, ngf: int, n_down: int, n_blocks: int, upsample: str = "transpose"):
         super().__init__()
-        self.residual = residual
         self.E_m = _encoder(1, ngf, n_down)
         self.E_r = _encoder(6, ngf, n_down)
         c = self.E_m.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
-        self.decoder = Decoder(
-            c, 3, n_down, skip_channels=self.E_m.channels, min_ch=ngf, upsample=upsample,
-            out_act="none" if residual else "tanh",
-        )  # fmt: skip
+        self.decoder = Decoder(c, 3, n_down, skip_channels=self.E_m.channels, min_ch=ngf, upsample=upsample)
 
     def forward(self, mask: torch.Tensor, source: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         feats = [a + b for a, b in zip(self.E_m(mask), self.E_r(torch.cat([source, previous], 1)))]
-        out = self.decoder(self.blocks(feats[-1]), feats)
-        if self.residual:  # ours: a correction of the aligned source region (tanh(atanh(x) + d)), not a warp
-            out = torch.tanh(out + torch.atanh(source.clamp(-0.99, 0.99)))
-        return out * mask
+        return self.decoder(self.blocks(feats[-1]), feats) * mask
 
 
 def texture_alignment(
@@ -193,7 +184,7 @@ def build_generators(cfg) -> dict[str, nn.Module]:
     lg, rg, wc = cfg.layout, cfg.region, cfg.composition
     nets: dict[str, nn.Module] = {
         "LayoutGAN": LayoutGAN(N_CLASSES, cfg.k, lg.ngf, lg.n_down, lg.n_blocks, cfg.upsample),
-        "RegionGAN": RegionGenerator(rg.ngf, rg.n_down, rg.n_blocks, cfg.upsample, rg.residual),
+        "RegionGAN": RegionGenerator(rg.ngf, rg.n_down, rg.n_blocks, cfg.upsample),
     }
     if cfg.wcn:
         nets["WCN"] = WholeComposition(
