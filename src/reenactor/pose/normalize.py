@@ -696,10 +696,10 @@ def layout_box(layout: np.ndarray, threshold: float | None = None) -> tuple[np.n
     return heights, centres
 
 
-def layout_box_torch(fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`layout_box` of a batch of person masks ``fg`` (B, H, W) bool, in torch on their device with no read
-    back to the host (a training step's GAM runs on every step): heights (B,) and centres (B, 2) float64 in
-    pixel-edge coordinates, NaN for an empty mask."""
+def layout_edges_torch(fg: torch.Tensor) -> torch.Tensor:
+    """The person boxes of a batch of masks ``fg`` (B, H, W) bool, in torch on their device with no read back
+    to the host: (B, 4) float64 ``(r0, r1, c0, c1)`` in pixel-edge coordinates (rows ``[r0, r1)``); an empty
+    mask gives ``(H, -1, W, -1)`` + 1 on the high sides, i.e. r1 = c1 = 0 < r0."""
     h, w = fg.shape[-2:]
     dev = fg.device
 
@@ -707,13 +707,20 @@ def layout_box_torch(fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.arange(n, device=dev)
         first = torch.where(hit, idx, n).amin(-1)
         last = torch.where(hit, idx, -1).amax(-1)
-        return first.double(), last.double()
+        return first.double(), last.double() + 1
 
-    r0, r1 = span(fg.any(-1), h)
-    c0, c1 = span(fg.any(-2), w)
-    empty = r1 < 0
-    heights = torch.where(empty, torch.nan, r1 + 1 - r0)
-    centres = torch.stack([0.5 * (c0 + c1 + 1), 0.5 * (r0 + r1 + 1)], -1)
+    (r0, r1), (c0, c1) = span(fg.any(-1), h), span(fg.any(-2), w)
+    return torch.stack([r0, r1, c0, c1], 1)
+
+
+def layout_box_torch(fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`layout_box` of a batch of person masks ``fg`` (B, H, W) bool, in torch on their device with no read
+    back to the host (a training step's GAM runs on every step): heights (B,) and centres (B, 2) float64 in
+    pixel-edge coordinates, NaN for an empty mask."""
+    r0, r1, c0, c1 = layout_edges_torch(fg).unbind(1)
+    empty = r1 <= 0
+    heights = torch.where(empty, torch.nan, r1 - r0)
+    centres = torch.stack([0.5 * (c0 + c1), 0.5 * (r0 + r1)], -1)
     return heights, torch.where(empty[:, None], torch.nan, centres)
 
 

@@ -26,7 +26,7 @@ from ...parsing.labels import (
     LAYOUT,
     REMOT6,
 )
-from ...pose.normalize import alignment_numbers, layout_box_torch
+from ...pose.normalize import alignment_numbers, layout_box_torch, layout_edges_torch
 from ...pose.render_torch import draw_pose_batch
 
 N_CLASSES = len(REMOT6.classes)  # 6
@@ -88,15 +88,39 @@ def box_theta(box: np.ndarray | None, size: int) -> np.ndarray:
     return np.array([[a, 0.0, 2 * cx / size - 1], [0.0, a, 2 * cy / size - 1]], np.float32)
 
 
-def gam_numbers(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False) -> torch.Tensor:
     """Eq. 4 per item: (B, H, W) class maps of the source and of the driving layout (> 0 is person) -> (B, 3)
     float32 ``(s, tx, ty)`` moving the source person onto the target's: s = h_target / h_source, t = c_target -
     s c_source (pixel-edge coordinates), from :func:`reenactor.pose.normalize.layout_box_torch`'s boxes and
     :func:`reenactor.pose.normalize.alignment_numbers`; the identity where either layout is empty. Computed on
-    the layouts' device, nothing read back to the host (it runs on every training step)."""
-    hs, cs = layout_box_torch(source > 0)
-    ht, ct = layout_box_torch(target > 0)
-    nums = alignment_numbers(hs, cs, ht, ct)
+    the layouts' device, nothing read back to the host (it runs on every training step).
+
+    ``edges`` (ours): a box side on the frame's border is where the frame cuts the person, not the person's
+    edge (an upper body cut by the bottom of the frame, as carphone's: a head moving down shrinks its box and the
+    paper's rule shrinks the source). Per axis, where either box touches the border, the scale comes from the
+    other axis if neither box touches it there (else 1), and the alignment anchors on the side neither box
+    touches (the top when the bottom is cut) instead of the centre; with no border touched this is eq. 4."""
+    fs, ft = source > 0, target > 0
+    hs, cs = layout_box_torch(fs)
+    ht, ct = layout_box_torch(ft)
     ok = torch.isfinite(hs) & torch.isfinite(ht)
+    if edges:
+        es, et = layout_edges_torch(fs), layout_edges_torch(ft)  # (B, 4): r0, r1, c0, c1 (pixel edges)
+        h, w = fs.shape[-2:]
+        lo = (es[:, [0, 2]] <= 0) | (et[:, [0, 2]] <= 0)  # (B, 2) y, x: a box touches the top / left border
+        hi = torch.stack([(es[:, 1] >= h) | (et[:, 1] >= h), (es[:, 3] >= w) | (et[:, 3] >= w)], 1)
+        cut = lo | hi  # (B, 2): that axis is cut by the frame in either box
+        ws, wt = es[:, 3] - es[:, 2], et[:, 3] - et[:, 2]
+        scale = torch.where(~cut[:, 0], ht / hs, torch.where(~cut[:, 1], wt / ws, torch.ones_like(hs)))
+
+        # anchors per axis (x, y): the centre, the low side when only the high side is cut, the high side when
+        # only the low side is cut, the centre when both are
+        def anchor(e: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+            a_lo, a_hi = e[:, [2, 0]], e[:, [3, 1]]
+            cut_lo, cut_hi = lo[:, [1, 0]], hi[:, [1, 0]]
+            return torch.where(cut_hi & ~cut_lo, a_lo, torch.where(cut_lo & ~cut_hi, a_hi, centre))
+
+        cs, ct, hs, ht = anchor(es, cs), anchor(et, ct), torch.ones_like(hs), scale
+    nums = alignment_numbers(hs, cs, ht, ct)
     identity = torch.tensor([1.0, 0.0, 0.0], dtype=nums.dtype, device=nums.device)
     return torch.where(ok[:, None], nums, identity).float()

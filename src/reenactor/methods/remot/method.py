@@ -96,15 +96,16 @@ def load_networks(path: str, nets: dict[str, nn.Module], method: str) -> set[str
 
 
 def aligned_source(
-    image: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None
+    image: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None, edges: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The source person x_s M_s and its one-hot layout (B, 6, S, S), moved onto ``target`` (B, S, S) class maps
-    by the GAM, or as they are when ``target`` is None (the w/o GAM ablation)."""
+    by the GAM (``edges``: :func:`.maps.gam_numbers`'s frame-border rule), or as they are when ``target`` is None
+    (the w/o GAM ablation)."""
     onehot = one_hot(labels, maps.N_CLASSES, dtype=image.dtype)
     fg = image * (labels > 0).to(image.dtype)[:, None]
     if target is None:
         return fg, onehot
-    nums = maps.gam_numbers(labels, target)
+    nums = maps.gam_numbers(labels, target, edges)
     return gam_warp(fg, nums), gam_warp(onehot, nums, mode="nearest")
 
 
@@ -304,7 +305,9 @@ class RemotMethod(Method):
         for j in range(self.cfg.window):
             f = k + j
             target = batch["layouts"][:, f] if self.cfg.gam else None
-            src, src_lay = aligned_source(batch["source_image"], batch["source_layout"], target)
+            src, src_lay = aligned_source(
+                batch["source_image"], batch["source_layout"], target, self.cfg.gam_edges
+            )
             m, s, p = region_inputs(onehot[:, f, 1:], src, src_lay, prev)
             with torch.set_grad_enabled(train and torch.is_grad_enabled()):
                 fake = self.RegionGAN(m, s, p)
@@ -356,7 +359,7 @@ class RemotMethod(Method):
                 # before the window: the real person (teacher forcing), or the current coarse frame when cold
                 hist.append(coarse[g] * (1 - coldj) + coarse[f] * coldj if g < k else coarse[g])
             target = batch["layouts"][:, f] if self.cfg.gam else None
-            src, _ = aligned_source(batch["source_image"], batch["source_layout"], target)
+            src, _ = aligned_source(batch["source_image"], batch["source_layout"], target, self.cfg.gam_edges)
             cond = torch.cat([onehot[:, f], batch["poses"][:, f]], 1)
             person, m = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, src)
             y = composite(person, m, batch["backgrounds"][:, f], c.blend)

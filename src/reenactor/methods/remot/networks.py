@@ -154,7 +154,9 @@ class WholeComposition(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         feats, feats_p, feats_s = self.E_1(coarse), self.E_2(layout_pose), self.E_3(source)
         f_c, f_p, f_s = feats[-1], feats_p[-1], feats_s[-1]
-        f_t = texture_alignment(f_c, f_s, self.tam_norm, self.tam_temperature) if self.tam else f_c + f_s  # (12-13)
+        f_t = (
+            texture_alignment(f_c, f_s, self.tam_norm, self.tam_temperature) if self.tam else f_c + f_s
+        )  # (12-13)
         if self.skips == "all":
             feats = [a + b + c for a, b, c in zip(feats, feats_p, feats_s)]
         out = self.decoder(self.blocks(f_t + f_p), feats)  # (14-15)
@@ -188,7 +190,15 @@ def build_generators(cfg) -> dict[str, nn.Module]:
     }
     if cfg.wcn:
         nets["WCN"] = WholeComposition(
-            wc.n_coarse, N_CLASSES + 3, wc.ngf, wc.n_down, wc.n_blocks, wc.tam, wc.tam_norm, cfg.upsample,
-            wc.tam_temperature, wc.skips,
+            wc.n_coarse,
+            N_CLASSES + 3,
+            wc.ngf,
+            wc.n_down,
+            wc.n_blocks,
+            wc.tam,
+            wc.tam_norm,
+            cfg.upsample,
+            wc.tam_temperature,
+            wc.skips,
         )
     return nets

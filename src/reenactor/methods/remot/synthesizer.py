@@ -148,7 +148,7 @@ class RemotSynthesizer(Synthesizer):
             self._layouts = [*self._layouts[1:], lay.float()]
             labels = lay.float().argmax(1)
             onehot = one_hot(labels, n)
-            fg, fg_lay = aligned_source(src["image"], src["labels"], labels if c.gam else None)
+            fg, fg_lay = aligned_source(src["image"], src["labels"], labels if c.gam else None, c.gam_edges)
             m, x, p = region_inputs(onehot[:, 1:], fg, fg_lay, self._regions)
             regions = self.nets["RegionGAN"](m, x, p.to(x.dtype)).float()
             self._regions = regions.reshape(1, maps.N_REGIONS, 3, s, s)
