@@ -131,6 +131,33 @@ def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
     assert not np.array_equal(want[:4], np.tile(want[4], (4, 1)))  # the four real ones move the layout
 
 
+def test_gam_edges_scale_and_anchor_on_the_sides_the_frame_does_not_cut():
+    """model.gam_edges: boxes inside the frame get eq. 4's numbers; an upper body cut by the frame's bottom
+    (carphone's framing) is moved by its top and scaled by its width, not shrunk when the head moves down."""
+
+    def box(r0, r1, c0, c1):
+        a = np.zeros((64, 64), np.uint8)
+        a[r0:r1, c0:c1] = 2
+        return torch.from_numpy(a)[None]
+
+    inside = [box(10, 30, 20, 28), box(20, 50, 30, 40), box(5, 62, 10, 26)]
+    for a in inside:
+        for b in inside:
+            assert torch.equal(maps.gam_numbers(a, b, edges=True), maps.gam_numbers(a, b))
+    # bottom and both sides cut: the head 3 px lower; eq. 4 shrinks the source by 57/60, the edge rule moves it
+    src, tgt = box(4, 64, 0, 64), box(7, 64, 0, 64)
+    assert maps.gam_numbers(src, tgt)[0, 0] < 0.96
+    assert torch.allclose(maps.gam_numbers(src, tgt, edges=True), torch.tensor([[1.0, 0.0, 3.0]]))
+    # bottom cut, sides free: scale by the widths (2x), top and centre column anchored
+    src, tgt = box(10, 64, 20, 40), box(20, 64, 10, 50)
+    nums = maps.gam_numbers(src, tgt, edges=True)
+    assert torch.allclose(nums, torch.tensor([[2.0, -30.0, 0.0]]))
+    oh = torch.from_numpy(maps.one_hot(src[0].numpy()))[None]
+    moved = gam_warp(oh, nums, mode="nearest")[0].argmax(0).numpy() > 0
+    rows, cols = np.nonzero(moved.any(1))[0], np.nonzero(moved.any(0))[0]
+    assert abs(rows[0] - 20) <= 1 and abs(cols[0] - 10) <= 1 and abs(cols[-1] + 1 - 50) <= 1
+
+
 # ------------------------------------------------------------------------------------------ data, losses, gradients
 def test_items_and_shapes(staged):
     m = tiny()
