@@ -156,6 +156,10 @@ def test_gam_edges_scale_and_anchor_on_the_sides_the_frame_does_not_cut():
     moved = gam_warp(oh, nums, mode="nearest")[0].argmax(0).numpy() > 0
     rows, cols = np.nonzero(moved.any(1))[0], np.nonzero(moved.any(0))[0]
     assert abs(rows[0] - 20) <= 1 and abs(cols[0] - 10) <= 1 and abs(cols[-1] + 1 - 50) <= 1
+    # the shoulders fill the width (both sides cut): x follows the head (class 1), y the top
+    src, tgt = box(4, 64, 0, 64), box(7, 64, 0, 64)
+    src[0, 4:20, 20:36], tgt[0, 7:23, 17:33] = 1, 1
+    assert torch.allclose(maps.gam_numbers(src, tgt, edges=True), torch.tensor([[1.0, -3.0, 3.0]]))
 
 
 # ------------------------------------------------------------------------------------------ data, losses, gradients

@@ -32,6 +32,7 @@ from ...pose.render_torch import draw_pose_batch
 N_CLASSES = len(REMOT6.classes)  # 6
 REGIONS = REMOT6.classes[1:]  # the five regions the Region GAN draws (eq. 3)
 N_REGIONS = len(REGIONS)
+HEAD = REMOT6.classes.index("head")
 FACE_LABEL = LAYOUT.index("face")
 CONF = 0.05  # a keypoint with confidence at or below this is missing
 #: a LAYOUT label per REMOT6 class, whose colour shows the class (the side-by-side panel)
@@ -99,7 +100,8 @@ def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False)
     edge (an upper body cut by the bottom of the frame, as carphone's: a head moving down shrinks its box and the
     paper's rule shrinks the source). Per axis, where either box touches the border, the scale comes from the
     other axis if neither box touches it there (else 1), and the alignment anchors on the side neither box
-    touches (the top when the bottom is cut) instead of the centre; with no border touched this is eq. 4."""
+    touches (the top when the bottom is cut) instead of the centre, or on the head's centre where both sides are
+    cut (carphone's shoulders fill the frame's width); with no border touched this is eq. 4."""
     fs, ft = source > 0, target > 0
     hs, cs = layout_box_torch(fs)
     ht, ct = layout_box_torch(ft)
@@ -114,13 +116,17 @@ def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False)
         scale = torch.where(~cut[:, 0], ht / hs, torch.where(~cut[:, 1], wt / ws, torch.ones_like(hs)))
 
         # anchors per axis (x, y): the centre, the low side when only the high side is cut, the high side when
-        # only the low side is cut, the centre when both are
-        def anchor(e: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        # only the low side is cut, the head's centre when both are (the head class: the part framing cuts last)
+        def anchor(e: torch.Tensor, centre: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
             a_lo, a_hi = e[:, [2, 0]], e[:, [3, 1]]
             cut_lo, cut_hi = lo[:, [1, 0]], hi[:, [1, 0]]
-            return torch.where(cut_hi & ~cut_lo, a_lo, torch.where(cut_lo & ~cut_hi, a_hi, centre))
+            both = torch.where(torch.isfinite(head_s).all(1, keepdim=True)
+                               & torch.isfinite(head_t).all(1, keepdim=True), head, centre)  # fmt: skip
+            return torch.where(cut_hi & ~cut_lo, a_lo, torch.where(cut_lo & ~cut_hi, a_hi, both))
 
-        cs, ct, hs, ht = anchor(es, cs), anchor(et, ct), torch.ones_like(hs), scale
+        head_s, head_t = layout_box_torch(source == HEAD)[1], layout_box_torch(target == HEAD)[1]
+        cs, ct = anchor(es, cs, head_s), anchor(et, ct, head_t)
+        hs, ht = torch.ones_like(hs), scale
     nums = alignment_numbers(hs, cs, ht, ct)
     identity = torch.tensor([1.0, 0.0, 0.0], dtype=nums.dtype, device=nums.device)
     return torch.where(ok[:, None], nums, identity).float()
