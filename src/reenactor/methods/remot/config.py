@@ -43,6 +43,9 @@ class RegionGANConfig:
     # stand-in it outweighs the L1 ~30x and gave false colours, so the CPU default is 0 (docs/remot.md)
     lambda_per: float = 0.0
     lambda_style: float = 1.0  # weight of the Gram style term inside L_per (not given; 1 = content + style)
+    # the previous region the window's first frame sees: real (teacher forcing: the real frame's regions) or
+    # generated (ours: the Region GAN's own for that frame with no history, detached, as transfer feeds it)
+    previous: Literal["real", "generated"] = "real"
 
 
 @dataclass

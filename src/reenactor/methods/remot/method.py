@@ -78,6 +78,7 @@ def check_config(cfg: RemotConfig) -> None:
         ),
         (cfg.composition.tam_temperature > 0, "model.composition.tam_temperature must be > 0"),
         (cfg.composition.skips in ("coarse", "all"), "model.composition.skips: coarse | all"),
+        (cfg.region.previous in ("real", "generated"), "model.region.previous: real | generated"),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
         (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),
     ]
@@ -301,6 +302,8 @@ class RemotMethod(Method):
         real_regions = frames[:, :, None] * onehot[:, :, 1:, None]  # (B, T, 5, 3, S, S)
         coarse = [(real_regions[:, f] * keep).sum(1) for f in range(k)]
         prev = real_regions[:, k - 1] * keep
+        if c.previous == "generated":  # eq. 3's previous R^_{t-1}: the Region GAN's own, as transfer feeds it
+            prev = self._first_regions(batch, onehot[:, k - 1], k - 1) * keep
         rec, per, sty, gan, cache = [], [], [], [], []
         for j in range(self.cfg.window):
             f = k + j
@@ -340,6 +343,19 @@ class RemotMethod(Method):
                 frames.dtype
             )
         return coarse
+
+    @torch.no_grad()
+    def _first_regions(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, f: int) -> torch.Tensor:
+        """The Region GAN's regions (B, 5, 3, S, S) of frame ``f`` with no history (transfer's first frame),
+        detached: the previous output the window's first frame sees with ``region.previous: generated``."""
+        target = batch["layouts"][:, f] if self.cfg.gam else None
+        src, src_lay = aligned_source(
+            batch["source_image"], batch["source_layout"], target, self.cfg.gam_edges
+        )
+        b, n_r = onehot.shape[0], maps.N_REGIONS
+        zeros = torch.zeros(b, n_r, *src.shape[1:], dtype=src.dtype, device=src.device)
+        m, s, p = region_inputs(onehot[:, 1:], src, src_lay, zeros)
+        return self.RegionGAN(m, s, p).reshape(b, n_r, *src.shape[1:])
 
     def _wcn_step(
         self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, coarse: list, out: StepOutput
