@@ -44,7 +44,8 @@ class RegionGANConfig:
     lambda_per: float = 0.0
     lambda_style: float = 1.0  # weight of the Gram style term inside L_per (not given; 1 = content + style)
     # the previous region the window's first frame sees: real (teacher forcing: the real frame's regions) or
-    # generated (ours: the Region GAN's own for that frame with no history, detached, as transfer feeds it)
+    # generated (ours: the Region GAN's own for that frame with no history, detached, as transfer feeds it; the
+    # WCN's previous coarse frame is then their sum)
     previous: Literal["real", "generated"] = "real"
 
 

@@ -292,7 +292,7 @@ class RemotMethod(Method):
 
     def _region_step(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, out: StepOutput) -> list:
         """Eqs. 3, 5-10 on the real layouts; returns the coarse persons (eq. 11) of every frame of the item,
-        detached (the history frames: the real person)."""
+        detached (the history frames: the real person; with ``region.previous: generated`` the Region GAN's own)."""
         from ...losses import gan_loss_g
 
         c, k, n_r = self.cfg.region, self.cfg.k, maps.N_REGIONS
@@ -304,6 +304,9 @@ class RemotMethod(Method):
         prev = real_regions[:, k - 1] * keep
         if c.previous == "generated":  # eq. 3's previous R^_{t-1}: the Region GAN's own, as transfer feeds it
             prev = self._first_regions(batch, onehot[:, k - 1], k - 1) * keep
+            coarse[k - 1] = prev.sum(
+                1
+            )  # and the WCN's previous coarse frame (eq. 11) is their sum, as at transfer
         rec, per, sty, gan, cache = [], [], [], [], []
         for j in range(self.cfg.window):
             f = k + j
