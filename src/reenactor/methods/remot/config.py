@@ -60,12 +60,7 @@ class WCNConfig:
     tam: bool = True  # the Texture Alignment Module (false = the "w/o TAM" ablation: F_c + F_s)
     tam_norm: Literal["none", "n", "softmax"] = "none"  # affinity normalization: none (eq. 12 as written),
     # n (divide by N) or softmax over the source positions (ours)
-    tam_temperature: float = (
-        1.0  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's correspondence: 0.01)
-    )
-    skips: Literal["coarse", "all"] = (
-        "coarse"  # decoder U-Net skips: E_1's maps, or the sums of E_1, E_2, E_3's (ours)
-    )
+    tam_temperature: float = 1.0  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's: 0.01)
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )
@@ -95,9 +90,7 @@ class RemotConfig:
     k: int = 1  # previous driving poses and generated layouts the Layout GAN sees (eq. 2; not given)
     window: int = 2  # consecutive frames generated per training item, each fed the previous outputs
     gam: bool = True  # the Global Alignment Module (false = the "w/o GAM" ablation: the source as it is)
-    gam_edges: bool = (
-        False  # GAM: box sides on the frame border are not the person's (ours; maps.gam_numbers)
-    )
+    gam_edges: bool = False  # GAM: box sides on the frame border are not the person's (ours)
     wcn: bool = True  # the Whole Composition Network (false = "w/o WCN": the coarse person over B)
     face_crop: int = 16  # side of the face box crop the face discriminator sees
     face_pad: float = 1.4  # face box side = face_pad x the face label's longer side

@@ -77,7 +77,6 @@ def check_config(cfg: RemotConfig) -> None:
             "model.composition.tam_norm: none | n | softmax",
         ),
         (cfg.composition.tam_temperature > 0, "model.composition.tam_temperature must be > 0"),
-        (cfg.composition.skips in ("coarse", "all"), "model.composition.skips: coarse | all"),
         (cfg.region.previous in ("real", "generated"), "model.region.previous: real | generated"),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
         (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),

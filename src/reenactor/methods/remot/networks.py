@@ -121,8 +121,7 @@ class WholeComposition(nn.Module):
     layout_pose (B, 6 + 3, S, S) the generated layout and the driving pose, source (B, 3, S, S) the aligned
     source person) -> (person (B, 3, S, S) in [-1, 1], background mask M (B, 1, S, S) in [0, 1]). With ``tam``
     F_t = TAM(F_c, F_s) (eq. 13), else F_c + F_s (the ablation). The decoder takes E_1's maps as U-Net skips
-    (``skips`` coarse), or the sums of the three encoders' maps at each scale (``all``, as the Region GAN sums
-    E_m and E_r): both ours, the paper gives no layer list."""
+    (ours)."""
 
     def __init__(
         self,
@@ -135,11 +134,9 @@ class WholeComposition(nn.Module):
         tam_norm: str,
         upsample: str = "transpose",
         tam_temperature: float = 1.0,
-        skips: str = "coarse",
     ):
         super().__init__()
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
-        self.skips = skips
         self.E_1 = _encoder(3 * n_coarse, ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
         self.E_3 = _encoder(3, ngf, n_down)
@@ -152,13 +149,11 @@ class WholeComposition(nn.Module):
     def forward(
         self, coarse: torch.Tensor, layout_pose: torch.Tensor, source: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        feats, feats_p, feats_s = self.E_1(coarse), self.E_2(layout_pose), self.E_3(source)
-        f_c, f_p, f_s = feats[-1], feats_p[-1], feats_s[-1]
+        feats = self.E_1(coarse)
+        f_c, f_p, f_s = feats[-1], self.E_2(layout_pose)[-1], self.E_3(source)[-1]
         f_t = (
             texture_alignment(f_c, f_s, self.tam_norm, self.tam_temperature) if self.tam else f_c + f_s
         )  # (12-13)
-        if self.skips == "all":
-            feats = [a + b + c for a, b, c in zip(feats, feats_p, feats_s)]
         out = self.decoder(self.blocks(f_t + f_p), feats)  # (14-15)
         return torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
 
@@ -199,6 +194,5 @@ def build_generators(cfg) -> dict[str, nn.Module]:
             wc.tam_norm,
             cfg.upsample,
             wc.tam_temperature,
-            wc.skips,
         )
     return nets
