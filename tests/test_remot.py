@@ -300,6 +300,45 @@ def test_lambda_per_zero_loads_no_feature_net_and_computes_no_perceptual_term(st
     assert "wcn_per" in losses and "region_per" not in losses
 
 
+def test_previous_generated_feeds_the_region_gan_its_own_first_frame(staged):
+    """region.previous: generated: the window's first frame sees the Region GAN's own regions of the frame before
+    (made with no history, without gradient; zeros for a cold item), not the real ones; the WCN's previous
+    coarse frame is their sum. real: the real regions, as before."""
+    calls = []
+    for previous in ("real", "generated"):
+        m = tiny(region={"previous": previous})
+        b = batch_of(m, m.build_dataset(staged, pairs=None), 2)
+        b["cold"] = torch.tensor([1.0, 0.0])
+        seen = []
+        hook = m.RegionGAN.register_forward_hook(
+            lambda mod, args, out, seen=seen: seen.append(
+                (args[2].detach().clone(), out.detach().clone(), torch.is_grad_enabled())
+            )
+        )
+        out = m.generator_step(b, 0)
+        hook.remove()
+        calls.append(seen)
+        n_r = maps.N_REGIONS
+        if previous == "real":
+            assert len(seen) == m.cfg.window
+            onehot = torch.nn.functional.one_hot(b["layouts"][:, 0].long(), maps.N_CLASSES).permute(
+                0, 3, 1, 2
+            )
+            real = (b["frames"][:, 0, None] * onehot[:, 1:, None]).flatten(0, 1)
+            assert (
+                torch.equal(seen[0][0][n_r:], real[n_r:].to(seen[0][0].dtype))
+                and seen[0][0][:n_r].abs().sum() == 0
+            )
+        else:
+            assert len(seen) == m.cfg.window + 1
+            first_prev, first_out, grad = seen[0]
+            assert not grad and first_prev.abs().sum() == 0  # no history, no gradient
+            prev = seen[1][0]
+            assert prev[:n_r].abs().sum() == 0  # the cold item: zeros
+            assert torch.allclose(prev[n_r:], first_out[n_r:]) and prev[n_r:].abs().sum() > 0
+        assert all(torch.isfinite(v) for v in out.losses.values())
+
+
 def test_a_training_step_never_waits_for_the_device(staged, monkeypatch):
     """prepare_batch + both steps + backward read no device value back and make no data-dependent shape (on a GPU
     each would stall the host), items without a face included."""
