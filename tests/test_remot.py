@@ -339,10 +339,16 @@ def test_previous_generated_feeds_the_region_gan_its_own_first_frame(staged):
         assert all(torch.isfinite(v) for v in out.losses.values())
 
 
-def test_a_training_step_never_waits_for_the_device(staged, monkeypatch):
+@pytest.mark.parametrize(
+    "switches",
+    [{}, {"gam_edges": True, "region": {"previous": "generated"}}],
+    ids=["default", "edges_generated"],
+)
+def test_a_training_step_never_waits_for_the_device(staged, monkeypatch, switches):
     """prepare_batch + both steps + backward read no device value back and make no data-dependent shape (on a GPU
-    each would stall the host), items without a face included."""
-    m = tiny()
+    each would stall the host), items without a face included; also with the GAM's border rule and generated
+    history."""
+    m = tiny(**switches)
     items = items_of(m.build_dataset(staged, pairs=None), 2)
     items["face_valid"][0] = 0.0
     assert step_reads(m, items, monkeypatch) == []

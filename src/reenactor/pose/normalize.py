@@ -699,7 +699,7 @@ def layout_box(layout: np.ndarray, threshold: float | None = None) -> tuple[np.n
 def layout_edges_torch(fg: torch.Tensor) -> torch.Tensor:
     """The person boxes of a batch of masks ``fg`` (B, H, W) bool, in torch on their device with no read back
     to the host: (B, 4) float64 ``(r0, r1, c0, c1)`` in pixel-edge coordinates (rows ``[r0, r1)``); an empty
-    mask gives ``(H, -1, W, -1)`` + 1 on the high sides, i.e. r1 = c1 = 0 < r0."""
+    mask gives r0 = H, c0 = W and r1 = c1 = 0."""
     h, w = fg.shape[-2:]
     dev = fg.device
 

@@ -117,14 +117,16 @@ def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False)
 
         # anchors per axis (x, y): the centre, the low side when only the high side is cut, the high side when
         # only the low side is cut, the head's centre when both are (the head class: the part framing cuts last)
-        def anchor(e: torch.Tensor, centre: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
-            a_lo, a_hi = e[:, [2, 0]], e[:, [3, 1]]
-            cut_lo, cut_hi = lo[:, [1, 0]], hi[:, [1, 0]]
-            both = torch.where(torch.isfinite(head_s).all(1, keepdim=True)
-                               & torch.isfinite(head_t).all(1, keepdim=True), head, centre)  # fmt: skip
-            return torch.where(cut_hi & ~cut_lo, a_lo, torch.where(cut_lo & ~cut_hi, a_hi, both))
-
         head_s, head_t = layout_box_torch(source == HEAD)[1], layout_box_torch(target == HEAD)[1]
+        heads = torch.isfinite(head_s).all(1, keepdim=True) & torch.isfinite(head_t).all(1, keepdim=True)
+        cut_lo, cut_hi = lo[:, [1, 0]], hi[:, [1, 0]]
+
+        def anchor(e: torch.Tensor, centre: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+            both = torch.where(heads, head, centre)
+            return torch.where(
+                cut_hi & ~cut_lo, e[:, [2, 0]], torch.where(cut_lo & ~cut_hi, e[:, [3, 1]], both)
+            )
+
         cs, ct = anchor(es, cs, head_s), anchor(et, ct, head_t)
         hs, ht = torch.ones_like(hs), scale
     nums = alignment_numbers(hs, cs, ht, ct)

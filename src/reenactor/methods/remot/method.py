@@ -303,9 +303,8 @@ class RemotMethod(Method):
         prev = real_regions[:, k - 1] * keep
         if c.previous == "generated":  # eq. 3's previous R^_{t-1}: the Region GAN's own, as transfer feeds it
             prev = self._first_regions(batch, onehot[:, k - 1], k - 1) * keep
-            coarse[k - 1] = prev.sum(
-                1
-            )  # and the WCN's previous coarse frame (eq. 11) is their sum, as at transfer
+            # and the WCN's previous coarse frame (eq. 11) is their sum, as at transfer
+            coarse[k - 1] = prev.sum(1)
         rec, per, sty, gan, cache = [], [], [], [], []
         for j in range(self.cfg.window):
             f = k + j
@@ -374,7 +373,8 @@ class RemotMethod(Method):
             hist = []
             for d in range(c.n_coarse - 1, 0, -1):
                 g = max(f - d, 0)
-                # before the window: the real person (teacher forcing), or the current coarse frame when cold
+                # before the window: the real person (teacher forcing; with region.previous generated the Region
+                # GAN's own), or the current coarse frame when cold
                 hist.append(coarse[g] * (1 - coldj) + coarse[f] * coldj if g < k else coarse[g])
             target = batch["layouts"][:, f] if self.cfg.gam else None
             src, _ = aligned_source(batch["source_image"], batch["source_layout"], target, self.cfg.gam_edges)
