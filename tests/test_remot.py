@@ -300,6 +300,16 @@ def test_lambda_per_zero_loads_no_feature_net_and_computes_no_perceptual_term(st
     assert "wcn_per" in losses and "region_per" not in losses
 
 
+@pytest.mark.parametrize("bad", ["model.composition.tam_temperature=0", "model.size=36"])
+def test_a_value_the_method_refuses_stops_train_before_it_writes_anything(staged, tmp_path, capsys, bad):
+    """Method.check_config runs before the run folder or the clips' stages are touched: one message naming the
+    key, exit 2, no folder left behind."""
+    out = tmp_path / "run"
+    args = ["train", "--method", "remot", "--clips", str(staged[0].path), "-o", str(out), "--steps", "1"]
+    assert main([*args, "--set", bad]) == 2
+    assert bad.split("=")[0].split(".")[-1] in capsys.readouterr().err and not out.exists()
+
+
 def test_previous_generated_feeds_the_region_gan_its_own_first_frame(staged):
     """region.previous: generated: the window's first frame sees the Region GAN's own regions of the frame before
     (made with no history, without gradient; zeros for a cold item), not the real ones; the WCN's previous

@@ -127,6 +127,12 @@ class Method(nn.Module, abc.ABC):
         losses that change over a run (e.g. a stage that trains one branch only). Default: nothing."""
 
     @classmethod
+    def check_config(cls, cfg: Any) -> None:  # noqa: B027 - optional hook
+        """Refuse a config (an instance of :attr:`Config`) the method cannot build or train with, one
+        :class:`~reenactor.errors.ConfigError` naming the keys. ``reenactor train`` calls it before it writes
+        anything or touches the data, so a bad value leaves no run folder behind. Default: nothing."""
+
+    @classmethod
     def ablations(cls, synthesizer: Synthesizer) -> list[tuple[str, dict[str, Any]]]:
         """Ablation rows a benchmark renders from the same trained model: ``(row-name suffix, inference
         options)`` per part this model can switch off at inference (e.g. single_shot's face refinement,

@@ -120,6 +120,7 @@ def _resolve(
             raise ConfigError(f"method {cfg.method!r} has no `size` setting, so --size does not apply")
         cfg.model = {**cfg.model, "size": size}
     model_cfg = method_config(cls, cfg.model)
+    cls.check_config(model_cfg)
     cfg.model = to_dict(model_cfg)
     return cfg, cls, model_cfg
 

@@ -65,6 +65,7 @@ def heatmap_image(maps: torch.Tensor) -> torch.Tensor:
 class PSGANMethod(Method):
     name = "psgan"
     Config = PSGANConfig
+    check_config = staticmethod(check_config)
     kind = POSE_SEQUENCE
     precisions = ("fp32",)
 

@@ -129,6 +129,7 @@ class RemotMethod(Method):
 
     name = "remot"
     Config = RemotConfig
+    check_config = staticmethod(check_config)
     kind = REFERENCE
     precisions = ("fp32", "bf16")
     clip_stages = ("layout", "background")

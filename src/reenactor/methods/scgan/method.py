@@ -66,6 +66,7 @@ def prepare_pairs(batch: dict[str, torch.Tensor], cfg: SCGANConfig) -> dict[str,
 class SCGANMethod(Method):
     name = "scgan"
     Config = SCGANConfig
+    check_config = staticmethod(check_config)
     kind = REFERENCE
     precisions = ("fp32", "bf16")
 

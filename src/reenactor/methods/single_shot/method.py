@@ -96,6 +96,7 @@ class SingleShotMethod(Method):
 
     name = "single_shot"
     Config = SingleShotConfig
+    check_config = staticmethod(check_config)
     kind = REFERENCE
     precisions = ("fp32", "bf16")
     clip_stages = ("layout", "background")
