@@ -717,7 +717,13 @@ def layout_box_torch(fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`layout_box` of a batch of person masks ``fg`` (B, H, W) bool, in torch on their device with no read
     back to the host (a training step's GAM runs on every step): heights (B,) and centres (B, 2) float64 in
     pixel-edge coordinates, NaN for an empty mask."""
-    r0, r1, c0, c1 = layout_edges_torch(fg).unbind(1)
+    return box_of_edges(layout_edges_torch(fg))
+
+
+def box_of_edges(edges: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 4) boxes of :func:`layout_edges_torch` -> their heights (B,) and centres (B, 2) (x, y), NaN where
+    empty."""
+    r0, r1, c0, c1 = edges.unbind(1)
     empty = r1 <= 0
     heights = torch.where(empty, torch.nan, r1 - r0)
     centres = torch.stack([0.5 * (c0 + c1), 0.5 * (r0 + r1)], -1)

@@ -7,7 +7,7 @@
   (:func:`reenactor.pose.render_torch.draw_pose_batch`, the renderer of training batches and of transfer);
 * the face box of a frame (the face label's box, else the face points), for the face discriminator;
 * the Global Alignment Module's numbers (eq. 4) from two batches of layouts: the heights and centres of their
-  person boxes (:func:`reenactor.pose.normalize.layout_box_torch`) and the transform of
+  person boxes (:func:`reenactor.pose.normalize.layout_edges_torch`) and the transform of
   :func:`reenactor.pose.normalize.alignment_numbers`, the same numbers the ``global_alignment``
   normalization computes for poses.
 
@@ -26,7 +26,7 @@ from ...parsing.labels import (
     LAYOUT,
     REMOT6,
 )
-from ...pose.normalize import alignment_numbers, layout_box_torch, layout_edges_torch
+from ...pose.normalize import alignment_numbers, box_of_edges, layout_box_torch, layout_edges_torch
 from ...pose.render_torch import draw_pose_batch
 
 N_CLASSES = len(REMOT6.classes)  # 6
@@ -92,7 +92,7 @@ def box_theta(box: np.ndarray | None, size: int) -> np.ndarray:
 def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False) -> torch.Tensor:
     """Eq. 4 per item: (B, H, W) class maps of the source and of the driving layout (> 0 is person) -> (B, 3)
     float32 ``(s, tx, ty)`` moving the source person onto the target's: s = h_target / h_source, t = c_target -
-    s c_source (pixel-edge coordinates), from :func:`reenactor.pose.normalize.layout_box_torch`'s boxes and
+    s c_source (pixel-edge coordinates), from the person boxes (:func:`reenactor.pose.normalize.layout_edges_torch`) and
     :func:`reenactor.pose.normalize.alignment_numbers`; the identity where either layout is empty. Computed on
     the layouts' device, nothing read back to the host (it runs on every training step).
 
@@ -102,13 +102,11 @@ def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False)
     other axis if neither box touches it there (else 1), and the alignment anchors on the side neither box
     touches (the top when the bottom is cut) instead of the centre, or on the head's centre where both sides are
     cut (carphone's shoulders fill the frame's width); with no border touched this is eq. 4."""
-    fs, ft = source > 0, target > 0
-    hs, cs = layout_box_torch(fs)
-    ht, ct = layout_box_torch(ft)
+    es, et = layout_edges_torch(source > 0), layout_edges_torch(target > 0)  # (B, 4): r0, r1, c0, c1
+    (hs, cs), (ht, ct) = box_of_edges(es), box_of_edges(et)
     ok = torch.isfinite(hs) & torch.isfinite(ht)
     if edges:
-        es, et = layout_edges_torch(fs), layout_edges_torch(ft)  # (B, 4): r0, r1, c0, c1 (pixel edges)
-        h, w = fs.shape[-2:]
+        h, w = source.shape[-2:]
         lo = (es[:, [0, 2]] <= 0) | (et[:, [0, 2]] <= 0)  # (B, 2) y, x: a box touches the top / left border
         hi = torch.stack([(es[:, 1] >= h) | (et[:, 1] >= h), (es[:, 3] >= w) | (et[:, 3] >= w)], 1)
         cut = lo | hi  # (B, 2): that axis is cut by the frame in either box

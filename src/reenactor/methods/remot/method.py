@@ -239,9 +239,9 @@ class RemotMethod(Method):
         if "layout" in self.stages:
             self._layout_step(batch, onehot, out)
         if self.stages & {"region", "wcn"}:
-            coarse = self._region_step(batch, onehot, out)
+            coarse, sources = self._region_step(batch, onehot, out)
             if "wcn" in self.stages:
-                self._wcn_step(batch, onehot, coarse, out)
+                self._wcn_step(batch, onehot, coarse, sources, out)
         return out
 
     def _layout_step(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, out: StepOutput) -> None:
@@ -290,9 +290,12 @@ class RemotMethod(Method):
         palette = torch.from_numpy(maps.colourize(np.arange(maps.N_CLASSES)[None])[0]).to(probs.device)
         return unit_from_uint8(palette[probs.argmax(1)].permute(0, 3, 1, 2))
 
-    def _region_step(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, out: StepOutput) -> list:
+    def _region_step(
+        self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, out: StepOutput
+    ) -> tuple[list, list]:
         """Eqs. 3, 5-10 on the real layouts; returns the coarse persons (eq. 11) of every frame of the item,
-        detached (the history frames: the real person; with ``region.previous: generated`` the Region GAN's own)."""
+        detached (the history frames: the real person; with ``region.previous: generated`` the Region GAN's own),
+        and the GAM-aligned source person of each window frame (the WCN's E_3 input)."""
         from ...losses import gan_loss_g
 
         c, k, n_r = self.cfg.region, self.cfg.k, maps.N_REGIONS
@@ -303,21 +306,18 @@ class RemotMethod(Method):
         coarse = [(real_regions[:, f] * keep).sum(1) for f in range(k)]
         prev = real_regions[:, k - 1] * keep
         if c.previous == "generated":  # eq. 3's previous R^_{t-1}: the Region GAN's own, as transfer feeds it
-            prev = self._first_regions(batch, onehot[:, k - 1], k - 1) * keep
+            with torch.no_grad():  # for frame k - 1 with no history (transfer's first frame)
+                first = self._regions(batch, onehot[:, k - 1], k - 1, torch.zeros_like(prev))[1]
+            prev = first.reshape(prev.shape) * keep
             # and the WCN's previous coarse frame (eq. 11) is their sum, as at transfer
             coarse[k - 1] = prev.sum(1)
-        rec, per, sty, gan, cache = [], [], [], [], []
+        rec, per, sty, gan, cache, sources = [], [], [], [], [], []
         for j in range(self.cfg.window):
             f = k + j
-            target = batch["layouts"][:, f] if self.cfg.gam else None
-            src, src_lay = aligned_source(
-                batch["source_image"], batch["source_layout"], target, self.cfg.gam_edges
-            )
-            m, s, p = region_inputs(onehot[:, f, 1:], src, src_lay, prev)
             with torch.set_grad_enabled(train and torch.is_grad_enabled()):
-                fake = self.RegionGAN(m, s, p)
-            b = frames.shape[0]
-            prev = fake.reshape(b, n_r, *fake.shape[1:])
+                m, fake, src = self._regions(batch, onehot[:, f], f, prev)
+            sources.append(src)
+            prev = fake.reshape(prev.shape)
             coarse.append(prev.detach().sum(1))
             if not train:
                 continue
@@ -344,23 +344,28 @@ class RemotMethod(Method):
             out.visuals["region_real"] = frames[:, -1] * (batch["layouts"][:, -1] > 0)[:, None].to(
                 frames.dtype
             )
-        return coarse
+        return coarse, sources
 
-    @torch.no_grad()
-    def _first_regions(self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, f: int) -> torch.Tensor:
-        """The Region GAN's regions (B, 5, 3, S, S) of frame ``f`` with no history (transfer's first frame),
-        detached: the previous output the window's first frame sees with ``region.previous: generated``."""
+    def _regions(
+        self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, f: int, previous: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eqs. 3-5 for window frame ``f``: the source moved by the GAM onto its real layout ``onehot`` (B, 6, S,
+        S), then the Region GAN per region with ``previous`` (B, 5, 3, S, S) -> (region masks (B5, 1, S, S), the
+        regions (B5, 3, S, S), the aligned source person (B, 3, S, S))."""
         target = batch["layouts"][:, f] if self.cfg.gam else None
         src, src_lay = aligned_source(
             batch["source_image"], batch["source_layout"], target, self.cfg.gam_edges
         )
-        b, n_r = onehot.shape[0], maps.N_REGIONS
-        zeros = torch.zeros(b, n_r, *src.shape[1:], dtype=src.dtype, device=src.device)
-        m, s, p = region_inputs(onehot[:, 1:], src, src_lay, zeros)
-        return self.RegionGAN(m, s, p).reshape(b, n_r, *src.shape[1:])
+        m, s, p = region_inputs(onehot[:, 1:], src, src_lay, previous)
+        return m, self.RegionGAN(m, s, p), src
 
     def _wcn_step(
-        self, batch: dict[str, torch.Tensor], onehot: torch.Tensor, coarse: list, out: StepOutput
+        self,
+        batch: dict[str, torch.Tensor],
+        onehot: torch.Tensor,
+        coarse: list,
+        sources: list,
+        out: StepOutput,
     ) -> None:
         """Eqs. 11-15 on the Region GAN's outputs (real layouts), each window frame over its background plate."""
         from ...losses import feature_matching, gan_loss_g, l1
@@ -377,10 +382,8 @@ class RemotMethod(Method):
                 # before the window: the real person (teacher forcing; with region.previous generated the Region
                 # GAN's own), or the current coarse frame when cold
                 hist.append(coarse[g] * (1 - coldj) + coarse[f] * coldj if g < k else coarse[g])
-            target = batch["layouts"][:, f] if self.cfg.gam else None
-            src, _ = aligned_source(batch["source_image"], batch["source_layout"], target, self.cfg.gam_edges)
             cond = torch.cat([onehot[:, f], batch["poses"][:, f]], 1)
-            person, m = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, src)
+            person, m = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, sources[j])
             y = composite(person, m, batch["backgrounds"][:, f], c.blend)
             real = frames[:, f]
             rec.append(l1(y, real))
