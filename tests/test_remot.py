@@ -107,6 +107,35 @@ def test_gam_moves_a_layout_onto_the_target_height_and_centre():
     assert torch.equal(empty, torch.tensor([[1.0, 0.0, 0.0]]))  # an empty layout: identity
 
 
+def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
+    """composition.warp: person = (1 - m_w) tanh(D_f) + m_w W(source, w), with the decoder's channels 4-5 the
+    flow in pixels and 6 the mask's logit; the background mask M stays channel 3."""
+    from reenactor.methods.remot.networks import WholeComposition
+
+    torch.manual_seed(0)
+    net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source=True)
+    source = torch.rand(1, 3, 16, 16) * 2 - 1
+    args = (torch.zeros(1, 6, 16, 16), torch.zeros(1, 9, 16, 16), source)
+    person, mask = net(*args)  # the real decoder: 7 channels
+    assert person.shape == (1, 3, 16, 16) and mask.shape == (1, 1, 16, 16)
+    out = torch.zeros(1, 7, 16, 16)
+    out[:, :3], out[:, 3], out[:, 4], out[:, 5] = 0.5, 2.0, 2.0, -1.0  # flow: sample 2 px right, 1 px up
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x, skips):
+            return out
+
+    net.decoder = Fixed()
+    for logit, w in ((30.0, 1.0), (-30.0, 0.0), (0.0, 0.5)):
+        out[:, 6] = logit
+        person, mask = net(*args)
+        moved = torch.zeros(1, 3, 16, 16)
+        moved[:, :, 1:, :14] = source[:, :, :15, 2:]  # out[y, x] = source[y - 1, x + 2] inside the frame
+        expect = (1 - w) * torch.tanh(torch.tensor(0.5)) + w * moved
+        assert torch.allclose(person[:, :, 1:, :14], expect[:, :, 1:, :14], atol=1e-5), logit
+        assert torch.allclose(mask, torch.sigmoid(torch.tensor(2.0)).expand_as(mask))
+
+
 def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
     """Issue 30: the training step's GAM numbers come from batched torch (no read back per step), equal to the
     per-item NumPy numbers of the poses' global alignment (layout_box + alignment_numbers, float32), empty
@@ -351,13 +380,13 @@ def test_previous_generated_feeds_the_region_gan_its_own_first_frame(staged):
 
 @pytest.mark.parametrize(
     "switches",
-    [{}, {"gam_edges": True, "region": {"previous": "generated"}}],
-    ids=["default", "edges_generated"],
+    [{}, {"gam_edges": True, "region": {"previous": "generated"}, "composition": {"warp": True}}],
+    ids=["default", "edges_generated_warp"],
 )
 def test_a_training_step_never_waits_for_the_device(staged, monkeypatch, switches):
     """prepare_batch + both steps + backward read no device value back and make no data-dependent shape (on a GPU
     each would stall the host), items without a face included; also with the GAM's border rule and generated
-    history."""
+    history and the WCN's source warp."""
     m = tiny(**switches)
     items = items_of(m.build_dataset(staged, pairs=None), 2)
     items["face_valid"][0] = 0.0
@@ -365,10 +394,17 @@ def test_a_training_step_never_waits_for_the_device(staged, monkeypatch, switche
 
 
 @pytest.mark.parametrize(
-    "stage, key", [("layout", "layout_ce"), ("region", "region_rec"), ("wcn", "wcn_rec")]
+    "stage, key, switches",
+    [
+        ("layout", "layout_ce", {}),
+        ("region", "region_rec", {}),
+        ("wcn", "wcn_rec", {}),
+        ("wcn", "wcn_rec", {"composition": {"warp": True}}),
+    ],
+    ids=["layout", "region", "wcn", "wcn_warp"],
 )
-def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key):
-    m = tiny(stage=stage)
+def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key, switches):
+    m = tiny(stage=stage, **switches)
     b = batch_of(m, m.build_dataset(staged, pairs=None), 2, seed=3)
     opt = torch.optim.Adam(m.generator_parameters(), lr=3e-3, betas=(0.5, 0.999))
     first = last = None

@@ -61,6 +61,9 @@ class WCNConfig:
     tam_norm: Literal["none", "n", "softmax"] = "none"  # affinity normalization: none (eq. 12 as written),
     # n (divide by N) or softmax over the source positions (ours)
     tam_temperature: float = 1.0  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's: 0.01)
+    # the flow refinement sec. 3.2 applies, to the aligned source (ours, as few-shot vid2vid warps its reference):
+    # the WCN also predicts a flow w and a mask m_w; person = (1 - m_w) D_f + m_w W(aligned source, w)
+    warp: bool = False
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )

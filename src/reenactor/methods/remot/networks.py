@@ -121,7 +121,9 @@ class WholeComposition(nn.Module):
     layout_pose (B, 6 + 3, S, S) the generated layout and the driving pose, source (B, 3, S, S) the aligned
     source person) -> (person (B, 3, S, S) in [-1, 1], background mask M (B, 1, S, S) in [0, 1]). With ``tam``
     F_t = TAM(F_c, F_s) (eq. 13), else F_c + F_s (the ablation). The decoder takes E_1's maps as U-Net skips
-    (ours)."""
+    (ours). With ``warp_source`` (the flow refinement sec. 3.2 applies, as few-shot vid2vid applies it to its reference:
+    ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
+    (1 - m_w) D_f(.) + m_w W(source, w): the source's own pixels where they can be moved into place."""
 
     def __init__(
         self,
@@ -134,16 +136,24 @@ class WholeComposition(nn.Module):
         tam_norm: str,
         upsample: str = "transpose",
         tam_temperature: float = 1.0,
+        warp_source: bool = False,
     ):
         super().__init__()
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
+        self.warp_source = warp_source
         self.E_1 = _encoder(3 * n_coarse, ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
         self.E_3 = _encoder(3, ngf, n_down)
         c = self.E_1.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
         self.decoder = Decoder(
-            c, 4, n_down, out_act="none", skip_channels=self.E_1.channels, min_ch=ngf, upsample=upsample
+            c,
+            4 + 3 * warp_source,
+            n_down,
+            out_act="none",
+            skip_channels=self.E_1.channels,
+            min_ch=ngf,
+            upsample=upsample,
         )
 
     def forward(
@@ -155,7 +165,11 @@ class WholeComposition(nn.Module):
             texture_alignment(f_c, f_s, self.tam_norm, self.tam_temperature) if self.tam else f_c + f_s
         )  # (12-13)
         out = self.decoder(self.blocks(f_t + f_p), feats)  # (14-15)
-        return torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
+        person, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:4])
+        if self.warp_source:
+            m_w = torch.sigmoid(out[:, 6:7])
+            person = (1 - m_w) * person + m_w * warp(source, out[:, 4:6])
+        return person, mask
 
 
 def composite(person: torch.Tensor, mask: torch.Tensor, background: torch.Tensor, blend: str) -> torch.Tensor:
@@ -194,5 +208,6 @@ def build_generators(cfg) -> dict[str, nn.Module]:
             wc.tam_norm,
             cfg.upsample,
             wc.tam_temperature,
+            wc.warp,
         )
     return nets
