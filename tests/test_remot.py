@@ -108,12 +108,13 @@ def test_gam_moves_a_layout_onto_the_target_height_and_centre():
 
 
 def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
-    """composition.warp: person = (1 - m_w) tanh(D_f) + m_w W(source, w), with the decoder's channels 4-5 the
-    flow in pixels and 6 the mask's logit; the background mask M stays channel 3."""
+    """composition.warp gam: person = (1 - m_w) tanh(D_f) + m_w W(source, w), with the decoder's channels 4-5 the
+    flow in pixels and 6 the mask's logit; the background mask M stays channel 3. With parts the flow moves the
+    part-warped photo instead, which must be given exactly then."""
     from reenactor.methods.remot.networks import WholeComposition
 
     torch.manual_seed(0)
-    net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source=True)
+    net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source="gam")
     source = torch.rand(1, 3, 16, 16) * 2 - 1
     args = (torch.zeros(1, 6, 16, 16), torch.zeros(1, 9, 16, 16), source)
     person, mask = net(*args)  # the real decoder: 7 channels
@@ -134,6 +135,18 @@ def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
         expect = (1 - w) * torch.tanh(torch.tensor(0.5)) + w * moved
         assert torch.allclose(person[:, :, 1:, :14], expect[:, :, 1:, :14], atol=1e-5), logit
         assert torch.allclose(mask, torch.sigmoid(torch.tensor(2.0)).expand_as(mask))
+    with pytest.raises(ValueError, match="parts"):
+        net(*args, source)
+    torch.manual_seed(0)
+    net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source="parts")
+    net.decoder = Fixed()
+    out[:, 6] = 30.0
+    parts = torch.rand(1, 3, 16, 16) * 2 - 1
+    person, _ = net(*args, parts)
+    moved[:, :, 1:, :14] = parts[:, :, :15, 2:]
+    assert torch.allclose(person[:, :, 1:, :14], moved[:, :, 1:, :14], atol=1e-5)
+    with pytest.raises(ValueError, match="parts"):
+        net(*args)
 
 
 def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
@@ -380,7 +393,7 @@ def test_previous_generated_feeds_the_region_gan_its_own_first_frame(staged):
 
 @pytest.mark.parametrize(
     "switches",
-    [{}, {"gam_edges": True, "region": {"previous": "generated"}, "composition": {"warp": True}}],
+    [{}, {"gam_edges": True, "region": {"previous": "generated"}, "composition": {"warp": "parts"}}],
     ids=["default", "edges_generated_warp"],
 )
 def test_a_training_step_never_waits_for_the_device(staged, monkeypatch, switches):
@@ -399,9 +412,10 @@ def test_a_training_step_never_waits_for_the_device(staged, monkeypatch, switche
         ("layout", "layout_ce", {}),
         ("region", "region_rec", {}),
         ("wcn", "wcn_rec", {}),
-        ("wcn", "wcn_rec", {"composition": {"warp": True}}),
+        ("wcn", "wcn_rec", {"composition": {"warp": "gam"}}),
+        ("wcn", "wcn_rec", {"composition": {"warp": "parts"}}),
     ],
-    ids=["layout", "region", "wcn", "wcn_warp"],
+    ids=["layout", "region", "wcn", "wcn_warp_gam", "wcn_warp_parts"],
 )
 def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key, switches):
     m = tiny(stage=stage, **switches)
@@ -422,8 +436,8 @@ def test_each_stage_loss_falls_on_a_fixed_batch(staged, stage, key, switches):
 
 @pytest.mark.parametrize(
     "switch",
-    [{"gam": False}, {"wcn": False}, {"composition": {"tam": False}}],
-    ids=["no_gam", "no_wcn", "no_tam"],
+    [{"gam": False}, {"wcn": False}, {"composition": {"tam": False}}, {"composition": {"warp": "parts"}}],
+    ids=["no_gam", "no_wcn", "no_tam", "warp_parts"],
 )
 def test_ablation_switches_build_train_and_render(staged, switch, astronaut_small):
     m = tiny(**switch)

@@ -61,9 +61,11 @@ class WCNConfig:
     tam_norm: Literal["none", "n", "softmax"] = "none"  # affinity normalization: none (eq. 12 as written),
     # n (divide by N) or softmax over the source positions (ours)
     tam_temperature: float = 1.0  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's: 0.01)
-    # the flow refinement sec. 3.2 applies, to the aligned source (ours, as few-shot vid2vid warps its reference):
-    # the WCN also predicts a flow w and a mask m_w; person = (1 - m_w) D_f + m_w W(aligned source, w)
-    warp: bool = False
+    # the flow refinement sec. 3.2 applies, to the source (ours, as few-shot vid2vid warps its reference): the WCN
+    # also predicts a flow w and a mask m_w, person = (1 - m_w) D_f + m_w W(x, w), x: none (no flow), gam (the
+    # GAM-aligned source) or parts (the photo moved part by part onto the driving keypoints, pose_warp's warp,
+    # which E_3 then also sees)
+    warp: Literal["none", "gam", "parts"] = "none"
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )

@@ -15,12 +15,15 @@ Items are compact (S = ``cfg.size``; float32 unless said)::
     frames         (T, 3, S, S) uint8  the frames;  backgrounds (T, 3, S, S) uint8 their background plates
     face_theta     (T, 2, 3)         each frame's face box for ``affine_grid``;  face_valid (T,) 1 where it has one
     cold           ()                1: the window's first frame gets no history (as transfer's first frame)
+    parts          (window, 4, S, S) uint8  with ``composition.warp: parts`` only: the source frame moved part by
+                                     part onto each generated frame's keypoints (:func:`.maps.part_warped`; the
+                                     source's MediaPipe mask, as pose_warp's photo)
 
 and :func:`prepare_batch` turns a collated batch into what the networks read, on the training device
 (:meth:`reenactor.methods.base.Method.prepare_batch`): ``poses`` (B, T, 3, S, S), the stick figures in [-1, 1]
 drawn by the renderer transfer draws with (:func:`.maps.stick_figures`); the images in [-1, 1]
 (:func:`reenactor.nn.convert.unit_from_uint8`, the values of :func:`~reenactor.nn.convert.to_unit`); the class
-maps as int64.
+maps as int64; ``parts`` as the person in [-1, 1] (:func:`.maps.part_warped_unit`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def prepare_batch(batch: dict[str, torch.Tensor], size: int) -> dict[str, torch.
     out["poses"] = maps.stick_figures({k: v.flatten(0, 1) for k, v in kp.items()}, size).unflatten(0, (n, t))
     out.update({k: unit_from_uint8(out[k]) for k in IMAGES})
     out.update({k: out[k].long() for k in CLASSES})
+    if "parts" in out:
+        out["parts"] = maps.part_warped_unit(out["parts"])
     return out
 
 
@@ -58,7 +63,8 @@ class RemotPairs(FramePairs):
         super().__init__(clips, pairs, size=cfg.size)
         self.cfg = cfg
         self.n_frames = cfg.k + cfg.window
-        self.require(("layout", "background"), "remot")
+        parts = ("mask",) if cfg.composition.warp == "parts" else ()
+        self.require(("layout", "background", *parts), "remot")
 
     @property
     def s(self) -> int:
@@ -75,9 +81,10 @@ class RemotPairs(FramePairs):
         s, c = self.s, p.clip
         times = [max(p.target_t - (self.n_frames - 1) + j, 0) for j in range(self.n_frames)]
         poses: dict[str, list[np.ndarray]] = {k: [] for k in self.keypoint_names}
-        layouts, frames, bgs, thetas, valid = [], [], [], [], []
+        layouts, frames, bgs, thetas, valid, kps = [], [], [], [], [], []
         for t in times:
             lay, kp = self.layout(c, t), self.keypoints(c, t)
+            kps.append(kp)
             box = maps.face_box(lay, kp.get("face"), self.cfg.face_pad)
             for k, v in kp.items():
                 poses[k].append(v)
@@ -87,9 +94,21 @@ class RemotPairs(FramePairs):
             thetas.append(maps.box_theta(box, s))
             valid.append(float(box is not None))
         src_lay = maps.classes(self.layout(p.source_clip, p.source_t))
+        src = self.frame(p.source_clip, p.source_t)
         cold = float(np.random.random_sample() < self.cfg.layout.cold_prob)
+        extra = {}
+        if self.cfg.composition.warp == "parts":
+            from ..pose_warp.warp import PoseWarper
+
+            src_kp = self.keypoints(p.source_clip, p.source_t)
+            mask = self.image(p.source_clip, "mask", p.source_t)
+            warper = PoseWarper(src, mask, src_kp)
+            extra["parts"] = torch.from_numpy(
+                np.stack([maps.part_warped(warper, kp) for kp in kps[self.cfg.k :]])
+            )
         return {
-            "source_image": torch.from_numpy(self.frame(p.source_clip, p.source_t).transpose(2, 0, 1).copy()),
+            **extra,
+            "source_image": torch.from_numpy(src.transpose(2, 0, 1).copy()),
             "source_layout": torch.from_numpy(src_lay),
             **{POSE + k: torch.from_numpy(np.stack(v)) for k, v in poses.items()},
             "layouts": torch.from_numpy(np.stack(layouts)),

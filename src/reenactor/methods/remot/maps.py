@@ -6,6 +6,7 @@
 * the driving pose P_t as the OpenPose-style stick figure, drawn batched on the poses' device
   (:func:`reenactor.pose.render_torch.draw_pose_batch`, the renderer of training batches and of transfer);
 * the face box of a frame (the face label's box, else the face points), for the face discriminator;
+* the photo moved part by part onto driving keypoints (``composition.warp: parts``);
 * the Global Alignment Module's numbers (eq. 4) from two batches of layouts: the heights and centres of their
   person boxes (:func:`reenactor.pose.normalize.layout_edges_torch`) and the transform of
   :func:`reenactor.pose.normalize.alignment_numbers`, the same numbers the ``global_alignment``
@@ -130,3 +131,19 @@ def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False)
     nums = alignment_numbers(hs, cs, ht, ct)
     identity = torch.tensor([1.0, 0.0, 0.0], dtype=nums.dtype, device=nums.device)
     return torch.where(ok[:, None], nums, identity).float()
+
+
+def part_warped(warper, kp: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The photo of ``warper`` (a :class:`reenactor.methods.pose_warp.warp.PoseWarper`) moved part by part onto the
+    keypoints ``kp`` -> (4, H, W) uint8: RGB and alpha x 255 (``composition.warp: parts``; compact for items)."""
+    rgb, alpha = warper.warp(kp)
+    a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.concatenate([rgb.transpose(2, 0, 1), a[None]], 0)
+
+
+def part_warped_unit(x: torch.Tensor) -> torch.Tensor:
+    """(..., 4, H, W) uint8 of :func:`part_warped` -> (..., 3, H, W) the person in [-1, 1], 0 where it is not (as
+    the GAM-aligned source x_s M_s), on ``x``'s device."""
+    from ...nn.convert import unit_from_uint8
+
+    return unit_from_uint8(x[..., :3, :, :]) * (x[..., 3:, :, :].float() / 255.0)

@@ -78,6 +78,7 @@ def check_config(cfg: RemotConfig) -> None:
         ),
         (cfg.composition.tam_temperature > 0, "model.composition.tam_temperature must be > 0"),
         (cfg.region.previous in ("real", "generated"), "model.region.previous: real | generated"),
+        (cfg.composition.warp in ("none", "gam", "parts"), "model.composition.warp: none | gam | parts"),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
         (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),
     ]
@@ -383,7 +384,8 @@ class RemotMethod(Method):
                 # GAN's own), or the current coarse frame when cold
                 hist.append(coarse[g] * (1 - coldj) + coarse[f] * coldj if g < k else coarse[g])
             cond = torch.cat([onehot[:, f], batch["poses"][:, f]], 1)
-            person, m = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, sources[j])
+            parts = batch["parts"][:, j] if c.warp == "parts" else None
+            person, m = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, sources[j], parts)
             y = composite(person, m, batch["backgrounds"][:, f], c.blend)
             real = frames[:, f]
             rec.append(l1(y, real))

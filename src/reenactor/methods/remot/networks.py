@@ -121,9 +121,12 @@ class WholeComposition(nn.Module):
     layout_pose (B, 6 + 3, S, S) the generated layout and the driving pose, source (B, 3, S, S) the aligned
     source person) -> (person (B, 3, S, S) in [-1, 1], background mask M (B, 1, S, S) in [0, 1]). With ``tam``
     F_t = TAM(F_c, F_s) (eq. 13), else F_c + F_s (the ablation). The decoder takes E_1's maps as U-Net skips
-    (ours). With ``warp_source`` (the flow refinement sec. 3.2 applies, as few-shot vid2vid applies it to its reference:
-    ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
-    (1 - m_w) D_f(.) + m_w W(source, w): the source's own pixels where they can be moved into place."""
+    (ours). With ``warp_source`` ``gam`` or ``parts`` (the flow refinement sec. 3.2 applies, as few-shot vid2vid
+    applies it to its reference: ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
+    (1 - m_w) D_f(.) + m_w W(x, w), the photo's own pixels where they can be moved into place: x = ``source``
+    (gam), or ``parts`` (B, 3, S, S), the photo moved part by part onto the driving keypoints, which E_3 then
+    sees beside ``source``. m_w starts at 0.88 (its logit's bias 2): the person starts as the moved photo and the
+    decoder learns where to draw its own."""
 
     def __init__(
         self,
@@ -136,39 +139,49 @@ class WholeComposition(nn.Module):
         tam_norm: str,
         upsample: str = "transpose",
         tam_temperature: float = 1.0,
-        warp_source: bool = False,
+        warp_source: str = "none",
     ):
         super().__init__()
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
         self.warp_source = warp_source
         self.E_1 = _encoder(3 * n_coarse, ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
-        self.E_3 = _encoder(3, ngf, n_down)
+        self.E_3 = _encoder(3 + 3 * (warp_source == "parts"), ngf, n_down)
         c = self.E_1.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
         self.decoder = Decoder(
             c,
-            4 + 3 * warp_source,
+            4 + 3 * (warp_source != "none"),
             n_down,
             out_act="none",
             skip_channels=self.E_1.channels,
             min_ch=ngf,
             upsample=upsample,
         )
+        if warp_source != "none":  # m_w starts at sigmoid(2) = 0.88: the person starts as the moved photo
+            with torch.no_grad():
+                self.decoder.out.conv.bias[6] = 2.0
 
     def forward(
-        self, coarse: torch.Tensor, layout_pose: torch.Tensor, source: torch.Tensor
+        self,
+        coarse: torch.Tensor,
+        layout_pose: torch.Tensor,
+        source: torch.Tensor,
+        parts: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if (parts is None) == (self.warp_source == "parts"):
+            raise ValueError("pass parts (the part-warped photo) exactly when warp_source is parts")
         feats = self.E_1(coarse)
-        f_c, f_p, f_s = feats[-1], self.E_2(layout_pose)[-1], self.E_3(source)[-1]
+        f_c, f_p = feats[-1], self.E_2(layout_pose)[-1]
+        f_s = self.E_3(source if parts is None else torch.cat([source, parts], 1))[-1]
         f_t = (
             texture_alignment(f_c, f_s, self.tam_norm, self.tam_temperature) if self.tam else f_c + f_s
         )  # (12-13)
         out = self.decoder(self.blocks(f_t + f_p), feats)  # (14-15)
         person, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:4])
-        if self.warp_source:
+        if self.warp_source != "none":
             m_w = torch.sigmoid(out[:, 6:7])
-            person = (1 - m_w) * person + m_w * warp(source, out[:, 4:6])
+            person = (1 - m_w) * person + m_w * warp(source if parts is None else parts, out[:, 4:6])
         return person, mask
 
 

@@ -7,7 +7,8 @@ estimated), the person x_s M_s and the background plate B.
 Per frame (:meth:`RemotSynthesizer.step`): stick figure of the (normalized) driving pose -> Layout GAN with the
 k previous poses and generated layouts (eq. 2) -> its argmax as the region masks (the Region GAN trained on
 one-hot real layouts) -> GAM of the source onto it (eq. 4) -> Region GAN per region with that region's previous
-output (eqs. 3, 5) -> coarse person (eq. 11) -> WCN with the earlier coarse frames (eqs. 12-15) over B; without
+output (eqs. 3, 5) -> coarse person (eq. 11) -> WCN with the earlier coarse frames (eqs. 12-15; with
+``composition.warp: parts`` also the photo moved part by part onto the driving keypoints) over B; without
 the WCN (the ablation) the coarse person is pasted over B where the generated layout is not background. The
 first frame has no history: the Layout GAN's mask is 1 there and the earlier coarse frames repeat the first.
 The side-by-side middle panel is the generated layout.
@@ -66,6 +67,7 @@ class RemotSynthesizer(Synthesizer):
                 "them: reenactor train --method remot --set model.stage=NAME --set model.init_from=MODEL)"
             )
         self._source: dict[str, torch.Tensor] | None = None
+        self._warper = None  # composition.warp parts: the photo's PoseWarper (set_reference)
         self._view: np.ndarray | None = None
         self.reset()
 
@@ -105,6 +107,11 @@ class RemotSynthesizer(Synthesizer):
             "onehot": self._tensor(maps.one_hot(labels)),
         }
         self.background = reference.background
+        self._warper = None
+        if self.use_wcn and self.cfg.composition.warp == "parts":
+            from ..pose_warp.warp import PoseWarper
+
+            self._warper = PoseWarper(reference.image, reference.mask, reference.keypoints)
         share = ", ".join(f"{n} {(labels == i + 1).mean():.0%}" for i, n in enumerate(maps.REGIONS))
         logger.info(f"[remot] target: {where} layout; regions of the frame: {share}")
 
@@ -156,8 +163,13 @@ class RemotSynthesizer(Synthesizer):
             if self.use_wcn:
                 if first:
                     self._coarse = [coarse] * (c.composition.n_coarse - 1)
+                parts = None
+                if self._warper is not None:
+                    parts = maps.part_warped_unit(
+                        torch.from_numpy(maps.part_warped(self._warper, pose))[None].to(self.device)
+                    )
                 person, mask = self.nets["WCN"](torch.cat([*self._coarse, coarse], 1),
-                                                torch.cat([onehot, stick], 1), fg)  # fmt: skip
+                                                torch.cat([onehot, stick], 1), fg, parts)  # fmt: skip
                 frame = composite(person.float(), mask.float(), bg, c.composition.blend)
                 self._coarse = [*self._coarse, coarse][1:] if c.composition.n_coarse > 1 else []
             else:
