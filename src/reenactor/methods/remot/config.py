@@ -66,6 +66,7 @@ class WCNConfig:
     # GAM-aligned source) or parts (the photo moved part by part onto the driving keypoints, pose_warp's warp,
     # which E_3 then also sees)
     warp: Literal["none", "gam", "parts"] = "none"
+    warp_flow: bool = True  # warp: the learned flow w moves x; false: w = 0, m_w blends x as it is
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )

@@ -142,8 +142,9 @@ def part_warped(warper, kp: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def part_warped_unit(x: torch.Tensor) -> torch.Tensor:
-    """(..., 4, H, W) uint8 of :func:`part_warped` -> (..., 3, H, W) the person in [-1, 1], 0 where it is not (as
-    the GAM-aligned source x_s M_s), on ``x``'s device."""
+    """(..., 4, H, W) uint8 of :func:`part_warped` -> (..., 3, H, W) the person in [-1, 1] at full strength where
+    its alpha is above 0 and 0 where it is not (as the GAM-aligned source x_s M_s; not premultiplied by alpha, so
+    that the soft seams keep their colour: the WCN's M decides the edge), on ``x``'s device."""
     from ...nn.convert import unit_from_uint8
 
-    return unit_from_uint8(x[..., :3, :, :]) * (x[..., 3:, :, :].float() / 255.0)
+    return unit_from_uint8(x[..., :3, :, :]) * (x[..., 3:, :, :] > 0).to(torch.float32)

@@ -125,7 +125,7 @@ class WholeComposition(nn.Module):
     applies it to its reference: ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
     (1 - m_w) D_f(.) + m_w W(x, w), the photo's own pixels where they can be moved into place: x = ``source``
     (gam), or ``parts`` (B, 3, S, S), the photo moved part by part onto the driving keypoints, which E_3 then
-    sees beside ``source``. m_w starts at 0.88 (its logit's bias 2): the person starts as the moved photo and the
+    sees beside ``source``; with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the person starts as the moved photo and the
     decoder learns where to draw its own."""
 
     def __init__(
@@ -140,10 +140,11 @@ class WholeComposition(nn.Module):
         upsample: str = "transpose",
         tam_temperature: float = 1.0,
         warp_source: str = "none",
+        warp_flow: bool = True,
     ):
         super().__init__()
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
-        self.warp_source = warp_source
+        self.warp_source, self.warp_flow = warp_source, warp_flow
         self.E_1 = _encoder(3 * n_coarse, ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
         self.E_3 = _encoder(3 + 3 * (warp_source == "parts"), ngf, n_down)
@@ -181,7 +182,8 @@ class WholeComposition(nn.Module):
         person, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:4])
         if self.warp_source != "none":
             m_w = torch.sigmoid(out[:, 6:7])
-            person = (1 - m_w) * person + m_w * warp(source if parts is None else parts, out[:, 4:6])
+            x = source if parts is None else parts
+            person = (1 - m_w) * person + m_w * (warp(x, out[:, 4:6]) if self.warp_flow else x)
         return person, mask
 
 
@@ -222,5 +224,6 @@ def build_generators(cfg) -> dict[str, nn.Module]:
             cfg.upsample,
             wc.tam_temperature,
             wc.warp,
+            wc.warp_flow,
         )
     return nets
