@@ -231,6 +231,30 @@ def test_items_and_shapes(staged):
     )
 
 
+def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
+    """composition.warp parts: ``parts`` holds, per generated frame, the source frame moved part by part onto that
+    frame's keypoints (its own pixels back where its keypoints are the same; the frame of a moved pose otherwise),
+    and prepare_batch gives it in [-1, 1], 0 off the person."""
+    from reenactor.data.pairs import FramePair
+
+    m = tiny(composition={"warp": "parts"})
+    ds = m.build_dataset(staged, pairs=None)
+    item = ds.item(FramePair(0, 40, 40, 0))  # the source is the last window frame
+    parts = item["parts"].numpy()
+    assert parts.shape == (2, 4, S, S) and parts.dtype == np.uint8
+    src, alpha = item["source_image"].numpy().astype(np.float32), parts[-1, 3] > 200
+    assert alpha.mean() > 0.15
+    assert (
+        np.abs(parts[-1, :3].astype(np.float32) - src)[:, alpha].mean() < 2
+    )  # its own frame: its own pixels
+    moved = ds.item(FramePair(0, 40, 90, 0))["parts"].numpy()[-1]  # another pose: the person moved
+    assert np.abs(moved[:3].astype(np.float32) - src)[:, alpha].mean() > 10
+    b = m.prepare_batch(torch.utils.data.default_collate([item]))
+    unit = b["parts"][0, -1]
+    assert unit.shape == (3, S, S) and float(unit[:, torch.from_numpy(parts[-1, 3] == 0)].abs().max()) == 0.0
+    assert float(unit.min()) >= -1 and float(unit.max()) <= 1
+
+
 def _host_item(ds, i: int) -> dict[str, np.ndarray]:
     """Item ``i`` as remot drew it before the device path: per frame on the host, the stick figure by OpenCV
     (:func:`reenactor.pose.render.draw_pose`) and the images by NumPy, in [-1, 1]."""
