@@ -65,7 +65,7 @@ class WCNConfig:
     # also predicts a flow w and a mask m_w, person = (1 - m_w) D_f + m_w W(x, w), x: none (no flow), gam (the
     # GAM-aligned source) or parts (the photo moved part by part onto the driving keypoints, pose_warp's warp,
     # which E_3 then also sees)
-    warp: Literal["none", "gam", "parts"] = "none"
+    warp: Literal["none", "gam", "parts"] = "parts"
     warp_flow: bool = True  # warp: the learned flow w moves x; false: w = 0, m_w blends x as it is
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
