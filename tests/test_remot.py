@@ -217,13 +217,14 @@ def test_items_and_shapes(staged):
         "layouts": ((2, t, S, S), torch.uint8), "frames": ((2, t, 3, S, S), torch.uint8),
         "backgrounds": ((2, t, 3, S, S), torch.uint8), "face_theta": ((2, t, 2, 3), torch.float32),
         "face_valid": ((2, t), torch.float32), "cold": ((2,), torch.float32),
+        "parts": ((2, 2, 4, S, S), torch.uint8),  # composition.warp parts (the default): one per generated frame
     }  # fmt: skip
     b = m.prepare_batch(items)
     shapes = {k: tuple(v.shape) for k, v in b.items()}
     assert shapes == {
         "source_image": (2, 3, S, S), "source_layout": (2, S, S), "poses": (2, t, 3, S, S),
         "layouts": (2, t, S, S), "frames": (2, t, 3, S, S), "backgrounds": (2, t, 3, S, S),
-        "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,),
+        "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,), "parts": (2, 2, 3, S, S),
     }  # fmt: skip
     assert b["layouts"].max() < 6 and (b["layouts"] > 0).float().mean() > 0.1 and b["face_valid"].all()
     assert (
