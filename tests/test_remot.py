@@ -249,6 +249,8 @@ def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
         np.abs(parts[-1, :3].astype(np.float32) - src)[:, alpha].mean() < 2
     )  # its own frame: its own pixels
     moved = ds.item(FramePair(0, 40, 90, 0))["parts"].numpy()[-1]  # another pose: the person moved
+    assert list(ds._warpers) == [(0, 40)]  # one source frame: its warper made once
+    assert np.array_equal(ds.item(FramePair(0, 40, 40, 0))["parts"].numpy(), parts)
     assert np.abs(moved[:3].astype(np.float32) - src)[:, alpha].mean() > 10
     b = m.prepare_batch(torch.utils.data.default_collate([item]))
     unit = b["parts"][0, -1]

@@ -28,6 +28,9 @@ maps as int64; ``parts`` as the person in [-1, 1] (:func:`.maps.part_warped_unit
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -65,6 +68,31 @@ class RemotPairs(FramePairs):
         self.n_frames = cfg.k + cfg.window
         parts = ("mask",) if cfg.composition.warp == "parts" else ()
         self.require(("layout", "background", *parts), "remot")
+        self._warpers: OrderedDict[tuple[int, int], Any] = OrderedDict()
+
+    #: source frames whose part warper (its part segmentation and layers: 4-33 ms at 64-256 px, the moves 1-5 ms)
+    #: is kept per process, least recently used dropped first
+    WARPERS = 128
+
+    def warper(self, clip: int, t: int):
+        """The :class:`~reenactor.methods.pose_warp.warp.PoseWarper` of source frame ``t`` of ``clip`` (its frame,
+        MediaPipe mask and keypoints), cached."""
+        from ..pose_warp.warp import PoseWarper
+
+        key = (clip, t)
+        if key in self._warpers:
+            self._warpers.move_to_end(key)
+            return self._warpers[key]
+        w = PoseWarper(self.frame(clip, t), self.image(clip, "mask", t), self.keypoints(clip, t))
+        self._warpers[key] = w
+        if len(self._warpers) > self.WARPERS:
+            self._warpers.popitem(last=False)
+        return w
+
+    def __getstate__(self) -> dict[str, Any]:  # each DataLoader worker fills its own cache
+        state = super().__getstate__()
+        state["_warpers"] = OrderedDict()
+        return state
 
     @property
     def s(self) -> int:
@@ -98,11 +126,7 @@ class RemotPairs(FramePairs):
         cold = float(np.random.random_sample() < self.cfg.layout.cold_prob)
         extra = {}
         if self.cfg.composition.warp == "parts":
-            from ..pose_warp.warp import PoseWarper
-
-            src_kp = self.keypoints(p.source_clip, p.source_t)
-            mask = self.image(p.source_clip, "mask", p.source_t)
-            warper = PoseWarper(src, mask, src_kp)
+            warper = self.warper(p.source_clip, p.source_t)
             extra["parts"] = torch.from_numpy(
                 np.stack([maps.part_warped(warper, kp) for kp in kps[self.cfg.k :]])
             )
