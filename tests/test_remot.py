@@ -149,6 +149,23 @@ def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
         net(*args)
 
 
+def test_a_model_file_from_before_the_warp_key_loads_as_it_was_built(staged, tmp_path, astronaut_small):
+    """composition.warp became a key (parts by default: 3 more E_3 inputs and decoder outputs); a model file whose
+    stored config lacks it is the WCN without the warp, loaded through open_model and rendered."""
+    from reenactor.modelfile import open_model, save_model
+
+    m = tiny(composition={"warp": "none"})
+    tensors, meta = m.inference_state()
+    config = to_dict(m.cfg)
+    del config["composition"]["warp"], config["composition"]["warp_flow"]
+    path = save_model(tmp_path / "old.safetensors", "remot", config, tensors, meta)
+    tm = open_model(path)
+    assert tm.synthesizer.cfg.composition.warp == "none"
+    tm.synthesizer.set_reference(astronaut_small)
+    frame = tm.synthesizer.step(_pose(staged, 50), {"background": np.full((S, S, 3), 90, np.uint8)})
+    assert frame.shape == (S, S, 3)
+
+
 def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
     """Issue 30: the training step's GAM numbers come from batched torch (no read back per step), equal to the
     per-item NumPy numbers of the poses' global alignment (layout_box + alignment_numbers, float32), empty

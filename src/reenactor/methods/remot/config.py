@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 STAGES = ("all", "layout", "region", "wcn")
 
@@ -52,6 +52,9 @@ class RegionGANConfig:
 @dataclass
 class WCNConfig:
     """Whole Composition Network (eqs. 11-15) with the Texture Alignment Module (eqs. 12-13)."""
+
+    #: what a model file written before a key existed was built with (:func:`reenactor.config.with_legacy`)
+    LEGACY: ClassVar[dict[str, object]] = {"warp": "none"}
 
     ngf: int = 16  # channels of the three encoders' first layer
     n_down: int = 2  # stride-2 layers: the TAM works at size / 2**n_down (notes: 1/4, N = (size/4)^2)

@@ -125,8 +125,8 @@ class WholeComposition(nn.Module):
     applies it to its reference: ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
     (1 - m_w) D_f(.) + m_w W(x, w), the photo's own pixels where they can be moved into place: x = ``source``
     (gam), or ``parts`` (B, 3, S, S), the photo moved part by part onto the driving keypoints, which E_3 then
-    sees beside ``source``; with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the person starts as the moved photo and the
-    decoder learns where to draw its own."""
+    sees beside ``source``; with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's
+    bias 2): the person starts as the moved photo and the decoder learns where to draw its own."""
 
     def __init__(
         self,
