@@ -35,8 +35,8 @@ def main() -> None:
     from reenactor.data.clipstore import ClipStore
     from reenactor.driving import ClipSource
     from reenactor.extract import extract
-    from reenactor.methods.pose_warp.warp import PoseWarper
     from reenactor.modelfile import open_model
+    from reenactor.pose.part_warp import PoseWarper
     from reenactor.reference import load_reference
     from reenactor.samples import sample_path
     from reenactor.transfer import fit_reference_normalizer, transfer

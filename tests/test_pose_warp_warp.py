@@ -1,4 +1,4 @@
-"""pose_warp's warping core (reenactor.methods.pose_warp.warp): part segmentation and per-part warps.
+"""pose_warp's warping core (reenactor.pose.part_warp): part segmentation and per-part warps.
 
 Synthetic stick person (exact geometry, textured parts) and the bundled astronaut photo extracted with the
 project's own pipeline: an unmoved warp gives back the reference, a global translation / scale of the pose moves
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenactor.methods.pose_warp.warp import (
+from reenactor.pose.part_warp import (
     DRAW_ORDER,
     PARENT,
     PARTS,

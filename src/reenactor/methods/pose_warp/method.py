@@ -79,7 +79,7 @@ class PoseWarpSynthesizer(Synthesizer):
         self.background: np.ndarray | None = None
 
     def set_reference(self, reference: Any) -> None:
-        from .warp import PoseWarper
+        from ...pose.part_warp import PoseWarper
 
         if tuple(reference.size) != self.size:
             raise ReenactorError(f"reference is {reference.size}, pose_warp renders {self.size}")

@@ -75,9 +75,9 @@ class RemotPairs(FramePairs):
     WARPERS = 128
 
     def warper(self, clip: int, t: int):
-        """The :class:`~reenactor.methods.pose_warp.warp.PoseWarper` of source frame ``t`` of ``clip`` (its frame,
+        """The :class:`~reenactor.pose.part_warp.PoseWarper` of source frame ``t`` of ``clip`` (its frame,
         MediaPipe mask and keypoints), cached."""
-        from ..pose_warp.warp import PoseWarper
+        from ...pose.part_warp import PoseWarper
 
         key = (clip, t)
         if key in self._warpers:

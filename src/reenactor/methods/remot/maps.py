@@ -134,7 +134,7 @@ def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False)
 
 
 def part_warped(warper, kp: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The photo of ``warper`` (a :class:`reenactor.methods.pose_warp.warp.PoseWarper`) moved part by part onto the
+    """The photo of ``warper`` (a :class:`reenactor.pose.part_warp.PoseWarper`) moved part by part onto the
     keypoints ``kp`` -> (4, H, W) uint8: RGB and alpha x 255 (``composition.warp: parts``; compact for items)."""
     rgb, alpha = warper.warp(kp)
     a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)

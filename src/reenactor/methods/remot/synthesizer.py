@@ -109,7 +109,7 @@ class RemotSynthesizer(Synthesizer):
         self.background = reference.background
         self._warper = None
         if self.use_wcn and self.cfg.composition.warp == "parts":
-            from ..pose_warp.warp import PoseWarper
+            from ...pose.part_warp import PoseWarper
 
             self._warper = PoseWarper(reference.image, reference.mask, reference.keypoints)
         share = ", ".join(f"{n} {(labels == i + 1).mean():.0%}" for i, n in enumerate(maps.REGIONS))
