@@ -137,16 +137,24 @@ def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
         assert torch.allclose(mask, torch.sigmoid(torch.tensor(2.0)).expand_as(mask))
     with pytest.raises(ValueError, match="parts"):
         net(*args, source)
-    torch.manual_seed(0)
-    net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source="parts")
-    net.decoder = Fixed()
-    out[:, 6] = 30.0
-    parts = torch.rand(1, 3, 16, 16) * 2 - 1
-    person, _ = net(*args, parts)
-    moved[:, :, 1:, :14] = parts[:, :, :15, 2:]
-    assert torch.allclose(person[:, :, 1:, :14], moved[:, :, 1:, :14], atol=1e-5)
-    with pytest.raises(ValueError, match="parts"):
-        net(*args)
+    parts = torch.cat([torch.rand(1, 3, 16, 16) * 2 - 1, torch.rand(1, 1, 16, 16)], 1)  # RGB, alpha
+    moved[:, :, 1:, :14] = parts[:, :3, :15, 2:]
+    for into in ("coarse", "source"):
+        torch.manual_seed(0)
+        net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source="parts", parts_into=into)
+        seen = {}
+        for name in ("E_1", "E_3"):  # which encoder takes the moved photo (and its alpha)
+            net.get_submodule(name).register_forward_pre_hook(lambda m, a, n=name: seen.__setitem__(n, a[0]))
+        net.decoder = Fixed()
+        out[:, 6] = 30.0
+        person, _ = net(*args, parts)
+        assert torch.allclose(person[:, :, 1:, :14], moved[:, :, 1:, :14], atol=1e-5)
+        if into == "coarse":
+            assert torch.equal(seen["E_1"], torch.cat([args[0], parts], 1)) and torch.equal(seen["E_3"], source)
+        else:
+            assert torch.equal(seen["E_3"], torch.cat([source, parts[:, :3]], 1)) and torch.equal(seen["E_1"], args[0])
+        with pytest.raises(ValueError, match="parts"):
+            net(*args)
 
 
 def test_a_model_file_from_before_the_warp_key_loads_as_it_was_built(staged, tmp_path, astronaut_small):
@@ -154,16 +162,22 @@ def test_a_model_file_from_before_the_warp_key_loads_as_it_was_built(staged, tmp
     stored config lacks it is the WCN without the warp, loaded through open_model and rendered."""
     from reenactor.modelfile import open_model, save_model
 
-    m = tiny(composition={"warp": "none"})
-    tensors, meta = m.inference_state()
-    config = to_dict(m.cfg)
-    del config["composition"]["warp"], config["composition"]["warp_flow"]
-    path = save_model(tmp_path / "old.safetensors", "remot", config, tensors, meta)
-    tm = open_model(path)
-    assert tm.synthesizer.cfg.composition.warp == "none"
-    tm.synthesizer.set_reference(astronaut_small)
-    frame = tm.synthesizer.step(_pose(staged, 50), {"background": np.full((S, S, 3), 90, np.uint8)})
-    assert frame.shape == (S, S, 3)
+    for built, dropped, key, value in (
+        ({"warp": "none"}, ("warp", "warp_flow", "parts_into"), "warp", "none"),
+        # composition.parts_into came later: a parts model file without it fed the moved photo to E_3
+        ({"warp": "parts", "parts_into": "source"}, ("parts_into",), "parts_into", "source"),
+    ):
+        m = tiny(composition=built)
+        tensors, meta = m.inference_state()
+        config = to_dict(m.cfg)
+        for k in dropped:
+            del config["composition"][k]
+        path = save_model(tmp_path / f"old_{key}.safetensors", "remot", config, tensors, meta)
+        tm = open_model(path)
+        assert getattr(tm.synthesizer.cfg.composition, key) == value
+        tm.synthesizer.set_reference(astronaut_small)
+        frame = tm.synthesizer.step(_pose(staged, 50), {"background": np.full((S, S, 3), 90, np.uint8)})
+        assert frame.shape == (S, S, 3)
 
 
 def test_gam_numbers_of_a_batch_on_the_device_equal_the_per_item_numbers():
@@ -252,7 +266,7 @@ def test_items_and_shapes(staged):
 def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
     """composition.warp parts: ``parts`` holds, per generated frame, the source frame moved part by part onto that
     frame's keypoints (its own pixels back where its keypoints are the same; the frame of a moved pose otherwise),
-    and prepare_batch gives it in [-1, 1], 0 off the person."""
+    and prepare_batch gives it in [-1, 1], 0 off the person, with its alpha."""
     from reenactor.data.pairs import FramePair
 
     m = tiny(composition={"warp": "parts"})
@@ -270,9 +284,10 @@ def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
     assert np.array_equal(ds.item(FramePair(0, 40, 40, 0))["parts"].numpy(), parts)
     assert np.abs(moved[:3].astype(np.float32) - src)[:, alpha].mean() > 10
     b = m.prepare_batch(torch.utils.data.default_collate([item]))
-    unit = b["parts"][0, -1]
-    assert unit.shape == (3, S, S) and float(unit[:, torch.from_numpy(parts[-1, 3] == 0)].abs().max()) == 0.0
-    assert float(unit.min()) >= -1 and float(unit.max()) <= 1
+    unit = b["parts"][0, -1]  # RGB in [-1, 1], 0 off the person; then the alpha in [0, 1]
+    assert unit.shape == (4, S, S) and float(unit[:3, torch.from_numpy(parts[-1, 3] == 0)].abs().max()) == 0.0
+    assert float(unit[:3].min()) >= -1 and float(unit[:3].max()) <= 1
+    assert torch.allclose(unit[3], torch.from_numpy(parts[-1, 3] / 255.0).float())
 
 
 def _host_item(ds, i: int) -> dict[str, np.ndarray]:

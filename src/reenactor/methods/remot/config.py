@@ -54,7 +54,7 @@ class WCNConfig:
     """Whole Composition Network (eqs. 11-15) with the Texture Alignment Module (eqs. 12-13)."""
 
     #: what a model file written before a key existed was built with (:func:`reenactor.config.with_legacy`)
-    LEGACY: ClassVar[dict[str, object]] = {"warp": "none"}
+    LEGACY: ClassVar[dict[str, object]] = {"warp": "none", "parts_into": "source"}
 
     ngf: int = 16  # channels of the three encoders' first layer
     n_down: int = 2  # stride-2 layers: the TAM works at size / 2**n_down (notes: 1/4, N = (size/4)^2)
@@ -67,8 +67,12 @@ class WCNConfig:
     # the flow refinement sec. 3.2 applies, to the source (ours, as few-shot vid2vid warps its reference): the WCN
     # also predicts a flow w and a mask m_w, person = (1 - m_w) D_f + m_w W(x, w), x: none (no flow), gam (the
     # GAM-aligned source) or parts (the photo moved part by part onto the driving keypoints, pose_warp's warp,
-    # which E_3 then also sees)
+    # which an encoder then also sees: parts_into)
     warp: Literal["none", "gam", "parts"] = "parts"
+    # warp parts: the encoder that sees the moved photo: coarse (E_1, with its alpha, beside the coarse frames: it
+    # is in the driving pose already and reaches the decoder through E_1's skips) or source (E_3, RGB, beside the
+    # GAM source: through the TAM, which sums over all positions and so loses where the photo's pixels are)
+    parts_into: Literal["coarse", "source"] = "coarse"
     warp_flow: bool = True  # warp: the learned flow w moves x; false: w = 0, m_w blends x as it is
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,

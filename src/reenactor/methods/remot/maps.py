@@ -142,9 +142,11 @@ def part_warped(warper, kp: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def part_warped_unit(x: torch.Tensor) -> torch.Tensor:
-    """(..., 4, H, W) uint8 of :func:`part_warped` -> (..., 3, H, W) the person in [-1, 1] at full strength where
-    its alpha is above 0 and 0 where it is not (as the GAM-aligned source x_s M_s; not premultiplied by alpha, so
-    that the soft seams keep their colour: the WCN's M decides the edge), on ``x``'s device."""
+    """(..., 4, H, W) uint8 of :func:`part_warped` -> (..., 4, H, W) on ``x``'s device: the person in [-1, 1] at
+    full strength where its alpha is above 0 and 0 where it is not (as the GAM-aligned source x_s M_s; not
+    premultiplied by alpha, so that the soft seams keep their colour: the WCN's M decides the edge), then the
+    alpha in [0, 1]."""
     from ...nn.convert import unit_from_uint8
 
-    return unit_from_uint8(x[..., :3, :, :]) * (x[..., 3:, :, :] > 0).to(torch.float32)
+    alpha = x[..., 3:, :, :].to(torch.float32) / 255.0
+    return torch.cat([unit_from_uint8(x[..., :3, :, :]) * (alpha > 0).to(torch.float32), alpha], -3)

@@ -79,6 +79,7 @@ def check_config(cfg: RemotConfig) -> None:
         (cfg.composition.tam_temperature > 0, "model.composition.tam_temperature must be > 0"),
         (cfg.region.previous in ("real", "generated"), "model.region.previous: real | generated"),
         (cfg.composition.warp in ("none", "gam", "parts"), "model.composition.warp: none | gam | parts"),
+        (cfg.composition.parts_into in ("coarse", "source"), "model.composition.parts_into: coarse | source"),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
         (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),
     ]

@@ -125,8 +125,13 @@ class WholeComposition(nn.Module):
     applies it to its reference: ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
     (1 - m_w) D_f(.) + m_w W(x, w), the photo's own pixels where they can be moved into place: x = ``source``
     (gam), or ``parts`` (B, 3, S, S), the photo moved part by part onto the driving keypoints, which E_3 then
-    sees beside ``source``; with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's
-    bias 2): the person starts as the moved photo and the decoder learns where to draw its own."""
+    sees too; with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the
+    person starts as the moved photo and the decoder learns where to draw its own. ``parts`` is (B, 4, S, S): the
+    moved photo in [-1, 1] and its alpha in [0, 1] (:func:`.maps.part_warped_unit`). ``parts_into`` says which
+    encoder sees it: ``coarse`` (E_1, beside the coarse frames: it is already in the driving pose, so it reaches
+    the decoder through E_1's skips at every scale, and its alpha tells where the photo covers the person) or
+    ``source`` (E_3, beside the GAM source, RGB only: through the TAM, whose affinity-weighted sum over all
+    positions discards where a feature was; how it was first built)."""
 
     def __init__(
         self,
@@ -141,13 +146,17 @@ class WholeComposition(nn.Module):
         tam_temperature: float = 1.0,
         warp_source: str = "none",
         warp_flow: bool = True,
+        parts_into: str = "coarse",
     ):
         super().__init__()
+        if parts_into not in ("coarse", "source"):
+            raise ValueError(f"parts_into must be coarse or source, not {parts_into!r}")
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
         self.warp_source, self.warp_flow = warp_source, warp_flow
-        self.E_1 = _encoder(3 * n_coarse, ngf, n_down)
+        self.parts_into = parts_into if warp_source == "parts" else None
+        self.E_1 = _encoder(3 * n_coarse + 4 * (self.parts_into == "coarse"), ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
-        self.E_3 = _encoder(3 + 3 * (warp_source == "parts"), ngf, n_down)
+        self.E_3 = _encoder(3 + 3 * (self.parts_into == "source"), ngf, n_down)
         c = self.E_1.channels[-1]
         self.blocks = nn.Sequential(*[ResnetBlock(c) for _ in range(n_blocks)])
         self.decoder = Decoder(
@@ -172,9 +181,9 @@ class WholeComposition(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if (parts is None) == (self.warp_source == "parts"):
             raise ValueError("pass parts (the part-warped photo) exactly when warp_source is parts")
-        feats = self.E_1(coarse)
+        feats = self.E_1(coarse if self.parts_into != "coarse" else torch.cat([coarse, parts], 1))
         f_c, f_p = feats[-1], self.E_2(layout_pose)[-1]
-        f_s = self.E_3(source if parts is None else torch.cat([source, parts], 1))[-1]
+        f_s = self.E_3(source if self.parts_into != "source" else torch.cat([source, parts[:, :3]], 1))[-1]
         f_t = (
             texture_alignment(f_c, f_s, self.tam_norm, self.tam_temperature) if self.tam else f_c + f_s
         )  # (12-13)
@@ -182,7 +191,7 @@ class WholeComposition(nn.Module):
         person, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:4])
         if self.warp_source != "none":
             m_w = torch.sigmoid(out[:, 6:7])
-            x = source if parts is None else parts
+            x = source if parts is None else parts[:, :3]
             person = (1 - m_w) * person + m_w * (warp(x, out[:, 4:6]) if self.warp_flow else x)
         return person, mask
 
@@ -225,5 +234,6 @@ def build_generators(cfg) -> dict[str, nn.Module]:
             wc.tam_temperature,
             wc.warp,
             wc.warp_flow,
+            wc.parts_into,
         )
     return nets
