@@ -90,6 +90,12 @@ class WCNConfig:
     lambda_style: float = 1.0  # weight of the Gram style term inside the perceptual loss
     lambda_face: float = 1.0  # LSGAN term of the face discriminator on the face box
     lambda_mask: float = 1.0  # L1 of the background mask M to the real background (ours: guides M early)
+    # warp: few-shot vid2vid's mask loss on m_w: pulled to 1 where the moved x is within c = clamp(1 - sum_rgb
+    # |W(x, w) - y|, 0, 1) of the real frame y, to 0 elsewhere: mean(c (1 - m_w) + (1 - c) m_w) (0 = off)
+    lambda_warp_mask: float = 10.0
+    # warp: L1 of the moved x to the real frame on the real person where x has pixels (vid2vid's warp loss,
+    # which trains the flow by itself; 0 = off)
+    lambda_warp: float = 0.0
 
 
 @dataclass

@@ -375,6 +375,7 @@ class RemotMethod(Method):
         c, k, fc = self.cfg.composition, self.cfg.k, self.cfg.face_crop
         frames, cold = batch["frames"], batch["cold"]
         rec, per, sty, gan, fm, face, mask_l1, cache = [], [], [], [], [], [], [], []
+        warp_mask, warp_l1 = [], []
         for j in range(self.cfg.window):
             f = k + j
             coldj = (cold if j == 0 else torch.zeros_like(cold))[:, None, None, None]
@@ -386,10 +387,17 @@ class RemotMethod(Method):
                 hist.append(coarse[g] * (1 - coldj) + coarse[f] * coldj if g < k else coarse[g])
             cond = torch.cat([onehot[:, f], batch["poses"][:, f]], 1)
             parts = batch["parts"][:, j] if c.warp == "parts" else None
-            person, m = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, sources[j], parts)
+            person, m, warped = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, sources[j], parts, details=True)
             y = composite(person, m, batch["backgrounds"][:, f], c.blend)
             real = frames[:, f]
             rec.append(l1(y, real))
+            if warped:
+                moved, m_w = warped["moved"], warped["m_w"]
+                conf = (1 - (moved.detach() - real).abs().sum(1, keepdim=True)).clamp(0, 1)
+                warp_mask.append((conf * (1 - m_w) + (1 - conf) * m_w).mean())
+                has = (batch["layouts"][:, f] > 0)[:, None] & ((parts[:, 3:] > 0) if parts is not None else True)
+                has = has.to(moved.dtype)
+                warp_l1.append(((moved - real).abs() * has).sum() / (3 * has.sum()).clamp_min(1))
             if c.lambda_per > 0:
                 content, style = self.perceptual.content_and_style(y, real)
                 per.append(content)
@@ -415,6 +423,10 @@ class RemotMethod(Method):
         out.losses["wcn_face"] = c.lambda_face * sum(t for t, _ in face) / n_faces.clamp_min(1)
         if c.lambda_mask > 0:
             out.losses["wcn_mask"] = c.lambda_mask * mean(mask_l1)
+        if warp_mask and c.lambda_warp_mask > 0:
+            out.losses["wcn_warp_mask"] = c.lambda_warp_mask * mean(warp_mask)
+        if warp_l1 and c.lambda_warp > 0:
+            out.losses["wcn_warp"] = c.lambda_warp * mean(warp_l1)
         out.cache["wcn"] = tuple(torch.cat(x) for x in zip(*cache))
         out.visuals["wcn_real"] = frames[:, -1]
         out.visuals["wcn_fake"] = cache[-1][2]

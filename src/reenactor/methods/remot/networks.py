@@ -178,7 +178,10 @@ class WholeComposition(nn.Module):
         layout_pose: torch.Tensor,
         source: torch.Tensor,
         parts: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        details: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
+        """-> (person, M), and with ``details`` a third item: {"m_w", "moved"} (m_w and W(x, w), for the losses on
+        them; empty without the warp)."""
         if (parts is None) == (self.warp_source == "parts"):
             raise ValueError("pass parts (the part-warped photo) exactly when warp_source is parts")
         feats = self.E_1(coarse if self.parts_into != "coarse" else torch.cat([coarse, parts], 1))
@@ -189,11 +192,14 @@ class WholeComposition(nn.Module):
         )  # (12-13)
         out = self.decoder(self.blocks(f_t + f_p), feats)  # (14-15)
         person, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:4])
+        extra: dict[str, torch.Tensor] = {}
         if self.warp_source != "none":
             m_w = torch.sigmoid(out[:, 6:7])
             x = source if parts is None else parts[:, :3]
-            person = (1 - m_w) * person + m_w * (warp(x, out[:, 4:6]) if self.warp_flow else x)
-        return person, mask
+            moved = warp(x, out[:, 4:6]) if self.warp_flow else x
+            person = (1 - m_w) * person + m_w * moved
+            extra = {"m_w": m_w, "moved": moved}
+        return (person, mask, extra) if details else (person, mask)
 
 
 def composite(person: torch.Tensor, mask: torch.Tensor, background: torch.Tensor, blend: str) -> torch.Tensor:
