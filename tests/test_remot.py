@@ -157,6 +157,27 @@ def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
             net(*args)
 
 
+def test_warp_mask_loss_pulls_m_w_to_the_moved_pixels_where_they_match_the_frame():
+    """Few-shot vid2vid's mask loss: c = clamp(1 - sum_rgb |moved - real|, 0, 1); mean(c (1 - m_w) + (1 - c) m_w).
+    Where the moved photo equals the frame its gradient raises m_w, where it is off by more than 1 it lowers it,
+    and a half-right pixel pays the same whatever m_w is; the masked L1 averages over the given pixels only."""
+    from reenactor.methods.remot.networks import masked_l1, warp_mask_loss
+
+    real = torch.zeros(1, 3, 1, 3)
+    moved = real.clone()
+    moved[0, :, 0, 1] = 1.0  # sum_rgb error 3: c = 0
+    moved[0, 0, 0, 2] = 0.5  # error 0.5: c = 0.5
+    m_w = torch.full((1, 1, 1, 3), 0.3, requires_grad=True)
+    loss = warp_mask_loss(m_w, moved, real)
+    assert torch.isclose(loss, torch.tensor((0.7 + 0.3 + 0.5) / 3))
+    loss.backward()
+    g = m_w.grad[0, 0, 0]
+    assert g[0] < 0 and g[1] > 0 and g[2] == 0  # descent raises m_w where the photo fits, lowers it where not
+    where = torch.tensor([[[[1.0, 1.0, 0.0]]]])
+    assert torch.isclose(masked_l1(moved, real, where), torch.tensor(0.5))  # (0 + 3) / (3 channels x 2 pixels)
+    assert masked_l1(moved, real, torch.zeros_like(where)) == 0
+
+
 def test_a_model_file_from_before_the_warp_key_loads_as_it_was_built(staged, tmp_path, astronaut_small):
     """composition.warp became a key (parts by default: 3 more E_3 inputs and decoder outputs); a model file whose
     stored config lacks it is the WCN without the warp, loaded through open_model and rendered."""

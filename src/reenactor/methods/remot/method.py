@@ -43,7 +43,7 @@ from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
 from .config import STAGES, RemotConfig
-from .networks import build_generators, composite, crop, gam_warp
+from .networks import build_generators, composite, crop, gam_warp, masked_l1, warp_mask_loss
 
 logger = logging.getLogger(__name__)
 
@@ -393,11 +393,9 @@ class RemotMethod(Method):
             rec.append(l1(y, real))
             if warped:
                 moved, m_w = warped["moved"], warped["m_w"]
-                conf = (1 - (moved.detach() - real).abs().sum(1, keepdim=True)).clamp(0, 1)
-                warp_mask.append((conf * (1 - m_w) + (1 - conf) * m_w).mean())
+                warp_mask.append(warp_mask_loss(m_w, moved, real))
                 has = (batch["layouts"][:, f] > 0)[:, None] & ((parts[:, 3:] > 0) if parts is not None else True)
-                has = has.to(moved.dtype)
-                warp_l1.append(((moved - real).abs() * has).sum() / (3 * has.sum()).clamp_min(1))
+                warp_l1.append(masked_l1(moved, real, has))
             if c.lambda_per > 0:
                 content, style = self.perceptual.content_and_style(y, real)
                 per.append(content)

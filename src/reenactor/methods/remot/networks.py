@@ -202,6 +202,23 @@ class WholeComposition(nn.Module):
         return (person, mask, extra) if details else (person, mask)
 
 
+def warp_mask_loss(m_w: torch.Tensor, moved: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Few-shot vid2vid's loss on the warp mask, in m_w's sense (1 = the moved pixels): ``m_w`` (B, 1, S, S) is
+    pulled to 1 where ``moved`` (B, 3, S, S) is close to the ``real`` frame, to 0 where it is not, with the
+    confidence c = clamp(1 - sum_rgb |moved - real|, 0, 1) (images in [-1, 1], c detached): mean(c (1 - m_w) +
+    (1 - c) m_w). Without it the pixel losses of a pair whose photo moves badly teach m_w to mix in the drawing
+    everywhere."""
+    conf = (1 - (moved.detach() - real).abs().sum(1, keepdim=True)).clamp(0, 1)
+    return (conf * (1 - m_w) + (1 - conf) * m_w).mean()
+
+
+def masked_l1(x: torch.Tensor, y: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Mean |x - y| over the pixels where ``where`` (B, 1, S, S) is 1 (0 when there are none): the warp loss
+    ``lambda_warp``, the moved photo against the real frame on the person."""
+    where = where.to(x.dtype)
+    return ((x - y).abs() * where).sum() / (x.shape[1] * where.sum()).clamp_min(1)
+
+
 def composite(person: torch.Tensor, mask: torch.Tensor, background: torch.Tensor, blend: str) -> torch.Tensor:
     """Eq. 15 over the background plate B (B, 3, S, S) in [-1, 1]: ``alpha`` (1 - M) y_fg + M B, or ``add``
     y_fg + M B as written (in [0, 1] intensities, clipped)."""
