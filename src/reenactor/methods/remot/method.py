@@ -375,7 +375,7 @@ class RemotMethod(Method):
         c, k, fc = self.cfg.composition, self.cfg.k, self.cfg.face_crop
         frames, cold = batch["frames"], batch["cold"]
         rec, per, sty, gan, fm, face, mask_l1, cache = [], [], [], [], [], [], [], []
-        warp_mask, warp_l1 = [], []
+        warp_mask, warp_l1, flow_reg = [], [], []
         for j in range(self.cfg.window):
             f = k + j
             coldj = (cold if j == 0 else torch.zeros_like(cold))[:, None, None, None]
@@ -396,6 +396,8 @@ class RemotMethod(Method):
                 warp_mask.append(warp_mask_loss(m_w, moved, real))
                 has = (batch["layouts"][:, f] > 0)[:, None] & ((parts[:, 3:] > 0) if parts is not None else True)
                 warp_l1.append(masked_l1(moved, real, has))
+                if warped["flow"] is not None:
+                    flow_reg.append(warped["flow"].abs().mean())
             if c.lambda_per > 0:
                 content, style = self.perceptual.content_and_style(y, real)
                 per.append(content)
@@ -425,6 +427,8 @@ class RemotMethod(Method):
             out.losses["wcn_warp_mask"] = c.lambda_warp_mask * mean(warp_mask)
         if warp_l1 and c.lambda_warp > 0:
             out.losses["wcn_warp"] = c.lambda_warp * mean(warp_l1)
+        if flow_reg and c.lambda_flow_reg > 0:
+            out.losses["wcn_flow_reg"] = c.lambda_flow_reg * mean(flow_reg)
         out.cache["wcn"] = tuple(torch.cat(x) for x in zip(*cache))
         out.visuals["wcn_real"] = frames[:, -1]
         out.visuals["wcn_fake"] = cache[-1][2]

@@ -180,8 +180,8 @@ class WholeComposition(nn.Module):
         parts: torch.Tensor | None = None,
         details: bool = False,
     ) -> tuple[torch.Tensor, ...]:
-        """-> (person, M), and with ``details`` a third item: {"m_w", "moved"} (m_w and W(x, w), for the losses on
-        them; empty without the warp)."""
+        """-> (person, M), and with ``details`` a third item: {"m_w", "moved", "flow"} (m_w, W(x, w) and w in pixels
+        or None with ``warp_flow`` false, for the losses on them; empty without the warp)."""
         if (parts is None) == (self.warp_source == "parts"):
             raise ValueError("pass parts (the part-warped photo) exactly when warp_source is parts")
         feats = self.E_1(coarse if self.parts_into != "coarse" else torch.cat([coarse, parts], 1))
@@ -198,7 +198,7 @@ class WholeComposition(nn.Module):
             x = source if parts is None else parts[:, :3]
             moved = warp(x, out[:, 4:6]) if self.warp_flow else x
             person = (1 - m_w) * person + m_w * moved
-            extra = {"m_w": m_w, "moved": moved}
+            extra = {"m_w": m_w, "moved": moved, "flow": out[:, 4:6] if self.warp_flow else None}
         return (person, mask, extra) if details else (person, mask)
 
 
