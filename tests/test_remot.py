@@ -380,7 +380,7 @@ def test_unit_from_uint8_is_to_unit_bit_for_bit():
 
 
 def test_gradients_reach_every_trainable_parameter(staged):
-    m = tiny(composition={"lambda_warp": 1.0})  # every WCN loss on (lambda_warp is 0 by default)
+    m = tiny()
     b = batch_of(m, m.build_dataset(staged, pairs=None), 2)
     b["cold"] = torch.tensor([1.0, 0.0])
     out = m.generator_step(b, 0)
@@ -388,6 +388,7 @@ def test_gradients_reach_every_trainable_parameter(staged):
         "layout_ce", "layout_gan", "layout_fm", "layout_flow",
         "region_rec", "region_per", "region_style", "region_gan",
         "wcn_rec", "wcn_per", "wcn_style", "wcn_gan", "wcn_fm", "wcn_face", "wcn_mask", "wcn_warp_mask", "wcn_warp",
+        "wcn_flow_reg",
     }  # fmt: skip
     assert all(torch.isfinite(v) and v.dim() == 0 for v in out.losses.values())
     sum(out.losses.values()).backward()
