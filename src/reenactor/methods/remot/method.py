@@ -43,7 +43,7 @@ from ...pose.skeleton import skeleton_spec
 from ..base import REFERENCE, InferenceOption, Method, StepOutput, Synthesizer, export_tensors
 from . import maps
 from .config import STAGES, RemotConfig
-from .networks import build_generators, composite, crop, gam_warp, masked_l1, warp_mask_loss
+from .networks import build_generators, composite, crop, gam_warp, warp_mask_loss
 
 logger = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ class RemotMethod(Method):
         out: StepOutput,
     ) -> None:
         """Eqs. 11-15 on the Region GAN's outputs (real layouts), each window frame over its background plate."""
-        from ...losses import feature_matching, gan_loss_g, l1
+        from ...losses import feature_matching, gan_loss_g, l1, masked_l1
 
         c, k, fc = self.cfg.composition, self.cfg.k, self.cfg.face_crop
         frames, cold = batch["frames"], batch["cold"]
@@ -387,14 +387,18 @@ class RemotMethod(Method):
                 hist.append(coarse[g] * (1 - coldj) + coarse[f] * coldj if g < k else coarse[g])
             cond = torch.cat([onehot[:, f], batch["poses"][:, f]], 1)
             parts = batch["parts"][:, j] if c.warp == "parts" else None
-            person, m, warped = self.WCN(torch.cat([*hist, coarse[f]], 1), cond, sources[j], parts, details=True)
+            person, m, warped = self.WCN(
+                torch.cat([*hist, coarse[f]], 1), cond, sources[j], parts, details=True
+            )
             y = composite(person, m, batch["backgrounds"][:, f], c.blend)
             real = frames[:, f]
             rec.append(l1(y, real))
             if warped:
                 moved, m_w = warped["moved"], warped["m_w"]
                 warp_mask.append(warp_mask_loss(m_w, moved, real))
-                has = (batch["layouts"][:, f] > 0)[:, None] & ((parts[:, 3:] > 0) if parts is not None else True)
+                has = (batch["layouts"][:, f] > 0)[:, None] & (
+                    (parts[:, 3:] > 0) if parts is not None else True
+                )
                 warp_l1.append(masked_l1(moved, real, has))
                 if warped["flow"] is not None:
                     flow_reg.append(warped["flow"].abs().mean())

@@ -124,10 +124,10 @@ class WholeComposition(nn.Module):
     (ours). With ``warp_source`` ``gam`` or ``parts`` (the flow refinement sec. 3.2 applies, as few-shot vid2vid
     applies it to its reference: ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
     (1 - m_w) D_f(.) + m_w W(x, w), the photo's own pixels where they can be moved into place: x = ``source``
-    (gam), or ``parts`` (B, 3, S, S), the photo moved part by part onto the driving keypoints, which E_3 then
-    sees too; with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the
-    person starts as the moved photo and the decoder learns where to draw its own. ``parts`` is (B, 4, S, S): the
-    moved photo in [-1, 1] and its alpha in [0, 1] (:func:`.maps.part_warped_unit`). ``parts_into`` says which
+    (gam), or ``parts``, the photo moved part by part onto the driving keypoints, which an encoder then sees too;
+    with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the person
+    starts as the moved photo and the decoder learns where to draw its own. ``parts`` is (B, 4, S, S): the moved
+    photo in [-1, 1] and its alpha in [0, 1] (:func:`.maps.part_warped_unit`). ``parts_into`` says which
     encoder sees it: ``coarse`` (E_1, beside the coarse frames: it is already in the driving pose, so it reaches
     the decoder through E_1's skips at every scale, and its alpha tells where the photo covers the person) or
     ``source`` (E_3, beside the GAM source, RGB only: through the TAM, whose affinity-weighted sum over all
@@ -210,13 +210,6 @@ def warp_mask_loss(m_w: torch.Tensor, moved: torch.Tensor, real: torch.Tensor) -
     everywhere."""
     conf = (1 - (moved.detach() - real).abs().sum(1, keepdim=True)).clamp(0, 1)
     return (conf * (1 - m_w) + (1 - conf) * m_w).mean()
-
-
-def masked_l1(x: torch.Tensor, y: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """Mean |x - y| over the pixels where ``where`` (B, 1, S, S) is 1 (0 when there are none): the warp loss
-    ``lambda_warp``, the moved photo against the real frame on the person."""
-    where = where.to(x.dtype)
-    return ((x - y).abs() * where).sum() / (x.shape[1] * where.sum()).clamp_min(1)
 
 
 def composite(person: torch.Tensor, mask: torch.Tensor, background: torch.Tensor, blend: str) -> torch.Tensor:
