@@ -96,9 +96,8 @@ class WCNConfig:
     # warp: L1 of the moved x to the real frame on the real person where x has pixels (vid2vid's warp loss,
     # which trains the flow by itself; 0 = off)
     lambda_warp: float = 10.0
-    lambda_flow_reg: float = (
-        1.0  # warp: mean |w| in pixels (ours: the flow stays 0 where moving x does not pay)
-    )
+    # warp: mean |w| in pixels (ours: the flow stays 0 where moving x does not pay)
+    lambda_flow_reg: float = 1.0
 
 
 @dataclass
