@@ -279,7 +279,7 @@ def test_items_and_shapes(staged):
     assert shapes == {
         "source_image": (2, 3, S, S), "source_layout": (2, S, S), "poses": (2, t, 3, S, S),
         "layouts": (2, t, S, S), "frames": (2, t, 3, S, S), "backgrounds": (2, t, 3, S, S),
-        "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,), "parts": (2, 2, 3, S, S),
+        "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,), "parts": (2, 2, 4, S, S),
     }  # fmt: skip
     assert b["layouts"].max() < 6 and (b["layouts"] > 0).float().mean() > 0.1 and b["face_valid"].all()
     assert (
