@@ -394,6 +394,10 @@ def test_gradients_reach_every_trainable_parameter(staged):
         "wcn_flow_reg",
     }  # fmt: skip
     assert all(torch.isfinite(v) and v.dim() == 0 for v in out.losses.values())
+    off = tiny(composition={"lambda_warp_mask": 0.0, "lambda_warp": 0.0, "lambda_flow_reg": 0.0})
+    assert not {"wcn_warp_mask", "wcn_warp", "wcn_flow_reg"} & set(
+        off.generator_step(b, 0).losses
+    )  # weight 0: not computed
     sum(out.losses.values()).backward()
     named = dict(m.named_parameters())
     g = {id(p) for p in m.generator_parameters()}

@@ -393,15 +393,15 @@ class RemotMethod(Method):
             y = composite(person, m, batch["backgrounds"][:, f], c.blend)
             real = frames[:, f]
             rec.append(l1(y, real))
-            if warped:
-                moved, m_w = warped["moved"], warped["m_w"]
-                warp_mask.append(warp_mask_loss(m_w, moved, real))
-                has = (batch["layouts"][:, f] > 0)[:, None] & (
-                    (parts[:, 3:] > 0) if parts is not None else True
+            if warped and c.lambda_warp_mask > 0:
+                warp_mask.append(warp_mask_loss(warped["m_w"], warped["moved"], real))
+            if warped and c.lambda_warp > 0:
+                has = (batch["layouts"][:, f] > 0)[:, None]
+                warp_l1.append(
+                    masked_l1(warped["moved"], real, has & (parts[:, 3:] > 0) if parts is not None else has)
                 )
-                warp_l1.append(masked_l1(moved, real, has))
-                if warped["flow"] is not None:
-                    flow_reg.append(warped["flow"].abs().mean())
+            if warped and warped["flow"] is not None and c.lambda_flow_reg > 0:
+                flow_reg.append(warped["flow"].abs().mean())
             if c.lambda_per > 0:
                 content, style = self.perceptual.content_and_style(y, real)
                 per.append(content)
@@ -427,11 +427,11 @@ class RemotMethod(Method):
         out.losses["wcn_face"] = c.lambda_face * sum(t for t, _ in face) / n_faces.clamp_min(1)
         if c.lambda_mask > 0:
             out.losses["wcn_mask"] = c.lambda_mask * mean(mask_l1)
-        if warp_mask and c.lambda_warp_mask > 0:
+        if warp_mask:
             out.losses["wcn_warp_mask"] = c.lambda_warp_mask * mean(warp_mask)
-        if warp_l1 and c.lambda_warp > 0:
+        if warp_l1:
             out.losses["wcn_warp"] = c.lambda_warp * mean(warp_l1)
-        if flow_reg and c.lambda_flow_reg > 0:
+        if flow_reg:
             out.losses["wcn_flow_reg"] = c.lambda_flow_reg * mean(flow_reg)
         out.cache["wcn"] = tuple(torch.cat(x) for x in zip(*cache))
         out.visuals["wcn_real"] = frames[:, -1]
