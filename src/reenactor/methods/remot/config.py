@@ -61,9 +61,10 @@ class WCNConfig:
     n_blocks: int = 2  # residual blocks after F_t + F_p
     n_coarse: int = 2  # adjacent coarse frames E_1 sees (current and earlier; the paper: 3)
     tam: bool = True  # the Texture Alignment Module (false = the "w/o TAM" ablation: F_c + F_s)
-    tam_norm: Literal["none", "n", "softmax"] = "none"  # affinity normalization: none (eq. 12 as written),
-    # n (divide by N) or softmax over the source positions (ours)
-    tam_temperature: float = 1.0  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's: 0.01)
+    # affinity normalization: none (eq. 12 as written), n (divide by N) or softmax over the source positions
+    # (ours, the CPU default: unnormalized, F_s A^T was 43x |F_c| and the same vector at every position)
+    tam_norm: Literal["none", "n", "softmax"] = "softmax"
+    tam_temperature: float = 0.01  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's correspondence: 0.01)
     # the flow refinement sec. 3.2 applies, to the source (ours, as few-shot vid2vid warps its reference): the WCN
     # also predicts a flow w and a mask m_w, person = (1 - m_w) D_f + m_w W(x, w), x: none (no flow), gam (the
     # GAM-aligned source) or parts (the photo moved part by part onto the driving keypoints, pose_warp's warp,
