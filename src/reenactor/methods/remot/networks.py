@@ -147,12 +147,13 @@ class WholeComposition(nn.Module):
         warp_source: str = "none",
         warp_flow: bool = True,
         parts_into: str = "coarse",
+        flow_stride: int = 1,
     ):
         super().__init__()
         if parts_into not in ("coarse", "source"):
             raise ValueError(f"parts_into must be coarse or source, not {parts_into!r}")
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
-        self.warp_source, self.warp_flow = warp_source, warp_flow
+        self.warp_source, self.warp_flow, self.flow_stride = warp_source, warp_flow, flow_stride
         self.parts_into = parts_into if warp_source == "parts" else None
         self.E_1 = _encoder(3 * n_coarse + 4 * (self.parts_into == "coarse"), ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
@@ -196,9 +197,13 @@ class WholeComposition(nn.Module):
         if self.warp_source != "none":
             m_w = torch.sigmoid(out[:, 6:7])
             x = source if parts is None else parts[:, :3]
-            moved = warp(x, out[:, 4:6]) if self.warp_flow else x
+            flow = out[:, 4:6]
+            if self.flow_stride > 1:  # one flow vector per stride x stride cell, bilinear between them
+                k = self.flow_stride
+                flow = F.interpolate(F.avg_pool2d(flow, k), scale_factor=k, mode="bilinear", align_corners=False)
+            moved = warp(x, flow) if self.warp_flow else x
             person = (1 - m_w) * person + m_w * moved
-            extra = {"m_w": m_w, "moved": moved, "flow": out[:, 4:6] if self.warp_flow else None}
+            extra = {"m_w": m_w, "moved": moved, "flow": flow if self.warp_flow else None}
         return (person, mask, extra) if details else (person, mask)
 
 
@@ -251,5 +256,6 @@ def build_generators(cfg) -> dict[str, nn.Module]:
             wc.warp,
             wc.warp_flow,
             wc.parts_into,
+            wc.flow_stride,
         )
     return nets
