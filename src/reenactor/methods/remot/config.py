@@ -64,7 +64,8 @@ class WCNConfig:
     # affinity normalization: none (eq. 12 as written), n (divide by N) or softmax over the source positions
     # (ours, the CPU default: unnormalized, F_s A^T was 43x |F_c| and the same vector at every position)
     tam_norm: Literal["none", "n", "softmax"] = "softmax"
-    tam_temperature: float = 0.01  # tam_norm softmax: softmax(A / this) (ours; CoCosNet's correspondence: 0.01)
+    # tam_norm softmax: softmax(A / this) (ours; CoCosNet's correspondence: 0.01)
+    tam_temperature: float = 0.01
     # the flow refinement sec. 3.2 applies, to the source (ours, as few-shot vid2vid warps its reference): the WCN
     # also predicts a flow w and a mask m_w, person = (1 - m_w) D_f + m_w W(x, w), x: none (no flow), gam (the
     # GAM-aligned source) or parts (the photo moved part by part onto the driving keypoints, pose_warp's warp,
@@ -75,7 +76,8 @@ class WCNConfig:
     # GAM source: through the TAM, which sums over all positions and so loses where the photo's pixels are)
     parts_into: Literal["coarse", "source"] = "coarse"
     warp_flow: bool = True  # warp: the learned flow w moves x; false: w = 0, m_w blends x as it is
-    flow_stride: int = 1  # warp: one flow vector per flow_stride x flow_stride cell (mean), bilinear between them
+    # warp: one flow vector per flow_stride x flow_stride cell (the mean), bilinear between them
+    flow_stride: int = 1
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )

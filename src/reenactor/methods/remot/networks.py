@@ -200,7 +200,9 @@ class WholeComposition(nn.Module):
             flow = out[:, 4:6]
             if self.flow_stride > 1:  # one flow vector per stride x stride cell, bilinear between them
                 k = self.flow_stride
-                flow = F.interpolate(F.avg_pool2d(flow, k), scale_factor=k, mode="bilinear", align_corners=False)
+                flow = F.interpolate(
+                    F.avg_pool2d(flow, k), scale_factor=k, mode="bilinear", align_corners=False
+                )
             moved = warp(x, flow) if self.warp_flow else x
             person = (1 - m_w) * person + m_w * moved
             extra = {"m_w": m_w, "moved": moved, "flow": flow if self.warp_flow else None}
