@@ -218,6 +218,8 @@ def test_a_model_file_from_before_the_warp_key_loads_as_it_was_built(staged, tmp
         ({"warp": "none"}, ("warp", "warp_flow", "parts_into"), "warp", "none"),
         # composition.parts_into came later: a parts model file without it fed the moved photo to E_3
         ({"warp": "parts", "parts_into": "source"}, ("parts_into",), "parts_into", "source"),
+        # composition.tam_norm came before its softmax default: a file without it has the TAM as written
+        ({"tam_norm": "none", "tam_temperature": 1.0}, ("tam_norm", "tam_temperature"), "tam_norm", "none"),
     ):
         m = tiny(composition=built)
         tensors, meta = m.inference_state()

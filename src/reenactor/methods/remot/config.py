@@ -54,7 +54,12 @@ class WCNConfig:
     """Whole Composition Network (eqs. 11-15) with the Texture Alignment Module (eqs. 12-13)."""
 
     #: what a model file written before a key existed was built with (:func:`reenactor.config.with_legacy`)
-    LEGACY: ClassVar[dict[str, object]] = {"warp": "none", "parts_into": "source"}
+    LEGACY: ClassVar[dict[str, object]] = {
+        "warp": "none",
+        "parts_into": "source",
+        "tam_norm": "none",  # the TAM as written until the key came, and its default until 2026-12-07
+        "tam_temperature": 1.0,
+    }
 
     ngf: int = 16  # channels of the three encoders' first layer
     n_down: int = 2  # stride-2 layers: the TAM works at size / 2**n_down (notes: 1/4, N = (size/4)^2)

@@ -125,7 +125,8 @@ class WholeComposition(nn.Module):
     applies it to its reference: ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
     (1 - m_w) D_f(.) + m_w W(x, w), the photo's own pixels where they can be moved into place: x = ``source``
     (gam), or ``parts``, the photo moved part by part onto the driving keypoints, which an encoder then sees too;
-    with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the person
+    with ``warp_flow`` false w = 0 (x blended as it is); with ``flow_stride`` k > 1 w is the decoder's flow averaged
+    over k x k cells, bilinear between them. m_w starts at 0.88 (its logit's bias 2): the person
     starts as the moved photo and the decoder learns where to draw its own. ``parts`` is (B, 4, S, S): the moved
     photo in [-1, 1] and its alpha in [0, 1] (:func:`.maps.part_warped_unit`). ``parts_into`` says which
     encoder sees it: ``coarse`` (E_1, beside the coarse frames: it is already in the driving pose, so it reaches
