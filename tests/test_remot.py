@@ -163,34 +163,6 @@ def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
             net(*args)
 
 
-def test_flow_stride_keeps_one_flow_vector_per_cell():
-    """composition.flow_stride k: the flow is the decoder's averaged over k x k cells, bilinear between them. A flow
-    of +-1 px alternating pixel by pixel (mean 0 in every cell) then moves nothing, where stride 1 moves the
-    photo; a constant flow passes unchanged."""
-    from reenactor.methods.remot.networks import WholeComposition
-
-    parts = torch.cat([torch.rand(1, 3, 16, 16) * 2 - 1, torch.ones(1, 1, 16, 16)], 1)
-    args = (torch.zeros(1, 6, 16, 16), torch.zeros(1, 9, 16, 16), torch.zeros(1, 3, 16, 16), parts)
-    out = torch.zeros(1, 7, 16, 16)
-    out[:, 6] = 30.0  # m_w = 1: the person is the moved photo
-    checker = (torch.arange(16)[:, None] + torch.arange(16)[None]) % 2 * 2.0 - 1.0
-
-    class Fixed(torch.nn.Module):
-        def forward(self, x, skips):
-            return out
-
-    for stride in (1, 4):
-        net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source="parts", flow_stride=stride)
-        net.decoder = Fixed()
-        out[:, 4], out[:, 5] = checker, 0.0
-        person, _, extra = net(*args, details=True)
-        assert torch.allclose(person, parts[:, :3], atol=1e-5) == (stride == 4), stride
-        assert (extra["flow"].abs().max() < 1e-6) == (stride == 4), stride
-        out[:, 4], out[:, 5] = 2.0, -1.0
-        _, _, extra = net(*args, details=True)
-        assert torch.allclose(extra["flow"], out[:, 4:6], atol=1e-6), stride
-
-
 def test_warp_mask_loss_pulls_m_w_to_the_moved_pixels_where_they_match_the_frame():
     """Few-shot vid2vid's mask loss: c = clamp(1 - sum_rgb |moved - real|, 0, 1); mean(c (1 - m_w) + (1 - c) m_w).
     Where the moved photo equals the frame its gradient raises m_w, where it is off by more than 1 it lowers it,
@@ -460,9 +432,7 @@ def test_lambda_per_zero_loads_no_feature_net_and_computes_no_perceptual_term(st
     assert "wcn_per" in losses and "region_per" not in losses
 
 
-@pytest.mark.parametrize(
-    "bad", ["model.composition.tam_temperature=0", "model.size=36", "model.composition.flow_stride=3"]
-)
+@pytest.mark.parametrize("bad", ["model.composition.tam_temperature=0", "model.size=36"])
 def test_a_value_the_method_refuses_stops_train_before_it_writes_anything(staged, tmp_path, capsys, bad):
     """Method.check_config runs before the run folder or the clips' stages are touched: one message naming the
     key, exit 2, no folder left behind."""

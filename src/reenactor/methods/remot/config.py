@@ -81,8 +81,6 @@ class WCNConfig:
     # GAM source: through the TAM, which sums over all positions and so loses where the photo's pixels are)
     parts_into: Literal["coarse", "source"] = "coarse"
     warp_flow: bool = True  # warp: the learned flow w moves x; false: w = 0, m_w blends x as it is
-    # warp: one flow vector per flow_stride x flow_stride cell (the mean), bilinear between them
-    flow_stride: int = 1
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,
     )

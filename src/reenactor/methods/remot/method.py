@@ -81,10 +81,6 @@ def check_config(cfg: RemotConfig) -> None:
         (cfg.composition.warp in ("none", "gam", "parts"), "model.composition.warp: none | gam | parts"),
         (cfg.composition.parts_into in ("coarse", "source"), "model.composition.parts_into: coarse | source"),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
-        (
-            cfg.composition.flow_stride >= 1 and cfg.size % cfg.composition.flow_stride == 0,
-            "model.composition.flow_stride must be >= 1 and divide model.size",
-        ),
         (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),
     ]
     for ok, msg in checks:

@@ -125,8 +125,7 @@ class WholeComposition(nn.Module):
     applies it to its reference: ours) the decoder also gives a flow w (pixels) and a mask m_w, and the person is
     (1 - m_w) D_f(.) + m_w W(x, w), the photo's own pixels where they can be moved into place: x = ``source``
     (gam), or ``parts``, the photo moved part by part onto the driving keypoints, which an encoder then sees too;
-    with ``warp_flow`` false w = 0 (x blended as it is); with ``flow_stride`` k > 1 w is the decoder's flow averaged
-    over k x k cells, bilinear between them. m_w starts at 0.88 (its logit's bias 2): the person
+    with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the person
     starts as the moved photo and the decoder learns where to draw its own. ``parts`` is (B, 4, S, S): the moved
     photo in [-1, 1] and its alpha in [0, 1] (:func:`.maps.part_warped_unit`). ``parts_into`` says which
     encoder sees it: ``coarse`` (E_1, beside the coarse frames: it is already in the driving pose, so it reaches
@@ -148,13 +147,12 @@ class WholeComposition(nn.Module):
         warp_source: str = "none",
         warp_flow: bool = True,
         parts_into: str = "coarse",
-        flow_stride: int = 1,
     ):
         super().__init__()
         if parts_into not in ("coarse", "source"):
             raise ValueError(f"parts_into must be coarse or source, not {parts_into!r}")
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
-        self.warp_source, self.warp_flow, self.flow_stride = warp_source, warp_flow, flow_stride
+        self.warp_source, self.warp_flow = warp_source, warp_flow
         self.parts_into = parts_into if warp_source == "parts" else None
         self.E_1 = _encoder(3 * n_coarse + 4 * (self.parts_into == "coarse"), ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
@@ -198,15 +196,9 @@ class WholeComposition(nn.Module):
         if self.warp_source != "none":
             m_w = torch.sigmoid(out[:, 6:7])
             x = source if parts is None else parts[:, :3]
-            flow = out[:, 4:6]
-            if self.flow_stride > 1:  # one flow vector per stride x stride cell, bilinear between them
-                k = self.flow_stride
-                flow = F.interpolate(
-                    F.avg_pool2d(flow, k), scale_factor=k, mode="bilinear", align_corners=False
-                )
-            moved = warp(x, flow) if self.warp_flow else x
+            moved = warp(x, out[:, 4:6]) if self.warp_flow else x
             person = (1 - m_w) * person + m_w * moved
-            extra = {"m_w": m_w, "moved": moved, "flow": flow if self.warp_flow else None}
+            extra = {"m_w": m_w, "moved": moved, "flow": out[:, 4:6] if self.warp_flow else None}
         return (person, mask, extra) if details else (person, mask)
 
 
@@ -259,6 +251,5 @@ def build_generators(cfg) -> dict[str, nn.Module]:
             wc.warp,
             wc.warp_flow,
             wc.parts_into,
-            wc.flow_stride,
         )
     return nets
