@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -193,8 +192,6 @@ def test_a_model_file_from_before_the_warp_key_loads_as_it_was_built(staged, tmp
         ({"warp": "parts", "parts_into": "source"}, ("parts_into",), "parts_into", "source"),
         # composition.tam_norm came before its softmax default: a file without it has the TAM as written
         ({"tam_norm": "none", "tam_temperature": 1.0}, ("tam_norm", "tam_temperature"), "tam_norm", "none"),
-        # composition.parts_motion came later: a parts model file without it has E_1 read the moved photo alone
-        ({"parts_motion": False}, ("parts_motion",), "parts_motion", False),
     ):
         m = tiny(composition=built)
         tensors, meta = m.inference_state()
@@ -277,15 +274,14 @@ def test_items_and_shapes(staged):
         "layouts": ((2, t, S, S), torch.uint8), "frames": ((2, t, 3, S, S), torch.uint8),
         "backgrounds": ((2, t, 3, S, S), torch.uint8), "face_theta": ((2, t, 2, 3), torch.float32),
         "face_valid": ((2, t), torch.float32), "cold": ((2,), torch.float32),
-        # composition.warp parts (the default): one per generated frame, RGBA and (parts_motion) the move
-        "parts": ((2, 2, 6, S, S), torch.uint8),
+        "parts": ((2, 2, 4, S, S), torch.uint8),  # composition.warp parts (the default): one per generated frame
     }  # fmt: skip
     b = m.prepare_batch(items)
     shapes = {k: tuple(v.shape) for k, v in b.items()}
     assert shapes == {
         "source_image": (2, 3, S, S), "source_layout": (2, S, S), "poses": (2, t, 3, S, S),
         "layouts": (2, t, S, S), "frames": (2, t, 3, S, S), "backgrounds": (2, t, 3, S, S),
-        "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,), "parts": (2, 2, 6, S, S),
+        "face_theta": (2, t, 2, 3), "face_valid": (2, t), "cold": (2,), "parts": (2, 2, 4, S, S),
     }  # fmt: skip
     assert b["layouts"].max() < 6 and (b["layouts"] > 0).float().mean() > 0.1 and b["face_valid"].all()
     assert (
@@ -296,15 +292,14 @@ def test_items_and_shapes(staged):
 def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
     """composition.warp parts: ``parts`` holds, per generated frame, the source frame moved part by part onto that
     frame's keypoints (its own pixels back where its keypoints are the same; the frame of a moved pose otherwise),
-    and prepare_batch gives it in [-1, 1], 0 off the person, with its alpha; with parts_motion (the default) then
-    each pixel's move: 0 for its own frame, the keypoints' move otherwise."""
+    and prepare_batch gives it in [-1, 1], 0 off the person, with its alpha."""
     from reenactor.data.pairs import FramePair
 
     m = tiny(composition={"warp": "parts"})
     ds = m.build_dataset(staged, pairs=None)
     item = ds.item(FramePair(0, 40, 40, 0))  # the source is the last window frame
     parts = item["parts"].numpy()
-    assert parts.shape == (2, 6, S, S) and parts.dtype == np.uint8
+    assert parts.shape == (2, 4, S, S) and parts.dtype == np.uint8
     src, alpha = item["source_image"].numpy().astype(np.float32), parts[-1, 3] > 200
     assert alpha.mean() > 0.15
     assert (
@@ -314,49 +309,11 @@ def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
     assert list(ds._warpers) == [(0, 40)]  # one source frame: its warper made once
     assert np.array_equal(ds.item(FramePair(0, 40, 40, 0))["parts"].numpy(), parts)
     assert np.abs(moved[:3].astype(np.float32) - src)[:, alpha].mean() > 10
-    assert np.array_equal(parts[-1, 4:], np.full((2, S, S), 128, np.uint8))  # not moved: 0 everywhere
-    assert np.abs(moved[4:].astype(np.float32) - 128)[:, moved[3] > 200].mean() > 5  # moved: the move
-    b = m.prepare_batch(torch.utils.data.default_collate([item, ds.item(FramePair(0, 40, 90, 0))]))
-    unit = b["parts"][0, -1]  # RGB in [-1, 1], 0 off the person; then the alpha in [0, 1]; then the move
-    assert unit.shape == (6, S, S) and float(unit[:3, torch.from_numpy(parts[-1, 3] == 0)].abs().max()) == 0.0
+    b = m.prepare_batch(torch.utils.data.default_collate([item]))
+    unit = b["parts"][0, -1]  # RGB in [-1, 1], 0 off the person; then the alpha in [0, 1]
+    assert unit.shape == (4, S, S) and float(unit[:3, torch.from_numpy(parts[-1, 3] == 0)].abs().max()) == 0.0
     assert float(unit[:3].min()) >= -1 and float(unit[:3].max()) <= 1
     assert torch.allclose(unit[3], torch.from_numpy(parts[-1, 3] / 255.0).float())
-    assert float(unit[4:].abs().max()) == 0.0
-    assert torch.allclose(b["parts"][1, -1, 4:], torch.from_numpy((moved[4:] - 128.0) / 127.0).float())
-
-
-def test_the_moved_photo_says_how_far_each_pixel_moved(staged):
-    """composition.parts_motion: the part warp's displacement (the output pixel minus the photo pixel it came
-    from) is the keypoints' own move for a pure shift, stored within 1/8 px of it (at S / 4 per unit) and read
-    back in [-1, 1]; the WCN reads the two channels beside the moved photo and refuses parts of another width."""
-    from reenactor.methods.remot.networks import WholeComposition
-    from reenactor.pose.part_warp import PoseWarper
-
-    store = staged[0].store
-    kp = {k: np.asarray(store.load(k)[40], np.float32) for k in ("body", "face") if store.has(k)}
-    frame = cv2.resize(np.asarray(store.load("frames")[40]), (S, S), interpolation=cv2.INTER_AREA)
-    scale = S / np.asarray(store.load("frames")[40]).shape[0]
-    kp = {k: v * np.array([scale, scale, 1], np.float32) for k, v in kp.items()}
-    mask = cv2.resize(np.asarray(store.load("mask")[40]), (S, S), interpolation=cv2.INTER_AREA)
-    warper = PoseWarper(frame, mask, kp)
-    shifted = {k: v + np.array([2.0, -1.5, 0], np.float32) for k, v in kp.items()}
-    rgb, alpha, d = warper.warp(shifted, displacement=True)
-    on = alpha > 0.5
-    assert on.mean() > 0.1 and np.allclose(d[on], [2.0, -1.5], atol=1e-3)
-    assert np.array_equal(d[alpha == 0], np.zeros(((alpha == 0).sum(), 2), np.float32))
-    plain = warper.warp(shifted)
-    assert np.array_equal(plain[0], rgb) and np.array_equal(plain[1], alpha)  # the same photo with or without
-    stored = maps.part_warped(warper, shifted, motion=True)
-    assert stored.shape == (6, S, S)
-    unit = maps.part_warped_unit(torch.from_numpy(stored)).numpy()
-    back = unit[4:].transpose(1, 2, 0) * S / maps.MOTION_RANGE
-    assert np.abs(back[on] - [2.0, -1.5]).max() <= S / maps.MOTION_RANGE / 127 / 2 + 1e-6
-    net = WholeComposition(2, 9, 4, 2, 1, True, "none", warp_source="parts", parts_motion=True)
-    args = (torch.zeros(1, 6, S, S), torch.zeros(1, 9, S, S), torch.zeros(1, 3, S, S))
-    person, _ = net(*args, torch.from_numpy(unit)[None])
-    assert person.shape == (1, 3, S, S)
-    with pytest.raises(ValueError, match="6"):
-        net(*args, torch.from_numpy(unit[:4])[None])
 
 
 def _host_item(ds, i: int) -> dict[str, np.ndarray]:

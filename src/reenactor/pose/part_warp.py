@@ -618,21 +618,15 @@ class PoseWarper:
         missing in the reference); see :func:`part_transforms`."""
         return part_transforms(self.kp, kp_driving, set(self.present), self.limb_mode)
 
-    def warp(
-        self, kp_driving: Mapping[str, np.ndarray], displacement: bool = False
-    ) -> tuple[np.ndarray, ...]:
+    def warp(self, kp_driving: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The reference person moved to ``kp_driving`` (keypoints in the reference image's pixels).
 
         Returns ``(rgb (H, W, 3) uint8, alpha (H, W) float32 in [0, 1])``; composite as
-        ``rgb * alpha + background * (1 - alpha)``. ``rgb`` is 0 where ``alpha`` is 0. With ``displacement``
-        a third item ``(H, W, 2) float32``: how far each output pixel moved, in pixels (x, y: the output pixel
-        minus the reference pixel it came from), blended over the parts as the colours are, 0 where ``alpha``
-        is 0.
+        ``rgb * alpha + background * (1 - alpha)``. ``rgb`` is 0 where ``alpha`` is 0.
         """
         h, w = self.size
         mats = self.transforms(kp_driving)
         acc = np.zeros((h, w, 4), np.float32)  # premultiplied rgb, alpha, all in [0, 1]
-        moved = np.zeros((h, w, 2), np.float32) if displacement else None  # premultiplied like rgb
         for part in DRAW_ORDER:
             layer = self._layers.get(part)
             mat = mats.get(part)
@@ -669,19 +663,7 @@ class PoseWarper:
             dst = acc[oy0:oy1, ox0:ox1]
             dst *= 1.0 - src[..., 3:4]
             dst += src
-            if moved is not None:  # output pixel p came from M^-1 p; its move p - M^-1 p, weighted by alpha
-                yy, xx = np.mgrid[oy0:oy1, ox0:ox1].astype(np.float64)
-                inv_m = cv2.invertAffineTransform(mat)
-                d = np.stack(
-                    [xx - (inv_m[0, 0] * xx + inv_m[0, 1] * yy + inv_m[0, 2]),
-                     yy - (inv_m[1, 0] * xx + inv_m[1, 1] * yy + inv_m[1, 2])], -1,
-                )  # fmt: skip
-                dm = moved[oy0:oy1, ox0:ox1]
-                dm *= 1.0 - src[..., 3:4]
-                dm += (d * src[..., 3:4]).astype(np.float32)
         alpha = np.clip(acc[..., 3], 0.0, 1.0)
         inv = np.where(alpha > 1e-4, 255.0 / np.maximum(alpha, 1e-4), 0.0).astype(np.float32)
         rgb = np.clip(acc[..., :3] * inv[..., None] + 0.5, 0, 255).astype(np.uint8)
-        if moved is None:
-            return rgb, alpha
-        return rgb, alpha, moved * (inv / np.float32(255.0))[..., None]
+        return rgb, alpha

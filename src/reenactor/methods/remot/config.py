@@ -59,7 +59,6 @@ class WCNConfig:
         "parts_into": "source",
         "tam_norm": "none",  # the TAM as written until the key came, and its default until 2026-12-07
         "tam_temperature": 1.0,
-        "parts_motion": False,  # the moved photo without its displacement until 2026-12-07
     }
 
     ngf: int = 16  # channels of the three encoders' first layer
@@ -81,10 +80,6 @@ class WCNConfig:
     # is in the driving pose already and reaches the decoder through E_1's skips) or source (E_3, RGB, beside the
     # GAM source: through the TAM, which sums over all positions and so loses where the photo's pixels are)
     parts_into: Literal["coarse", "source"] = "coarse"
-    # warp parts into coarse: E_1 also sees how far each pixel of the moved photo moved (2 channels, x and y), so
-    # the flow can tell a photo already in place (near the driving pose: the part warp is nearly right) from one
-    # moved far (ours: without it the flow learns one typical correction and overshoots near poses)
-    parts_motion: bool = True
     warp_flow: bool = True  # warp: the learned flow w moves x; false: w = 0, m_w blends x as it is
     blend: Literal["alpha", "add"] = (
         "alpha"  # eq. 15: alpha = (1 - M) y_fg + M B; add = y_fg + M B (as written,

@@ -17,8 +17,7 @@ Items are compact (S = ``cfg.size``; float32 unless said)::
     cold           ()                1: the window's first frame gets no history (as transfer's first frame)
     parts          (window, 4, S, S) uint8  with ``composition.warp: parts`` only: the source frame moved part by
                                      part onto each generated frame's keypoints (:func:`.maps.part_warped`; the
-                                     source's MediaPipe mask, as pose_warp's photo); (window, 6, S, S) with
-                                     ``parts_motion``: then each pixel's move (x, y)
+                                     source's MediaPipe mask, as pose_warp's photo)
 
 and :func:`prepare_batch` turns a collated batch into what the networks read, on the training device
 (:meth:`reenactor.methods.base.Method.prepare_batch`): ``poses`` (B, T, 3, S, S), the stick figures in [-1, 1]
@@ -43,13 +42,6 @@ from .config import RemotConfig
 POSE = "pose_"  # item keys of the window's keypoint arrays: pose_body, pose_face, ...
 IMAGES = ("source_image", "frames", "backgrounds")
 CLASSES = ("source_layout", "layouts")
-
-
-def motion(cfg: RemotConfig) -> bool:
-    """Whether the WCN reads the part warp's displacement beside the moved photo (``composition.parts_motion``,
-    which applies with ``warp: parts`` into ``coarse``)."""
-    c = cfg.composition
-    return bool(cfg.wcn and c.warp == "parts" and c.parts_into == "coarse" and c.parts_motion)
 
 
 def prepare_batch(batch: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
@@ -77,7 +69,6 @@ class RemotPairs(FramePairs):
         parts = ("mask",) if cfg.composition.warp == "parts" else ()
         self.require(("layout", "background", *parts), "remot")
         self._warpers: OrderedDict[tuple[int, int], Any] = OrderedDict()
-        self.motion = motion(cfg)
 
     #: source frames whose part warper (its part segmentation and layers: 4-33 ms at 64-256 px, the moves 1-5 ms)
     #: is kept per process, least recently used dropped first
@@ -137,7 +128,7 @@ class RemotPairs(FramePairs):
         if self.cfg.composition.warp == "parts":
             warper = self.warper(p.source_clip, p.source_t)
             extra["parts"] = torch.from_numpy(
-                np.stack([maps.part_warped(warper, kp, self.motion) for kp in kps[self.cfg.k :]])
+                np.stack([maps.part_warped(warper, kp) for kp in kps[self.cfg.k :]])
             )
         return {
             **extra,

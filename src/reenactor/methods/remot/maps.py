@@ -133,36 +133,20 @@ def gam_numbers(source: torch.Tensor, target: torch.Tensor, edges: bool = False)
     return torch.where(ok[:, None], nums, identity).float()
 
 
-#: ``composition.parts_motion``: a part warp's displacement d is stored as 128 + d / (S / 4) x 127 (uint8): moves
-#: up to S / 4 pixels (16 px at 64: carphone's frame 80 moved onto frames 81-119 reaches 10) in 1/8 px steps at
-#: 64 px; longer ones saturate
-MOTION_RANGE = 4
-
-
-def part_warped(warper, kp: Mapping[str, np.ndarray], motion: bool = False) -> np.ndarray:
+def part_warped(warper, kp: Mapping[str, np.ndarray]) -> np.ndarray:
     """The photo of ``warper`` (a :class:`reenactor.pose.part_warp.PoseWarper`) moved part by part onto the
-    keypoints ``kp`` -> (4, H, W) uint8: RGB and alpha x 255 (``composition.warp: parts``; compact for items);
-    with ``motion`` (6, H, W): then how far each pixel moved (x, y; ``composition.parts_motion``), as
-    :data:`MOTION_RANGE` says."""
-    out = warper.warp(kp, displacement=motion)
-    rgb, alpha = out[0], out[1]
+    keypoints ``kp`` -> (4, H, W) uint8: RGB and alpha x 255 (``composition.warp: parts``; compact for items)."""
+    rgb, alpha = warper.warp(kp)
     a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    planes = [rgb.transpose(2, 0, 1), a[None]]
-    if motion:
-        unit = out[2].transpose(2, 0, 1) * (MOTION_RANGE / float(alpha.shape[0]))
-        planes.append(np.clip(128.0 + unit * 127.0 + 0.5, 1, 255).astype(np.uint8))
-    return np.concatenate(planes, 0)
+    return np.concatenate([rgb.transpose(2, 0, 1), a[None]], 0)
 
 
 def part_warped_unit(x: torch.Tensor) -> torch.Tensor:
-    """(..., 4 or 6, H, W) uint8 of :func:`part_warped` -> the same channels on ``x``'s device: the person in
-    [-1, 1] at full strength where its alpha is above 0 and 0 where it is not (as the GAM-aligned source x_s M_s;
-    not premultiplied by alpha, so that the soft seams keep their colour: the WCN's M decides the edge), the
-    alpha in [0, 1], then (6 channels) the move in [-1, 1] (units of S / :data:`MOTION_RANGE` pixels)."""
+    """(..., 4, H, W) uint8 of :func:`part_warped` -> (..., 4, H, W) on ``x``'s device: the person in [-1, 1] at
+    full strength where its alpha is above 0 and 0 where it is not (as the GAM-aligned source x_s M_s; not
+    premultiplied by alpha, so that the soft seams keep their colour: the WCN's M decides the edge), then the
+    alpha in [0, 1]."""
     from ...nn.convert import unit_from_uint8
 
-    alpha = x[..., 3:4, :, :].to(torch.float32) / 255.0
-    planes = [unit_from_uint8(x[..., :3, :, :]) * (alpha > 0).to(torch.float32), alpha]
-    if x.shape[-3] > 4:
-        planes.append((x[..., 4:, :, :].to(torch.float32) - 128.0) / 127.0)
-    return torch.cat(planes, -3)
+    alpha = x[..., 3:, :, :].to(torch.float32) / 255.0
+    return torch.cat([unit_from_uint8(x[..., :3, :, :]) * (alpha > 0).to(torch.float32), alpha], -3)

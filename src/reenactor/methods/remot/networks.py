@@ -127,8 +127,7 @@ class WholeComposition(nn.Module):
     (gam), or ``parts``, the photo moved part by part onto the driving keypoints, which an encoder then sees too;
     with ``warp_flow`` false w = 0 (x blended as it is). m_w starts at 0.88 (its logit's bias 2): the person
     starts as the moved photo and the decoder learns where to draw its own. ``parts`` is (B, 4, S, S): the moved
-    photo in [-1, 1] and its alpha in [0, 1] (:func:`.maps.part_warped_unit`), with ``parts_motion`` (into E_1
-    only) (B, 6, S, S): then how far each of its pixels moved (x, y in [-1, 1]). ``parts_into`` says which
+    photo in [-1, 1] and its alpha in [0, 1] (:func:`.maps.part_warped_unit`). ``parts_into`` says which
     encoder sees it: ``coarse`` (E_1, beside the coarse frames: it is already in the driving pose, so it reaches
     the decoder through E_1's skips at every scale, and its alpha tells where the photo covers the person) or
     ``source`` (E_3, beside the GAM source, RGB only: through the TAM, whose affinity-weighted sum over all
@@ -148,7 +147,6 @@ class WholeComposition(nn.Module):
         warp_source: str = "none",
         warp_flow: bool = True,
         parts_into: str = "coarse",
-        parts_motion: bool = False,
     ):
         super().__init__()
         if parts_into not in ("coarse", "source"):
@@ -156,9 +154,7 @@ class WholeComposition(nn.Module):
         self.tam, self.tam_norm, self.tam_temperature = tam, tam_norm, tam_temperature
         self.warp_source, self.warp_flow = warp_source, warp_flow
         self.parts_into = parts_into if warp_source == "parts" else None
-        #: channels of ``parts``: RGB + alpha, and the move (x, y) with parts_motion into E_1
-        self.parts_channels = 4 + 2 * (parts_motion and self.parts_into == "coarse")
-        self.E_1 = _encoder(3 * n_coarse + self.parts_channels * (self.parts_into == "coarse"), ngf, n_down)
+        self.E_1 = _encoder(3 * n_coarse + 4 * (self.parts_into == "coarse"), ngf, n_down)
         self.E_2 = _encoder(n_cond, ngf, n_down)
         self.E_3 = _encoder(3 + 3 * (self.parts_into == "source"), ngf, n_down)
         c = self.E_1.channels[-1]
@@ -188,8 +184,6 @@ class WholeComposition(nn.Module):
         or None with ``warp_flow`` false, for the losses on them; empty without the warp)."""
         if (parts is None) == (self.warp_source == "parts"):
             raise ValueError("pass parts (the part-warped photo) exactly when warp_source is parts")
-        if parts is not None and parts.shape[1] != self.parts_channels:
-            raise ValueError(f"parts has {parts.shape[1]} channels, this WCN reads {self.parts_channels}")
         feats = self.E_1(coarse if self.parts_into != "coarse" else torch.cat([coarse, parts], 1))
         f_c, f_p = feats[-1], self.E_2(layout_pose)[-1]
         f_s = self.E_3(source if self.parts_into != "source" else torch.cat([source, parts[:, :3]], 1))[-1]
@@ -257,6 +251,5 @@ def build_generators(cfg) -> dict[str, nn.Module]:
             wc.warp,
             wc.warp_flow,
             wc.parts_into,
-            wc.parts_motion,
         )
     return nets

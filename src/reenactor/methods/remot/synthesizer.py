@@ -29,7 +29,6 @@ from ...pose.skeleton import KEYPOINT_ARRAYS
 from ..base import Synthesizer
 from . import maps
 from .config import RemotConfig
-from .dataset import motion
 from .method import aligned_source, region_inputs
 from .networks import build_generators, composite
 
@@ -56,7 +55,6 @@ class RemotSynthesizer(Synthesizer):
             )
         #: compose with the WCN (the model's model.wcn, or the ``wcn`` inference option: False = w/o WCN)
         self.use_wcn = bool(cfg.wcn if wcn is None else wcn)
-        self._motion = motion(cfg)  # composition.parts_motion: the moved photo comes with its displacement
         self.device = torch.device(device)
         self.precision = precision
         self.nets = {k: n.to(self.device).eval() for k, n in nets.items()}
@@ -168,9 +166,7 @@ class RemotSynthesizer(Synthesizer):
                 parts = None
                 if self._warper is not None:
                     parts = maps.part_warped_unit(
-                        torch.from_numpy(maps.part_warped(self._warper, pose, self._motion))[None].to(
-                            self.device
-                        )
+                        torch.from_numpy(maps.part_warped(self._warper, pose))[None].to(self.device)
                     )
                 person, mask = self.nets["WCN"](torch.cat([*self._coarse, coarse], 1),
                                                 torch.cat([onehot, stick], 1), fg, parts)  # fmt: skip
