@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -296,7 +295,7 @@ def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
     and prepare_batch gives it in [-1, 1], 0 off the person, with its alpha."""
     from reenactor.data.pairs import FramePair
 
-    m = tiny(composition={"warp": "parts"}, augment={"prob": 0.0})  # the frames as stored (augment: below)
+    m = tiny(composition={"warp": "parts"})
     ds = m.build_dataset(staged, pairs=None)
     item = ds.item(FramePair(0, 40, 40, 0))  # the source is the last window frame
     parts = item["parts"].numpy()
@@ -315,45 +314,6 @@ def test_parts_item_is_the_source_moved_onto_each_window_frame(staged):
     assert unit.shape == (4, S, S) and float(unit[:3, torch.from_numpy(parts[-1, 3] == 0)].abs().max()) == 0.0
     assert float(unit[:3].min()) >= -1 and float(unit[:3].max()) <= 1
     assert torch.allclose(unit[3], torch.from_numpy(parts[-1, 3] / 255.0).float())
-
-
-def test_augment_moves_the_window_and_the_source_each_by_its_own_transform(staged):
-    """model.augment: with prob 1 the window's frames, layouts and keypoints move by one random similarity (drawn
-    first, from NumPy's generator), the source's image, layout and keypoints by a second; the moved photo lands
-    on the moved window's person; with prob 0 the item is the frames as stored."""
-    from reenactor.data.augment import AugmentConfig, affine_keypoints, random_similarity
-    from reenactor.data.pairs import FramePair
-
-    pair = FramePair(0, 10, 60, 0)
-    plain = tiny(augment={"prob": 0.0}).build_dataset(staged, pairs=None)
-    ds = tiny(augment={"prob": 1.0}).build_dataset(staged, pairs=None)
-    base = plain.item(pair)
-    t = base["frames"].shape[0]
-    assert np.array_equal(base["frames"][-1].numpy(), plain.frame(0, 60).transpose(2, 0, 1))
-    np.random.seed(7)
-    item = ds.item(pair)
-    np.random.seed(7)
-    cfg = AugmentConfig(prob=1.0)
-    m_win, m_src = random_similarity(cfg, (S, S)), random_similarity(cfg, (S, S))
-    assert not np.allclose(m_win, m_src)
-
-    def moved_labels(lab, m):
-        return maps.classes(cv2.warpAffine(lab, m, (S, S), flags=cv2.INTER_NEAREST, borderValue=0))
-
-    for j, tj in enumerate(range(60 - t + 1, 61)):
-        assert np.array_equal(item["layouts"][j].numpy(), moved_labels(plain.layout(0, tj), m_win))
-        for k in plain.keypoint_names:
-            want = affine_keypoints(plain.keypoints(0, tj)[k], m_win)
-            assert np.allclose(item["pose_" + k][j].numpy(), want, atol=1e-4)
-    assert np.array_equal(item["source_layout"].numpy(), moved_labels(plain.layout(0, 10), m_src))
-    assert not np.array_equal(item["frames"].numpy(), base["frames"].numpy())
-    assert not np.array_equal(item["source_image"].numpy(), base["source_image"].numpy())
-    assert np.array_equal(item["backgrounds"].numpy(), base["backgrounds"].numpy())  # plate: the scene stays
-    person = item["layouts"][-1].numpy() > 0
-    photo = item["parts"][-1, 3].numpy() > 128
-    assert (person & photo).sum() / (person | photo).sum() > 0.6  # the moved photo on the moved person
-    with pytest.raises(ConfigError, match="augment.prob"):
-        tiny(augment={"prob": 1.5})
 
 
 def _host_item(ds, i: int) -> dict[str, np.ndarray]:
@@ -385,7 +345,7 @@ def test_device_batch_equals_the_host_drawn_items(staged, astronaut_small, size,
     tests/test_render_torch.py), and transfer's synthesizer draws the driving pose with the same renderer."""
     from test_render_torch import MAX_DRAWN_SHARE, MAX_IMAGE_SHARE, record_calls, synthesizer_of
 
-    m = tiny(size=size, augment={"prob": 0.0})  # the items as stored (augment has its own test)
+    m = tiny(size=size)
     ds = m.build_dataset(staged, pairs=None)
     idx = [3, 40, 77]
     items = []

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from ...data.augment import AugmentConfig
-
 STAGES = ("all", "layout", "region", "wcn")
 
 
@@ -129,11 +127,6 @@ class RemotConfig:
     feature_net: Literal["effnet", "vgg19"] = "effnet"  # network of the perceptual losses (eq. 7: VGG-19,
     # which needs feature_weights; effnet: the packaged EfficientNet-Lite0)
     feature_weights: str | None = None  # VGG-19 weights file for feature_net: vgg19 (never downloaded)
-    # random similarity transforms of the training items (ours, not in the paper; prob 0 = the paper's training):
-    # one moves the driving window (frames, layouts, poses; over the still background plate), another the source
-    # frame (its image, layout, mask, keypoints), so that no network can recall a training frame by where its pixels
-    # lie (docs/remot.md: without it the WCN's flow recalls the training targets and overshoots on new ones)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
     layout: LayoutGANConfig = field(default_factory=LayoutGANConfig)
     region: RegionGANConfig = field(default_factory=RegionGANConfig)
     composition: WCNConfig = field(default_factory=WCNConfig)

@@ -31,11 +31,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
-from ...data.augment import PersonMover, affine_keypoints
 from ...data.pairs import FramePair, FramePairs, PairOptions
 from ...nn.convert import unit_from_uint8
 from . import maps
@@ -71,8 +69,6 @@ class RemotPairs(FramePairs):
         parts = ("mask",) if cfg.composition.warp == "parts" else ()
         self.require(("layout", "background", *parts), "remot")
         self._warpers: OrderedDict[tuple[int, int], Any] = OrderedDict()
-        #: model.augment: moves the window's and the source's person (over each clip's still background plate)
-        self.mover = PersonMover(cfg.augment, [c.store for c in self.clips], self.size, self.frame)
 
     #: source frames whose part warper (its part segmentation and layers: 4-33 ms at 64-256 px, the moves 1-5 ms)
     #: is kept per process, least recently used dropped first
@@ -109,55 +105,28 @@ class RemotPairs(FramePairs):
     def background(self, clip: int, t: int) -> np.ndarray:
         return self.image(clip, "background", t)
 
-    def _moved(self, ci: int, ts: list[int], m: np.ndarray | None) -> tuple[list, list, list, list]:
-        """Frames ``ts`` of clip ``ci`` with everything drawn from them moved by ``m`` (``model.augment``; None: as
-        they are) -> (frames (S, S, 3), layouts (S, S) LAYOUT labels, keypoints {name: (K, 3)}, backgrounds)."""
-        frames = [self.frame(ci, t) for t in ts]
-        layouts = [self.layout(ci, t) for t in ts]
-        kps = [self.keypoints(ci, t) for t in ts]
-        bgs = [self.background(ci, t) for t in ts]
-        if m is None:
-            return frames, layouts, kps, bgs
-        s = self.s
-        frames = self.mover.move(ci, frames, ts, m)
-        layouts = [cv2.warpAffine(lay, m, (s, s), flags=cv2.INTER_NEAREST, borderValue=0) for lay in layouts]
-        kps = [{k: affine_keypoints(v, m) for k, v in kp.items()} for kp in kps]
-        if self.cfg.augment.background == "warp":  # the whole frame moved: its background too
-            bgs = [
-                cv2.warpAffine(b, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                for b in bgs
-            ]
-        return frames, layouts, kps, bgs
-
     def item(self, p: FramePair) -> dict[str, torch.Tensor]:
         s, c = self.s, p.clip
         times = [max(p.target_t - (self.n_frames - 1) + j, 0) for j in range(self.n_frames)]
         poses: dict[str, list[np.ndarray]] = {k: [] for k in self.keypoint_names}
-        thetas, valid = [], []
-        moved_frames, moved_layouts, kps, moved_bgs = self._moved(c, times, self.mover.draw(c))
-        for lay, kp in zip(moved_layouts, kps):
+        layouts, frames, bgs, thetas, valid, kps = [], [], [], [], [], []
+        for t in times:
+            lay, kp = self.layout(c, t), self.keypoints(c, t)
+            kps.append(kp)
             box = maps.face_box(lay, kp.get("face"), self.cfg.face_pad)
             for k, v in kp.items():
                 poses[k].append(v)
+            layouts.append(maps.classes(lay))
+            frames.append(self.frame(c, t).transpose(2, 0, 1))
+            bgs.append(self.background(c, t).transpose(2, 0, 1))
             thetas.append(maps.box_theta(box, s))
             valid.append(float(box is not None))
-        layouts = [maps.classes(lay) for lay in moved_layouts]
-        frames = [f.transpose(2, 0, 1) for f in moved_frames]
-        bgs = [b.transpose(2, 0, 1) for b in moved_bgs]
-        m_src = self.mover.draw(p.source_clip)  # the source frame moves by its own transform
-        (src,), (src_lay,), (src_kp,), _ = self._moved(p.source_clip, [p.source_t], m_src)
-        src_lay = maps.classes(src_lay)
+        src_lay = maps.classes(self.layout(p.source_clip, p.source_t))
+        src = self.frame(p.source_clip, p.source_t)
         cold = float(np.random.random_sample() < self.cfg.layout.cold_prob)
         extra = {}
         if self.cfg.composition.warp == "parts":
-            if m_src is None:
-                warper = self.warper(p.source_clip, p.source_t)
-            else:  # a moved source: its own warper, once
-                from ...pose.part_warp import PoseWarper
-
-                mask = self.image(p.source_clip, "mask", p.source_t)
-                mask = cv2.warpAffine(mask, m_src, (s, s), flags=cv2.INTER_LINEAR, borderValue=0)
-                warper = PoseWarper(src, mask, src_kp)
+            warper = self.warper(p.source_clip, p.source_t)
             extra["parts"] = torch.from_numpy(
                 np.stack([maps.part_warped(warper, kp) for kp in kps[self.cfg.k :]])
             )

@@ -81,8 +81,6 @@ def check_config(cfg: RemotConfig) -> None:
         (cfg.composition.warp in ("none", "gam", "parts"), "model.composition.warp: none | gam | parts"),
         (cfg.composition.parts_into in ("coarse", "source"), "model.composition.parts_into: coarse | source"),
         (cfg.composition.blend in ("alpha", "add"), "model.composition.blend: alpha | add"),
-        (0 <= cfg.augment.prob <= 1, "model.augment.prob must lie in [0, 1]"),
-        (cfg.augment.background in ("plate", "warp"), "model.augment.background: plate | warp"),
         (cfg.upsample in UPSAMPLE, f"model.upsample: {' | '.join(UPSAMPLE)}"),
     ]
     for ok, msg in checks:
