@@ -108,8 +108,8 @@ def test_gam_moves_a_layout_onto_the_target_height_and_centre():
 
 
 def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
-    """composition.warp gam: person = (1 - m_w) tanh(D_f) + m_w W(source, w), with the decoder's channels 4-5 the
-    flow in pixels and 6 the mask's logit; the background mask M stays channel 3. With parts the flow moves the
+    """composition.warp gam: person = (1 - m_w) tanh(D_f) + m_w W(source, flow_gain w), with the decoder's channels
+    4-5 the flow in pixels and 6 the mask's logit; the background mask M stays channel 3. With parts the flow moves the
     part-warped photo instead, which must be given exactly then."""
     from reenactor.methods.remot.networks import WholeComposition
 
@@ -135,6 +135,17 @@ def test_wcn_warp_source_blends_the_source_moved_by_the_flow_through_its_mask():
         expect = (1 - w) * torch.tanh(torch.tensor(0.5)) + w * moved
         assert torch.allclose(person[:, :, 1:, :14], expect[:, :, 1:, :14], atol=1e-5), logit
         assert torch.allclose(mask, torch.sigmoid(torch.tensor(2.0)).expand_as(mask))
+    out[:, 6], out[:, 4], out[:, 5] = (
+        30.0,
+        4.0,
+        -2.0,
+    )  # twice the flow, at flow_gain 0.5 (remot's inference option)
+    net.flow_gain = 0.5
+    assert torch.allclose(net(*args)[0][:, :, 1:, :14], moved[:, :, 1:, :14], atol=1e-5)
+    net.flow_gain = 0.0  # the source as it is
+    assert torch.allclose(net(*args)[0], source, atol=1e-5)
+    net.flow_gain = 1.0
+    out[:, 4], out[:, 5] = 2.0, -1.0
     with pytest.raises(ValueError, match="parts"):
         net(*args, source)
     parts = torch.cat([torch.rand(1, 3, 16, 16) * 2 - 1, torch.rand(1, 1, 16, 16)], 1)  # RGB, alpha
@@ -640,8 +651,24 @@ def test_train_save_load_transfer_through_the_cli(clip_copy, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--method", "remot", "--config", str(conf), "--clips", str(clip_copy.root),
                  "--steps", "2", "-o", str(run)]) == 0  # fmt: skip
-    capsys.readouterr()
+    out = capsys.readouterr().out
     assert (run / "model.safetensors").is_file()
+    # the default data.holdout: the clip's last 8 frames were kept out and fit flow_gain, through transfer's path
+    from reenactor.modelfile import load_model, open_model
+
+    meta = load_model(run / "model.safetensors").meta
+    errs = meta["calibration"]["flow_gain"]
+    gain = meta["calibrated"]["flow_gain"]
+    assert list(errs) == [str(g) for g in get_method("remot").FLOW_GAINS] and errs[str(gain)] == min(
+        errs.values()
+    )
+    assert len(set(errs.values())) > 1  # the gain changes what is drawn
+    assert f"calibrated flow_gain = {gain} on 8 held-out frames of 1 clip(s)" in out
+    assert open_model(run / "model.safetensors").synthesizer.flow_gain == gain
+    assert (
+        open_model(run / "model.safetensors", options={"flow_gain": 0.3}).synthesizer.nets["WCN"].flow_gain
+        == 0.3
+    )
     video = tmp_path / "out.mp4"
     args = ["transfer", "--model", str(run / "model.safetensors"), "--target-image", ASTRONAUT,
             "--driving", str(clip_copy.root), "--max-frames", "3", "--side-by-side", "-o", str(video)]  # fmt: skip

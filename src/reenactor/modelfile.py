@@ -214,6 +214,34 @@ def check_precision(cls: type, precision: str) -> None:
         )
 
 
+def model_options(cls: type, given: dict[str, Any] | None, meta: dict[str, Any]) -> dict[str, Any]:
+    """The inference options of a model of method ``cls``: ``given`` ones, else the values the model was
+    calibrated to after training (meta ``calibrated``: :func:`reenactor.train.calibrate.calibrate`), else the
+    declared defaults (:func:`reenactor.methods.base.resolve_options`)."""
+    from .methods.base import resolve_options
+
+    opts = resolve_options(cls, given)
+    for k, v in (meta.get("calibrated") or {}).items():
+        if k in opts and (given or {}).get(k) is None:
+            opts[k] = v
+    return opts
+
+
+def inference_model(
+    cls: type,
+    cfg: Any,
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+    device: torch.device | str = "cpu",
+    options: dict[str, Any] | None = None,
+) -> InferenceModel:
+    """An :class:`InferenceModel` of method ``cls`` from a model's contents in memory (what a model file would
+    hold; e.g. the trainer's own weights, for calibrating them before the export): fp32, no file."""
+    opts = model_options(cls, options, meta)
+    synth = cls.synthesizer(cfg, tensors, meta, device, precision="fp32", options=opts)
+    return InferenceModel(None, cls.name, cls, cfg, dict(meta), {}, synth, "fp32", opts)
+
+
 def open_model(
     model: str | Path | None = None,
     method: str | None = None,
@@ -272,7 +300,7 @@ def open_model(
             "re-train with this version of reenactor",
         ) from None
     check_precision(cls, precision)
-    opts = resolve_options(cls, options)
+    opts = model_options(cls, options, loaded.meta)
     try:
         synth = cls.synthesizer(cfg, loaded.tensors, loaded.meta, device, precision=precision, options=opts)
     except (KeyError, RuntimeError, ValueError) as e:
@@ -336,6 +364,11 @@ def model_info(model: str | Path | None = None, method: str | None = None) -> di
         "inference_options": [
             {"flag": o.flag, "default": o.default, "help": o.help} for o in cls.inference_options
         ],
+        # options fitted on held-out frames after training (reenactor.train.calibrate): value, mean L1 per value tried
+        "calibrated": {
+            k: {"value": v, "l1": (meta.get("calibration") or {}).get(k)}
+            for k, v in (meta.get("calibrated") or {}).items()
+        },
         "tensors": len(tensors),
         "parameters": int(sum(v.numel() for k, v in tensors.items() if not k.startswith("train_pose."))),
         "config": cfg,

@@ -73,6 +73,11 @@ def format_info(info: dict) -> str:
             )
     else:
         lines.append("options:     (none)")
+    for name, c in info["calibrated"].items():
+        tried = ", ".join(f"{v} {e:.2f}" for v, e in (c["l1"] or {}).items())
+        lines.append(
+            f"calibrated:  {name} = {c['value']}, fitted on frames held out of training (mean L1 per value: {tried})"
+        )
     lines.append(f"tensors:     {info['tensors']} ({info['parameters']:,} values)")
     lines.append("config:      " + json.dumps(info["config"], sort_keys=True))
     return "\n".join(lines)

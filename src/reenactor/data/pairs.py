@@ -9,7 +9,12 @@ usable target frame (``person`` true) over all clips; for each it draws a source
 * with ``across_clips``, also from every usable frame of the other clips of the same identity (frame
   numbers of two clips are unrelated, so the distance bound applies within the target's clip only);
 * never the target frame itself while another candidate exists (a photo clip, one frame, with no other clip
-  of its identity pairs with itself).
+  of its identity pairs with itself);
+* never a *held-out* frame (``holdout``): the last ``holdout`` frames of every clip long enough to spare them
+  (at least ``2 * holdout + 1`` frames) are neither targets nor sources; :attr:`FramePairs.heldout` lists them,
+  each block with the last frame before it as its photo, for fitting what a method calibrates after training
+  (:meth:`reenactor.methods.base.Method.calibrated_options`; the single-image protocol's shape: a photo, then the
+  frames that follow it).
 
 Pairs never cross identities. The draw uses NumPy's global RNG at item time only, so under the trainer
 (which seeds it from the sample's position in the run, ``reenactor.train.trainer._PositionedDataset``) the
@@ -66,6 +71,19 @@ class PairOptions:
 
     max_distance: int = 250  # frames between source and target within one clip at most (0 = any frame)
     across_clips: bool = False  # also draw sources from the other clips of the same identity
+    holdout: int = (
+        0  # the last this many frames of each clip are kept out of training (0 = none; see the docstring)
+    )
+
+
+class HeldOut(NamedTuple):
+    """Frames of one clip kept out of training: ``photo`` (the last usable frame before them) and ``start ..
+    stop - 1``, the frames that follow it, all in clip ``clip`` of the run (:attr:`FramePairs.clips`)."""
+
+    clip: int
+    photo: int
+    start: int
+    stop: int
 
 
 class FramePair(NamedTuple):
@@ -92,6 +110,8 @@ class FramePairs(torch.utils.data.Dataset):
         self.options = pairs or PairOptions()
         if self.options.max_distance < 0:
             raise ValueError("max_distance must be >= 0 (0 = any frame of the clip)")
+        if self.options.holdout < 0:
+            raise ValueError("holdout must be >= 0 (0 = no frame held out)")
         if not self.clips:
             raise InputError("no training clips", fix="pass --clips CLIP_DIR|CLIPS_FOLDER|LIST.txt")
         sizes = {c.store.size for c in self.clips}
@@ -105,6 +125,17 @@ class FramePairs(torch.utils.data.Dataset):
         self.size: tuple[int, int] = (size, size) if size is not None else next(iter(sizes))
         #: per clip: the sorted frame numbers that show the person, (U_c,) int64
         self.usable = [np.flatnonzero(c.store.person_present()).astype(np.int64) for c in self.clips]
+        #: the frames kept out of training (:class:`HeldOut`, one block per clip that spares them)
+        self.heldout: list[HeldOut] = []
+        h = self.options.holdout
+        for i, c in enumerate(self.clips):
+            n = c.store.n_frames
+            if h and n >= 2 * h + 1:
+                u = self.usable[i]
+                kept = u[u < n - h]
+                if len(kept):
+                    self.heldout.append(HeldOut(i, int(kept[-1]), n - h, n))
+                self.usable[i] = kept
         self.starts = np.concatenate([[0], np.cumsum([len(u) for u in self.usable])]).astype(np.int64)
         if self.starts[-1] == 0:
             raise InputError(

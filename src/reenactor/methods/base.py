@@ -139,6 +139,17 @@ class Method(nn.Module, abc.ABC):
         remot's Whole Composition Network), given its ``synthesizer`` as loaded. Default: none."""
         return []
 
+    @classmethod
+    def calibrated_options(cls, cfg: Any) -> list[tuple[str, tuple[Any, ...]]]:
+        """Inference options this model fits on held-out frames after training: ``(option name, values to
+        try)``, each a name of :attr:`inference_options`. With ``data.holdout`` > 0 the trainer renders the
+        held-out frames of the training clips through this method's own transfer path at each value (the frame
+        before them as the photo, as the single-image protocol), keeps the value with the lowest mean L1 to the
+        real frames (the first listed on a tie) and writes it into the model file (meta ``calibrated``), where it
+        is the option's value at transfer unless one is given
+        (:func:`reenactor.train.calibrate.calibrate`). Default: none."""
+        return []
+
     def fit_data(self, dataset: torch.utils.data.Dataset) -> None:  # noqa: B027 - optional hook
         """Hook called once before training with the full dataset (e.g. to record statistics or, for a
         non-learned baseline, to store the training set)."""

@@ -78,6 +78,9 @@ class DataConfig:
     )  # many-clip data: clip folders, folders of them, .txt lists
     pair_max_distance: int = 250  # source and target frame of a pair at most this many frames apart (0 = any)
     pair_across_clips: bool = False  # also draw source frames from other clips of the same identity
+    # the last this many frames of each training clip are kept out of training, to fit what the method calibrates
+    # after it (its calibrated inference options, e.g. remot's flow_gain), the last kept frame as the photo (0 = none)
+    holdout: int = 0
 
 
 @dataclass
@@ -118,6 +121,8 @@ def validate_data(d: DataConfig) -> None:
     """Range checks of the data section."""
     if d.pair_max_distance < 0:
         raise ConfigError("data.pair_max_distance must be >= 0 (0 = any frame of the clip)")
+    if d.holdout < 0:
+        raise ConfigError("data.holdout must be >= 0 (0 = no frame held out)")
 
 
 def build_run_config(data: dict[str, Any], overrides: list[str] | None = None) -> RunConfig:

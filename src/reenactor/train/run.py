@@ -229,7 +229,8 @@ def run_training(
             # many-clip methods get the clips with their identities, and how the run pairs their frames
             # (data.pair_*; reenactor.data.pairs.FramePairs draws the pairs)
             dataset = method.build_dataset(
-                clips, pairs=PairOptions(cfg.data.pair_max_distance, cfg.data.pair_across_clips)
+                clips,
+                pairs=PairOptions(cfg.data.pair_max_distance, cfg.data.pair_across_clips, cfg.data.holdout),
             )
         trainer = Trainer(method, cfg, run_dir, dist=dist, callbacks=callbacks)
         path = trainer.fit(dataset, resume=resume)

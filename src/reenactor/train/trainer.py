@@ -488,6 +488,8 @@ class Trainer:
         self.history: collections.deque[dict[str, float]] = collections.deque(maxlen=10_000)  # logged losses
         # the losses of the latest logging step (what callbacks see: read every step they would wait for the device)
         self.last_logs: dict[str, float] = {}
+        # what calibrate() fitted on held-out frames ({"calibrated": ..., "calibration": ...}), added to the meta
+        self.calibrated: dict[str, Any] = {}
         self._announced = False
 
     # ------------------------------------------------------------------ helpers
@@ -780,6 +782,7 @@ class Trainer:
         with ctx:
             tensors, meta = self.method.inference_state()
             tensors = {k: v.detach().cpu().clone() for k, v in tensors.items()}
+        meta = {**meta, **self.calibrated}
         return {
             "method_name": self.method.name,
             "config_dict": to_dict(self.method.cfg),
@@ -787,6 +790,32 @@ class Trainer:
             "meta": meta,
             "run": self.run_info(),
         }
+
+    def calibrate(self, dataset: Dataset) -> None:
+        """Fit the method's calibrated inference options on the frames ``dataset`` held out of training
+        (:mod:`reenactor.train.calibrate`; ``data.holdout``); the values go into the exported model's meta."""
+        blocks = getattr(dataset, "heldout", None)
+        if not blocks:
+            return
+        if not type(self.method).calibrated_options(self.method.cfg):
+            logger.info(
+                f"[train] note: {self.method.name} (as configured) calibrates nothing; the frames data.holdout kept "
+                "out were not trained on (set data.holdout=0 to train on them)"
+            )
+            return
+        from .calibrate import calibrate
+
+        args = self._model_args()
+        chosen, errors = calibrate(
+            type(self.method),
+            self.method.cfg,
+            args["tensors"],
+            args["meta"],
+            dataset.clips,
+            blocks,
+            self.device,
+        )
+        self.calibrated = {"calibrated": chosen, "calibration": errors}
 
     def export(self, path: str | Path | None = None) -> Path | None:
         """Write the inference model (EMA weights when enabled) to ``path`` (default RUN_DIR/model.safetensors)."""
@@ -969,6 +998,8 @@ class Trainer:
             )
         if self.step > saved_at:  # stopped by the budget: keep the finished steps resumable
             self.save_checkpoint()
+        if main:
+            self.calibrate(dataset)
         path = self.export()
         if self.run_dir is not None and main:
             write_json(

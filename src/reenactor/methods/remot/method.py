@@ -144,7 +144,26 @@ class RemotMethod(Method):
             "person (the sum of the Region GAN's regions) over the background instead, the paper's w/o WCN "
             "ablation (default: the model's model.wcn)",
         ),
+        InferenceOption(
+            "flow_gain",
+            float,
+            None,
+            "scale of the WCN's learned flow before it moves the photo (0 = the photo as the part warp moved it, "
+            "1 = as trained). Default: the model's own value, fitted on frames held out of its training "
+            "(data.holdout; `reenactor info MODEL` shows it), else 1",
+        ),
     )
+
+    #: flow_gain values calibration tries (1, as trained, first: it wins a tie)
+    FLOW_GAINS = (1.0, 0.75, 0.5, 0.25, 0.0)
+
+    @classmethod
+    def calibrated_options(cls, cfg: RemotConfig) -> list[tuple[str, tuple[Any, ...]]]:
+        """``flow_gain`` when the model composes with a learned flow: the WCN recalls its training frames and
+        their flows with them, and on frames it never saw the recalled correction overshoots (docs/remot.md),
+        which the training frames cannot show."""
+        c = cfg.composition
+        return [("flow_gain", cls.FLOW_GAINS)] if cfg.wcn and c.warp != "none" and c.warp_flow else []
 
     @classmethod
     def ablations(cls, synthesizer: Synthesizer) -> list[tuple[str, dict[str, Any]]]:
@@ -495,4 +514,7 @@ class RemotMethod(Method):
     ) -> Synthesizer:
         from .synthesizer import RemotSynthesizer
 
-        return RemotSynthesizer.from_state(cfg, tensors, meta, device, precision, (options or {}).get("wcn"))
+        opts = options or {}
+        return RemotSynthesizer.from_state(
+            cfg, tensors, meta, device, precision, opts.get("wcn"), opts.get("flow_gain")
+        )

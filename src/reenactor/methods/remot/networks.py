@@ -171,6 +171,8 @@ class WholeComposition(nn.Module):
         if warp_source != "none":  # m_w starts at sigmoid(2) = 0.88: the person starts as the moved photo
             with torch.no_grad():
                 self.decoder.out.conv.bias[6] = 2.0
+        #: inference: the learned flow is scaled by this before it moves x (remot's ``flow_gain`` option; 1 in training)
+        self.flow_gain = 1.0
 
     def forward(
         self,
@@ -196,7 +198,7 @@ class WholeComposition(nn.Module):
         if self.warp_source != "none":
             m_w = torch.sigmoid(out[:, 6:7])
             x = source if parts is None else parts[:, :3]
-            moved = warp(x, out[:, 4:6]) if self.warp_flow else x
+            moved = warp(x, out[:, 4:6] * self.flow_gain) if self.warp_flow else x
             person = (1 - m_w) * person + m_w * moved
             extra = {"m_w": m_w, "moved": moved, "flow": out[:, 4:6] if self.warp_flow else None}
         return (person, mask, extra) if details else (person, mask)

@@ -46,6 +46,7 @@ class RemotSynthesizer(Synthesizer):
         device: torch.device | str = "cpu",
         precision: str = "fp32",
         wcn: bool | None = None,
+        flow_gain: float | None = None,
     ):
         self.cfg = cfg
         if wcn and not cfg.wcn:
@@ -58,6 +59,10 @@ class RemotSynthesizer(Synthesizer):
         self.device = torch.device(device)
         self.precision = precision
         self.nets = {k: n.to(self.device).eval() for k, n in nets.items()}
+        #: the scale of the WCN's learned flow (the ``flow_gain`` option: the model's calibrated value, else 1)
+        self.flow_gain = 1.0 if flow_gain is None else float(flow_gain)
+        if "WCN" in self.nets:
+            self.nets["WCN"].flow_gain = self.flow_gain
         self.size = (int(cfg.size), int(cfg.size))
         self.stages = set(stages)
         missing = [s for s in ("layout", "region", "wcn") if s not in stages and (s != "wcn" or self.use_wcn)]
@@ -80,11 +85,12 @@ class RemotSynthesizer(Synthesizer):
         device: torch.device | str = "cpu",
         precision: str = "fp32",
         wcn: bool | None = None,
+        flow_gain: float | None = None,
     ) -> RemotSynthesizer:
         nets = build_generators(cfg)
         for name, n in nets.items():
             n.load_state_dict({k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")})
-        return cls(cfg, nets, set(meta.get("stages", [])), device, precision, wcn)
+        return cls(cfg, nets, set(meta.get("stages", [])), device, precision, wcn, flow_gain)
 
     def _autocast(self):
         if self.precision == "bf16":
