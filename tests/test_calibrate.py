@@ -97,7 +97,7 @@ def test_held_out_frames_are_never_drawn_and_follow_their_photo(clips):
 
 
 def test_training_fits_the_option_on_the_held_out_frames_and_transfer_uses_it(
-    clips, tmp_path, monkeypatch, capsys
+    clips, tmp_path, monkeypatch, capsys, caplog
 ):
     import reenactor.methods
 
@@ -107,7 +107,8 @@ def test_training_fits_the_option_on_the_held_out_frames_and_transfer_uses_it(
     )
     # photo: ann's frame 15 (red 120); held out: frames 16-19 (red 128-152). Gains 1, 0.5, 1.2, 1.5 draw red 120,
     # 60, 144, 180, and green 10 x 1 x gain against 10: gain 1.2 is nearest (mean L1 over the RGB pixels ~3.3)
-    path = _train([clips], tmp_path / "run", 2, cls=GainMethod, holdout=4)
+    with caplog.at_level(logging.INFO, logger="reenactor"):
+        path = _train([clips], tmp_path / "run", 2, cls=GainMethod, holdout=4)
     meta = load_model(path).meta
     errs = meta["calibration"]["gain"]
     assert meta["calibrated"] == {"gain": 1.2} and list(errs) == ["1.0", "0.5", "1.2", "1.5"]
@@ -119,6 +120,7 @@ def test_training_fits_the_option_on_the_held_out_frames_and_transfer_uses_it(
     assert (
         open_model(path, method="tinygain", options={"gain": 0.5}).options["gain"] == 0.5
     )  # a given one wins
+    assert "data.holdout 4: 4 frames (the last of 1 clip(s)) kept out of training" in caplog.text
     assert main(["info", str(path)]) == 0
     assert (
         "calibrated:  gain = 1.2, fitted on frames held out of training (mean L1 per value: 1.0 "

@@ -232,6 +232,13 @@ def run_training(
                 clips,
                 pairs=PairOptions(cfg.data.pair_max_distance, cfg.data.pair_across_clips, cfg.data.holdout),
             )
+            held = getattr(dataset, "heldout", None)
+            if main and held:
+                n = sum(b.stop - b.start for b in held)
+                logger.info(
+                    f"[train] data.holdout {cfg.data.holdout}: {n} frames (the last of {len(held)} clip(s)) kept out "
+                    "of training, to fit the model's calibrated inference options on after it"
+                )
         trainer = Trainer(method, cfg, run_dir, dist=dist, callbacks=callbacks)
         path = trainer.fit(dataset, resume=resume)
         if main and path is not None:
