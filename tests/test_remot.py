@@ -784,6 +784,9 @@ def test_remot_ablation_benchmark_in_one_command(carphone_clip, tmp_path, capsys
         and text.count("hold") >= 2
         and "masked_psnr: remot" in text
     )
+    gains = [load_model(out / "runs" / d / "model.safetensors").meta["calibrated"]["flow_gain"]
+             for d in ("remot", "remot_wo_GAM", "remot_wo_TAM")]  # fmt: skip
+    assert [f"| flow_gain {g} |" in text for g in gains] == [True] * 3  # each run's fitted gain in its table
     stamp = (out / "runs" / "remot" / "model.safetensors").stat().st_mtime_ns
     assert main([*args, "--force"]) == 0
     assert "reusing the finished run" in capsys.readouterr().out

@@ -26,6 +26,7 @@ the parts of one model at equal training, on footage of small motion; it says no
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import shutil
@@ -183,6 +184,15 @@ def photo_comparison(
     return video, sheet
 
 
+def calibrated_text(model: str | Path) -> str:
+    """What a model file's training fitted on held-out frames (meta ``calibrated``), e.g. ``flow_gain 0.5``, or
+    ``-``."""
+    from ..modelfile import read_metadata
+
+    cal = json.loads(read_metadata(model).get("meta", "{}")).get("calibrated") or {}
+    return ", ".join(f"{k} {v}" for k, v in cal.items()) or "-"
+
+
 def run(opts: RemotAblationOptions) -> list[dict[str, Any]]:
     """Train the rows (module docstring), run the single-image protocol on them; returns its rows."""
     from . import single_image
@@ -226,9 +236,12 @@ def run(opts: RemotAblationOptions) -> list[dict[str, Any]]:
         "rendered without its WCN.",
         "",
         (out / "table.md").read_text(),
-        "| run | steps | training seconds |",
-        "|---|---|---|",
-        *(f"| {k} | {v['steps']} | {v['seconds']} |" for k, v in trained.items()),
+        "| run | steps | training seconds | calibrated on held-out frames (data.holdout) |",
+        "|---|---|---|---|",
+        *(
+            f"| {k} | {v['steps']} | {v['seconds']} | {calibrated_text(si.models[k])} |"
+            for k, v in trained.items()
+        ),
         "",
         "remot against the untrained rows (issue: remot beats hold and pose_warp on masked SSIM):",
         *beats(rows),
