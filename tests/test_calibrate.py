@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from reenactor.cli import main
 from reenactor.data.clips import open_clips
@@ -140,3 +141,35 @@ def test_a_method_that_declares_nothing_fits_nothing_and_says_so(clips, tmp_path
         path = _train([clips], tmp_path / "run", 2, cls=TinyRefMethod, holdout=4)
     assert "calibrated" not in load_model(path).meta
     assert "calibrates nothing; the frames data.holdout kept out were not trained on" in caplog.text
+
+
+def test_held_out_frames_join_training_after_the_calibration_and_a_resume_continues_alike(
+    clips, tmp_path, caplog
+):
+    """data.holdout_until 0.3 of 10 steps: steps 1-3 never draw ann's last 4 frames, the option is fitted after step
+    3 and the held-out frames train from step 4 on; 6 steps + Ctrl-C + resume give the same pairs and the same
+    calibrated values as 10 straight steps."""
+    from test_multiclip import _recorder
+
+    def run(out, stop_at=None, resume=False):
+        seen: dict[int, torch.Tensor] = {}
+        path = _train([clips], out, 10, cls=GainMethod, resume=resume, callbacks=[_recorder(seen, stop_at)],
+                      holdout=4, holdout_until=0.3)  # fmt: skip
+        return path, seen
+
+    with caplog.at_level(logging.INFO, logger="reenactor"):
+        path, straight = run(tmp_path / "a")
+    assert "step 3: the held-out frames train from here on" in caplog.text
+    ann = 0  # clips sort by name: ann, bob
+    targets = {s: {(c, t) for c, _, _, t in straight[s].tolist()} for s in straight}
+    assert all(t < 16 for s in (1, 2, 3) for c, t in targets[s] if c == ann)
+    assert any(t >= 16 for s in range(4, 11) for c, t in targets[s] if c == ann)
+    assert load_model(path).meta["calibrated"] == {"gain": 1.2}
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", stop_at=6)
+    path_b, resumed = run(tmp_path / "b", resume=True)
+    assert sorted(resumed) == [7, 8, 9, 10]
+    assert all(torch.equal(straight[s], resumed[s]) for s in resumed)
+    assert load_model(path_b).meta["calibrated"] == {"gain": 1.2}
+    with pytest.raises(ConfigError, match="data.holdout_until must be in"):
+        build_run_config({"method": "x", "data": {"holdout_until": 0}})

@@ -647,13 +647,15 @@ def test_train_save_load_transfer_through_the_cli(clip_copy, tmp_path, capsys):
     from reenactor.io.video import iter_frames, probe
 
     conf = tmp_path / "tiny.yaml"
-    conf.write_text(yaml.safe_dump({"model": TINY, "trainer": {**QUIET, "batch_size": 2}}))
+    conf.write_text(
+        yaml.safe_dump({"model": TINY, "trainer": {**QUIET, "batch_size": 2}, "data": {"holdout": 8}})
+    )
     run = tmp_path / "run"
     assert main(["train", "--method", "remot", "--config", str(conf), "--clips", str(clip_copy.root),
                  "--steps", "2", "-o", str(run)]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert (run / "model.safetensors").is_file()
-    # the default data.holdout: the clip's last 8 frames were kept out and fit flow_gain, through transfer's path
+    # data.holdout 8: the clip's last 8 frames were kept out and fit flow_gain, through transfer's path
     from reenactor.modelfile import load_model, open_model
 
     meta = load_model(run / "model.safetensors").meta
@@ -752,7 +754,7 @@ def test_remot_ablation_benchmark_in_one_command(carphone_clip, tmp_path, capsys
 
     out = tmp_path / "ra"
     n = carphone_clip.n_frames
-    sets = ["model.size=128", "model.face_crop=8", "trainer.batch_size=2", "trainer.ema=0"]
+    sets = ["model.size=128", "model.face_crop=8", "trainer.batch_size=2", "trainer.ema=0", "data.holdout=8"]
     for net in ("layout", "region", "composition"):
         sets += [f"model.{net}.{k}={v}" for k, v in NET.items()]
     args = ["benchmark", "remot-ablation", "--clip", str(carphone_clip.root), "-o", str(out), "--size", "128",

@@ -81,6 +81,9 @@ class DataConfig:
     # the last this many frames of each training clip are kept out of training, to fit what the method calibrates
     # after it (its calibrated inference options, e.g. remot's flow_gain), the last kept frame as the photo (0 = none)
     holdout: int = 0
+    # share of the run trained without the held-out frames: there the options are fitted and from there on the held-out
+    # frames train too (1 = fitted at the end, the held-out frames never train)
+    holdout_until: float = 1.0
 
 
 @dataclass
@@ -123,6 +126,8 @@ def validate_data(d: DataConfig) -> None:
         raise ConfigError("data.pair_max_distance must be >= 0 (0 = any frame of the clip)")
     if d.holdout < 0:
         raise ConfigError("data.holdout must be >= 0 (0 = no frame held out)")
+    if not 0 < d.holdout_until <= 1:
+        raise ConfigError("data.holdout_until must be in (0, 1] (1 = the held-out frames never train)")
 
 
 def build_run_config(data: dict[str, Any], overrides: list[str] | None = None) -> RunConfig:

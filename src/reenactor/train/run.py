@@ -239,8 +239,14 @@ def run_training(
                     f"[train] data.holdout {cfg.data.holdout}: {n} frames (the last of {len(held)} clip(s)) kept out "
                     "of training, to fit the model's calibrated inference options on after it"
                 )
+        full = None
+        if cls.kind == REFERENCE and getattr(dataset, "heldout", None) and cfg.data.holdout_until < 1:
+            # the same pairs without held-out frames, for the rest of the run once they have been calibrated on
+            full = method.build_dataset(
+                clips, pairs=PairOptions(cfg.data.pair_max_distance, cfg.data.pair_across_clips, 0)
+            )
         trainer = Trainer(method, cfg, run_dir, dist=dist, callbacks=callbacks)
-        path = trainer.fit(dataset, resume=resume)
+        path = trainer.fit(dataset, resume=resume, full_dataset=full)
         if main and path is not None:
             logger.info(f"[train] done: {trainer.step} steps; model -> {path}")
         return path

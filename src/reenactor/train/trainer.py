@@ -490,6 +490,8 @@ class Trainer:
         self.last_logs: dict[str, float] = {}
         # what calibrate() fitted on held-out frames ({"calibrated": ..., "calibration": ...}), added to the meta
         self.calibrated: dict[str, Any] = {}
+        # whether the held-out frames have joined training (data.holdout_until < 1: after calibrate())
+        self.rejoined = False
         self._announced = False
 
     # ------------------------------------------------------------------ helpers
@@ -703,6 +705,8 @@ class Trainer:
             "world": self.dist.world,
             "config": to_dict(self.run_cfg),
             "method_name": self.method.name,
+            "calibrated": self.calibrated,
+            "rejoined": self.rejoined,
         }
 
     def load_state_dict(self, state: dict[str, Any], source: Path | None = None) -> None:
@@ -730,6 +734,8 @@ class Trainer:
         if self.ema and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
         self.step = int(state["step"])
+        self.calibrated = dict(state.get("calibrated") or {})
+        self.rejoined = bool(state.get("rejoined", False))
         rngs = state["rng"]
         if len(rngs) == self.dist.world:
             set_rng_state(rngs[self.dist.rank])
@@ -896,10 +902,13 @@ class Trainer:
             return False
         return self._elapsed() >= self.cfg.max_seconds
 
-    def fit(self, dataset: Dataset, resume: bool = False) -> Path | None:
+    def fit(self, dataset: Dataset, resume: bool = False, full_dataset: Dataset | None = None) -> Path | None:
         """Train to ``trainer.steps`` (continuing from the newest checkpoint with ``resume``) or until
         ``trainer.max_seconds`` of wall clock, checkpoint every ``checkpoint_every`` steps and at the end, export
-        the model. Returns the exported path (rank 0). A run that takes no step exports nothing (an untrained
+        the model. Returns the exported path (rank 0). ``full_dataset``: the same data without held-out frames
+        (``data.holdout`` with ``data.holdout_until`` < 1): once that share of the run is done, the method's
+        calibrated options are fitted on the held-out frames of ``dataset`` and training goes on with
+        ``full_dataset``; otherwise they are fitted at the end. A run that takes no step exports nothing (an untrained
         generator is not a model): :class:`ReenactorError`. Ctrl-C saves a checkpoint of the finished steps and
         re-raises."""
         from tqdm.auto import tqdm
@@ -928,7 +937,8 @@ class Trainer:
             logger.info("[train] feature nets: " + "; ".join(self.feature_nets))
             self._announced = True
         self._open_writer()
-        batches = self.make_loader(dataset, self.step)
+        until = self.run_cfg.data.holdout_until if full_dataset is not None else 1.0
+        batches = self.make_loader(full_dataset if self.rejoined else dataset, self.step)
         bar = tqdm(
             total=steps,
             initial=self.step,
@@ -950,6 +960,13 @@ class Trainer:
                             f"(of {steps})"
                         )
                     break
+                if not self.rejoined and until < 1.0 and self.run_fraction() >= until:
+                    if main:
+                        self.calibrate(dataset)
+                        logger.info(f"[train] step {self.step}: the held-out frames train from here on")
+                    self.dist.barrier()
+                    self.rejoined = True
+                    batches = self.make_loader(full_dataset, self.step)
                 micro = [self.next_batch(batches) for _ in range(self.cfg.grad_accum)]
                 self.method.schedule(self.run_fraction())
                 pending = self._step(micro)  # loss tensors, still on the device: no wait here
@@ -998,7 +1015,7 @@ class Trainer:
             )
         if self.step > saved_at:  # stopped by the budget: keep the finished steps resumable
             self.save_checkpoint()
-        if main:
+        if main and not self.rejoined:
             self.calibrate(dataset)
         path = self.export()
         if self.run_dir is not None and main:
