@@ -154,8 +154,10 @@ class RemotMethod(Method):
         ),
     )
 
-    #: flow_gain values calibration tries (1, as trained, first: it wins a tie)
-    FLOW_GAINS = (1.0, 0.75, 0.5, 0.25, 0.0)
+    #: flow_gain values calibration tries (1, as trained, first: it wins a tie). Not 0: that switches the flow off,
+    #: and the frames then flicker (TCM 0.029 against 0.067 at 0.25 on the same model, docs/remot.md), which a
+    #: per-frame L1 cannot see
+    FLOW_GAINS = (1.0, 0.75, 0.5, 0.25)
 
     @classmethod
     def calibrated_options(cls, cfg: RemotConfig) -> list[tuple[str, tuple[Any, ...]]]:
