@@ -938,7 +938,9 @@ class Trainer:
             self._announced = True
         self._open_writer()
         until = self.run_cfg.data.holdout_until if full_dataset is not None else 1.0
-        batches = self.make_loader(full_dataset if self.rejoined else dataset, self.step)
+        batches = self.make_loader(
+            full_dataset if self.rejoined and full_dataset is not None else dataset, self.step
+        )
         bar = tqdm(
             total=steps,
             initial=self.step,
