@@ -71,9 +71,8 @@ class PairOptions:
 
     max_distance: int = 250  # frames between source and target within one clip at most (0 = any frame)
     across_clips: bool = False  # also draw sources from the other clips of the same identity
-    holdout: int = (
-        0  # the last this many frames of each clip are kept out of training (0 = none; see the docstring)
-    )
+    # the last this many frames of each clip are kept out of training (0 = none; see the module docstring)
+    holdout: int = 0
 
 
 class HeldOut(NamedTuple):

@@ -3,7 +3,8 @@
 A method may declare inference options whose best value a training run cannot learn by itself
 (:meth:`reenactor.methods.base.Method.calibrated_options`), e.g. how far to trust a flow that the network learned
 on the very frames it now recalls. With ``data.holdout: N`` the run keeps the last N frames of each training clip
-out of training (:class:`reenactor.data.pairs.FramePairs`); after the last step, :func:`calibrate` renders each
+out of training (:class:`reenactor.data.pairs.FramePairs`); after the last step (or, with ``data.holdout_until``
+< 1, part-way, after which the held-out frames train too), :func:`calibrate` renders each
 held-out block through the method's own transfer path (:func:`reenactor.transfer.transfer`, the defaults of
 ``reenactor transfer``), with the last frame before the block as the target photo, once per value tried, and keeps
 the value with the lowest mean absolute error to the real frames (the first value listed wins a tie). Options are
@@ -56,15 +57,19 @@ def calibrate(
         blocks = [blocks[int(i)] for i in np.linspace(0, len(blocks) - 1, MAX_BLOCKS).round()]
     chosen: dict[str, Any] = {}
     errors: dict[str, dict[str, float]] = {}
+    # the real frames of every block, read once and brought to the rendered size once (below)
+    reals = [np.asarray(clips[b.clip].store.load("frames")[b.start : b.stop]) for b in blocks]
+    sized: list[list[np.ndarray]] | None = None
     with tempfile.TemporaryDirectory(prefix="reenactor-calibrate-") as tmp:
         for name, values in declared:
             errors[name] = {}
             for v in values:
                 tm = inference_model(cls, cfg, tensors, meta, device, options={**chosen, name: v})
+                if sized is None:
+                    sized = [[_at_size(r, tm.size) for r in rs] for rs in reals]
                 err = []
-                for b in blocks:
+                for b, real in zip(blocks, sized):
                     store = clips[b.clip].store
-                    real = np.asarray(store.load("frames")[b.start : b.stop])
                     pred: list[np.ndarray] = []
                     transfer(
                         tm,
@@ -76,7 +81,7 @@ def calibrate(
                         audio="none",
                         frame_sink=pred.append,
                     )
-                    err += [_l1(p, r) for p, r in zip(pred, real)]
+                    err += [float(np.abs(p.astype(np.float32) - r).mean()) for p, r in zip(pred, real)]
                 errors[name][str(v)] = float(np.mean(err))
             best = min(values, key=lambda v: errors[name][str(v)])  # min keeps the first of equal errors
             chosen[name] = best
@@ -89,10 +94,10 @@ def calibrate(
     return chosen, errors
 
 
-def _l1(pred: np.ndarray, real: np.ndarray) -> float:
-    """Mean absolute error of two uint8 frames, the real one resized to the rendered size where they differ."""
+def _at_size(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A real uint8 frame as float32 at the rendered ``size`` (H, W), resized where it differs."""
     import cv2
 
-    if real.shape != pred.shape:
-        real = cv2.resize(real, (pred.shape[1], pred.shape[0]), interpolation=cv2.INTER_AREA)
-    return float(np.abs(pred.astype(np.float32) - real.astype(np.float32)).mean())
+    if frame.shape[:2] != tuple(size):
+        frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return frame.astype(np.float32)
