@@ -23,7 +23,7 @@ from ...losses import limb_weight_map
 from ...nn.convert import unit_from_uint8
 from ...pose.skeleton import BODY_LIMBS, scale_keypoints
 from .config import CloningConfig
-from .volumes import Alignment, VolumeEncoder, fit_alignment
+from .volumes import Alignment, VolumeEncoder, fit_alignment, volume_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +119,7 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         self.host_volumes = bool(host_volumes)
         self.n = int(cfg.volume.frames)
         self.size = (int(cfg.size), int(cfg.size))
-        v = cfg.volume
-        self.encoder = VolumeEncoder(self.size, v.joints, v.sigma, v.face, v.face_sigma)
+        self.encoder = volume_encoder(cfg)
         if not clips:
             raise InputError("no target clip given", fix="pass --target CLIP_DIR")
         self.clips: list[_Clip] = []

@@ -21,7 +21,7 @@ from torch import nn
 from ...nn.convert import to_uint8
 from ..base import Synthesizer
 from .config import CloningConfig
-from .volumes import VolumeEncoder
+from .volumes import VolumeEncoder, volume_encoder
 
 
 def build_generator(cfg: CloningConfig) -> nn.Module:
@@ -34,12 +34,6 @@ def build_generator(cfg: CloningConfig) -> nn.Module:
     return UNetGenerator(
         j * n, 3 * n, num_downs=g.num_downs, ngf=g.ngf, norm=g.norm, dropout=g.dropout, upsample=g.upsample
     )
-
-
-def volume_encoder(cfg: CloningConfig) -> VolumeEncoder:
-    """The pose-volume encoder a config describes."""
-    v = cfg.volume
-    return VolumeEncoder((cfg.size, cfg.size), v.joints, v.sigma, v.face, v.face_sigma)
 
 
 class PoseVolumeSynthesizer(Synthesizer):
