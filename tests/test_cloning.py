@@ -407,3 +407,24 @@ def test_alpha_leaves_out_limbs_whose_joints_are_guesses():
     assert low[arm].min() > 0.5 and high[arm].max() < 0.05
     shoulders = (20, 32)
     assert low[shoulders] > 0.9 and high[shoulders] > 0.9
+
+
+def test_joints_under_min_confidence_are_drawn_as_missing():
+    """``volume.min_confidence``: a joint MediaPipe only guesses (confidence 0.3) draws its channel at 0.1 and
+    not at 0.5, in the NumPy encoder, the batched renderer and the synthesizer the model file builds."""
+    from reenactor.methods.cloning.synthesizer import PoseVolumeSynthesizer, build_generator
+    from reenactor.methods.cloning.volumes import joint_indices, volume_encoder
+    from reenactor.pose.skeleton import J
+
+    body = skeleton(0.0, 32)
+    body[J["LElbow"], 2] = 0.3
+    k = joint_indices("body").index(J["LElbow"])
+    for conf, drawn in ((0.1, True), (0.5, False)):
+        m = tiny(volume={"min_confidence": conf})
+        enc = volume_encoder(m.cfg)
+        assert bool(enc(body)[k].any()) is drawn
+        vol = enc.render(torch.from_numpy(enc.select(body[None])))[0]
+        assert bool(vol[k].any()) is drawn and vol[k - 1].any()  # the shoulder before it stays
+        s = PoseVolumeSynthesizer(build_generator(m.cfg), enc, m.cfg.volume.frames)
+        x = s._inputs([{"body": body}])
+        assert bool(x[0, k].any()) is drawn

@@ -133,14 +133,11 @@ class PersonMover:
         plate = self.plates[ci]
         if plate is None:
             return out
+        # The mask's edges are replicated as the frame's are: a person cut by the frame's edge (a body below the
+        # bottom edge) continues beyond it, so moving them must not open a gap of plate between body and edge.
         alphas = [
             cv2.warpAffine(
-                self.mask(self.masks[ci][t]),
-                m,
-                (w, h),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
+                self.mask(self.masks[ci][t]), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
             for t in ts
         ]
