@@ -130,3 +130,35 @@ def test_plate_augmentation_without_person_masks_is_off_and_says_so(tmp_path, lo
     np.random.seed(0)
     it = _item(ds, 2)  # with prob 1 but no plate: the item is the clip's own frame, unmoved
     assert np.abs(_image(it) - clip.frames()[2].astype(np.int16)).max() <= 1
+
+
+def test_a_person_cut_by_the_frame_edge_stays_cut_by_it():
+    """A body that continues below the frame (a seated talker's torso): moved up or sideways, its mask is
+    replicated at the edge as the frame is, so no strip of the (inpainted, never seen) plate opens between the
+    body and the edge, which no real frame shows."""
+    from reenactor.data.augment import AugmentConfig, PersonMover
+
+    class Store:  # the two things PersonMover reads of a clip store
+        root = type("R", (), {"name": "seated"})()
+        n_frames = 8
+
+        def has(self, name):
+            return name == "mask"
+
+        def load(self, name):
+            return masks
+
+    h = w = 32
+    bg = _scene(h, w)
+    frames, masks = [], np.zeros((8, h, w), np.uint8)
+    for t in range(8):  # a torso over the bottom edge, swaying a little so the plate sees its sides
+        f = bg.copy()
+        f[16:, 8 + t : 24 + t] = (20, 30, 200)
+        masks[t, 16:, 8 + t : 24 + t] = 255
+        frames.append(f)
+    mover = PersonMover(AugmentConfig(prob=1.0), [Store()], (h, w), lambda ci, t: frames[t])
+    up_left = np.array([[1, 0, -4], [0, 1, -6]], np.float32)
+    out = mover.move(0, [frames[3]], [3], up_left)[0]
+    torso = (20, 30, 200)
+    assert (out[-1, 8:20] == torso).all()  # the bottom row under the body is still body, not plate
+    assert (out[:9, :] != torso).any(axis=-1).all()  # above the moved body: scene
