@@ -7,11 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from _cloning_fixtures import TINY_MODEL, _one_torch_thread, make_clip, skeleton  # noqa: F401 - autouse fixture
+from _cloning_fixtures import (  # noqa: F401 - _one_torch_thread: autouse fixture
+    TINY_MODEL,
+    _one_torch_thread,
+    export_untrained,
+    make_clip,
+    skeleton,
+)
 from reenactor.config import from_dict
 from reenactor.methods import get_method
 from reenactor.methods.cloning.dataset import PoseVolumeDataset
 from reenactor.methods.cloning.volumes import FACE_GROUPS, VolumeEncoder, fit_alignment, normalize_channels
+from reenactor.nn.convert import to_uint8
 
 #: the batched torch renderer (training batches and inference) against the NumPy encoder, per value: the two
 #: exp() implementations differ in the last float32 bit; volume values reach ~50 (unit variance, peaked maps)
@@ -250,8 +257,9 @@ def test_synthesizer_batches_like_single_steps(clips):
     m.fit_data(m.build_dataset([target]))
     tensors, meta = m.inference_state()
     assert meta["frames"] == 2 and "train_pose.body" in tensors
-    s1 = type(m).synthesizer(m.cfg, tensors, meta)
-    s2 = type(m).synthesizer(m.cfg, tensors, meta)
+    # each window's last frame (the window mean's batching: test_window_mean_averages_every_drawing_...)
+    s1 = type(m).synthesizer(m.cfg, tensors, meta, options={"window_mean": False})
+    s2 = type(m).synthesizer(m.cfg, tensors, meta, options={"window_mean": False})
     poses = [{"body": b} for b in target.load("body")[:6]]
     one = np.stack([s1.step(p) for p in poses])
     batch = np.concatenate([s2.step_batch(poses[:4]), s2.step_batch(poses[4:])])
@@ -428,3 +436,64 @@ def test_joints_under_min_confidence_are_drawn_as_missing():
         s = PoseVolumeSynthesizer(build_generator(m.cfg), enc, m.cfg.volume.frames)
         x = s._inputs([{"body": body}])
         assert bool(x[0, k].any()) is drawn
+
+
+@pytest.mark.parametrize("frames", [2, 3])
+def test_window_mean_averages_every_drawing_of_a_frame_for_any_batching(clips, frames):
+    """G draws each frame of its N-frame window: with ``window_mean`` frame t is the mean of what windows t ..
+    t+N-1 drew of it, whatever the batches and look-ahead (fewer windows at the video's end); without it, frame t
+    is window t's last frame."""
+    from reenactor.methods.cloning.synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
+
+    _, target, _ = clips
+    m = tiny(volume={"frames": frames})
+    body = target.load("body")
+    poses = [{"body": body[t]} for t in range(9)]
+    s = PoseVolumeSynthesizer(build_generator(m.cfg), volume_encoder(m.cfg), frames, window_mean=True)
+    assert s.lookahead == frames - 1
+    y = s.generate_windows(s._inputs(poses)).float()  # noqa: SLF001 - every window of the whole video at once
+    n = frames
+    want = []
+    for t in range(9):
+        drawn = [y[t + k, 3 * (n - 1 - k) : 3 * (n - k)] for k in range(n) if t + k < 9]
+        want.append(torch.stack(drawn).mean(0))
+    want = to_uint8(torch.stack(want))
+    for cuts in ((0, 9), (0, 1, 3, 6, 9), (0, 4, 5, 9)):
+        s.reset()
+        got = np.concatenate(
+            [s.step_batch(poses[a:b], poses[b : b + s.lookahead]) for a, b in zip(cuts, cuts[1:])]
+        )
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1, cuts
+    last = PoseVolumeSynthesizer(s.G, s.encoder, frames)  # window_mean off: each window's last frame
+    assert last.lookahead == 0
+    assert np.abs(last.step_batch(poses).astype(int) - to_uint8(y[:, -3:]).astype(int)).max() <= 1
+    assert not np.array_equal(last.step_batch(poses), want)
+    single = tiny(volume={"frames": 1}).cfg  # N = 1 (pix2pix): one drawing per frame, nothing to wait for
+    assert PoseVolumeSynthesizer(build_generator(single), volume_encoder(single), 1, window_mean=True).lookahead == 0
+
+
+def test_transfer_gives_the_window_mean_for_any_batch_size_and_pipeline(clips, tmp_path):
+    """``reenactor transfer`` hands the synthesizer the poses after each batch: batch sizes 1, 3 and 8, with and
+    without the threaded pipeline, render the same frames; ``--no-window-mean`` renders each window's last."""
+    from reenactor.transfer import transfer
+
+    _, target, other = clips
+    path = export_untrained("cloning", tmp_path / "m.safetensors", [target])
+    runs = {}
+    for batch, pipeline, mean in ((8, False, True), (3, True, True), (1, False, True), (3, False, False)):
+        got: list[np.ndarray] = []
+        transfer(
+            path,
+            other.root,
+            tmp_path / f"o{batch}{pipeline}{mean}.mp4",
+            progress=False,
+            batch_size=batch,
+            pipeline=pipeline,
+            method_options={"window_mean": mean},
+            frame_sink=got.append,
+        )
+        assert len(got) == other.n_frames
+        runs[batch, pipeline, mean] = np.stack(got).astype(int)
+    base = runs[8, False, True]
+    assert np.abs(runs[3, True, True] - base).max() <= 1 and np.abs(runs[1, False, True] - base).max() <= 1
+    assert np.abs(runs[3, False, False] - base).max() > 1

@@ -671,10 +671,12 @@ def transfer(
         synth = tm.synthesizer
         synth.reset()
         norm.reset()
-        batched = hasattr(synth, "step_batch") and batch_size > 1
+        ahead = int(getattr(synth, "lookahead", 0))  # poses after a batch the synthesizer needs (as `ahead`)
+        batched = hasattr(synth, "step_batch") and (batch_size > 1 or ahead > 0)
         pipeline = pipeline_pays(device) if opts.pipeline is None else opts.pipeline
         staged = pipeline and hasattr(synth, "prepare") and hasattr(synth, "render")
-        per = batch_size if (batched or staged) else 1
+        per = max(batch_size, 1) if (batched or staged) else 1
+        ahead = ahead if (batched or staged) else 0
         out_hw = tm.size
         drive_hw = src.frame_size() or out_hw
         bar = tqdm(total=n, desc="render", unit="frame", disable=not opts.progress)
@@ -687,8 +689,9 @@ def transfer(
         read_frames = need_all or opts.side_by_side
         read_keys = None if need_all else KEYPOINT_KEYS
 
-        def batches() -> Iterator[list[tuple[np.ndarray | None, dict, dict]]]:
-            """Driving frames in groups of ``per``: (frame or None, record, normalized pose)."""
+        def batches() -> Iterator[tuple[list[tuple[np.ndarray | None, dict, dict]], list[dict]]]:
+            """Driving frames in groups of ``per``: ([(frame or None, record, normalized pose)], the normalized
+            poses of the next ``ahead`` frames, fewer at the end)."""
             pending: list[tuple[np.ndarray | None, dict, dict]] = []
             for i, (frame, rec) in enumerate(src.iter_frames(frames=read_frames, keys=read_keys)):
                 if held is not None:
@@ -696,11 +699,15 @@ def transfer(
                 else:
                     pose = norm.apply({k: rec[k] for k in KEYPOINT_KEYS if k in rec})
                 pending.append((frame, rec, pose))
-                if len(pending) >= per:
-                    yield pending
-                    pending = []
-            if pending:
-                yield pending
+                if len(pending) >= per + ahead:
+                    yield pending[:per], [p for _, _, p in pending[per:]]
+                    pending = pending[per:]
+            while pending:
+                yield pending[:per], [p for _, _, p in pending[per : per + ahead]]
+                pending = pending[per:]
+
+        def after(nxt: list[dict]) -> dict:
+            return {"ahead": nxt} if ahead else {}
 
         def extras(fr: np.ndarray | None, rec: dict) -> dict:
             ex = {**rec, "frame": fr}
@@ -736,11 +743,11 @@ def transfer(
             out_path, fps=src.fps, threads=1 if str(device).startswith("cpu") else 0, background=not staged
         ) as writer:
             if staged:
-                _run_pipelined(synth, batches(), lambda g, r: emit(writer, g, r))
+                _run_pipelined(synth, batches(), lambda g, r: emit(writer, g, r), after)
             else:
-                for group in batches():
+                for group, nxt in batches():
                     if batched:
-                        results = synth.step_batch([p for _, _, p in group])
+                        results = synth.step_batch([p for _, _, p in group], **after(nxt))
                     else:
                         results = [synth.step(p, extras(fr, rec)) for fr, rec, p in group]
                     emit(writer, group, results)
@@ -788,10 +795,11 @@ def pipeline_pays(device: str = "cpu") -> bool:
     return (os.cpu_count() or 1) > torch.get_num_threads()
 
 
-def _run_pipelined(synth, groups: Iterator[list], emit) -> None:
-    """Three stages in three threads joined by bounded queues: ``groups`` -> ``synth.prepare`` (this reader
-    thread), ``synth.render`` (the calling thread), ``emit`` (a writer thread). Order is kept; the first
-    exception of any stage is re-raised here."""
+def _run_pipelined(synth, groups: Iterator[tuple[list, list]], emit, after=lambda nxt: {}) -> None:
+    """Three stages in three threads joined by bounded queues: ``groups`` ((group, poses after it)) ->
+    ``synth.prepare`` (this reader thread; ``after(poses after it)``: its keyword arguments beyond the group's
+    poses), ``synth.render`` (the calling thread), ``emit`` (a writer thread). Order is kept; the first exception
+    of any stage is re-raised here."""
     import queue
 
     done = object()
@@ -811,8 +819,8 @@ def _run_pipelined(synth, groups: Iterator[list], emit) -> None:
 
     def reader() -> None:
         try:
-            for group in groups:
-                if not put(q_in, (group, synth.prepare([p for _, _, p in group]))):
+            for group, nxt in groups:
+                if not put(q_in, (group, synth.prepare([p for _, _, p in group], **after(nxt)))):
                     return
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
             errors.append(e)

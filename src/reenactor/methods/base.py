@@ -245,6 +245,10 @@ class Synthesizer(abc.ABC):
 
     #: stored frame size (H, W) of the generator's output
     size: tuple[int, int]
+    #: driving poses after a batch the synthesizer needs to finish its frames: ``reenactor transfer`` passes up
+    #: to this many of the following poses as ``ahead`` to ``step_batch`` / ``prepare`` (fewer at the video's
+    #: end) and uses the batched path whenever it is above 0
+    lookahead: int = 0
 
     def reset(self) -> None:  # noqa: B027 - optional
         """Forget temporal state before a new video."""

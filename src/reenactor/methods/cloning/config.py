@@ -42,6 +42,8 @@ class DiscriminatorConfig:
 
     ndf: int = 32  # channels of the first layer
     n_layers: int = 3  # stride-2 layers (3 = 70x70 receptive field)
+    # D_s's stride-2 layers (None: n_layers, the paper's one architecture for both); 2 = 34x34 patches
+    n_layers_s: int | None = None
     num_D: int = 1  # scales (1 = the paper's single PatchGAN; 2+ = pix2pixHD multi-scale)  # noqa: N815
     norm: str = "instance"  # batch | instance | none
 

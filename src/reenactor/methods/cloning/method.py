@@ -27,7 +27,15 @@ from torch import nn
 
 from ...config import to_dict
 from ...pose.skeleton import skeleton_spec
-from ..base import Method, StepOutput, Synthesizer, export_tensors, subsample_poses
+from ..base import (
+    InferenceOption,
+    Method,
+    StepOutput,
+    Synthesizer,
+    export_tensors,
+    resolve_options,
+    subsample_poses,
+)
 from .config import CloningConfig
 from .dataset import PoseVolumeDataset, prepare_volume_batch
 from .synthesizer import PoseVolumeSynthesizer, build_generator, volume_encoder
@@ -37,14 +45,15 @@ logger = logging.getLogger(__name__)
 STORED_KEYPOINTS = ("body", "face", "hand_left", "hand_right")
 
 
-def build_discriminator(cfg: CloningConfig, in_channels: int) -> nn.Module:
+def build_discriminator(cfg: CloningConfig, in_channels: int, n_layers: int | None = None) -> nn.Module:
     """A space-time PatchGAN (N frames, and for D_p their pose volumes, stacked on channels) from reenactor.nn.
 
     Returns list over scales of lists of feature maps (last = patch logits), as reenactor.losses expects."""
     from ...nn import MultiscaleDiscriminator
 
     d = cfg.discriminator
-    return MultiscaleDiscriminator(in_channels, ndf=d.ndf, n_layers=d.n_layers, num_D=d.num_D, norm=d.norm)
+    layers = d.n_layers if n_layers is None else n_layers
+    return MultiscaleDiscriminator(in_channels, ndf=d.ndf, n_layers=layers, num_D=d.num_D, norm=d.norm)
 
 
 class CloningMethod(Method):
@@ -53,6 +62,17 @@ class CloningMethod(Method):
     name = "cloning"
     precisions = ("fp32", "bf16")
     Config = CloningConfig
+    inference_options = (
+        InferenceOption(
+            "window_mean",
+            bool,
+            True,
+            "each frame is the mean of the N drawings of it G makes (the window ending on it and the N-1 after "
+            "it: G draws every frame of its N-frame window), with N-1 frames of look-ahead; --no-window-mean "
+            "keeps the window's last frame only. Models with N = 1 (pix2pix) draw each frame once "
+            "(default: on)",
+        ),
+    )
 
     def __init__(self, cfg: CloningConfig):
         super().__init__(cfg)
@@ -65,7 +85,9 @@ class CloningMethod(Method):
         self.G = build_generator(cfg)
         self.D_p = build_discriminator(cfg, n * (3 + self.n_joints))
         # D_s exists only when the unpaired branch can run (N >= 2 frames to compare)
-        self.D_s = build_discriminator(cfg, 3 * n) if (cfg.unpaired and n >= 2) else None
+        self.D_s = (
+            build_discriminator(cfg, 3 * n, cfg.discriminator.n_layers_s) if (cfg.unpaired and n >= 2) else None
+        )
         lc = cfg.loss
         net = load_feature_net(lc.feature_net, lc.feature_weights, verbose=True)
         self.perceptual = PerceptualLoss(net, layers=[0], weights=[1.0])
@@ -217,4 +239,5 @@ class CloningMethod(Method):
         precision: str = "fp32",
         options: dict[str, Any] | None = None,
     ) -> Synthesizer:
-        return PoseVolumeSynthesizer.from_state(cfg, tensors, device, precision)
+        opts = resolve_options(cls, options)
+        return PoseVolumeSynthesizer.from_state(cfg, tensors, device, precision, opts["window_mean"])
