@@ -417,27 +417,6 @@ def test_alpha_leaves_out_limbs_whose_joints_are_guesses():
     assert low[shoulders] > 0.9 and high[shoulders] > 0.9
 
 
-def test_joints_under_min_confidence_are_drawn_as_missing():
-    """``volume.min_confidence``: a joint MediaPipe only guesses (confidence 0.3) draws its channel at 0.1 and
-    not at 0.5, in the NumPy encoder, the batched renderer and the synthesizer the model file builds."""
-    from reenactor.methods.cloning.synthesizer import PoseVolumeSynthesizer, build_generator
-    from reenactor.methods.cloning.volumes import joint_indices, volume_encoder
-    from reenactor.pose.skeleton import J
-
-    body = skeleton(0.0, 32)
-    body[J["LElbow"], 2] = 0.3
-    k = joint_indices("body").index(J["LElbow"])
-    for conf, drawn in ((0.1, True), (0.5, False)):
-        m = tiny(volume={"min_confidence": conf})
-        enc = volume_encoder(m.cfg)
-        assert bool(enc(body)[k].any()) is drawn
-        vol = enc.render(torch.from_numpy(enc.select(body[None])))[0]
-        assert bool(vol[k].any()) is drawn and vol[k - 1].any()  # the shoulder before it stays
-        s = PoseVolumeSynthesizer(build_generator(m.cfg), enc, m.cfg.volume.frames)
-        x = s._inputs([{"body": body}])
-        assert bool(x[0, k].any()) is drawn
-
-
 @pytest.mark.parametrize("frames", [2, 3])
 def test_window_mean_averages_every_drawing_of_a_frame_for_any_batching(clips, frames):
     """G draws each frame of its N-frame window: with ``window_mean`` frame t is the mean of what windows t ..
@@ -497,3 +476,15 @@ def test_transfer_gives_the_window_mean_for_any_batch_size_and_pipeline(clips, t
     base = runs[8, False, True]
     assert np.abs(runs[3, True, True] - base).max() <= 1 and np.abs(runs[1, False, True] - base).max() <= 1
     assert np.abs(runs[3, False, False] - base).max() > 1
+
+
+def test_d_s_has_its_own_patch_size():
+    """``discriminator.n_layers_s``: D_s's stride-2 layers, so its patches can stay a small part of a 128 px frame
+    (the paper's 70 px PatchGAN on 256 px frames) while D_p keeps ``n_layers``; None gives D_s ``n_layers``."""
+    x = torch.zeros(1, 6, 32, 32)
+    m = tiny(discriminator={"ndf": 8, "n_layers": 3, "n_layers_s": 2})
+    p = m.D_p(torch.zeros(1, 2 * (3 + m.n_joints), 32, 32))[0][-1]
+    s = m.D_s(x)[0][-1]
+    assert s.shape[-1] > p.shape[-1]  # one stride-2 layer fewer: patch logits on a finer grid
+    same = tiny(discriminator={"ndf": 8, "n_layers": 3, "n_layers_s": None})
+    assert same.D_s(x)[0][-1].shape == p.shape

@@ -19,7 +19,6 @@ class VolumeConfig:
     frames: int = 2  # N consecutive volumes stacked: input J*N channels, output 3*N (paper: N = 2)
     face: bool = False  # add 5 face-landmark channels (jaw, brows, nose, eyes, mouth); not in the paper
     face_sigma: float = 1.5  # Gaussian radius of the face-landmark maps, pixels at `size`
-    min_confidence: float = 0.1  # a body joint with a lower pose confidence is drawn as missing (all-zero channel)
 
 
 @dataclass

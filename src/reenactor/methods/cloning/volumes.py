@@ -148,8 +148,7 @@ class VolumeEncoder:
     and, with ``face=True``, one map per face-landmark group (the max of its points' Gaussians; an extension
     for talking-head footage, off by default).
 
-    ``joints``: a :data:`JOINT_SETS` name; ``sigma`` / ``face_sigma``: Gaussian radii in pixels at ``size``;
-    ``min_confidence``: a body joint with a lower confidence is drawn as missing (an all-zero channel).
+    ``joints``: a :data:`JOINT_SETS` name; ``sigma`` / ``face_sigma``: Gaussian radii in pixels at ``size``.
     """
 
     def __init__(
@@ -159,10 +158,8 @@ class VolumeEncoder:
         sigma: float = 3.0,
         face: bool = False,
         face_sigma: float = 1.5,
-        min_confidence: float = CONF_THRESH,
     ):
         self.size = (int(size[0]), int(size[1]))
-        self.min_confidence = float(min_confidence)
         self.joints = joints
         self.index = np.asarray(joint_indices(joints), dtype=np.int64)
         self.sigma = float(sigma)
@@ -179,9 +176,9 @@ class VolumeEncoder:
 
     def select(self, body: np.ndarray) -> np.ndarray:
         """BODY_25 keypoints ``(..., 25, 3)`` -> the volume's joints ``(..., J, 3)`` float32, confidences under
-        ``min_confidence`` set to 0 (what every channel is drawn from)."""
+        :data:`CONF_THRESH` set to 0 (what every channel is drawn from)."""
         out = np.asarray(body, dtype=np.float32)[..., self.index, :].copy()
-        low = out[..., 2] < self.min_confidence
+        low = out[..., 2] < CONF_THRESH
         out[..., 2][low] = 0.0
         return out
 
@@ -244,7 +241,7 @@ def volume_encoder(cfg) -> VolumeEncoder:
     """The pose-volume encoder a :class:`~reenactor.methods.cloning.config.CloningConfig` describes (training
     batches and inference both build theirs here)."""
     v = cfg.volume
-    return VolumeEncoder((cfg.size, cfg.size), v.joints, v.sigma, v.face, v.face_sigma, v.min_confidence)
+    return VolumeEncoder((cfg.size, cfg.size), v.joints, v.sigma, v.face, v.face_sigma)
 
 
 @dataclass(frozen=True)
