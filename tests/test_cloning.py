@@ -448,7 +448,10 @@ def test_window_mean_averages_every_drawing_of_a_frame_for_any_batching(clips, f
     assert np.abs(last.step_batch(poses).astype(int) - to_uint8(y[:, -3:]).astype(int)).max() <= 1
     assert not np.array_equal(last.step_batch(poses), want)
     single = tiny(volume={"frames": 1}).cfg  # N = 1 (pix2pix): one drawing per frame, nothing to wait for
-    assert PoseVolumeSynthesizer(build_generator(single), volume_encoder(single), 1, window_mean=True).lookahead == 0
+    assert (
+        PoseVolumeSynthesizer(build_generator(single), volume_encoder(single), 1, window_mean=True).lookahead
+        == 0
+    )
 
 
 def test_transfer_gives_the_window_mean_for_any_batch_size_and_pipeline(clips, tmp_path):

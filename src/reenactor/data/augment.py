@@ -137,7 +137,11 @@ class PersonMover:
         # bottom edge) continues beyond it, so moving them must not open a gap of plate between body and edge.
         alphas = [
             cv2.warpAffine(
-                self.mask(self.masks[ci][t]), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                self.mask(self.masks[ci][t]),
+                m,
+                (w, h),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
             )
             for t in ts
         ]

@@ -86,7 +86,9 @@ class CloningMethod(Method):
         self.D_p = build_discriminator(cfg, n * (3 + self.n_joints))
         # D_s exists only when the unpaired branch can run (N >= 2 frames to compare)
         self.D_s = (
-            build_discriminator(cfg, 3 * n, cfg.discriminator.n_layers_s) if (cfg.unpaired and n >= 2) else None
+            build_discriminator(cfg, 3 * n, cfg.discriminator.n_layers_s)
+            if (cfg.unpaired and n >= 2)
+            else None
         )
         lc = cfg.loss
         net = load_feature_net(lc.feature_net, lc.feature_weights, verbose=True)

@@ -64,7 +64,9 @@ class PoseVolumeSynthesizer(Synthesizer):
         self._hist: deque[torch.Tensor] = deque(maxlen=max(self.n - 1, 0))
         self._free: list[torch.Tensor] = []  # batch buffers handed back by release()
         self._lent: dict[int, torch.Tensor] = {}  # data pointer -> batch buffer given out by prepare()
-        self._frames: dict[int, int] = {}  # data pointer -> frames of a batch prepared with look-ahead windows
+        self._frames: dict[
+            int, int
+        ] = {}  # data pointer -> frames of a batch prepared with look-ahead windows
         self._lock = threading.Lock()
 
     @property
