@@ -64,9 +64,8 @@ class PoseVolumeSynthesizer(Synthesizer):
         self._hist: deque[torch.Tensor] = deque(maxlen=max(self.n - 1, 0))
         self._free: list[torch.Tensor] = []  # batch buffers handed back by release()
         self._lent: dict[int, torch.Tensor] = {}  # data pointer -> batch buffer given out by prepare()
-        self._frames: dict[
-            int, int
-        ] = {}  # data pointer -> frames of a batch prepared with look-ahead windows
+        # data pointer -> frames of a batch from prepare() (its windows beyond them are look-ahead)
+        self._frames: dict[int, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -115,10 +114,9 @@ class PoseVolumeSynthesizer(Synthesizer):
         """
         c, n, (h, w) = self.encoder.n_channels, self.n, self.size
         ahead = list(ahead)[: self.lookahead]
-        b = len(poses)
+        b, n_ahead = len(poses), len(ahead)
         poses = list(poses) + ahead
-        a = len(ahead)
-        shape = (b + a + n - 1, c, h, w)
+        shape = (b + n_ahead + n - 1, c, h, w)
         with self._lock:
             buf = next((self._free.pop(i) for i, a in enumerate(self._free) if a.shape == shape), None)
         if buf is None:
@@ -143,7 +141,7 @@ class PoseVolumeSynthesizer(Synthesizer):
                 buf[i] = v
             self._hist.clear()
             self._hist.extend(v.clone() for v in buf[b : b + n - 1])  # copies: the buffer is recycled
-        return buf, buf.as_strided((b + a, n * c, h, w), (c * h * w, h * w, w, 1))
+        return buf, buf.as_strided((b + n_ahead, n * c, h, w), (c * h * w, h * w, w, 1))
 
     def warm_up(self, batch: int = 1) -> None:
         self.generate(torch.zeros((batch, self.encoder.n_channels * self.n) + self.size))
