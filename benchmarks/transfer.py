@@ -3,7 +3,8 @@
 Measured in one run, on a cloning model of the default CPU size (U-Net ngf 32, 5 levels, N = 2 pose volumes of
 25 joints; weights from one training step - speed does not depend on them):
 
-* generator alone: G on pre-built pose volumes (batch 8), fp32 and bf16 autocast;
+* generator alone: G on pre-built pose volumes (batch 8), fp32 and bf16 autocast; with cloning's window mean
+  (on by default) a batch of 8 frames needs 9 windows (one of look-ahead), and G alone runs those 9;
 * transfer from a driving *clip* (poses cached in the clip store): the whole streaming path - row reads,
   normalization, pose volumes, G, H.264 encoding - fp32 and bf16, and its ratio to the generator alone; the
   driving input is the 10 s one of the memory test (carphone's clip looped to 300 frames); ROUNDS rounds that
@@ -108,11 +109,13 @@ def generator_fps(model: Path, clip, precision: str, batch: int = 8, reps: int =
 
     synth = open_model(model, precision=precision).synthesizer
     body = clip.load("body")
-    x = synth._inputs([{"body": body[t % len(body)]} for t in range(batch)]).contiguous()  # noqa: SLF001
-    synth.generate(x)  # warm-up
+    poses = [{"body": body[t % len(body)]} for t in range(batch + synth.lookahead)]
+    # the windows a batch of `batch` frames needs: with the window mean (the default) the look-ahead ones too
+    x = synth._build(poses[:batch], poses[batch:])[1].contiguous()  # noqa: SLF001
+    synth.generate_windows(x)  # warm-up
     t0 = time.perf_counter()
     for _ in range(reps):
-        synth.generate(x)
+        synth.generate_windows(x)
     return batch * reps / (time.perf_counter() - t0)
 
 
