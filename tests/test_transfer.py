@@ -273,8 +273,10 @@ def test_body_target_plays_the_target_poses_whatever_the_driver(clips, cloning_m
         assert not (tmp_path / f"{name}.normalizer.json").exists()
     out = logged()
     assert "target's own 12 training poses" in out and "coverage" not in out
-    # cloning reads keypoints only: with the body held, two different drivers give the same frames
-    assert all(np.array_equal(x, y) for x, y in zip(held["a"], held["b"]))
+    # cloning reads keypoints only: with the body held, two different drivers give the same frames (up to the
+    # shorter video's last one, which has no next pose for the window mean to draw it again)
+    n = min(len(held["a"]), len(held["b"])) - 1
+    assert n > 2 and all(np.array_equal(x, y) for x, y in zip(held["a"][:n], held["b"][:n]))
     own: list[np.ndarray] = []
     transfer(cloning_model, driving.root, tmp_path / "own.mp4", progress=False, frame_sink=own.append)
     assert any(not np.array_equal(x, y) for x, y in zip(held["a"], own))
