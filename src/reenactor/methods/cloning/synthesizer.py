@@ -144,7 +144,8 @@ class PoseVolumeSynthesizer(Synthesizer):
         return buf, buf.as_strided((b + n_ahead, n * c, h, w), (c * h * w, h * w, w, 1))
 
     def warm_up(self, batch: int = 1) -> None:
-        self.generate(torch.zeros((batch, self.encoder.n_channels * self.n) + self.size))
+        # the batch shape transfer runs: its frames and the look-ahead windows (first calls of a shape cost)
+        self.generate(torch.zeros((batch + self.lookahead, self.encoder.n_channels * self.n) + self.size))
 
     def release(self, x: torch.Tensor) -> None:
         """Hand back a batch from :meth:`prepare` once :meth:`render` is done with it: its memory is reused for
