@@ -445,8 +445,9 @@ def test_window_mean_averages_every_drawing_of_a_frame_for_any_batching(clips, f
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 1, cuts
     last = PoseVolumeSynthesizer(s.G, s.encoder, frames)  # window_mean off: each window's last frame
     assert last.lookahead == 0
-    assert np.abs(last.step_batch(poses).astype(int) - to_uint8(y[:, -3:]).astype(int)).max() <= 1
-    assert not np.array_equal(last.step_batch(poses), want)
+    plain = last.step_batch(poses)
+    assert np.abs(plain.astype(int) - to_uint8(y[:, -3:]).astype(int)).max() <= 1
+    assert np.abs(plain.astype(int) - want.astype(int)).max() > 1  # the mean is not the last frames
     single = tiny(volume={"frames": 1}).cfg  # N = 1 (pix2pix): one drawing per frame, nothing to wait for
     assert (
         PoseVolumeSynthesizer(build_generator(single), volume_encoder(single), 1, window_mean=True).lookahead
