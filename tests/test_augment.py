@@ -162,3 +162,33 @@ def test_a_person_cut_by_the_frame_edge_stays_cut_by_it():
     torso = (20, 30, 200)
     assert (out[-1, 8:20] == torso).all()  # the bottom row under the body is still body, not plate
     assert (out[:9, :] != torso).any(axis=-1).all()  # above the moved body: scene
+
+
+def test_plate_all_lays_the_unmoved_items_over_the_plate_too(masked_clip):
+    """``plate_all``: an item drawn to stay where it is keeps its person pixel for pixel, but its background is
+    the still plate, as a moved item's is, so no training frame's background varies with its pose."""
+    frames, masks = masked_clip.frames(), masked_clip.load("mask")
+    for prob in (0.0, 0.5):
+        ds = _dataset(masked_clip, prob=prob, plate_all=True)
+        assert ds.plates[0] is not None  # made even when nothing moves
+        kept = 0
+        for i in range(6):
+            np.random.seed(200 + i)
+            item = _item(ds, i)
+            np.random.seed(200 + i)
+            if ds.mover.draw(0) is not None:
+                continue
+            kept += 1
+            t = ds.index[i][1]
+            for k in range(ds.n):
+                img, frame, alpha = _image(item, k), frames[t + k].astype(np.int16), masks[t + k]
+                person, scene = alpha == 255, alpha == 0
+                assert person.sum() > 20 and scene.sum() > 20
+                assert np.abs(img[person] - frame[person]).max() <= 1
+                assert np.abs(img[scene] - ds.plates[0][scene].astype(np.int16)).max() <= 1
+                # the frame's own background differs from the plate there (the fixture's scene moves)
+                assert np.abs(frame[scene] - ds.plates[0][scene].astype(np.int16)).max() > 1
+        assert kept >= 2
+    # without plate_all the unmoved item is the clip's own frame
+    ds = _dataset(masked_clip, prob=0.0)
+    assert np.abs(_image(_item(ds, 2)) - frames[2].astype(np.int16)).max() <= 1

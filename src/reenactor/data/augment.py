@@ -36,6 +36,9 @@ class AugmentConfig:
     rotate: float = 8.0  # largest rotation about the frame centre, degrees (uniform in +- rotate)
     background: Literal["plate", "warp"] = "plate"  # plate: the moved person (clip's `mask`) over the clip's
     # still background plate (reenactor.data.background); warp: the whole frame moves, background too
+    # plate only: the items left where they are are laid over the plate too, so no training frame's background
+    # varies with its pose (a shaking camera, scenery through a window) and G cannot learn to draw it from the pose
+    plate_all: bool = False
 
 
 def affine_keypoints(kp: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -84,7 +87,7 @@ class PersonMover:
         self.size = (int(size[0]), int(size[1]))
         self.plates: list[np.ndarray | None] = [None] * len(stores)
         self.masks: list[np.ndarray | None] = [None] * len(stores)
-        if cfg.prob <= 0 or cfg.background != "plate":
+        if (cfg.prob <= 0 and not cfg.plate_all) or cfg.background != "plate":
             return
         from .background import background_plate
 
@@ -121,16 +124,21 @@ class PersonMover:
         return random_similarity(self.cfg, self.size)  # None with probability 1 - prob
 
     def move(
-        self, ci: int, frames: Sequence[np.ndarray], ts: Sequence[int], m: np.ndarray
+        self, ci: int, frames: Sequence[np.ndarray], ts: Sequence[int], m: np.ndarray | None
     ) -> list[np.ndarray]:
         """Frames ``ts`` of clip ``ci`` (already read, at model size) moved by ``m``: warped whole (edges:
-        replicated pixels), then, with a plate, the warped person laid over the still plate."""
+        replicated pixels), then, with a plate, the warped person laid over the still plate. ``m`` None (the
+        item stays where it is): the frames as they are, or with ``plate_all`` their person over the plate."""
+        plate = self.plates[ci]
+        if m is None:
+            if plate is None or not self.cfg.plate_all:
+                return list(frames)
+            return [over(f, self.mask(self.masks[ci][t]), plate) for f, t in zip(frames, ts)]
         h, w = self.size
         out = [
             cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             for f in frames
         ]
-        plate = self.plates[ci]
         if plate is None:
             return out
         # The mask's edges are replicated as the frame's are: a person cut by the frame's edge (a body below the

@@ -238,8 +238,8 @@ class PoseVolumeDataset(torch.utils.data.Dataset):
         clip = self.clips[ci]
         frames = [self.frame(ci, t + k) for k in range(self.n)]
         m = self.mover.draw(ci)
+        frames = self.mover.move(ci, frames, range(t, t + self.n), m)
         if m is not None:  # the same transform moves the poses and the frames
-            frames = self.mover.move(ci, frames, range(t, t + self.n), m)
             clip = _Clip(
                 clip.store,
                 affine_keypoints(clip.body[t : t + self.n], m),
