@@ -239,6 +239,32 @@ def test_pose_augmentation_moves_the_whole_window_not_the_landmark_pair(clip_cop
         assert torch.equal(item["x_pre"][j, :3], _ubkp(kp))
 
 
+def test_plate_all_puts_the_unmoved_windows_over_the_plate(clip_copy):
+    """augment.plate_all: a window left in place keeps its inputs and its person, and its frames' background is
+    the clip's still plate (shared reenactor.data.augment, as cloning's)."""
+    import cv2
+
+    from reenactor.data.augment import AugmentConfig
+
+    ds = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0, plate_all=True))).build_dataset([clip_copy])
+    ref = UpperBodyMethod(tiny_cfg(augment=AugmentConfig(prob=0.0))).build_dataset([clip_copy])
+    plate = ds.mover.plates[0]
+    assert plate is not None
+    masks, frames = clip_copy.load("mask"), clip_copy.frames()
+    i = 20
+    item, plain = _item(ds, i), _item(ref, i)
+    _, t = ds.index[i]
+    assert torch.equal(item["x"], plain["x"]) and torch.equal(item["lm"], plain["lm"])
+    for j, s in enumerate(range(t - 2, t + 1)):
+        img = np.round((item["image"][j].numpy().transpose(1, 2, 0) + 1) * 127.5).astype(np.int16)
+        frame = cv2.resize(frames[s], (S, S), interpolation=cv2.INTER_AREA).astype(np.int16)
+        alpha = cv2.resize(masks[s], (S, S), interpolation=cv2.INTER_AREA)
+        person, scene = alpha == 255, alpha == 0
+        assert person.sum() > 20 and scene.sum() > 20
+        assert np.abs(img[person] - frame[person]).max() <= 1
+        assert np.abs(img[scene] - plate[scene].astype(np.int16)).max() <= 1
+
+
 def _host_crop(face: np.ndarray, crop: int) -> np.ndarray:
     """The landmark crop as the dataset drew it on the host before the device path (OpenCV): (3, c, c) uint8."""
     from reenactor.pose.render import draw_pose
