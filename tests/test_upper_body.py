@@ -263,6 +263,9 @@ def test_plate_all_puts_the_unmoved_windows_over_the_plate(clip_copy):
         assert person.sum() > 20 and scene.sum() > 20
         assert np.abs(img[person] - frame[person]).max() <= 1
         assert np.abs(img[scene] - plate[scene].astype(np.int16)).max() <= 1
+        assert (
+            np.abs(frame[scene] - plate[scene].astype(np.int16)).max() > 1
+        )  # the frame's own background differs
 
 
 def _host_crop(face: np.ndarray, crop: int) -> np.ndarray:

@@ -106,8 +106,10 @@ class PersonMover:
                 np.stack([frame(ci, int(t)) for t in keep]), np.stack([self.mask(masks[t]) for t in keep])
             )
             self.masks[ci] = masks
+            what = "pose augmentation" if cfg.prob > 0 else "no pose augmentation; every item"
+            also = " (the unmoved items too)" if cfg.plate_all and cfg.prob > 0 else ""
             logger.info(
-                f"[augment] pose augmentation over a background plate of {store.root.name}: "
+                f"[augment] {what} over a background plate of {store.root.name}{also}: "
                 f"{seen.mean():.0%} of its pixels seen behind the person, the rest inpainted"
             )
 

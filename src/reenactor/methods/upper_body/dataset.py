@@ -297,9 +297,8 @@ class UpperBodyDataset(torch.utils.data.Dataset):
         frames = src = [self._image(ci, s) for s in ts]
         if fields:
             frames = [fields[s].warp_image(f) for s, f in zip(ts, frames)]
-        if m is not None or self.cfg.augment.plate_all:
-            frames = self.mover.move(ci, frames, ts, m)
-            src = self.mover.move(ci, src, ts, m) if self.with_src and fields else frames
+        frames = self.mover.move(ci, frames, ts, m)  # m None: as they are, or over the plate (plate_all)
+        src = self.mover.move(ci, src, ts, m) if self.with_src and fields else frames
         out["image"] = np.stack([f.transpose(2, 0, 1) for f in frames])
         if self.with_src:
             out["image_src"] = (
