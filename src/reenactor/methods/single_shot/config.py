@@ -27,7 +27,7 @@ class P2BConfig:
     rotate: float = 10.0  # largest rotation, degrees
     # largest relative scale change. 0.35 (ours; the paper gives no amount): a torso that fills the frame's width,
     # as carphone's does in every frame, shows no edge to squeeze or stretch; zoomed out it does
-    # (docs/single_shot.md, "Body shape": torso slope 0.19-0.67 over 5 runs -> 0.35-0.87 over 4, with stretch 1.6)
+    # (docs/single_shot.md, "Body shape": torso slope 0.19-0.67 over 5 runs -> 0.35-0.87 over 5, with stretch 1.6)
     scale: float = 0.35
     # squeeze/stretch of the layouts (input and target, never the pose) by a factor in [1/stretch, stretch] about
     # the body's axis (sec. 3.1); 1 = off (the Table 2 ablation). 1.6 (ours): the measured range, 0.8-1.25,
